@@ -1,0 +1,17 @@
+// What the proxy needs from whatever knows where computes live: the control
+// API over HTTP, Kubernetes directly, or one fixed backend.
+
+export interface BackendAddress {
+  host: string;
+  port: number;
+  /** Compute id when known; used for pools and logs. */
+  computeId?: string;
+}
+
+export interface ComputeResolver {
+  /** Resolve a project to a serving compute, waking it if it sleeps. */
+  resolve(project: string, signal: AbortSignal): Promise<BackendAddress>;
+  /** A connect to `addr` failed: forget it so the next resolve wakes again. */
+  invalidate(project: string, addr: BackendAddress): void;
+  close(): Promise<void>;
+}

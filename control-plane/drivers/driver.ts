@@ -1,0 +1,46 @@
+// The contract every compute driver (local `mariadbd` processes, Kubernetes
+// StatefulSets) implements. The control plane owns the records and the state
+// machine; a driver only does what it is told and reports what really runs.
+
+export interface ComputeEndpoint {
+  host: string;
+  port: number;
+}
+
+/** `freeze` keeps memory and resumes in milliseconds; `stop` frees everything. */
+export type SuspendTier = 'freeze' | 'stop';
+
+/** What the driver sees running, independent of what the control plane believes. */
+export type ObservedState = 'running' | 'frozen' | 'stopped';
+
+export interface ObservedCompute {
+  state: ObservedState;
+  endpoint?: ComputeEndpoint;
+}
+
+export interface ProvisionRequest {
+  computeId: string;
+  projectId: string;
+  ownerUser: string;
+  /** `mysql_native_password` verifier as MariaDB stores it: '*' + HEX(SHA1(SHA1(password))). */
+  ownerVerifier: string;
+}
+
+export interface ComputeDriver {
+  readonly kind: string;
+  /** Whether `suspend(id, 'freeze')` keeps memory; drivers without it treat freeze as stop. */
+  readonly supportsFreeze: boolean;
+  /** Create the compute's storage and its owner account. Idempotent. */
+  provision(req: ProvisionRequest, signal?: AbortSignal): Promise<void>;
+  /** Bring the compute to serving from any tier; resolves once it accepts connections. */
+  resume(computeId: string, signal: AbortSignal): Promise<ComputeEndpoint>;
+  suspend(computeId: string, tier: SuspendTier): Promise<void>;
+  /** Stop the compute and remove its storage. */
+  destroy(computeId: string): Promise<void>;
+  /** Ask what really runs: used to reconcile after a restart and to notice crashes. */
+  observe(computeId: string): Promise<ObservedCompute>;
+  /** Called when a compute stops without being told to (crash, OOM kill, pod gone). */
+  onUnexpectedExit(listener: (computeId: string, reason: string) => void): void;
+  /** Release watchers and timers. Leaves computes running unless `stopComputes`. */
+  close(opts?: { stopComputes?: boolean }): Promise<void>;
+}
