@@ -1,0 +1,139 @@
+import { ProtocolError } from './protocol-error.js';
+
+/**
+ * Bounds-checked cursor over one packet payload. Payloads come from untrusted peers,
+ * so every read checks what is left first and fails with a ProtocolError naming the
+ * field; nothing here can throw a RangeError or scan past the end of the buffer.
+ *
+ * `label` (optional, an addition to the base API) prefixes messages with the packet
+ * name, e.g. "HandshakeResponse41: truncated reading user".
+ */
+export class PacketReader {
+  readonly buffer: Buffer;
+  offset: number;
+  readonly label: string | undefined;
+
+  constructor(buf: Buffer, offset = 0, label?: string) {
+    if (!Number.isInteger(offset) || offset < 0 || offset > buf.length) {
+      throw new ProtocolError(`${label ? `${label}: ` : ''}reader offset ${offset} outside a ${buf.length}-byte buffer`);
+    }
+    this.buffer = buf;
+    this.offset = offset;
+    this.label = label;
+  }
+
+  get remaining(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  /** A ProtocolError prefixed with this reader's packet label, for callers' own checks. */
+  error(message: string): ProtocolError {
+    return new ProtocolError(this.label ? `${this.label}: ${message}` : message);
+  }
+
+  private need(n: number, what: string): void {
+    if (n > this.buffer.length - this.offset) throw this.error(`truncated reading ${what}`);
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buffer[this.offset++]!;
+  }
+
+  u16(what: string): number {
+    this.need(2, what);
+    const v = this.buffer.readUInt16LE(this.offset);
+    this.offset += 2;
+    return v;
+  }
+
+  u24(what: string): number {
+    this.need(3, what);
+    const v = this.buffer.readUIntLE(this.offset, 3);
+    this.offset += 3;
+    return v;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const v = this.buffer.readUInt32LE(this.offset);
+    this.offset += 4;
+    return v;
+  }
+
+  u64(what: string): bigint {
+    this.need(8, what);
+    const v = this.buffer.readBigUInt64LE(this.offset);
+    this.offset += 8;
+    return v;
+  }
+
+  /**
+   * Length-encoded integer. 0xfb (SQL NULL in rows) and 0xff (an ERR header) are not
+   * integers; values past 2^53 cannot be lengths of anything we could hold.
+   */
+  lenencInt(what: string): number {
+    const first = this.u8(what);
+    if (first < 0xfb) return first;
+    switch (first) {
+      case 0xfc:
+        return this.u16(what);
+      case 0xfd:
+        return this.u24(what);
+      case 0xfe: {
+        const v = this.u64(what);
+        if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw this.error(`${what} ${v} is too large`);
+        return Number(v);
+      }
+      case 0xfb:
+        throw this.error(`unexpected NULL reading ${what}`);
+      default:
+        throw this.error(`invalid length-encoded integer prefix 0x${first.toString(16)} reading ${what}`);
+    }
+  }
+
+  /** A view into the payload, not a copy: keep it only as long as the payload. */
+  bytes(n: number, what: string): Buffer {
+    if (!Number.isInteger(n) || n < 0) throw this.error(`invalid length ${n} reading ${what}`);
+    this.need(n, what);
+    const out = this.buffer.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+
+  nulBytes(what: string): Buffer {
+    // indexOf on the buffer itself stops at its end, so a missing NUL cannot make us
+    // read beyond the payload or loop.
+    const end = this.buffer.indexOf(0, this.offset);
+    if (end < 0) throw this.error(`truncated reading ${what} (no NUL terminator)`);
+    const out = this.buffer.subarray(this.offset, end);
+    this.offset = end + 1;
+    return out;
+  }
+
+  nulString(what: string): string {
+    return this.nulBytes(what).toString('utf8');
+  }
+
+  lenencBytes(what: string): Buffer {
+    return this.bytes(this.lenencInt(what), what);
+  }
+
+  lenencString(what: string): string {
+    return this.lenencBytes(what).toString('utf8');
+  }
+
+  rest(): Buffer {
+    const out = this.buffer.subarray(this.offset);
+    this.offset = this.buffer.length;
+    return out;
+  }
+
+  restString(): string {
+    return this.rest().toString('utf8');
+  }
+
+  skip(n: number, what: string): void {
+    this.bytes(n, what);
+  }
+}

@@ -1,0 +1,153 @@
+// Client -> Server: HandshakeResponse41, the client's answer to the greeting.
+// https://mariadb.com/kb/en/connection/#client-handshake-response
+import {
+  CLIENT_CONNECT_ATTRS,
+  CLIENT_CONNECT_WITH_DB,
+  CLIENT_MYSQL,
+  CLIENT_PLUGIN_AUTH,
+  CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
+  CLIENT_PROTOCOL_41,
+  CLIENT_SECURE_CONNECTION,
+} from '../constants.js';
+import { PacketReader } from '../packet-reader.js';
+import { PacketWriter } from '../packet-writer.js';
+import { ProtocolError } from '../protocol-error.js';
+
+export interface HandshakeResponse {
+  capabilities: number;
+  maxPacketSize: number;
+  charset: number;
+  /** From the filler's last 4 bytes; 0 when CLIENT_MYSQL is set (a MySQL client). */
+  mariadbCapabilities: number;
+  user: string;
+  authResponse: Buffer;
+  /** null when CLIENT_CONNECT_WITH_DB is clear. */
+  database: string | null;
+  /** null when CLIENT_PLUGIN_AUTH is clear. */
+  authPluginName: string | null;
+  /** null when CLIENT_CONNECT_ATTRS is clear; pairs in wire order (keys may repeat). */
+  connectAttributes: Array<[string, string]> | null;
+}
+
+const LABEL = 'HandshakeResponse41';
+/** Bytes shared with the SSLRequest: caps, max packet size, charset, 23-byte filler. */
+export const HANDSHAKE_RESPONSE_FIXED_LENGTH = 32;
+
+/** The 32-byte fixed prefix, shared with SSLRequest. */
+export interface HandshakeResponsePrefix {
+  capabilities: number;
+  maxPacketSize: number;
+  charset: number;
+  mariadbCapabilities: number;
+}
+
+export function readHandshakeResponsePrefix(r: PacketReader): HandshakeResponsePrefix {
+  const capabilities = r.u32('capability flags');
+  // A 3.x-era client sends a 2-byte caps field and a different layout entirely.
+  if (!(capabilities & CLIENT_PROTOCOL_41)) {
+    throw r.error('client does not speak protocol 4.1 (HandshakeResponse320 is not supported)');
+  }
+  const maxPacketSize = r.u32('max packet size');
+  const charset = r.u8('character set');
+  r.skip(19, 'filler');
+  const extended = r.u32('MariaDB extended capabilities');
+  return {
+    capabilities,
+    maxPacketSize,
+    charset,
+    mariadbCapabilities: capabilities & CLIENT_MYSQL ? 0 : extended,
+  };
+}
+
+export function writeHandshakeResponsePrefix(w: PacketWriter, p: HandshakeResponsePrefix): void {
+  const caps = p.capabilities >>> 0;
+  w.u32(caps)
+    .u32(p.maxPacketSize >>> 0)
+    .u8(p.charset)
+    .zeros(19)
+    .u32(caps & CLIENT_MYSQL ? 0 : p.mariadbCapabilities >>> 0);
+}
+
+/**
+ * Reads HandshakeResponse41. Trailing bytes after the last field (e.g. MySQL 8's zstd
+ * level) are ignored. Like MariaDB's own server, a client that sets CLIENT_PLUGIN_AUTH
+ * but ends the packet before the plugin name is accepted, with the flag cleared so the
+ * result describes what was actually sent.
+ */
+export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
+  const r = new PacketReader(payload, 0, LABEL);
+  const prefix = readHandshakeResponsePrefix(r);
+  let caps = prefix.capabilities;
+  const user = r.nulString('user');
+
+  let authResponse: Buffer;
+  if (caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
+    authResponse = r.lenencBytes('auth response');
+  } else if (caps & CLIENT_SECURE_CONNECTION) {
+    authResponse = r.bytes(r.u8('auth response length'), 'auth response');
+  } else {
+    authResponse = r.nulBytes('auth response');
+  }
+
+  const database = caps & CLIENT_CONNECT_WITH_DB ? r.nulString('database') : null;
+
+  let authPluginName: string | null = null;
+  if (caps & CLIENT_PLUGIN_AUTH) {
+    if (r.remaining > 0) authPluginName = r.nulString('auth plugin name');
+    else caps = (caps & ~CLIENT_PLUGIN_AUTH) >>> 0;
+  }
+
+  let connectAttributes: Array<[string, string]> | null = null;
+  if (caps & CLIENT_CONNECT_ATTRS) {
+    const attrs = new PacketReader(r.lenencBytes('connection attributes'), 0, LABEL);
+    connectAttributes = [];
+    while (attrs.remaining > 0) {
+      const key = attrs.lenencString('connection attribute name');
+      connectAttributes.push([key, attrs.lenencString(`value of connection attribute ${JSON.stringify(key)}`)]);
+    }
+  }
+
+  return {
+    ...prefix,
+    capabilities: caps,
+    user,
+    authResponse: Buffer.from(authResponse),
+    database,
+    authPluginName,
+    connectAttributes,
+  };
+}
+
+/**
+ * Builds HandshakeResponse41. Optional fields follow the capability flags: a field is
+ * written exactly when its flag is set (null values become empty), and ignored otherwise.
+ */
+export function writeHandshakeResponse(r: HandshakeResponse): Buffer {
+  const caps = r.capabilities >>> 0;
+  if (!(caps & CLIENT_PROTOCOL_41)) throw new ProtocolError(`${LABEL}: CLIENT_PROTOCOL_41 must be set`);
+  const w = new PacketWriter(128 + r.authResponse.length);
+  writeHandshakeResponsePrefix(w, r);
+  w.nulString(r.user);
+
+  if (caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
+    w.lenencString(r.authResponse);
+  } else if (caps & CLIENT_SECURE_CONNECTION) {
+    if (r.authResponse.length > 0xff) {
+      throw new ProtocolError(
+        `${LABEL}: auth response of ${r.authResponse.length} bytes needs CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA`,
+      );
+    }
+    w.u8(r.authResponse.length).bytes(r.authResponse);
+  } else {
+    w.nulString(r.authResponse);
+  }
+
+  if (caps & CLIENT_CONNECT_WITH_DB) w.nulString(r.database ?? '');
+  if (caps & CLIENT_PLUGIN_AUTH) w.nulString(r.authPluginName ?? '');
+  if (caps & CLIENT_CONNECT_ATTRS) {
+    const attrs = new PacketWriter();
+    for (const [key, value] of r.connectAttributes ?? []) attrs.lenencString(key).lenencString(value);
+    w.lenencString(attrs.payload());
+  }
+  return w.payload();
+}
