@@ -22,6 +22,10 @@ export class PacketWriter {
     return this.buf.subarray(0, this.len);
   }
 
+  /**
+   * Makes room for n more bytes and returns where they start. It may replace this.buf,
+   * so callers must call it before reading this.buf for the write.
+   */
   private reserve(n: number): number {
     const at = this.len;
     const needed = at + n;
@@ -38,7 +42,8 @@ export class PacketWriter {
     if (!Number.isInteger(n) || n < 0 || n >= 2 ** (8 * bytes)) {
       throw new ProtocolError(`${name} value ${n} out of range`);
     }
-    this.buf.writeUIntLE(n, this.reserve(bytes), bytes);
+    const at = this.reserve(bytes);
+    this.buf.writeUIntLE(n, at, bytes);
     return this;
   }
 
@@ -66,7 +71,8 @@ export class PacketWriter {
     if (n < 0x10000) return this.u8(0xfc).u16(n);
     if (n < 0x1000000) return this.u8(0xfd).u24(n);
     this.u8(0xfe);
-    this.buf.writeBigUInt64LE(BigInt(n), this.reserve(8));
+    const at = this.reserve(8);
+    this.buf.writeBigUInt64LE(BigInt(n), at);
     return this;
   }
 
@@ -93,14 +99,13 @@ export class PacketWriter {
   lenencString(s: string | Buffer): this {
     if (typeof s !== 'string') return this.lenencInt(s.length).bytes(s);
     const n = Buffer.byteLength(s, 'utf8');
-    this.lenencInt(n);
-    this.buf.write(s, this.reserve(n), n, 'utf8');
-    return this;
+    return this.lenencInt(n).string(s);
   }
 
   string(s: string): this {
     const n = Buffer.byteLength(s, 'utf8');
-    this.buf.write(s, this.reserve(n), n, 'utf8');
+    const at = this.reserve(n);
+    this.buf.write(s, at, n, 'utf8');
     return this;
   }
 }
