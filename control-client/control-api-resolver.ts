@@ -1,0 +1,79 @@
+// The proxy's side of the control API: wake a project and learn where its
+// compute listens. One HTTP wake per project at a time; answers cached.
+import { Agent, request } from 'undici';
+import type { Logger } from 'pino';
+import { AddressCache } from './single-flight.js';
+import { ProjectNotFoundError, WakeError, type WakeFailure } from './errors.js';
+import type { BackendAddress, ComputeResolver } from './types.js';
+
+export interface ControlApiResolverOptions {
+  /** Base URL of the control API, e.g. http://127.0.0.1:8080 */
+  url: string;
+  token?: string;
+  /** How long the control plane may take to bring a compute up. */
+  wakeTimeoutMs: number;
+  /** How long an awake compute's address is trusted without asking again. */
+  cacheTtlMs: number;
+  logger?: Logger;
+}
+
+interface WakeAnswer {
+  compute?: { id?: string; host?: string; port?: number };
+  error?: { code?: string; message?: string };
+}
+
+export function createControlApiResolver(opts: ControlApiResolverOptions): ComputeResolver {
+  const base = opts.url.replace(/\/+$/, '');
+  const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
+  const cache = new AddressCache(opts.cacheTtlMs);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+
+  async function wake(project: string): Promise<BackendAddress> {
+    const started = performance.now();
+    // A little slack over the control plane's own bound so its answer, not ours, wins.
+    const signal = AbortSignal.timeout(opts.wakeTimeoutMs + 2_000);
+    let status: number;
+    let answer: WakeAnswer;
+    try {
+      const res = await request(`${base}/api/v1/projects/${encodeURIComponent(project)}/wake`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ timeoutMs: opts.wakeTimeoutMs }),
+        dispatcher: agent,
+        signal,
+      });
+      status = res.statusCode;
+      answer = (await res.body.json().catch(() => ({}))) as WakeAnswer;
+    } catch (err) {
+      const timedOut = signal.aborted;
+      throw new WakeError(
+        project,
+        timedOut ? 'timeout' : 'control_api_unreachable',
+        timedOut
+          ? `control API did not answer within ${opts.wakeTimeoutMs} ms`
+          : `control API unreachable: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    if (status === 404) throw new ProjectNotFoundError(project);
+    const c = answer.compute;
+    if (status === 200 && c && typeof c.host === 'string' && typeof c.port === 'number') {
+      opts.logger?.debug({ project, ms: Math.round(performance.now() - started) }, 'wake answered');
+      return { host: c.host, port: c.port, ...(c.id ? { computeId: c.id } : {}) };
+    }
+    const reason: WakeFailure =
+      status === 504 ? 'timeout' : status === 503 ? 'start_failed' : 'control_api_error';
+    const detail = answer.error?.message ?? `HTTP ${status}`;
+    throw new WakeError(project, reason, detail);
+  }
+
+  return {
+    resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
+    invalidate: (project, addr) => cache.invalidate(project, addr),
+    async close() {
+      cache.clear();
+      await agent.close();
+    },
+  };
+}

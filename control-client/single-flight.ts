@@ -1,0 +1,76 @@
+// One wake in flight per project however many clients wait, and the answer
+// kept for a while so the next connects skip the round trip.
+import type { BackendAddress } from './types.js';
+
+interface CacheEntry {
+  addr: BackendAddress;
+  expiresAt: number;
+}
+
+export class AddressCache {
+  private readonly entries = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<BackendAddress>>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  /**
+   * The cached address, or the one being fetched, or a new fetch. Each caller
+   * gives up on its own signal; the shared fetch runs on regardless, bounded by
+   * its own timeout, so one impatient client cannot fail the others.
+   */
+  get(key: string, signal: AbortSignal, fetch: () => Promise<BackendAddress>): Promise<BackendAddress> {
+    const hit = this.entries.get(key);
+    if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.addr);
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = fetch().then(
+        (addr) => {
+          this.inflight.delete(key);
+          this.entries.set(key, { addr, expiresAt: Date.now() + this.ttlMs });
+          return addr;
+        },
+        (err: unknown) => {
+          this.inflight.delete(key);
+          throw err;
+        },
+      );
+      this.inflight.set(key, pending);
+    }
+    return raceSignal(pending, signal);
+  }
+
+  /** Whether a fresh cached address exists (a connect failure then merits one more wake). */
+  has(key: string): boolean {
+    const hit = this.entries.get(key);
+    return hit !== undefined && hit.expiresAt > Date.now();
+  }
+
+  invalidate(key: string, addr?: BackendAddress): void {
+    const hit = this.entries.get(key);
+    if (!hit) return;
+    if (addr && (hit.addr.host !== addr.host || hit.addr.port !== addr.port)) return;
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

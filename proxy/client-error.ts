@@ -1,0 +1,81 @@
+// The only error class whose text reaches a client, as a MySQL ERR packet.
+// Anything else is logged with its cause and reaches the client as a generic
+// error, so internal detail never leaks.
+
+export class ClientError extends Error {
+  override readonly name = 'ClientError';
+  constructor(
+    readonly code: number,
+    readonly sqlState: string,
+    message: string,
+    /** Short machine-readable reason for logs and metrics. */
+    readonly kind: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+// Codes as the MariaDB server uses them, so drivers react as they would to the server.
+export const ER_CON_COUNT_ERROR = 1040;
+export const ER_HANDSHAKE_ERROR = 1043;
+export const ER_ACCESS_DENIED_ERROR = 1045;
+export const ER_NET_PACKET_TOO_LARGE = 1153;
+export const ER_UNKNOWN_ERROR = 1105;
+export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
+export const ER_SERVER_SHUTDOWN = 1053;
+
+export function accessDenied(user: string, host: string, usingPassword: boolean): ClientError {
+  return new ClientError(
+    ER_ACCESS_DENIED_ERROR,
+    '28000',
+    `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`,
+    'access_denied',
+  );
+}
+
+export function projectRequired(user: string): ClientError {
+  return new ClientError(
+    ER_ACCESS_DENIED_ERROR,
+    '28000',
+    `Access denied for user '${user}': name the project in the user name as <project>.<user>, e.g. 'shop.${user || 'app'}'`,
+    'project_required',
+  );
+}
+
+export function badHandshake(detail: string, cause?: unknown): ClientError {
+  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', `Bad handshake: ${detail}`, 'bad_handshake', { cause });
+}
+
+export function packetTooLarge(): ClientError {
+  return new ClientError(
+    ER_NET_PACKET_TOO_LARGE,
+    '08S01',
+    "Got a packet bigger than 'max_allowed_packet' bytes",
+    'packet_too_large',
+  );
+}
+
+/** The compute could not be woken or reached: names the project and the cause. */
+export function computeUnavailable(project: string, cause: string, kind: string, err?: unknown): ClientError {
+  return new ClientError(
+    ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
+    'HY000',
+    `wake-proxy: compute of project '${project}' is unavailable: ${cause}`,
+    kind,
+    { cause: err },
+  );
+}
+
+export function shuttingDown(): ClientError {
+  return new ClientError(ER_SERVER_SHUTDOWN, '08S01', 'wake-proxy is shutting down', 'shutdown');
+}
+
+export function internalError(connId: number): ClientError {
+  return new ClientError(
+    ER_UNKNOWN_ERROR,
+    'HY000',
+    `wake-proxy: internal error (connection ${connId}); see the proxy log`,
+    'internal',
+  );
+}

@@ -1,0 +1,96 @@
+// A bare mariadbd on a free loopback port in a temporary directory, for tests
+// that need "any MariaDB" (the static-backend mode) without a control plane.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface StandaloneMariadb {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export async function startStandaloneMariadb(user = 'app', password = 'app-secret'): Promise<StandaloneMariadb> {
+  const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-mariadb-'));
+  const dataDir = join(dir, 'data');
+  await run('mariadb-install-db', [
+    '--no-defaults',
+    '--user=root',
+    `--datadir=${dataDir}`,
+    '--auth-root-authentication-method=normal',
+    '--skip-test-db',
+  ]);
+  const init = join(dir, 'init.sql');
+  await writeFile(
+    init,
+    `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';\nGRANT ALL ON *.* TO '${user}'@'%';\n`,
+  );
+  const port = await freePort();
+  const child = spawn(
+    '/usr/sbin/mariadbd',
+    [
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${dataDir}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      `--socket=${join(dir, 'mysqld.sock')}`,
+      `--init-file=${init}`,
+      '--skip-log-bin',
+      '--max-allowed-packet=64M',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await waitReady(child, 20_000);
+  return {
+    host: '127.0.0.1',
+    port,
+    user,
+    password,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** mariadbd says "ready for connections" on stderr once it accepts clients. */
+function waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let log = '';
+    const timer = setTimeout(() => fail(new Error(`mariadbd not ready in ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      if (log.includes('ready for connections')) {
+        clearTimeout(timer);
+        child.stderr!.resume();
+        resolve();
+      }
+    });
+    child.once('exit', (code) => fail(new Error(`mariadbd exited with ${code}:\n${log}`)));
+  });
+}
