@@ -45,6 +45,10 @@ export function framePacket(payload: Buffer, sequenceId: number): Buffer {
  *
  * The raw bytes of the incomplete packet are kept too, so takeRemaining() can hand
  * them verbatim (headers included) to a byte pipe that takes over the socket.
+ *
+ * Returned payloads may be views of pushed chunks, so a caller must not reuse a chunk's
+ * memory after pushing it (socket 'data' buffers are never reused). After push() throws,
+ * the stream is out of step and the framer must be discarded with its connection.
  */
 export class PacketFramer {
   private readonly maxPacketSize: number;

@@ -15,7 +15,8 @@ export class PacketReader {
 
   constructor(buf: Buffer, offset = 0, label?: string) {
     if (!Number.isInteger(offset) || offset < 0 || offset > buf.length) {
-      throw new ProtocolError(`${label ? `${label}: ` : ''}reader offset ${offset} outside a ${buf.length}-byte buffer`);
+      const prefix = label ? `${label}: ` : '';
+      throw new ProtocolError(`${prefix}reader offset ${offset} outside a ${buf.length}-byte buffer`);
     }
     this.buffer = buf;
     this.offset = offset;

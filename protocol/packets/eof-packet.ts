@@ -13,8 +13,10 @@ export interface EofPacket {
 const LABEL = 'EOF_Packet';
 
 /**
- * The length test tells an EOF from a row or an OK-with-0xfe-header: those start with
- * 0xfe only when followed by an 8-byte length, so they are at least 9 bytes long.
+ * The length test tells an EOF from a row: a row starts with 0xfe only when its first
+ * value has an 8-byte length, so it is at least 9 bytes long. Under CLIENT_DEPRECATE_EOF
+ * the OK that ends a result set also starts with 0xfe and is usually this short; parse
+ * it with parseOkPacket.
  */
 export function isEofPacket(payload: Buffer): boolean {
   return payload.length > 0 && payload.length < 9 && payload[0] === EOF_HEADER;

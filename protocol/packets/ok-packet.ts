@@ -72,7 +72,8 @@ export function writeOkPacket(p: OkPacket, capabilities: number): Buffer {
     .lenencInt(p.lastInsertId);
   if (capabilities & CLIENT_PROTOCOL_41) w.u16(p.statusFlags).u16(p.warnings);
   else if (capabilities & CLIENT_TRANSACTIONS) w.u16(p.statusFlags);
-  const stateChanged = (capabilities & CLIENT_SESSION_TRACK) !== 0 && (p.statusFlags & SERVER_SESSION_STATE_CHANGED) !== 0;
+  const stateChanged =
+    (capabilities & CLIENT_SESSION_TRACK) !== 0 && (p.statusFlags & SERVER_SESSION_STATE_CHANGED) !== 0;
   if (p.info !== '' || stateChanged) w.lenencString(p.info);
   if (stateChanged) {
     if (p.sessionState) w.bytes(p.sessionState);

@@ -18,6 +18,9 @@ test('round-trips plugin data after the 0x01 header', () => {
 test('the empty payload and other headers are rejected', () => {
   assert.equal(isAuthMoreData(Buffer.alloc(0)), false);
   assert.equal(isAuthMoreData(Buffer.from([0xfe])), false);
-  assert.throws(() => parseAuthMoreData(Buffer.alloc(0)), { name: 'ProtocolError', message: 'AuthMoreData: truncated reading header' });
+  assert.throws(() => parseAuthMoreData(Buffer.alloc(0)), {
+    name: 'ProtocolError',
+    message: 'AuthMoreData: truncated reading header',
+  });
   assert.throws(() => parseAuthMoreData(Buffer.from([0x00, 0x03])), ProtocolError);
 });

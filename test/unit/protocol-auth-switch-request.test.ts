@@ -10,7 +10,10 @@ import { ProtocolError } from '../../protocol/protocol-error.js';
 
 // Captured from MariaDB 10.11 when a client started with client_ed25519 for a
 // mysql_native_password account: the 20-byte scramble followed by a NUL.
-const GOLDEN = Buffer.from('fe6d7973716c5f6e61746976655f70617373776f7264004e444c304a653c3c5724487e64586e423d48367200', 'hex');
+const GOLDEN = Buffer.from(
+  'fe6d7973716c5f6e61746976655f70617373776f726400' + '4e444c304a653c3c5724487e64586e423d48367200',
+  'hex',
+);
 
 test('parses the captured auth switch, keeping the scramble bytes verbatim', () => {
   assert.ok(isAuthSwitchRequest(GOLDEN));

@@ -45,7 +45,11 @@ test('without CLIENT_PROTOCOL_41 there is no SQLSTATE on the wire', () => {
 });
 
 test('round-trips a unicode message', () => {
-  const p: ErrPacket = { code: 4031, sqlState: 'HY000', message: 'projet \u00ab caf\u00e9 \u00bb en veille \u2014 r\u00e9veil \u00e9chou\u00e9' };
+  const p: ErrPacket = {
+    code: 4031,
+    sqlState: 'HY000',
+    message: 'projet \u00ab caf\u00e9 \u00bb en veille \u2014 r\u00e9veil \u00e9chou\u00e9',
+  };
   assert.deepEqual(parseErrPacket(writeErrPacket(p, CLIENT_PROTOCOL_41), CLIENT_PROTOCOL_41), p);
 });
 
@@ -53,7 +57,8 @@ test('every truncated prefix of the code and SQLSTATE fails with ProtocolError',
   for (let n = 0; n < 9; n++) {
     // At 3 bytes the packet is a valid ERR with no marker and no message.
     if (n === 3) continue;
-    assert.throws(() => parseErrPacket(NO_SUCH_TABLE.subarray(0, n), CLIENT_PROTOCOL_41), ProtocolError, `prefix of ${n}`);
+    const prefix = NO_SUCH_TABLE.subarray(0, n);
+    assert.throws(() => parseErrPacket(prefix, CLIENT_PROTOCOL_41), ProtocolError, `prefix of ${n} bytes`);
   }
   assert.deepEqual(parseErrPacket(NO_SUCH_TABLE.subarray(0, 3), CLIENT_PROTOCOL_41), {
     code: 1146,

@@ -109,7 +109,10 @@ test('every truncated prefix fails with ProtocolError', () => {
 test('rejects other protocol versions', () => {
   const v9 = Buffer.from(GOLDEN);
   v9[0] = 9;
-  assert.throws(() => parseGreeting(v9), { name: 'ProtocolError', message: 'HandshakeV10: unsupported protocol version 9' });
+  assert.throws(() => parseGreeting(v9), {
+    name: 'ProtocolError',
+    message: 'HandshakeV10: unsupported protocol version 9',
+  });
 });
 
 test('corrupted greetings fail only with ProtocolError', () => {

@@ -187,7 +187,11 @@ test('CLIENT_PLUGIN_AUTH without a plugin name is accepted, as MariaDB does, wit
 test('MariaDB capabilities are written only when CLIENT_MYSQL is clear', () => {
   const mariadb = writeHandshakeResponse({ ...BASE, mariadbCapabilities: 0x1d });
   assert.equal(mariadb.readUInt32LE(28), 0x1d);
-  const mysql = writeHandshakeResponse({ ...BASE, capabilities: BASE.capabilities | CLIENT_MYSQL, mariadbCapabilities: 0x1d });
+  const mysql = writeHandshakeResponse({
+    ...BASE,
+    capabilities: BASE.capabilities | CLIENT_MYSQL,
+    mariadbCapabilities: 0x1d,
+  });
   assert.equal(mysql.readUInt32LE(28), 0);
   assert.equal(parseHandshakeResponse(mysql).mariadbCapabilities, 0);
 });
@@ -214,7 +218,11 @@ test('an SSLRequest is not a complete handshake response', () => {
 });
 
 test('bad connection attributes fail with ProtocolError', () => {
-  const r = { ...BASE, capabilities: BASE.capabilities | CLIENT_CONNECT_ATTRS, connectAttributes: [['key', 'value']] as Array<[string, string]> };
+  const r: HandshakeResponse = {
+    ...BASE,
+    capabilities: BASE.capabilities | CLIENT_CONNECT_ATTRS,
+    connectAttributes: [['key', 'value']],
+  };
   const bytes = Buffer.from(writeHandshakeResponse(r));
   bytes[bytes.length - 6] = 9; // the value's length now runs past the attribute block
   assert.throws(() => parseHandshakeResponse(bytes), { message: /connection attribute "key"/ });

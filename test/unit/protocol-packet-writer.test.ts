@@ -44,7 +44,10 @@ test('strings are measured in UTF-8 bytes', () => {
 });
 
 test('buffers are written as given', () => {
-  const w = new PacketWriter().lenencString(Buffer.from([0, 1])).nulString(Buffer.from('ab')).bytes(new Uint8Array([9]));
+  const w = new PacketWriter()
+    .lenencString(Buffer.from([0, 1]))
+    .nulString(Buffer.from('ab'))
+    .bytes(new Uint8Array([9]));
   assert.equal(w.payload().toString('hex'), '020001' + '616200' + '09');
 });
 

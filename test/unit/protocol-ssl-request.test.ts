@@ -19,7 +19,12 @@ test('parses the captured SSLRequest', () => {
 });
 
 test('round-trips, with MariaDB capabilities only when CLIENT_MYSQL is clear', () => {
-  const r: SslRequest = { capabilities: (CLIENT_PROTOCOL_41 | CLIENT_SSL | 0x80000000) >>> 0, maxPacketSize: 0xffffffff, charset: 45, mariadbCapabilities: 4 };
+  const r: SslRequest = {
+    capabilities: (CLIENT_PROTOCOL_41 | CLIENT_SSL | 0x80000000) >>> 0,
+    maxPacketSize: 0xffffffff,
+    charset: 45,
+    mariadbCapabilities: 4,
+  };
   assert.deepEqual(parseSslRequest(writeSslRequest(r)), r);
   const mysql = { ...r, capabilities: r.capabilities | CLIENT_MYSQL };
   assert.equal(parseSslRequest(writeSslRequest(mysql)).mariadbCapabilities, 0);
@@ -42,5 +47,6 @@ test('every truncated prefix fails with ProtocolError, and so does a longer pack
 });
 
 test('writeSslRequest insists on CLIENT_SSL', () => {
-  assert.throws(() => writeSslRequest({ capabilities: CLIENT_PROTOCOL_41, maxPacketSize: 0, charset: 45, mariadbCapabilities: 0 }), ProtocolError);
+  const plain: SslRequest = { capabilities: CLIENT_PROTOCOL_41, maxPacketSize: 0, charset: 45, mariadbCapabilities: 0 };
+  assert.throws(() => writeSslRequest(plain), ProtocolError);
 });
