@@ -15,6 +15,8 @@ export interface ControlApiResolverOptions {
   /** How long an awake compute's address is trusted without asking again. */
   cacheTtlMs: number;
   logger?: Logger;
+  /** Told the outcome and latency of every control API call (for metrics). */
+  onCall?: (outcome: string, seconds: number) => void;
 }
 
 interface WakeAnswer {
@@ -31,6 +33,18 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
 
   async function wake(project: string): Promise<BackendAddress> {
     const started = performance.now();
+    try {
+      const addr = await callWake(project, started);
+      opts.onCall?.('ok', (performance.now() - started) / 1000);
+      return addr;
+    } catch (err) {
+      const outcome = err instanceof WakeError ? err.reason : 'not_found';
+      opts.onCall?.(outcome, (performance.now() - started) / 1000);
+      throw err;
+    }
+  }
+
+  async function callWake(project: string, started: number): Promise<BackendAddress> {
     // A little slack over the control plane's own bound so its answer, not ours, wins.
     const signal = AbortSignal.timeout(opts.wakeTimeoutMs + 2_000);
     let status: number;

@@ -1,10 +1,11 @@
-// The listening socket: accepts clients, runs one session each, and closes
-// them all on shutdown.
-import { createServer, type Server, type Socket } from 'node:net';
+// The listening socket: accepts clients, runs one session each, drains on
+// shutdown.
+import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { GreetingProfile } from './greeting-profile.js';
-import { createSession, runSession, type SessionConfig } from './session.js';
+import { countBytes, createSession, endSession, runSession, type SessionConfig, type SessionContext } from './session.js';
+import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 
 export interface ProxyOptions {
@@ -15,6 +16,7 @@ export interface ProxyOptions {
   handshakeTimeoutMs?: number;
   wakeTimeoutMs?: number;
   connectTimeoutMs?: number;
+  metrics?: ProxyMetrics;
   logger: Logger;
 }
 
@@ -23,6 +25,16 @@ export interface ProxyServer {
   readonly host: string;
   /** Sessions in progress. */
   readonly sessions: number;
+  readonly metrics: ProxyMetrics;
+  /** Accepting clients and not draining. */
+  readonly ready: boolean;
+  /** Bring live sessions' byte counts up to date (before a metrics scrape). */
+  countLiveBytes(): void;
+  /**
+   * Stop accepting, let sessions finish for up to `timeoutMs`, then close the
+   * rest. Resolves when no session is left.
+   */
+  drain(timeoutMs: number): Promise<{ closed: number }>;
   close(): Promise<void>;
 }
 
@@ -33,6 +45,7 @@ export const PROXY_DEFAULTS = {
 };
 
 export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
+  const metrics = opts.metrics ?? createProxyMetrics();
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
@@ -41,35 +54,72 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
     logger: opts.logger,
+    metrics,
   };
-  const sockets = new Set<Socket>();
+  const live = new Set<SessionContext>();
   let nextId = 1;
+  let draining = false;
+  let emptied: (() => void) | null = null;
   const server: Server = createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     // Ids wrap within 32 bits: they travel in the greeting's connection id.
     const id = nextId;
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
     const ctx = createSession(id, socket, cfg);
+    live.add(ctx);
+    metrics.connectionsOpened.inc({ mode: 'pipe' });
+    metrics.connectionsActive.inc();
+    socket.once('close', () => {
+      live.delete(ctx);
+      metrics.connectionsActive.dec();
+      if (live.size === 0) emptied?.();
+    });
     runSession(ctx).catch((err: unknown) => {
       ctx.log.error({ err }, 'session crashed');
       socket.destroy();
     });
   });
   server.on('error', (err) => opts.logger.error({ err }, 'proxy listener error'));
-  await listen(server, opts.port, opts.host ?? '0.0.0.0');
+  const host = opts.host ?? '0.0.0.0';
+  await listen(server, opts.port, host);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
-  opts.logger.info({ host: opts.host ?? '0.0.0.0', port }, 'proxy listening');
+  opts.logger.info({ host, port }, 'proxy listening');
+
+  const stopListening = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return {
     port,
-    host: opts.host ?? '0.0.0.0',
+    host,
+    metrics,
     get sessions() {
-      return sockets.size;
+      return live.size;
+    },
+    get ready() {
+      return !draining && server.listening;
+    },
+    countLiveBytes() {
+      for (const ctx of live) countBytes(ctx);
+    },
+    async drain(timeoutMs) {
+      draining = true;
+      const listenerClosed = stopListening();
+      opts.logger.info({ sessions: live.size, timeoutMs }, 'draining');
+      if (live.size > 0) {
+        const empty = new Promise<void>((resolve) => (emptied = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+        await Promise.race([empty, timeout]);
+        clearTimeout(timer);
+      }
+      const closed = live.size;
+      if (closed > 0) opts.logger.warn({ sessions: closed }, 'drain timeout: closing remaining sessions');
+      for (const ctx of live) endSession(ctx);
+      await listenerClosed;
+      return { closed };
     },
     async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of sockets) s.destroy();
+      draining = true;
+      const closed = stopListening();
+      for (const ctx of live) ctx.socket.destroy();
       await closed;
     },
   };

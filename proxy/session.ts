@@ -21,6 +21,7 @@ import {
   computeUnavailable,
   internalError,
   packetTooLarge,
+  shuttingDown,
 } from './client-error.js';
 import { BackendRefusedError, connectBackend, type BackendConnection } from './backend-connect.js';
 import { ChannelClosedError, ChannelTimeoutError, PacketChannel } from './packet-channel.js';
@@ -28,6 +29,7 @@ import { authenticatePassthrough } from './passthrough-auth.js';
 import { relayPipe } from './relay.js';
 import { resolveRoute, type Route, type RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
+import type { ProxyMetrics } from './metrics.js';
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -37,6 +39,7 @@ export interface SessionConfig {
   wakeTimeoutMs: number;
   connectTimeoutMs: number;
   logger: Logger;
+  metrics: ProxyMetrics;
 }
 
 export interface SessionContext {
@@ -51,6 +54,10 @@ export interface SessionContext {
   scramble: Buffer;
   clientAddress: string;
   startedAt: number;
+  /** Bytes already added to the metrics, so scrapes and the end count each byte once. */
+  counted: { in: number; out: number };
+  /** Set once bytes flow: from then on a failure closes the connection, it never injects packets. */
+  relaying: boolean;
 }
 
 const HANDSHAKE_MAX_PACKET = 64 * 1024;
@@ -69,6 +76,8 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     scramble: Buffer.alloc(0),
     clientAddress,
     startedAt: performance.now(),
+    counted: { in: 0, out: 0 },
+    relaying: false,
   };
 }
 
@@ -81,9 +90,8 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     const hello = await readHandshakeResponse(ctx);
     const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database);
     ctx.log = ctx.log.child({ project: route.project, user: route.backendUser });
-    const wakeStarted = performance.now();
     backend = await wakeAndConnect(ctx, route);
-    const wakeMs = performance.now() - wakeStarted;
+    const authStarted = performance.now();
     const auth = await authenticatePassthrough(
       ctx.client,
       hello,
@@ -93,19 +101,25 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     );
     if (!auth.ok) {
       ctx.client.write(auth.final.payload, auth.final.sequenceId);
-      ctx.log.info({ reason: 'backend_denied' }, 'authentication refused by compute');
+      ctx.cfg.metrics.connectionsRefused.inc({ reason: 'access_denied' });
+      ctx.log.info({ reason: 'access_denied' }, 'authentication refused by compute');
       closeSoon(ctx.socket);
       return;
     }
+    const { metrics } = ctx.cfg;
+    metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
+    metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
     ctx.cfg.profile.learn(backend.greeting);
     const clientLeft = ctx.client.detach();
     const backendLeft = backend.channel.detach();
     ctx.client.write(auth.final.payload, auth.final.sequenceId);
+    ctx.relaying = true;
     ctx.log.info(
-      { wakeMs: round(wakeMs), readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId },
+      { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId },
       'session ready',
     );
     const why = await relayPipe(ctx.socket, backend.socket, clientLeft, backendLeft);
+    countBytes(ctx);
     ctx.log.info(
       {
         reason: why,
@@ -154,16 +168,28 @@ async function readHandshakeResponse(ctx: SessionContext): Promise<HandshakeResp
 async function wakeAndConnect(ctx: SessionContext, route: Route): Promise<BackendConnection> {
   const project = route.project ?? '(static)';
   const { resolver, wakeTimeoutMs, connectTimeoutMs } = ctx.cfg;
+  const { metrics } = ctx.cfg;
   for (let attempt = 1; ; attempt++) {
     const signal = AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(wakeTimeoutMs)]);
     let addr;
+    const wakeStarted = performance.now();
+    metrics.clientsWaiting.inc();
     try {
       addr = await resolver.resolve(project, signal);
+      metrics.wakeRequests.inc({ outcome: 'ok' });
     } catch (err) {
-      throw explainWakeFailure(ctx, project, route, err, wakeTimeoutMs);
+      const failure = explainWakeFailure(ctx, project, route, err, wakeTimeoutMs);
+      metrics.wakeRequests.inc({ outcome: failure instanceof ClientError ? failure.kind : 'client_left' });
+      throw failure;
+    } finally {
+      metrics.clientsWaiting.dec();
     }
+    metrics.connectPhase.observe({ phase: 'wake' }, (performance.now() - wakeStarted) / 1000);
+    const connectStarted = performance.now();
     try {
-      return await connectBackend(addr, connectTimeoutMs, ctx.abort.signal);
+      const backend = await connectBackend(addr, connectTimeoutMs, ctx.abort.signal);
+      metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
+      return backend;
     } catch (err) {
       if (err instanceof BackendRefusedError) throw err;
       resolver.invalidate(project, addr);
@@ -199,6 +225,7 @@ function explainWakeFailure(
 /** The one exit for failures: an ERR packet where the protocol allows it, a log line, a close. */
 function failSession(ctx: SessionContext, err: unknown): void {
   if (err instanceof BackendRefusedError) {
+    ctx.cfg.metrics.connectionsRefused.inc({ reason: 'backend_refused' });
     ctx.client.write(err.packet.payload, ctx.client.nextSequenceId);
     ctx.log.warn({ reason: 'backend_refused' }, 'compute refused the connection');
     closeSoon(ctx.socket);
@@ -206,6 +233,9 @@ function failSession(ctx: SessionContext, err: unknown): void {
   }
   const clientError = toClientError(ctx, err);
   const gone = err instanceof ChannelClosedError && err.side === 'client';
+  const reason = gone || ctx.abort.signal.aborted ? 'client_left' : clientError.kind;
+  ctx.cfg.metrics.connectionsRefused.inc({ reason });
+  if (reason !== 'client_left' && reason !== 'access_denied') ctx.cfg.metrics.sessionErrors.inc({ kind: reason });
   if (gone || ctx.abort.signal.aborted) {
     ctx.log.info({ reason: 'client_left', durationMs: round(performance.now() - ctx.startedAt) }, 'client left during handshake');
   } else if (clientError.kind === 'internal') {
@@ -213,7 +243,7 @@ function failSession(ctx: SessionContext, err: unknown): void {
   } else {
     ctx.log.warn({ reason: clientError.kind, cause: causeOf(err) }, clientError.message);
   }
-  if (!ctx.socket.destroyed && !gone) {
+  if (!ctx.socket.destroyed && !gone && !ctx.abort.signal.aborted) {
     ctx.client.write(
       writeErrPacket(
         { code: clientError.code, sqlState: clientError.sqlState, message: clientError.message },
@@ -240,6 +270,31 @@ function toClientError(ctx: SessionContext, err: unknown): ClientError {
 function causeOf(err: unknown): string | undefined {
   const cause = (err as { cause?: unknown })?.cause;
   return cause instanceof Error ? cause.message : undefined;
+}
+
+/**
+ * End a session from outside (shutdown): a client still in its handshake gets
+ * ERR 1053; a relaying one is closed, since packets are never injected mid-stream.
+ */
+export function endSession(ctx: SessionContext): void {
+  ctx.abort.abort(shuttingDown());
+  if (!ctx.relaying && !ctx.socket.destroyed) {
+    const e = shuttingDown();
+    ctx.client.write(writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, CLIENT_PROTOCOL_41), ctx.client.nextSequenceId);
+    closeSoon(ctx.socket);
+  } else {
+    ctx.socket.destroy();
+  }
+}
+
+/** Add the bytes moved since the last count to the metrics (at scrape time and at the end). */
+export function countBytes(ctx: SessionContext): void {
+  if (!ctx.relaying) return;
+  const { bytesRead, bytesWritten } = ctx.socket;
+  ctx.cfg.metrics.bytesRelayed.inc({ direction: 'client_to_backend' }, bytesRead - ctx.counted.in);
+  ctx.cfg.metrics.bytesRelayed.inc({ direction: 'backend_to_client' }, bytesWritten - ctx.counted.out);
+  ctx.counted.in = bytesRead;
+  ctx.counted.out = bytesWritten;
 }
 
 /** Let a final packet drain, then make sure the socket is gone. */

@@ -1,0 +1,31 @@
+// `wake-proxy control-plane`: the control API with the process driver.
+import { startControlPlane } from '../control-plane/server.js';
+import { ConfigError, formatHelp, parseOptions } from './options.js';
+import { CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, LOG_OPTIONS } from './tables.js';
+import { createLogger } from './logger.js';
+import { onShutdown } from './lifecycle.js';
+
+const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...LOG_OPTIONS };
+
+export async function runControlPlaneCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values, help } = parseOptions(TABLE, argv, env);
+  if (help) {
+    console.log(formatHelp('control-plane', 'Run the control API and its compute driver.', TABLE));
+    return;
+  }
+  const token = values.token as string | undefined;
+  if (!token && values['insecure-dev'] !== 'true') {
+    throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
+  }
+  const logger = createLogger(values['log-level'] as string, 'wake-proxy-control-plane');
+  const cp = await startControlPlane({
+    dataDir: values['data-dir'] as string,
+    host: values['control-host'] as string,
+    port: values['control-port'] as number,
+    ...(token ? { token } : {}),
+    logger,
+  });
+  logger.info({ url: cp.url }, 'control plane listening');
+  // Computes keep running across a control-plane restart; it reconciles on start.
+  onShutdown(logger, () => cp.close({ stopComputes: false }));
+}

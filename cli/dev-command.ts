@@ -1,0 +1,133 @@
+// `wake-proxy dev` (what `npm start` runs): control plane, proxy and a demo
+// project in one process, on one machine.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
+import { createControlApiResolver } from '../control-client/control-api-resolver.js';
+import { formatHelp, parseOptions } from './options.js';
+import { CONTROL_PLANE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { createLogger } from './logger.js';
+import { onShutdown } from './lifecycle.js';
+import { startProxyFromValues } from './start-proxy.js';
+import { createProxyMetrics } from '../proxy/metrics.js';
+
+const TABLE = {
+  ...PROXY_OPTIONS,
+  host: { ...PROXY_OPTIONS.host!, default: '127.0.0.1' },
+  'admin-host': { ...PROXY_OPTIONS['admin-host']!, default: '127.0.0.1' },
+  'drain-timeout': { ...PROXY_OPTIONS['drain-timeout']!, default: '5s' },
+  ...CONTROL_PLANE_OPTIONS,
+  ...LOG_OPTIONS,
+};
+
+const DEMO_PROJECT = 'demo';
+
+interface DemoCredentials {
+  project: string;
+  user: string;
+  password: string;
+  computeId: string;
+}
+
+export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values, help } = parseOptions(TABLE, argv, env);
+  if (help) {
+    console.log(
+      formatHelp('dev', 'Run the control plane (local mariadbd computes), the proxy and a demo project.', TABLE),
+    );
+    return;
+  }
+  const dataDir = resolve(values['data-dir'] as string);
+  await mkdir(dataDir, { recursive: true });
+  const logger = createLogger(values['log-level'] as string, 'wake-proxy');
+  const metrics = createProxyMetrics();
+  const cp = await startControlPlane({
+    dataDir,
+    host: '127.0.0.1',
+    port: values['control-port'] as number,
+    logger: logger.child({ component: 'control-plane' }),
+    wakeTimeoutMs: values['wake-timeout'] as number,
+  });
+  const resolver = createControlApiResolver({
+    url: cp.url,
+    wakeTimeoutMs: values['wake-timeout'] as number,
+    cacheTtlMs: values['cache-ttl'] as number,
+    logger,
+    onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
+  });
+  let running;
+  try {
+    const demo = await ensureDemoProject(cp, dataDir);
+    running = await startProxyFromValues(values, resolver, {}, logger.child({ component: 'proxy' }), metrics);
+    printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
+  } catch (err) {
+    await resolver.close();
+    await cp.close({ stopComputes: true });
+    throw err;
+  }
+  const proxy = running;
+  onShutdown(logger, async () => {
+    await proxy.stop();
+    await cp.close({ stopComputes: true });
+  });
+}
+
+/** The demo's password is only shown at creation, so dev mode keeps it (0600) to print it at every start. */
+async function ensureDemoProject(cp: ControlPlane, dataDir: string): Promise<DemoCredentials> {
+  const file = join(dataDir, 'demo-credentials.json');
+  const existing = await request(`${cp.url}/api/v1/projects/${DEMO_PROJECT}`);
+  const found = (await existing.body.json().catch(() => ({}))) as { compute?: { id?: string } };
+  if (existing.statusCode === 200) {
+    try {
+      const saved = JSON.parse(await readFile(file, 'utf8')) as DemoCredentials;
+      return { ...saved, computeId: found.compute?.id ?? saved.computeId };
+    } catch {
+      throw new Error(`project '${DEMO_PROJECT}' exists but ${file} is missing; delete ${dataDir} to start afresh`);
+    }
+  }
+  const res = await request(`${cp.url}/api/v1/projects`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: DEMO_PROJECT }),
+  });
+  const body = (await res.body.json()) as {
+    user?: string;
+    password?: string;
+    compute?: { id?: string };
+    error?: { message?: string };
+  };
+  if (res.statusCode !== 201 || !body.user || !body.password || !body.compute?.id) {
+    throw new Error(`could not create the demo project: ${body.error?.message ?? `HTTP ${res.statusCode}`}`);
+  }
+  const creds: DemoCredentials = {
+    project: DEMO_PROJECT,
+    user: body.user,
+    password: body.password,
+    computeId: body.compute.id,
+  };
+  await writeFile(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+  return creds;
+}
+
+function printWelcome(port: number, adminPort: number, controlUrl: string, demo: DemoCredentials): void {
+  const user = `${demo.project}.${demo.user}`;
+  process.stderr.write(
+    [
+      '',
+      'wake-proxy is running.',
+      `  proxy:       127.0.0.1:${port}`,
+      `  control API: ${controlUrl}`,
+      `  metrics:     http://127.0.0.1:${adminPort}/metrics`,
+      '',
+      'Connect to the demo project:',
+      `  mariadb -h 127.0.0.1 -P ${port} -u ${user} -p'${demo.password}'`,
+      '',
+      'Make it sleep, then connect again to watch it wake:',
+      `  curl -X POST ${controlUrl}/api/v1/compute/${demo.computeId}/suspend`,
+      '',
+      'Ctrl-C stops everything, computes included.',
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,45 @@
+// `wake-proxy proxy`: the proxy alone, in front of a control API or one static backend.
+import { createControlApiResolver } from '../control-client/control-api-resolver.js';
+import { createStaticResolver } from '../control-client/static-resolver.js';
+import type { ComputeResolver } from '../control-client/types.js';
+import { ConfigError, formatHelp, parseOptions } from './options.js';
+import { LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { createLogger } from './logger.js';
+import { onShutdown } from './lifecycle.js';
+import { startProxyFromValues } from './start-proxy.js';
+import { createProxyMetrics } from '../proxy/metrics.js';
+
+const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...LOG_OPTIONS };
+
+export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { values, help } = parseOptions(TABLE, argv, env);
+  if (help) {
+    console.log(formatHelp('proxy', 'Run the MySQL proxy in front of a control API or a static backend.', TABLE));
+    return;
+  }
+  const backend = values.backend as { host: string; port: number } | undefined;
+  const controlUrl = values['control-url'] as string | undefined;
+  if (!backend && !controlUrl) throw new ConfigError(['one of --control-url or --backend is required']);
+  if (backend && controlUrl) throw new ConfigError(['--control-url and --backend exclude each other']);
+  const logger = createLogger(values['log-level'] as string, 'wake-proxy');
+  const metrics = createProxyMetrics();
+  const resolver: ComputeResolver = backend
+    ? createStaticResolver(backend)
+    : createControlApiResolver({
+        url: controlUrl!,
+        ...(values['control-token'] ? { token: values['control-token'] as string } : {}),
+        wakeTimeoutMs: values['wake-timeout'] as number,
+        cacheTtlMs: values['cache-ttl'] as number,
+        logger,
+        onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
+      });
+  const project = values.project as string | undefined;
+  const running = await startProxyFromValues(
+    values,
+    resolver,
+    project ? { fixedProject: project } : { projectOptional: backend !== undefined },
+    logger,
+    metrics,
+  );
+  onShutdown(logger, () => running.stop());
+}

@@ -1,0 +1,79 @@
+// Small things every Kubernetes call here needs: reading the errors
+// `@kubernetes/client-node` throws, tying a call to an AbortSignal, and a
+// deadline whose timer is cleared rather than left to fire. Shared by the
+// proxy's direct Kubernetes mode and the control plane's Kubernetes driver.
+import { ApiException, type ConfigurationOptions } from '@kubernetes/client-node';
+
+/** The HTTP status of a failed API call (ApiException, or a failed watch request). */
+export function kubeStatusCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const isNotFound = (err: unknown): boolean => kubeStatusCode(err) === 404;
+export const isAlreadyExists = (err: unknown): boolean => kubeStatusCode(err) === 409;
+
+/**
+ * A one-line description of a failed call. ApiException's own message embeds
+ * the whole body and the response headers; the Status object's `message`
+ * (e.g. `statefulsets.apps "x" is forbidden: ...`) is what an operator needs.
+ */
+export function kubeErrorMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const status = parseStatus(err.body);
+    const text = status?.message ?? status?.reason ?? 'no details';
+    return `HTTP ${err.code}: ${text}`;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function parseStatus(body: unknown): { message?: string; reason?: string } | undefined {
+  if (body && typeof body === 'object') return body as { message?: string; reason?: string };
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body) as { message?: string; reason?: string };
+  } catch {
+    return body ? { message: body.slice(0, 200) } : undefined;
+  }
+}
+
+/**
+ * Per-call options that abort the HTTP request with `signal`, so a hung API
+ * server costs a bounded wait and no lingering socket. The object-parameter
+ * API hands these to its promise layer, which expects promise middleware
+ * although the declared type is the observable one; hence the cast.
+ */
+export function abortable(signal: AbortSignal): ConfigurationOptions {
+  const middleware = {
+    pre: (ctx: { setSignal(s: AbortSignal): void }) => {
+      ctx.setSignal(signal);
+      return Promise.resolve(ctx);
+    },
+    post: <T>(res: T) => Promise.resolve(res),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
+}
+
+export interface Deadline {
+  signal: AbortSignal;
+  readonly timedOut: boolean;
+  remainingMs(): number;
+  dispose(): void;
+}
+
+/** Aborts after `ms` or when `outer` aborts, whichever is first; dispose() clears the timer. */
+export function deadline(ms: number, outer?: AbortSignal): Deadline {
+  const own = new AbortController();
+  const endsAt = performance.now() + ms;
+  const timer = setTimeout(() => own.abort(new Error(`deadline of ${ms} ms passed`)), ms);
+  return {
+    signal: outer ? AbortSignal.any([own.signal, outer]) : own.signal,
+    get timedOut() {
+      return own.signal.aborted;
+    },
+    remainingMs: () => Math.max(0, Math.round(endsAt - performance.now())),
+    dispose: () => clearTimeout(timer),
+  };
+}

@@ -1,0 +1,80 @@
+// What an operator watches. No per-project labels: label values stay a small
+// fixed set however many projects there are.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ProxyMetrics {
+  registry: Registry;
+  connectionsOpened: Counter<'mode'>;
+  connectionsActive: Gauge;
+  connectionsRefused: Counter<'reason'>;
+  wakeRequests: Counter<'outcome'>;
+  connectPhase: Histogram<'phase'>;
+  clientsWaiting: Gauge;
+  bytesRelayed: Counter<'direction'>;
+  sessionErrors: Counter<'kind'>;
+  controlApiSeconds: Histogram<'outcome'>;
+}
+
+// From a cache hit (sub-millisecond) to a cold process start (seconds).
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
+  collectDefaultMetrics({ register: registry, prefix: 'wakeproxy_process_' });
+  return {
+    registry,
+    connectionsOpened: new Counter({
+      name: 'wakeproxy_client_connections_opened_total',
+      help: 'Client connections accepted by the proxy, by pool mode',
+      labelNames: ['mode'],
+      registers: [registry],
+    }),
+    connectionsActive: new Gauge({
+      name: 'wakeproxy_client_connections_active',
+      help: 'Client connections open now (handshaking or relaying)',
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: 'wakeproxy_client_connections_refused_total',
+      help: 'Client connections ended with an error before relaying, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    wakeRequests: new Counter({
+      name: 'wakeproxy_wake_requests_total',
+      help: 'Resolutions of a project to a compute, by outcome (ok, not_found, failed, timeout)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    connectPhase: new Histogram({
+      name: 'wakeproxy_connect_phase_seconds',
+      help: 'Time a new client spends in each phase before its session is ready (wake, backend_connect, auth, total)',
+      labelNames: ['phase'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    clientsWaiting: new Gauge({
+      name: 'wakeproxy_clients_waiting_for_wake',
+      help: 'Clients held while their compute wakes',
+      registers: [registry],
+    }),
+    bytesRelayed: new Counter({
+      name: 'wakeproxy_bytes_relayed_total',
+      help: 'Bytes carried after authentication, by direction (client_to_backend, backend_to_client)',
+      labelNames: ['direction'],
+      registers: [registry],
+    }),
+    sessionErrors: new Counter({
+      name: 'wakeproxy_session_errors_total',
+      help: 'Handshake and protocol errors by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    controlApiSeconds: new Histogram({
+      name: 'wakeproxy_control_api_request_seconds',
+      help: 'Latency of control API wake calls, by outcome',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+  };
+}
