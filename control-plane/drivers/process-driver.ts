@@ -1,0 +1,311 @@
+// The `process` compute driver: each compute is a local mariadbd on a free
+// loopback port, frozen with SIGSTOP and stopped with SIGTERM. What runs is
+// recorded in run.json beside the datadir, so a restarted control plane finds
+// (adopts) the computes it left running.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ObservedState, SuspendTier } from './driver.js';
+import { computePaths, ensureTemplate, exists, INNODB_LOG_FILE_SIZE, provisionComputeFiles, type ComputePaths } from './compute-files.js';
+import { findFreePort } from './free-port.js';
+import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
+import { cmdlineIncludes, isProcessAlive, pollUntil, processState, signalGroup, waitForExit } from './process-table.js';
+
+export interface ProcessDriverOptions {
+  dataDir: string;
+  mariadbdPath?: string;
+  installDbPath?: string;
+  logger?: Logger;
+  /** Bound on one mariadbd start, spawn to "ready for connections". */
+  startTimeoutMs?: number;
+  /** How long SIGTERM may take before SIGKILL. */
+  stopTimeoutMs?: number;
+  /** Extra mariadbd options for every compute, e.g. ['--innodb-buffer-pool-size=64M']. */
+  extraArgs?: string[];
+}
+
+interface RunInfo {
+  pid: number;
+  port: number;
+  datadir: string;
+  startedAt: string;
+}
+
+/** A mariadbd this driver knows of; `child` is absent for one adopted after a restart. */
+interface Tracked {
+  pid: number;
+  child?: ChildProcess;
+  stopping: boolean;
+}
+
+const HOST = '127.0.0.1';
+const PORT_ATTEMPTS = 3;
+const ADOPTED_POLL_MS = 1_000;
+const ROTATE_LOG_BYTES = 4 * 1024 * 1024;
+
+function defaultPath(debianPath: string, name: string): string {
+  return existsSync(debianPath) ? debianPath : name;
+}
+
+export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
+  const dataDir = resolve(opts.dataDir);
+  const mariadbdPath = opts.mariadbdPath ?? defaultPath('/usr/sbin/mariadbd', 'mariadbd');
+  const installDbPath = opts.installDbPath ?? defaultPath('/usr/bin/mariadb-install-db', 'mariadb-install-db');
+  const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const log = opts.logger;
+  const tracked = new Map<string, Tracked>();
+  const starting = new Map<string, Promise<ComputeEndpoint>>();
+  const listeners: Array<(computeId: string, reason: string) => void> = [];
+  let template: Promise<string> | undefined;
+  let adoptedWatch: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  async function inspect(id: string): Promise<{ state: ObservedState; run?: RunInfo }> {
+    const p = computePaths(dataDir, id);
+    const run = await readRunFile(p.runFile);
+    // The cmdline check guards against a pid recycled by an unrelated process.
+    if (!run || !(await isProcessAlive(run.pid)) || !(await cmdlineIncludes(run.pid, `--datadir=${p.data}`))) {
+      if (run) await rm(p.runFile, { force: true });
+      return { state: 'stopped' };
+    }
+    return { state: (await processState(run.pid)) === 'T' ? 'frozen' : 'running', run };
+  }
+
+  function track(id: string, pid: number, child?: ChildProcess): Tracked {
+    const known = tracked.get(id);
+    if (known && known.pid === pid) return known;
+    const entry: Tracked = { pid, stopping: false, ...(child ? { child } : {}) };
+    tracked.set(id, entry);
+    if (child) {
+      child.once('exit', (code, sig) => exited(id, entry, code !== null ? `code ${code}` : `signal ${sig}`));
+    } else if (!closed) {
+      adoptedWatch ??= setInterval(() => void checkAdopted(), ADOPTED_POLL_MS).unref();
+    }
+    return entry;
+  }
+
+  function exited(id: string, entry: Tracked, how: string) {
+    if (tracked.get(id) !== entry) return;
+    tracked.delete(id);
+    if (entry.stopping || closed) return;
+    void rm(computePaths(dataDir, id).runFile, { force: true });
+    const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
+    log?.warn({ computeId: id, pid: entry.pid }, reason);
+    for (const l of listeners) l(id, reason);
+  }
+
+  /** Adopted processes are not our children: no exit event, so look now and then. */
+  async function checkAdopted() {
+    for (const [id, entry] of tracked) {
+      if (!entry.child && !entry.stopping && !(await isProcessAlive(entry.pid))) exited(id, entry, 'an unknown status');
+    }
+  }
+
+  async function start(id: string, signal: AbortSignal): Promise<ComputeEndpoint> {
+    const p = computePaths(dataDir, id);
+    if (!(await exists(p.provisioned))) throw new Error(`compute ${id} is not provisioned: ${p.provisioned} is missing`);
+    await killStrayServer(p);
+    await rotateLog(p.log);
+    const withInit = await exists(p.initFile);
+    for (let attempt = 1; ; attempt++) {
+      const port = await findFreePort(HOST);
+      const began = performance.now();
+      let child: ChildProcess;
+      try {
+        child = await launchMariadbd({
+          computeId: id,
+          mariadbdPath,
+          args: serverArgs(p, port, withInit, opts.extraArgs ?? []),
+          logPath: p.log,
+          timeoutMs: startTimeoutMs,
+          signal,
+        });
+      } catch (err) {
+        if (err instanceof LaunchError && err.addressInUse && attempt < PORT_ATTEMPTS && !signal.aborted) {
+          log?.info({ computeId: id, port }, 'port taken before mariadbd bound it; trying another');
+          continue;
+        }
+        throw err;
+      }
+      track(id, child.pid!, child);
+      const run: RunInfo = { pid: child.pid!, port, datadir: p.data, startedAt: new Date().toISOString() };
+      await writeFile(p.runFile, JSON.stringify(run) + '\n');
+      // The owner exists now; the init file must not recreate it if it is dropped later.
+      if (withInit) await rm(p.initFile, { force: true });
+      log?.info({ computeId: id, pid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
+      return { host: HOST, port };
+    }
+  }
+
+  async function resumeOnce(id: string, signal: AbortSignal): Promise<ComputeEndpoint> {
+    const seen = await inspect(id);
+    if (!seen.run) return start(id, signal);
+    track(id, seen.run.pid);
+    if (seen.state === 'frozen') {
+      signalGroup(seen.run.pid, 'SIGCONT');
+      await pollUntil(async () => (await processState(seen.run!.pid)) !== 'T', 1_000);
+      log?.info({ computeId: id, pid: seen.run.pid }, 'compute thawed');
+    }
+    return { host: HOST, port: seen.run.port };
+  }
+
+  async function stopProcess(id: string, pid: number): Promise<void> {
+    const entry = track(id, pid);
+    entry.stopping = true;
+    try {
+      // A frozen process would hold SIGTERM pending forever.
+      signalGroup(pid, 'SIGCONT');
+      signalGroup(pid, 'SIGTERM');
+      if (!(await waitForExit(pid, stopTimeoutMs))) {
+        log?.warn({ computeId: id, pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
+        signalGroup(pid, 'SIGKILL');
+        if (!(await waitForExit(pid, 5_000))) throw new Error(`compute ${id}: mariadbd (pid ${pid}) survived SIGKILL`);
+      }
+      // Our own child is a zombie until Node reaps it; wait for that so its pid is really free.
+      if (entry.child) await reaped(entry.child);
+    } catch (err) {
+      entry.stopping = false;
+      throw err;
+    }
+    if (tracked.get(id) === entry) tracked.delete(id);
+    await rm(computePaths(dataDir, id).runFile, { force: true });
+    log?.info({ computeId: id, pid }, 'compute stopped');
+  }
+
+  async function suspend(id: string, tier: SuspendTier): Promise<void> {
+    const seen = await inspect(id);
+    if (!seen.run) return;
+    if (tier === 'stop') return stopProcess(id, seen.run.pid);
+    if (seen.state === 'frozen') return;
+    track(id, seen.run.pid);
+    signalGroup(seen.run.pid, 'SIGSTOP');
+    // Answer only once the kernel has really stopped it.
+    const pid = seen.run.pid;
+    if (!(await pollUntil(async () => (await processState(pid)) === 'T', 2_000))) {
+      throw new Error(`compute ${id}: mariadbd (pid ${pid}) did not stop on SIGSTOP`);
+    }
+    log?.info({ computeId: id, pid }, 'compute frozen');
+  }
+
+  return {
+    kind: 'process',
+    supportsFreeze: true,
+
+    async provision(req, signal) {
+      signal?.throwIfAborted();
+      template ??= ensureTemplate(dataDir, installDbPath).catch((err) => {
+        template = undefined;
+        throw err;
+      });
+      const p = computePaths(dataDir, req.computeId);
+      await provisionComputeFiles(p, await template, req.ownerUser, req.ownerVerifier);
+    },
+
+    resume(id, signal) {
+      const inFlight = starting.get(id);
+      if (inFlight) return inFlight;
+      const p = resumeOnce(id, signal).finally(() => starting.delete(id));
+      starting.set(id, p);
+      return p;
+    },
+
+    suspend,
+
+    async destroy(id) {
+      await suspend(id, 'stop');
+      const p = computePaths(dataDir, id);
+      await rm(p.dir, { recursive: true, force: true });
+      if (dirname(p.socket) !== p.dir) await rm(p.socket, { force: true });
+    },
+
+    async observe(id): Promise<ObservedCompute> {
+      const seen = await inspect(id);
+      if (!seen.run) return { state: 'stopped' };
+      if (!closed) track(id, seen.run.pid);
+      return { state: seen.state, endpoint: { host: HOST, port: seen.run.port } };
+    },
+
+    onUnexpectedExit(listener) {
+      listeners.push(listener);
+    },
+
+    async close(closeOpts) {
+      closed = true;
+      if (adoptedWatch) clearInterval(adoptedWatch);
+      if (closeOpts?.stopComputes) {
+        const results = await Promise.allSettled((await listComputes(dataDir)).map((id) => suspend(id, 'stop')));
+        const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+        for (const f of failed) log?.error({ err: f.reason }, 'could not stop a compute while closing');
+      } else {
+        // Leave them running, but let this process exit without waiting for them.
+        for (const entry of tracked.values()) entry.child?.unref();
+      }
+      tracked.clear();
+    },
+  };
+}
+
+function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: string[]): string[] {
+  return [
+    '--no-defaults',
+    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+    `--datadir=${p.data}`,
+    `--port=${port}`,
+    `--bind-address=${HOST}`,
+    `--socket=${p.socket}`,
+    `--pid-file=${p.pidFile}`,
+    '--skip-log-bin',
+    `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
+    // Accounts are '%' or socket-only; reverse DNS would only slow each connect.
+    '--skip-name-resolve',
+    ...(withInit ? [`--init-file=${p.initFile}`] : []),
+    ...extra,
+  ];
+}
+
+function reaped(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function readRunFile(path: string): Promise<RunInfo | undefined> {
+  try {
+    const run = JSON.parse(await readFile(path, 'utf8')) as Partial<RunInfo>;
+    return Number.isInteger(run.pid) && Number.isInteger(run.port) ? (run as RunInfo) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A mariadbd left from a start the control plane never saw finish (it died in
+ * between) still holds the datadir's locks, and nobody knows its port: end it.
+ */
+async function killStrayServer(p: ComputePaths): Promise<void> {
+  const pid = Number.parseInt(await readFile(p.pidFile, 'utf8').catch(() => ''), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  if ((await isProcessAlive(pid)) && (await cmdlineIncludes(pid, `--datadir=${p.data}`))) {
+    signalGroup(pid, 'SIGCONT');
+    signalGroup(pid, 'SIGKILL');
+    await waitForExit(pid, 5_000);
+  }
+}
+
+async function rotateLog(path: string): Promise<void> {
+  const size = await stat(path).then((s) => s.size, () => 0);
+  if (size > ROTATE_LOG_BYTES) await rename(path, `${path}.1`);
+}
+
+async function listComputes(dataDir: string): Promise<string[]> {
+  const entries = await readdir(`${dataDir}/computes`, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+}
