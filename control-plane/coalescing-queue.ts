@@ -1,0 +1,43 @@
+// One compute's operations, one at a time and in arrival order, where a request
+// that matches the newest queued or running operation joins it instead of
+// queueing a copy. That gives the wake rules in one place:
+//   - twenty wakes of a stopped compute: one resume, twenty answers;
+//   - a wake during a suspend: queued behind it, so it resumes what the
+//     suspend left (and later wakes join that resume);
+//   - a suspend during a resume: queued behind it, never interleaved.
+
+interface Entry {
+  key: string;
+  promise: Promise<unknown>;
+}
+
+export class CoalescingQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private newest: Entry | undefined;
+  private pending = 0;
+
+  /** Whether an operation runs or waits. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  run<T>(key: string, op: () => Promise<T>): Promise<T> {
+    if (this.newest && this.newest.key === key) return this.newest.promise as Promise<T>;
+    const promise = this.tail.then(op);
+    const entry: Entry = { key, promise };
+    this.newest = entry;
+    this.pending++;
+    const settle = () => {
+      this.pending--;
+      if (this.newest === entry) this.newest = undefined;
+    };
+    // `tail` never rejects, so one failed operation does not poison the next.
+    this.tail = promise.then(settle, settle);
+    return promise;
+  }
+
+  /** Resolves once everything queued so far has finished, however it ended. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+}

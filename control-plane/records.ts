@@ -1,0 +1,88 @@
+// What the control plane keeps about projects and computes, and the shapes the
+// API shows. Records hold the owner's verifier, never a password; views hold
+// neither.
+import type { ComputeEndpoint } from './drivers/driver.js';
+
+export type ComputeState = 'stopped' | 'starting' | 'active' | 'frozen' | 'stopping' | 'failed';
+
+export interface ProjectRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  ownerUser: string;
+  /** '*' + HEX(SHA1(SHA1(password))), as MariaDB stores it. */
+  ownerVerifier: string;
+  computeId: string | null;
+  /** Compute ids are never reused, so a proxy's cached address for a deleted one cannot match a new one. */
+  computeSeq: number;
+}
+
+export interface ComputeRecord {
+  id: string;
+  projectId: string;
+  state: ComputeState;
+  /** Where it listens while active or frozen; shown only while active. */
+  endpoint?: ComputeEndpoint;
+  createdAt: string;
+  updatedAt: string;
+  lastError?: string;
+  /** Real driver resumes; coalesced wakes do not count. */
+  resumeCount: number;
+}
+
+export interface StoredState {
+  version: 1;
+  projects: ProjectRecord[];
+  computes: ComputeRecord[];
+}
+
+export interface ComputeView {
+  id: string;
+  projectId: string;
+  state: ComputeState;
+  host?: string;
+  port?: number;
+  updatedAt: string;
+  lastError?: string;
+  resumeCount: number;
+}
+
+export interface ProjectView {
+  id: string;
+  name: string;
+  createdAt: string;
+  user: string;
+  compute: ComputeView | null;
+}
+
+export const PROJECT_NAME = /^[a-z][a-z0-9-]{0,38}$/;
+
+export function projectNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return 'project name must be a string';
+  if (!PROJECT_NAME.test(name)) {
+    return `project name '${name.slice(0, 60)}' must start with a lowercase letter and hold only lowercase letters, digits and '-' (at most 39 characters)`;
+  }
+  return undefined;
+}
+
+export function computeView(c: ComputeRecord): ComputeView {
+  return {
+    id: c.id,
+    projectId: c.projectId,
+    state: c.state,
+    ...(c.state === 'active' && c.endpoint ? { host: c.endpoint.host, port: c.endpoint.port } : {}),
+    updatedAt: c.updatedAt,
+    ...(c.lastError ? { lastError: c.lastError } : {}),
+    resumeCount: c.resumeCount,
+  };
+}
+
+export function projectView(p: ProjectRecord, compute: ComputeRecord | undefined): ProjectView {
+  return {
+    id: p.id,
+    name: p.name,
+    createdAt: p.createdAt,
+    user: p.ownerUser,
+    compute: compute ? computeView(compute) : null,
+  };
+}
