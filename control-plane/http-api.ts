@@ -1,0 +1,129 @@
+// The control API's routes over ControlPlaneService: parse, check, call,
+// answer. Nothing here decides about computes.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiError, badRequest } from './api-error.js';
+import type { ControlPlaneService } from './control-plane-service.js';
+import type { SuspendTier } from './drivers/driver.js';
+import { readJsonBody, sendError, sendJson } from './http-io.js';
+
+export interface ApiHandlerOptions {
+  service: ControlPlaneService;
+  /** Bearer token every /api route requires; undefined = dev mode, no auth. */
+  token?: string;
+  logger: Logger;
+}
+
+type Body = Record<string, unknown> | undefined;
+interface Answer {
+  status: number;
+  body?: unknown;
+}
+type Handler = (params: string[], body: () => Promise<Body>) => Promise<Answer>;
+
+interface Route {
+  method: string;
+  /** Path segments; ':' marks a parameter. */
+  segments: string[];
+  handler: Handler;
+}
+
+const MAX_WAKE_TIMEOUT_MS = 600_000;
+
+export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const s = o.service;
+  const routes: Route[] = [];
+  const on = (method: string, path: string, handler: Handler) =>
+    routes.push({ method, segments: path.split('/').filter(Boolean), handler });
+
+  on('GET', '/healthz', async () => ok({ ok: true }));
+  on('GET', '/api/v1/projects', async () => ok({ projects: s.listProjects() }));
+  on('POST', '/api/v1/projects', async (_, body) => ({ status: 201, body: await s.createProject((await body())?.name) }));
+  on('GET', '/api/v1/projects/:id', async ([id]) => ok(s.getProject(id!)));
+  on('DELETE', '/api/v1/projects/:id', async ([id]) => (await s.deleteProject(id!), { status: 204 }));
+  on('POST', '/api/v1/projects/:id/compute', async ([id]) => ({ status: 201, body: await s.createCompute(id!) }));
+  on('POST', '/api/v1/projects/:id/wake', async ([id], body) => ok(await s.wakeProject(id!, timeoutOf(await body(), s))));
+  on('GET', '/api/v1/compute/:id', async ([id]) => ok(s.getCompute(id!)));
+  on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
+  on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
+  on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
+
+  const expected = o.token === undefined ? undefined : digest(o.token);
+
+  return (req, res) => {
+    void (async () => {
+      try {
+        const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+        const segments = path.split('/').filter(Boolean);
+        if (expected && segments[0] === 'api') checkBearer(req, expected);
+        const { route, params } = match(routes, req.method ?? 'GET', segments);
+        const answer = await route.handler(params, () => readJsonBody(req));
+        sendJson(res, answer.status, answer.body);
+      } catch (err) {
+        sendError(res, err, o.logger, req);
+      }
+    })();
+  };
+}
+
+function ok(body: unknown): Answer {
+  return { status: 200, body };
+}
+
+function match(routes: Route[], method: string, segments: string[]): { route: Route; params: string[] } {
+  const allowed: string[] = [];
+  for (const route of routes) {
+    const params = matchSegments(route.segments, segments);
+    if (!params) continue;
+    if (route.method === method) return { route, params };
+    allowed.push(route.method);
+  }
+  if (allowed.length) throw new ApiError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`);
+  throw new ApiError(404, 'not_found', `no such endpoint: /${segments.join('/')}`);
+}
+
+function matchSegments(pattern: string[], segments: string[]): string[] | undefined {
+  if (pattern.length !== segments.length) return undefined;
+  const params: string[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern[i]!.startsWith(':')) {
+      try {
+        params.push(decodeURIComponent(segments[i]!));
+      } catch {
+        throw badRequest('invalid_path', `path segment '${segments[i]}' is not valid percent-encoding`);
+      }
+    } else if (pattern[i] !== segments[i]) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Compares digests so the time taken says nothing about the token, not even its length. */
+function checkBearer(req: IncomingMessage, expected: Buffer): void {
+  const header = req.headers.authorization ?? '';
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
+    throw new ApiError(401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
+  }
+}
+
+function tierOf(body: Body): SuspendTier {
+  const tier = body?.tier ?? 'stop';
+  if (tier !== 'freeze' && tier !== 'stop') throw badRequest('invalid_tier', `tier must be "freeze" or "stop", not ${JSON.stringify(tier)}`);
+  return tier;
+}
+
+function timeoutOf(body: Body, s: ControlPlaneService): number {
+  const t = body?.timeoutMs;
+  if (t === undefined) return s.wakeTimeoutMs;
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_WAKE_TIMEOUT_MS) {
+    throw badRequest('invalid_timeout', `timeoutMs must be an integer from 1 to ${MAX_WAKE_TIMEOUT_MS}`);
+  }
+  return t;
+}
