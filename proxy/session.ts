@@ -99,6 +99,8 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       backend,
       ctx.cfg.handshakeTimeoutMs,
     );
+    const { metrics } = ctx.cfg;
+    metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
     if (!auth.ok) {
       ctx.client.write(auth.final.payload, auth.final.sequenceId);
       ctx.cfg.metrics.connectionsRefused.inc({ reason: 'access_denied' });
@@ -106,8 +108,6 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       closeSoon(ctx.socket);
       return;
     }
-    const { metrics } = ctx.cfg;
-    metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
     metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
     ctx.cfg.profile.learn(backend.greeting);
     const clientLeft = ctx.client.detach();
