@@ -7,6 +7,7 @@ import { GreetingProfile } from './greeting-profile.js';
 import { countBytes, createSession, endSession, runSession, type SessionConfig, type SessionContext } from './session.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
+import type { ActivityTracker } from './activity.js';
 
 export interface ProxyOptions {
   host?: string;
@@ -17,6 +18,7 @@ export interface ProxyOptions {
   wakeTimeoutMs?: number;
   connectTimeoutMs?: number;
   metrics?: ProxyMetrics;
+  activity?: ActivityTracker;
   logger: Logger;
 }
 
@@ -55,6 +57,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
     logger: opts.logger,
     metrics,
+    ...(opts.activity ? { activity: opts.activity } : {}),
   };
   const live = new Set<SessionContext>();
   let nextId = 1;

@@ -30,6 +30,7 @@ import { relayPipe } from './relay.js';
 import { resolveRoute, type Route, type RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
 import type { ProxyMetrics } from './metrics.js';
+import type { ActivityTracker } from './activity.js';
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -40,6 +41,7 @@ export interface SessionConfig {
   connectTimeoutMs: number;
   logger: Logger;
   metrics: ProxyMetrics;
+  activity?: ActivityTracker;
 }
 
 export interface SessionContext {
@@ -118,7 +120,9 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId },
       'session ready',
     );
+    const untrack = route.project ? ctx.cfg.activity?.track(route.project, ctx.socket) : undefined;
     const why = await relayPipe(ctx.socket, backend.socket, clientLeft, backendLeft);
+    untrack?.();
     countBytes(ctx);
     ctx.log.info(
       {
