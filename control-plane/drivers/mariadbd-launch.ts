@@ -42,16 +42,17 @@ export class LaunchError extends Error {
 export async function launchMariadbd(o: LaunchOptions): Promise<ChildProcess> {
   if (o.signal.aborted) throw new LaunchError(`compute ${o.computeId}: start aborted before mariadbd was spawned`);
   const log = await open(o.logPath, 'a', 0o600);
-  let offset: number;
-  let child: ChildProcess;
+  let ready: Promise<ChildProcess>;
   try {
-    offset = (await log.stat()).size;
+    const offset = (await log.stat()).size;
     // The fd is duplicated into the child during spawn, so ours can be closed right after.
-    child = spawn(o.mariadbdPath, o.args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const child = spawn(o.mariadbdPath, o.args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    // Listen before the next await: a failed spawn reports 'error' on the next tick.
+    ready = waitUntilReady(o, child, offset);
   } finally {
     await log.close();
   }
-  return waitUntilReady(o, child, offset);
+  return ready;
 }
 
 function waitUntilReady(o: LaunchOptions, child: ChildProcess, offset: number): Promise<ChildProcess> {

@@ -22,7 +22,7 @@ export interface ProcessDriverOptions {
   startTimeoutMs?: number;
   /** How long SIGTERM may take before SIGKILL. */
   stopTimeoutMs?: number;
-  /** Extra mariadbd options for every compute, e.g. ['--innodb-buffer-pool-size=64M']. */
+  /** Extra mariadbd options for every compute, e.g. ['--innodb-buffer-pool-size=64M']; later options win. */
   extraArgs?: string[];
 }
 
@@ -261,6 +261,8 @@ function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: str
     `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
     // Accounts are '%' or socket-only; reverse DNS would only slow each connect.
     '--skip-name-resolve',
+    // Above the 16 MiB default so multi-packet (>16 MiB) statements and rows work out of the box.
+    '--max-allowed-packet=64M',
     ...(withInit ? [`--init-file=${p.initFile}`] : []),
     ...extra,
   ];

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createProcessDriver } from '../../control-plane/drivers/process-driver.js';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
 import { controlApi, type ApiCall } from '../helpers/control-plane-api.js';
 import { computePid, portIsClosed, queryCompute } from '../helpers/control-plane-compute.js';
@@ -173,5 +174,25 @@ test('with a token, every /api route needs it; health does not', async () => {
   } finally {
     await secured.close({ stopComputes: true });
     await tokenDir.remove();
+  }
+});
+
+test('a project whose compute cannot start is not kept: its password was never handed out', async () => {
+  const brokenDir = await makeTempDir('wake-proxy-cp-broken-');
+  const driver = createProcessDriver({ dataDir: brokenDir.path, mariadbdPath: '/nonexistent/mariadbd' });
+  const broken = await startControlPlane({ dataDir: brokenDir.path, driver, logger: testLogger() });
+  try {
+    const call = controlApi(broken.url);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const res = await call('POST', '/api/v1/projects', { name: 'shop' });
+      assert.equal(res.status, 503, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'compute_start_failed');
+      assert.match(res.body.error.message, /project 'shop'.*\/nonexistent\/mariadbd/);
+    }
+    assert.deepEqual((await call('GET', '/api/v1/projects')).body, { projects: [] });
+    await assert.rejects(access(join(brokenDir.path, 'computes', 'shop-c1')));
+  } finally {
+    await broken.close({ stopComputes: true });
+    await brokenDir.remove();
   }
 });
