@@ -2,7 +2,7 @@
 // `@kubernetes/client-node` throws, tying a call to an AbortSignal, and a
 // deadline whose timer is cleared rather than left to fire. Shared by the
 // proxy's direct Kubernetes mode and the control plane's Kubernetes driver.
-import { ApiException, type ConfigurationOptions } from '@kubernetes/client-node';
+import { ApiException, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
 /** The HTTP status of a failed API call (ApiException, or a failed watch request). */
 export function kubeStatusCode(err: unknown): number | undefined {
@@ -40,20 +40,22 @@ function parseStatus(body: unknown): { message?: string; reason?: string } | und
 }
 
 /**
- * Per-call options that abort the HTTP request with `signal`, so a hung API
- * server costs a bounded wait and no lingering socket. The object-parameter
- * API hands these to its promise layer, which expects promise middleware
- * although the declared type is the observable one; hence the cast.
+ * Per-call options that abort the HTTP request with `signal`: a hung API
+ * server costs a bounded wait and no lingering socket.
  */
 export function abortable(signal: AbortSignal): ConfigurationOptions {
-  const middleware = {
-    pre: (ctx: { setSignal(s: AbortSignal): void }) => {
-      ctx.setSignal(signal);
-      return Promise.resolve(ctx);
-    },
-    post: <T>(res: T) => Promise.resolve(res),
+  return {
+    middleware: [
+      {
+        pre: (ctx: RequestContext) => {
+          ctx.setSignal(signal);
+          return new Observable(Promise.resolve(ctx));
+        },
+        post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
   };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
 }
 
 export interface Deadline {

@@ -59,14 +59,20 @@ function hopeless(pod: V1Pod | null): string | undefined {
   return waiting ? `${waiting.name} ${waiting.state!.waiting!.reason}` : undefined;
 }
 
+/** How long to wait, and the whole bound to name in errors when part of it is already spent. */
+export interface WaitBound {
+  remainingMs: number;
+  totalMs: number;
+}
+
 /** Resolves with the Ready pod (it has a podIP). */
-export async function waitForPodReady(t: PodWaitTarget, timeoutMs: number, signal?: AbortSignal): Promise<V1Pod> {
-  const pod = await waitForPod(t, { name: 'Ready', done: isPodReady, fatal: hopeless }, timeoutMs, signal);
+export async function waitForPodReady(t: PodWaitTarget, bound: WaitBound, signal?: AbortSignal): Promise<V1Pod> {
+  const pod = await waitForPod(t, { name: 'Ready', done: isPodReady, fatal: hopeless }, bound, signal);
   return pod!;
 }
 
-export async function waitForPodGone(t: PodWaitTarget, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  await waitForPod(t, { name: 'gone', done: (pod) => pod === null, fatal: () => undefined }, timeoutMs, signal);
+export async function waitForPodGone(t: PodWaitTarget, bound: WaitBound, signal?: AbortSignal): Promise<void> {
+  await waitForPod(t, { name: 'gone', done: (pod) => pod === null, fatal: () => undefined }, bound, signal);
 }
 
 interface Goal {
@@ -78,8 +84,8 @@ interface Goal {
 
 type Outcome = { kind: 'matched'; pod: V1Pod | null } | { kind: 'ended' } | { kind: 'failed'; err: unknown };
 
-async function waitForPod(t: PodWaitTarget, goal: Goal, timeoutMs: number, outer?: AbortSignal): Promise<V1Pod | null> {
-  const bound = deadline(timeoutMs, outer);
+async function waitForPod(t: PodWaitTarget, goal: Goal, limit: WaitBound, outer?: AbortSignal): Promise<V1Pod | null> {
+  const bound = deadline(limit.remainingMs, outer);
   const signal = bound.signal;
   const where = `${t.subject} in namespace '${t.namespace}'`;
   const labelSelector = `statefulset.kubernetes.io/pod-name=${t.podName}`;
@@ -110,7 +116,7 @@ async function waitForPod(t: PodWaitTarget, goal: Goal, timeoutMs: number, outer
     if (err instanceof KubeWaitError) throw err;
     const state = describePod(last);
     if (bound.timedOut) {
-      throw new KubeWaitError('timeout', `${where}: pod ${t.podName} not ${goal.name} within ${timeoutMs} ms (${state})`);
+      throw new KubeWaitError('timeout', `${where}: pod ${t.podName} not ${goal.name} within ${limit.totalMs} ms (${state})`);
     }
     if (outer?.aborted) {
       throw new KubeWaitError('aborted', `${where}: wait for pod ${t.podName} to be ${goal.name} aborted (${state})`, { cause: outer.reason });

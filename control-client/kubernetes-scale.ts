@@ -86,7 +86,7 @@ export async function scaleUpAndWaitReady(k: KubeClients, statefulSet: string, o
       await setReplicas(k, statefulSet, 1, d.signal);
       k.logger?.info({ namespace: k.namespace, statefulSet, subject: o.subject }, 'scaled to 1');
     }
-    return waitForPodReady(target(k, statefulSet, o.subject), d.remainingMs(), o.signal);
+    return waitForPodReady(target(k, statefulSet, o.subject), { remainingMs: d.remainingMs(), totalMs: o.timeoutMs }, o.signal);
   });
   k.logger?.debug({ namespace: k.namespace, statefulSet, ms: Math.round(performance.now() - started) }, 'pod ready');
   return { host: pod.status!.podIP!, port: o.port, pod };
@@ -101,7 +101,7 @@ export async function scaleDownAndWaitGone(
   await bounded(k, statefulSet, o, async (d) => {
     await setReplicas(k, statefulSet, 0, d.signal);
     k.logger?.info({ namespace: k.namespace, statefulSet, subject: o.subject }, 'scaled to 0');
-    await waitForPodGone(target(k, statefulSet, o.subject), d.remainingMs(), o.signal);
+    await waitForPodGone(target(k, statefulSet, o.subject), { remainingMs: d.remainingMs(), totalMs: o.timeoutMs }, o.signal);
   });
 }
 
