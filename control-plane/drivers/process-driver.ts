@@ -4,14 +4,15 @@
 // (adopts) the computes it left running.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ObservedState, SuspendTier } from './driver.js';
 import { computePaths, ensureTemplate, exists, INNODB_LOG_FILE_SIZE, provisionComputeFiles, type ComputePaths } from './compute-files.js';
 import { findFreePort } from './free-port.js';
 import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
-import { cmdlineIncludes, isProcessAlive, pollUntil, processState, signalGroup, waitForExit } from './process-table.js';
+import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
+import { readRunFile, writeRunFile, type RunInfo } from './run-file.js';
 
 export interface ProcessDriverOptions {
   dataDir: string;
@@ -24,13 +25,6 @@ export interface ProcessDriverOptions {
   stopTimeoutMs?: number;
   /** Extra mariadbd options for every compute, e.g. ['--innodb-buffer-pool-size=64M']; later options win. */
   extraArgs?: string[];
-}
-
-interface RunInfo {
-  pid: number;
-  port: number;
-  datadir: string;
-  startedAt: string;
 }
 
 /** A mariadbd this driver knows of; `child` is absent for one adopted after a restart. */
@@ -132,7 +126,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       }
       track(id, child.pid!, child);
       const run: RunInfo = { pid: child.pid!, port, datadir: p.data, startedAt: new Date().toISOString() };
-      await writeFile(p.runFile, JSON.stringify(run) + '\n');
+      await writeRunFile(p.runFile, run);
       // The owner exists now; the init file must not recreate it if it is dropped later.
       if (withInit) await rm(p.initFile, { force: true });
       log?.info({ computeId: id, pid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
@@ -266,26 +260,6 @@ function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: str
     ...(withInit ? [`--init-file=${p.initFile}`] : []),
     ...extra,
   ];
-}
-
-function reaped(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, 1_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-async function readRunFile(path: string): Promise<RunInfo | undefined> {
-  try {
-    const run = JSON.parse(await readFile(path, 'utf8')) as Partial<RunInfo>;
-    return Number.isInteger(run.pid) && Number.isInteger(run.port) ? (run as RunInfo) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

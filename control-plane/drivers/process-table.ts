@@ -2,6 +2,7 @@
 // must tell a live mariadbd from a dead pid, a recycled pid and a zombie, and a
 // frozen (SIGSTOP) one from a running one, also for processes it did not start
 // itself (adopted after a control-plane restart).
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
 /** The one-letter state from /proc/<pid>/stat ('R', 'S', 'T', 'Z', ...), or undefined if gone. */
@@ -71,4 +72,19 @@ export async function pollUntil(done: () => Promise<boolean>, timeoutMs: number)
 /** Waits for pid to exit; false if it still runs after timeoutMs. */
 export function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return pollUntil(async () => !(await isProcessAlive(pid)), timeoutMs);
+}
+
+/**
+ * Waits (at most 1 s) until Node has reaped its own child: until then the
+ * exited process is a zombie whose pid still answers kill(pid, 0).
+ */
+export function reaped(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 1_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
