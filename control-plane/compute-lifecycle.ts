@@ -113,7 +113,7 @@ export class ComputeLifecycle {
         ? `did not start within ${this.o.wakeTimeoutMs} ms`
         : this.closing.signal.aborted
           ? 'start cancelled: the control plane is shutting down'
-          : message(err);
+          : message(err).replace(`compute ${id}: `, ''); // the driver names the compute too; say it once
       c.lastError = cause;
       delete c.endpoint;
       this.transition(c, 'failed');

@@ -134,12 +134,14 @@ async function readLogSince(path: string, offset: number): Promise<string> {
 
 const NOISE = [/\[Note\]/, /max_open_files/, /\[ERROR\] Aborting/, /^Version: /];
 const TIMESTAMP = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \d+ /;
+const CONTROL_CHARS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 /** The last few log lines that say what went wrong, without notes and timestamps. */
 export function meaningfulLines(log: string, max = 3): string[] {
   const lines = log
     .split('\n')
-    .map((l) => l.trim().replace(TIMESTAMP, ''))
+    // mariadbd rings the terminal bell (BEL) before some errors; keep messages printable.
+    .map((l) => l.replace(CONTROL_CHARS, '').trim().replace(TIMESTAMP, ''))
     .filter((l) => l.length > 0);
   const telling = lines.filter((l) => !NOISE.some((re) => re.test(l)));
   return (telling.length ? telling : lines).slice(-max);

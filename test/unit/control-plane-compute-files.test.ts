@@ -40,7 +40,7 @@ test('the lines that explain a failed start are picked from the log', () => {
     "2026-11-23 10:14:17 0 [Warning] Could not increase number of max_open_files to more than 20000 (request: 32184)",
     "2026-11-23 10:14:17 0 [Note] Starting MariaDB 10.11.19-MariaDB-0+deb12u1 as process 6049",
     "2026-11-23 10:14:17 0 [Warning] Can't create test file '/d/vm.lower-test' (Errcode: 20 \"Not a directory\")",
-    "/usr/sbin/mariadbd: Can't change dir to '/d/' (Errcode: 20 \"Not a directory\")",
+    "\u0007/usr/sbin/mariadbd: Can't change dir to '/d/' (Errcode: 20 \"Not a directory\")",
     '2026-11-23 10:14:17 0 [ERROR] Aborting',
     '',
   ].join('\n');
