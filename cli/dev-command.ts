@@ -55,11 +55,13 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     cacheTtlMs: values['cache-ttl'] as number,
     logger,
     onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
+    wakeRatePerProject: values['wake-rate-per-project'] as number,
   });
   let running;
   try {
     const demo = await ensureDemoProject(cp, dataDir);
-    running = await startProxyFromValues(values, resolver, {}, logger.child({ component: 'proxy' }), metrics);
+    const routing = values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {};
+    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics);
     printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
   } catch (err) {
     await resolver.close();

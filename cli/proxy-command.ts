@@ -32,12 +32,18 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
         cacheTtlMs: values['cache-ttl'] as number,
         logger,
         onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
+        wakeRatePerProject: values['wake-rate-per-project'] as number,
       });
   const project = values.project as string | undefined;
   const running = await startProxyFromValues(
     values,
     resolver,
-    project ? { fixedProject: project } : { projectOptional: backend !== undefined },
+    project
+      ? { fixedProject: project }
+      : {
+          projectOptional: backend !== undefined,
+          ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {}),
+        },
     logger,
     metrics,
   );

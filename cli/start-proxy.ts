@@ -6,7 +6,8 @@ import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { startAdminServer, type AdminServer } from '../proxy/admin-http.js';
 import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
-import type { ParsedValue } from './options.js';
+import { TlsContextHolder } from '../proxy/tls-context.js';
+import { ConfigError, type ParsedValue } from './options.js';
 
 export interface RunningProxy {
   proxy: ProxyServer;
@@ -22,8 +23,17 @@ export async function startProxyFromValues(
   logger: Logger,
   metrics: ProxyMetrics,
 ): Promise<RunningProxy> {
+  const tls = loadTls(values, logger);
   const proxy = await startProxy({
     metrics,
+    ...(tls ? { tls } : {}),
+    requireTls: values['require-tls'] === 'true',
+    limits: {
+      maxConnections: values['max-connections'] as number | undefined,
+      maxConnectionsPerProject: values['max-connections-per-project'] as number | undefined,
+      connectionRatePerProject: values['connection-rate-per-project'] as number | undefined,
+      maxWaitingPerProject: values['max-waiting-per-project'] as number | undefined,
+    },
     host: values.host as string,
     port: values.port as number,
     resolver,
@@ -48,13 +58,36 @@ export async function startProxyFromValues(
     throw err;
   }
   logger.info({ port: admin.port }, 'admin HTTP listening');
+  const onHangup = () => tls?.reload();
+  if (tls) {
+    tls.watch();
+    process.on('SIGHUP', onHangup);
+  }
   return {
     proxy,
     admin,
     async stop() {
+      process.off('SIGHUP', onHangup);
+      tls?.close();
       await proxy.drain(values['drain-timeout'] as number);
       await resolver.close();
       await admin.close();
     },
   };
+}
+
+function loadTls(values: Record<string, ParsedValue>, logger: Logger): TlsContextHolder | undefined {
+  const certFile = values['tls-cert'] as string | undefined;
+  const keyFile = values['tls-key'] as string | undefined;
+  const problems: string[] = [];
+  if (!!certFile !== !!keyFile) problems.push('--tls-cert and --tls-key go together');
+  if (values['require-tls'] === 'true' && !certFile) problems.push('--require-tls needs --tls-cert and --tls-key');
+  if (values['sni-suffix'] && !certFile) problems.push('--sni-suffix needs --tls-cert and --tls-key');
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!certFile || !keyFile) return undefined;
+  try {
+    return new TlsContextHolder({ certFile, keyFile }, logger);
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
 }

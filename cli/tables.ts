@@ -44,6 +44,48 @@ export const PROXY_OPTIONS: OptionTable = {
     default: '25s',
     help: 'On SIGTERM/SIGINT, how long sessions may finish before the rest are closed',
   },
+  'tls-cert': { kind: 'string', env: 'WAKE_PROXY_TLS_CERT', help: 'PEM certificate (chain) for client TLS; reloaded on SIGHUP or when it changes' },
+  'tls-key': { kind: 'string', env: 'WAKE_PROXY_TLS_KEY', help: 'PEM private key for --tls-cert' },
+  'require-tls': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_REQUIRE_TLS',
+    choices: ['true', 'false'],
+    default: 'false',
+    help: 'Refuse logins that did not upgrade to TLS',
+  },
+  'sni-suffix': {
+    kind: 'string',
+    env: 'WAKE_PROXY_SNI_SUFFIX',
+    help: 'With TLS, a server name <project>.<suffix> names the project (e.g. db.example.com)',
+  },
+  'max-connections': {
+    kind: 'count',
+    env: 'WAKE_PROXY_MAX_CONNECTIONS',
+    default: '20000',
+    help: 'Client connections in all; more get 1040 Too many connections',
+  },
+  'max-connections-per-project': {
+    kind: 'count',
+    env: 'WAKE_PROXY_MAX_CONNECTIONS_PER_PROJECT',
+    help: 'Client connections per project (unlimited when unset)',
+  },
+  'connection-rate-per-project': {
+    kind: 'count',
+    env: 'WAKE_PROXY_CONNECTION_RATE_PER_PROJECT',
+    help: 'New connections per second per project, bursts of the same size (unlimited when unset)',
+  },
+  'wake-rate-per-project': {
+    kind: 'count',
+    env: 'WAKE_PROXY_WAKE_RATE_PER_PROJECT',
+    default: '20',
+    help: 'Wake requests to the control API per second per project',
+  },
+  'max-waiting-per-project': {
+    kind: 'count',
+    env: 'WAKE_PROXY_MAX_WAITING_PER_PROJECT',
+    default: '2000',
+    help: 'Clients of one project held waiting for its wake at once',
+  },
   'cache-ttl': {
     kind: 'duration',
     env: 'WAKE_PROXY_CACHE_TTL',

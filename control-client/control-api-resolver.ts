@@ -3,6 +3,7 @@
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { AddressCache } from './single-flight.js';
+import { TokenBucket } from './token-bucket.js';
 import { ProjectNotFoundError, WakeError, type WakeFailure } from './errors.js';
 import type { BackendAddress, ComputeResolver } from './types.js';
 
@@ -15,6 +16,8 @@ export interface ControlApiResolverOptions {
   /** How long an awake compute's address is trusted without asking again. */
   cacheTtlMs: number;
   logger?: Logger;
+  /** Wake calls per second per project (burst of the same size); beyond it clients get an error. */
+  wakeRatePerProject?: number;
   /** Told the outcome and latency of every control API call (for metrics). */
   onCall?: (outcome: string, seconds: number) => void;
 }
@@ -31,7 +34,25 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
 
+  const wakeBuckets = new Map<string, TokenBucket>();
+
+  function checkWakeRate(project: string): void {
+    const rate = opts.wakeRatePerProject;
+    if (!rate) return;
+    let bucket = wakeBuckets.get(project);
+    if (!bucket) {
+      // Bounded: full buckets are dropped once the map grows large.
+      if (wakeBuckets.size > 10_000) for (const [k, b] of wakeBuckets) if (b.full) wakeBuckets.delete(k);
+      bucket = new TokenBucket(rate);
+      wakeBuckets.set(project, bucket);
+    }
+    if (!bucket.take()) {
+      throw new WakeError(project, 'rate_limited', `more than ${rate} wake requests per second`);
+    }
+  }
+
   async function wake(project: string): Promise<BackendAddress> {
+    checkWakeRate(project);
     const started = performance.now();
     try {
       const addr = await callWake(project, started);

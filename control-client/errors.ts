@@ -9,7 +9,7 @@ export class ProjectNotFoundError extends Error {
   }
 }
 
-export type WakeFailure = 'start_failed' | 'timeout' | 'control_api_unreachable' | 'control_api_error';
+export type WakeFailure = 'start_failed' | 'timeout' | 'control_api_unreachable' | 'control_api_error' | 'rate_limited';
 
 export class WakeError extends Error {
   override readonly name = 'WakeError';

@@ -24,6 +24,9 @@ export const ER_NET_PACKET_TOO_LARGE = 1153;
 export const ER_UNKNOWN_ERROR = 1105;
 export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
 export const ER_SERVER_SHUTDOWN = 1053;
+export const ER_USER_LIMIT_REACHED = 1226;
+/** MySQL's code for require_secure_transport refusals; clients know it. */
+export const ER_SECURE_TRANSPORT_REQUIRED = 3159;
 
 export function accessDenied(user: string, host: string, usingPassword: boolean): ClientError {
   return new ClientError(
@@ -77,5 +80,32 @@ export function internalError(connId: number): ClientError {
     'HY000',
     `wake-proxy: internal error (connection ${connId}); see the proxy log`,
     'internal',
+  );
+}
+
+export function tlsRequired(): ClientError {
+  return new ClientError(
+    ER_SECURE_TRANSPORT_REQUIRED,
+    'HY000',
+    'Connections using insecure transport are prohibited: this proxy requires TLS (connect with SSL enabled)',
+    'tls_required',
+  );
+}
+
+export function tlsUnavailable(): ClientError {
+  return new ClientError(
+    ER_HANDSHAKE_ERROR,
+    '08S01',
+    'TLS is not available: this proxy has no certificate configured; connect without SSL',
+    'tls_unavailable',
+  );
+}
+
+export function sniMismatch(sniProject: string, userProject: string): ClientError {
+  return new ClientError(
+    ER_ACCESS_DENIED_ERROR,
+    '28000',
+    `The TLS server name names project '${sniProject}' but the user name names project '${userProject}'; use one or make them agree`,
+    'sni_mismatch',
   );
 }

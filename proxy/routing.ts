@@ -1,11 +1,15 @@
 // Which project a client means, and the user name the compute should see.
-import { projectRequired } from './client-error.js';
+// In order: TLS SNI (with a configured suffix), the user name
+// `<project>.<user>`, a fixed project; a static backend needs none.
+import { projectRequired, sniMismatch } from './client-error.js';
 
 export interface RoutingConfig {
   /** Sidecar mode: every client belongs to this project; user names pass untouched. */
   fixedProject?: string;
   /** Static backend without a project: no project needed, user names pass untouched. */
   projectOptional?: boolean;
+  /** `db.example.com`: a TLS server name `shop.db.example.com` means project `shop`. */
+  sniSuffix?: string;
 }
 
 export interface Route {
@@ -17,17 +21,37 @@ export interface Route {
 
 const PROJECT_NAME = /^[a-z][a-z0-9-]{0,38}$/;
 
-export function resolveRoute(cfg: RoutingConfig, user: string, database: string | null): Route {
-  if (cfg.fixedProject) return { project: cfg.fixedProject, backendUser: user, database };
+/** The project a TLS server name names, if it ends in the configured suffix. */
+export function projectFromSni(cfg: RoutingConfig, servername: string | undefined): string | undefined {
+  if (!cfg.sniSuffix || !servername) return undefined;
+  const suffix = '.' + cfg.sniSuffix.toLowerCase().replace(/^\.+/, '');
+  const name = servername.toLowerCase();
+  if (!name.endsWith(suffix)) return undefined;
+  const project = name.slice(0, -suffix.length);
+  return PROJECT_NAME.test(project) ? project : undefined;
+}
+
+function splitUser(user: string): { project: string; user: string } | undefined {
   const dot = user.indexOf('.');
-  if (dot > 0) {
-    const project = user.slice(0, dot);
-    // Only a name that could be a project is taken as one; "first.last" style
-    // user names of a static backend still pass through.
-    if (PROJECT_NAME.test(project) && !cfg.projectOptional) {
-      return { project, backendUser: user.slice(dot + 1), database };
-    }
-  }
+  if (dot <= 0) return undefined;
+  const project = user.slice(0, dot);
+  return PROJECT_NAME.test(project) ? { project, user: user.slice(dot + 1) } : undefined;
+}
+
+export function resolveRoute(
+  cfg: RoutingConfig,
+  user: string,
+  database: string | null,
+  servername?: string,
+): Route {
+  if (cfg.fixedProject) return { project: cfg.fixedProject, backendUser: user, database };
   if (cfg.projectOptional) return { project: undefined, backendUser: user, database };
+  const fromSni = projectFromSni(cfg, servername);
+  const fromUser = splitUser(user);
+  if (fromSni) {
+    if (fromUser && fromUser.project !== fromSni) throw sniMismatch(fromSni, fromUser.project);
+    return { project: fromSni, backendUser: fromUser ? fromUser.user : user, database };
+  }
+  if (fromUser) return { project: fromUser.project, backendUser: fromUser.user, database };
   throw projectRequired(user);
 }

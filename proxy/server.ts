@@ -4,7 +4,11 @@ import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { GreetingProfile } from './greeting-profile.js';
-import { countBytes, createSession, endSession, runSession, type SessionConfig, type SessionContext } from './session.js';
+import { runSession } from './session.js';
+import { createSession, type SessionConfig, type SessionContext } from './session-context.js';
+import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
+import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.js';
+import { TlsContextHolder } from './tls-context.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
@@ -19,6 +23,10 @@ export interface ProxyOptions {
   connectTimeoutMs?: number;
   metrics?: ProxyMetrics;
   activity?: ActivityTracker;
+  limits?: LimitsConfig;
+  /** Certificate for client TLS; without it CLIENT_SSL is not offered. */
+  tls?: TlsContextHolder;
+  requireTls?: boolean;
   logger: Logger;
 }
 
@@ -48,6 +56,8 @@ export const PROXY_DEFAULTS = {
 
 export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const metrics = opts.metrics ?? createProxyMetrics();
+  if (opts.requireTls && !opts.tls) throw new Error('requiring TLS needs a certificate and key');
+  const limits = new ProjectLimits(opts.limits ?? {});
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
@@ -57,13 +67,23 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
     logger: opts.logger,
     metrics,
+    limits,
+    requireTls: opts.requireTls ?? false,
     ...(opts.activity ? { activity: opts.activity } : {}),
+    ...(opts.tls ? { tls: opts.tls } : {}),
   };
   const live = new Set<SessionContext>();
   let nextId = 1;
   let draining = false;
   let emptied: (() => void) | null = null;
   const server: Server = createServer({ noDelay: true }, (socket) => {
+    const max = limits.maxConnections;
+    if (max !== undefined && live.size >= max) {
+      metrics.connectionsRefused.inc({ reason: 'too_many_connections' });
+      socket.on('error', () => {});
+      refuseBeforeGreeting(socket, tooManyConnections(max));
+      return;
+    }
     // Ids wrap within 32 bits: they travel in the greeting's connection id.
     const id = nextId;
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
@@ -116,11 +136,13 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       const closed = live.size;
       if (closed > 0) opts.logger.warn({ sessions: closed }, 'drain timeout: closing remaining sessions');
       for (const ctx of live) endSession(ctx);
+      limits.close();
       await listenerClosed;
       return { closed };
     },
     async close() {
       draining = true;
+      limits.close();
       const closed = stopListening();
       for (const ctx of live) ctx.socket.destroy();
       await closed;

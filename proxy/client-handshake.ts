@@ -1,0 +1,66 @@
+// The client's side of the handshake: our greeting, an optional TLS upgrade,
+// and its HandshakeResponse41.
+import {
+  CLIENT_PLUGIN_AUTH,
+  CLIENT_SSL,
+  generateScramble,
+  isSslRequest,
+  parseHandshakeResponse,
+  writeGreeting,
+  type HandshakeResponse,
+} from '../protocol/index.js';
+import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
+import { PacketChannel } from './packet-channel.js';
+import { projectFromSni } from './routing.js';
+import { HANDSHAKE_MAX_PACKET, type SessionContext } from './session-context.js';
+import { upgradeToTls } from './tls-upgrade.js';
+
+export function sendGreeting(ctx: SessionContext): void {
+  ctx.scramble = generateScramble();
+  const extra = ctx.cfg.tls ? CLIENT_SSL : 0;
+  ctx.client.write(writeGreeting(ctx.cfg.profile.greeting(ctx.id, ctx.scramble, extra)), 0);
+}
+
+export async function readHandshakeResponse(ctx: SessionContext): Promise<HandshakeResponse> {
+  const { handshakeTimeoutMs } = ctx.cfg;
+  let packet = await ctx.client.read(handshakeTimeoutMs, 'handshake response');
+  if (isSslRequest(packet.payload)) {
+    await upgradeClient(ctx);
+    packet = await ctx.client.read(handshakeTimeoutMs, 'handshake response');
+  } else if (ctx.cfg.requireTls) {
+    throw tlsRequired();
+  }
+  let hello: HandshakeResponse;
+  try {
+    hello = parseHandshakeResponse(packet.payload);
+  } catch (err) {
+    throw badHandshake((err as Error).message, err);
+  }
+  // Checked before any wake: every way of authenticating here needs an auth switch.
+  if ((hello.capabilities & CLIENT_PLUGIN_AUTH) === 0) {
+    throw badHandshake('client does not support pluggable authentication (CLIENT_PLUGIN_AUTH)');
+  }
+  return hello;
+}
+
+async function upgradeClient(ctx: SessionContext): Promise<void> {
+  const { tls } = ctx.cfg;
+  if (!tls) throw tlsUnavailable();
+  const leftover = ctx.client.detach();
+  const secure = await upgradeToTls(ctx.socket, leftover, tls.context, ctx.cfg.handshakeTimeoutMs);
+  ctx.socket = secure;
+  ctx.servername = typeof secure.servername === 'string' ? secure.servername : undefined;
+  ctx.client = new PacketChannel(secure, 'client', HANDSHAKE_MAX_PACKET);
+  const project = projectFromSni(ctx.cfg.routing, ctx.servername);
+  if (project) startEarlyWake(ctx, project);
+}
+
+/**
+ * The server name already says which project: start waking it while the
+ * client is still sending its credentials. The session's own resolve joins
+ * this one (one wake in flight per project); failures surface there.
+ */
+function startEarlyWake(ctx: SessionContext, project: string): void {
+  const signal = AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(ctx.cfg.wakeTimeoutMs)]);
+  ctx.cfg.resolver.resolve(project, signal).catch(() => {});
+}

@@ -1,0 +1,75 @@
+// What one session knows and carries from step to step.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { ComputeResolver } from '../control-client/types.js';
+import { PacketChannel } from './packet-channel.js';
+import type { RoutingConfig } from './routing.js';
+import type { GreetingProfile } from './greeting-profile.js';
+import type { ProxyMetrics } from './metrics.js';
+import type { ActivityTracker } from './activity.js';
+import type { TlsContextHolder } from './tls-context.js';
+import type { ProjectLimits } from './limits.js';
+
+export interface SessionConfig {
+  resolver: ComputeResolver;
+  routing: RoutingConfig;
+  profile: GreetingProfile;
+  handshakeTimeoutMs: number;
+  wakeTimeoutMs: number;
+  connectTimeoutMs: number;
+  logger: Logger;
+  metrics: ProxyMetrics;
+  limits: ProjectLimits;
+  activity?: ActivityTracker;
+  /** Present when the proxy has a certificate: CLIENT_SSL is then advertised. */
+  tls?: TlsContextHolder;
+  requireTls: boolean;
+}
+
+export interface SessionContext {
+  id: number;
+  /** The client's socket; replaced by the TLS socket after an upgrade. */
+  socket: Socket;
+  cfg: SessionConfig;
+  log: Logger;
+  client: PacketChannel;
+  /** Aborted when the client leaves or the server shuts down: stops any wait on its behalf. */
+  abort: AbortController;
+  /** Our scramble from the greeting. */
+  scramble: Buffer;
+  clientAddress: string;
+  startedAt: number;
+  /** TLS server name the client asked for, if it upgraded. */
+  servername: string | undefined;
+  /** Bytes already added to the metrics, so scrapes and the end count each byte once. */
+  counted: { in: number; out: number };
+  /** Set once bytes flow: from then on a failure closes the connection, it never injects packets. */
+  relaying: boolean;
+}
+
+/** Handshake packets are small; anything bigger is hostile or broken. */
+export const HANDSHAKE_MAX_PACKET = 64 * 1024;
+
+export function createSession(id: number, socket: Socket, cfg: SessionConfig): SessionContext {
+  const clientAddress = socket.remoteAddress ?? 'unknown';
+  const log = cfg.logger.child({ conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
+  socket.setNoDelay(true);
+  return {
+    id,
+    socket,
+    cfg,
+    log,
+    client: new PacketChannel(socket, 'client', HANDSHAKE_MAX_PACKET),
+    abort: new AbortController(),
+    scramble: Buffer.alloc(0),
+    clientAddress,
+    startedAt: performance.now(),
+    servername: undefined,
+    counted: { in: 0, out: 0 },
+    relaying: false,
+  };
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

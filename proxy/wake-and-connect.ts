@@ -1,0 +1,72 @@
+// Find the project's compute awake (or wake it) and open a connection to it.
+import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
+import type { BackendAddress } from '../control-client/types.js';
+import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
+import { BackendRefusedError, connectBackend, type BackendConnection } from './backend-connect.js';
+import type { Route } from './routing.js';
+import type { SessionContext } from './session-context.js';
+
+/**
+ * A connect that fails drops the address and wakes once more: the compute may
+ * have been suspended since the address was cached.
+ */
+export async function wakeAndConnect(ctx: SessionContext, route: Route): Promise<BackendConnection> {
+  const project = route.project ?? '(static)';
+  const { resolver, connectTimeoutMs, metrics } = ctx.cfg;
+  for (let attempt = 1; ; attempt++) {
+    const addr = await waitForCompute(ctx, project, route);
+    const connectStarted = performance.now();
+    try {
+      const backend = await connectBackend(addr, connectTimeoutMs, ctx.abort.signal);
+      metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
+      return backend;
+    } catch (err) {
+      if (err instanceof BackendRefusedError) throw err;
+      resolver.invalidate(project, addr);
+      if (attempt >= 2 || ctx.abort.signal.aborted) {
+        throw computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
+      }
+      ctx.log.warn({ err: (err as Error).message, host: addr.host, port: addr.port }, 'connect failed, waking again');
+    }
+  }
+}
+
+/** Hold the client while its compute wakes, within the wake bound and the per-project waiting limit. */
+async function waitForCompute(ctx: SessionContext, project: string, route: Route): Promise<BackendAddress> {
+  const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
+  const endWait = limits.admitWaiter(project);
+  const signal = AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(wakeTimeoutMs)]);
+  const started = performance.now();
+  metrics.clientsWaiting.inc();
+  try {
+    const addr = await resolver.resolve(project, signal);
+    metrics.wakeRequests.inc({ outcome: 'ok' });
+    metrics.connectPhase.observe({ phase: 'wake' }, (performance.now() - started) / 1000);
+    return addr;
+  } catch (err) {
+    const failure = explainWakeFailure(ctx, project, route, err);
+    metrics.wakeRequests.inc({ outcome: failure instanceof ClientError ? failure.kind : 'client_left' });
+    throw failure;
+  } finally {
+    metrics.clientsWaiting.dec();
+    endWait();
+  }
+}
+
+function explainWakeFailure(ctx: SessionContext, project: string, route: Route, err: unknown): Error {
+  if (err instanceof ProjectNotFoundError) {
+    // Same answer as a wrong password: do not reveal which projects exist.
+    return accessDenied(route.backendUser, ctx.clientAddress, true);
+  }
+  if (err instanceof WakeError) {
+    if (err.reason === 'rate_limited') {
+      return new ClientError(ER_USER_LIMIT_REACHED, '42000', `Project '${project}': ${err.message}`, 'wake_rate_limited');
+    }
+    return computeUnavailable(project, err.message, `wake_${err.reason}`, err);
+  }
+  if (ctx.abort.signal.aborted) return err as Error;
+  if ((err as Error)?.name === 'TimeoutError') {
+    return computeUnavailable(project, `not ready within ${ctx.cfg.wakeTimeoutMs} ms`, 'wake_timeout', err);
+  }
+  return computeUnavailable(project, 'control plane error', 'wake_error', err);
+}
