@@ -1,0 +1,107 @@
+// Running contenders against each other fairly on a noisy machine, and
+// summarizing. Each round runs every contender once, back to back, in rotated
+// order; ratios are taken within a round (contender / direct of the same round)
+// and their median reported, so drift across the run cancels out.
+import type { Contender } from './contenders.js';
+import { Histogram, median } from './histogram.js';
+import { fmt, fmtRatio, rotate, type Table } from './scenario.js';
+
+export interface Sample {
+  round: number;
+  /** What varies besides the contender, e.g. "8 threads". */
+  group: string;
+  contender: string;
+  rate: number;
+  errors: number;
+  firstError?: string | undefined;
+  histogram: Histogram;
+}
+
+export interface Summary {
+  group: string;
+  contender: string;
+  label: string;
+  rate: number;
+  p50: number;
+  p99: number;
+  vsDirect: number;
+  vsHaproxy: number;
+  errors: number;
+  firstError: string | undefined;
+}
+
+export type Measure = (c: Contender, group: string) => Promise<Omit<Sample, 'round' | 'group' | 'contender'>>;
+
+/** rounds x groups x contenders (rotated per round); one call of `measure` each. */
+export async function alternate(contenders: Contender[], groups: string[], rounds: number, measure: Measure, progress: (line: string) => void): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const group of groups) {
+      for (const c of rotate(contenders, round)) {
+        const s = await measure(c, group);
+        samples.push({ round, group, contender: c.spec.id, ...s });
+        progress(`round ${round + 1}/${rounds} ${group} ${c.spec.label}: ${fmt(s.rate)}/s${s.errors ? `, ${s.errors} errors` : ''}`);
+      }
+    }
+  }
+  return samples;
+}
+
+export function summarize(samples: Sample[], contenders: Contender[], groups: string[]): Summary[] {
+  const out: Summary[] = [];
+  for (const group of groups) {
+    for (const c of contenders) {
+      const mine = samples.filter((s) => s.group === group && s.contender === c.spec.id);
+      const h = Histogram.merge(mine.map((s) => s.histogram));
+      out.push({
+        group,
+        contender: c.spec.id,
+        label: c.spec.label,
+        rate: median(mine.map((s) => s.rate)),
+        p50: h.quantile(0.5),
+        p99: h.quantile(0.99),
+        vsDirect: pairedRatio(samples, group, c.spec.id, 'direct'),
+        vsHaproxy: pairedRatio(samples, group, c.spec.id, 'haproxy'),
+        errors: mine.reduce((n, s) => n + s.errors, 0),
+        firstError: mine.find((s) => s.firstError)?.firstError,
+      });
+    }
+  }
+  return out;
+}
+
+/** Median over rounds of rate(a)/rate(b) within the same round and group. */
+function pairedRatio(samples: Sample[], group: string, a: string, b: string): number {
+  const ratios: number[] = [];
+  for (const s of samples) {
+    if (s.group !== group || s.contender !== a) continue;
+    const other = samples.find((o) => o.group === group && o.contender === b && o.round === s.round);
+    if (other && other.rate > 0) ratios.push(s.rate / other.rate);
+  }
+  return median(ratios);
+}
+
+export function comparisonTable(title: string, groupHeader: string, rateHeader: string, summaries: Summary[]): Table {
+  return {
+    title,
+    columns: [groupHeader, 'contender', rateHeader, 'p50 ms', 'p99 ms', 'vs direct', 'vs HAProxy', 'errors'],
+    rows: summaries.map((s) => [
+      s.group,
+      s.label,
+      fmt(s.rate),
+      fmt(s.p50),
+      fmt(s.p99),
+      fmtRatio(s.vsDirect),
+      fmtRatio(s.vsHaproxy),
+      String(s.errors),
+    ]),
+  };
+}
+
+/** The histograms of one group, per contender, for a latency chart. */
+export function histogramsOf(samples: Sample[], contenders: Contender[], group: string): Array<{ label: string; histogram: Histogram }> {
+  return contenders.map((c) => ({
+    label: c.spec.label,
+    histogram: Histogram.merge(samples.filter((s) => s.group === group && s.contender === c.spec.id).map((s) => s.histogram)),
+  }));
+}

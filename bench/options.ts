@@ -1,0 +1,91 @@
+// Command-line flags of `npm run bench` and the two run sizes. Quick has to
+// finish in under 3 minutes on 2 cores; full trades time for tighter numbers.
+import { parseArgs } from 'node:util';
+
+export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle'] as const;
+export type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+export interface BenchProfile {
+  name: 'quick' | 'full';
+  /** Rounds per scenario; each round runs every contender once, in rotated order. */
+  rounds: number;
+  pointSelect: { threads: number[]; seconds: number; warmupSeconds: number; tableSize: number };
+  coldWake: { runs: number };
+  storm: { clients: number; workers: number };
+  churn: { threads: number; seconds: number; workers: number };
+  idle: { clients: number; workers: number };
+}
+
+export interface BenchOptions {
+  profile: BenchProfile;
+  scenarios: ScenarioId[];
+  /** Run each proxy with --cpu-prof and keep the profiles next to the results. */
+  cpuProf: boolean;
+  outDir: string | undefined;
+}
+
+const QUICK: BenchProfile = {
+  name: 'quick',
+  rounds: 2,
+  pointSelect: { threads: [1, 8, 32], seconds: 3, warmupSeconds: 1, tableSize: 10_000 },
+  coldWake: { runs: 3 },
+  storm: { clients: 200, workers: 2 },
+  churn: { threads: 4, seconds: 3, workers: 2 },
+  idle: { clients: 2_000, workers: 2 },
+};
+
+const FULL: BenchProfile = {
+  name: 'full',
+  rounds: 3,
+  pointSelect: { threads: [1, 8, 32], seconds: 10, warmupSeconds: 2, tableSize: 10_000 },
+  coldWake: { runs: 7 },
+  storm: { clients: 500, workers: 4 },
+  churn: { threads: 8, seconds: 10, workers: 2 },
+  idle: { clients: 10_000, workers: 4 },
+};
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --quick               small sizes and short runs (under 3 minutes on 2 cores)
+  --only <a,b,...>      run only these scenarios: ${SCENARIO_IDS.join(', ')}
+  --storm-clients <n>   clients in the storm scenario (default 500, quick 200)
+  --idle-clients <n>    idle connections to hold (default 10000, quick 2000)
+  --cpu-prof            profile every proxy process (node --cpu-prof), kept with the results
+  --out <dir>           where results go (default bench/results/<timestamp>)
+  --help`;
+
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'storm-clients': { type: 'string' },
+      'idle-clients': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const base = values.quick ? QUICK : FULL;
+  const profile: BenchProfile = structuredClone(base);
+  if (values['storm-clients'] !== undefined) profile.storm.clients = positive('--storm-clients', values['storm-clients']);
+  if (values['idle-clients'] !== undefined) profile.idle.clients = positive('--idle-clients', values['idle-clients']);
+  let scenarios: ScenarioId[] = [...SCENARIO_IDS];
+  if (values.only !== undefined) {
+    const wanted = values.only.split(',').map((s) => s.trim());
+    const unknown = wanted.filter((w) => !(SCENARIO_IDS as readonly string[]).includes(w));
+    if (unknown.length > 0) throw new Error(`--only: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_IDS.join(', ')}`);
+    scenarios = SCENARIO_IDS.filter((id) => wanted.includes(id));
+  }
+  return { profile, scenarios, cpuProf: values['cpu-prof'], outDir: values.out };
+}
+
+function positive(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 100_000) throw new Error(`${flag}: expected a whole number 1-100000, got '${raw}'`);
+  return n;
+}

@@ -1,0 +1,68 @@
+// What every scenario hands back to the runner: tables to print, charts to
+// write, targets from issue 7 checked against what was measured, and the raw
+// data for results.json.
+import type { BenchProfile } from './options.js';
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: string[][];
+}
+
+export interface Chart {
+  /** File name inside the results directory, e.g. point-select-throughput.svg. */
+  file: string;
+  svg: string;
+}
+
+export interface TargetCheck {
+  name: string;
+  target: string;
+  measured: string;
+  /** null when it could not be measured in this run. */
+  met: boolean | null;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  tables: Table[];
+  charts: Chart[];
+  targets: TargetCheck[];
+  notes: string[];
+  data: unknown;
+}
+
+export interface BenchContext {
+  profile: BenchProfile;
+  /** Scratch space (datadirs, configs); removed at the end. */
+  workDir: string;
+  outDir: string;
+  /** Set with --cpu-prof: where proxy processes write their .cpuprofile files. */
+  cpuProfDir: string | undefined;
+}
+
+/** A number for a table cell: 3 significant digits, thousands kept whole. */
+export function fmt(x: number, unit = ''): string {
+  if (!Number.isFinite(x)) return 'n/a';
+  const abs = Math.abs(x);
+  const s = abs >= 1000 ? Math.round(x).toLocaleString('en-US') : abs >= 100 ? x.toFixed(0) : abs >= 10 ? x.toFixed(1) : x.toFixed(abs >= 1 ? 2 : 3);
+  return unit ? `${s} ${unit}` : s;
+}
+
+export function fmtRatio(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : 'n/a';
+}
+
+/** Contender order for round r: rotated so no contender always runs first (after a warm cache). */
+export function rotate<T>(items: T[], round: number): T[] {
+  const k = round % Math.max(1, items.length);
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+const t0 = performance.now();
+
+/** Progress goes to stderr so stdout carries only the tables. */
+export function say(line: string): void {
+  process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+}

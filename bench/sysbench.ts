@@ -1,0 +1,77 @@
+// sysbench's oltp_point_select as the load generator: a C client whose own
+// cost is small next to the server's, so it measures the path, not itself.
+// Its text report is parsed for queries/s, errors and the latency histogram.
+import { BENCH_DATABASE } from './mariadb.js';
+import type { Endpoint } from './contenders.js';
+import { Histogram } from './histogram.js';
+import { findExecutable, runCommand } from './processes.js';
+
+export interface SysbenchRun {
+  qps: number;
+  queries: number;
+  errors: number;
+  seconds: number;
+  histogram: Histogram;
+}
+
+export function findSysbench(): Promise<string | undefined> {
+  return findExecutable('sysbench');
+}
+
+function commonArgs(e: Endpoint, tableSize: number): string[] {
+  return [
+    'oltp_point_select',
+    `--mysql-host=${e.host}`,
+    `--mysql-port=${e.port}`,
+    `--mysql-user=${e.user}`,
+    `--mysql-password=${e.password}`,
+    `--mysql-db=${BENCH_DATABASE}`,
+    '--tables=1',
+    `--table-size=${tableSize}`,
+  ];
+}
+
+/** Creates and fills sbtest1 (directly against the backend, once). */
+export async function prepareSysbench(binary: string, e: Endpoint, tableSize: number): Promise<void> {
+  const r = await runCommand(binary, [...commonArgs(e, tableSize), 'prepare'], 120_000);
+  if (r.code !== 0) throw new Error(`sysbench prepare failed: ${lastLines(r.stdout + r.stderr)}`);
+}
+
+export async function runSysbench(binary: string, e: Endpoint, tableSize: number, threads: number, seconds: number): Promise<SysbenchRun> {
+  const args = [
+    ...commonArgs(e, tableSize),
+    `--threads=${threads}`,
+    `--time=${seconds}`,
+    '--events=0',
+    '--histogram=on',
+    '--percentile=99',
+    // A failed query is counted rather than ending the run.
+    '--mysql-ignore-errors=all',
+    'run',
+  ];
+  const r = await runCommand(binary, args, (seconds + 30) * 1_000);
+  if (r.code !== 0) throw new Error(`sysbench run failed: ${lastLines(r.stdout + r.stderr)}`);
+  return parseSysbenchReport(r.stdout);
+}
+
+/** Reads the "queries:", "ignored errors:", "total time:" lines and the histogram. */
+export function parseSysbenchReport(text: string): SysbenchRun {
+  const num = (re: RegExp, what: string): number => {
+    const m = re.exec(text);
+    if (!m) throw new Error(`sysbench report has no ${what}:\n${lastLines(text)}`);
+    return Number(m[1]);
+  };
+  const queries = num(/^\s*queries:\s+(\d+)/m, 'queries line');
+  const qps = num(/^\s*queries:\s+\d+\s+\(([\d.]+) per sec\.\)/m, 'queries per second');
+  const errors = num(/^\s*ignored errors:\s+(\d+)/m, 'ignored errors line');
+  const seconds = num(/^\s*total time:\s+([\d.]+)s/m, 'total time');
+  const histogram = new Histogram();
+  // "       0.027 |**                                       1057"
+  for (const m of text.matchAll(/^\s*([\d.]+)\s+\|\**\s+(\d+)\s*$/gm)) histogram.record(Number(m[1]), Number(m[2]));
+  if (histogram.count === 0) throw new Error(`sysbench report has no latency histogram:\n${lastLines(text)}`);
+  return { qps, queries, errors, seconds, histogram };
+}
+
+function lastLines(text: string, n = 6): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
