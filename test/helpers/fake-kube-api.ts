@@ -87,6 +87,10 @@ export class FakeKubeApi {
     this.controller.killPod(ns, podName);
   }
 
+  restartContainer(ns: string, podName: string, reason = 'OOMKilled', exitCode = 137): void {
+    this.controller.restartContainer(ns, podName, reason, exitCode);
+  }
+
   /** Seeds an object as if someone had applied it (no request recorded). */
   seed(resource: Resource, ns: string, obj: { metadata: KubeObject['metadata']; spec?: any; [k: string]: unknown }): void {
     this.store.create(resource, ns, normalise(resource, { ...structuredClone(obj), ...typeMeta(resource) }));

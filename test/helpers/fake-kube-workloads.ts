@@ -44,6 +44,17 @@ export class FakeStatefulSetController {
     if (pod) this.reconcile(ns, podName.replace(/-0$/, ''));
   }
 
+  /** The container exits and the kubelet starts it again (crash, OOM kill): restartCount grows. */
+  restartContainer(ns: string, podName: string, reason: string, exitCode: number): void {
+    const pod = this.store.get('pods', ns, podName);
+    if (!pod) return;
+    for (const s of pod.status?.containerStatuses ?? []) {
+      s.restartCount += 1;
+      s.lastState = { terminated: { reason, exitCode, finishedAt: new Date().toISOString() } };
+    }
+    this.store.update('pods', ns, pod);
+  }
+
   close(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();

@@ -151,18 +151,27 @@ describe('kubernetes driver', () => {
     }
   });
 
-  it('reports a pod that disappears as an unexpected exit, and not a suspend', async () => {
+  it('reports a deleted pod and a restarted container as unexpected exits, and not a suspend', async () => {
     const exits: [string, string][] = [];
     driver.onUnexpectedExit((id, reason) => exits.push([id, reason]));
+    const waitForExits = async (n: number) => {
+      const deadline = Date.now() + 2_000;
+      while (exits.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    };
     await driver.provision(request('c2'));
     await driver.resume('c2', never());
     await driver.suspend('c2', 'stop');
     await driver.resume('c2', never());
     api.killPod(NS, 'compute-c2-0');
-    const deadline = Date.now() + 2_000;
-    while (exits.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitForExits(1);
     assert.deepEqual(exits, [['c2', 'pod compute-c2-0 was deleted']]);
+
+    await driver.resume('c2', never());
+    api.restartContainer(NS, 'compute-c2-0', 'OOMKilled', 137);
+    await waitForExits(2);
+    assert.deepEqual(exits[1], ['c2', 'container of pod compute-c2-0 restarted (OOMKilled, exit code 137)']);
     await driver.suspend('c2', 'stop');
+    assert.equal(exits.length, 2);
   });
 
   it('destroy deletes the StatefulSet, Service, Secret and volume claims', async () => {
