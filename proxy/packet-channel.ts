@@ -1,7 +1,12 @@
 // Packet-at-a-time reading over a socket, used only during the handshake and
 // authentication; afterwards the socket is detached and bytes flow raw.
+//
+// Packets are cut from the buffer only when someone asks for one, never ahead:
+// a client may send its SSLRequest and its TLS ClientHello in one chunk, and the
+// ClientHello must reach the TLS layer untouched. Handshake packets are small
+// (bounded by `maxPacketSize`, far below 16 MiB), so there are no continuations.
 import type { Socket } from 'node:net';
-import { PacketFramer, framePacket, type Packet } from '../protocol/index.js';
+import { ProtocolError, framePacket, type Packet } from '../protocol/index.js';
 
 export type Side = 'client' | 'backend';
 
@@ -25,20 +30,28 @@ type Waiter = {
   timer: NodeJS.Timeout | undefined;
 };
 
+const EMPTY = Buffer.alloc(0);
+const HEADER = 4;
+
 export class PacketChannel {
-  private readonly framer: PacketFramer;
-  private readonly queue: Packet[] = [];
+  private buf: Buffer = EMPTY;
   private waiter: Waiter | null = null;
   private failure: Error | null = null;
   private listener: ((p: Packet) => void) | null = null;
   private failureListener: ((err: Error) => void) | null = null;
   private lastSequenceId = -1;
-  private readonly onData = (chunk: Buffer) => this.push(chunk);
+  private readonly onData = (chunk: Buffer) => {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.pump();
+  };
   private readonly onEnd = () => this.fail(new ChannelClosedError(this.side));
   private readonly onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
 
-  constructor(readonly socket: Socket, readonly side: Side, maxPacketSize: number) {
-    this.framer = new PacketFramer(maxPacketSize);
+  constructor(
+    readonly socket: Socket,
+    readonly side: Side,
+    private readonly maxPacketSize: number,
+  ) {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
@@ -47,10 +60,16 @@ export class PacketChannel {
 
   /** The next packet, or a rejection when the peer closes, misbehaves or stays silent. */
   read(timeoutMs: number, what: string): Promise<Packet> {
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.failure) return Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error(`${this.side}: concurrent read of ${what}`));
+    let ready: Packet | null;
+    try {
+      ready = this.cut();
+    } catch (err) {
+      this.fail(err as Error);
+      return Promise.reject(err);
+    }
+    if (ready) return Promise.resolve(ready);
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise<Packet>((resolve, reject) => {
       const timer =
         timeoutMs > 0
@@ -63,15 +82,10 @@ export class PacketChannel {
     });
   }
 
-  /** Deliver every packet to `fn` as it arrives (queued ones first); errors still go to `read`ers. */
+  /** Deliver every packet to `fn` as it arrives (buffered ones first). */
   listen(fn: ((p: Packet) => void) | null): void {
     this.listener = fn;
-    while (fn && this.queue.length > 0 && this.listener === fn) fn(this.queue.shift()!);
-  }
-
-  /** The error that ended this channel, if any. */
-  get error(): Error | null {
-    return this.failure;
+    this.pump();
   }
 
   /** Call `fn` once if the channel fails (peer closed, bad bytes) while nobody is reading. */
@@ -91,10 +105,13 @@ export class PacketChannel {
   }
 
   /**
-   * Stop parsing and give back every byte received but not consumed, so the
-   * raw relay that takes over loses nothing.
+   * Stop reading and give back every byte received but not consumed, so the
+   * raw relay (or the TLS layer) that takes over loses nothing.
    */
   detach(): Buffer {
+    // Paused so nothing flows to a stream with no 'data' listener and is lost;
+    // whoever takes over (pipe(), the TLS layer) resumes reading.
+    this.socket.pause();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onEnd);
@@ -103,30 +120,42 @@ export class PacketChannel {
     this.waiter = null;
     this.listener = null;
     this.failureListener = null;
-    const parts = this.queue.splice(0).map((p) => framePacket(p.payload, p.sequenceId));
-    parts.push(this.framer.takeRemaining());
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const rest = this.buf;
+    this.buf = EMPTY;
+    return rest;
   }
 
-  private push(chunk: Buffer): void {
-    let packets: Packet[];
-    try {
-      packets = this.framer.push(chunk);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
+  /** One whole packet off the front of the buffer, or null if it has not all arrived. */
+  private cut(): Packet | null {
+    if (this.buf.length < HEADER) return null;
+    const length = this.buf.readUIntLE(0, 3);
+    if (length > this.maxPacketSize) {
+      throw new ProtocolError(`packet of ${length} bytes exceeds max_packet_size ${this.maxPacketSize}`);
     }
-    for (const p of packets) {
-      this.lastSequenceId = p.sequenceId;
+    if (this.buf.length < HEADER + length) return null;
+    const packet = { sequenceId: this.buf[3]!, payload: this.buf.subarray(HEADER, HEADER + length) };
+    this.buf = this.buf.subarray(HEADER + length);
+    this.lastSequenceId = packet.sequenceId;
+    return packet;
+  }
+
+  private pump(): void {
+    while (this.listener || this.waiter) {
+      let p: Packet | null;
+      try {
+        p = this.cut();
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+      if (!p) return;
       if (this.listener) {
         this.listener(p);
-      } else if (this.waiter) {
-        const w = this.waiter;
+      } else {
+        const w = this.waiter!;
         this.waiter = null;
         if (w.timer) clearTimeout(w.timer);
         w.resolve(p);
-      } else {
-        this.queue.push(p);
       }
     }
   }
