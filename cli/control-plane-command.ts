@@ -4,6 +4,8 @@ import { ConfigError, formatHelp, parseOptions } from './options.js';
 import { CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, LOG_OPTIONS } from './tables.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
+import { createKubernetesDriver } from '../control-plane/drivers/kubernetes-driver.js';
+import { loadKubeConfig } from './kube-config.js';
 
 const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...LOG_OPTIONS };
 
@@ -18,7 +20,16 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
   }
   const logger = createLogger(values['log-level'] as string, 'wake-proxy-control-plane');
+  const driver =
+    values.driver === 'kubernetes'
+      ? createKubernetesDriver({
+          kubeConfig: loadKubeConfig(),
+          namespace: values['kube-namespace'] as string,
+          logger: logger.child({ component: 'kubernetes-driver' }),
+        })
+      : undefined;
   const cp = await startControlPlane({
+    ...(driver ? { driver } : {}),
     dataDir: values['data-dir'] as string,
     host: values['control-host'] as string,
     port: values['control-port'] as number,

@@ -1,6 +1,8 @@
 // `wake-proxy proxy`: the proxy alone, in front of a control API or one static backend.
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { createStaticResolver } from '../control-client/static-resolver.js';
+import { createKubernetesResolver } from '../control-client/kubernetes-resolver.js';
+import { loadKubeConfig } from './kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
 import { LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from './tables.js';
@@ -19,13 +21,24 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
   }
   const backend = values.backend as { host: string; port: number } | undefined;
   const controlUrl = values['control-url'] as string | undefined;
-  if (!backend && !controlUrl) throw new ConfigError(['one of --control-url or --backend is required']);
-  if (backend && controlUrl) throw new ConfigError(['--control-url and --backend exclude each other']);
+  const statefulSet = values['kube-statefulset'] as string | undefined;
+  const upstreams = [backend && '--backend', controlUrl && '--control-url', statefulSet && '--kube-statefulset'].filter(Boolean);
+  if (upstreams.length === 0) throw new ConfigError(['one of --control-url, --backend or --kube-statefulset is required']);
+  if (upstreams.length > 1) throw new ConfigError([`${upstreams.join(' and ')} exclude each other`]);
   const logger = createLogger(values['log-level'] as string, 'wake-proxy');
   const metrics = createProxyMetrics();
   const resolver: ComputeResolver = backend
     ? createStaticResolver(backend)
-    : createControlApiResolver({
+    : statefulSet
+      ? createKubernetesResolver({
+          kubeConfig: loadKubeConfig(),
+          namespace: values['kube-namespace'] as string,
+          statefulSetName: statefulSet,
+          readyTimeoutMs: values['wake-timeout'] as number,
+          cacheTtlMs: values['cache-ttl'] as number,
+          logger,
+        })
+      : createControlApiResolver({
         url: controlUrl!,
         ...(values['control-token'] ? { token: values['control-token'] as string } : {}),
         wakeTimeoutMs: values['wake-timeout'] as number,

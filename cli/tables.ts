@@ -1,5 +1,5 @@
 // The flags of each command. Shared groups are declared once.
-import type { OptionTable } from './options.js';
+import type { OptionSpec, OptionTable } from './options.js';
 
 export const LOG_OPTIONS: OptionTable = {
   'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
@@ -94,7 +94,20 @@ export const PROXY_OPTIONS: OptionTable = {
   },
 };
 
+const KUBE_NAMESPACE: OptionSpec = {
+  kind: 'string',
+  env: 'WAKE_PROXY_KUBE_NAMESPACE',
+  default: 'default',
+  help: 'Kubernetes namespace of the compute StatefulSets',
+};
+
 export const PROXY_ONLY_OPTIONS: OptionTable = {
+  'kube-statefulset': {
+    kind: 'string',
+    env: 'WAKE_PROXY_KUBE_STATEFULSET',
+    help: 'Direct Kubernetes mode (no control plane): StatefulSet name template, e.g. compute-{project}',
+  },
+  'kube-namespace': KUBE_NAMESPACE,
   'control-url': {
     kind: 'url',
     env: 'WAKE_PROXY_CONTROL_URL',
@@ -135,6 +148,14 @@ export const CONTROL_PLANE_OPTIONS: OptionTable = {
 };
 
 export const CONTROL_PLANE_ONLY_OPTIONS: OptionTable = {
+  driver: {
+    kind: 'choice',
+    env: 'WAKE_PROXY_DRIVER',
+    choices: ['process', 'kubernetes'],
+    default: 'process',
+    help: 'Compute driver: local mariadbd processes, or a StatefulSet per project',
+  },
+  'kube-namespace': KUBE_NAMESPACE,
   token: {
     kind: 'string',
     env: 'WAKE_PROXY_CONTROL_TOKEN',

@@ -50,7 +50,7 @@ test('an unknown flag and a missing upstream are reported', async () => {
   assert.match(unknown.stderr, /Unknown option '--prot'/);
   const none = await cli(['proxy']);
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /one of --control-url or --backend is required/);
+  assert.match(none.stderr, /one of --control-url, --backend or --kube-statefulset is required/);
   const cp = await cli(['control-plane']);
   assert.equal(cp.code, 2);
   assert.match(cp.stderr, /--token is required/);
