@@ -11,6 +11,7 @@ import { ApiError, notFound } from './api-error.js';
 import { CoalescingQueue } from './coalescing-queue.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
 import { computeView, type ComputeRecord, type ComputeState, type ComputeView } from './records.js';
+import type { ComputeEvent } from './usage-ledger.js';
 
 export interface ComputeLifecycleOptions {
   driver: ComputeDriver;
@@ -20,11 +21,15 @@ export interface ComputeLifecycleOptions {
   logger: Logger;
   /** Bound on one driver resume, whoever waits for it. */
   wakeTimeoutMs: number;
+  /** Told every transition and removal (usage accounting). */
+  onEvent?: (e: ComputeEvent) => void;
 }
 
 export class ComputeLifecycle {
   private readonly queues = new Map<string, CoalescingQueue>();
   private readonly closing = new AbortController();
+  /** When each compute's last wake was asked for or answered: a proxy may use the answer for a while. */
+  private readonly lastWake = new Map<string, number>();
 
   constructor(private readonly o: ComputeLifecycleOptions) {
     o.driver.onUnexpectedExit((id, reason) => this.crashed(id, reason));
@@ -34,9 +39,30 @@ export class ComputeLifecycle {
   async wake(id: string, timeoutMs: number): Promise<ComputeView> {
     const c = this.record(id);
     const queue = this.queue(id);
+    this.lastWake.set(id, Date.now());
     if (c.state === 'active' && !queue.busy) return computeView(c);
-    return withDeadline(queue.run('resume', () => this.resumeNow(id)), timeoutMs, () => {
+    const view = await withDeadline(queue.run('resume', () => this.resumeNow(id)), timeoutMs, () => {
       return new ApiError(504, 'wake_timeout', `project '${c.projectId}': compute ${id} was not active within ${timeoutMs} ms`);
+    });
+    this.lastWake.set(id, Date.now());
+    return view;
+  }
+
+  lastWakeAt(id: string): number | undefined {
+    return this.lastWake.get(id);
+  }
+
+  /**
+   * A suspend that asks `stillIdle` once the compute's queue reaches it, so no
+   * wake can run between the question and the suspend; undefined if it said no.
+   */
+  suspendIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined> {
+    this.record(id);
+    const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
+    return this.queue(id).run(`suspend-if-idle:${effective}`, async () => {
+      const c = this.o.computes.get(id);
+      if (!c || !(await stillIdle(computeView(c)))) return undefined;
+      return this.suspendNow(id, effective);
     });
   }
 
@@ -55,7 +81,9 @@ export class ComputeLifecycle {
       } catch (err) {
         throw new ApiError(503, 'compute_destroy_failed', `compute ${id}${c ? ` of project '${c.projectId}'` : ''} could not be removed: ${message(err)}`, { cause: err });
       }
+      if (c) this.o.onEvent?.({ computeId: id, projectId: c.projectId, state: 'deleted', at: Date.now() });
       this.o.computes.delete(id);
+      this.lastWake.delete(id);
     });
     this.queues.delete(id);
   }
@@ -173,6 +201,7 @@ export class ComputeLifecycle {
   private transition(c: ComputeRecord, state: ComputeState): void {
     c.state = state;
     c.updatedAt = new Date().toISOString();
+    this.o.onEvent?.({ computeId: c.id, projectId: c.projectId, state, at: Date.parse(c.updatedAt) });
     this.o.persist().catch((err) => this.o.logger.error({ err, computeId: c.id }, 'could not save compute state'));
   }
 }

@@ -17,6 +17,7 @@ import {
   type ProjectView,
 } from './records.js';
 import { createStateStore, type StateStore } from './state-store.js';
+import type { ComputeEvent } from './usage-ledger.js';
 
 export interface ControlPlaneServiceOptions {
   dataDir: string;
@@ -25,6 +26,8 @@ export interface ControlPlaneServiceOptions {
   wakeTimeoutMs: number;
   /** Bound on provisioning one compute's storage. */
   provisionTimeoutMs?: number;
+  /** Told every compute transition, from the reconcile at open on (usage accounting). */
+  onComputeEvent?: (e: ComputeEvent) => void;
 }
 
 export interface CreatedProject {
@@ -59,6 +62,7 @@ export class ControlPlaneService {
       persist: () => this.persist(),
       logger: o.logger,
       wakeTimeoutMs: o.wakeTimeoutMs,
+      ...(o.onComputeEvent ? { onEvent: o.onComputeEvent } : {}),
     });
   }
 
@@ -167,6 +171,19 @@ export class ControlPlaneService {
 
   suspendCompute(id: string, tier: SuspendTier): Promise<ComputeView> {
     return this.lifecycle.suspend(id, tier);
+  }
+
+  listComputes(): ComputeView[] {
+    return [...this.computes.values()].map(computeView);
+  }
+
+  /** The idle scheduler's suspend: `stillIdle` decides inside the compute's queue (see ComputeLifecycle.suspendIf). */
+  suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined> {
+    return this.lifecycle.suspendIf(id, tier, stillIdle);
+  }
+
+  lastWakeAt(computeId: string): number | undefined {
+    return this.lifecycle.lastWakeAt(computeId);
   }
 
   resumeCompute(id: string, timeoutMs = this.o.wakeTimeoutMs): Promise<ComputeView> {

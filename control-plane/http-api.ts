@@ -13,6 +13,8 @@ export interface ApiHandlerOptions {
   /** Bearer token every /api route requires; undefined = dev mode, no auth. */
   token?: string;
   logger: Logger;
+  /** GET /api/v1/projects/{id}/usage; the route answers 404 without it. */
+  usage?: (projectId: string, query: URLSearchParams) => Promise<unknown>;
 }
 
 type Body = Record<string, unknown> | undefined;
@@ -20,7 +22,7 @@ interface Answer {
   status: number;
   body?: unknown;
 }
-type Handler = (params: string[], body: () => Promise<Body>) => Promise<Answer>;
+type Handler = (params: string[], body: () => Promise<Body>, query: URLSearchParams) => Promise<Answer>;
 
 interface Route {
   method: string;
@@ -48,17 +50,19 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
+  if (o.usage) on('GET', '/api/v1/projects/:id/usage', async ([id], _, query) => ok(await o.usage!(id!, query)));
 
   const expected = o.token === undefined ? undefined : digest(o.token);
 
   return (req, res) => {
     void (async () => {
       try {
-        const path = new URL(req.url ?? '/', 'http://control-plane').pathname;
+        const url = new URL(req.url ?? '/', 'http://control-plane');
+        const path = url.pathname;
         const segments = path.split('/').filter(Boolean);
         if (expected && segments[0] === 'api') checkBearer(req, expected);
         const { route, params } = match(routes, req.method ?? 'GET', segments);
-        const answer = await route.handler(params, () => readJsonBody(req));
+        const answer = await route.handler(params, () => readJsonBody(req), url.searchParams);
         sendJson(res, answer.status, answer.body);
       } catch (err) {
         sendError(res, err, o.logger, req);

@@ -8,6 +8,9 @@ import { ControlPlaneService } from './control-plane-service.js';
 import type { ComputeDriver } from './drivers/driver.js';
 import { createProcessDriver } from './drivers/process-driver.js';
 import { createApiHandler } from './http-api.js';
+import type { ActivityStore } from './activity-store.js';
+import { startScaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
+import { UsageLedger } from './usage-ledger.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -22,12 +25,16 @@ export interface ControlPlaneOptions {
   logger?: Logger;
   /** Bound on bringing one compute up; default 30000. */
   wakeTimeoutMs?: number;
+  /** Where proxies report activity; the caller closes it. Without it nothing is suspended for idleness. */
+  activity?: ActivityStore;
+  idle?: IdleOptions;
 }
 
 export interface ControlPlane {
   url: string;
   port: number;
   service: ControlPlaneService;
+  scaleToZero: ScaleToZero;
   /** Leaves computes running (a later start adopts them) unless stopComputes. */
   close(opts?: { stopComputes?: boolean }): Promise<void>;
 }
@@ -39,17 +46,33 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const driver = opts.driver ?? createProcessDriver({ dataDir, logger: logger.child({ driver: 'process' }) });
   let service: ControlPlaneService;
+  let scaleToZero: ScaleToZero;
   try {
-    service = await ControlPlaneService.open({ dataDir, driver, logger, wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000 });
+    const ledger = await UsageLedger.open(dataDir, logger);
+    service = await ControlPlaneService.open({
+      dataDir,
+      driver,
+      logger,
+      wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000,
+      onComputeEvent: (e) => ledger.record(e),
+    });
+    scaleToZero = startScaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle });
   } catch (err) {
     await driver.close();
     throw err;
   }
 
-  const server = createServer(createApiHandler({ service, logger, ...(opts.token !== undefined ? { token: opts.token } : {}) }));
+  const api = createApiHandler({
+    service,
+    logger,
+    usage: scaleToZero.usage,
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+  });
+  const server = createServer((req, res) => scaleToZero.serveMetrics(req, res) || api(req, res));
   try {
     await listen(server, opts.port ?? 0, host);
   } catch (err) {
+    await scaleToZero.close();
     await service.close();
     throw new Error(`control plane could not listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}`, { cause: err });
   }
@@ -62,13 +85,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     url,
     port,
     service,
+    scaleToZero,
     close(closeOpts) {
       closing ??= (async () => {
         const stopped = new Promise<void>((r) => server.close(() => r()));
         // Wakes held open by clients would otherwise keep close() waiting for them.
         server.closeAllConnections();
         await stopped;
+        await scaleToZero.close();
         await service.close(closeOpts);
+        await scaleToZero.flushed();
         logger.info({ stopComputes: closeOpts?.stopComputes ?? false }, 'control plane closed');
       })();
       return closing;

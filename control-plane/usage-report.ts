@@ -1,0 +1,85 @@
+// GET /api/v1/projects/{id}/usage?from=ISO&to=ISO: what a project used in a
+// time range. Compute seconds come from the control plane's own ledger (exact
+// to the transition); connection seconds and bytes from the proxies' minute
+// buckets in the activity store (those starting within the range); storage is
+// measured now, whatever the range.
+import { ApiError, badRequest } from './api-error.js';
+import type { ActivityStore } from './activity-store.js';
+import type { UsageLedger } from './usage-ledger.js';
+
+export interface ProjectUsage {
+  project: string;
+  from: string;
+  to: string;
+  computeSeconds: number;
+  /** null: no activity store configured (no proxy reports anything). */
+  connectionSeconds: number | null;
+  bytesIn: number | null;
+  bytesOut: number | null;
+  /** null: the project has no compute, or its driver keeps storage elsewhere. */
+  storageBytes: number | null;
+}
+
+export interface UsageSources {
+  ledger: UsageLedger;
+  store?: ActivityStore;
+  /** The project's creation time and compute; throws the API's 404 for an unknown project. */
+  project(projectId: string): { createdAt: string; computeId: string | null };
+  storageBytes?: (computeId: string) => Promise<number>;
+}
+
+/** A year and a bit: the widest range one request may ask for. */
+const MAX_RANGE_MS = 400 * 24 * 3_600_000;
+
+export async function projectUsage(src: UsageSources, projectId: string, query: URLSearchParams): Promise<ProjectUsage> {
+  const project = src.project(projectId);
+  const now = Date.now();
+  const fromMs = instant(query.get('from'), 'from') ?? Date.parse(project.createdAt);
+  const toMs = instant(query.get('to'), 'to') ?? now;
+  if (!(fromMs < toMs)) throw badRequest('invalid_range', `'from' must be before 'to' (got ${iso(fromMs)} .. ${iso(toMs)})`);
+  if (toMs - fromMs > MAX_RANGE_MS) throw badRequest('invalid_range', 'the range may span at most 400 days');
+
+  let proxies: { bytesIn: number; bytesOut: number; connectionSeconds: number } | undefined;
+  if (src.store) {
+    try {
+      proxies = await src.store.readUsage(projectId, fromMs, toMs);
+    } catch (err) {
+      // A partial answer would read as "used nothing": refuse instead.
+      throw new ApiError(503, 'activity_store_unavailable', `usage of project '${projectId}': ${(err as Error).message}`, { cause: err });
+    }
+  }
+  let storageBytes: number | null = null;
+  if (project.computeId && src.storageBytes) {
+    try {
+      storageBytes = await src.storageBytes(project.computeId);
+    } catch (err) {
+      throw new ApiError(503, 'storage_unmeasurable', `storage of project '${projectId}': ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return {
+    project: projectId,
+    from: iso(fromMs),
+    to: iso(toMs),
+    computeSeconds: round3(src.ledger.computeSeconds(projectId, fromMs, toMs, now)),
+    connectionSeconds: proxies ? round3(proxies.connectionSeconds) : null,
+    bytesIn: proxies ? proxies.bytesIn : null,
+    bytesOut: proxies ? proxies.bytesOut : null,
+    storageBytes,
+  };
+}
+
+function instant(text: string | null, name: string): number | undefined {
+  if (text === null || text === '') return undefined;
+  // ISO 8601 with a date; Date.parse alone would also take "1" or "March 7".
+  const ms = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) throw badRequest('invalid_time', `'${name}' must be an ISO 8601 time like 2024-05-01T00:00:00Z, not '${text.slice(0, 40)}'`);
+  return ms;
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
