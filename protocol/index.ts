@@ -13,3 +13,8 @@ export * from './packets/ok-packet.js';
 export * from './packets/err-packet.js';
 export * from './packets/eof-packet.js';
 export * from './auth/native-password.js';
+export * from './commands/com-change-user.js';
+export * from './commands/com-init-db.js';
+export * from './commands/com-query.js';
+export * from './commands/simple-commands.js';
+export * from './result-set.js';
