@@ -1,0 +1,206 @@
+// The role-verifier client against a small HTTP server speaking our own control API.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRoleVerifierClient, RoleVerifierError } from '../../control-client/role-verifiers.js';
+import { formatNativeVerifier, nativePasswordVerifier } from '../../protocol/auth/native-password.js';
+
+interface Role {
+  plugin: string;
+  verifier: string;
+}
+
+/** project -> user -> role; requests are counted per path. */
+const projects = new Map<string, Map<string, Role>>();
+const hits = new Map<string, number>();
+let delayMs = 0;
+let failWith = 0;
+let lastAuthorization: string | undefined;
+let server: Server;
+let url: string;
+
+function answer(req: IncomingMessage): { status: number; body: unknown } {
+  const m = /^\/api\/v1\/projects\/([^/]+)\/roles\/([^/]+)$/.exec(req.url ?? '');
+  if (!m || req.method !== 'GET') return { status: 405, body: { error: { code: 'bad_request' } } };
+  if (failWith) return { status: failWith, body: { error: { code: 'internal' } } };
+  const project = projects.get(decodeURIComponent(m[1]!));
+  if (!project) return { status: 404, body: { error: { code: 'project_not_found' } } };
+  const user = decodeURIComponent(m[2]!);
+  const role = project.get(user);
+  if (!role) return { status: 404, body: { error: { code: 'role_not_found' } } };
+  return { status: 200, body: { user, ...role } };
+}
+
+before(async () => {
+  server = createServer((req, res) => {
+    hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
+    lastAuthorization = req.headers.authorization;
+    const { status, body } = answer(req);
+    setTimeout(() => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  projects.set(
+    'shop',
+    new Map([
+      ['app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('app-secret')) }],
+      ['nopass', { plugin: 'mysql_native_password', verifier: '' }],
+      ['ed', { plugin: 'ed25519', verifier: 'ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY' }],
+      ['bad', { plugin: 'mysql_native_password', verifier: '*NOT-A-HASH-0123456789' }],
+      ['dot.ted user', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('x')) }],
+    ]),
+  );
+});
+
+after(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const live = () => new AbortController().signal;
+const count = (project: string, user: string) =>
+  hits.get(`/api/v1/projects/${encodeURIComponent(project)}/roles/${encodeURIComponent(user)}`) ?? 0;
+
+test('a native verifier is fetched once and cached; the token goes as a bearer', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url: `${url}/`, token: 'tok', ttlMs: 60_000 });
+  try {
+    const v = await client.get('shop', 'app', live());
+    assert.ok(Buffer.isBuffer(v) && v.equals(nativePasswordVerifier('app-secret')));
+    assert.ok((await client.get('shop', 'app', live())) instanceof Buffer);
+    assert.equal(count('shop', 'app'), 1);
+    assert.equal(lastAuthorization, 'Bearer tok');
+    const empty = await client.get('shop', 'nopass', live());
+    assert.ok(Buffer.isBuffer(empty) && empty.length === 0);
+    const odd = await client.get('shop', 'dot.ted user', live());
+    assert.ok(Buffer.isBuffer(odd) && odd.length === 20);
+  } finally {
+    await client.close();
+  }
+});
+
+test('unknown roles and projects are null, other plugins unknown, and both are cached', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  try {
+    assert.equal(await client.get('shop', 'ghost', live()), null);
+    assert.equal(await client.get('nope', 'app', live()), null);
+    assert.equal(await client.get('shop', 'ed', live()), 'unknown');
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await client.get('shop', 'ghost', live()), null);
+      assert.equal(await client.get('shop', 'ed', live()), 'unknown');
+    }
+    assert.equal(count('shop', 'ghost'), 1);
+    assert.equal(count('shop', 'ed'), 1);
+  } finally {
+    await client.close();
+  }
+});
+
+test('answers expire after ttlMs, so a changed password is seen', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url, ttlMs: 40 });
+  try {
+    const before = await client.get('shop', 'app', live());
+    projects.get('shop')!.set('app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('new')) });
+    assert.deepEqual(await client.get('shop', 'app', live()), before);
+    await new Promise((r) => setTimeout(r, 60));
+    const after = await client.get('shop', 'app', live());
+    assert.ok(Buffer.isBuffer(after) && after.equals(nativePasswordVerifier('new')));
+    assert.equal(count('shop', 'app'), 2);
+  } finally {
+    projects.get('shop')!.set('app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('app-secret')) });
+    await client.close();
+  }
+});
+
+test('concurrent gets share one request; one caller giving up does not fail the others', async () => {
+  hits.clear();
+  delayMs = 50;
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  try {
+    const impatient = new AbortController();
+    const gets = Array.from({ length: 5 }, () => client.get('shop', 'app', live()));
+    const givesUp = client.get('shop', 'app', impatient.signal);
+    impatient.abort(new Error('client went away'));
+    await assert.rejects(givesUp, /client went away/);
+    for (const v of await Promise.all(gets)) assert.ok(Buffer.isBuffer(v));
+    assert.equal(count('shop', 'app'), 1);
+  } finally {
+    delayMs = 0;
+    await client.close();
+  }
+});
+
+test('invalidate forgets an answer, including one still in flight', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  try {
+    await client.get('shop', 'app', live());
+    client.invalidate('shop', 'app');
+    await client.get('shop', 'app', live());
+    assert.equal(count('shop', 'app'), 2);
+    delayMs = 30;
+    const inflight = client.get('shop', 'app2', live());
+    client.invalidate('shop', 'app2');
+    assert.equal(await inflight, null);
+    delayMs = 0;
+    await client.get('shop', 'app2', live());
+    assert.equal(count('shop', 'app2'), 2, 'the answer fetched before invalidate was not cached');
+  } finally {
+    delayMs = 0;
+    await client.close();
+  }
+});
+
+test('control API errors are thrown, not cached, and never echo a verifier', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  try {
+    failWith = 503;
+    await assert.rejects(client.get('shop', 'app', live()), (err: Error) => {
+      assert.ok(err instanceof RoleVerifierError);
+      assert.match(err.message, /HTTP 503 \(internal\) for role 'app' of project 'shop'/);
+      return true;
+    });
+    failWith = 0;
+    assert.ok(Buffer.isBuffer(await client.get('shop', 'app', live())));
+    assert.equal(count('shop', 'app'), 2);
+    await assert.rejects(client.get('shop', 'bad', live()), (err: Error) => {
+      assert.ok(err instanceof RoleVerifierError);
+      assert.ok(!err.message.includes('NOT-A-HASH'), err.message);
+      return true;
+    });
+  } finally {
+    failWith = 0;
+    await client.close();
+  }
+});
+
+test('an unreachable control API is a RoleVerifierError naming the role', async () => {
+  const client = createRoleVerifierClient({ url: 'http://127.0.0.1:1', ttlMs: 1_000, timeoutMs: 2_000 });
+  try {
+    await assert.rejects(client.get('shop', 'app', live()), /control API did not answer for role 'app' of project 'shop'/);
+  } finally {
+    await client.close();
+  }
+});
+
+test('the cache is bounded: the oldest answers go first', async () => {
+  hits.clear();
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000, maxEntries: 2 });
+  try {
+    await client.get('shop', 'u1', live());
+    await client.get('shop', 'u2', live());
+    await client.get('shop', 'u3', live());
+    await client.get('shop', 'u3', live());
+    await client.get('shop', 'u1', live());
+    assert.equal(count('shop', 'u1'), 2);
+    assert.equal(count('shop', 'u3'), 1);
+  } finally {
+    await client.close();
+  }
+});
