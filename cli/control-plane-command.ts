@@ -1,13 +1,14 @@
 // `wake-proxy control-plane`: the control API with the process driver.
 import { startControlPlane } from '../control-plane/server.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
-import { CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, LOG_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS } from './tables.js';
+import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { createKubernetesDriver } from '../control-plane/drivers/kubernetes-driver.js';
 import { loadKubeConfig } from './kube-config.js';
 
-const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...LOG_OPTIONS };
+const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...LOG_OPTIONS };
 
 export async function runControlPlaneCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values, help } = parseOptions(TABLE, argv, env);
@@ -28,7 +29,11 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
           logger: logger.child({ component: 'kubernetes-driver' }),
         })
       : undefined;
+  // Without --redis no proxy's activity is visible here, so the idle scheduler stays off.
+  const store = openActivityStore(values, false);
   const cp = await startControlPlane({
+    ...(store ? { activity: store } : {}),
+    idle: idleOptionsFrom(values, logger),
     ...(driver ? { driver } : {}),
     dataDir: values['data-dir'] as string,
     host: values['control-host'] as string,
@@ -38,5 +43,8 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
   });
   logger.info({ url: cp.url }, 'control plane listening');
   // Computes keep running across a control-plane restart; it reconciles on start.
-  onShutdown(logger, () => cp.close({ stopComputes: false }));
+  onShutdown(logger, async () => {
+    await cp.close({ stopComputes: false });
+    await store?.close();
+  });
 }

@@ -6,7 +6,8 @@ import { request } from 'undici';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { formatHelp, parseOptions } from './options.js';
-import { CONTROL_PLANE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { startProxyFromValues } from './start-proxy.js';
@@ -18,6 +19,8 @@ const TABLE = {
   'admin-host': { ...PROXY_OPTIONS['admin-host']!, default: '127.0.0.1' },
   'drain-timeout': { ...PROXY_OPTIONS['drain-timeout']!, default: '5s' },
   ...CONTROL_PLANE_OPTIONS,
+  ...ACTIVITY_OPTIONS,
+  ...IDLE_OPTIONS,
   ...LOG_OPTIONS,
 };
 
@@ -42,7 +45,11 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
   await mkdir(dataDir, { recursive: true });
   const logger = createLogger(values['log-level'] as string, 'wake-proxy');
   const metrics = createProxyMetrics();
+  // One process: without --redis the proxy and the scheduler share a store in memory.
+  const store = openActivityStore(values, true)!;
   const cp = await startControlPlane({
+    activity: store,
+    idle: idleOptionsFrom(values, logger, values['cache-ttl'] as number),
     dataDir,
     host: '127.0.0.1',
     port: values['control-port'] as number,
@@ -60,18 +67,24 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
   let running;
   try {
     const demo = await ensureDemoProject(cp, dataDir);
-    const routing = values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {};
-    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics);
+    const routing = {
+      ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {}),
+      databaseRouting: values['database-routing'] === 'true',
+    };
+    const activity = createReporter(values, store, logger, metrics);
+    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity);
     printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
   } catch (err) {
     await resolver.close();
     await cp.close({ stopComputes: true });
+    await store.close();
     throw err;
   }
   const proxy = running;
   onShutdown(logger, async () => {
     await proxy.stop();
     await cp.close({ stopComputes: true });
+    await store.close();
   });
 }
 

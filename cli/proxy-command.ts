@@ -5,13 +5,14 @@ import { createKubernetesResolver } from '../control-client/kubernetes-resolver.
 import { loadKubeConfig } from './kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
-import { LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { createReporter, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { startProxyFromValues } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
-const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...LOG_OPTIONS };
+const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
 
 export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values, help } = parseOptions(TABLE, argv, env);
@@ -48,6 +49,9 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
         wakeRatePerProject: values['wake-rate-per-project'] as number,
       });
   const project = values.project as string | undefined;
+  // Without --redis a lone proxy reports nowhere; the control plane then suspends nothing for idleness.
+  const store = openActivityStore(values, false);
+  const activity = store ? createReporter(values, store, logger, metrics) : undefined;
   const running = await startProxyFromValues(
     values,
     resolver,
@@ -56,9 +60,14 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
       : {
           projectOptional: backend !== undefined,
           ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {}),
+          databaseRouting: values['database-routing'] === 'true',
         },
     logger,
     metrics,
+    activity,
   );
-  onShutdown(logger, () => running.stop());
+  onShutdown(logger, async () => {
+    await running.stop();
+    await store?.close();
+  });
 }

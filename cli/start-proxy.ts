@@ -7,6 +7,7 @@ import { startAdminServer, type AdminServer } from '../proxy/admin-http.js';
 import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
 import { TlsContextHolder } from '../proxy/tls-context.js';
+import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
 
 export interface RunningProxy {
@@ -22,6 +23,8 @@ export async function startProxyFromValues(
   routing: RoutingConfig,
   logger: Logger,
   metrics: ProxyMetrics,
+  /** Closed by stop() after the drain, so its last report has the clients gone. */
+  activity?: ActivityReporter,
 ): Promise<RunningProxy> {
   const tls = loadTls(values, logger);
   const proxy = await startProxy({
@@ -42,6 +45,7 @@ export async function startProxyFromValues(
     handshakeTimeoutMs: values['handshake-timeout'] as number,
     connectTimeoutMs: values['connect-timeout'] as number,
     logger,
+    ...(activity ? { activity } : {}),
   });
   let admin: AdminServer;
   try {
@@ -70,6 +74,7 @@ export async function startProxyFromValues(
       process.off('SIGHUP', onHangup);
       tls?.close();
       await proxy.drain(values['drain-timeout'] as number);
+      await activity?.close();
       await resolver.close();
       await admin.close();
     },

@@ -58,6 +58,13 @@ export const PROXY_OPTIONS: OptionTable = {
     env: 'WAKE_PROXY_SNI_SUFFIX',
     help: 'With TLS, a server name <project>.<suffix> names the project (e.g. db.example.com)',
   },
+  'database-routing': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_DATABASE_ROUTING',
+    choices: ['true', 'false'],
+    default: 'false',
+    help: 'Let the database name carry the project: <project> or <project>/<database>',
+  },
   'max-connections': {
     kind: 'count',
     env: 'WAKE_PROXY_MAX_CONNECTIONS',
@@ -168,5 +175,36 @@ export const CONTROL_PLANE_ONLY_OPTIONS: OptionTable = {
     choices: ['true', 'false'],
     default: 'false',
     help: 'Serve the control API without a token (local development only)',
+  },
+};
+
+/** Where activity goes (proxy) and comes from (control plane); shared by every command. */
+export const ACTIVITY_OPTIONS: OptionTable = {
+  redis: {
+    kind: 'url',
+    env: 'WAKE_PROXY_REDIS_URL',
+    secret: true,
+    help: 'Redis URL for activity and usage (redis://host:6379); dev mode keeps them in memory without it',
+  },
+  'report-interval': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_REPORT_INTERVAL',
+    default: '5s',
+    help: 'How often a proxy writes activity; proxies and control plane must agree',
+  },
+};
+
+export const IDLE_OPTIONS: OptionTable = {
+  'idle-timeout': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_IDLE_TIMEOUT',
+    default: '5m',
+    help: 'Suspend (freeze) a compute nobody used for this long; 0 turns the idle scheduler off',
+  },
+  'cold-timeout': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_COLD_TIMEOUT',
+    default: '30m',
+    help: 'Stop a compute that stayed frozen this long; 0 stops idle computes at once',
   },
 };

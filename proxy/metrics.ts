@@ -13,6 +13,7 @@ export interface ProxyMetrics {
   bytesRelayed: Counter<'direction'>;
   sessionErrors: Counter<'kind'>;
   controlApiSeconds: Histogram<'outcome'>;
+  activityStoreSeconds: Histogram<'outcome'>;
 }
 
 // From a cache hit (sub-millisecond) to a cold process start (seconds).
@@ -72,6 +73,13 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
     controlApiSeconds: new Histogram({
       name: 'wakeproxy_control_api_request_seconds',
       help: 'Latency of control API wake calls, by outcome',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    activityStoreSeconds: new Histogram({
+      name: 'wakeproxy_activity_report_seconds',
+      help: 'Latency of activity report writes (Redis or memory), by outcome (ok, error); one per report interval',
       labelNames: ['outcome'],
       buckets: LATENCY_BUCKETS,
       registers: [registry],
