@@ -37,11 +37,11 @@ export function accessDenied(user: string, host: string, usingPassword: boolean)
   );
 }
 
-export function projectRequired(user: string): ClientError {
+export function projectRequired(user: string, databaseRouting = false): ClientError {
   return new ClientError(
     ER_ACCESS_DENIED_ERROR,
     '28000',
-    `Access denied for user '${user}': name the project in the user name as <project>.<user>, e.g. 'shop.${user || 'app'}'`,
+    `Access denied for user '${user}': name the project in the user name as <project>.<user>, e.g. 'shop.${user || 'app'}'${databaseRouting ? ", or in the database as <project> or <project>/<database>" : ''}`,
     'project_required',
   );
 }

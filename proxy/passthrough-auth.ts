@@ -3,6 +3,7 @@
 // every further auth packet (caching_sha2 and ed25519 round trips included)
 // is relayed with sequence ids shifted until the compute says OK or ERR.
 import {
+  CLIENT_CONNECT_WITH_DB,
   ERR_HEADER,
   OK_HEADER,
   writeAuthSwitchRequest,
@@ -13,6 +14,7 @@ import {
 import { negotiateBackendCapabilities } from './greeting-profile.js';
 import type { BackendConnection } from './backend-connect.js';
 import type { PacketChannel } from './packet-channel.js';
+import type { Route } from './routing.js';
 
 export interface AuthOutcome {
   /** The compute's final packet (OK or ERR), already renumbered for the client. */
@@ -25,7 +27,7 @@ const NUL = Buffer.alloc(1);
 export async function authenticatePassthrough(
   client: PacketChannel,
   hello: HandshakeResponse,
-  backendUser: string,
+  route: Route,
   backend: BackendConnection,
   timeoutMs: number,
 ): Promise<AuthOutcome> {
@@ -38,9 +40,10 @@ export async function authenticatePassthrough(
   backend.channel.write(
     writeHandshakeResponse({
       ...hello,
-      capabilities: negotiateBackendCapabilities(hello.capabilities, bg.capabilities),
+      capabilities: withDatabaseFlag(negotiateBackendCapabilities(hello.capabilities, bg.capabilities), route.database),
       mariadbCapabilities: hello.mariadbCapabilities & bg.mariadbCapabilities,
-      user: backendUser,
+      user: route.backendUser,
+      database: route.database,
       authResponse: answer.payload,
       authPluginName: bg.authPluginName,
     }),
@@ -83,4 +86,9 @@ function relayUntilVerdict(
     };
     next();
   });
+}
+
+/** The routed database may differ from the client's (database routing strips the project). */
+function withDatabaseFlag(capabilities: number, database: string | null): number {
+  return database ? (capabilities | CLIENT_CONNECT_WITH_DB) >>> 0 : (capabilities & ~CLIENT_CONNECT_WITH_DB) >>> 0;
 }

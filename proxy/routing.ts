@@ -1,6 +1,7 @@
 // Which project a client means, and the user name the compute should see.
 // In order: TLS SNI (with a configured suffix), the user name
-// `<project>.<user>`, a fixed project; a static backend needs none.
+// `<project>.<user>`, the database `<project>` or `<project>/<database>` (when
+// enabled), a fixed project; a static backend needs none.
 import { projectRequired, sniMismatch } from './client-error.js';
 
 export interface RoutingConfig {
@@ -10,6 +11,8 @@ export interface RoutingConfig {
   projectOptional?: boolean;
   /** `db.example.com`: a TLS server name `shop.db.example.com` means project `shop`. */
   sniSuffix?: string;
+  /** The database name may carry the project: `shop` or `shop/inventory`. */
+  databaseRouting?: boolean;
 }
 
 export interface Route {
@@ -38,6 +41,14 @@ function splitUser(user: string): { project: string; user: string } | undefined 
   return PROJECT_NAME.test(project) ? { project, user: user.slice(dot + 1) } : undefined;
 }
 
+function splitDatabase(database: string | null): { project: string; database: string | null } | undefined {
+  if (!database) return undefined;
+  const slash = database.indexOf('/');
+  const project = slash < 0 ? database : database.slice(0, slash);
+  if (!PROJECT_NAME.test(project)) return undefined;
+  return { project, database: slash < 0 || slash === database.length - 1 ? null : database.slice(slash + 1) };
+}
+
 export function resolveRoute(
   cfg: RoutingConfig,
   user: string,
@@ -53,5 +64,7 @@ export function resolveRoute(
     return { project: fromSni, backendUser: fromUser ? fromUser.user : user, database };
   }
   if (fromUser) return { project: fromUser.project, backendUser: fromUser.user, database };
-  throw projectRequired(user);
+  const fromDatabase = cfg.databaseRouting ? splitDatabase(database) : undefined;
+  if (fromDatabase) return { project: fromDatabase.project, backendUser: user, database: fromDatabase.database };
+  throw projectRequired(user, cfg.databaseRouting);
 }

@@ -23,7 +23,7 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     if (route.project) releaseSlot = ctx.cfg.limits.admitConnection(route.project);
     backend = await wakeAndConnect(ctx, route);
     const authStarted = performance.now();
-    const auth = await authenticatePassthrough(ctx.client, hello, route.backendUser, backend, ctx.cfg.handshakeTimeoutMs);
+    const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs);
     metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
     if (!auth.ok) {
       ctx.client.write(auth.final.payload, auth.final.sequenceId);

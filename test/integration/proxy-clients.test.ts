@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
+import { testLogger } from '../helpers/logger.js';
+import { startProxy } from '../../proxy/server.js';
 
 let stack: Stack;
 let shop: ProjectCredentials;
@@ -50,6 +52,33 @@ test('a database named in the handshake is selected on the compute', async () =>
   const [rows] = await conn.query('SELECT DATABASE() AS db');
   assert.equal((rows as any[])[0].db, 'inventory');
   await conn.end();
+});
+
+test('with database routing the database name carries the project', async () => {
+  const routed = await startProxy({
+    host: '127.0.0.1',
+    port: 0,
+    resolver: stack.resolver,
+    routing: { databaseRouting: true },
+    logger: testLogger(),
+  });
+  try {
+    const conn = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: routed.port,
+      user: shop.user,
+      password: shop.password,
+      database: 'shop/inventory',
+    });
+    const [rows] = await conn.query('SELECT DATABASE() AS db');
+    assert.equal((rows as any[])[0].db, 'inventory');
+    await conn.end();
+    const res = await mariadbCli(routed.port, shop.user, shop.password, 'SELECT DATABASE()', ['-D', 'shop']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), 'NULL');
+  } finally {
+    await routed.close();
+  }
 });
 
 test('the mariadb command-line client works through the proxy', async () => {
