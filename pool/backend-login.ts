@@ -1,0 +1,223 @@
+// The proxy logs into a compute itself, as the client's user, with the stage1 hash it
+// recovered while verifying the client (proxy/verified-auth.ts): no password involved.
+//
+// Capability rule: a pooled connection is handed only to clients whose negotiated
+// capabilities equal its own, so after the client's OK the relay can carry bytes
+// untouched (result-set framing, EOF vs OK terminators, column metadata all depend on
+// them). The capability set is therefore part of the pool key, and the login asks the
+// compute for exactly that set: if the compute lacks any of it, the login fails rather
+// than quietly negotiating less.
+import type { Socket } from 'node:net';
+import {
+  CLIENT_COMPRESS,
+  CLIENT_CONNECT_WITH_DB,
+  CLIENT_MYSQL,
+  CLIENT_PROGRESS_OBSOLETE,
+  CLIENT_PROTOCOL_41,
+  CLIENT_QUERY_ATTRIBUTES,
+  CLIENT_REMEMBER_OPTIONS,
+  CLIENT_SECURE_CONNECTION,
+  CLIENT_SSL,
+  CLIENT_SSL_VERIFY_SERVER_CERT,
+  CLIENT_ZSTD_COMPRESSION_ALGORITHM,
+  ERR_HEADER,
+  NATIVE_PASSWORD_PLUGIN,
+  OK_HEADER,
+  SCRAMBLE_LENGTH,
+  isAuthSwitchRequest,
+  parseAuthSwitchRequest,
+  parseErrPacket,
+  tokenFromStage1,
+  writeHandshakeResponse,
+  type ErrPacket,
+  type Greeting,
+} from '../protocol/index.js';
+import { BackendRefusedError, connectBackend, type BackendConnection } from '../proxy/backend-connect.js';
+import type { BackendAddress } from '../control-client/types.js';
+
+/** What makes two backend connections interchangeable. */
+export interface BackendKey {
+  addr: BackendAddress;
+  /** The user as the compute knows it (project prefix already stripped). */
+  user: string;
+  database: string | null;
+  /** What the client negotiated with the proxy, normalised by poolCapabilities(). */
+  capabilities: number;
+  /** MariaDB extended capabilities the client negotiated; 0 for MySQL clients. */
+  mariadbCapabilities: number;
+  /** Collation id from the client's handshake: COM_RESET_CONNECTION restores it. */
+  charset: number;
+}
+
+/** A connection that finished its login; its socket is paused, with nothing unread. */
+export interface LoggedInBackend {
+  addr: BackendAddress;
+  socket: Socket;
+  greeting: Greeting;
+}
+
+export type BackendLogin = (key: BackendKey, signal: AbortSignal) => Promise<LoggedInBackend>;
+
+export type BackendLoginFailure = 'denied' | 'refused' | 'unsupported' | 'failed';
+
+/**
+ * Names the compute and the user, never a credential. `serverError` is the compute's own
+ * ERR (1045 for a wrong stage1, 1040 too many connections, ...), fit to pass to the client.
+ */
+export class BackendLoginError extends Error {
+  override readonly name = 'BackendLoginError';
+  constructor(
+    readonly kind: BackendLoginFailure,
+    readonly compute: string,
+    readonly user: string,
+    detail: string,
+    readonly serverError?: ErrPacket,
+    options?: { cause?: unknown },
+  ) {
+    super(`login to compute ${compute} as '${user}' failed: ${detail}`, options);
+  }
+}
+
+export interface NativeLoginOptions {
+  /** Bound on connect + greeting + login together. */
+  timeoutMs: number;
+  maxPacketSize?: number;
+  /** Sent to the compute as the connection's attributes (shown in performance_schema). */
+  connectAttributes?: Array<[string, string]> | null;
+}
+
+/** Negotiated per hop by the proxy, never carried to a compute. */
+const PER_HOP = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM |
+  CLIENT_SSL_VERIFY_SERVER_CERT | CLIENT_QUERY_ATTRIBUTES) >>> 0;
+/** Bits a compute's greeting may lack without changing what flows after login. */
+const NOT_COMPARED = (CLIENT_MYSQL | CLIENT_CONNECT_WITH_DB | CLIENT_REMEMBER_OPTIONS | CLIENT_PROGRESS_OBSOLETE) >>> 0;
+const DEFAULT_MAX_PACKET = 16 * 1024 * 1024;
+
+/**
+ * The pool-key capabilities for a client: what it negotiated with the proxy (its
+ * handshake flags ANDed with the proxy's greeting), without per-hop bits, with
+ * CLIENT_CONNECT_WITH_DB set exactly when a database is selected at login.
+ */
+export function poolCapabilities(negotiated: number, database: string | null): number {
+  const caps = (negotiated & ~PER_HOP & ~CLIENT_CONNECT_WITH_DB) >>> 0;
+  return database ? (caps | CLIENT_CONNECT_WITH_DB) >>> 0 : caps;
+}
+
+export function describeCompute(addr: BackendAddress): string {
+  const where = `${addr.host}:${addr.port}`;
+  return addr.computeId ? `${addr.computeId} (${where})` : where;
+}
+
+/** A BackendLogin for mysql_native_password with a recovered stage1. */
+export function nativeLogin(stage1: Buffer, opts: NativeLoginOptions): BackendLogin {
+  return (key, signal) => loginBackend(key, stage1, opts, signal);
+}
+
+export async function loginBackend(
+  key: BackendKey,
+  stage1: Buffer,
+  opts: NativeLoginOptions,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<LoggedInBackend> {
+  const compute = describeCompute(key.addr);
+  const fail = (kind: BackendLoginFailure, detail: string, serverError?: ErrPacket, cause?: unknown) =>
+    new BackendLoginError(kind, compute, key.user, detail, serverError, { cause });
+  const deadline = Date.now() + opts.timeoutMs;
+  const connectSignal = AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]);
+  let conn: BackendConnection;
+  try {
+    conn = await connectBackend(key.addr, opts.timeoutMs, connectSignal);
+  } catch (err) {
+    if (err instanceof BackendRefusedError) {
+      const e = parseErrPacket(err.packet.payload, CLIENT_PROTOCOL_41);
+      throw fail('refused', e.message, e, err);
+    }
+    throw fail('failed', (err as Error).message, undefined, err);
+  }
+  const onAbort = () => conn.socket.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    checkCapabilities(key, conn.greeting, fail);
+    await authenticate(conn, key, stage1, opts, deadline, fail);
+    const leftover = conn.channel.detach();
+    // Nothing may follow the OK before the first command; reading stops until a borrower resumes.
+    conn.socket.pause();
+    // Errors always end in 'close', which the pool watches; this keeps one from being thrown.
+    conn.socket.on('error', ignore);
+    if (leftover.length > 0) throw fail('failed', `${leftover.length} unexpected bytes after the login OK`);
+    if (signal.aborted) throw fail('failed', 'login abandoned');
+    return { addr: key.addr, socket: conn.socket, greeting: conn.greeting };
+  } catch (err) {
+    conn.socket.destroy();
+    if (err instanceof BackendLoginError) throw err;
+    const detail = signal.aborted ? 'login abandoned' : (err as Error).message;
+    throw fail('failed', detail, undefined, err);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+type Fail = (kind: BackendLoginFailure, detail: string, serverError?: ErrPacket, cause?: unknown) => BackendLoginError;
+
+function checkCapabilities(key: BackendKey, greeting: Greeting, fail: Fail): void {
+  const required = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION;
+  if ((key.capabilities & required) !== required) {
+    throw fail('unsupported', 'the client did not negotiate CLIENT_PROTOCOL_41 and CLIENT_SECURE_CONNECTION');
+  }
+  const missing = (key.capabilities & ~greeting.capabilities & ~NOT_COMPARED) >>> 0;
+  const missingExtended = (key.mariadbCapabilities & ~greeting.mariadbCapabilities) >>> 0;
+  if (missing || missingExtended) {
+    throw fail(
+      'unsupported',
+      `the compute lacks capabilities the client negotiated (0x${missing.toString(16)}, extended 0x${missingExtended.toString(16)})`,
+    );
+  }
+}
+
+async function authenticate(
+  conn: BackendConnection,
+  key: BackendKey,
+  stage1: Buffer,
+  opts: NativeLoginOptions,
+  deadline: number,
+  fail: Fail,
+): Promise<void> {
+  const { channel, greeting } = conn;
+  channel.write(
+    writeHandshakeResponse({
+      capabilities: key.capabilities,
+      maxPacketSize: opts.maxPacketSize ?? DEFAULT_MAX_PACKET,
+      charset: key.charset,
+      mariadbCapabilities: key.mariadbCapabilities,
+      user: key.user,
+      authResponse: tokenFromStage1(stage1, greeting.scramble.subarray(0, SCRAMBLE_LENGTH)),
+      database: key.database,
+      authPluginName: NATIVE_PASSWORD_PLUGIN,
+      connectAttributes: opts.connectAttributes ?? [],
+    }),
+    1,
+  );
+  // At most one auth switch: to mysql_native_password with a fresh scramble.
+  for (let round = 0; round < 2; round++) {
+    const reply = await channel.read(Math.max(1, deadline - Date.now()), 'login reply');
+    const header = reply.payload[0];
+    if (header === OK_HEADER) return;
+    if (header === ERR_HEADER) {
+      const e = parseErrPacket(reply.payload, key.capabilities);
+      throw fail(e.code === 1045 ? 'denied' : 'refused', `${e.code} (${e.sqlState}) ${e.message}`, e);
+    }
+    if (round === 0 && isAuthSwitchRequest(reply.payload)) {
+      const sw = parseAuthSwitchRequest(reply.payload);
+      if (sw.pluginName !== NATIVE_PASSWORD_PLUGIN) {
+        throw fail('unsupported', `the compute asks for auth plugin '${sw.pluginName}'; only ${NATIVE_PASSWORD_PLUGIN} can log in with a verifier`);
+      }
+      const scramble = sw.pluginData.subarray(0, SCRAMBLE_LENGTH);
+      channel.write(tokenFromStage1(stage1, scramble), channel.nextSequenceId);
+      continue;
+    }
+    throw fail('failed', `unexpected login reply starting 0x${(header ?? 0).toString(16)}`);
+  }
+  throw fail('failed', 'the compute asked to switch auth plugins twice');
+}
+
+function ignore(): void {}

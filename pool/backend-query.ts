@@ -1,0 +1,60 @@
+// The proxy's own commands on a backend connection nobody else is reading (resets,
+// pings, checks, tests): pipelined in one write, each reply read whole with sequence
+// ids checked, so a connection whose stream is out of step is caught, not trusted.
+import type { Socket } from 'node:net';
+import { TextResultReader, framePacket, moreResults, writeComQuery, type CommandReply } from '../protocol/index.js';
+import { PacketChannel } from '../proxy/packet-channel.js';
+
+export interface CommandTarget {
+  socket: Socket;
+  /** The connection's negotiated capabilities: they decide how replies look. */
+  capabilities: number;
+  mariadbCapabilities: number;
+}
+
+const MAX_REPLY_PACKET = 16 * 1024 * 1024;
+
+/**
+ * One reply per command, in order. Throws on timeout, close, a reply out of step, a
+ * multi-result reply, or bytes beyond the last reply; the caller then destroys the
+ * connection. Leaves the socket paused, as borrowers find it.
+ */
+export async function runCommands(target: CommandTarget, commands: Buffer[], timeoutMs: number): Promise<CommandReply[]> {
+  const { socket } = target;
+  if (socket.destroyed) throw new Error('backend connection is closed');
+  const channel = new PacketChannel(socket, 'backend', MAX_REPLY_PACKET);
+  const deadline = Date.now() + timeoutMs;
+  const replies: CommandReply[] = [];
+  try {
+    socket.resume();
+    socket.write(Buffer.concat(commands.map((c) => framePacket(c, 0))));
+    while (replies.length < commands.length) replies.push(await readReply(channel, target, deadline));
+  } finally {
+    const leftover = channel.detach();
+    socket.pause();
+    if (leftover.length > 0 && replies.length === commands.length) {
+      throw new Error(`backend sent ${leftover.length} bytes beyond the replies`);
+    }
+  }
+  return replies;
+}
+
+/** A single text-protocol statement. */
+export async function runQuery(target: CommandTarget, sql: string, timeoutMs = 5_000): Promise<CommandReply> {
+  const [reply] = await runCommands(target, [writeComQuery(sql)], timeoutMs);
+  return reply!;
+}
+
+async function readReply(channel: PacketChannel, target: CommandTarget, deadline: number): Promise<CommandReply> {
+  const reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
+  for (let expected = 1; ; expected = (expected + 1) & 0xff) {
+    const packet = await channel.read(Math.max(1, deadline - Date.now()), 'command reply');
+    if (packet.sequenceId !== expected) {
+      throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
+    }
+    const reply = reader.push(packet.payload);
+    if (!reply) continue;
+    if (moreResults(reply)) throw new Error('multi-result replies are not supported here');
+    return reply;
+  }
+}
