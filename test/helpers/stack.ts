@@ -10,6 +10,11 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/server
 import { createControlApiResolver } from '../../control-client/control-api-resolver.js';
 import type { ComputeResolver } from '../../control-client/types.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
+import { MemoryActivityStore } from '../../control-plane/activity-memory-store.js';
+import { RedisActivityStore } from '../../control-plane/activity-redis-store.js';
+import type { ActivityStore } from '../../control-plane/activity-store.js';
+import type { IdleOptions } from '../../control-plane/scale-to-zero.js';
+import { ActivityReporter } from '../../proxy/activity-reporter.js';
 
 export interface ProjectCredentials {
   project: string;
@@ -28,27 +33,62 @@ export interface Stack {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   compute(id: string): Promise<any>;
   suspend(computeId: string, tier?: 'freeze' | 'stop'): Promise<void>;
+  /** Polls the compute until it is in `state`; throws after timeoutMs with the state it saw. */
+  waitForState(computeId: string, state: string, timeoutMs: number): Promise<any>;
+  /** With `activity`: the store shared by the proxy's reporter and the control plane. */
+  store?: ActivityStore;
+  reporter?: ActivityReporter;
   close(): Promise<void>;
+}
+
+export interface StackActivityOptions {
+  /** A Redis URL, or the in-memory store shared in-process (as in dev mode). */
+  redisUrl?: string;
+  /** Default 200 ms. */
+  reportIntervalMs?: number;
+  /** Without it (or 0) the idle scheduler is off. */
+  idleTimeoutMs?: number;
+  /** Default 0: idle computes are stopped, not frozen. */
+  coldTimeoutMs?: number;
+  checkIntervalMs?: number;
 }
 
 export interface StackOptions {
   proxy?: Partial<Omit<ProxyOptions, 'resolver' | 'logger'>>;
   cacheTtlMs?: number;
   wakeTimeoutMs?: number;
+  activity?: StackActivityOptions;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wake-proxy-test-'));
   const logger = testLogger();
   const wakeTimeoutMs = opts.wakeTimeoutMs ?? 20_000;
-  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs });
+  const a = opts.activity;
+  const reportIntervalMs = a?.reportIntervalMs ?? 200;
+  const store: ActivityStore | undefined = a
+    ? a.redisUrl
+      ? new RedisActivityStore({ url: a.redisUrl, commandTimeoutMs: 500 })
+      : new MemoryActivityStore()
+    : undefined;
+  const idle: IdleOptions | undefined = a
+    ? {
+        idleTimeoutMs: a.idleTimeoutMs ?? 0,
+        coldTimeoutMs: a.coldTimeoutMs ?? 0,
+        reportIntervalMs,
+        ...(a.checkIntervalMs ? { checkIntervalMs: a.checkIntervalMs } : {}),
+      }
+    : undefined;
+  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}) });
   const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
+  const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const proxy = await startProxy({
     host: '127.0.0.1',
     port: 0,
     resolver,
     logger,
     wakeTimeoutMs,
+    ...(reporter ? { activity: reporter } : {}),
     ...opts.proxy,
   });
 
@@ -81,10 +121,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       const res = await api('POST', `/api/v1/compute/${computeId}/suspend`, { tier });
       if (res.status !== 200) throw new Error(`suspend ${computeId}: ${res.status} ${JSON.stringify(res.body)}`);
     },
+    async waitForState(computeId, state, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const c = (await api('GET', `/api/v1/compute/${computeId}`)).body;
+        if (c?.state === state) return c;
+        if (Date.now() > deadline) throw new Error(`compute ${computeId} not ${state} within ${timeoutMs} ms (it is ${c?.state})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    ...(store ? { store } : {}),
+    ...(reporter ? { reporter } : {}),
     async close() {
       await proxy.close();
+      await reporter?.close();
       await resolver.close();
       await cp.close({ stopComputes: true });
+      await store?.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
