@@ -4,6 +4,7 @@
 // and their median reported, so drift across the run cancels out.
 import type { Contender } from './contenders.js';
 import { Histogram, median } from './histogram.js';
+import { withCpu } from './proc-stat.js';
 import { fmt, fmtRatio, rotate, type Table } from './scenario.js';
 
 export interface Sample {
@@ -12,9 +13,13 @@ export interface Sample {
   group: string;
   contender: string;
   rate: number;
+  /** Operations completed in the run (queries, connections). */
+  ops: number;
   errors: number;
   firstError?: string | undefined;
   histogram: Histogram;
+  /** CPU microseconds the contender's own process spent per operation; NaN for direct. */
+  cpuUsPerOp: number;
 }
 
 export interface Summary {
@@ -26,11 +31,12 @@ export interface Summary {
   p99: number;
   vsDirect: number;
   vsHaproxy: number;
+  cpuUsPerOp: number;
   errors: number;
   firstError: string | undefined;
 }
 
-export type Measure = (c: Contender, group: string) => Promise<Omit<Sample, 'round' | 'group' | 'contender'>>;
+export type Measure = (c: Contender, group: string) => Promise<Omit<Sample, 'round' | 'group' | 'contender' | 'cpuUsPerOp'>>;
 
 /** rounds x groups x contenders (rotated per round); one call of `measure` each. */
 export async function alternate(contenders: Contender[], groups: string[], rounds: number, measure: Measure, progress: (line: string) => void): Promise<Sample[]> {
@@ -38,8 +44,8 @@ export async function alternate(contenders: Contender[], groups: string[], round
   for (let round = 0; round < rounds; round++) {
     for (const group of groups) {
       for (const c of rotate(contenders, round)) {
-        const s = await measure(c, group);
-        samples.push({ round, group, contender: c.spec.id, ...s });
+        const { result: s, cpu } = await withCpu(c.pid, () => measure(c, group));
+        samples.push({ round, group, contender: c.spec.id, ...s, cpuUsPerOp: s.ops > 0 ? (cpu * 1e6) / s.ops : NaN });
         progress(`round ${round + 1}/${rounds} ${group} ${c.spec.label}: ${fmt(s.rate)}/s${s.errors ? `, ${s.errors} errors` : ''}`);
       }
     }
@@ -62,6 +68,7 @@ export function summarize(samples: Sample[], contenders: Contender[], groups: st
         p99: h.quantile(0.99),
         vsDirect: pairedRatio(samples, group, c.spec.id, 'direct'),
         vsHaproxy: pairedRatio(samples, group, c.spec.id, 'haproxy'),
+        cpuUsPerOp: median(mine.map((s) => s.cpuUsPerOp)),
         errors: mine.reduce((n, s) => n + s.errors, 0),
         firstError: mine.find((s) => s.firstError)?.firstError,
       });
@@ -81,10 +88,10 @@ function pairedRatio(samples: Sample[], group: string, a: string, b: string): nu
   return median(ratios);
 }
 
-export function comparisonTable(title: string, groupHeader: string, rateHeader: string, summaries: Summary[]): Table {
+export function comparisonTable(title: string, groupHeader: string, rateHeader: string, opName: string, summaries: Summary[]): Table {
   return {
     title,
-    columns: [groupHeader, 'contender', rateHeader, 'p50 ms', 'p99 ms', 'vs direct', 'vs HAProxy', 'errors'],
+    columns: [groupHeader, 'contender', rateHeader, 'p50 ms', 'p99 ms', 'vs direct', 'vs HAProxy', `proxy CPU µs/${opName}`, 'errors'],
     rows: summaries.map((s) => [
       s.group,
       s.label,
@@ -93,6 +100,7 @@ export function comparisonTable(title: string, groupHeader: string, rateHeader: 
       fmt(s.p99),
       fmtRatio(s.vsDirect),
       fmtRatio(s.vsHaproxy),
+      fmt(s.cpuUsPerOp),
       String(s.errors),
     ]),
   };

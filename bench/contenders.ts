@@ -38,7 +38,7 @@ export interface Endpoint {
 export interface Contender {
   spec: ContenderSpec;
   endpoint: Endpoint;
-  /** Set for proxy contenders: its pid, for profiles and memory readings. */
+  /** The process between client and backend (HAProxy, the proxy), whose CPU use is measured. */
   pid?: number;
 }
 
@@ -78,7 +78,7 @@ export async function startContenders(
         }
         const h = await startHaproxy(binary, backend, ctx.workDir, join(ctx.outDir, 'logs', `${scenario}-haproxy.log`));
         stops.push(h.stop);
-        running.push({ spec, endpoint: at(h.port) });
+        running.push({ spec, endpoint: at(h.port), pid: h.pid });
       } else {
         const mode = spec.poolMode ?? 'pipe';
         if (!modes.flag && mode !== 'pipe') {

@@ -63,7 +63,7 @@ export function cdfChart(title: string, series: LineSeries[]): string {
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...xs, lo * 10)));
   const x = (v: number) => M.left + ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PW;
   const y = (f: number) => M.top + PH - f * PH;
-  const parts: string[] = [frame(title), ...yAxis([0, 0.25, 0.5, 0.75, 0.99, 1], y, 'fraction of requests', (v) => `${Math.round(v * 100)}%`)];
+  const parts: string[] = [frame(title), ...yAxis([0, 0.25, 0.5, 0.75, 0.9, 1], y, 'fraction of requests', (v) => `${Math.round(v * 100)}%`)];
   for (let d = lo; d <= hi * 1.0001; d *= 10) {
     parts.push(`<line x1="${r(x(d))}" y1="${M.top}" x2="${r(x(d))}" y2="${M.top + PH}" stroke="#eee"/>`);
     parts.push(text(x(d), M.top + PH + 18, `${label(d)} ms`, 11, 'middle'));

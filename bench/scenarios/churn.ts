@@ -24,7 +24,7 @@ export async function runChurn(ctx: BenchContext, backend: StaticBackend): Promi
     let seconds = 1;
     const measure: Measure = async (c) => {
       const r = await runMysql2Load(workers, c.endpoint, 'churn', p.threads, seconds, 0);
-      return { rate: r.rate, errors: r.errors, firstError: r.firstError, histogram: r.histogram };
+      return { rate: r.rate, ops: r.ops, errors: r.errors, firstError: r.firstError, histogram: r.histogram };
     };
     say(`${ID}: warming up`);
     for (const c of set.running) await measure(c, group);
@@ -34,7 +34,7 @@ export async function runChurn(ctx: BenchContext, backend: StaticBackend): Promi
     return {
       id: ID,
       title: '4. Churn: connect, SELECT 1, disconnect',
-      tables: [comparisonTable('', 'client threads', 'connections/s', summaries)],
+      tables: [comparisonTable('', 'client threads', 'connections/s', 'connection', summaries)],
       charts: [
         {
           file: `${ID}-rate.svg`,

@@ -31,10 +31,10 @@ export async function runPointSelect(ctx: BenchContext, backend: StaticBackend):
       const threads = Number.parseInt(group, 10);
       if (sysbench) {
         const r = await runSysbench(sysbench, c.endpoint, p.tableSize, threads, seconds);
-        return { rate: r.qps, errors: r.errors, histogram: r.histogram };
+        return { rate: r.qps, ops: r.queries, errors: r.errors, histogram: r.histogram };
       }
       const r = await runMysql2Load(workers!, c.endpoint, 'point-select', threads, seconds, p.tableSize);
-      return { rate: r.rate, errors: r.errors, firstError: r.firstError, histogram: r.histogram };
+      return { rate: r.rate, ops: r.ops, errors: r.errors, firstError: r.firstError, histogram: r.histogram };
     };
     // Warm-up: JIT, buffer pool, connection caches; not recorded.
     say(`${ID}: warming up ${set.running.map((c) => c.spec.label).join(', ')} (${generator})`);
@@ -46,7 +46,7 @@ export async function runPointSelect(ctx: BenchContext, backend: StaticBackend):
     return {
       id: ID,
       title: '1. Point selects (persistent connections)',
-      tables: [comparisonTable('', 'threads', 'queries/s', summaries)],
+      tables: [comparisonTable('', 'threads', 'queries/s', 'query', summaries)],
       charts: [
         {
           file: `${ID}-throughput.svg`,
@@ -69,6 +69,7 @@ export async function runPointSelect(ctx: BenchContext, backend: StaticBackend):
       notes: [
         `Load: ${generator}, 1 table x ${p.tableSize.toLocaleString('en-US')} rows, ${p.seconds} s per run, ${ctx.profile.rounds} rounds, contenders alternated (rotated start) within each round.`,
         'queries/s is the median over rounds; p50/p99 come from the latency histograms of all rounds merged; "vs" columns are the median of per-round ratios.',
+        '"proxy CPU" is the user+system CPU time of the HAProxy or proxy process during a run divided by the queries it carried (median over rounds): unlike throughput it barely moves with noisy neighbours.',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
         ...summaries.filter((s) => s.firstError).map((s) => `${s.label} ${s.group}: first error: ${s.firstError}`),
       ],
