@@ -58,11 +58,13 @@ export interface StackOptions {
   cacheTtlMs?: number;
   wakeTimeoutMs?: number;
   activity?: StackActivityOptions;
+  /** Default: silent unless TEST_LOG_LEVEL. */
+  logger?: Logger;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wake-proxy-test-'));
-  const logger = testLogger();
+  const logger = opts.logger ?? testLogger();
   const wakeTimeoutMs = opts.wakeTimeoutMs ?? 20_000;
   const a = opts.activity;
   const reportIntervalMs = a?.reportIntervalMs ?? 200;
