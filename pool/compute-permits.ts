@@ -1,12 +1,21 @@
 // How many backend connections one compute may have open (or opening) at once, across
 // all its pool keys. A permit is taken before a login and given back when that
 // connection is destroyed; waiters are served first come, first served.
+//
+// A waiter is tagged with its pool key, so when a connection of that key goes idle the
+// waiter can be told to borrow it instead of waiting for a permit it does not need.
 
 export class PermitTimeoutError extends Error {
   override readonly name = 'PermitTimeoutError';
 }
 
+/** The waiter should borrow the idle connection that just appeared for its key. */
+export class ReborrowSignal extends Error {
+  override readonly name = 'ReborrowSignal';
+}
+
 interface Waiter {
+  tag: string;
   resolve: () => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout;
@@ -28,23 +37,27 @@ export class ComputePermits {
     return this.waiters.length;
   }
 
-  /** A permit now, if one is free. */
+  /** A permit now, if one is free and nobody is queued for one. */
   tryTake(): boolean {
-    if (this.used >= this.max) return false;
+    if (this.used >= this.max || this.waiters.length > 0) return false;
     this.used++;
     return true;
   }
 
   /** Wait for a permit until `deadline` (epoch ms) or until `signal` aborts. */
-  take(deadline: number, signal: AbortSignal): Promise<void> {
+  take(deadline: number, signal: AbortSignal, tag = ''): Promise<void> {
     if (this.tryTake()) return Promise.resolve();
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
+        tag,
         resolve,
         reject,
         signal,
-        timer: setTimeout(() => this.drop(waiter, new PermitTimeoutError('no free connection slot')), Math.max(0, deadline - Date.now())),
+        timer: setTimeout(
+          () => this.drop(waiter, new PermitTimeoutError('no free connection slot')),
+          Math.max(0, deadline - Date.now()),
+        ),
         onAbort: () => this.drop(waiter, signal.reason),
       };
       signal.addEventListener('abort', waiter.onAbort, { once: true });
@@ -61,6 +74,14 @@ export class ComputePermits {
       return;
     }
     if (this.used > 0) this.used--;
+  }
+
+  /** Send the first waiter tagged `tag` off to borrow instead; false if there is none. */
+  redirect(tag: string): boolean {
+    const waiter = this.waiters.find((w) => w.tag === tag);
+    if (!waiter) return false;
+    this.drop(waiter, new ReborrowSignal('an idle connection appeared'));
+    return true;
   }
 
   /** Fail every waiter (the compute was suspended, the pool is closing). */

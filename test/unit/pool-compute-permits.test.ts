@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComputePermits, PermitTimeoutError } from '../../pool/compute-permits.js';
+import { ComputePermits, PermitTimeoutError, ReborrowSignal } from '../../pool/compute-permits.js';
 import {
   CLIENT_COMPRESS,
   CLIENT_CONNECT_WITH_DB,
@@ -56,4 +56,27 @@ test('pool capabilities drop per-hop bits and follow the database', () => {
   const client = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF | CLIENT_SSL | CLIENT_COMPRESS | CLIENT_CONNECT_WITH_DB;
   assert.equal(poolCapabilities(client, null), CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF);
   assert.equal(poolCapabilities(client & ~CLIENT_CONNECT_WITH_DB, 'shop'), CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF | CLIENT_CONNECT_WITH_DB);
+});
+
+test('redirect sends the first waiter of a key off to borrow instead', async () => {
+  const p = new ComputePermits(1);
+  p.tryTake();
+  const other = p.take(Date.now() + 1_000, live(), 'key-b');
+  const mine = p.take(Date.now() + 1_000, live(), 'key-a');
+  assert.equal(p.redirect('key-a'), true);
+  await assert.rejects(mine, ReborrowSignal);
+  assert.equal(p.redirect('key-a'), false);
+  assert.equal(p.waiting, 1);
+  p.give();
+  await other;
+  assert.equal(p.inUse, 1);
+});
+
+test('a newcomer does not overtake a queued waiter', async () => {
+  const p = new ComputePermits(1);
+  p.tryTake();
+  const queued = p.take(Date.now() + 1_000, live());
+  p.give();
+  await queued;
+  assert.equal(p.tryTake(), false);
 });

@@ -1,0 +1,306 @@
+// Backend pools against a real mariadbd: reuse, reset, isolation between borrowers,
+// dead connections, dropped computes, limits. State is checked with raw COM_QUERY on
+// the pooled connections themselves.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nativePasswordStage1 } from '../../protocol/auth/native-password.js';
+import { framePacket } from '../../protocol/framing.js';
+import { writeComQuery } from '../../protocol/commands/com-query.js';
+import { BackendLoginError, loginBackend, nativeLogin, type LoggedInBackend } from '../../pool/backend-login.js';
+import {
+  ComputeDroppedError,
+  createBackendPools,
+  PoolTimeoutError,
+  type BackendPoolOptions,
+  type BackendPools,
+} from '../../pool/backend-pool.js';
+import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { testLogger } from '../helpers/logger.js';
+import { CLIENT_CAPS, delay, exec, keyFor, scalar, waitFor } from './pool-support.js';
+
+let db: StandaloneMariadb;
+let admin: LoggedInBackend;
+const adminTarget = () => ({ socket: admin.socket, capabilities: CLIENT_CAPS, mariadbCapabilities: 0 });
+const login = () => nativeLogin(nativePasswordStage1('app-secret'), { timeoutMs: 5_000 });
+const open: BackendPools[] = [];
+
+function pools(over: Partial<BackendPoolOptions> = {}): BackendPools {
+  const p = createBackendPools({
+    maxPerCompute: 4,
+    idleTimeoutMs: 60_000,
+    acquireTimeoutMs: 2_000,
+    logger: testLogger(),
+    ...over,
+  });
+  open.push(p);
+  return p;
+}
+
+/** Is the server still running a thread with this id? */
+async function threadAlive(id: number): Promise<boolean> {
+  return (await scalar(adminTarget(), `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${id}`)) === '1';
+}
+
+before(async () => {
+  db = await startStandaloneMariadb('app', 'app-secret');
+  admin = await loginBackend(keyFor(db), nativePasswordStage1('app-secret'), { timeoutMs: 5_000 });
+  for (const sql of [
+    'CREATE DATABASE shop',
+    'CREATE DATABASE other',
+    'CREATE TABLE shop.orders (id INT PRIMARY KEY)',
+    'CREATE ROLE reader',
+    "GRANT reader TO app@'%'",
+  ]) {
+    await exec(adminTarget(), sql);
+  }
+});
+
+after(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  admin?.socket.destroy();
+  await db?.stop();
+});
+
+test('a released backend is reset and handed to the next borrower', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const first = await p.acquire(key, login());
+  assert.equal(first.borrows, 1);
+  assert.equal(first.socket.isPaused(), true, 'handed out paused');
+  const thread = first.threadId;
+  assert.equal(await scalar(first, 'SELECT CONNECTION_ID()'), String(thread));
+  assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 });
+  await p.release(first, { dirty: false });
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
+  const second = await p.acquire(key, login());
+  assert.equal(second.threadId, thread);
+  assert.equal(second.borrows, 2);
+  assert.equal(await scalar(second, 'SELECT CONNECTION_ID()'), String(thread));
+  assert.deepEqual(Object.keys(p.stats().computes), [`${db.host}:${db.port}`]);
+  await p.release(second, { dirty: false });
+});
+
+test('session state does not leak between borrowers', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  await exec(a, 'SET @secret = 42');
+  await exec(a, 'CREATE TEMPORARY TABLE scratch (x INT)');
+  await exec(a, "SET SESSION sql_mode = 'ANSI_QUOTES'");
+  await exec(a, 'SET NAMES latin1');
+  await exec(a, "PREPARE stmt FROM 'SELECT 1'");
+  await exec(a, 'USE other');
+  await exec(a, 'START TRANSACTION');
+  await exec(a, 'INSERT INTO shop.orders VALUES (1)');
+  assert.equal(await scalar(a, 'SELECT @@in_transaction'), '1');
+  const thread = a.threadId;
+  // The client quit inside its transaction: the reset rolls it back.
+  await p.release(a, { dirty: false });
+
+  const b = await p.acquire(key, login());
+  assert.equal(b.threadId, thread, 'the same connection was reused');
+  assert.equal(await scalar(b, 'SELECT @secret'), null);
+  await assert.rejects(scalar(b, 'SELECT * FROM scratch'), /1146/);
+  assert.equal(await scalar(b, 'SELECT @@session.sql_mode = @@global.sql_mode'), '1');
+  assert.equal(await scalar(b, 'SELECT @@character_set_client'), 'utf8mb4');
+  await assert.rejects(exec(b, 'EXECUTE stmt'), /1243/); // unknown prepared statement
+  assert.equal(await scalar(b, 'SELECT DATABASE()'), 'shop');
+  assert.equal(await scalar(b, 'SELECT @@in_transaction'), '0');
+  assert.equal(await scalar(b, 'SELECT COUNT(*) FROM shop.orders'), '0');
+  await p.release(b, { dirty: false });
+});
+
+test('a borrower that vanished inside a transaction leaves nothing behind', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  await exec(a, 'START TRANSACTION');
+  await exec(a, 'INSERT INTO orders VALUES (2)');
+  const thread = a.threadId;
+  // What the session relay reports for a client that closed without COM_QUIT.
+  await p.release(a, { dirty: true });
+  await waitFor('the vanished borrower thread to end', async () => !(await threadAlive(thread)));
+  const b = await p.acquire(key, login());
+  assert.notEqual(b.threadId, thread);
+  assert.equal(await scalar(b, 'SELECT COUNT(*) FROM orders WHERE id = 2'), '0');
+  await p.release(b, { dirty: false });
+});
+
+test('state a reset cannot undo gets the connection destroyed', async () => {
+  const p = pools();
+  // No database at login: a USE cannot be undone.
+  const noDb = keyFor(db);
+  const a = await p.acquire(noDb, login());
+  await exec(a, 'USE shop');
+  const used = a.threadId;
+  await p.release(a, { dirty: false });
+  const b = await p.acquire(noDb, login());
+  assert.notEqual(b.threadId, used);
+  assert.equal(await scalar(b, 'SELECT DATABASE()'), null);
+  // An active role survives COM_RESET_CONNECTION.
+  await exec(b, 'SET ROLE reader');
+  const roled = b.threadId;
+  await p.release(b, { dirty: false });
+  const c = await p.acquire(noDb, login());
+  assert.notEqual(c.threadId, roled);
+  assert.equal(await scalar(c, 'SELECT CURRENT_ROLE()'), null);
+  await p.release(c, { dirty: false });
+  await waitFor('destroyed threads to end', async () => !(await threadAlive(used)) && !(await threadAlive(roled)));
+});
+
+test('a backend with unread replies is destroyed on release, not reused', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  const thread = a.threadId;
+  // A client that sent a command and quit without reading the answer.
+  a.socket.write(framePacket(writeComQuery('SELECT SLEEP(0.2), 1'), 0));
+  await p.release(a, { dirty: false });
+  const b = await p.acquire(key, login());
+  assert.notEqual(b.threadId, thread);
+  await p.release(b, { dirty: false });
+});
+
+test('a backend killed on the server is noticed and replaced, never handed out', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  const killed = a.threadId;
+  await p.release(a, { dirty: false });
+  await exec(adminTarget(), `KILL ${killed}`);
+  // The idle watch sees the close; the next borrower gets a new connection.
+  await waitFor('the pool to notice', () => !a.alive);
+  const b = await p.acquire(key, login());
+  assert.notEqual(b.threadId, killed);
+  assert.equal(await scalar(b, 'SELECT 1'), '1');
+  await p.release(b, { dirty: false });
+  assert.equal(p.stats().total.open, 1);
+});
+
+test('a connection idle past pingAfterIdleMs is pinged on borrow, so a fresh kill is caught', async () => {
+  const p = pools({ pingAfterIdleMs: 0 });
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  const killed = a.threadId;
+  await p.release(a, { dirty: false });
+  await exec(adminTarget(), `KILL ${killed}`);
+  const b = await p.acquire(key, login()); // no waiting for the close to arrive
+  assert.notEqual(b.threadId, killed);
+  assert.equal(await scalar(b, 'SELECT 1'), '1');
+  await p.release(b, { dirty: false });
+  // A live idle connection passes its ping and is reused.
+  const c = await p.acquire(key, login());
+  assert.equal(c.threadId, b.threadId);
+  await p.release(c, { dirty: false });
+});
+
+test('a backend killed while borrowed is destroyed on release', async () => {
+  const p = pools();
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  await exec(adminTarget(), `KILL ${a.threadId}`);
+  await waitFor('the close to arrive', () => a.socket.destroyed || !a.alive, 2_000).catch(() => {});
+  await p.release(a, { dirty: false });
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
+
+test('dropCompute fails waiters at once, refuses returns and closes idle connections', async () => {
+  const p = pools({ maxPerCompute: 2, acquireTimeoutMs: 5_000 });
+  const key = keyFor(db, { database: 'shop' });
+  const [a, b] = await Promise.all([p.acquire(key, login()), p.acquire(key, login())]);
+  const waiting = p.acquire(key, login());
+  await delay(20);
+  assert.equal(p.stats().total.waiting, 1);
+  const started = Date.now();
+  await p.dropCompute(key.addr);
+  await assert.rejects(waiting, ComputeDroppedError);
+  assert.ok(Date.now() - started < 1_000);
+  assert.equal(a.socket.destroyed, false, 'a borrowed connection lives on with its client');
+  await p.release(a, { dirty: false });
+  await p.destroy(b);
+  assert.equal(a.socket.destroyed, true, 'and is destroyed when it comes back');
+  assert.equal(b.socket.destroyed, true);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+
+  // The compute woke again: a fresh pool for it, whose idle connection the next drop closes.
+  const c = await p.acquire(key, login());
+  assert.notEqual(c.threadId, a.threadId);
+  await p.release(c, { dirty: false });
+  assert.equal(p.stats().total.idle, 1);
+  await p.dropCompute(key.addr);
+  assert.equal(c.socket.destroyed, true, 'idle connection closed');
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+  await waitFor('the compute threads to end', async () => !(await threadAlive(c.threadId)) && !(await threadAlive(a.threadId)));
+});
+
+test('the per-compute limit holds across keys and acquire times out with a clear error', async () => {
+  const p = pools({ maxPerCompute: 2, acquireTimeoutMs: 300 });
+  const shop = keyFor(db, { database: 'shop' });
+  const other = keyFor(db, { database: 'other' });
+  const a = await p.acquire(shop, login());
+  const b = await p.acquire(other, login());
+  const started = Date.now();
+  await assert.rejects(p.acquire(shop, login()), (err: Error) => {
+    assert.ok(err instanceof PoolTimeoutError);
+    assert.match(err.message, /no backend connection for user 'app' on compute c-test \(127\.0\.0\.1:\d+\) within 300 ms: 2 of 2 allowed connections open/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 1_500);
+  // A waiter is served as soon as a connection is returned.
+  const waiter = p.acquire(shop, login());
+  await delay(20);
+  assert.equal(p.stats().total.waiting, 1);
+  await p.release(a, { dirty: false });
+  const c = await waiter;
+  assert.equal(c.threadId, a.threadId);
+  await p.release(b, { dirty: false });
+  await p.release(c, { dirty: false });
+});
+
+test('idle connections of one key make room for another key of the same compute', async () => {
+  const p = pools({ maxPerCompute: 1, acquireTimeoutMs: 1_000 });
+  const a = await p.acquire(keyFor(db, { database: 'shop' }), login());
+  await p.release(a, { dirty: false });
+  const b = await p.acquire(keyFor(db, { database: 'other' }), login());
+  assert.equal(a.socket.destroyed, true);
+  assert.equal(await scalar(b, 'SELECT DATABASE()'), 'other');
+  await p.release(b, { dirty: false });
+  assert.equal(p.stats().total.open, 1);
+});
+
+test('a failing login reaches its borrower at once and is not retried', async () => {
+  const p = pools({ acquireTimeoutMs: 5_000 });
+  const before = Number(await scalar(adminTarget(), "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ACCESS_DENIED_ERRORS'"));
+  const started = Date.now();
+  await assert.rejects(
+    p.acquire(keyFor(db), nativeLogin(nativePasswordStage1('wrong'), { timeoutMs: 5_000 })),
+    (err: Error) => err instanceof BackendLoginError && err.serverError?.code === 1045,
+  );
+  assert.ok(Date.now() - started < 1_000);
+  await delay(100);
+  const afterCount = Number(await scalar(adminTarget(), "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'ACCESS_DENIED_ERRORS'"));
+  assert.equal(afterCount - before, 1, 'exactly one login attempt');
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
+
+test('a borrower that gives up while waiting leaves no trace', async () => {
+  const p = pools({ maxPerCompute: 1, acquireTimeoutMs: 5_000 });
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  const ac = new AbortController();
+  const waiting = p.acquire(key, login(), ac.signal);
+  await delay(20);
+  ac.abort(new Error('client went away'));
+  await assert.rejects(waiting, /client went away/);
+  await p.release(a, { dirty: false });
+  await delay(20);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
+});
+
+test('idle connections are evicted after idleTimeoutMs', async () => {
+  const p = pools({ idleTimeoutMs: 100, evictionIntervalMs: 25 });
+  const a = await p.acquire(keyFor(db, { database: 'shop' }), login());
+  await p.release(a, { dirty: false });
+  await waitFor('eviction', () => a.socket.destroyed, 3_000);
+  await waitFor('the janitor', () => Object.keys(p.stats().computes).length === 0, 3_000);
+});
