@@ -28,7 +28,7 @@ const QUICK: BenchProfile = {
   name: 'quick',
   rounds: 2,
   pointSelect: { threads: [1, 8, 32], seconds: 3, warmupSeconds: 1, tableSize: 10_000 },
-  coldWake: { runs: 3 },
+  coldWake: { runs: 5 },
   storm: { clients: 200, workers: 2 },
   churn: { threads: 4, seconds: 3, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
