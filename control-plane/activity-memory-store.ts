@@ -3,6 +3,7 @@
 // Redis store (reports expire, last activity keeps its maximum, usage buckets
 // are absolute per proxy) so dev mode behaves like production.
 import {
+  USAGE_BUCKET_MS,
   USAGE_RETENTION_MS,
   type ActivityReport,
   type ActivitySnapshot,
@@ -72,7 +73,7 @@ export class MemoryActivityStore implements ActivityStore {
   async readUsage(project: string, fromMs: number, toMs: number): Promise<UsageTotals> {
     const totals = { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 };
     for (const [start, perProxy] of this.usage.get(project) ?? []) {
-      if (start < fromMs || start >= toMs) continue;
+      if (start <= fromMs - USAGE_BUCKET_MS || start >= toMs) continue;
       for (const c of perProxy.values()) {
         totals.bytesIn += c.bytesIn;
         totals.bytesOut += c.bytesOut;

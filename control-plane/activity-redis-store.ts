@@ -8,6 +8,7 @@
 // reports (or memory) while Redis is away; the next interval sends everything.
 import { Redis } from 'ioredis';
 import {
+  USAGE_BUCKET_MS,
   USAGE_RETENTION_MS,
   type ActivityReport,
   type ActivitySnapshot,
@@ -106,7 +107,8 @@ export class RedisActivityStore implements ActivityStore {
   }
 
   async readUsage(project: string, fromMs: number, toMs: number): Promise<UsageTotals> {
-    const starts = await this.redis.zrangebyscore(this.k.usageIndex(project), fromMs, `(${toMs}`);
+    // Every minute bucket that overlaps the range: it starts before `to` and ends after `from`.
+    const starts = await this.redis.zrangebyscore(this.k.usageIndex(project), `(${fromMs - USAGE_BUCKET_MS}`, `(${toMs}`);
     const totals = { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 };
     if (starts.length === 0) return totals;
     const p = this.redis.pipeline();

@@ -69,7 +69,7 @@ export interface ActivityStore {
   write(report: ActivityReport): Promise<void>;
   /** Rejects if the store cannot be read: callers must then assume everything is in use. */
   readActivity(projects: string[]): Promise<ActivitySnapshot>;
-  /** Usage of buckets that start within [fromMs, toMs), summed over proxies. */
+  /** Usage of the minute buckets that overlap [fromMs, toMs), summed over proxies. */
   readUsage(project: string, fromMs: number, toMs: number): Promise<UsageTotals>;
   close(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 // GET /api/v1/projects/{id}/usage?from=ISO&to=ISO: what a project used in a
 // time range. Compute seconds come from the control plane's own ledger (exact
 // to the transition); connection seconds and bytes from the proxies' minute
-// buckets in the activity store (those starting within the range); storage is
-// measured now, whatever the range.
+// buckets in the activity store (every minute the range overlaps counts
+// whole); storage is measured now, whatever the range.
 import { ApiError, badRequest } from './api-error.js';
 import type { ActivityStore } from './activity-store.js';
 import type { UsageLedger } from './usage-ledger.js';

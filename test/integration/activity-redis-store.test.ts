@@ -60,7 +60,7 @@ test('last activity only moves forward, whichever proxy reports it', async () =>
   assert.equal((await store.readActivity(['shop'])).lastActive.get('shop'), 6_000);
 });
 
-test('usage: rewriting a bucket replaces it, two proxies add up, ranges select bucket starts', async () => {
+test('usage: rewriting a bucket replaces it, two proxies add up, ranges select the buckets they overlap', async () => {
   const bucket = (proxyId: string, bucketStart: number, bytesIn: number) =>
     report(proxyId, { usage: [{ project: 'shop', bucketStart, bytesIn, bytesOut: bytesIn * 10, connectionMs: 2_000 }] });
   const t0 = Math.floor(Date.now() / 60_000) * 60_000 - 600_000; // a recent minute boundary
@@ -71,7 +71,9 @@ test('usage: rewriting a bucket replaces it, two proxies add up, ranges select b
   await store.write(bucket('p1', t0 + 60_000, 7));
   assert.deepEqual(await store.readUsage('shop', t0, t0 + 60_000), { bytesIn: 150, bytesOut: 1_500, connectionSeconds: 4 });
   assert.deepEqual(await store.readUsage('shop', t0, t0 + 120_000), { bytesIn: 157, bytesOut: 1_570, connectionSeconds: 6 });
-  assert.deepEqual(await store.readUsage('shop', t0 + 1, t0 + 60_000), { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 });
+  assert.deepEqual(await store.readUsage('shop', t0 + 59_999, t0 + 60_000), { bytesIn: 150, bytesOut: 1_500, connectionSeconds: 4 });
+  assert.deepEqual(await store.readUsage('shop', t0 + 60_000, t0 + 60_001), { bytesIn: 7, bytesOut: 70, connectionSeconds: 2 });
+  assert.deepEqual(await store.readUsage('shop', t0 - 60_000, t0), { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 });
 });
 
 test('one report is one MULTI: the proxy key carries its report time and a TTL', async () => {

@@ -40,6 +40,8 @@ test('usage buckets are absolute per proxy: a repeated write is not counted twic
   await store.write(u('b', 5));
   await store.write(u('b', 100, 180_000));
   assert.deepEqual(await store.readUsage('shop', 0, 120_000), { bytesIn: 20, bytesOut: 40, connectionSeconds: 3 });
+  assert.deepEqual(await store.readUsage('shop', 119_999, 120_000), { bytesIn: 20, bytesOut: 40, connectionSeconds: 3 });
+  assert.deepEqual(await store.readUsage('shop', 120_000, 180_000), { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 });
   assert.deepEqual(await store.readUsage('shop', 0, 240_000), { bytesIn: 120, bytesOut: 240, connectionSeconds: 4.5 });
   assert.deepEqual(await store.readUsage('blog', 0, 240_000), { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 });
 });
