@@ -25,7 +25,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startStandaloneMariadb(user = 'app', password = 'app-secret'): Promise<StandaloneMariadb> {
+/** `initSql` runs as root after the user is created (more users, grants, databases). */
+export async function startStandaloneMariadb(
+  user = 'app',
+  password = 'app-secret',
+  initSql = '',
+): Promise<StandaloneMariadb> {
   const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-mariadb-'));
   const dataDir = join(dir, 'data');
   await run('mariadb-install-db', [
@@ -38,7 +43,7 @@ export async function startStandaloneMariadb(user = 'app', password = 'app-secre
   const init = join(dir, 'init.sql');
   await writeFile(
     init,
-    `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';\nGRANT ALL ON *.* TO '${user}'@'%';\n`,
+    `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';\nGRANT ALL ON *.* TO '${user}'@'%';\n${initSql}\n`,
   );
   const port = await freePort();
   const child = spawn(

@@ -1,0 +1,130 @@
+// Session pooling's relay: a client holds one pooled backend for its lifetime. Bytes
+// from the backend go to the client untouched; bytes from the client go through a
+// command tracker, which keeps the client's COM_QUIT from closing the backend, so the
+// backend can be reset and handed to the next client.
+//
+// The client's own commands:
+// - COM_RESET_CONNECTION: forwarded; the backend resets, nothing to track.
+// - COM_CHANGE_USER: forwarded as is. MariaDB answers it with an auth switch carrying a
+//   fresh scramble (checked against mariadbd 10.11), so the client's answer is judged by
+//   the compute whatever scramble the client used first. Afterwards the backend may be
+//   logged in as someone else, so it is not reusable: it is destroyed on release.
+// - A client that leaves without COM_QUIT (crash, kill, network) may have left a
+//   transaction, a half-read result or a half-sent packet: not reusable either.
+// Reusable therefore means exactly: the client said COM_QUIT at a command boundary and
+// never changed user. The reset on release still checks the stream is in step.
+import type { Socket } from 'node:net';
+import { COM_CHANGE_USER } from '../protocol/index.js';
+import { ClientCommandTracker } from './command-tracker.js';
+
+export type SessionEnd =
+  | 'client_quit'
+  | 'client_closed'
+  | 'client_error'
+  | 'backend_closed'
+  | 'backend_error'
+  | 'terminated';
+
+export interface SessionOutcome {
+  end: SessionEnd;
+  /** Release with { dirty: !reusable }. */
+  reusable: boolean;
+  changedUser: boolean;
+  /** Commands the client sent, COM_QUIT not counted. */
+  commands: number;
+}
+
+export interface SessionRelayOptions {
+  /** Aborting ends the session ('terminated'), e.g. at proxy shutdown. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Relay until the client quits or either side goes away. The client socket is ended
+ * (or destroyed) when the relay returns; the backend socket is left open and paused,
+ * with the relay's listeners removed, for the pool to reset or destroy.
+ */
+export function relaySession(
+  client: Socket,
+  clientLeftover: Buffer,
+  backend: { socket: Socket },
+  opts: SessionRelayOptions = {},
+): Promise<SessionOutcome> {
+  const server = backend.socket;
+  const tracker = new ClientCommandTracker();
+  let changedUser = false;
+  let commands = 0;
+
+  return new Promise<SessionOutcome>((resolve) => {
+    let ended = false;
+    const end = (why: SessionEnd) => {
+      if (ended) return;
+      ended = true;
+      client.off('data', fromClient);
+      client.off('drain', resumeServer);
+      client.off('close', onClientClose);
+      client.off('error', onClientError);
+      server.off('data', fromServer);
+      server.off('drain', resumeClient);
+      server.off('close', onServerClose);
+      server.off('error', onServerError);
+      server.pause();
+      opts.signal?.removeEventListener('abort', onAbort);
+      // The client keeps an error listener: its socket may still fail while closing.
+      client.on('error', ignore);
+      if (why === 'client_closed' || why === 'client_error') {
+        client.destroy();
+      } else {
+        client.end();
+        setTimeout(() => client.destroy(), 1_000).unref();
+      }
+      resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands });
+    };
+
+    const forward = (chunk: Buffer) => {
+      const tracked = tracker.push(chunk);
+      for (const command of tracked.commands) {
+        commands++;
+        if (command === COM_CHANGE_USER) changedUser = true;
+      }
+      let flowing = true;
+      for (const piece of tracked.forward) if (piece.length > 0) flowing = server.write(piece);
+      if (tracked.quit) return end('client_quit');
+      if (!flowing) client.pause();
+    };
+    const fromClient = (chunk: Buffer) => forward(chunk);
+    const fromServer = (chunk: Buffer) => {
+      if (!client.write(chunk)) server.pause();
+    };
+    const resumeServer = () => {
+      if (!ended) server.resume();
+    };
+    const resumeClient = () => {
+      if (!ended) client.resume();
+    };
+    const onClientClose = () => end('client_closed');
+    const onClientError = () => end('client_error');
+    const onServerClose = () => end('backend_closed');
+    const onServerError = () => end('backend_error');
+    const onAbort = () => end('terminated');
+
+    client.on('close', onClientClose);
+    client.on('error', onClientError);
+    server.on('close', onServerClose);
+    server.on('error', onServerError);
+    client.on('drain', resumeServer);
+    server.on('drain', resumeClient);
+    if (opts.signal?.aborted) return end('terminated');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (server.destroyed) return end('backend_closed');
+    if (client.destroyed) return end('client_closed');
+    if (clientLeftover.length > 0) forward(clientLeftover);
+    if (ended) return;
+    server.on('data', fromServer);
+    client.on('data', fromClient);
+    server.resume();
+    client.resume();
+  });
+}
+
+function ignore(): void {}
