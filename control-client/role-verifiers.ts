@@ -86,7 +86,9 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
     if (status === 404) return null;
     if (status !== 200) {
       const code = typeof answer.error?.code === 'string' ? ` (${answer.error.code})` : '';
-      throw new RoleVerifierError(`control API answered HTTP ${status}${code} for role '${user}' of project '${project}'`);
+      throw new RoleVerifierError(
+        `control API answered HTTP ${status}${code} for role '${user}' of project '${project}'`,
+      );
     }
     if (answer.user !== user || typeof answer.plugin !== 'string') {
       throw new RoleVerifierError(`control API answer for role '${user}' of project '${project}' lacks user or plugin`);

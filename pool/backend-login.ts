@@ -167,9 +167,10 @@ function checkCapabilities(key: BackendKey, greeting: Greeting, fail: Fail): voi
   const missing = (key.capabilities & ~greeting.capabilities & ~NOT_COMPARED) >>> 0;
   const missingExtended = (key.mariadbCapabilities & ~greeting.mariadbCapabilities) >>> 0;
   if (missing || missingExtended) {
+    const hex = (n: number) => `0x${n.toString(16)}`;
     throw fail(
       'unsupported',
-      `the compute lacks capabilities the client negotiated (0x${missing.toString(16)}, extended 0x${missingExtended.toString(16)})`,
+      `the compute lacks capabilities the client negotiated (${hex(missing)}, extended ${hex(missingExtended)})`,
     );
   }
 }
@@ -209,7 +210,11 @@ async function authenticate(
     if (round === 0 && isAuthSwitchRequest(reply.payload)) {
       const sw = parseAuthSwitchRequest(reply.payload);
       if (sw.pluginName !== NATIVE_PASSWORD_PLUGIN) {
-        throw fail('unsupported', `the compute asks for auth plugin '${sw.pluginName}'; only ${NATIVE_PASSWORD_PLUGIN} can log in with a verifier`);
+        throw fail(
+          'unsupported',
+          `the compute asks for auth plugin '${sw.pluginName}'; ` +
+            `only ${NATIVE_PASSWORD_PLUGIN} can log in with a verifier`,
+        );
       }
       const scramble = sw.pluginData.subarray(0, SCRAMBLE_LENGTH);
       channel.write(tokenFromStage1(stage1, scramble), channel.nextSequenceId);

@@ -168,7 +168,10 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
         continue;
       }
       entry.borrows++;
-      log.debug({ compute: kp.compute.name, user: key.user, backend: entry.id, borrows: entry.borrows }, 'backend reused');
+      log.debug(
+        { compute: kp.compute.name, user: key.user, backend: entry.id, borrows: entry.borrows },
+        'backend reused',
+      );
       return entry;
     }
   }
@@ -331,13 +334,15 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
   function timeout(kp: KeyPool): PoolTimeoutError {
     const { permits } = kp.compute;
     return new PoolTimeoutError(
-      `no backend connection for user '${kp.key.user}' on compute ${kp.compute.name} within ${opts.acquireTimeoutMs} ms: ` +
-        `${permits.inUse} of ${permits.max} allowed connections open`,
+      `no backend connection for user '${kp.key.user}' on compute ${kp.compute.name} ` +
+        `within ${opts.acquireTimeoutMs} ms: ${permits.inUse} of ${permits.max} allowed connections open`,
     );
   }
 
   function dropped(kp: KeyPool): ComputeDroppedError {
-    return new ComputeDroppedError(`compute ${kp.compute.name} was suspended while user '${kp.key.user}' waited for it`);
+    return new ComputeDroppedError(
+      `compute ${kp.compute.name} was suspended while user '${kp.key.user}' waited for it`,
+    );
   }
 
   return { acquire, release, destroy, dropCompute, stats, close };

@@ -19,7 +19,11 @@ const MAX_REPLY_PACKET = 16 * 1024 * 1024;
  * multi-result reply, or bytes beyond the last reply; the caller then destroys the
  * connection. Leaves the socket paused, as borrowers find it.
  */
-export async function runCommands(target: CommandTarget, commands: Buffer[], timeoutMs: number): Promise<CommandReply[]> {
+export async function runCommands(
+  target: CommandTarget,
+  commands: Buffer[],
+  timeoutMs: number,
+): Promise<CommandReply[]> {
   const { socket } = target;
   if (socket.destroyed) throw new Error('backend connection is closed');
   const channel = new PacketChannel(socket, 'backend', MAX_REPLY_PACKET);

@@ -73,7 +73,9 @@ export class TextResultReader {
 
   private first(payload: Buffer): CommandReply | null {
     const header = payload[0];
-    if (header === OK_HEADER && payload.length >= 7) return this.finish({ kind: 'ok', ok: parseOkPacket(payload, this.capabilities) });
+    if (header === OK_HEADER && payload.length >= 7) {
+      return this.finish({ kind: 'ok', ok: parseOkPacket(payload, this.capabilities) });
+    }
     if (header === ERR_HEADER) return this.error(payload);
     if (header === LOCAL_INFILE_HEADER) throw new ProtocolError(`${LABEL}: LOCAL INFILE request is not supported here`);
     const r = new PacketReader(payload, 0, LABEL);

@@ -66,6 +66,8 @@ function checkInputs(scramble: Buffer, verifier: Buffer): void {
     throw new Error(`verified-auth: scramble is ${scramble.length} bytes, expected ${SCRAMBLE_LENGTH}`);
   }
   if (verifier.length !== 0 && verifier.length !== NATIVE_PASSWORD_HASH_LENGTH) {
-    throw new Error(`verified-auth: verifier is ${verifier.length} bytes, expected 0 or ${NATIVE_PASSWORD_HASH_LENGTH}`);
+    throw new Error(
+      `verified-auth: verifier is ${verifier.length} bytes, expected 0 or ${NATIVE_PASSWORD_HASH_LENGTH}`,
+    );
   }
 }
