@@ -25,6 +25,7 @@ export const ER_UNKNOWN_ERROR = 1105;
 export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
 export const ER_SERVER_SHUTDOWN = 1053;
 export const ER_USER_LIMIT_REACHED = 1226;
+export const ER_HOST_IS_BLOCKED = 1129;
 /** MySQL's code for require_secure_transport refusals; clients know it. */
 export const ER_SECURE_TRANSPORT_REQUIRED = 3159;
 

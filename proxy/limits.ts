@@ -1,6 +1,6 @@
 // Per-project fairness: one noisy tenant cannot take every connection, flood
 // a compute with new sessions, or pile up clients behind one wake.
-import { ClientError, ER_CON_COUNT_ERROR, ER_USER_LIMIT_REACHED } from './client-error.js';
+import { ClientError, ER_CON_COUNT_ERROR, ER_HOST_IS_BLOCKED, ER_USER_LIMIT_REACHED } from './client-error.js';
 import { TokenBucket } from '../control-client/token-bucket.js';
 
 export interface LimitsConfig {
@@ -11,6 +11,8 @@ export interface LimitsConfig {
   connectionRatePerProject?: number;
   /** Clients of one project held waiting for its compute at once. */
   maxWaitingPerProject?: number;
+  /** Failed logins per minute per (project, client address) before that pair is refused for a while. */
+  maxAuthFailuresPerMinute?: number;
 }
 
 interface ProjectCounters {
@@ -22,6 +24,7 @@ interface ProjectCounters {
 
 export class ProjectLimits {
   private readonly projects = new Map<string, ProjectCounters>();
+  private readonly authFailures = new Map<string, TokenBucket>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly cfg: LimitsConfig) {
@@ -80,6 +83,33 @@ export class ProjectLimits {
     });
   }
 
+  /** Refuse a (project, client address) that failed to log in too often lately. */
+  checkAuthFailures(project: string, clientAddress: string): void {
+    const max = this.cfg.maxAuthFailuresPerMinute;
+    if (!max) return;
+    const bucket = this.authFailures.get(`${project}\u0000${clientAddress}`);
+    if (bucket && !bucket.peek()) {
+      throw new ClientError(
+        ER_HOST_IS_BLOCKED,
+        'HY000',
+        `Too many failed logins to project '${project}' from ${clientAddress}; wait a minute and try again`,
+        'auth_failures_blocked',
+      );
+    }
+  }
+
+  recordAuthFailure(project: string, clientAddress: string): void {
+    const max = this.cfg.maxAuthFailuresPerMinute;
+    if (!max) return;
+    const key = `${project}\u0000${clientAddress}`;
+    let bucket = this.authFailures.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(max, 60_000);
+      this.authFailures.set(key, bucket);
+    }
+    bucket.take();
+  }
+
   close(): void {
     clearInterval(this.sweeper);
   }
@@ -101,6 +131,7 @@ export class ProjectLimits {
         this.projects.delete(name);
       }
     }
+    for (const [key, bucket] of this.authFailures) if (bucket.full) this.authFailures.delete(key);
   }
 }
 

@@ -9,6 +9,8 @@ import { createSession, type SessionConfig, type SessionContext } from './sessio
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
 import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.js';
 import { TlsContextHolder } from './tls-context.js';
+import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
+import type { UnverifiedPolicy } from './credential-check.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
@@ -27,6 +29,10 @@ export interface ProxyOptions {
   /** Certificate for client TLS; without it CLIENT_SSL is not offered. */
   tls?: TlsContextHolder;
   requireTls?: boolean;
+  /** Verify passwords in the proxy, before any wake (needs the control API's role verifiers). */
+  verifiers?: RoleVerifierClient;
+  /** Users the proxy cannot verify: let the compute judge them, or refuse them. Default passthrough. */
+  unverified?: UnverifiedPolicy;
   logger: Logger;
 }
 
@@ -69,6 +75,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     metrics,
     limits,
     requireTls: opts.requireTls ?? false,
+    unverified: opts.unverified ?? 'passthrough',
+    ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
   };

@@ -9,6 +9,8 @@ import type { ProxyMetrics } from './metrics.js';
 import type { ActivityTracker } from './activity.js';
 import type { TlsContextHolder } from './tls-context.js';
 import type { ProjectLimits } from './limits.js';
+import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
+import type { UnverifiedPolicy } from './credential-check.js';
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -24,6 +26,9 @@ export interface SessionConfig {
   /** Present when the proxy has a certificate: CLIENT_SSL is then advertised. */
   tls?: TlsContextHolder;
   requireTls: boolean;
+  /** Present when the proxy verifies passwords itself (needs the control API). */
+  verifiers?: RoleVerifierClient;
+  unverified: UnverifiedPolicy;
 }
 
 export interface SessionContext {

@@ -2,26 +2,32 @@
 import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
 import type { BackendAddress } from '../control-client/types.js';
 import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
-import { BackendRefusedError, connectBackend, type BackendConnection } from './backend-connect.js';
 import type { Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
+
+/** How to open a connection once the address is known, and which failures are final. */
+export interface Opener<T> {
+  open(addr: BackendAddress, signal: AbortSignal): Promise<T>;
+  /** The compute answered (refused, denied): waking again would not help. */
+  isFinal(err: unknown): boolean;
+}
 
 /**
  * A connect that fails drops the address and wakes once more: the compute may
  * have been suspended since the address was cached.
  */
-export async function wakeAndConnect(ctx: SessionContext, route: Route): Promise<BackendConnection> {
+export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opener: Opener<T>): Promise<T> {
   const project = route.project ?? '(static)';
-  const { resolver, connectTimeoutMs, metrics } = ctx.cfg;
+  const { resolver, metrics } = ctx.cfg;
   for (let attempt = 1; ; attempt++) {
     const addr = await waitForCompute(ctx, project, route);
     const connectStarted = performance.now();
     try {
-      const backend = await connectBackend(addr, connectTimeoutMs, ctx.abort.signal);
+      const conn = await opener.open(addr, ctx.abort.signal);
       metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
-      return backend;
+      return conn;
     } catch (err) {
-      if (err instanceof BackendRefusedError) throw err;
+      if (opener.isFinal(err)) throw err;
       resolver.invalidate(project, addr);
       if (attempt >= 2 || ctx.abort.signal.aborted) {
         throw computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
