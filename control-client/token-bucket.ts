@@ -1,10 +1,20 @@
-// A rate limit that allows short bursts: `ratePerSec` tokens refill each second, up to `ratePerSec`.
+// A rate limit that allows short bursts: `rate` tokens refill every `periodMs`
+// (a second by default), up to `rate`.
 export class TokenBucket {
   private tokens: number;
   private last = performance.now();
 
-  constructor(private readonly ratePerSec: number) {
-    this.tokens = ratePerSec;
+  constructor(
+    private readonly rate: number,
+    private readonly periodMs = 1_000,
+  ) {
+    this.tokens = rate;
+  }
+
+  /** Whether a token is there, without taking it. */
+  peek(): boolean {
+    this.refill();
+    return this.tokens >= 1;
   }
 
   take(): boolean {
@@ -16,12 +26,12 @@ export class TokenBucket {
 
   get full(): boolean {
     this.refill();
-    return this.tokens >= this.ratePerSec;
+    return this.tokens >= this.rate;
   }
 
   private refill(): void {
     const now = performance.now();
-    this.tokens = Math.min(this.ratePerSec, this.tokens + ((now - this.last) / 1000) * this.ratePerSec);
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) / this.periodMs) * this.rate);
     this.last = now;
   }
 }
