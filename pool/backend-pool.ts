@@ -11,7 +11,14 @@ import type { BackendAddress } from '../control-client/types.js';
 import { describeCompute, type BackendKey, type BackendLogin } from './backend-login.js';
 import { readBaseline, resetBackend } from './backend-health.js';
 import { ComputePermits, PermitTimeoutError, ReborrowSignal } from './compute-permits.js';
-import { borrowSlot, createKeyPool, keyPoolId, type ComputeState, type KeyPool } from './key-pool.js';
+import {
+  BorrowTimeoutError,
+  borrowSlot,
+  createKeyPool,
+  keyPoolId,
+  type ComputeState,
+  type KeyPool,
+} from './key-pool.js';
 import type { BackendEntry, PooledBackend } from './pooled-backend.js';
 
 export interface BackendPoolOptions {
@@ -147,7 +154,9 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
     const kp = keyPoolFor(key);
     const deadline = Date.now() + opts.acquireTimeoutMs;
     for (;;) {
-      const entry = await borrowSlot(kp, deadline, signal, () => timeout(kp));
+      const entry = await borrowSlot(kp, deadline, signal).catch((err: unknown) => {
+        throw explainBorrowFailure(kp, err, signal);
+      });
       if (kp.compute.dropped || closed) {
         void kp.pool.destroy(entry);
         throw closed ? new PoolClosedError() : dropped(kp);
@@ -174,6 +183,15 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
       );
       return entry;
     }
+  }
+
+  /** generic-pool's own errors in our words; the borrower's abort reason as it is. */
+  function explainBorrowFailure(kp: KeyPool, err: unknown, signal: AbortSignal): unknown {
+    if (signal.aborted && err === signal.reason) return err;
+    if (closed) return new PoolClosedError();
+    if (kp.compute.dropped) return err instanceof ComputeDroppedError ? err : dropped(kp);
+    if (err instanceof BorrowTimeoutError || (err as Error)?.name === 'TimeoutError') return timeout(kp);
+    return err;
   }
 
   async function connect(

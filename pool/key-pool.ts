@@ -102,16 +102,15 @@ async function validate(entry: BackendEntry, compute: ComputeState, s: KeyPoolSe
   return true;
 }
 
+export class BorrowTimeoutError extends Error {
+  override readonly name = 'BorrowTimeoutError';
+}
+
 /**
  * A slot from generic-pool by `deadline`. If the borrower gives up first (timeout,
  * abort, dropped compute) the slot is handed back when it arrives.
  */
-export function borrowSlot(
-  kp: KeyPool,
-  deadline: number,
-  signal: AbortSignal,
-  timeoutError: () => Error,
-): Promise<BackendEntry> {
+export function borrowSlot(kp: KeyPool, deadline: number, signal: AbortSignal): Promise<BackendEntry> {
   const pending = kp.pool.acquire();
   return new Promise<BackendEntry>((resolve, reject) => {
     let settled = false;
@@ -122,7 +121,10 @@ export function borrowSlot(
       reject(err);
     };
     const onAbort = () => giveUp(signal.reason);
-    const timer = setTimeout(() => giveUp(timeoutError()), Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => giveUp(new BorrowTimeoutError('no slot in time')),
+      Math.max(0, deadline - Date.now()),
+    );
     const cleanup = () => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);

@@ -257,6 +257,21 @@ test('the per-compute limit holds across keys and acquire times out with a clear
   await p.release(c, { dirty: false });
 });
 
+test('a borrower queued behind its own key times out with the same clear error', async () => {
+  const p = pools({ maxPerCompute: 1, acquireTimeoutMs: 200 });
+  const key = keyFor(db, { database: 'shop' });
+  const a = await p.acquire(key, login());
+  await assert.rejects(p.acquire(key, login()), (err: Error) => {
+    assert.ok(err instanceof PoolTimeoutError, `${err.name}: ${err.message}`);
+    assert.match(err.message, /within 200 ms: 1 of 1 allowed connections open/);
+    return true;
+  });
+  await p.release(a, { dirty: false });
+  const b = await p.acquire(key, login());
+  assert.equal(b.threadId, a.threadId, 'the timed-out request did not swallow the connection');
+  await p.release(b, { dirty: false });
+});
+
 test('idle connections of one key make room for another key of the same compute', async () => {
   const p = pools({ maxPerCompute: 1, acquireTimeoutMs: 1_000 });
   const a = await p.acquire(keyFor(db, { database: 'shop' }), login());
