@@ -23,6 +23,8 @@ export interface ComputeLifecycleOptions {
   wakeTimeoutMs: number;
   /** Told every transition and removal (usage accounting). */
   onEvent?: (e: ComputeEvent) => void;
+  /** Awaited in the compute's queue before an active compute is suspended (role reading); must be bounded and not throw. */
+  beforeSuspend?: (c: ComputeRecord) => Promise<void>;
 }
 
 export class ComputeLifecycle {
@@ -162,6 +164,7 @@ export class ComputeLifecycle {
     if (c.state === 'stopped' || (requested === 'freeze' && c.state === 'frozen')) return computeView(c);
     // Only a serving process can be frozen; anything else (failed) is cleaned up by a stop.
     const tier: SuspendTier = requested === 'freeze' && c.state !== 'active' ? 'stop' : requested;
+    if (c.state === 'active') await this.o.beforeSuspend?.(c);
     const from = c.state;
     if (tier === 'stop') this.transition(c, 'stopping');
     try {

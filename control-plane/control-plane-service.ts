@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ApiError, badRequest, conflict, notFound } from './api-error.js';
 import { ComputeLifecycle } from './compute-lifecycle.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
+import { controlVerifier, generateControlLogin } from './control-account.js';
 import { generateOwnerPassword, OWNER_USER, ownerVerifier } from './owner-credentials.js';
 import {
   computeView,
@@ -16,6 +17,7 @@ import {
   type ProjectRecord,
   type ProjectView,
 } from './records.js';
+import { RoleVerifiers, type RoleAnswer, type RoleVerifierOptions } from './role-verifiers.js';
 import { createStateStore, type StateStore } from './state-store.js';
 import type { ComputeEvent } from './usage-ledger.js';
 
@@ -28,6 +30,8 @@ export interface ControlPlaneServiceOptions {
   provisionTimeoutMs?: number;
   /** Told every compute transition, from the reconcile at open on (usage accounting). */
   onComputeEvent?: (e: ComputeEvent) => void;
+  /** Reading users' verifiers from computes (GET /projects/{id}/roles/{user}). */
+  roles?: RoleVerifierOptions;
 }
 
 export interface CreatedProject {
@@ -51,18 +55,27 @@ export class ControlPlaneService {
   /** Project ids with a create (of the project or of its compute) under way. */
   private readonly creating = new Set<string>();
   private readonly lifecycle: ComputeLifecycle;
+  private readonly roles: RoleVerifiers;
 
   private constructor(
     private readonly o: ControlPlaneServiceOptions,
     private readonly store: StateStore,
   ) {
+    this.roles = new RoleVerifiers(
+      { projects: this.projects, computes: this.computes, persist: () => this.persist(), logger: o.logger.child({ component: 'role-verifiers' }) },
+      o.roles,
+    );
     this.lifecycle = new ComputeLifecycle({
       driver: o.driver,
       computes: this.computes,
       persist: () => this.persist(),
       logger: o.logger,
       wakeTimeoutMs: o.wakeTimeoutMs,
-      ...(o.onComputeEvent ? { onEvent: o.onComputeEvent } : {}),
+      onEvent: (e) => {
+        this.roles.computeEvent(e);
+        o.onComputeEvent?.(e);
+      },
+      beforeSuspend: (c) => this.roles.beforeSuspend(c),
     });
   }
 
@@ -75,6 +88,7 @@ export class ControlPlaneService {
     for (const c of state.computes) service.computes.set(c.id, c);
     await service.lifecycle.reconcile();
     await service.persist();
+    service.roles.start();
     return service;
   }
 
@@ -199,19 +213,33 @@ export class ControlPlaneService {
     return { project: projectId, compute: await this.lifecycle.wake(project.computeId, timeoutMs) };
   }
 
+  /** What the proxy asks before it verifies a login: a user's plugin and verifier, from the state. Never wakes. */
+  role(projectId: string, user: string): Promise<RoleAnswer> {
+    return this.roles.lookup(projectId, user);
+  }
+
   /** Leaves computes running unless stopComputes; a later start adopts them. */
   async close(opts: { stopComputes?: boolean } = {}): Promise<void> {
+    // Computes about to be stopped are read once more, as a suspend would.
+    await this.roles.close({ readFirst: opts.stopComputes ?? false });
     await this.lifecycle.close(opts.stopComputes ?? false);
     await this.persist();
   }
 
   private async provision(project: ProjectRecord, computeId: string): Promise<ComputeRecord> {
     const signal = AbortSignal.timeout(this.o.provisionTimeoutMs ?? 120_000);
+    const control = generateControlLogin();
     try {
       // Leftovers under this id can only come from a creation that never finished.
       await this.o.driver.destroy(computeId);
       await this.o.driver.provision(
-        { computeId, projectId: project.id, ownerUser: project.ownerUser, ownerVerifier: project.ownerVerifier },
+        {
+          computeId,
+          projectId: project.id,
+          ownerUser: project.ownerUser,
+          ownerVerifier: project.ownerVerifier,
+          control: { user: control.user, verifier: controlVerifier(control) },
+        },
         signal,
       );
     } catch (err) {
@@ -219,7 +247,7 @@ export class ControlPlaneService {
       throw new ApiError(503, 'provision_failed', `project '${project.id}': could not provision compute ${computeId}: ${cause}`, { cause: err });
     }
     const now = new Date().toISOString();
-    return { id: computeId, projectId: project.id, state: 'stopped', createdAt: now, updatedAt: now, resumeCount: 0 };
+    return { id: computeId, projectId: project.id, state: 'stopped', createdAt: now, updatedAt: now, resumeCount: 0, control };
   }
 
   /** Removes the project's compute (process and storage), then the project. */

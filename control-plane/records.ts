@@ -1,6 +1,8 @@
 // What the control plane keeps about projects and computes, and the shapes the
 // API shows. Records hold the owner's verifier, never a password; views hold
 // neither.
+import type { ComputeAccounts } from './compute-accounts.js';
+import type { ControlLogin } from './control-account.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
 
 export type ComputeState = 'stopped' | 'starting' | 'active' | 'frozen' | 'stopping' | 'failed';
@@ -28,6 +30,10 @@ export interface ComputeRecord {
   lastError?: string;
   /** Real driver resumes; coalesced wakes do not count. */
   resumeCount: number;
+  /** The control plane's login to the compute (role reading); absent on computes provisioned before it. */
+  control?: ControlLogin;
+  /** The compute's accounts as last read: the project's roles (role-verifiers.ts). */
+  accounts?: ComputeAccounts;
 }
 
 export interface StoredState {

@@ -8,6 +8,7 @@ import { ControlPlaneService } from './control-plane-service.js';
 import type { ComputeDriver } from './drivers/driver.js';
 import { createProcessDriver } from './drivers/process-driver.js';
 import { createApiHandler } from './http-api.js';
+import type { RoleVerifierOptions } from './role-verifiers.js';
 import type { ActivityStore } from './activity-store.js';
 import { startScaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
 import { UsageLedger } from './usage-ledger.js';
@@ -28,6 +29,8 @@ export interface ControlPlaneOptions {
   /** Where proxies report activity; the caller closes it. Without it nothing is suspended for idleness. */
   activity?: ActivityStore;
   idle?: IdleOptions;
+  /** Reading role verifiers from computes: refresh interval, bounds. */
+  roles?: RoleVerifierOptions;
 }
 
 export interface ControlPlane {
@@ -55,6 +58,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger,
       wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000,
       onComputeEvent: (e) => ledger.record(e),
+      ...(opts.roles ? { roles: opts.roles } : {}),
     });
     scaleToZero = startScaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle });
   } catch (err) {

@@ -2,7 +2,7 @@
 //
 //   <dataDir>/template/                 made once by mariadb-install-db
 //   <dataDir>/computes/<id>/data/       a copy of the template: the compute's datadir
-//   <dataDir>/computes/<id>/owner-init.sql  creates the owner on first start, then removed
+//   <dataDir>/computes/<id>/owner-init.sql  creates the owner (and control account) on first start, then removed
 //   <dataDir>/computes/<id>/provisioned     written last: provisioning finished
 //   <dataDir>/computes/<id>/run.json    pid and port of the running mariadbd
 //   <dataDir>/computes/<id>/mariadbd.err    mariadbd's stderr
@@ -16,6 +16,7 @@ import { access, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { controlAccountSql, type ControlGrant } from '../control-account.js';
 
 const run = promisify(execFile);
 
@@ -102,8 +103,11 @@ export async function ensureTemplate(dataDir: string, installDbPath: string, sig
   return template;
 }
 
-/** SQL that creates the owner from its verifier: the plaintext password never reaches disk. */
-export function ownerInitSql(user: string, verifier: string): string {
+/**
+ * SQL that creates the owner from its verifier (and the control plane's own
+ * account, when given): no plaintext password ever reaches disk. Both drivers use it.
+ */
+export function ownerInitSql(user: string, verifier: string, control?: ControlGrant): string {
   // Both values end up inside SQL literals, so only strictly shaped ones pass.
   if (!OWNER_USER.test(user)) throw new Error(`owner user name '${user}' must match ${OWNER_USER}`);
   if (!VERIFIER.test(verifier)) throw new Error(`owner verifier for '${user}' is not '*' and 40 uppercase hex digits`);
@@ -111,7 +115,7 @@ export function ownerInitSql(user: string, verifier: string): string {
     `CREATE USER IF NOT EXISTS '${user}'@'%' IDENTIFIED BY PASSWORD '${verifier}';`,
     `GRANT ALL PRIVILEGES ON *.* TO '${user}'@'%' WITH GRANT OPTION;`,
     '',
-  ].join('\n');
+  ].join('\n') + (control ? controlAccountSql(control) : '');
 }
 
 /**
@@ -123,9 +127,10 @@ export async function provisionComputeFiles(
   template: string,
   ownerUser: string,
   ownerVerifier: string,
+  control?: ControlGrant,
 ): Promise<void> {
   if (await exists(paths.provisioned)) return;
-  const sql = ownerInitSql(ownerUser, ownerVerifier);
+  const sql = ownerInitSql(ownerUser, ownerVerifier, control);
   await rm(paths.dir, { recursive: true, force: true });
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   // A reflink where the filesystem has them (btrfs, XFS): instant, and no space until written.

@@ -24,6 +24,8 @@ export interface ProvisionRequest {
   ownerUser: string;
   /** `mysql_native_password` verifier as MariaDB stores it: '*' + HEX(SHA1(SHA1(password))). */
   ownerVerifier: string;
+  /** The control plane's read-only account (role verifiers); the driver picks the host it may connect from. */
+  control?: { user: string; verifier: string };
 }
 
 export interface ComputeDriver {

@@ -62,7 +62,8 @@ export function initSecret(req: ProvisionRequest, s: ComputeShape): V1Secret {
     kind: 'Secret',
     metadata: { name: initSecretName(req.computeId), namespace: s.namespace, labels: computeLabels(req) },
     type: 'Opaque',
-    stringData: { 'owner.sql': ownerInitSql(req.ownerUser, req.ownerVerifier) },
+    // The control plane reads accounts from another pod, so its account takes any host ('%').
+    stringData: { 'owner.sql': ownerInitSql(req.ownerUser, req.ownerVerifier, req.control && { ...req.control, host: '%' }) },
   };
 }
 

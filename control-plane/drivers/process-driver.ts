@@ -195,7 +195,9 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
         throw err;
       });
       const p = computePaths(dataDir, req.computeId);
-      await provisionComputeFiles(p, await template, req.ownerUser, req.ownerVerifier);
+      // The control plane reaches its computes on loopback only.
+      const control = req.control && { ...req.control, host: HOST };
+      await provisionComputeFiles(p, await template, req.ownerUser, req.ownerVerifier, control);
     },
 
     resume(id, signal) {

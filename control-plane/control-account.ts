@@ -1,0 +1,55 @@
+// The control plane's own login to a compute, made at provisioning so it can read
+// the compute's accounts (role verifiers) while it is awake. It may read
+// mysql.global_priv and nothing else: no data, no writes, at most a few
+// connections. Its password is random, kept in the state file (0600) and never
+// shown; the compute's init SQL holds only its verifier, like the owner's.
+//
+// Where it may connect from is the driver's call: the process driver's computes
+// listen on 127.0.0.1 next to the control plane ('127.0.0.1'); a Kubernetes pod is
+// reached from another pod ('%').
+import { randomBytes } from 'node:crypto';
+import { formatNativeVerifier, nativePasswordVerifier } from '../protocol/auth/native-password.js';
+
+/** Reserved: never served as a role, so no client can be verified as it. */
+export const CONTROL_USER = 'wakeproxy_ctl';
+
+/** Concurrent connections the account may hold: a read is one at a time per compute. */
+const MAX_CONNECTIONS = 3;
+
+const USER = /^[A-Za-z0-9_]{1,32}$/;
+const HOST = /^(%|[0-9A-Za-z.:-]{1,60})$/;
+const VERIFIER = /^\*[0-9A-F]{40}$/;
+
+/** What the control plane keeps (in the compute's record) to log in. */
+export interface ControlLogin {
+  user: string;
+  password: string;
+}
+
+/** What the compute's init SQL needs to create the account. */
+export interface ControlGrant {
+  user: string;
+  host: string;
+  verifier: string;
+}
+
+export function generateControlLogin(): ControlLogin {
+  return { user: CONTROL_USER, password: randomBytes(24).toString('base64url') };
+}
+
+export function controlVerifier(login: ControlLogin): string {
+  return formatNativeVerifier(nativePasswordVerifier(login.password));
+}
+
+/** CREATE USER + the one grant; every value is checked before it reaches a SQL literal. */
+export function controlAccountSql(g: ControlGrant): string {
+  if (!USER.test(g.user)) throw new Error(`control account name '${g.user}' must match ${USER}`);
+  if (!HOST.test(g.host)) throw new Error(`control account host '${g.host}' must match ${HOST}`);
+  if (!VERIFIER.test(g.verifier)) throw new Error(`control account verifier is not '*' and 40 uppercase hex digits`);
+  const account = `'${g.user}'@'${g.host}'`;
+  return [
+    `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD '${g.verifier}' WITH MAX_USER_CONNECTIONS ${MAX_CONNECTIONS};`,
+    `GRANT SELECT ON mysql.global_priv TO ${account};`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,233 @@
+// Role verifiers end to end: a real control plane (process driver, real mariadbd),
+// users made with plain SQL on the compute, GET /api/v1/projects/{id}/roles/{user}
+// over HTTP with a bearer token, and the proxy's own client
+// (control-client/role-verifiers.ts) checking passwords against what it serves.
+// The tests run in order: each builds on the compute the previous one left.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import mysql from 'mysql2/promise';
+import { pino, type Logger } from 'pino';
+import { createRoleVerifierClient, type RoleVerifierClient } from '../../control-client/role-verifiers.js';
+import { ownerVerifier } from '../../control-plane/owner-credentials.js';
+import type { RoleVerifierOptions } from '../../control-plane/role-verifiers.js';
+import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
+import {
+  formatNativeVerifier,
+  generateScramble,
+  nativePasswordStage1,
+  nativePasswordVerifier,
+  scrambleNativePassword,
+  verifyNativePassword,
+} from '../../protocol/auth/native-password.js';
+import { controlApi, type ApiCall } from '../helpers/control-plane-api.js';
+import { portIsClosed, queryCompute, type Login } from '../helpers/control-plane-compute.js';
+import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+
+const TOKEN = 'roles-test-token';
+const verifierOf = (password: string) => formatNativeVerifier(nativePasswordVerifier(password));
+
+let dir: TempDir;
+let cp: ControlPlane;
+let api: ApiCall;
+let client: RoleVerifierClient;
+let owner: Login;
+let computeId: string;
+/** Every log line of every control plane here: verifiers and passwords must never be in one. */
+const logLines: string[] = [];
+
+function capturingLogger(): Logger {
+  return pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+}
+
+async function start(roles: RoleVerifierOptions): Promise<void> {
+  cp = await startControlPlane({ dataDir: dir.path, token: TOKEN, logger: capturingLogger(), wakeTimeoutMs: 20_000, roles });
+  api = controlApi(cp.url, TOKEN);
+  // ttl 0: every get asks the control plane, so each check below sees its current answer.
+  client = createRoleVerifierClient({ url: cp.url, token: TOKEN, ttlMs: 0 });
+}
+
+async function stop(opts: { stopComputes?: boolean } = {}): Promise<void> {
+  await client.close();
+  await cp.close(opts);
+}
+
+const role = (user: string, project = 'shop') => api('GET', `/api/v1/projects/${project}/roles/${encodeURIComponent(user)}`);
+
+async function computeState(): Promise<{ state: string; resumeCount: number; port?: number }> {
+  return (await api('GET', `/api/v1/compute/${computeId}`)).body;
+}
+
+/** Whether `password` passes the proxy's own check against what the control plane serves for `user`. */
+async function proxyAccepts(user: string, password: string): Promise<boolean> {
+  const verifier = await client.get('shop', user, AbortSignal.timeout(5_000));
+  assert.ok(Buffer.isBuffer(verifier), `expected a native verifier for ${user}, got ${String(verifier)}`);
+  const scramble = generateScramble();
+  const stage1 = verifyNativePassword(scrambleNativePassword(password, scramble), scramble, verifier);
+  if (stage1) assert.deepEqual(stage1, nativePasswordStage1(password), 'the recovered stage1 logs into the compute');
+  return stage1 !== null;
+}
+
+before(async () => {
+  dir = await makeTempDir('wake-proxy-cp-roles-');
+  // The sweep is out of the way here (60 s): these tests see on-demand and before-suspend reads.
+  await start({ refreshIntervalMs: 60_000, onDemandIntervalMs: 1_000 });
+});
+
+after(async () => {
+  await client?.close();
+  await cp?.close({ stopComputes: true });
+  await dir?.remove();
+});
+
+test("the owner's verifier is served from creation", async () => {
+  const created = await api('POST', '/api/v1/projects', { name: 'shop' });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  owner = { host: created.body.compute.host, port: created.body.compute.port, user: created.body.user, password: created.body.password };
+  computeId = created.body.compute.id;
+
+  const res = await role('owner');
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.deepEqual(res.body, { user: 'owner', plugin: 'mysql_native_password', verifier: ownerVerifier(owner.password) });
+  assert.equal(await proxyAccepts('owner', owner.password), true);
+  assert.equal(await proxyAccepts('owner', owner.password + 'x'), false);
+});
+
+test('users created with plain SQL are served after an on-demand read: native, passwordless, ed25519', async () => {
+  await queryCompute(owner, "INSTALL SONAME 'auth_ed25519'");
+  await queryCompute(owner, "CREATE USER 'app'@'%' IDENTIFIED BY 'x'");
+  await queryCompute(owner, "CREATE USER 'nopw'@'%'");
+  await queryCompute(owner, "CREATE USER 'edu'@'%' IDENTIFIED VIA ed25519 USING PASSWORD('secret')");
+
+  const app = await role('app');
+  assert.equal(app.status, 200, JSON.stringify(app.body));
+  assert.deepEqual(app.body, { user: 'app', plugin: 'mysql_native_password', verifier: verifierOf('x') });
+  assert.deepEqual((await role('nopw')).body, { user: 'nopw', plugin: 'mysql_native_password', verifier: '' });
+  assert.deepEqual((await role('edu')).body, { user: 'edu', plugin: 'ed25519' }, 'another plugin: no verifier');
+
+  assert.equal(await proxyAccepts('app', 'x'), true);
+  assert.equal(await proxyAccepts('app', 'y'), false);
+  assert.equal(await proxyAccepts('nopw', ''), true);
+  assert.equal(await client.get('shop', 'edu', AbortSignal.timeout(5_000)), 'unknown', 'the proxy passes ed25519 through');
+});
+
+test('unknown users, unknown projects and the control account are 404; the token is required', async () => {
+  const unknown = await role('nobody');
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.body.error.code, 'role_not_found');
+  assert.match(unknown.body.error.message, /project 'shop' has no user 'nobody'/);
+  const control = await role('wakeproxy_ctl');
+  assert.equal(control.status, 404);
+  assert.equal(control.body.error.code, 'role_not_found', 'the control plane account is never a role');
+  for (const reserved of ['root', 'mariadb.sys']) {
+    assert.notEqual((await role(reserved)).body.plugin, 'mysql_native_password', `${reserved} is not verifiable by the proxy`);
+  }
+  const noProject = await role('app', 'nope');
+  assert.equal(noProject.status, 404);
+  assert.equal(noProject.body.error.code, 'project_not_found');
+
+  const signal = AbortSignal.timeout(5_000);
+  assert.equal(await client.get('shop', 'nobody', signal), null);
+  assert.equal(await client.get('nope', 'app', signal), null);
+
+  const anonymous = await controlApi(cp.url)('GET', '/api/v1/projects/shop/roles/app');
+  assert.equal(anonymous.status, 401);
+  assert.equal(anonymous.body.error.code, 'unauthorized');
+});
+
+test('a flood of unknown users costs the compute at most one read per interval', async () => {
+  const probe = await mysql.createConnection(owner);
+  try {
+    const connections = async () => {
+      const [rows] = await probe.query("SHOW GLOBAL STATUS LIKE 'Connections'");
+      return Number((rows as Array<{ Value: string }>)[0]!.Value);
+    };
+    await sleep(1_100); // past the on-demand interval of the earlier lookups
+    const before = await connections();
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => role(`ghost${i}`)));
+    for (const a of answers) assert.equal(a.body.error.code, 'role_not_found');
+    for (let i = 0; i < 10; i++) assert.equal((await role(`late-ghost${i}`)).status, 404);
+    assert.equal((await connections()) - before, 1, 'one read of the compute for 40 unknown users');
+  } finally {
+    await probe.end();
+  }
+});
+
+test('a password changed and a user created while awake are served after a stop, without waking', async () => {
+  await queryCompute(owner, "ALTER USER 'app'@'%' IDENTIFIED BY 'y'");
+  await queryCompute(owner, "CREATE USER 'late'@'%' IDENTIFIED BY 'l'");
+  const before = await computeState();
+
+  const stopped = await api('POST', `/api/v1/compute/${computeId}/suspend`, { tier: 'stop' });
+  assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+  assert.equal(stopped.body.state, 'stopped');
+  assert.ok(await portIsClosed(owner.port));
+
+  assert.deepEqual((await role('app')).body, { user: 'app', plugin: 'mysql_native_password', verifier: verifierOf('y') });
+  assert.deepEqual((await role('late')).body, { user: 'late', plugin: 'mysql_native_password', verifier: verifierOf('l') });
+  assert.equal((await role('still-nobody')).status, 404);
+  assert.equal(await proxyAccepts('app', 'y'), true);
+  assert.equal(await proxyAccepts('app', 'x'), false);
+  assert.equal(await proxyAccepts('late', 'l'), true);
+
+  const after = await computeState();
+  assert.equal(after.state, 'stopped', 'role lookups never wake a compute');
+  assert.equal(after.resumeCount, before.resumeCount);
+});
+
+test('roles survive a restart; the periodic read shows a change made while active', async () => {
+  await stop();
+  await start({ refreshIntervalMs: 300 });
+  assert.deepEqual((await role('app')).body.verifier, verifierOf('y'), 'served from the state file while stopped');
+  assert.equal((await computeState()).state, 'stopped');
+
+  const woken = await api('POST', '/api/v1/projects/shop/wake');
+  assert.equal(woken.status, 200, JSON.stringify(woken.body));
+  owner = { ...owner, port: woken.body.compute.port };
+  await sleep(500); // past the read right after the resume: only the sweep can see what follows
+  await queryCompute(owner, "ALTER USER 'app'@'%' IDENTIFIED BY 'z'");
+  const changedAt = performance.now();
+  let verifier: string | undefined;
+  while (performance.now() - changedAt < 5_000) {
+    verifier = (await role('app')).body.verifier;
+    if (verifier === verifierOf('z')) break;
+    await sleep(50);
+  }
+  assert.equal(verifier, verifierOf('z'), 'the new password shows within a few sweep intervals');
+  assert.equal(await proxyAccepts('app', 'z'), true);
+  const dropped = await queryCompute(owner, "DROP USER 'late'@'%'").then(async () => {
+    const began = performance.now();
+    while (performance.now() - began < 5_000 && (await role('late')).status === 200) await sleep(50);
+    return (await role('late')).status;
+  });
+  assert.equal(dropped, 404, 'a dropped user stops being served');
+});
+
+test('a compute provisioned before control accounts serves its owner only', async () => {
+  await stop(); // the compute stays running; the next control plane adopts it
+  const path = join(dir.path, 'state.json');
+  const state = JSON.parse(await readFile(path, 'utf8'));
+  const control = state.computes[0].control;
+  assert.equal(control.user, 'wakeproxy_ctl');
+
+  // Nothing secret reached a log line: no verifier served above, not the control password.
+  const secrets = [control.password, verifierOf('x'), verifierOf('y'), verifierOf('z'), verifierOf('l'), ownerVerifier(owner.password)];
+  for (const line of logLines) for (const s of secrets) assert.ok(!line.includes(s.slice(1)), `log line holds a secret: ${line}`);
+
+  delete state.computes[0].control;
+  delete state.computes[0].accounts;
+  await writeFile(path, JSON.stringify(state, null, 2));
+  await start({ refreshIntervalMs: 300 });
+  assert.equal((await computeState()).state, 'active');
+  assert.deepEqual((await role('owner')).body.verifier, ownerVerifier(owner.password));
+  assert.equal((await role('app')).status, 404);
+  await sleep(400);
+  assert.equal((await role('app')).status, 404, 'no sweep can read it either');
+  assert.equal(
+    logLines.filter((l) => l.includes('has no control account')).length,
+    1,
+    'said once in the log',
+  );
+});
