@@ -1,0 +1,90 @@
+// The session relay's ends, over loopback socket pairs (bytes only; the end-to-end test
+// with real clients and mariadbd is test/integration/pool-session-relay.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Socket } from 'node:net';
+import { framePacket } from '../../protocol/framing.js';
+import { writeComQuery } from '../../protocol/commands/com-query.js';
+import { writeComQuit } from '../../protocol/commands/simple-commands.js';
+import { relaySession } from '../../pool/session-relay.js';
+
+/** Two connected sockets: [the side we hand to the relay, the far end]. */
+async function socketPair(): Promise<[Socket, Socket]> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const near = connect((server.address() as { port: number }).port, '127.0.0.1');
+  const far = await accepted;
+  await new Promise<void>((resolve) => (near.connecting ? near.once('connect', () => resolve()) : resolve()));
+  server.close();
+  return [near, far];
+}
+
+function collect(s: Socket): () => Buffer {
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  return () => Buffer.concat(chunks);
+}
+
+test('carries bytes both ways and stops at COM_QUIT, leaving the backend open and paused', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair();
+  const atCompute = collect(compute);
+  const atClient = collect(clientApp);
+  const done = relaySession(client, Buffer.alloc(0), { socket: backend });
+  const query = framePacket(writeComQuery('SELECT 1'), 0);
+  clientApp.write(query);
+  compute.write(Buffer.from('reply bytes'));
+  await new Promise((r) => setTimeout(r, 50));
+  clientApp.write(framePacket(writeComQuit(), 0));
+  const outcome = await done;
+  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1 });
+  assert.ok(atCompute().equals(query), 'the quit never reached the compute');
+  assert.equal(atClient().toString(), 'reply bytes');
+  assert.equal(backend.destroyed, false);
+  assert.equal(backend.isPaused(), true);
+  await new Promise<void>((resolve) => clientApp.once('end', () => resolve()));
+  backend.destroy();
+  compute.destroy();
+  clientApp.destroy();
+});
+
+test('bytes the client sent before the relay took over are relayed, a quit among them too', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair();
+  const atCompute = collect(compute);
+  const query = framePacket(writeComQuery('SELECT 2'), 0);
+  const outcome = await relaySession(client, Buffer.concat([query, framePacket(writeComQuit(), 0)]), { socket: backend });
+  assert.equal(outcome.end, 'client_quit');
+  await new Promise((r) => setTimeout(r, 30));
+  assert.ok(atCompute().equals(query));
+  for (const s of [backend, compute, clientApp]) s.destroy();
+});
+
+test('a backend that closes ends the session and the client', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair();
+  clientApp.on('error', () => {});
+  const done = relaySession(client, Buffer.alloc(0), { socket: backend });
+  compute.destroy();
+  const outcome = await done;
+  assert.equal(outcome.end, 'backend_closed');
+  assert.equal(outcome.reusable, false);
+  await new Promise<void>((resolve) => clientApp.once('close', () => resolve()));
+});
+
+test('a client that closes without COM_QUIT is not reusable; an abort terminates', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair();
+  const done = relaySession(client, Buffer.alloc(0), { socket: backend });
+  clientApp.destroy();
+  assert.deepEqual(await done, { end: 'client_closed', reusable: false, changedUser: false, commands: 0 });
+  assert.equal(backend.destroyed, false, 'the pool decides what happens to the backend');
+
+  const [client2, clientApp2] = await socketPair();
+  const ac = new AbortController();
+  const done2 = relaySession(client2, Buffer.alloc(0), { socket: backend }, { signal: ac.signal });
+  ac.abort();
+  assert.equal((await done2).end, 'terminated');
+  for (const s of [backend, compute, clientApp2]) s.destroy();
+});
