@@ -71,9 +71,10 @@ export class ActivityReporter implements ActivityTracker {
     p.clients++;
     p.lastActive = now;
     let done = false;
-    return () => {
+    const untrack = () => {
       if (done) return;
       done = true;
+      socket.off('close', untrack);
       const end = Date.now();
       this.sample(entry, end);
       this.sessions.delete(entry);
@@ -81,6 +82,9 @@ export class ActivityReporter implements ActivityTracker {
       // The idle timeout runs from the moment the last client left.
       p.lastActive = end;
     };
+    // However the session ends, a closed socket is no client: a missed untrack must not keep a project awake.
+    socket.once('close', untrack);
+    return untrack;
   }
 
   /** Samples every socket and writes the whole state now; resolves once written or failed (never rejects). */

@@ -9,7 +9,10 @@ import { MemoryActivityStore } from '../../control-plane/activity-memory-store.j
 import type { ActivityReport, ActivityStore } from '../../control-plane/activity-store.js';
 
 const silent = pino({ level: 'silent' });
-const fakeSocket = () => ({ bytesRead: 0, bytesWritten: 0 }) as { bytesRead: number; bytesWritten: number };
+import { EventEmitter } from 'node:events';
+
+/** Only the byte counters and the close event are used. */
+const fakeSocket = () => Object.assign(new EventEmitter(), { bytesRead: 0, bytesWritten: 0 });
 
 test('clients, bytes and connection time of tracked sockets reach the store at each flush', async (t) => {
   const store = new MemoryActivityStore();
@@ -86,4 +89,17 @@ test('a store outage is logged once, the full state is sent when it is back', as
   assert.equal(lines.filter((m) => m.includes('reachable again')).length, 1);
   assert.equal(writes[0]!.clients.get('shop'), 1);
   assert.equal((await memory.readUsage('shop', 0, Date.now() + 120_000)).bytesIn, 42);
+});
+
+test('a socket that closes without its session untracking it stops counting', async (t) => {
+  const store = new MemoryActivityStore();
+  const r = new ActivityReporter({ store, intervalMs: 60_000, logger: silent });
+  t.after(() => r.close());
+  const s = fakeSocket();
+  r.track('shop', s as unknown as Socket);
+  await r.flush();
+  assert.equal((await store.readActivity(['shop'])).clients.get('shop'), 1);
+  s.emit('close');
+  await r.flush();
+  assert.equal((await store.readActivity(['shop'])).clients.get('shop'), undefined);
 });
