@@ -10,7 +10,7 @@ import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PRO
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
-import { startProxyFromValues } from './start-proxy.js';
+import { startProxyFromValues, verifiersFromValues } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = {
@@ -72,7 +72,8 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
       databaseRouting: values['database-routing'] === 'true',
     };
     const activity = createReporter(values, store, logger, metrics);
-    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity);
+    const verifiers = verifiersFromValues(values, cp.url, undefined, logger);
+    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity, verifiers);
     printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
   } catch (err) {
     await resolver.close();

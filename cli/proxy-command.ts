@@ -9,7 +9,7 @@ import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from
 import { createReporter, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
-import { startProxyFromValues } from './start-proxy.js';
+import { startProxyFromValues, verifiersFromValues } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
@@ -65,6 +65,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
     logger,
     metrics,
     activity,
+    controlUrl ? verifiersFromValues(values, controlUrl, values['control-token'] as string | undefined, logger) : undefined,
   );
   onShutdown(logger, async () => {
     await running.stop();

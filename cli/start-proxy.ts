@@ -6,7 +6,10 @@ import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { startAdminServer, type AdminServer } from '../proxy/admin-http.js';
 import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
+import { createRoleVerifierClient, type RoleVerifierClient } from '../control-client/role-verifiers.js';
+import type { UnverifiedPolicy } from '../proxy/credential-check.js';
 import { TlsContextHolder } from '../proxy/tls-context.js';
+import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
 
@@ -25,9 +28,12 @@ export async function startProxyFromValues(
   metrics: ProxyMetrics,
   /** Closed by stop() after the drain, so its last report has the clients gone. */
   activity?: ActivityReporter,
+  verifiers?: RoleVerifierClient,
 ): Promise<RunningProxy> {
   const tls = loadTls(values, logger);
+  const pools = poolsFromValues(values, verifiers, logger);
   const proxy = await startProxy({
+    ...(pools ? { pools } : {}),
     metrics,
     ...(tls ? { tls } : {}),
     requireTls: values['require-tls'] === 'true',
@@ -36,7 +42,11 @@ export async function startProxyFromValues(
       maxConnectionsPerProject: values['max-connections-per-project'] as number | undefined,
       connectionRatePerProject: values['connection-rate-per-project'] as number | undefined,
       maxWaitingPerProject: values['max-waiting-per-project'] as number | undefined,
+      maxAuthFailuresPerMinute: values['max-auth-failures-per-minute'] as number | undefined,
     },
+    ...(verifiers ? { verifiers } : {}),
+    unknownUsers: (values['unknown-users'] as UnverifiedPolicy | undefined) ?? 'refuse',
+    otherPlugins: (values['other-plugins'] as UnverifiedPolicy | undefined) ?? 'passthrough',
     host: values.host as string,
     port: values.port as number,
     resolver,
@@ -54,7 +64,7 @@ export async function startProxyFromValues(
       port: values['admin-port'] as number,
       registry: proxy.metrics.registry,
       ready: () => proxy.ready,
-      beforeScrape: () => proxy.countLiveBytes(),
+      beforeScrape: () => proxy.refreshMetrics(),
       logger,
     });
   } catch (err) {
@@ -76,6 +86,7 @@ export async function startProxyFromValues(
       await proxy.drain(values['drain-timeout'] as number);
       await activity?.close();
       await resolver.close();
+      await verifiers?.close();
       await admin.close();
     },
   };
@@ -95,4 +106,31 @@ function loadTls(values: Record<string, ParsedValue>, logger: Logger): TlsContex
   } catch (err) {
     throw new ConfigError([(err as Error).message]);
   }
+}
+
+/** Role verifiers from the control API, when the proxy checks passwords itself. */
+export function verifiersFromValues(
+  values: Record<string, ParsedValue>,
+  url: string,
+  token: string | undefined,
+  logger: Logger,
+): RoleVerifierClient | undefined {
+  if (values.auth !== 'verify') return undefined;
+  return createRoleVerifierClient({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'] as number, logger });
+}
+
+function poolsFromValues(
+  values: Record<string, ParsedValue>,
+  verifiers: RoleVerifierClient | undefined,
+  logger: Logger,
+): BackendPools | undefined {
+  if (values['pool-mode'] !== 'session') return undefined;
+  // Only the proxy's own login (with a verified stage1) can fill a pool.
+  if (!verifiers) throw new ConfigError(['--pool-mode session needs --auth verify and a control API (--control-url)']);
+  return createBackendPools({
+    maxPerCompute: values['pool-max-per-compute'] as number,
+    idleTimeoutMs: values['pool-idle-timeout'] as number,
+    acquireTimeoutMs: values['pool-acquire-timeout'] as number,
+    logger,
+  });
 }

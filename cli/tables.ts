@@ -87,6 +87,12 @@ export const PROXY_OPTIONS: OptionTable = {
     default: '20',
     help: 'Wake requests to the control API per second per project',
   },
+  'max-auth-failures-per-minute': {
+    kind: 'count',
+    env: 'WAKE_PROXY_MAX_AUTH_FAILURES_PER_MINUTE',
+    default: '30',
+    help: 'Failed logins per minute from one client address to one project before it gets 1129 for a while',
+  },
   'max-waiting-per-project': {
     kind: 'count',
     env: 'WAKE_PROXY_MAX_WAITING_PER_PROJECT',
@@ -106,6 +112,62 @@ const KUBE_NAMESPACE: OptionSpec = {
   env: 'WAKE_PROXY_KUBE_NAMESPACE',
   default: 'default',
   help: 'Kubernetes namespace of the compute StatefulSets',
+};
+
+/** Only with a control API: it keeps the verifiers. */
+export const VERIFY_OPTIONS: OptionTable = {
+  auth: {
+    kind: 'choice',
+    env: 'WAKE_PROXY_AUTH',
+    choices: ['verify', 'passthrough'],
+    default: 'verify',
+    help: 'verify: check passwords in the proxy before any wake; passthrough: the compute checks them',
+  },
+  'unknown-users': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_UNKNOWN_USERS',
+    choices: ['refuse', 'passthrough'],
+    default: 'refuse',
+    help: 'Users the control plane does not know: refuse with 1045 (nothing wakes), or let the compute judge',
+  },
+  'other-plugins': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_OTHER_PLUGINS',
+    choices: ['passthrough', 'refuse'],
+    default: 'passthrough',
+    help: 'Users with an auth plugin the proxy cannot check (ed25519, ...): let the compute judge, or refuse',
+  },
+  'pool-mode': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_POOL_MODE',
+    choices: ['pipe', 'session'],
+    default: 'pipe',
+    help: 'pipe: bytes flow untouched; session: verified clients borrow a logged-in compute connection, reset on quit',
+  },
+  'pool-max-per-compute': {
+    kind: 'count',
+    env: 'WAKE_PROXY_POOL_MAX_PER_COMPUTE',
+    default: '100',
+    help: 'Pooled connections open per compute, over all its users and databases',
+  },
+  'pool-idle-timeout': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_POOL_IDLE_TIMEOUT',
+    default: '60s',
+    help: 'A pooled connection unused this long is closed (so an idle compute can sleep)',
+  },
+  'pool-acquire-timeout': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_POOL_ACQUIRE_TIMEOUT',
+    default: '10s',
+    help: 'How long a client waits for a pooled connection when its compute is at the limit',
+  },
+  'verifier-ttl': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_VERIFIER_TTL',
+    default: '30s',
+    help: 'How long a verifier is cached: a changed password takes effect within it',
+  },
 };
 
 export const PROXY_ONLY_OPTIONS: OptionTable = {

@@ -31,6 +31,11 @@ export type RoleVerifier = Buffer | null | 'unknown';
 
 export interface RoleVerifierClient {
   get(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
+  /**
+   * Ask past the cache, and have the control plane re-read an awake compute: for a
+   * password that did not match, in case it changed. Replaces the cached answer.
+   */
+  refresh(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
   /** Forget the answer for (project, user), e.g. after the compute refused a login made with it. */
   invalidate(project: string, user: string): void;
   close(): Promise<void>;
@@ -64,8 +69,8 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
   // Bumped per key by invalidate(), so an answer fetched before it is not cached after it.
   const generations = new Map<string, number>();
 
-  async function fetchRole(project: string, user: string): Promise<RoleVerifier> {
-    const path = `/api/v1/projects/${encodeURIComponent(project)}/roles/${encodeURIComponent(user)}`;
+  async function fetchRole(project: string, user: string, fresh = false): Promise<RoleVerifier> {
+    const path = `/api/v1/projects/${encodeURIComponent(project)}/roles/${encodeURIComponent(user)}${fresh ? '?fresh=1' : ''}`;
     let status: number;
     let answer: RoleAnswer;
     try {
@@ -141,6 +146,12 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
         inflight.set(key, pending);
       }
       return raceSignal(pending.promise, signal);
+    },
+    async refresh(project, user, signal) {
+      const key = `${project}\u0000${user}`;
+      const value = await raceSignal(fetchRole(project, user, true), signal);
+      remember(key, value);
+      return value;
     },
     invalidate(project, user) {
       const key = `${project}\u0000${user}`;

@@ -213,9 +213,13 @@ export class ControlPlaneService {
     return { project: projectId, compute: await this.lifecycle.wake(project.computeId, timeoutMs) };
   }
 
-  /** What the proxy asks before it verifies a login: a user's plugin and verifier, from the state. Never wakes. */
-  role(projectId: string, user: string): Promise<RoleAnswer> {
-    return this.roles.lookup(projectId, user);
+  /**
+   * What the proxy asks before it verifies a login: a user's plugin and verifier, from the
+   * state; `fresh` re-reads an awake compute first (the proxy asks so when a password did
+   * not match, in case it changed). Never wakes.
+   */
+  role(projectId: string, user: string, fresh = false): Promise<RoleAnswer> {
+    return this.roles.lookup(projectId, user, fresh);
   }
 
   /** Leaves computes running unless stopComputes; a later start adopts them. */

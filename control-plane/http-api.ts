@@ -50,7 +50,9 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
-  on('GET', '/api/v1/projects/:id/roles/:user', async ([id, user]) => ok(await s.role(id!, user!)));
+  on('GET', '/api/v1/projects/:id/roles/:user', async ([id, user], _, query) =>
+    ok(await s.role(id!, user!, query.get('fresh') === '1')),
+  );
   if (o.usage) on('GET', '/api/v1/projects/:id/usage', async ([id], _, query) => ok(await o.usage!(id!, query)));
 
   const expected = o.token === undefined ? undefined : digest(o.token);

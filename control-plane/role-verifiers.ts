@@ -95,12 +95,12 @@ export class RoleVerifiers {
   }
 
   /** The project's role for `user`; 404 project_not_found / role_not_found. Never wakes a compute. */
-  async lookup(projectId: string, user: string): Promise<RoleAnswer> {
+  async lookup(projectId: string, user: string, fresh = false): Promise<RoleAnswer> {
     const asked = performance.now();
     const project = this.d.projects.get(projectId);
     if (!project) throw notFound('project_not_found', `project '${projectId}' does not exist`);
     const known = this.find(project, user);
-    if (known) return known;
+    if (known && !fresh) return known;
     const compute = this.onDemandTarget(project, user);
     if (compute) {
       await withDeadline(this.read(compute.id, asked), this.onDemandWaitMs, () => new Error('on-demand read still running')).catch(
@@ -108,6 +108,8 @@ export class RoleVerifiers {
       );
       const found = this.find(project, user);
       if (found) return found;
+    } else if (known) {
+      return known; // asleep, or read on demand a moment ago: the stored answer stands
     }
     throw notFound('role_not_found', `project '${projectId}' has no user '${user.slice(0, MAX_USER_LENGTH)}'`);
   }

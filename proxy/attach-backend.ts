@@ -8,10 +8,12 @@ import {
   type Greeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey } from '../pool/backend-login.js';
+import { BackendLoginError, loginBackend, nativeLogin, poolCapabilities, type BackendKey } from '../pool/backend-login.js';
+import { PoolTimeoutError } from '../pool/backend-pool.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../control-client/types.js';
 import { BackendRefusedError, connectBackend } from './backend-connect.js';
-import { ClientError } from './client-error.js';
+import { ClientError, ER_CON_COUNT_ERROR } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import type { Route } from './routing.js';
@@ -24,7 +26,11 @@ export interface AttachedBackend {
   /** Bytes each side sent before the relay takes over. */
   clientLeftover: Buffer;
   backendLeftover: Buffer;
+  /** Set in session pool mode: the connection goes back to the pool at the end. */
+  pooled?: PooledBackend;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Passthrough: returns null when the compute refused the client (its ERR already forwarded). */
 export async function attachPassthrough(
@@ -56,32 +62,49 @@ export async function attachPassthrough(
 }
 
 /** The pool key of a verified client: what makes a compute connection fit it. */
-export function backendKey(addr: BackendAddress, hello: HandshakeResponse, route: Route, negotiated: number): BackendKey {
+export function backendKey(
+  addr: BackendAddress,
+  hello: HandshakeResponse,
+  route: Route,
+  negotiated: number,
+  profileExtended: number,
+): BackendKey {
   return {
     addr,
     user: route.backendUser,
     database: route.database,
     capabilities: poolCapabilities(negotiated, route.database),
-    mariadbCapabilities: hello.mariadbCapabilities,
+    mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
     charset: hello.charset,
   };
 }
 
-/** Verified: the proxy logs into the compute with stage1, then tells the client OK itself. */
+/**
+ * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
+ * connection already logged in as that user), then tells the client OK itself.
+ */
 export async function attachVerified(
   ctx: SessionContext,
   hello: HandshakeResponse,
   route: Route,
   stage1: Buffer,
 ): Promise<AttachedBackend> {
-  const negotiated = (hello.capabilities & ctx.cfg.profile.capabilities) >>> 0;
-  const login = await wakeAndConnect(ctx, route, {
-    open: (addr, signal) =>
-      loginBackend(backendKey(addr, hello, route, negotiated), stage1, {
-        timeoutMs: ctx.cfg.connectTimeoutMs,
-        connectAttributes: hello.connectAttributes,
-      }, signal),
-    isFinal: (err) => err instanceof BackendLoginError && err.kind !== 'failed',
+  const { profile, pools, connectTimeoutMs } = ctx.cfg;
+  const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
+  const keyFor = (addr: BackendAddress) => backendKey(addr, hello, route, negotiated, profile.mariadbCapabilities);
+  const loginOpts = { timeoutMs: connectTimeoutMs, connectAttributes: hello.connectAttributes };
+  const attached = await wakeAndConnect(ctx, route, {
+    open: async (addr, signal): Promise<Omit<AttachedBackend, 'clientLeftover'>> => {
+      if (!pools) {
+        const login = await loginBackend(keyFor(addr), stage1, loginOpts, signal);
+        return { addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
+      }
+      const pooled = await pools.acquire(keyFor(addr), nativeLogin(stage1, loginOpts), signal);
+      return { addr, socket: pooled.socket, greeting: pooled.greeting, backendLeftover: EMPTY, pooled };
+    },
+    // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
+    isFinal: (err) => (err instanceof BackendLoginError && err.kind !== 'failed') || err instanceof PoolTimeoutError,
+    onRetry: (addr) => void pools?.dropCompute(addr),
   }).catch((err: unknown) => {
     throw loginFailure(ctx, route, err);
   });
@@ -90,7 +113,7 @@ export async function attachVerified(
     writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, negotiated),
     ctx.client.nextSequenceId,
   );
-  return { addr: login.addr, socket: login.socket, greeting: login.greeting, clientLeftover, backendLeftover: Buffer.alloc(0) };
+  return { ...attached, clientLeftover };
 }
 
 /**
@@ -98,6 +121,9 @@ export async function attachVerified(
  * password changed). Forget it and pass the compute's own error on.
  */
 export function loginFailure(ctx: SessionContext, route: Route, err: unknown): unknown {
+  if (err instanceof PoolTimeoutError) {
+    return new ClientError(ER_CON_COUNT_ERROR, '08004', `Too many connections: ${err.message}`, 'pool_timeout', { cause: err });
+  }
   if (!(err instanceof BackendLoginError) || !err.serverError) return err;
   if (err.kind === 'denied') ctx.cfg.verifiers?.invalidate(route.project!, route.backendUser);
   const e = err.serverError;

@@ -9,7 +9,7 @@ import { verifyAuthSwitchResponse, verifyClient } from './verified-auth.js';
 import type { Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 
-/** What to do with users the proxy cannot verify (unknown to the control plane, or another plugin). */
+/** What to do with users the proxy cannot verify: let the compute judge them, or refuse them. */
 export type UnverifiedPolicy = 'passthrough' | 'refuse';
 
 export type CredentialOutcome = { kind: 'verified'; stage1: Buffer } | { kind: 'passthrough' };
@@ -19,9 +19,8 @@ export async function checkCredentials(
   hello: HandshakeResponse,
   route: Route,
 ): Promise<CredentialOutcome> {
-  const { verifiers, unverified, limits } = ctx.cfg;
+  const { verifiers, unknownUsers, otherPlugins } = ctx.cfg;
   if (!verifiers || !route.project) return { kind: 'passthrough' };
-  limits.checkAuthFailures(route.project, ctx.clientAddress);
   let verifier: RoleVerifier;
   try {
     verifier = await verifiers.get(route.project, route.backendUser, ctx.abort.signal);
@@ -32,17 +31,29 @@ export async function checkCredentials(
     return { kind: 'passthrough' };
   }
   if (!(verifier instanceof Buffer)) {
-    if (unverified === 'passthrough') return { kind: 'passthrough' };
+    // null: the control plane knows no such user (it reads a compute's accounts while
+    // awake and before it sleeps); 'unknown': an auth plugin only the compute can check.
+    const policy = verifier === null ? unknownUsers : otherPlugins;
+    if (policy === 'passthrough') return { kind: 'passthrough' };
     throw denied(ctx, route);
   }
-  let check = verifyClient(hello, ctx.scramble, verifier);
-  if (!check.ok && check.switchRequired) {
-    ctx.client.write(check.authSwitchRequest, ctx.client.nextSequenceId);
-    const answer = await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'auth switch response');
-    check = verifyAuthSwitchResponse(answer.payload, ctx.scramble, verifier);
+  let token = hello.authResponse;
+  const first = verifyClient(hello, ctx.scramble, verifier);
+  if (first.ok) return { kind: 'verified', stage1: first.stage1 };
+  if (first.switchRequired) {
+    ctx.client.write(first.authSwitchRequest, ctx.client.nextSequenceId);
+    token = (await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'auth switch response')).payload;
+    const switched = verifyAuthSwitchResponse(token, ctx.scramble, verifier);
+    if (switched.ok) return { kind: 'verified', stage1: switched.stage1 };
   }
-  if (!check.ok) throw denied(ctx, route);
-  return { kind: 'verified', stage1: check.stage1 };
+  // No match: the password may have changed since the verifier was read. Ask once
+  // more past every cache; the control plane re-reads the compute only if it is awake.
+  const fresh = await verifiers.refresh(route.project, route.backendUser, ctx.abort.signal).catch(() => null);
+  if (fresh instanceof Buffer && !fresh.equals(verifier)) {
+    const again = verifyAuthSwitchResponse(token, ctx.scramble, fresh);
+    if (again.ok) return { kind: 'verified', stage1: again.stage1 };
+  }
+  throw denied(ctx, route);
 }
 
 function denied(ctx: SessionContext, route: Route) {

@@ -14,6 +14,7 @@ export interface ProxyMetrics {
   sessionErrors: Counter<'kind'>;
   controlApiSeconds: Histogram<'outcome'>;
   activityStoreSeconds: Histogram<'outcome'>;
+  poolConnections: Gauge<'state'>;
 }
 
 // From a cache hit (sub-millisecond) to a cold process start (seconds).
@@ -68,6 +69,12 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
       name: 'wakeproxy_session_errors_total',
       help: 'Handshake and protocol errors by kind',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    poolConnections: new Gauge({
+      name: 'wakeproxy_pool_connections',
+      help: 'Pooled compute connections over all computes, by state (in_use, idle, waiting borrowers, open)',
+      labelNames: ['state'],
       registers: [registry],
     }),
     controlApiSeconds: new Histogram({

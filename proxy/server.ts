@@ -11,6 +11,7 @@ import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.j
 import { TlsContextHolder } from './tls-context.js';
 import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
+import type { BackendPools } from '../pool/backend-pool.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
@@ -31,8 +32,12 @@ export interface ProxyOptions {
   requireTls?: boolean;
   /** Verify passwords in the proxy, before any wake (needs the control API's role verifiers). */
   verifiers?: RoleVerifierClient;
-  /** Users the proxy cannot verify: let the compute judge them, or refuse them. Default passthrough. */
-  unverified?: UnverifiedPolicy;
+  /** Users the control plane does not know: refuse (default; nothing wakes) or let the compute judge. */
+  unknownUsers?: UnverifiedPolicy;
+  /** Users with an auth plugin the proxy cannot check: passthrough (default) or refuse. */
+  otherPlugins?: UnverifiedPolicy;
+  /** Session pool mode (verified clients only): the pools to borrow from; closed by the server. */
+  pools?: BackendPools;
   logger: Logger;
 }
 
@@ -44,8 +49,8 @@ export interface ProxyServer {
   readonly metrics: ProxyMetrics;
   /** Accepting clients and not draining. */
   readonly ready: boolean;
-  /** Bring live sessions' byte counts up to date (before a metrics scrape). */
-  countLiveBytes(): void;
+  /** Bring live sessions' byte counts and pool sizes up to date (before a metrics scrape). */
+  refreshMetrics(): void;
   /**
    * Stop accepting, let sessions finish for up to `timeoutMs`, then close the
    * rest. Resolves when no session is left.
@@ -75,8 +80,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     metrics,
     limits,
     requireTls: opts.requireTls ?? false,
-    unverified: opts.unverified ?? 'passthrough',
+    unknownUsers: opts.unknownUsers ?? 'refuse',
+    otherPlugins: opts.otherPlugins ?? 'passthrough',
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
+    ...(opts.pools ? { pools: opts.pools } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
   };
@@ -97,7 +104,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
     const ctx = createSession(id, socket, cfg);
     live.add(ctx);
-    metrics.connectionsOpened.inc({ mode: 'pipe' });
+    metrics.connectionsOpened.inc({ mode: opts.pools ? 'session' : 'pipe' });
     metrics.connectionsActive.inc();
     socket.once('close', () => {
       live.delete(ctx);
@@ -127,8 +134,15 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     get ready() {
       return !draining && server.listening;
     },
-    countLiveBytes() {
+    refreshMetrics() {
       for (const ctx of live) countBytes(ctx);
+      if (opts.pools) {
+        const { total } = opts.pools.stats();
+        metrics.poolConnections.set({ state: 'in_use' }, total.inUse);
+        metrics.poolConnections.set({ state: 'idle' }, total.idle);
+        metrics.poolConnections.set({ state: 'waiting' }, total.waiting);
+        metrics.poolConnections.set({ state: 'open' }, total.open);
+      }
     },
     async drain(timeoutMs) {
       draining = true;
@@ -146,6 +160,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       for (const ctx of live) endSession(ctx);
       limits.close();
       await listenerClosed;
+      await opts.pools?.close();
       return { closed };
     },
     async close() {
@@ -154,6 +169,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       const closed = stopListening();
       for (const ctx of live) ctx.socket.destroy();
       await closed;
+      await opts.pools?.close();
     },
   };
 }

@@ -11,6 +11,7 @@ import type { TlsContextHolder } from './tls-context.js';
 import type { ProjectLimits } from './limits.js';
 import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
+import type { BackendPools } from '../pool/backend-pool.js';
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -28,7 +29,12 @@ export interface SessionConfig {
   requireTls: boolean;
   /** Present when the proxy verifies passwords itself (needs the control API). */
   verifiers?: RoleVerifierClient;
-  unverified: UnverifiedPolicy;
+  /** Users the control plane does not know. */
+  unknownUsers: UnverifiedPolicy;
+  /** Users whose auth plugin only the compute can check (ed25519, ...). */
+  otherPlugins: UnverifiedPolicy;
+  /** Session pool mode: verified clients borrow logged-in compute connections. */
+  pools?: BackendPools;
 }
 
 export interface SessionContext {

@@ -3,7 +3,8 @@ import { relayPipe } from './relay.js';
 import { resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified } from './attach-backend.js';
+import { attachPassthrough, attachVerified, type AttachedBackend } from './attach-backend.js';
+import { relaySession } from '../pool/session-relay.js';
 import { closeSoon, countBytes, failSession } from './session-exit.js';
 import { round, type SessionContext } from './session-context.js';
 
@@ -18,13 +19,17 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     const hello = await readHandshakeResponse(ctx);
     const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
     ctx.log = ctx.log.child({ project: route.project, user: route.backendUser, tls: ctx.servername !== undefined || undefined });
-    if (route.project) releaseSlot = ctx.cfg.limits.admitConnection(route.project);
+    if (route.project) {
+      ctx.cfg.limits.checkAuthFailures(route.project, ctx.clientAddress);
+      releaseSlot = ctx.cfg.limits.admitConnection(route.project);
+    }
     const creds = await checkCredentials(ctx, hello, route); // before any wake
     const backend =
       creds.kind === 'verified'
         ? await attachVerified(ctx, hello, route, creds.stage1)
         : await attachPassthrough(ctx, hello, route);
     if (!backend) {
+      if (route.project) ctx.cfg.limits.recordAuthFailure(route.project, ctx.clientAddress);
       metrics.connectionsRefused.inc({ reason: 'access_denied' });
       ctx.log.info({ reason: 'access_denied' }, 'authentication refused by compute');
       closeSoon(ctx.socket);
@@ -38,7 +43,7 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       'session ready',
     );
     const untrack = route.project ? ctx.cfg.activity?.track(route.project, ctx.socket) : undefined;
-    const why = await relayPipe(ctx.socket, backend.socket, backend.clientLeftover, backend.backendLeftover);
+    const why = await carry(ctx, backend);
     untrack?.();
     countBytes(ctx);
     ctx.log.info(
@@ -56,4 +61,15 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     releaseSlot?.();
     rawSocket.off('close', onClientGone);
   }
+}
+
+/** Carry the session's bytes: a raw pipe, or a pooled backend that goes back reset at the end. */
+async function carry(ctx: SessionContext, backend: AttachedBackend): Promise<string> {
+  const { pooled } = backend;
+  if (!pooled || !ctx.cfg.pools) {
+    return relayPipe(ctx.socket, backend.socket, backend.clientLeftover, backend.backendLeftover);
+  }
+  const outcome = await relaySession(ctx.socket, backend.clientLeftover, pooled, { signal: ctx.abort.signal });
+  await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
+  return outcome.end;
 }

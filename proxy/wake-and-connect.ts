@@ -10,6 +10,8 @@ export interface Opener<T> {
   open(addr: BackendAddress, signal: AbortSignal): Promise<T>;
   /** The compute answered (refused, denied): waking again would not help. */
   isFinal(err: unknown): boolean;
+  /** Told the address that failed, before waking again. */
+  onRetry?(addr: BackendAddress): void;
 }
 
 /**
@@ -29,6 +31,7 @@ export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opene
     } catch (err) {
       if (opener.isFinal(err)) throw err;
       resolver.invalidate(project, addr);
+      opener.onRetry?.(addr);
       if (attempt >= 2 || ctx.abort.signal.aborted) {
         throw computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
       }

@@ -15,6 +15,8 @@ import { RedisActivityStore } from '../../control-plane/activity-redis-store.js'
 import type { ActivityStore } from '../../control-plane/activity-store.js';
 import type { IdleOptions } from '../../control-plane/scale-to-zero.js';
 import { ActivityReporter } from '../../proxy/activity-reporter.js';
+import { createRoleVerifierClient } from '../../control-client/role-verifiers.js';
+import { createBackendPools } from '../../pool/backend-pool.js';
 
 export interface ProjectCredentials {
   project: string;
@@ -60,6 +62,8 @@ export interface StackOptions {
   activity?: StackActivityOptions;
   /** Default: silent unless TEST_LOG_LEVEL. */
   logger?: Logger;
+  /** Proxy-verified authentication against the control plane's role verifiers. */
+  verify?: { ttlMs: number; poolMode?: 'pipe' | 'session' };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -84,12 +88,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}) });
   const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
+  const verifiers = opts.verify ? createRoleVerifierClient({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
+  const pools =
+    opts.verify?.poolMode === 'session'
+      ? createBackendPools({ maxPerCompute: 20, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, logger })
+      : undefined;
   const proxy = await startProxy({
     host: '127.0.0.1',
     port: 0,
     resolver,
     logger,
     wakeTimeoutMs,
+    ...(verifiers ? { verifiers } : {}),
+    ...(pools ? { pools } : {}),
     ...(reporter ? { activity: reporter } : {}),
     ...opts.proxy,
   });
@@ -136,6 +147,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(reporter ? { reporter } : {}),
     async close() {
       await proxy.close();
+      await verifiers?.close();
       await reporter?.close();
       await resolver.close();
       await cp.close({ stopComputes: true });

@@ -1,0 +1,87 @@
+// Session pool mode end to end: clients borrow logged-in compute connections,
+// which go back reset; nothing one client set is seen by the next.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+import { mariadbCli } from '../helpers/clients.js';
+
+let stack: Stack;
+let shop: ProjectCredentials;
+
+before(async () => {
+  stack = await startStack({ verify: { ttlMs: 5_000, poolMode: 'session' } });
+  shop = await stack.createProject('shop');
+});
+after(async () => {
+  await stack?.close();
+});
+
+function connect() {
+  return mysql.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password });
+}
+
+async function one<T = any>(conn: mysql.Connection, sql: string): Promise<T> {
+  const [rows] = await conn.query(sql);
+  return (rows as any[])[0];
+}
+
+test('a client that quits gives its compute connection back, reset, to the next client', async () => {
+  const a = await connect();
+  const threadA = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  await a.query("SET @secret = 'from-a', SESSION sql_mode = 'ANSI_QUOTES'");
+  await a.query('CREATE DATABASE IF NOT EXISTS scratchdb');
+  await a.query('CREATE TEMPORARY TABLE scratchdb.scratch (x INT)');
+  await a.end();
+  await new Promise((r) => setTimeout(r, 100));
+
+  const b = await connect();
+  const row = await one(b, 'SELECT CONNECTION_ID() AS id, @secret AS secret, @@SESSION.sql_mode AS mode');
+  assert.equal(row.id, threadA, 'same compute connection reused');
+  assert.equal(row.secret, null);
+  assert.notEqual(row.mode, 'ANSI_QUOTES');
+  await assert.rejects(b.query('SELECT * FROM scratchdb.scratch'), (err: any) => err.errno === 1146);
+  await b.end();
+});
+
+test('a client that vanishes inside a transaction never hands its connection on', async () => {
+  const setup = await connect();
+  await setup.query('CREATE DATABASE IF NOT EXISTS t');
+  await setup.query('CREATE TABLE IF NOT EXISTS t.items (id INT PRIMARY KEY)');
+  await setup.end();
+  await new Promise((r) => setTimeout(r, 100));
+
+  const a = await connect();
+  const threadA = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  await a.query('BEGIN');
+  await a.query('INSERT INTO t.items VALUES (1)');
+  a.destroy(); // no COM_QUIT
+  await new Promise((r) => setTimeout(r, 300));
+
+  const b = await connect();
+  const row = await one(b, 'SELECT CONNECTION_ID() AS id, (SELECT COUNT(*) FROM t.items) AS n, @@in_transaction AS tx');
+  assert.notEqual(row.id, threadA, 'a dirty connection is not reused');
+  assert.equal(Number(row.n), 0, 'the vanished client’s insert was rolled back');
+  assert.equal(Number(row.tx), 0);
+  await b.end();
+});
+
+test('COM_CHANGE_USER from a pooled client is judged by the compute', async () => {
+  const a = await connect();
+  await a.query("CREATE USER IF NOT EXISTS 'other'@'%' IDENTIFIED BY 'other-pass'");
+  await a.changeUser({ user: 'other', password: 'other-pass' });
+  assert.match((await one(a, 'SELECT CURRENT_USER() AS u')).u, /^other@/);
+  await assert.rejects(a.changeUser({ user: 'other', password: 'wrong' }));
+  a.destroy();
+});
+
+test('the mariadb CLI works in session mode and pool sizes are exported', async () => {
+  const res = await mariadbCli(stack.proxy.port, `shop.${shop.user}`, shop.password, 'SELECT 11');
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout.trim(), '11');
+  await new Promise((r) => setTimeout(r, 100));
+  stack.proxy.refreshMetrics();
+  const gauge = await stack.proxy.metrics.poolConnections.get();
+  const idle = gauge.values.find((v) => v.labels.state === 'idle')?.value ?? 0;
+  assert.ok(idle >= 1, `idle pooled connections: ${idle}`);
+});
