@@ -51,6 +51,8 @@ const FORGET_AFTER_MS = 3_600_000;
 export class ActivityReporter implements ActivityTracker {
   readonly proxyId: string;
   private readonly sessions = new Set<Tracked>();
+  /** Bytes already counted per socket, for a socket tracked more than once (a pool mode tracking per transaction). */
+  private readonly counted = new WeakMap<Socket, { in: number; out: number }>();
   private readonly projects = new Map<string, ProjectState>();
   private readonly timer: NodeJS.Timeout;
   private writing: Promise<void> | undefined;
@@ -64,8 +66,9 @@ export class ActivityReporter implements ActivityTracker {
 
   track(project: string, socket: Socket): () => void {
     const now = Date.now();
-    // Bytes of the handshake count too: the sample starts from zero.
-    const entry: Tracked = { project, socket, seenIn: 0, seenOut: 0, sampledAt: now };
+    // Bytes of the handshake count too: a socket's first sample starts from zero.
+    const seen = this.counted.get(socket) ?? { in: 0, out: 0 };
+    const entry: Tracked = { project, socket, seenIn: seen.in, seenOut: seen.out, sampledAt: now };
     this.sessions.add(entry);
     const p = this.project(project);
     p.clients++;
@@ -78,6 +81,7 @@ export class ActivityReporter implements ActivityTracker {
       const end = Date.now();
       this.sample(entry, end);
       this.sessions.delete(entry);
+      this.counted.set(socket, { in: entry.seenIn, out: entry.seenOut });
       p.clients--;
       // The idle timeout runs from the moment the last client left.
       p.lastActive = end;

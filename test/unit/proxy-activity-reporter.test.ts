@@ -103,3 +103,18 @@ test('a socket that closes without its session untracking it stops counting', as
   await r.flush();
   assert.equal((await store.readActivity(['shop'])).clients.get('shop'), undefined);
 });
+
+test('a socket tracked again later is not counted twice', async (t) => {
+  const store = new MemoryActivityStore();
+  const r = new ActivityReporter({ store, intervalMs: 60_000, logger: silent });
+  t.after(() => r.close());
+  const s = fakeSocket();
+  const end = r.track('shop', s as unknown as Socket);
+  s.bytesRead = 100;
+  end();
+  const again = r.track('shop', s as unknown as Socket);
+  s.bytesRead = 130;
+  again();
+  await r.flush();
+  assert.equal((await store.readUsage('shop', 0, Date.now() + 120_000)).bytesIn, 130);
+});
