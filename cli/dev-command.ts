@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
@@ -21,6 +21,7 @@ const TABLE = {
   ...CONTROL_PLANE_OPTIONS,
   ...ACTIVITY_OPTIONS,
   ...IDLE_OPTIONS,
+  ...VERIFY_OPTIONS,
   ...LOG_OPTIONS,
 };
 

@@ -1,14 +1,22 @@
 // Stop everything once on SIGINT/SIGTERM; a second signal forces the exit.
 import type { Logger } from 'pino';
 
+/**
+ * Ctrl-C under `npm start` arrives twice at once: from the terminal to the whole
+ * process group, and again forwarded by npm. Only a signal this much later is a
+ * person insisting.
+ */
+const REPEAT_WINDOW_MS = 1_000;
+
 export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>): void {
-  let stopping = false;
+  let stoppingSince = 0;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (stoppingSince > 0) {
+      if (Date.now() - stoppingSince < REPEAT_WINDOW_MS) return;
       log.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     log.info({ signal }, 'shutting down');
     stop(signal).then(
       () => process.exit(0),

@@ -23,7 +23,9 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       ctx.cfg.limits.checkAuthFailures(route.project, ctx.clientAddress);
       releaseSlot = ctx.cfg.limits.admitConnection(route.project);
     }
+    const checkStarted = performance.now();
     const creds = await checkCredentials(ctx, hello, route); // before any wake
+    if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
     const backend =
       creds.kind === 'verified'
         ? await attachVerified(ctx, hello, route, creds.stage1)
