@@ -91,14 +91,19 @@ export async function ensureTemplate(dataDir: string, installDbPath: string, sig
     '--skip-test-db',
     `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
   ];
+  // Its own temporary directory: a shared /tmp being cleaned underneath it fails the bootstrap.
+  const scratch = `${staging}-scratch`;
+  await mkdir(scratch, { recursive: true });
   try {
-    await run(installDbPath, args, { timeout: 120_000, ...(signal ? { signal } : {}) });
+    await run(installDbPath, args, { timeout: 120_000, env: { ...process.env, TMPDIR: scratch }, ...(signal ? { signal } : {}) });
     await rename(staging, template);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     const e = err as { stderr?: string; message: string };
     const tail = (e.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
     throw new Error(`could not create the template datadir with ${installDbPath}: ${tail || e.message}`, { cause: err });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
   }
   return template;
 }

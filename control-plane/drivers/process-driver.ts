@@ -253,6 +253,8 @@ function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: str
     `--bind-address=${HOST}`,
     `--socket=${p.socket}`,
     `--pid-file=${p.pidFile}`,
+    // Its own temporary directory, never a shared /tmp that others clean.
+    `--tmpdir=${p.dir}`,
     '--skip-log-bin',
     `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
     // Accounts are '%' or socket-only; reverse DNS would only slow each connect.
