@@ -4,7 +4,7 @@
 // and their median reported, so drift across the run cancels out.
 import type { Contender } from './contenders.js';
 import { Histogram, median } from './histogram.js';
-import { withCpu } from './proc-stat.js';
+import { withCpu } from './proc-info.js';
 import { fmt, fmtRatio, rotate, type Table } from './scenario.js';
 
 export interface Sample {

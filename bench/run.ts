@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cleanupAll, onCleanup, trackDir } from './cleanup.js';
-import { fdLimit } from './fd-limit.js';
+import { fdLimit } from './proc-info.js';
 import { findHaproxy } from './haproxy.js';
 import { MARIADBD, prepareDatadir, startMariadb, type StaticBackend } from './mariadb.js';
 import { parseBenchOptions, USAGE, type ScenarioId } from './options.js';

@@ -6,11 +6,10 @@
 // then N connections are opened, each runs SELECT 1, and memory is read again.
 // bytes per connection = delta RSS / N. HAProxy holding the same N is measured
 // alongside for context (its RSS from /proc).
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { onCleanup } from '../cleanup.js';
-import { fdLimit, FD_HEADROOM } from '../fd-limit.js';
+import { fdLimit, FD_HEADROOM, rssBytes } from '../proc-info.js';
 import { findHaproxy, startHaproxy } from '../haproxy.js';
 import { prepareDatadir, startMariadb, type Credentials } from '../mariadb.js';
 import { startProxyProcess, type MemorySample } from '../proxy-process.js';
@@ -71,7 +70,7 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
       try {
         const h = await startHaproxy(haproxy, db, ctx.workDir, join(ctx.outDir, 'logs', 'idle-haproxy.log'), n + 10);
         try {
-          results.push(await hold('HAProxy (TCP)', workers, h.port, dd.creds, n, () => rssOf(h.pid)));
+          results.push(await hold('HAProxy (TCP)', workers, h.port, dd.creds, n, async () => ({ rss: await rssBytes(h.pid) })));
         } finally {
           await h.stop();
         }
@@ -141,11 +140,4 @@ async function hold(label: string, group: WorkerGroup, port: number, creds: Cred
   say(`${ID}: ${label}: holding ${opened}, RSS ${fmt(before.rss / 2 ** 20)} -> ${fmt(after.rss / 2 ** 20)} MiB`);
   await releaseAll();
   return { label, held: opened, errors: held.reduce((s, h) => s + h.errors, 0), firstError: held.find((h) => h.firstError)?.firstError, before, after };
-}
-
-async function rssOf(pid: number): Promise<{ rss: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return { rss: Number(m[1]) * 1024 };
 }
