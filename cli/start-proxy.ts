@@ -8,7 +8,9 @@ import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
 import { createRoleVerifierClient, type RoleVerifierClient } from '../control-client/role-verifiers.js';
 import type { UnverifiedPolicy } from '../proxy/credential-check.js';
+import { readFileSync } from 'node:fs';
 import { TlsContextHolder } from '../proxy/tls-context.js';
+import type { BackendTlsOptions } from '../proxy/backend-connect.js';
 import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
@@ -32,7 +34,9 @@ export async function startProxyFromValues(
 ): Promise<RunningProxy> {
   const tls = loadTls(values, logger);
   const pools = poolsFromValues(values, verifiers, logger);
+  const backendTls = backendTlsFromValues(values);
   const proxy = await startProxy({
+    ...(backendTls ? { backendTls } : {}),
     ...(pools ? { pools } : {}),
     metrics,
     ...(tls ? { tls } : {}),
@@ -133,4 +137,20 @@ function poolsFromValues(
     acquireTimeoutMs: values['pool-acquire-timeout'] as number,
     logger,
   });
+}
+
+function backendTlsFromValues(values: Record<string, ParsedValue>): BackendTlsOptions | undefined {
+  const mode = values['backend-tls'];
+  const caFile = values['backend-tls-ca'] as string | undefined;
+  if (mode === 'off' || mode === undefined) {
+    if (caFile) throw new ConfigError(['--backend-tls-ca needs --backend-tls verify-ca']);
+    return undefined;
+  }
+  if (mode === 'require') return { rejectUnauthorized: false };
+  if (!caFile) throw new ConfigError(['--backend-tls verify-ca needs --backend-tls-ca']);
+  try {
+    return { rejectUnauthorized: true, ca: readFileSync(caFile) };
+  } catch (err) {
+    throw new ConfigError([`--backend-tls-ca: ${(err as Error).message}`]);
+  }
 }

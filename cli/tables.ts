@@ -53,6 +53,18 @@ export const PROXY_OPTIONS: OptionTable = {
     default: 'false',
     help: 'Refuse logins that did not upgrade to TLS',
   },
+  'backend-tls': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_BACKEND_TLS',
+    choices: ['off', 'require', 'verify-ca'],
+    default: 'off',
+    help: "TLS to computes: off; require (encrypt, no certificate check); verify-ca (check against --backend-tls-ca)",
+  },
+  'backend-tls-ca': {
+    kind: 'string',
+    env: 'WAKE_PROXY_BACKEND_TLS_CA',
+    help: "PEM CA bundle that signs the computes' certificates (for --backend-tls verify-ca)",
+  },
   'sni-suffix': {
     kind: 'string',
     env: 'WAKE_PROXY_SNI_SUFFIX',

@@ -32,7 +32,14 @@ import {
   type ErrPacket,
   type Greeting,
 } from '../protocol/index.js';
-import { BackendRefusedError, connectBackend, type BackendConnection } from '../proxy/backend-connect.js';
+import {
+  BackendRefusedError,
+  BackendTlsError,
+  connectBackend,
+  secureBackend,
+  type BackendConnection,
+  type BackendTlsOptions,
+} from '../proxy/backend-connect.js';
 import type { BackendAddress } from '../control-client/types.js';
 
 /** What makes two backend connections interchangeable. */
@@ -84,6 +91,8 @@ export interface NativeLoginOptions {
   maxPacketSize?: number;
   /** Sent to the compute as the connection's attributes (shown in performance_schema). */
   connectAttributes?: Array<[string, string]> | null;
+  /** TLS to the compute. */
+  tls?: BackendTlsOptions;
 }
 
 /** Negotiated per hop by the proxy, never carried to a compute. */
@@ -138,6 +147,10 @@ export async function loginBackend(
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     checkCapabilities(key, conn.greeting, fail);
+    if (opts.tls) {
+      const login = { capabilities: key.capabilities, mariadbCapabilities: key.mariadbCapabilities, charset: key.charset };
+      conn = await secureBackend(conn, opts.tls, login, Math.max(1, deadline - Date.now()));
+    }
     await authenticate(conn, key, stage1, opts, deadline, fail);
     const leftover = conn.channel.detach();
     // Nothing may follow the OK before the first command; reading stops until a borrower resumes.
@@ -150,6 +163,7 @@ export async function loginBackend(
   } catch (err) {
     conn.socket.destroy();
     if (err instanceof BackendLoginError) throw err;
+    if (err instanceof BackendTlsError) throw fail('unsupported', err.message, undefined, err);
     const detail = signal.aborted ? 'login abandoned' : (err as Error).message;
     throw fail('failed', detail, undefined, err);
   } finally {
@@ -186,7 +200,7 @@ async function authenticate(
   const { channel, greeting } = conn;
   channel.write(
     writeHandshakeResponse({
-      capabilities: key.capabilities,
+      capabilities: (key.capabilities | (conn.tls ? CLIENT_SSL : 0)) >>> 0,
       maxPacketSize: opts.maxPacketSize ?? DEFAULT_MAX_PACKET,
       charset: key.charset,
       mariadbCapabilities: key.mariadbCapabilities,
@@ -196,7 +210,7 @@ async function authenticate(
       authPluginName: NATIVE_PASSWORD_PLUGIN,
       connectAttributes: opts.connectAttributes ?? [],
     }),
-    1,
+    channel.nextSequenceId,
   );
   // At most one auth switch: to mysql_native_password with a fresh scramble.
   for (let round = 0; round < 2; round++) {

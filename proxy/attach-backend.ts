@@ -12,8 +12,8 @@ import { BackendLoginError, loginBackend, nativeLogin, poolCapabilities, type Ba
 import { PoolTimeoutError } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../control-client/types.js';
-import { BackendRefusedError, connectBackend } from './backend-connect.js';
-import { ClientError, ER_CON_COUNT_ERROR } from './client-error.js';
+import { BackendRefusedError, BackendTlsError, connectBackend } from './backend-connect.js';
+import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import type { Route } from './routing.js';
@@ -38,13 +38,14 @@ export async function attachPassthrough(
   hello: HandshakeResponse,
   route: Route,
 ): Promise<AttachedBackend | null> {
-  const backend = await wakeAndConnect(ctx, route, {
+  let backend = await wakeAndConnect(ctx, route, {
     open: (addr, signal) => connectBackend(addr, ctx.cfg.connectTimeoutMs, signal),
-    isFinal: (err) => err instanceof BackendRefusedError,
+    isFinal: (err) => err instanceof BackendRefusedError || err instanceof BackendTlsError,
   });
   try {
     const authStarted = performance.now();
-    const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs);
+    const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs, ctx.cfg.backendTls);
+    backend = auth.backend;
     ctx.cfg.metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
     if (!auth.ok) {
       ctx.client.write(auth.final.payload, auth.final.sequenceId);
@@ -57,6 +58,9 @@ export async function attachPassthrough(
     return { addr: backend.addr, socket: backend.socket, greeting: backend.greeting, clientLeftover, backendLeftover };
   } catch (err) {
     backend.socket.destroy();
+    if (err instanceof BackendTlsError) {
+      throw computeUnavailable(route.project ?? '(static)', err.message, 'backend_tls_failed', err);
+    }
     throw err;
   }
 }
@@ -92,7 +96,11 @@ export async function attachVerified(
   const { profile, pools, connectTimeoutMs } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const keyFor = (addr: BackendAddress) => backendKey(addr, hello, route, negotiated, profile.mariadbCapabilities);
-  const loginOpts = { timeoutMs: connectTimeoutMs, connectAttributes: hello.connectAttributes };
+  const loginOpts = {
+    timeoutMs: connectTimeoutMs,
+    connectAttributes: hello.connectAttributes,
+    ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
+  };
   const attached = await wakeAndConnect(ctx, route, {
     open: async (addr, signal): Promise<Omit<AttachedBackend, 'clientLeftover'>> => {
       if (!pools) {
@@ -124,7 +132,8 @@ export function loginFailure(ctx: SessionContext, route: Route, err: unknown): u
   if (err instanceof PoolTimeoutError) {
     return new ClientError(ER_CON_COUNT_ERROR, '08004', `Too many connections: ${err.message}`, 'pool_timeout', { cause: err });
   }
-  if (!(err instanceof BackendLoginError) || !err.serverError) return err;
+  if (!(err instanceof BackendLoginError)) return err;
+  if (!err.serverError) return computeUnavailable(route.project ?? '(static)', err.message, `backend_login_${err.kind}`, err);
   if (err.kind === 'denied') ctx.cfg.verifiers?.invalidate(route.project!, route.backendUser);
   const e = err.serverError;
   return new ClientError(e.code, e.sqlState, e.message, err.kind === 'denied' ? 'access_denied' : 'backend_refused', { cause: err });

@@ -1,14 +1,33 @@
-// Open a TCP connection to a compute and read its greeting.
-import { connect, type Socket } from 'node:net';
-import { isErrPacket, parseGreeting, type Greeting, type Packet } from '../protocol/index.js';
+// Open a TCP connection to a compute, read its greeting, and upgrade to TLS
+// when asked.
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import {
+  CLIENT_SSL,
+  isErrPacket,
+  parseGreeting,
+  writeSslRequest,
+  type Greeting,
+  type Packet,
+} from '../protocol/index.js';
 import { PacketChannel } from './packet-channel.js';
 import type { BackendAddress } from '../control-client/types.js';
 
 export interface BackendConnection {
   addr: BackendAddress;
+  /** The TLS socket when upgraded. */
   socket: Socket;
   channel: PacketChannel;
   greeting: Greeting;
+  /** Set when the connection was upgraded: the login must carry CLIENT_SSL too. */
+  tls: boolean;
+}
+
+/** TLS from the proxy to its computes. */
+export interface BackendTlsOptions {
+  /** Check the compute's certificate against `ca` (or the system's roots). */
+  rejectUnauthorized: boolean;
+  ca?: Buffer;
 }
 
 /** The compute answered its greeting with an ERR (too many connections, host blocked). */
@@ -23,6 +42,11 @@ export class BackendConnectError extends Error {
   override readonly name = 'BackendConnectError';
 }
 
+/** TLS to the compute was asked for and could not be had: retrying would not help. */
+export class BackendTlsError extends Error {
+  override readonly name = 'BackendTlsError';
+}
+
 const HANDSHAKE_MAX_PACKET = 64 * 1024;
 
 export async function connectBackend(
@@ -32,11 +56,12 @@ export async function connectBackend(
 ): Promise<BackendConnection> {
   const socket = await openSocket(addr, timeoutMs, signal);
   const channel = new PacketChannel(socket, 'backend', HANDSHAKE_MAX_PACKET);
+  let greeting: Greeting;
   try {
     // A frozen compute accepts TCP but never speaks: the greeting timeout catches it.
     const first = await channel.read(timeoutMs, 'greeting');
     if (isErrPacket(first.payload)) throw new BackendRefusedError(first);
-    return { addr, socket, channel, greeting: parseGreeting(first.payload) };
+    greeting = parseGreeting(first.payload);
   } catch (err) {
     socket.destroy();
     if (err instanceof BackendRefusedError) throw err;
@@ -44,6 +69,67 @@ export async function connectBackend(
       cause: err,
     });
   }
+  return { addr, socket, channel, greeting, tls: false };
+}
+
+/** What the login that follows will announce: the compute takes its capabilities from the SSLRequest. */
+export interface LoginShape {
+  capabilities: number;
+  mariadbCapabilities: number;
+  charset: number;
+}
+
+/**
+ * SSLRequest, then a TLS handshake on the same socket; the HandshakeResponse
+ * follows inside TLS. MariaDB keeps the capabilities of the SSLRequest, so it
+ * must carry exactly those of the login.
+ */
+export async function secureBackend(
+  conn: BackendConnection,
+  opts: BackendTlsOptions,
+  login: LoginShape,
+  timeoutMs: number,
+): Promise<BackendConnection> {
+  const { addr, greeting } = conn;
+  const where = `${addr.host}:${addr.port}`;
+  if ((greeting.capabilities & CLIENT_SSL) === 0) {
+    conn.socket.destroy();
+    throw new BackendTlsError(`compute ${where} does not offer TLS (start it with --ssl-cert and --ssl-key)`);
+  }
+  conn.channel.write(
+    writeSslRequest({
+      capabilities: (login.capabilities | CLIENT_SSL) >>> 0,
+      maxPacketSize: 16 * 1024 * 1024,
+      charset: login.charset,
+      mariadbCapabilities: login.mariadbCapabilities,
+    }),
+    1,
+  );
+  conn.channel.detach();
+  const secure = tlsConnect({
+    socket: conn.socket,
+    rejectUnauthorized: opts.rejectUnauthorized,
+    ...(opts.ca ? { ca: opts.ca } : {}),
+    ...(isIP(addr.host) ? {} : { servername: addr.host }),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
+      secure.once('secureConnect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      secure.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  } catch (err) {
+    secure.destroy();
+    throw new BackendTlsError(`TLS to compute ${where} failed: ${(err as Error).message}`, { cause: err });
+  }
+  secure.setNoDelay(true);
+  return { ...conn, socket: secure, channel: new PacketChannel(secure, 'backend', HANDSHAKE_MAX_PACKET, 1), tls: true };
 }
 
 function openSocket(addr: BackendAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {

@@ -39,7 +39,6 @@ export class PacketChannel {
   private failure: Error | null = null;
   private listener: ((p: Packet) => void) | null = null;
   private failureListener: ((err: Error) => void) | null = null;
-  private lastSequenceId = -1;
   private readonly onData = (chunk: Buffer) => {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
@@ -51,6 +50,8 @@ export class PacketChannel {
     readonly socket: Socket,
     readonly side: Side,
     private readonly maxPacketSize: number,
+    /** Where the exchange stands when a channel takes over mid-handshake (after a TLS upgrade). */
+    private lastSequenceId = -1,
   ) {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);

@@ -4,6 +4,7 @@
 // is relayed with sequence ids shifted until the compute says OK or ERR.
 import {
   CLIENT_CONNECT_WITH_DB,
+  CLIENT_SSL,
   ERR_HEADER,
   OK_HEADER,
   writeAuthSwitchRequest,
@@ -12,7 +13,7 @@ import {
   type Packet,
 } from '../protocol/index.js';
 import { negotiateBackendCapabilities } from './greeting-profile.js';
-import type { BackendConnection } from './backend-connect.js';
+import { secureBackend, type BackendConnection, type BackendTlsOptions } from './backend-connect.js';
 import type { PacketChannel } from './packet-channel.js';
 import type { Route } from './routing.js';
 
@@ -20,18 +21,29 @@ export interface AuthOutcome {
   /** The compute's final packet (OK or ERR), already renumbered for the client. */
   final: Packet;
   ok: boolean;
+  /** The connection as authenticated: upgraded to TLS when asked. */
+  backend: BackendConnection;
 }
 
 const NUL = Buffer.alloc(1);
+
+type Verdict = Omit<AuthOutcome, 'backend'>;
 
 export async function authenticatePassthrough(
   client: PacketChannel,
   hello: HandshakeResponse,
   route: Route,
-  backend: BackendConnection,
+  plain: BackendConnection,
   timeoutMs: number,
+  tls?: BackendTlsOptions,
 ): Promise<AuthOutcome> {
-  const bg = backend.greeting;
+  const bg = plain.greeting;
+  const login = {
+    capabilities: withDatabaseFlag(negotiateBackendCapabilities(hello.capabilities, bg.capabilities), route.database),
+    mariadbCapabilities: hello.mariadbCapabilities & bg.mariadbCapabilities,
+    charset: hello.charset,
+  };
+  const backend = tls ? await secureBackend(plain, tls, login, timeoutMs) : plain;
   client.write(
     writeAuthSwitchRequest({ pluginName: bg.authPluginName, pluginData: Buffer.concat([bg.scramble, NUL]) }),
     client.nextSequenceId,
@@ -40,18 +52,20 @@ export async function authenticatePassthrough(
   backend.channel.write(
     writeHandshakeResponse({
       ...hello,
-      capabilities: withDatabaseFlag(negotiateBackendCapabilities(hello.capabilities, bg.capabilities), route.database),
-      mariadbCapabilities: hello.mariadbCapabilities & bg.mariadbCapabilities,
+      ...login,
+      capabilities: (login.capabilities | (backend.tls ? CLIENT_SSL : 0)) >>> 0,
       user: route.backendUser,
       database: route.database,
       authResponse: answer.payload,
       authPluginName: bg.authPluginName,
     }),
-    1,
+    backend.channel.nextSequenceId,
   );
-  // The client is two packets ahead of the compute (the auth switch and its answer).
-  const shift = (answer.sequenceId - 1) & 0xff;
-  return relayUntilVerdict(client, backend.channel, shift, timeoutMs);
+  // The client is ahead of the compute by the auth switch and its answer, less the
+  // compute's SSLRequest when the proxy talks TLS to it.
+  const shift = (answer.sequenceId - backend.channel.nextSequenceId + 1) & 0xff;
+  const outcome = await relayUntilVerdict(client, backend.channel, shift, timeoutMs);
+  return { ...outcome, backend };
 }
 
 function relayUntilVerdict(
@@ -59,9 +73,9 @@ function relayUntilVerdict(
   backend: PacketChannel,
   shift: number,
   timeoutMs: number,
-): Promise<AuthOutcome> {
-  return new Promise<AuthOutcome>((resolve, reject) => {
-    const finish = (err: Error | null, outcome?: AuthOutcome) => {
+): Promise<Verdict> {
+  return new Promise<Verdict>((resolve, reject) => {
+    const finish = (err: Error | null, outcome?: Verdict) => {
       clearTimeout(timer);
       client.listen(null);
       client.onFailure(null);

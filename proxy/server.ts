@@ -12,6 +12,7 @@ import { TlsContextHolder } from './tls-context.js';
 import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
+import type { BackendTlsOptions } from './backend-connect.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
@@ -38,6 +39,8 @@ export interface ProxyOptions {
   otherPlugins?: UnverifiedPolicy;
   /** Session pool mode (verified clients only): the pools to borrow from; closed by the server. */
   pools?: BackendPools;
+  /** TLS from the proxy to computes. */
+  backendTls?: BackendTlsOptions;
   logger: Logger;
 }
 
@@ -84,6 +87,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     otherPlugins: opts.otherPlugins ?? 'passthrough',
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
     ...(opts.pools ? { pools: opts.pools } : {}),
+    ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
   };

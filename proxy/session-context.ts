@@ -12,6 +12,7 @@ import type { ProjectLimits } from './limits.js';
 import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
+import type { BackendTlsOptions } from './backend-connect.js';
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -35,6 +36,8 @@ export interface SessionConfig {
   otherPlugins: UnverifiedPolicy;
   /** Session pool mode: verified clients borrow logged-in compute connections. */
   pools?: BackendPools;
+  /** TLS from the proxy to computes. */
+  backendTls?: BackendTlsOptions;
 }
 
 export interface SessionContext {

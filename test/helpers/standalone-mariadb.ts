@@ -30,6 +30,8 @@ export async function startStandaloneMariadb(
   user = 'app',
   password = 'app-secret',
   initSql = '',
+  /** More mariadbd options, e.g. TLS certificates. */
+  extraArgs: string[] = [],
 ): Promise<StandaloneMariadb> {
   const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-mariadb-'));
   const dataDir = join(dir, 'data');
@@ -58,6 +60,7 @@ export async function startStandaloneMariadb(
       `--init-file=${init}`,
       '--skip-log-bin',
       '--max-allowed-packet=64M',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
