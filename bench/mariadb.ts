@@ -74,6 +74,7 @@ export async function startMariadb(dd: Datadir, opts: StartOptions): Promise<Run
     '--bind-address=127.0.0.1',
     `--socket=${join(dd.dir, 'mysqld.sock')}`,
     `--pid-file=${join(dd.dir, 'mariadbd.pid')}`,
+    `--tmpdir=${dd.dir}`,
     '--skip-log-bin',
     `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
     // The same server options the process driver gives a compute (serverArgs in process-driver.ts).
