@@ -1,8 +1,8 @@
 // A minimal MySQL client that times each step of a connection, which no
-// driver exposes: TCP + greeting, handshake response -> auth switch (through
-// the proxy this is the wake and the backend connect), switch answer -> OK
-// (the compute checking the password), and the first query. Used for cold
-// wakes, where that breakdown is the point.
+// driver exposes: TCP + greeting, login (handshake response sent until OK:
+// through the proxy this holds the wake, the backend connect and the
+// compute's verdict), and the first query. Used for cold wakes, where that
+// breakdown is the point.
 import { connect, type Socket } from 'node:net';
 import {
   CLIENT_LONG_PASSWORD,
@@ -37,13 +37,14 @@ export interface WireTarget {
   password: string;
 }
 
-/** Milliseconds spent in each step; `wake` is 0 when no auth switch came (a direct server). */
+/** Milliseconds spent in each step. */
 export interface ConnectTimings {
   greeting: number;
-  wake: number;
-  auth: number;
+  login: number;
   query: number;
   total: number;
+  /** Whether the server switched auth (passthrough auth does; a proxy that verifies itself does not). */
+  authSwitch: boolean;
 }
 
 const CAPABILITIES =
@@ -71,10 +72,8 @@ export async function timedConnectAndSelect(t: WireTarget, timeoutMs: number): P
       1,
     );
     let reply = await conn.next('auth reply');
-    const tReply = performance.now();
-    let wake = 0;
-    if (isAuthSwitchRequest(reply.payload)) {
-      wake = tReply - tGreeting;
+    const authSwitch = isAuthSwitchRequest(reply.payload);
+    if (authSwitch) {
       const sw = parseAuthSwitchRequest(reply.payload);
       const scramble = sw.pluginData.subarray(0, SCRAMBLE_LENGTH);
       conn.send(scrambleNativePassword(t.password, scramble), (reply.sequenceId + 1) & 0xff);
@@ -90,13 +89,7 @@ export async function timedConnectAndSelect(t: WireTarget, timeoutMs: number): P
     }
     const tResult = performance.now();
     conn.send(Buffer.from([COM_QUIT]), 0);
-    return {
-      greeting: tGreeting - t0,
-      wake,
-      auth: tOk - (wake > 0 ? tReply : tGreeting),
-      query: tResult - tOk,
-      total: tResult - t0,
-    };
+    return { greeting: tGreeting - t0, login: tOk - tGreeting, query: tResult - tOk, total: tResult - t0, authSwitch };
   } finally {
     conn.close();
   }

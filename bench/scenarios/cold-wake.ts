@@ -24,10 +24,11 @@ const PATHS: Array<{ id: PathId; label: string }> = [
 interface Run {
   path: PathId;
   round: number;
-  /** Server start (bare) or wake + backend connect (proxy); 0 when awake. */
-  startOrWake: number;
+  /** Spawn until ready (bare only). */
+  start: number;
   greeting: number;
-  auth: number;
+  /** Handshake response until OK: through the proxy the wake happens in here. */
+  login: number;
   query: number;
   total: number;
   resumed: number;
@@ -46,7 +47,7 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
       try {
         const t = await timedConnectAndSelect({ host: db.host, port: db.port, ...dd.creds }, TIMEOUT_MS);
         const start = db.readyAt - db.spawnedAt;
-        return { path, round, ...t, startOrWake: start, total: start + t.total, resumed: 0 };
+        return { path, round, start, greeting: t.greeting, login: t.login, query: t.query, total: start + t.total, resumed: 0 };
       } finally {
         await db.stop();
       }
@@ -60,7 +61,7 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
     const before = (await stack.compute(project.computeId)).resumeCount;
     const t: ConnectTimings = await timedConnectAndSelect(viaProxy, TIMEOUT_MS);
     const resumed = (await stack.compute(project.computeId)).resumeCount - before;
-    return { path, round, startOrWake: t.wake, greeting: t.greeting, auth: t.auth, query: t.query, total: t.total, resumed };
+    return { path, round, start: 0, greeting: t.greeting, login: t.login, query: t.query, total: t.total, resumed };
   };
 
   const runs: Run[] = [];
@@ -85,9 +86,9 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
       String(rs.length),
       m('total'),
       fmt(quantileOf(rs.map((r) => r.total), 0.99)),
-      m('startOrWake'),
+      p.id === 'bare' ? m('start') : '-',
       m('greeting'),
-      m('auth'),
+      m('login'),
       m('query'),
       fmtRatio(pairedVsBare(p.id)),
       p.id === 'bare' ? '-' : `${rs.reduce((s, r) => s + r.resumed, 0)} / ${rs.length}`,
@@ -103,7 +104,7 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
     tables: [
       {
         title: '',
-        columns: ['path', 'runs', 'p50 ms', 'p99 ms', 'start / wake ms', 'TCP + greeting ms', 'auth ms', 'SELECT 1 ms', 'vs bare start', 'resumes'],
+        columns: ['path', 'runs', 'p50 ms', 'p99 ms', 'server start ms', 'TCP + greeting ms', 'login ms', 'SELECT 1 ms', 'vs bare start', 'resumes'],
         rows,
       },
     ],
@@ -115,8 +116,8 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
             title: 'Cold wake: where the time goes (median of runs)',
             yLabel: 'ms to first result',
             categories: PATHS.map((p) => p.id),
-            series: (['startOrWake', 'greeting', 'auth', 'query'] as const).map((k) => ({
-              label: { startOrWake: 'start / wake', greeting: 'TCP + greeting', auth: 'auth', query: 'SELECT 1' }[k],
+            series: (['start', 'greeting', 'login', 'query'] as const).map((k) => ({
+              label: { start: 'server start', greeting: 'TCP + greeting', login: 'login (incl. wake)', query: 'SELECT 1' }[k],
               values: PATHS.map((p) => median(of(p.id).map((r) => r[k]))),
             })),
           },
@@ -128,7 +129,7 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
     notes: [
       `${n} runs per path, paths alternated in rotated order. With so few runs p99 is close to the slowest run.`,
       'bare: spawn mariadbd on an existing datadir (same options and readiness check as the process driver) until it logs "ready for connections", then connect directly; total = start + connect + SELECT 1.',
-      'proxy paths: total = TCP connect to the proxy until the SELECT 1 result; "start / wake" = handshake response sent until the auth switch arrives, i.e. control-API wake + backend connect + greeting.',
+      'proxy paths: total = TCP connect to the proxy until the SELECT 1 result. "login" = handshake response sent until OK: the proxy checks the password, wakes the compute through the control API, connects and logs in, so the wake is inside it (bare: the server is already up by then).',
       '"resumes" counts real driver resumes per run from the control API (expected 1 per run when asleep, 0 when awake).',
     ],
     data: { runs },
