@@ -1,5 +1,6 @@
 // Open a TCP connection to a compute, read its greeting, and upgrade to TLS
 // when asked.
+import { once } from 'node:events';
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
@@ -113,17 +114,7 @@ export async function secureBackend(
     ...(isIP(addr.host) ? {} : { servername: addr.host }),
   });
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no TLS handshake within ${timeoutMs} ms`)), timeoutMs);
-      secure.once('secureConnect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
+    await settle(secure, 'secureConnect', timeoutMs);
   } catch (err) {
     secure.destroy();
     throw new BackendTlsError(`TLS to compute ${where} failed: ${(err as Error).message}`, { cause: err });
@@ -132,25 +123,26 @@ export async function secureBackend(
   return { ...conn, socket: secure, channel: new PacketChannel(secure, 'backend', HANDSHAKE_MAX_PACKET, 1), tls: true };
 }
 
-function openSocket(addr: BackendAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
-    const socket = connect({ host: addr.host, port: addr.port, noDelay: true });
-    const timer = setTimeout(() => done(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-    const onAbort = () => done(new Error('client went away'));
-    const done = (err: Error | null) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
-      if (!err) return resolve(socket);
-      socket.destroy();
-      reject(new BackendConnectError(`cannot connect to ${addr.host}:${addr.port}: ${err.message}`, { cause: err }));
-    };
-    const onConnect = () => done(null);
-    const onError = (err: Error) => done(err);
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
+async function openSocket(addr: BackendAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+  const socket = connect({ host: addr.host, port: addr.port, noDelay: true });
+  try {
+    await settle(socket, 'connect', timeoutMs, signal);
+    return socket;
+  } catch (err) {
+    socket.destroy();
+    const e = err as Error;
+    throw new BackendConnectError(`cannot connect to ${addr.host}:${addr.port}: ${e.message}`, { cause: e.cause ?? e });
+  }
+}
+
+/** Wait for `event`; an 'error', the timeout or the signal rejects with a message fit for a log. */
+async function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    await once(emitter, event, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (err) {
+    if (timeout.aborted) throw new Error(`${event} timed out after ${timeoutMs} ms`, { cause: err });
+    if (signal?.aborted) throw new Error('client went away', { cause: err });
+    throw err;
+  }
 }
