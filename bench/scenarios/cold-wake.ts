@@ -75,7 +75,6 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
   }
 
   const of = (id: PathId) => runs.filter((r) => r.path === id);
-  const bareP50 = median(of('bare').map((r) => r.total));
   const pairedVsBare = (id: PathId) =>
     median(of(id).map((r) => r.total / (of('bare').find((b) => b.round === r.round)?.total ?? NaN)));
   const rows = PATHS.map((p) => {
@@ -95,8 +94,9 @@ export async function runColdWake(ctx: BenchContext, stack: WakeStack): Promise<
     ];
   });
   const tierTarget = (id: 'stop' | 'freeze'): TargetCheck => {
-    const ratio = median(of(id).map((r) => r.total)) / bareP50;
-    return { name: `cold wake from ${id} vs bare start (p50)`, target: '<= 1.30x', measured: fmtRatio(ratio), met: Number.isFinite(ratio) ? ratio <= 1.3 : null };
+    // The same paired ratio as the table's "vs bare start" column.
+    const ratio = pairedVsBare(id);
+    return { name: `cold wake from ${id} vs bare start (median of paired runs)`, target: '<= 1.30x', measured: fmtRatio(ratio), met: Number.isFinite(ratio) ? ratio <= 1.3 : null };
   };
   return {
     id: ID,
