@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { PacketChannel } from './packet-channel.js';
+import { SessionLog } from './session-log.js';
 import type { RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
 import type { ProxyMetrics } from './metrics.js';
@@ -45,7 +46,7 @@ export interface SessionContext {
   /** The client's socket; replaced by the TLS socket after an upgrade. */
   socket: Socket;
   cfg: SessionConfig;
-  log: Logger;
+  log: SessionLog;
   client: PacketChannel;
   /** Aborted when the client leaves or the server shuts down: stops any wait on its behalf. */
   abort: AbortController;
@@ -66,7 +67,7 @@ export const HANDSHAKE_MAX_PACKET = 64 * 1024;
 
 export function createSession(id: number, socket: Socket, cfg: SessionConfig): SessionContext {
   const clientAddress = socket.remoteAddress ?? 'unknown';
-  const log = cfg.logger.child({ conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
+  const log = new SessionLog(cfg.logger, { conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
   socket.setNoDelay(true);
   return {
     id,

@@ -1,51 +1,40 @@
 // One client from greeting to goodbye, as a story of small steps.
+import type { Socket } from 'node:net';
 import { relayPipe } from './relay.js';
 import { resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified, type AttachedBackend } from './attach-backend.js';
+import { attachPassthrough, attachVerified } from './attach-backend.js';
 import { relaySession } from '../pool/session-relay.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
 import { closeSoon, countBytes, failSession } from './session-exit.js';
 import { round, type SessionContext } from './session-context.js';
+
+/**
+ * What the relay needs, and nothing more: the handshake's own state (the
+ * client's hello, its attributes, the greetings) is garbage once bytes flow,
+ * which keeps an idle held client cheap.
+ */
+interface Ready {
+  project: string | undefined;
+  backend: Socket;
+  clientLeftover: Buffer;
+  backendLeftover: Buffer;
+  pooled: PooledBackend | undefined;
+  /** Gives the project's connection slot back. */
+  releaseSlot: (() => void) | undefined;
+}
 
 export async function runSession(ctx: SessionContext): Promise<void> {
   const rawSocket = ctx.socket;
   const onClientGone = () => ctx.abort.abort(new Error('client went away'));
   rawSocket.once('close', onClientGone);
-  let releaseSlot: (() => void) | undefined;
-  const { metrics } = ctx.cfg;
+  let ready: Ready | null = null;
   try {
-    sendGreeting(ctx);
-    const hello = await readHandshakeResponse(ctx);
-    const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
-    ctx.log = ctx.log.child({ project: route.project, user: route.backendUser, tls: ctx.servername !== undefined || undefined });
-    if (route.project) {
-      ctx.cfg.limits.checkAuthFailures(route.project, ctx.clientAddress);
-      releaseSlot = ctx.cfg.limits.admitConnection(route.project);
-    }
-    const checkStarted = performance.now();
-    const creds = await checkCredentials(ctx, hello, route); // before any wake
-    if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
-    const backend =
-      creds.kind === 'verified'
-        ? await attachVerified(ctx, hello, route, creds.stage1)
-        : await attachPassthrough(ctx, hello, route);
-    if (!backend) {
-      if (route.project) ctx.cfg.limits.recordAuthFailure(route.project, ctx.clientAddress);
-      metrics.connectionsRefused.inc({ reason: 'access_denied' });
-      ctx.log.info({ reason: 'access_denied' }, 'authentication refused by compute');
-      closeSoon(ctx.socket);
-      return;
-    }
-    metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
-    ctx.cfg.profile.learn(backend.greeting);
-    ctx.relaying = true;
-    ctx.log.info(
-      { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
-      'session ready',
-    );
-    const untrack = route.project ? ctx.cfg.activity?.track(route.project, ctx.socket) : undefined;
-    const why = await carry(ctx, backend);
+    ready = await establish(ctx);
+    if (!ready) return;
+    const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
+    const why = await carry(ctx, ready);
     untrack?.();
     countBytes(ctx);
     ctx.log.info(
@@ -60,18 +49,67 @@ export async function runSession(ctx: SessionContext): Promise<void> {
   } catch (err) {
     failSession(ctx, err);
   } finally {
-    releaseSlot?.();
+    ready?.releaseSlot?.();
     rawSocket.off('close', onClientGone);
   }
 }
 
-/** Carry the session's bytes: a raw pipe, or a pooled backend that goes back reset at the end. */
-async function carry(ctx: SessionContext, backend: AttachedBackend): Promise<string> {
-  const { pooled } = backend;
-  if (!pooled || !ctx.cfg.pools) {
-    return relayPipe(ctx.socket, backend.socket, backend.clientLeftover, backend.backendLeftover);
+/** Greeting to OK: returns null when the compute refused the client (its ERR already sent). */
+async function establish(ctx: SessionContext): Promise<Ready | null> {
+  const { metrics, limits } = ctx.cfg;
+  sendGreeting(ctx);
+  const hello = await readHandshakeResponse(ctx);
+  const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
+  ctx.log.bind({ project: route.project, user: route.backendUser, ...(ctx.servername !== undefined ? { tls: true } : {}) });
+  let releaseSlot: (() => void) | undefined;
+  if (route.project) {
+    limits.checkAuthFailures(route.project, ctx.clientAddress);
+    releaseSlot = limits.admitConnection(route.project);
   }
-  const outcome = await relaySession(ctx.socket, backend.clientLeftover, pooled, { signal: ctx.abort.signal });
+  try {
+    const checkStarted = performance.now();
+    const creds = await checkCredentials(ctx, hello, route); // before any wake
+    if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
+    const backend =
+      creds.kind === 'verified'
+        ? await attachVerified(ctx, hello, route, creds.stage1)
+        : await attachPassthrough(ctx, hello, route);
+    if (!backend) {
+      if (route.project) limits.recordAuthFailure(route.project, ctx.clientAddress);
+      metrics.connectionsRefused.inc({ reason: 'access_denied' });
+      ctx.log.info({ reason: 'access_denied' }, 'authentication refused by compute');
+      closeSoon(ctx.socket);
+      releaseSlot?.();
+      return null;
+    }
+    metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
+    ctx.cfg.profile.learn(backend.greeting);
+    ctx.relaying = true;
+    ctx.log.info(
+      { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
+      'session ready',
+    );
+    return {
+      project: route.project,
+      backend: backend.socket,
+      clientLeftover: backend.clientLeftover,
+      backendLeftover: backend.backendLeftover,
+      pooled: backend.pooled,
+      releaseSlot,
+    };
+  } catch (err) {
+    releaseSlot?.();
+    throw err;
+  }
+}
+
+/** Carry the session's bytes: a raw pipe, or a pooled backend that goes back reset at the end. */
+async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
+  const { pooled } = ready;
+  if (!pooled || !ctx.cfg.pools) {
+    return relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
+  }
+  const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { signal: ctx.abort.signal });
   await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
   return outcome.end;
 }

@@ -261,6 +261,9 @@ function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: str
     '--skip-name-resolve',
     // Above the 16 MiB default so multi-packet (>16 MiB) statements and rows work out of the box.
     '--max-allowed-packet=64M',
+    // A storm of clients waking one compute opens one connection each (pipe mode);
+    // the default of 151 would refuse most of a few hundred.
+    '--max-connections=1000',
     ...(withInit ? [`--init-file=${p.initFile}`] : []),
     ...extra,
   ];

@@ -12,7 +12,7 @@
 //
 // An empty password is "no password": an empty token, stage1 and verifier, as MariaDB
 // stores '' (not a hash of '') for an account without one.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { ProtocolError } from '../protocol-error.js';
 
 export const NATIVE_PASSWORD_PLUGIN = 'mysql_native_password';
@@ -103,16 +103,27 @@ const DOLLAR = 0x24;
  * (MariaDB keeps it out so a scramble never looks like a crypt-style hash prefix).
  * Rejection sampling keeps the accepted values uniform.
  */
+// Random bytes are drawn from a pool refilled in bulk: one CSPRNG call per ~200
+// connections instead of one per connection (it showed in connection-churn profiles).
+const POOL_SIZE = 4096;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+function nextRandomByte(): number {
+  if (poolOffset === POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++]!;
+}
+
 export function generateScramble(): Buffer {
   const out = Buffer.allocUnsafe(SCRAMBLE_LENGTH);
   let filled = 0;
   while (filled < SCRAMBLE_LENGTH) {
-    for (const byte of randomBytes(SCRAMBLE_LENGTH + 8)) {
-      const b = byte & 0x7f;
-      if (b === 0 || b === DOLLAR) continue;
-      out[filled++] = b;
-      if (filled === SCRAMBLE_LENGTH) break;
-    }
+    const b = nextRandomByte() & 0x7f;
+    if (b === 0 || b === DOLLAR) continue;
+    out[filled++] = b;
   }
   return out;
 }
