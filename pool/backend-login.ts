@@ -132,10 +132,10 @@ export async function loginBackend(
   const fail = (kind: BackendLoginFailure, detail: string, serverError?: ErrPacket, cause?: unknown) =>
     new BackendLoginError(kind, compute, key.user, detail, serverError, { cause });
   const deadline = Date.now() + opts.timeoutMs;
-  const connectSignal = AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]);
   let conn: BackendConnection;
   try {
-    conn = await connectBackend(key.addr, opts.timeoutMs, connectSignal);
+    // connectBackend bounds the connect and the greeting by timeoutMs itself.
+    conn = await connectBackend(key.addr, opts.timeoutMs, signal);
   } catch (err) {
     if (err instanceof BackendRefusedError) {
       const e = parseErrPacket(err.packet.payload, CLIENT_PROTOCOL_41);

@@ -12,6 +12,7 @@ import {
   type Packet,
 } from '../protocol/index.js';
 import { PacketChannel } from './packet-channel.js';
+import { deadline } from './deadline.js';
 import type { BackendAddress } from '../control-client/types.js';
 
 export interface BackendConnection {
@@ -137,12 +138,14 @@ async function openSocket(addr: BackendAddress, timeoutMs: number, signal: Abort
 
 /** Wait for `event`; an 'error', the timeout or the signal rejects with a message fit for a log. */
 async function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const bound = deadline(timeoutMs, signal);
   try {
-    await once(emitter, event, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    await once(emitter, event, { signal: bound.signal });
   } catch (err) {
-    if (timeout.aborted) throw new Error(`${event} timed out after ${timeoutMs} ms`, { cause: err });
+    if (bound.timedOut) throw new Error(`${event} timed out after ${timeoutMs} ms`, { cause: err });
     if (signal?.aborted) throw new Error('client went away', { cause: err });
     throw err;
+  } finally {
+    bound.done();
   }
 }

@@ -14,6 +14,7 @@ import { PacketChannel } from './packet-channel.js';
 import { projectFromSni } from './routing.js';
 import { HANDSHAKE_MAX_PACKET, type SessionContext } from './session-context.js';
 import { upgradeToTls } from './tls-upgrade.js';
+import { deadline } from './deadline.js';
 
 export function sendGreeting(ctx: SessionContext): void {
   ctx.scramble = generateScramble();
@@ -61,6 +62,9 @@ async function upgradeClient(ctx: SessionContext): Promise<void> {
  * this one (one wake in flight per project); failures surface there.
  */
 function startEarlyWake(ctx: SessionContext, project: string): void {
-  const signal = AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(ctx.cfg.wakeTimeoutMs)]);
-  ctx.cfg.resolver.resolve(project, signal).catch(() => {});
+  const bound = deadline(ctx.cfg.wakeTimeoutMs, ctx.abort.signal);
+  ctx.cfg.resolver.resolve(project, bound.signal).then(
+    () => bound.done(),
+    () => bound.done(),
+  );
 }

@@ -4,6 +4,7 @@ import type { BackendAddress } from '../control-client/types.js';
 import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
 import type { Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
+import { TimeoutError, deadline } from './deadline.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {
@@ -44,11 +45,11 @@ export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opene
 async function waitForCompute(ctx: SessionContext, project: string, route: Route): Promise<BackendAddress> {
   const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
   const endWait = limits.admitWaiter(project);
-  const signal = AbortSignal.any([ctx.abort.signal, AbortSignal.timeout(wakeTimeoutMs)]);
+  const bound = deadline(wakeTimeoutMs, ctx.abort.signal);
   const started = performance.now();
   metrics.clientsWaiting.inc();
   try {
-    const addr = await resolver.resolve(project, signal);
+    const addr = await resolver.resolve(project, bound.signal);
     metrics.wakeRequests.inc({ outcome: 'ok' });
     metrics.connectPhase.observe({ phase: 'wake' }, (performance.now() - started) / 1000);
     return addr;
@@ -57,6 +58,7 @@ async function waitForCompute(ctx: SessionContext, project: string, route: Route
     metrics.wakeRequests.inc({ outcome: failure instanceof ClientError ? failure.kind : 'client_left' });
     throw failure;
   } finally {
+    bound.done();
     metrics.clientsWaiting.dec();
     endWait();
   }
@@ -74,7 +76,7 @@ function explainWakeFailure(ctx: SessionContext, project: string, route: Route, 
     return computeUnavailable(project, err.message, `wake_${err.reason}`, err);
   }
   if (ctx.abort.signal.aborted) return err as Error;
-  if ((err as Error)?.name === 'TimeoutError') {
+  if (err instanceof TimeoutError) {
     return computeUnavailable(project, `not ready within ${ctx.cfg.wakeTimeoutMs} ms`, 'wake_timeout', err);
   }
   return computeUnavailable(project, 'control plane error', 'wake_error', err);
