@@ -50,6 +50,7 @@ export class BackendTlsError extends Error {
 }
 
 const HANDSHAKE_MAX_PACKET = 64 * 1024;
+const GREETING_TIMEOUT_MS = 2_000;
 
 export async function connectBackend(
   addr: BackendAddress,
@@ -60,8 +61,9 @@ export async function connectBackend(
   const channel = new PacketChannel(socket, 'backend', HANDSHAKE_MAX_PACKET);
   let greeting: Greeting;
   try {
-    // A frozen compute accepts TCP but never speaks: the greeting timeout catches it.
-    const first = await channel.read(timeoutMs, 'greeting');
+    // A frozen compute accepts TCP but never speaks; an awake one greets within
+    // milliseconds. A short bound sends the client back to wake it soon.
+    const first = await channel.read(Math.min(timeoutMs, GREETING_TIMEOUT_MS), 'greeting');
     if (isErrPacket(first.payload)) throw new BackendRefusedError(first);
     greeting = parseGreeting(first.payload);
   } catch (err) {
