@@ -77,13 +77,13 @@ export function summarize(samples: Sample[], contenders: Contender[], groups: st
   return out;
 }
 
-/** Median over rounds of rate(a)/rate(b) within the same round and group. */
-function pairedRatio(samples: Sample[], group: string, a: string, b: string): number {
+/** Median over rounds of value(a)/value(b) within the same round and group (value: the rate unless given). */
+export function pairedRatio(samples: Sample[], group: string, a: string, b: string, value: (s: Sample) => number = (s) => s.rate): number {
   const ratios: number[] = [];
   for (const s of samples) {
     if (s.group !== group || s.contender !== a) continue;
     const other = samples.find((o) => o.group === group && o.contender === b && o.round === s.round);
-    if (other && other.rate > 0) ratios.push(s.rate / other.rate);
+    if (other && value(other) > 0 && Number.isFinite(value(s))) ratios.push(value(s) / value(other));
   }
   return median(ratios);
 }

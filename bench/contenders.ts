@@ -1,14 +1,19 @@
 // Who is compared: a direct connection, HAProxy in TCP mode, and the proxy in
-// each pool mode, all in front of the same mariadbd. The list is data so that
-// pool modes slot in as the proxy grows them; a contender that cannot run here
-// (no HAProxy installed, a pool mode the proxy rejects) is skipped with the
-// reason, never silently dropped.
+// each pool mode, all in front of the same compute (bench-target.ts). The list
+// is data so that pool modes slot in as the proxy grows them; a contender that
+// cannot run here (no HAProxy installed, a pool mode the proxy rejects) is
+// skipped with the reason, never silently dropped.
+//
+// Pipe runs as `proxy --backend` (static backend, passthrough auth). Pooling
+// needs proxy-verified logins, which only a proxy in front of a control API
+// does, so `session` is the target's own `dev` proxy, reached as
+// `<project>.<user>`.
 import { join } from 'node:path';
 import { findFreePort } from '../control-plane/drivers/free-port.js';
-import { PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from '../cli/tables.js';
+import { VERIFY_OPTIONS } from '../cli/tables.js';
+import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
-import type { RunningMariadb, Credentials } from './mariadb.js';
-import { startProxyProcess } from './proxy-process.js';
+import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
 
 export const POOL_MODES = ['pipe', 'session', 'transaction'] as const;
@@ -33,6 +38,8 @@ export interface Endpoint {
   port: number;
   user: string;
   password: string;
+  /** Ask for TLS (SSLRequest), certificate not checked (the bench's is self-signed). */
+  tls?: boolean;
 }
 
 export interface Contender {
@@ -48,28 +55,28 @@ export interface ContenderSet {
   stop(): Promise<void>;
 }
 
-/** Whether this build of the proxy has a --pool-mode flag, and which values it takes. */
-function poolModeSupport(): { flag: boolean; choices: readonly string[] | undefined } {
-  const spec = PROXY_OPTIONS['pool-mode'] ?? PROXY_ONLY_OPTIONS['pool-mode'];
-  return { flag: spec !== undefined, choices: spec?.choices };
+/** The pool modes this build of the proxy takes (in front of a control API). */
+function poolModeChoices(): readonly string[] {
+  return VERIFY_OPTIONS['pool-mode']?.choices ?? ['pipe'];
 }
 
 export async function startContenders(
   ctx: BenchContext,
   scenario: string,
-  backend: RunningMariadb,
-  creds: Credentials,
+  target: BenchTarget,
   specs: ContenderSpec[] = CONTENDERS,
 ): Promise<ContenderSet> {
   const running: Contender[] = [];
   const skipped: ContenderSet['skipped'] = [];
   const stops: Array<() => Promise<void>> = [];
+  const { backend, creds } = target;
   const at = (port: number): Endpoint => ({ host: '127.0.0.1', port, ...creds });
-  const modes = poolModeSupport();
+  const modes = poolModeChoices();
   try {
     for (const spec of specs) {
+      const mode = spec.poolMode ?? 'pipe';
       if (spec.kind === 'direct') {
-        running.push({ spec, endpoint: at(backend.port) });
+        running.push({ spec, endpoint: { ...backend, ...creds } });
       } else if (spec.kind === 'haproxy') {
         const binary = await findHaproxy();
         if (!binary) {
@@ -79,32 +86,21 @@ export async function startContenders(
         const h = await startHaproxy(binary, backend, ctx.workDir, join(ctx.outDir, 'logs', `${scenario}-haproxy.log`));
         stops.push(h.stop);
         running.push({ spec, endpoint: at(h.port), pid: h.pid });
-      } else {
-        const mode = spec.poolMode ?? 'pipe';
-        if (!modes.flag && mode !== 'pipe') {
-          skipped.push({ spec, reason: 'the proxy has no --pool-mode flag yet (pipe only)' });
-          continue;
-        }
-        if (modes.choices && !modes.choices.includes(mode)) {
-          skipped.push({ spec, reason: `--pool-mode takes ${modes.choices.join(', ')}` });
-          continue;
-        }
-        const port = await findFreePort();
-        const label = `${scenario}-${spec.id}`;
-        const outcome = await startProxyProcess({
-          command: 'proxy',
-          args: ['--backend', `${backend.host}:${backend.port}`, ...(modes.flag ? ['--pool-mode', mode] : [])],
-          port,
-          label,
-          logPath: join(ctx.outDir, 'logs', `${label}.log`),
-          cpuProfDir: ctx.cpuProfDir,
-        });
+      } else if (!modes.includes(mode)) {
+        skipped.push({ spec, reason: `--pool-mode takes ${modes.join(', ')}` });
+      } else if (mode === 'pipe') {
+        const outcome = await startPipeProxy(ctx, `${scenario}-${spec.id}`, backend);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
         stops.push(outcome.proxy.stop);
-        running.push({ spec, endpoint: at(port), pid: outcome.proxy.pid });
+        running.push({ spec, endpoint: at(outcome.proxy.port), pid: outcome.proxy.pid });
+      } else if (mode === 'session' && target.pooled) {
+        const p = target.pooled;
+        running.push({ spec, endpoint: { host: '127.0.0.1', port: p.port, user: p.user, password: p.password }, pid: p.pid });
+      } else {
+        skipped.push({ spec, reason: target.pooledSkipped ?? `no ${mode}-mode proxy in front of the control plane` });
       }
     }
   } catch (err) {
@@ -118,4 +114,21 @@ export async function startContenders(
       for (const s of stops.reverse()) await s();
     },
   };
+}
+
+/** `proxy --backend` in pipe mode (passthrough auth) in its own process; extra flags e.g. for TLS. */
+export async function startPipeProxy(
+  ctx: BenchContext,
+  label: string,
+  backend: { host: string; port: number },
+  extraArgs: string[] = [],
+): Promise<StartOutcome> {
+  return startProxyProcess({
+    command: 'proxy',
+    args: ['--backend', `${backend.host}:${backend.port}`, ...extraArgs],
+    port: await findFreePort(),
+    label,
+    logPath: join(ctx.outDir, 'logs', `${label}.log`),
+    cpuProfDir: ctx.cpuProfDir,
+  });
 }

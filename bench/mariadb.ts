@@ -1,9 +1,9 @@
-// The bench's own MariaDB servers: the direct baseline, the static backend
-// behind HAProxy and the proxy, and the "bare start" that cold wakes are
-// compared against. They are made exactly as the process driver makes a
-// compute (the same template, init SQL and readiness check, reused from
-// control-plane/drivers), so a bare start and a compute resume differ only in
-// what the control plane and proxy add.
+// The bench's own MariaDB servers outside any control plane: the "bare start"
+// that cold wakes are compared against and the idle scenario's backend. They
+// are made exactly as the process driver makes a compute (the same template,
+// init SQL and readiness check, reused from control-plane/drivers), so a bare
+// start and a compute resume differ only in what the control plane and proxy
+// add.
 import { randomBytes } from 'node:crypto';
 import { cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -109,10 +109,4 @@ export async function startMariadb(dd: Datadir, opts: StartOptions): Promise<Run
       untrackGroup(pid);
     },
   };
-}
-
-/** A running server and the account the bench uses on it. */
-export interface StaticBackend {
-  db: RunningMariadb;
-  creds: Credentials;
 }

@@ -48,9 +48,9 @@ export interface CommandResult {
 }
 
 /** Runs a command to completion, killing its group if it outlives timeoutMs. */
-export function runCommand(cmd: string, args: string[], timeoutMs: number): Promise<CommandResult> {
+export function runCommand(cmd: string, args: string[], timeoutMs: number, opts: { cwd?: string } = {}): Promise<CommandResult> {
   return new Promise<CommandResult>((resolve, reject) => {
-    const child = spawnGroup(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnGroup(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

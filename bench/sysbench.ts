@@ -37,9 +37,23 @@ export async function prepareSysbench(binary: string, e: Endpoint, tableSize: nu
   if (r.code !== 0) throw new Error(`sysbench prepare failed: ${lastLines(r.stdout + r.stderr)}`);
 }
 
-export async function runSysbench(binary: string, e: Endpoint, tableSize: number, threads: number, seconds: number): Promise<SysbenchRun> {
+/**
+ * With e.tls, sysbench 1.0 (`--mysql-ssl=on`) reads client-key.pem,
+ * client-cert.pem and cacert.pem from its working directory: pass the
+ * directory that holds them (see tls-files.ts).
+ */
+export async function runSysbench(
+  binary: string,
+  e: Endpoint,
+  tableSize: number,
+  threads: number,
+  seconds: number,
+  tlsDir?: string,
+): Promise<SysbenchRun> {
+  if (e.tls && !tlsDir) throw new Error('sysbench over TLS needs the directory with its client files');
   const args = [
     ...commonArgs(e, tableSize),
+    ...(e.tls ? ['--mysql-ssl=on'] : []),
     `--threads=${threads}`,
     `--time=${seconds}`,
     '--events=0',
@@ -49,7 +63,7 @@ export async function runSysbench(binary: string, e: Endpoint, tableSize: number
     '--mysql-ignore-errors=all',
     'run',
   ];
-  const r = await runCommand(binary, args, (seconds + 30) * 1_000);
+  const r = await runCommand(binary, args, (seconds + 30) * 1_000, e.tls ? { cwd: tlsDir! } : {});
   if (r.code !== 0) throw new Error(`sysbench run failed: ${lastLines(r.stdout + r.stderr)}`);
   return parseSysbenchReport(r.stdout);
 }

@@ -1,7 +1,8 @@
-// The serverless path for the cold-wake and storm scenarios: `wake-proxy dev`
-// (control plane with the process driver + proxy) in its own process, plus a
-// small client for the control API to create projects and put computes to
-// sleep.
+// The serverless path: `wake-proxy dev` (control plane with the process
+// driver + proxy) in its own process, plus a small client for the control API
+// to create projects, find their computes and put them to sleep. Cold wake and
+// storm use one with a short address cache; bench-target.ts starts another in
+// session pool mode for the steady-state scenarios.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -14,8 +15,10 @@ import { say, type BenchContext } from './scenario.js';
 export interface ProjectAccess {
   project: string;
   computeId: string;
-  /** What a client sends: `<project>.<user>`. */
+  /** What a client of the proxy sends: `<project>.<user>`. */
   user: string;
+  /** The owner as the compute itself knows it, for direct connections. */
+  ownerUser: string;
   password: string;
 }
 
@@ -26,9 +29,13 @@ export interface ComputeInfo {
 
 export interface WakeStack {
   proxyPort: number;
+  /** The `dev` process (proxy and control plane), whose CPU use is measured. */
+  pid: number;
   controlUrl: string;
   createProject(name: string): Promise<ProjectAccess>;
   compute(id: string): Promise<ComputeInfo>;
+  /** Where an awake compute listens; throws if it is not awake. */
+  address(computeId: string): Promise<{ host: string; port: number }>;
   /** Suspends and waits until the control plane reports the tier reached. */
   suspend(computeId: string, tier: 'stop' | 'freeze'): Promise<void>;
 }
@@ -40,24 +47,40 @@ export interface WakeStack {
  */
 const CACHE_TTL = '100ms';
 
-export async function startWakeStack(ctx: BenchContext): Promise<WakeStack> {
-  const dataDir = join(ctx.workDir, 'control-plane');
+export interface WakeStackOptions {
+  /** Names the data directory and the log, so that several stacks can run at once. */
+  name: string;
+  /** Flags of `dev` besides ports, data directory and logging. */
+  args: string[];
+}
+
+const COLD_WAKE_STACK: WakeStackOptions = { name: 'wake-stack', args: ['--cache-ttl', CACHE_TTL, '--wake-timeout', '60s'] };
+
+/** `dev` refused its flags (e.g. a pool mode this build does not have). */
+export class StackRejected extends Error {
+  constructor(readonly reason: string) {
+    super(`wake-proxy dev did not start: ${reason}`);
+  }
+}
+
+export async function startWakeStack(ctx: BenchContext, o: WakeStackOptions = COLD_WAKE_STACK): Promise<WakeStack> {
+  const dataDir = join(ctx.workDir, o === COLD_WAKE_STACK ? 'control-plane' : `${o.name}-control-plane`);
   const proxyPort = await findFreePort();
   const controlPort = await findFreePort();
   const controlUrl = `http://127.0.0.1:${controlPort}`;
   // Registered first so it runs last: computes the dev process failed to stop.
-  onCleanup('stray computes', () => killStrayMariadbd(dataDir));
+  onCleanup(`stray computes of ${o.name}`, () => killStrayMariadbd(dataDir));
   const started = await startProxyProcess({
     command: 'dev',
-    args: ['--data-dir', dataDir, '--control-port', String(controlPort), '--cache-ttl', CACHE_TTL, '--wake-timeout', '60s'],
+    args: ['--data-dir', dataDir, '--control-port', String(controlPort), ...o.args],
     port: proxyPort,
-    label: 'wake-stack-dev',
-    logPath: join(ctx.outDir, 'logs', 'wake-stack-dev.log'),
+    label: `${o.name}-dev`,
+    logPath: join(ctx.outDir, 'logs', `${o.name}-dev.log`),
     cpuProfDir: ctx.cpuProfDir,
     stopGraceMs: 60_000,
   });
-  if (!started.ok) throw new Error(`wake-proxy dev did not start: ${started.reason}`);
-  say(`wake stack: proxy on ${proxyPort}, control API ${controlUrl}`);
+  if (!started.ok) throw new StackRejected(started.reason);
+  say(`${o.name}: proxy on ${proxyPort}, control API ${controlUrl}`);
 
   async function api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
     const res = await request(`${controlUrl}${path}`, {
@@ -74,14 +97,22 @@ export async function startWakeStack(ctx: BenchContext): Promise<WakeStack> {
 
   const stack: WakeStack = {
     proxyPort,
+    pid: started.proxy.pid,
     controlUrl,
     async createProject(name) {
       const b = await api('POST', '/api/v1/projects', { name });
-      return { project: name, computeId: b.compute.id, user: `${name}.${b.user}`, password: b.password };
+      return { project: name, computeId: b.compute.id, user: `${name}.${b.user}`, ownerUser: b.user, password: b.password };
     },
     async compute(id) {
       const b = await api('GET', `/api/v1/compute/${id}`);
       return { state: b.state, resumeCount: b.resumeCount };
+    },
+    async address(id) {
+      const b = await api('GET', `/api/v1/compute/${id}`);
+      if (b.state !== 'active' || typeof b.host !== 'string' || typeof b.port !== 'number') {
+        throw new Error(`compute ${id} is ${b.state}, not awake with an address`);
+      }
+      return { host: b.host, port: b.port };
     },
     async suspend(computeId, tier) {
       await api('POST', `/api/v1/compute/${computeId}/suspend`, { tier });

@@ -20,7 +20,7 @@ export function markdownTable(t: Table): string {
 
 function targetsTable(targets: TargetCheck[]): Table {
   return {
-    title: 'Targets (issue 7)',
+    title: 'Targets',
     columns: ['target', 'wanted', 'measured', 'met'],
     rows: targets.map((t) => [t.name, t.target, t.measured, t.met === null ? 'not measured' : t.met ? 'yes' : '**NO**']),
   };

@@ -1,29 +1,27 @@
 // Scenario 1: point selects on persistent connections at 1 / 8 / 32 client
-// threads, direct vs HAProxy vs the proxy in each pool mode. This is the
-// steady-state cost of sitting in the path.
+// threads, direct vs HAProxy vs the proxy in each pool mode, all on one
+// compute. This is the steady-state cost of sitting in the path. In session
+// mode each client holds its pooled backend for its lifetime, so this shows
+// the relay cost of that mode; churn shows what pooling saves.
 import { alternate, comparisonTable, histogramsOf, summarize, type Measure } from '../compare.js';
+import { ensureBenchTable, type BenchTarget } from '../bench-target.js';
 import { startContenders, type Contender } from '../contenders.js';
-import { prepareTableWithMysql2, runMysql2Load } from '../mysql2-load.js';
-import type { StaticBackend } from '../mariadb.js';
+import { runMysql2Load } from '../mysql2-load.js';
 import { barChart, cdfChart } from '../report/svg-charts.js';
 import { fmtRatio, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
-import { findSysbench, prepareSysbench, runSysbench } from '../sysbench.js';
+import { findSysbench, runSysbench } from '../sysbench.js';
 import { startWorkers, type WorkerGroup } from '../workers/worker-pool.js';
 
 const ID = 'point-select';
 
-export async function runPointSelect(ctx: BenchContext, backend: StaticBackend): Promise<ScenarioResult> {
+export async function runPointSelect(ctx: BenchContext, target: BenchTarget): Promise<ScenarioResult> {
   const p = ctx.profile.pointSelect;
   const sysbench = await findSysbench();
-  const set = await startContenders(ctx, ID, backend.db, backend.creds);
+  await ensureBenchTable(target, p.tableSize);
+  const set = await startContenders(ctx, ID, target);
   let workers: WorkerGroup | undefined;
   try {
-    const direct = set.running.find((c) => c.spec.kind === 'direct')!;
-    if (sysbench) await prepareSysbench(sysbench, direct.endpoint, p.tableSize);
-    else {
-      await prepareTableWithMysql2(direct.endpoint, p.tableSize);
-      workers = await startWorkers('load-worker.js', 2);
-    }
+    if (!sysbench) workers = await startWorkers('load-worker.js', 2);
     const generator = sysbench ? 'sysbench oltp_point_select' : 'mysql2 in 2 worker processes (sysbench not installed)';
     // Run length: short for the warm-up, then the profile's.
     let seconds = p.warmupSeconds;

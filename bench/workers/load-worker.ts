@@ -15,6 +15,8 @@ interface Go {
   port: number;
   user: string;
   password: string;
+  /** TLS through the SSLRequest; the bench's certificate is self-signed. */
+  tls?: boolean;
   database: string;
   connections: number;
   seconds: number;
@@ -27,7 +29,15 @@ async function run(go: Go): Promise<void> {
   let firstError: string | undefined;
   const started = performance.now();
   const deadline = started + go.seconds * 1_000;
-  const opts = { host: go.host, port: go.port, user: go.user, password: go.password, database: go.database, connectTimeout: 10_000 };
+  const opts = {
+    host: go.host,
+    port: go.port,
+    user: go.user,
+    password: go.password,
+    database: go.database,
+    connectTimeout: 10_000,
+    ...(go.tls ? { ssl: { rejectUnauthorized: false } } : {}),
+  };
   const failed = async (err: unknown) => {
     errors++;
     firstError ??= (err as Error).message;
