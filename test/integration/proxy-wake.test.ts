@@ -63,6 +63,23 @@ test('a cached address of a suspended compute is dropped and the compute woken a
   }
 });
 
+test('a cached address of a frozen compute (TCP accepted, no greeting) is woken within a few seconds', async () => {
+  const cached = await startStack({ cacheTtlMs: 60_000 });
+  try {
+    const p = await cached.createProject('frozen');
+    const first = await mariadbCli(cached.proxy.port, `frozen.${p.user}`, p.password, 'SELECT 1');
+    assert.equal(first.code, 0, first.stderr);
+    await cached.suspend(p.computeId, 'freeze');
+    const started = Date.now();
+    const res = await mariadbCli(cached.proxy.port, `frozen.${p.user}`, p.password, 'SELECT 6');
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), '6');
+    assert.ok(Date.now() - started < 4_000, `took ${Date.now() - started} ms`);
+  } finally {
+    await cached.close();
+  }
+});
+
 test('50 clients connecting at once to a sleeping project cause one wake and all succeed', async () => {
   await stack.suspend(shop.computeId, 'stop');
   const before = (await stack.compute(shop.computeId)).resumeCount as number;
