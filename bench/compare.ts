@@ -77,15 +77,23 @@ export function summarize(samples: Sample[], contenders: Contender[], groups: st
   return out;
 }
 
+type Value = (s: Sample) => number;
+const byRate: Value = (s) => s.rate;
+
 /** Median over rounds of value(a)/value(b) within the same round and group (value: the rate unless given). */
-export function pairedRatio(samples: Sample[], group: string, a: string, b: string, value: (s: Sample) => number = (s) => s.rate): number {
+export function pairedRatio(samples: Sample[], group: string, a: string, b: string, value: Value = byRate): number {
+  return median(roundRatios(samples, group, a, b, value));
+}
+
+/** value(a)/value(b) of each round, in round order: what pairedRatio takes the median of. */
+export function roundRatios(samples: Sample[], group: string, a: string, b: string, value: Value = byRate): number[] {
   const ratios: number[] = [];
   for (const s of samples) {
     if (s.group !== group || s.contender !== a) continue;
     const other = samples.find((o) => o.group === group && o.contender === b && o.round === s.round);
     if (other && value(other) > 0 && Number.isFinite(value(s))) ratios.push(value(s) / value(other));
   }
-  return median(ratios);
+  return ratios;
 }
 
 export function comparisonTable(title: string, groupHeader: string, rateHeader: string, opName: string, summaries: Summary[]): Table {

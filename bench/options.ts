@@ -2,7 +2,7 @@
 // finish in under 3 minutes on 2 cores; full trades time for tighter numbers.
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'tls', 'idle'] as const;
+export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchProfile {
@@ -12,7 +12,7 @@ export interface BenchProfile {
   pointSelect: { threads: number[]; seconds: number; warmupSeconds: number; tableSize: number };
   coldWake: { runs: number };
   storm: { clients: number; workers: number };
-  churn: { threads: number; seconds: number; workers: number };
+  churn: { threads: number; seconds: number; warmupSeconds: number; workers: number };
   /** Client TLS vs plain through one proxy: connect loops and point selects (table size from pointSelect). */
   tls: { connectThreads: number[]; selectThreads: number[]; seconds: number; warmupSeconds: number; workers: number };
   idle: { clients: number; workers: number };
@@ -29,11 +29,12 @@ export interface BenchOptions {
 const QUICK: BenchProfile = {
   name: 'quick',
   rounds: 2,
-  pointSelect: { threads: [1, 8, 32], seconds: 3, warmupSeconds: 1, tableSize: 10_000 },
+  pointSelect: { threads: [1, 8, 32], seconds: 2, warmupSeconds: 1, tableSize: 10_000 },
   coldWake: { runs: 5 },
   storm: { clients: 200, workers: 2 },
-  churn: { threads: 4, seconds: 3, workers: 2 },
-  tls: { connectThreads: [1], selectThreads: [8], seconds: 3, warmupSeconds: 1, workers: 2 },
+  // Connect paths need longer than a second before the proxy's JIT settles.
+  churn: { threads: 4, seconds: 3, warmupSeconds: 2, workers: 2 },
+  tls: { connectThreads: [1], selectThreads: [8], seconds: 2, warmupSeconds: 2, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
 };
 
@@ -43,8 +44,8 @@ const FULL: BenchProfile = {
   pointSelect: { threads: [1, 8, 32], seconds: 10, warmupSeconds: 2, tableSize: 10_000 },
   coldWake: { runs: 7 },
   storm: { clients: 500, workers: 4 },
-  churn: { threads: 8, seconds: 10, workers: 2 },
-  tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 2, workers: 2 },
+  churn: { threads: 8, seconds: 10, warmupSeconds: 3, workers: 2 },
+  tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 3, workers: 2 },
   idle: { clients: 10_000, workers: 4 },
 };
 

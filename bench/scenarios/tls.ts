@@ -4,7 +4,7 @@
 // difference is the TLS layer. Two loads: connect + SELECT 1 + disconnect
 // (the handshake cost) and point selects on persistent connections (the
 // per-byte cost). Ratios TLS / plain are taken within each round.
-import { alternate, histogramsOf, pairedRatio, summarize, type Measure, type Sample } from '../compare.js';
+import { alternate, histogramsOf, pairedRatio, roundRatios, summarize, type Measure, type Sample } from '../compare.js';
 import { ensureBenchTable, type BenchTarget } from '../bench-target.js';
 import { startPipeProxy, type Contender, type Endpoint } from '../contenders.js';
 import { runMysql2Load } from '../mysql2-load.js';
@@ -62,7 +62,13 @@ export async function runTls(ctx: BenchContext, target: BenchTarget): Promise<Sc
         tlsTable('Connect + SELECT 1 + disconnect (mysql2)', 'connections/s', 'connection', byLoad('connect'), samples, contenders),
         tlsTable(`Point selects on persistent connections (${generator})`, 'queries/s', 'query', byLoad('select'), samples, contenders),
       ];
-      const ratios = names.map((g) => ({ group: g, rate: pairedRatio(samples, g, 'tls', 'plain'), cpu: pairedRatio(samples, g, 'tls', 'plain', (s) => s.cpuUsPerOp) }));
+      const cpu = (s: Sample) => s.cpuUsPerOp;
+      const ratios = names.map((g) => ({
+        group: g,
+        rate: roundRatios(samples, g, 'tls', 'plain'),
+        cpu: roundRatios(samples, g, 'tls', 'plain', cpu),
+      }));
+      const list = (xs: number[]) => xs.map(fmtRatio).join(', ');
       return {
         id: ID,
         title: '6. TLS: client TLS against plain, same proxy (pipe mode)',
@@ -70,8 +76,7 @@ export async function runTls(ctx: BenchContext, target: BenchTarget): Promise<Sc
         charts: charts(names, samples, contenders),
         targets: [],
         notes: [
-          `TLS / plain (rate, median of per-round ratios): ${ratios.map((r) => `${r.group} ${fmtRatio(r.rate)}`).join('; ')}.`,
-          `Proxy CPU per operation, TLS / plain: ${ratios.map((r) => `${r.group} ${fmtRatio(r.cpu)}`).join('; ')}.`,
+          `TLS / plain rate, round by round: ${ratios.map((r) => `${r.group} ${list(r.rate)}`).join('; ')}. Proxy CPU per operation, TLS / plain, round by round: ${ratios.map((r) => `${r.group} ${list(r.cpu)}`).join('; ')}. The table shows their median${ctx.profile.rounds === 2 ? ' (nearest rank: with two rounds, the lower one)' : ''}.`,
           `One proxy process (\`proxy --backend\` with --tls-cert/--tls-key, a self-signed P-256 certificate) serves both contenders; plain clients simply do not send an SSLRequest. ${p.seconds} s per run, ${ctx.profile.rounds} rounds, the two alternated (rotated start).`,
           'Connect loads: mysql2 (ssl: { rejectUnauthorized: false }, TLS 1.3 by default) in worker processes; the client pays its half of the TLS handshake too, so p50 and rate include both sides, while the proxy CPU column is the proxy alone.',
           '"+p50 ms" is TLS p50 minus plain p50 from the merged histograms: the extra time a TLS connect (or query) takes.',
