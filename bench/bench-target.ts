@@ -9,6 +9,7 @@ import mysql from 'mysql2/promise';
 import type { Credentials } from './mariadb.js';
 import { BENCH_DATABASE } from './mariadb.js';
 import { prepareTableWithMysql2 } from './mysql2-load.js';
+import { findMariadbdByPort } from './proc-info.js';
 import { say, type BenchContext } from './scenario.js';
 import { findSysbench, prepareSysbench } from './sysbench.js';
 import { StackRejected, startWakeStack, type WakeStack } from './wake-stack.js';
@@ -29,6 +30,8 @@ export interface BenchTarget {
   backend: { host: string; port: number };
   /** The project owner as the compute knows it (no project prefix). */
   creds: Credentials;
+  /** The compute's mariadbd, whose CPU per operation the tables show; undefined if not found. */
+  backendPid: number | undefined;
   /** The control plane's proxy in session pool mode; undefined when it refused the mode. */
   pooled: PooledProxy | undefined;
   /** Why there is no session-mode proxy. */
@@ -56,10 +59,12 @@ export async function startBenchTarget(ctx: BenchContext): Promise<BenchTarget> 
   const backend = await stack.address(project.computeId);
   const creds = { user: project.ownerUser, password: project.password };
   await createBenchDatabase(backend, creds);
+  const backendPid = await findMariadbdByPort(backend.port);
   say(`target: compute ${project.computeId} on port ${backend.port}, session proxy ${pooledSkipped ? 'skipped' : `on ${stack.proxyPort}`}`);
   return {
     backend,
     creds,
+    backendPid,
     pooled: pooledSkipped ? undefined : { port: stack.proxyPort, pid: stack.pid, user: project.user, password: project.password },
     pooledSkipped,
   };

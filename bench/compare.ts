@@ -20,6 +20,8 @@ export interface Sample {
   histogram: Histogram;
   /** CPU microseconds the contender's own process spent per operation; NaN for direct. */
   cpuUsPerOp: number;
+  /** CPU microseconds the backend (mariadbd) spent per operation; NaN when not measured. */
+  backendCpuUsPerOp: number;
 }
 
 export interface Summary {
@@ -32,20 +34,34 @@ export interface Summary {
   vsDirect: number;
   vsHaproxy: number;
   cpuUsPerOp: number;
+  backendCpuUsPerOp: number;
   errors: number;
   firstError: string | undefined;
 }
 
-export type Measure = (c: Contender, group: string) => Promise<Omit<Sample, 'round' | 'group' | 'contender' | 'cpuUsPerOp'>>;
+export type Measure = (c: Contender, group: string) => Promise<Omit<Sample, 'round' | 'group' | 'contender' | 'cpuUsPerOp' | 'backendCpuUsPerOp'>>;
 
-/** rounds x groups x contenders (rotated per round); one call of `measure` each. */
-export async function alternate(contenders: Contender[], groups: string[], rounds: number, measure: Measure, progress: (line: string) => void): Promise<Sample[]> {
+/**
+ * rounds x groups x contenders (rotated per round); one call of `measure` each.
+ * With backendPid, the backend's CPU per operation is recorded too: what a
+ * pool saves the compute shows there.
+ */
+export async function alternate(
+  contenders: Contender[],
+  groups: string[],
+  rounds: number,
+  measure: Measure,
+  progress: (line: string) => void,
+  backendPid?: number,
+): Promise<Sample[]> {
   const samples: Sample[] = [];
+  const perOp = (cpu: number, ops: number) => (ops > 0 ? (cpu * 1e6) / ops : NaN);
   for (let round = 0; round < rounds; round++) {
     for (const group of groups) {
       for (const c of rotate(contenders, round)) {
-        const { result: s, cpu } = await withCpu(c.pid, () => measure(c, group));
-        samples.push({ round, group, contender: c.spec.id, ...s, cpuUsPerOp: s.ops > 0 ? (cpu * 1e6) / s.ops : NaN });
+        const { result, cpu: backendCpu } = await withCpu(backendPid, () => withCpu(c.pid, () => measure(c, group)));
+        const { result: s, cpu } = result;
+        samples.push({ round, group, contender: c.spec.id, ...s, cpuUsPerOp: perOp(cpu, s.ops), backendCpuUsPerOp: perOp(backendCpu, s.ops) });
         progress(`round ${round + 1}/${rounds} ${group} ${c.spec.label}: ${fmt(s.rate)}/s${s.errors ? `, ${s.errors} errors` : ''}`);
       }
     }
@@ -69,6 +85,7 @@ export function summarize(samples: Sample[], contenders: Contender[], groups: st
         vsDirect: pairedRatio(samples, group, c.spec.id, 'direct'),
         vsHaproxy: pairedRatio(samples, group, c.spec.id, 'haproxy'),
         cpuUsPerOp: median(mine.map((s) => s.cpuUsPerOp)),
+        backendCpuUsPerOp: median(mine.map((s) => s.backendCpuUsPerOp)),
         errors: mine.reduce((n, s) => n + s.errors, 0),
         firstError: mine.find((s) => s.firstError)?.firstError,
       });
@@ -96,10 +113,23 @@ export function roundRatios(samples: Sample[], group: string, a: string, b: stri
   return ratios;
 }
 
+/** The compute CPU column appears when the backend's CPU was measured. */
 export function comparisonTable(title: string, groupHeader: string, rateHeader: string, opName: string, summaries: Summary[]): Table {
+  const backend = summaries.some((s) => Number.isFinite(s.backendCpuUsPerOp));
   return {
     title,
-    columns: [groupHeader, 'contender', rateHeader, 'p50 ms', 'p99 ms', 'vs direct', 'vs HAProxy', `proxy CPU µs/${opName}`, 'errors'],
+    columns: [
+      groupHeader,
+      'contender',
+      rateHeader,
+      'p50 ms',
+      'p99 ms',
+      'vs direct',
+      'vs HAProxy',
+      `proxy CPU µs/${opName}`,
+      ...(backend ? [`compute CPU µs/${opName}`] : []),
+      'errors',
+    ],
     rows: summaries.map((s) => [
       s.group,
       s.label,
@@ -109,6 +139,7 @@ export function comparisonTable(title: string, groupHeader: string, rateHeader: 
       fmtRatio(s.vsDirect),
       fmtRatio(s.vsHaproxy),
       fmt(s.cpuUsPerOp),
+      ...(backend ? [fmt(s.backendCpuUsPerOp)] : []),
       String(s.errors),
     ]),
   };

@@ -5,7 +5,7 @@
 // limit (no setrlimit) and in containers without CAP_SYS_RESOURCE nobody can
 // raise the hard limit, so scenarios that hold many sockets size themselves
 // to it.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /** USER_HZ: the unit of utime/stime in /proc, 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -51,4 +51,14 @@ export async function fdLimit(): Promise<number> {
   } catch {
     return Infinity;
   }
+}
+
+/** The mariadbd listening on `port` (by its --port= argument), e.g. a compute the control plane started. */
+export async function findMariadbdByPort(port: number): Promise<number | undefined> {
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (args[0]?.endsWith('mariadbd') && args.includes(`--port=${port}`)) return Number(entry);
+  }
+  return undefined;
 }

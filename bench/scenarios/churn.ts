@@ -31,7 +31,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
     say(`${ID}: warming up`);
     for (const c of set.running) await measure(c, group);
     seconds = p.seconds;
-    const samples = await alternate(set.running, [group], ctx.profile.rounds, measure, (l) => say(`${ID}: ${l}`));
+    const samples = await alternate(set.running, [group], ctx.profile.rounds, measure, (l) => say(`${ID}: ${l}`), target.backendPid);
     const summaries = summarize(samples, set.running, [group]);
     return {
       id: ID,
@@ -60,6 +60,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
         `Load: mysql2 (promise API) in ${p.workers} worker processes, ${p.threads} loops in all, ${p.seconds} s per run, ${ctx.profile.rounds} rounds alternated.`,
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
         'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session is `dev` in front of the control plane, which checks the password itself and lends a pooled, logged-in backend (reset with COM_RESET_CONNECTION on quit). Its CPU figure includes the idle control plane in the same process.',
+        '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
         ...summaries.filter((s) => s.firstError).map((s) => `${s.label}: first error: ${s.firstError}`),
       ],

@@ -39,7 +39,7 @@ export async function runPointSelect(ctx: BenchContext, target: BenchTarget): Pr
     for (const c of set.running) await measure(c, '8 threads');
     seconds = p.seconds;
     const groups = p.threads.map((t) => `${t} thread${t === 1 ? '' : 's'}`);
-    const samples = await alternate(set.running, groups, ctx.profile.rounds, measure, (l) => say(`${ID}: ${l}`));
+    const samples = await alternate(set.running, groups, ctx.profile.rounds, measure, (l) => say(`${ID}: ${l}`), target.backendPid);
     const summaries = summarize(samples, set.running, groups);
     return {
       id: ID,
@@ -67,7 +67,7 @@ export async function runPointSelect(ctx: BenchContext, target: BenchTarget): Pr
       notes: [
         `Load: ${generator}, 1 table x ${p.tableSize.toLocaleString('en-US')} rows, ${p.seconds} s per run, ${ctx.profile.rounds} rounds, contenders alternated (rotated start) within each round.`,
         'queries/s is the median over rounds; p50/p99 come from the latency histograms of all rounds merged; "vs" columns are the median of per-round ratios.',
-        '"proxy CPU" is the user+system CPU time of the HAProxy or proxy process during a run divided by the queries it carried (median over rounds): unlike throughput it barely moves with noisy neighbours.',
+        '"proxy CPU" is the user+system CPU time of the HAProxy or proxy process during a run divided by the queries it carried (median over rounds): unlike throughput it barely moves with noisy neighbours. "compute CPU" is the same for the mariadbd behind every contender.',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
         ...summaries.filter((s) => s.firstError).map((s) => `${s.label} ${s.group}: first error: ${s.firstError}`),
       ],
