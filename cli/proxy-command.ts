@@ -5,14 +5,14 @@ import { createKubernetesResolver } from '../control-client/kubernetes-resolver.
 import { loadKubeConfig } from './kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { startProxyFromValues, verifiersFromValues } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
-const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
+const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...VERIFY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
 
 export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values, help } = parseOptions(TABLE, argv, env);

@@ -26,7 +26,8 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 test('--help lists every flag with its default and environment variable', async () => {
   const res = await cli(['proxy', '--help']);
   assert.equal(res.code, 0);
-  for (const needle of ['--port', 'WAKE_PROXY_PORT', '(default: 3306)', '--control-url', '--backend', '--drain-timeout']) {
+  for (const needle of ['--port', 'WAKE_PROXY_PORT', '(default: 3306)', '--control-url', '--backend', '--drain-timeout',
+    '--auth', '--pool-mode', '--tls-cert', '--backend-tls', '--redis', '--max-connections']) {
     assert.ok(res.stdout.includes(needle), `help mentions ${needle}`);
   }
   const top = await cli([]);
@@ -54,6 +55,12 @@ test('an unknown flag and a missing upstream are reported', async () => {
   const cp = await cli(['control-plane']);
   assert.equal(cp.code, 2);
   assert.match(cp.stderr, /--token is required/);
+});
+
+test('session pooling needs a control API to verify passwords', async () => {
+  const res = await cli(['proxy', '--backend', '127.0.0.1:1', '--pool-mode', 'session', '--admin-port', '0', '--port', '0']);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /--pool-mode session needs --auth verify and a control API/);
 });
 
 test('a port in use is a clear error, not a stack trace', async () => {
