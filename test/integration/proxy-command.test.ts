@@ -1,0 +1,43 @@
+// The proxy as production runs it: its own process in front of the control
+// API, checking passwords before any wake and pooling compute connections.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+
+let stack: Stack;
+let shop: ProjectCredentials;
+let proxy: ProxyProcess;
+
+before(async () => {
+  stack = await startStack();
+  shop = await stack.createProject('shop');
+  proxy = await startProxyProcess(['--control-url', stack.cp.url, '--pool-mode', 'session', '--cache-ttl', '200ms']);
+});
+after(async () => {
+  await proxy?.kill('SIGTERM');
+  await stack?.close();
+});
+
+function connect(password: string) {
+  return mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: `shop.${shop.user}`, password });
+}
+
+test('a wrong password never wakes the compute; the right one does, and quits return pooled connections', async () => {
+  await stack.suspend(shop.computeId, 'stop');
+  const asleep = await stack.compute(shop.computeId);
+  await assert.rejects(connect('wrong'), (err: any) => err.errno === 1045);
+  assert.equal((await stack.compute(shop.computeId)).state, 'stopped');
+  assert.equal((await stack.compute(shop.computeId)).resumeCount, asleep.resumeCount);
+
+  const a = await connect(shop.password);
+  const [[first]] = (await a.query('SELECT CONNECTION_ID() AS id')) as any;
+  await a.end();
+  await new Promise((r) => setTimeout(r, 100));
+  const b = await connect(shop.password);
+  const [[second]] = (await b.query('SELECT CONNECTION_ID() AS id')) as any;
+  await b.end();
+  assert.equal(second.id, first.id, 'the second client borrowed the first one’s compute connection');
+  assert.ok(!proxy.lines.some((l) => l.includes(shop.password)), 'no password in the log');
+});
