@@ -46,8 +46,12 @@ export function failSession(ctx: SessionContext, err: unknown): void {
  * ERR 1053; a relaying one is closed, since packets are never injected mid-stream.
  */
 export function endSession(ctx: SessionContext): void {
+  if (ctx.relaying) {
+    ctx.socket.destroy();
+    return;
+  }
   ctx.abort.abort(shuttingDown());
-  if (!ctx.relaying && !ctx.socket.destroyed) {
+  if (!ctx.socket.destroyed) {
     sendError(ctx, shuttingDown());
     closeSoon(ctx.socket);
   } else {

@@ -33,6 +33,7 @@ export async function runSession(ctx: SessionContext): Promise<void> {
   try {
     ready = await establish(ctx);
     if (!ready) return;
+    forgetHandshake(ctx, rawSocket, onClientGone);
     const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
     const why = await carry(ctx, ready);
     untrack?.();
@@ -53,6 +54,21 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     rawSocket.off('close', onClientGone);
   }
 }
+
+/** Stands in for a relaying session's abort controller: nothing waits on its behalf any more. */
+const RELAYING = new AbortController();
+
+/**
+ * A held client should cost little: what only the handshake needed (its
+ * abort controller and listener, the scramble) is let go once bytes flow.
+ */
+function forgetHandshake(ctx: SessionContext, rawSocket: Socket, onClientGone: () => void): void {
+  rawSocket.off('close', onClientGone);
+  ctx.abort = RELAYING;
+  ctx.scramble = EMPTY;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Greeting to OK: returns null when the compute refused the client (its ERR already sent). */
 async function establish(ctx: SessionContext): Promise<Ready | null> {
@@ -109,7 +125,8 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   if (!pooled || !ctx.cfg.pools) {
     return relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
   }
-  const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { signal: ctx.abort.signal });
+  // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
+  const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled);
   await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
   return outcome.end;
 }
