@@ -116,7 +116,7 @@ export function parseOptions(
 export function formatHelp(command: string, summary: string, table: OptionTable): string {
   const lines = [`Usage: wake-proxy ${command} [options]`, '', summary, '', 'Options (each also read from its environment variable):'];
   const entries = Object.entries(table).map(([name, spec]) => {
-    const left = `  --${name} <${spec.kind}>`;
+    const left = `  --${name} <${spec.kind === 'choice' ? spec.choices?.join('|') : spec.kind}>`;
     const dflt = spec.default !== undefined ? ` (default: ${spec.secret ? '***' : spec.default})` : '';
     return { left, right: `${spec.help}${dflt} [${spec.env}]` };
   });
