@@ -9,17 +9,13 @@
 // than quietly negotiating less.
 import type { Socket } from 'node:net';
 import {
-  CLIENT_COMPRESS,
   CLIENT_CONNECT_WITH_DB,
   CLIENT_MYSQL,
   CLIENT_PROGRESS_OBSOLETE,
   CLIENT_PROTOCOL_41,
-  CLIENT_QUERY_ATTRIBUTES,
   CLIENT_REMEMBER_OPTIONS,
   CLIENT_SECURE_CONNECTION,
   CLIENT_SSL,
-  CLIENT_SSL_VERIFY_SERVER_CERT,
-  CLIENT_ZSTD_COMPRESSION_ALGORITHM,
   ERR_HEADER,
   NATIVE_PASSWORD_PLUGIN,
   OK_HEADER,
@@ -41,6 +37,7 @@ import {
   type BackendTlsOptions,
 } from '../proxy/backend-connect.js';
 import type { BackendAddress } from '../control-client/types.js';
+import { PER_HOP_CAPABILITIES } from '../proxy/greeting-profile.js';
 
 /** What makes two backend connections interchangeable. */
 export interface BackendKey {
@@ -95,9 +92,6 @@ export interface NativeLoginOptions {
   tls?: BackendTlsOptions;
 }
 
-/** Negotiated per hop by the proxy, never carried to a compute. */
-const PER_HOP = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM |
-  CLIENT_SSL_VERIFY_SERVER_CERT | CLIENT_QUERY_ATTRIBUTES) >>> 0;
 /** Bits a compute's greeting may lack without changing what flows after login. */
 const NOT_COMPARED = (CLIENT_MYSQL | CLIENT_CONNECT_WITH_DB | CLIENT_REMEMBER_OPTIONS | CLIENT_PROGRESS_OBSOLETE) >>> 0;
 const DEFAULT_MAX_PACKET = 16 * 1024 * 1024;
@@ -108,7 +102,7 @@ const DEFAULT_MAX_PACKET = 16 * 1024 * 1024;
  * CLIENT_CONNECT_WITH_DB set exactly when a database is selected at login.
  */
 export function poolCapabilities(negotiated: number, database: string | null): number {
-  const caps = (negotiated & ~PER_HOP & ~CLIENT_CONNECT_WITH_DB) >>> 0;
+  const caps = (negotiated & ~PER_HOP_CAPABILITIES & ~CLIENT_CONNECT_WITH_DB) >>> 0;
   return database ? (caps | CLIENT_CONNECT_WITH_DB) >>> 0 : caps;
 }
 

@@ -11,7 +11,7 @@ import {
   type Greeting,
   type Packet,
 } from '../protocol/index.js';
-import { PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
 import { deadline } from './deadline.js';
 import type { BackendAddress } from '../control-client/types.js';
 
@@ -49,7 +49,6 @@ export class BackendTlsError extends Error {
   override readonly name = 'BackendTlsError';
 }
 
-const HANDSHAKE_MAX_PACKET = 64 * 1024;
 const GREETING_TIMEOUT_MS = 2_000;
 
 export async function connectBackend(

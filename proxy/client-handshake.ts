@@ -10,9 +10,9 @@ import {
   type HandshakeResponse,
 } from '../protocol/index.js';
 import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
-import { PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
 import { projectFromSni } from './routing.js';
-import { HANDSHAKE_MAX_PACKET, type SessionContext } from './session-context.js';
+import type { SessionContext } from './session-context.js';
 import { upgradeToTls } from './tls-upgrade.js';
 import { deadline } from './deadline.js';
 

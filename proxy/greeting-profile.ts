@@ -12,9 +12,9 @@ import {
   type Greeting,
 } from '../protocol/index.js';
 
-// Features the proxy cannot carry: compression and TLS are negotiated per hop
-// (TLS is added back by the server when it has a certificate).
-const UNSUPPORTED = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM |
+// Features negotiated per hop, never carried from client to compute: compression
+// and TLS (the server adds TLS back to its greeting when it has a certificate).
+export const PER_HOP_CAPABILITIES = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM |
   CLIENT_SSL_VERIFY_SERVER_CERT | CLIENT_QUERY_ATTRIBUTES) >>> 0;
 
 // Read off MariaDB 10.11's own greeting.
@@ -24,14 +24,14 @@ const MARIADB_10_11_CHARSET = 8;
 
 export class GreetingProfile {
   serverVersion = '5.5.5-10.11.0-MariaDB-wake-proxy';
-  capabilities = (MARIADB_10_11_CAPABILITIES & ~UNSUPPORTED) >>> 0;
+  capabilities = (MARIADB_10_11_CAPABILITIES & ~PER_HOP_CAPABILITIES) >>> 0;
   mariadbCapabilities = MARIADB_10_11_EXTENDED;
   charset = MARIADB_10_11_CHARSET;
 
   /** Mirror a compute's greeting so the next clients are offered exactly what computes support. */
   learn(backend: Greeting): void {
     this.serverVersion = backend.serverVersion;
-    this.capabilities = (backend.capabilities & ~UNSUPPORTED) >>> 0;
+    this.capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
     this.mariadbCapabilities = backend.mariadbCapabilities;
     this.charset = backend.charset;
   }
@@ -53,5 +53,5 @@ export class GreetingProfile {
 
 /** Capabilities for the proxy's own handshake with a compute: what the client chose, if the compute has it. */
 export function negotiateBackendCapabilities(client: number, backend: number): number {
-  return (client & backend & ~UNSUPPORTED) >>> 0;
+  return (client & backend & ~PER_HOP_CAPABILITIES) >>> 0;
 }

@@ -33,6 +33,9 @@ type Waiter = {
 const EMPTY = Buffer.alloc(0);
 const HEADER = 4;
 
+/** Handshake and authentication packets are small; anything bigger is hostile or broken. */
+export const HANDSHAKE_MAX_PACKET = 64 * 1024;
+
 export class PacketChannel {
   private buf: Buffer = EMPTY;
   private waiter: Waiter | null = null;

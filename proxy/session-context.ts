@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
-import { PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
 import { SessionLog } from './session-log.js';
 import type { RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
@@ -62,8 +62,6 @@ export interface SessionContext {
   relaying: boolean;
 }
 
-/** Handshake packets are small; anything bigger is hostile or broken. */
-export const HANDSHAKE_MAX_PACKET = 64 * 1024;
 
 export function createSession(id: number, socket: Socket, cfg: SessionConfig): SessionContext {
   const clientAddress = socket.remoteAddress ?? 'unknown';

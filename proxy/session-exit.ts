@@ -1,7 +1,7 @@
 // The one way out of a failed session: an ERR packet where the protocol
 // still allows one, one log line that says why, a close.
 import type { Socket } from 'node:net';
-import { CLIENT_PROTOCOL_41, ProtocolError, writeErrPacket } from '../protocol/index.js';
+import { CLIENT_PROTOCOL_41, ProtocolError, framePacket, writeErrPacket } from '../protocol/index.js';
 import { ClientError, badHandshake, internalError, packetTooLarge, shuttingDown } from './client-error.js';
 import { BackendRefusedError } from './backend-connect.js';
 import { ChannelClosedError, ChannelTimeoutError } from './packet-channel.js';
@@ -61,9 +61,7 @@ export function endSession(ctx: SessionContext): void {
 
 /** Refuse a client before any greeting (the server's own way for "too many connections"). */
 export function refuseBeforeGreeting(socket: Socket, e: ClientError): void {
-  const payload = writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, CLIENT_PROTOCOL_41);
-  const header = Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]);
-  socket.end(Buffer.concat([header, payload]));
+  socket.end(framePacket(writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, CLIENT_PROTOCOL_41), 0));
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 

@@ -2,10 +2,10 @@
 // that need "any MariaDB" (the static-backend mode) without a control plane.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { findFreePort } from '../../control-plane/drivers/free-port.js';
 
 const run = promisify(execFile);
 
@@ -15,14 +15,6 @@ export interface StandaloneMariadb {
   user: string;
   password: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 /** `initSql` runs as root after the user is created (more users, grants, databases). */
@@ -41,13 +33,14 @@ export async function startStandaloneMariadb(
     `--datadir=${dataDir}`,
     '--auth-root-authentication-method=normal',
     '--skip-test-db',
-  ]);
+    // Its own temporary directory, like the process driver's computes: not the shared /tmp.
+  ], { env: { ...process.env, TMPDIR: dir } });
   const init = join(dir, 'init.sql');
   await writeFile(
     init,
     `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';\nGRANT ALL ON *.* TO '${user}'@'%';\n${initSql}\n`,
   );
-  const port = await freePort();
+  const port = await findFreePort();
   const child = spawn(
     '/usr/sbin/mariadbd',
     [
@@ -57,6 +50,7 @@ export async function startStandaloneMariadb(
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--socket=${join(dir, 'mysqld.sock')}`,
+      `--tmpdir=${dir}`,
       `--init-file=${init}`,
       '--skip-log-bin',
       '--max-allowed-packet=64M',

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { request } from 'undici';
-import { freePort, startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { findFreePort } from '../../control-plane/drivers/free-port.js';
 
 const MAIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 let db: StandaloneMariadb;
@@ -28,7 +29,7 @@ interface ProxyProcess {
 }
 
 async function startProxyProcess(): Promise<ProxyProcess> {
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort] = [await findFreePort(), await findFreePort()];
   // Its own process group, like a shell job: the group signal reaches only it.
   const child = spawn(
     process.execPath,
