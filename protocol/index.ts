@@ -18,3 +18,4 @@ export * from './commands/com-init-db.js';
 export * from './commands/com-query.js';
 export * from './commands/simple-commands.js';
 export * from './result-set.js';
+export * from './reply-tracker.js';
