@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { TlsContextHolder } from '../proxy/tls-context.js';
 import type { BackendTlsOptions } from '../proxy/backend-connect.js';
 import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
+import type { PoolMode } from '../proxy/session-context.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
 
@@ -37,7 +38,7 @@ export async function startProxyFromValues(
   const backendTls = backendTlsFromValues(values);
   const proxy = await startProxy({
     ...(backendTls ? { backendTls } : {}),
-    ...(pools ? { pools } : {}),
+    ...(pools ? { pools, poolMode: values['pool-mode'] as PoolMode } : {}),
     metrics,
     ...(tls ? { tls } : {}),
     requireTls: values['require-tls'] === 'true',
@@ -128,9 +129,10 @@ function poolsFromValues(
   verifiers: RoleVerifierClient | undefined,
   logger: Logger,
 ): BackendPools | undefined {
-  if (values['pool-mode'] !== 'session') return undefined;
+  const mode = values['pool-mode'];
+  if (mode === 'pipe') return undefined;
   // Only the proxy's own login (with a verified stage1) can fill a pool.
-  if (!verifiers) throw new ConfigError(['--pool-mode session needs --auth verify and a control API (--control-url)']);
+  if (!verifiers) throw new ConfigError([`--pool-mode ${mode} needs --auth verify and a control API (--control-url)`]);
   return createBackendPools({
     maxPerCompute: values['pool-max-per-compute'] as number,
     idleTimeoutMs: values['pool-idle-timeout'] as number,

@@ -152,9 +152,9 @@ export const VERIFY_OPTIONS: OptionTable = {
   'pool-mode': {
     kind: 'choice',
     env: 'WAKE_PROXY_POOL_MODE',
-    choices: ['pipe', 'session'],
+    choices: ['pipe', 'session', 'transaction'],
     default: 'pipe',
-    help: 'pipe: bytes flow untouched; session: verified clients borrow a logged-in compute connection, reset on quit',
+    help: 'pipe: bytes flow untouched; session: verified clients borrow a logged-in compute connection, reset on quit; transaction: they borrow one per transaction, so idle clients hold none and their compute can sleep',
   },
   'pool-max-per-compute': {
     kind: 'count',

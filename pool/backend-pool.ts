@@ -37,6 +37,12 @@ export interface BackendPoolOptions {
   evictionIntervalMs?: number;
 }
 
+export interface ReleaseOptions {
+  dirty: boolean;
+  /** Default true. */
+  reset?: boolean;
+}
+
 export interface PoolCounts {
   /** Borrowed, or being logged in for a borrower. */
   inUse: number;
@@ -64,8 +70,10 @@ export interface BackendPools {
   /**
    * Give a connection back: reset and kept; or destroyed when `dirty`, when the reset or
    * the state check fails, when it died, or when its compute was dropped. Never rejects.
+   * `reset: false` skips the reset for a borrower that knows it left no state behind
+   * (transaction pooling between transactions).
    */
-  release(backend: PooledBackend, opts: { dirty: boolean }): Promise<void>;
+  release(backend: PooledBackend, opts: ReleaseOptions): Promise<void>;
   destroy(backend: PooledBackend): Promise<void>;
   /** The compute was suspended: close its idle connections, fail its waiters, destroy the rest on return. */
   dropCompute(addr: BackendAddress): Promise<void>;
@@ -249,7 +257,7 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
     }
   }
 
-  async function release(backend: PooledBackend, { dirty }: { dirty: boolean }): Promise<void> {
+  async function release(backend: PooledBackend, { dirty, reset = true }: ReleaseOptions): Promise<void> {
     const entry = backend as BackendEntry;
     const kp = owners.get(entry);
     if (!kp || !kp.pool.isBorrowedResource(entry) || releasing.has(entry)) {
@@ -259,9 +267,9 @@ export function createBackendPools(opts: BackendPoolOptions): BackendPools {
     releasing.add(entry);
     try {
       let why = dirty ? 'returned dirty' : unfit(kp, entry);
-      if (!why) {
-        const reset = await resetBackend(entry, kp.key.database, entry.baseline, resetTimeoutMs);
-        why = reset.ok ? unfit(kp, entry) : `reset failed: ${reset.reason}`;
+      if (!why && reset) {
+        const check = await resetBackend(entry, kp.key.database, entry.baseline, resetTimeoutMs);
+        why = check.ok ? unfit(kp, entry) : `reset failed: ${check.reason}`;
       }
       if (why) {
         log.debug({ compute: kp.compute.name, user: kp.key.user, backend: entry.id, reason: why }, 'backend destroyed');

@@ -19,6 +19,7 @@ export type PinReason =
   | 'lock'
   | 'found_rows'
   | 'handler'
+  | 'stored_procedure'
   | 'session_state'
   | 'command';
 
@@ -52,6 +53,9 @@ const PIN_FIRST: Record<string, PinReason> = {
   EXECUTE: 'prepared_statement',
   DEALLOCATE: 'prepared_statement',
   HANDLER: 'handler',
+  // A procedure may leave anything behind, and MariaDB flags every CALL as a session
+  // state change anyway (it restores character_set_client on the way out).
+  CALL: 'stored_procedure',
 };
 
 const LONGEST_KEYWORD = 'SQL_CALC_FOUND_ROWS'.length;

@@ -26,8 +26,10 @@ export interface AttachedBackend {
   /** Bytes each side sent before the relay takes over. */
   clientLeftover: Buffer;
   backendLeftover: Buffer;
-  /** Set in session pool mode: the connection goes back to the pool at the end. */
+  /** Set when pooling: the connection goes back to the pool at the end. */
   pooled?: PooledBackend;
+  /** Set when pooling: borrows another connection like `pooled` (transaction mode's later statements). */
+  borrow?: () => Promise<PooledBackend>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -93,35 +95,70 @@ export async function attachVerified(
   route: Route,
   stage1: Buffer,
 ): Promise<AttachedBackend> {
-  const { profile, pools, connectTimeoutMs } = ctx.cfg;
+  const { profile, pools } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
-  const keyFor = (addr: BackendAddress) => backendKey(addr, hello, route, negotiated, profile.mariadbCapabilities);
-  const loginOpts = {
-    timeoutMs: connectTimeoutMs,
-    connectAttributes: hello.connectAttributes,
-    ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
-  };
-  const attached = await wakeAndConnect(ctx, route, {
-    open: async (addr, signal): Promise<Omit<AttachedBackend, 'clientLeftover'>> => {
-      if (!pools) {
-        const login = await loginBackend(keyFor(addr), stage1, loginOpts, signal);
-        return { addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
-      }
-      const pooled = await pools.acquire(keyFor(addr), nativeLogin(stage1, loginOpts), signal);
-      return { addr, socket: pooled.socket, greeting: pooled.greeting, backendLeftover: EMPTY, pooled };
-    },
-    // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
-    isFinal: (err) => (err instanceof BackendLoginError && err.kind !== 'failed') || err instanceof PoolTimeoutError,
-    onRetry: (addr) => void pools?.dropCompute(addr),
-  }).catch((err: unknown) => {
-    throw loginFailure(ctx, route, err);
-  });
+  let attached: Omit<AttachedBackend, 'clientLeftover'>;
+  if (pools) {
+    const borrow = pooledBorrower(ctx, hello, route, stage1, negotiated);
+    const pooled = await borrow();
+    attached = { addr: pooled.key.addr, socket: pooled.socket, greeting: pooled.greeting, backendLeftover: EMPTY, pooled, borrow };
+  } else {
+    const login = await wakeAndConnect(ctx, route, {
+      open: (addr, signal) => loginBackend(keyFor(ctx, hello, route, negotiated, addr), stage1, loginOptions(ctx, hello), signal),
+      isFinal: isFinalLoginError,
+    }).catch((err: unknown) => {
+      throw loginFailure(ctx, route, err);
+    });
+    attached = { addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
+  }
   const clientLeftover = ctx.client.detach();
   ctx.client.write(
     writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, negotiated),
     ctx.client.nextSequenceId,
   );
   return { ...attached, clientLeftover };
+}
+
+/**
+ * Borrows a pooled, logged-in connection for a verified client, waking its compute
+ * if it sleeps: for the login, and in transaction mode for every later statement.
+ * Rejects with a ClientError fit for the client.
+ */
+function pooledBorrower(
+  ctx: SessionContext,
+  hello: HandshakeResponse,
+  route: Route,
+  stage1: Buffer,
+  negotiated: number,
+): () => Promise<PooledBackend> {
+  const pools = ctx.cfg.pools!;
+  const login = nativeLogin(stage1, loginOptions(ctx, hello));
+  const opener = {
+    open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire(keyFor(ctx, hello, route, negotiated, addr), login, signal),
+    // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
+    isFinal: isFinalLoginError,
+    onRetry: (addr: BackendAddress) => void pools.dropCompute(addr),
+  };
+  return () =>
+    wakeAndConnect(ctx, route, opener).catch((err: unknown) => {
+      throw loginFailure(ctx, route, err);
+    });
+}
+
+function keyFor(ctx: SessionContext, hello: HandshakeResponse, route: Route, negotiated: number, addr: BackendAddress): BackendKey {
+  return backendKey(addr, hello, route, negotiated, ctx.cfg.profile.mariadbCapabilities);
+}
+
+function loginOptions(ctx: SessionContext, hello: HandshakeResponse) {
+  return {
+    timeoutMs: ctx.cfg.connectTimeoutMs,
+    connectAttributes: hello.connectAttributes,
+    ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
+  };
+}
+
+function isFinalLoginError(err: unknown): boolean {
+  return (err instanceof BackendLoginError && err.kind !== 'failed') || err instanceof PoolTimeoutError;
 }
 
 /**

@@ -15,6 +15,9 @@ export interface ProxyMetrics {
   controlApiSeconds: Histogram<'outcome'>;
   activityStoreSeconds: Histogram<'outcome'>;
   poolConnections: Gauge<'state'>;
+  /** Transaction pooling: backends borrowed per statement or transaction, and sessions pinned. */
+  poolBorrows: Counter;
+  sessionPins: Counter<'reason'>;
 }
 
 // From a cache hit (sub-millisecond) to a cold process start (seconds).
@@ -69,6 +72,17 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
       name: 'wakeproxy_session_errors_total',
       help: 'Handshake and protocol errors by kind',
       labelNames: ['kind'],
+      registers: [registry],
+    }),
+    poolBorrows: new Counter({
+      name: 'wakeproxy_pool_transaction_borrows_total',
+      help: 'Transaction pooling: backends borrowed for a transaction or a statement outside one (logins included)',
+      registers: [registry],
+    }),
+    sessionPins: new Counter({
+      name: 'wakeproxy_pool_session_pins_total',
+      help: 'Transaction pooling: sessions pinned to their backend, by what left state on it (user_variable, set_statement, use_database, temporary_table, prepared_statement, lock, found_rows, handler, stored_procedure, session_state, command)',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     poolConnections: new Gauge({

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { GreetingProfile } from './greeting-profile.js';
 import { runSession } from './session.js';
-import { createSession, type SessionConfig, type SessionContext } from './session-context.js';
+import { createSession, type PoolMode, type SessionConfig, type SessionContext } from './session-context.js';
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
 import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.js';
 import { TlsContextHolder } from './tls-context.js';
@@ -37,8 +37,10 @@ export interface ProxyOptions {
   unknownUsers?: UnverifiedPolicy;
   /** Users with an auth plugin the proxy cannot check: passthrough (default) or refuse. */
   otherPlugins?: UnverifiedPolicy;
-  /** Session pool mode (verified clients only): the pools to borrow from; closed by the server. */
+  /** Pooling (verified clients only): the pools to borrow from; closed by the server. */
   pools?: BackendPools;
+  /** How verified clients use `pools`: for their whole session (default) or per transaction. */
+  poolMode?: PoolMode;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
   logger: Logger;
@@ -86,6 +88,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     unknownUsers: opts.unknownUsers ?? 'refuse',
     otherPlugins: opts.otherPlugins ?? 'passthrough',
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
+    poolMode: opts.poolMode ?? 'session',
     ...(opts.pools ? { pools: opts.pools } : {}),
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
@@ -108,7 +111,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
     const ctx = createSession(id, socket, cfg);
     live.add(ctx);
-    metrics.connectionsOpened.inc({ mode: opts.pools ? 'session' : 'pipe' });
+    metrics.connectionsOpened.inc({ mode: cfg.pools ? cfg.poolMode : 'pipe' });
     metrics.connectionsActive.inc();
     socket.once('close', () => {
       live.delete(ctx);

@@ -15,6 +15,9 @@ import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
 import type { BackendTlsOptions } from './backend-connect.js';
 
+/** How a verified client uses the pools; unverified clients always get a pipe. */
+export type PoolMode = 'session' | 'transaction';
+
 export interface SessionConfig {
   resolver: ComputeResolver;
   routing: RoutingConfig;
@@ -35,8 +38,10 @@ export interface SessionConfig {
   unknownUsers: UnverifiedPolicy;
   /** Users whose auth plugin only the compute can check (ed25519, ...). */
   otherPlugins: UnverifiedPolicy;
-  /** Session pool mode: verified clients borrow logged-in compute connections. */
+  /** Pooling: verified clients borrow logged-in compute connections... */
   pools?: BackendPools;
+  /** ...for their whole session, or per transaction. */
+  poolMode: PoolMode;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
 }

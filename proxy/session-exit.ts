@@ -42,6 +42,18 @@ export function failSession(ctx: SessionContext, err: unknown): void {
 }
 
 /**
+ * A statement of a transaction-pooled session got no backend (the wake or the login
+ * failed): logged and counted like a failed connect, answered with an ERR; the session goes on.
+ */
+export function statementFailure(ctx: SessionContext, err: unknown): ClientError {
+  const e = toClientError(ctx, err);
+  ctx.cfg.metrics.sessionErrors.inc({ kind: e.kind });
+  if (e.kind === 'internal') ctx.log.error({ err }, 'no backend for a statement');
+  else ctx.log.warn({ reason: e.kind, cause: causeOf(err) }, e.message);
+  return e;
+}
+
+/**
  * End a session from outside (shutdown): a client still in its handshake gets
  * ERR 1053; a relaying one is closed, since packets are never injected mid-stream.
  */

@@ -7,7 +7,8 @@ import { checkCredentials } from './credential-check.js';
 import { attachPassthrough, attachVerified } from './attach-backend.js';
 import { relaySession } from '../pool/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { closeSoon, countBytes, failSession } from './session-exit.js';
+import { relayTransactions } from '../pool/transaction-relay.js';
+import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
 import { round, type SessionContext } from './session-context.js';
 
 /**
@@ -21,6 +22,7 @@ interface Ready {
   clientLeftover: Buffer;
   backendLeftover: Buffer;
   pooled: PooledBackend | undefined;
+  borrow: (() => Promise<PooledBackend>) | undefined;
   /** Gives the project's connection slot back. */
   releaseSlot: (() => void) | undefined;
 }
@@ -33,10 +35,7 @@ export async function runSession(ctx: SessionContext): Promise<void> {
   try {
     ready = await establish(ctx);
     if (!ready) return;
-    forgetHandshake(ctx, rawSocket, onClientGone);
-    const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
-    const why = await carry(ctx, ready);
-    untrack?.();
+    const why = perTransaction(ctx, ready) ? await carryTransactions(ctx, ready) : await carry(ctx, ready, rawSocket, onClientGone);
     countBytes(ctx);
     ctx.log.info(
       {
@@ -111,6 +110,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       clientLeftover: backend.clientLeftover,
       backendLeftover: backend.backendLeftover,
       pooled: backend.pooled,
+      borrow: backend.borrow,
       releaseSlot,
     };
   } catch (err) {
@@ -119,14 +119,68 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
   }
 }
 
-/** Carry the session's bytes: a raw pipe, or a pooled backend that goes back reset at the end. */
-async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
-  const { pooled } = ready;
-  if (!pooled || !ctx.cfg.pools) {
-    return relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
+/**
+ * Carry the session's bytes over one backend: a raw pipe, or a pooled backend that
+ * goes back reset at the end. The session counts as activity for its whole length.
+ */
+async function carry(ctx: SessionContext, ready: Ready, rawSocket: Socket, onClientGone: () => void): Promise<string> {
+  forgetHandshake(ctx, rawSocket, onClientGone);
+  const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
+  try {
+    const { pooled } = ready;
+    if (!pooled || !ctx.cfg.pools) {
+      return await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
+    }
+    // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
+    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled);
+    await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
+    return outcome.end;
+  } finally {
+    untrack?.();
   }
-  // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
-  const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled);
-  await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
+}
+
+function perTransaction(ctx: SessionContext, ready: Ready): boolean {
+  return ctx.cfg.poolMode === 'transaction' && !!ready.pooled && !!ready.borrow && !!ctx.cfg.pools;
+}
+
+/**
+ * Transaction pooling: a backend is borrowed per transaction, so the session counts as
+ * activity only while it holds one. The session keeps its abort controller: a later
+ * statement may wait for a wake, and the client leaving must stop that wait.
+ */
+async function carryTransactions(ctx: SessionContext, ready: Ready): Promise<string> {
+  const { pools, activity, metrics } = ctx.cfg;
+  const { project } = ready;
+  const pooled = ready.pooled!;
+  ctx.scramble = EMPTY;
+  let untrack: (() => void) | undefined;
+  const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
+    capabilities: pooled.capabilities,
+    mariadbCapabilities: pooled.mariadbCapabilities,
+    maxPacketSize: MAX_STATEMENT_PACKET,
+    borrow: ready.borrow!,
+    giveBack: (backend, opts) => void pools!.release(backend, opts),
+    errorFor: (err) => {
+      const e = statementFailure(ctx, err);
+      return { code: e.code, sqlState: e.sqlState, message: e.message };
+    },
+    onHold: (holding) => {
+      if (holding) metrics.poolBorrows.inc();
+      if (holding && project) untrack = activity?.track(project, ctx.socket);
+      if (!holding) {
+        untrack?.();
+        untrack = undefined;
+      }
+    },
+    onPin: (reason, detail) => {
+      metrics.sessionPins.inc({ reason });
+      ctx.log.info({ reason, detail }, 'session pinned to its backend');
+    },
+  });
+  untrack?.();
   return outcome.end;
 }
+
+/** The largest client packet a transaction-pooled session takes (it is held whole while a backend is borrowed). */
+const MAX_STATEMENT_PACKET = 64 * 1024 * 1024;

@@ -63,7 +63,13 @@ export interface StackOptions {
   /** Default: silent unless TEST_LOG_LEVEL. */
   logger?: Logger;
   /** Proxy-verified authentication against the control plane's role verifiers. */
-  verify?: { ttlMs: number; poolMode?: 'pipe' | 'session' };
+  verify?: {
+    ttlMs: number;
+    poolMode?: 'pipe' | 'session' | 'transaction';
+    /** Pool limits; defaults 20 connections per compute and a 5 s acquire timeout. */
+    poolMax?: number;
+    poolAcquireTimeoutMs?: number;
+  };
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -89,9 +95,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const verifiers = opts.verify ? createRoleVerifierClient({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
+  const poolMode = opts.verify?.poolMode ?? 'pipe';
   const pools =
-    opts.verify?.poolMode === 'session'
-      ? createBackendPools({ maxPerCompute: 20, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, logger })
+    poolMode !== 'pipe'
+      ? createBackendPools({
+          maxPerCompute: opts.verify?.poolMax ?? 20,
+          idleTimeoutMs: 30_000,
+          acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
+          logger,
+        })
       : undefined;
   const proxy = await startProxy({
     host: '127.0.0.1',
@@ -100,7 +112,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     logger,
     wakeTimeoutMs,
     ...(verifiers ? { verifiers } : {}),
-    ...(pools ? { pools } : {}),
+    ...(pools && poolMode !== 'pipe' ? { pools, poolMode } : {}),
     ...(reporter ? { activity: reporter } : {}),
     ...opts.proxy,
   });

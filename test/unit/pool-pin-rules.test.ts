@@ -22,6 +22,7 @@ test('statements that leave session state pin, whatever the case and spacing', (
     ['FLUSH TABLES WITH READ LOCK', 'lock'],
     ['SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1', 'found_rows'],
     ['HANDLER t OPEN', 'handler'],
+    ['CALL shop.refresh()', 'stored_procedure'],
     ['SELECT 1; SET @a = 2', 'set_statement'],
     ['SELECT 1; SELECT @a', 'user_variable'],
     ['SELECT 1; set autocommit = 0', 'set_statement'],
