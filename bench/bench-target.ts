@@ -36,6 +36,8 @@ export interface BenchTarget {
   pooled: PooledProxy | undefined;
   /** Why there is no session-mode proxy. */
   pooledSkipped: string | undefined;
+  /** The target's control API, for more proxies in front of it (transaction mode). */
+  controlUrl: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function startBenchTarget(ctx: BenchContext): Promise<BenchTarget> 
     backendPid,
     pooled: pooledSkipped ? undefined : { port: stack.proxyPort, pid: stack.pid, user: project.user, password: project.password },
     pooledSkipped,
+    controlUrl: stack.controlUrl,
   };
 }
 

@@ -7,7 +7,8 @@
 // Pipe runs as `proxy --backend` (static backend, passthrough auth). Pooling
 // needs proxy-verified logins, which only a proxy in front of a control API
 // does, so `session` is the target's own `dev` proxy, reached as
-// `<project>.<user>`.
+// `<project>.<user>`, and `transaction` a `proxy --control-url` process in
+// front of the same control plane.
 import { join } from 'node:path';
 import { findFreePort } from '../control-plane/drivers/free-port.js';
 import { VERIFY_OPTIONS } from '../cli/tables.js';
@@ -99,6 +100,15 @@ export async function startContenders(
       } else if (mode === 'session' && target.pooled) {
         const p = target.pooled;
         running.push({ spec, endpoint: { host: '127.0.0.1', port: p.port, user: p.user, password: p.password }, pid: p.pid });
+      } else if (mode === 'transaction' && target.pooled) {
+        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl);
+        if (!outcome.ok) {
+          skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
+          continue;
+        }
+        const p = target.pooled;
+        stops.push(outcome.proxy.stop);
+        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, user: p.user, password: p.password }, pid: outcome.proxy.pid });
       } else {
         skipped.push({ spec, reason: target.pooledSkipped ?? `no ${mode}-mode proxy in front of the control plane` });
       }
@@ -114,6 +124,18 @@ export async function startContenders(
       for (const s of stops.reverse()) await s();
     },
   };
+}
+
+/** `proxy --control-url` in transaction pool mode (verified logins) in its own process, in front of the target's control plane. */
+export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string): Promise<StartOutcome> {
+  return startProxyProcess({
+    command: 'proxy',
+    args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', 'transaction'],
+    port: await findFreePort(),
+    label,
+    logPath: join(ctx.outDir, 'logs', `${label}.log`),
+    cpuProfDir: ctx.cpuProfDir,
+  });
 }
 
 /** `proxy --backend` in pipe mode (passthrough auth) in its own process; extra flags e.g. for TLS. */
