@@ -57,10 +57,12 @@ test('an unknown flag and a missing upstream are reported', async () => {
   assert.match(cp.stderr, /--token is required/);
 });
 
-test('session pooling needs a control API to verify passwords', async () => {
+test('session and transaction pooling need a control API to verify passwords', async () => {
   const res = await cli(['proxy', '--backend', '127.0.0.1:1', '--pool-mode', 'session', '--admin-port', '0', '--port', '0']);
   assert.equal(res.code, 2);
   assert.match(res.stderr, /--pool-mode session needs --auth verify and a control API/);
+  const tx = await cli(['proxy', '--backend', '127.0.0.1:1', '--pool-mode', 'transaction', '--admin-port', '0', '--port', '0']);
+  assert.match(tx.stderr, /--pool-mode transaction needs --auth verify and a control API/);
 });
 
 test('a port in use is a clear error, not a stack trace', async () => {

@@ -41,3 +41,20 @@ test('a wrong password never wakes the compute; the right one does, and quits re
   assert.equal(second.id, first.id, 'the second client borrowed the first one’s compute connection');
   assert.ok(!proxy.lines.some((l) => l.includes(shop.password)), 'no password in the log');
 });
+
+test('proxy --pool-mode transaction: two connected clients take turns on one compute connection', async () => {
+  const tx = await startProxyProcess(['--control-url', stack.cp.url, '--pool-mode', 'transaction', '--cache-ttl', '200ms']);
+  try {
+    const opts = { host: '127.0.0.1', port: tx.port, user: `shop.${shop.user}`, password: shop.password };
+    const [a, b] = await Promise.all([mysql.createConnection(opts), mysql.createConnection(opts)]);
+    const ids = new Set<number>();
+    for (const c of [a, b, a, b]) {
+      const [[row]] = (await c.query('SELECT CONNECTION_ID() AS id')) as any;
+      ids.add(row.id);
+    }
+    assert.equal(ids.size, 1, 'both clients stayed connected and shared one compute connection');
+    await Promise.all([a.end(), b.end()]);
+  } finally {
+    await tx.kill('SIGTERM');
+  }
+});
