@@ -9,7 +9,7 @@ import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIF
 import { createReporter, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
-import { startProxyFromValues, verifiersFromValues } from './start-proxy.js';
+import { backendVerifiersFromValues, startProxyFromValues, verifiersFromValues } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...VERIFY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
@@ -65,7 +65,11 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
     logger,
     metrics,
     activity,
-    controlUrl ? verifiersFromValues(values, controlUrl, values['control-token'] as string | undefined, logger) : undefined,
+    controlUrl
+      ? verifiersFromValues(values, controlUrl, values['control-token'] as string | undefined, logger)
+      : backend
+        ? backendVerifiersFromValues(values, backend, logger)
+        : undefined,
   );
   onShutdown(logger, async () => {
     await running.stop();

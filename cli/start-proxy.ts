@@ -13,6 +13,7 @@ import { TlsContextHolder } from '../proxy/tls-context.js';
 import type { BackendTlsOptions } from '../proxy/backend-connect.js';
 import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
 import type { PoolMode } from '../proxy/session-context.js';
+import { createBackendRoleVerifiers } from '../control-client/backend-role-verifiers.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
 
@@ -124,6 +125,25 @@ export function verifiersFromValues(
   return createRoleVerifierClient({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'] as number, logger });
 }
 
+/**
+ * A static backend's verifiers, read from its own accounts, when --accounts-user
+ * is given; without it passwords go to the backend (passthrough).
+ */
+export function backendVerifiersFromValues(
+  values: Record<string, ParsedValue>,
+  backend: { host: string; port: number },
+  logger: Logger,
+): RoleVerifierClient | undefined {
+  const user = values['accounts-user'] as string | undefined;
+  const password = values['accounts-password'] as string | undefined;
+  if (!user) {
+    if (password) throw new ConfigError(['--accounts-password needs --accounts-user']);
+    return undefined;
+  }
+  if (values.auth !== 'verify') return undefined;
+  return createBackendRoleVerifiers({ backend, login: { user, password: password ?? '' }, ttlMs: values['verifier-ttl'] as number, logger });
+}
+
 function poolsFromValues(
   values: Record<string, ParsedValue>,
   verifiers: RoleVerifierClient | undefined,
@@ -132,7 +152,9 @@ function poolsFromValues(
   const mode = values['pool-mode'];
   if (mode === 'pipe') return undefined;
   // Only the proxy's own login (with a verified stage1) can fill a pool.
-  if (!verifiers) throw new ConfigError([`--pool-mode ${mode} needs --auth verify and a control API (--control-url)`]);
+  if (!verifiers) {
+    throw new ConfigError([`--pool-mode ${mode} needs --auth verify and a control API (--control-url), or --backend with --accounts-user`]);
+  }
   return createBackendPools({
     maxPerCompute: values['pool-max-per-compute'] as number,
     idleTimeoutMs: values['pool-idle-timeout'] as number,

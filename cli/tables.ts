@@ -126,7 +126,7 @@ const KUBE_NAMESPACE: OptionSpec = {
   help: 'Kubernetes namespace of the compute StatefulSets',
 };
 
-/** Only with a control API: it keeps the verifiers. */
+/** With a control API (it keeps the verifiers), or a static backend with --accounts-user. */
 export const VERIFY_OPTIONS: OptionTable = {
   auth: {
     kind: 'choice',
@@ -204,6 +204,17 @@ export const PROXY_ONLY_OPTIONS: OptionTable = {
     kind: 'host-port',
     env: 'WAKE_PROXY_BACKEND',
     help: 'Static backend host:port: no control plane, no wake',
+  },
+  'accounts-user': {
+    kind: 'string',
+    env: 'WAKE_PROXY_ACCOUNTS_USER',
+    help: 'With --backend: an account that may SELECT from mysql.global_priv; the proxy then checks passwords itself (--auth verify) and can pool',
+  },
+  'accounts-password': {
+    kind: 'string',
+    env: 'WAKE_PROXY_ACCOUNTS_PASSWORD',
+    secret: true,
+    help: 'Password of --accounts-user (prefer the environment variable)',
   },
   project: {
     kind: 'string',

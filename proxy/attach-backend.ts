@@ -16,7 +16,7 @@ import { BackendRefusedError, BackendTlsError, connectBackend } from './backend-
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { wakeAndConnect } from './wake-and-connect.js';
-import type { Route } from './routing.js';
+import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 
 export interface AttachedBackend {
@@ -61,7 +61,7 @@ export async function attachPassthrough(
   } catch (err) {
     backend.socket.destroy();
     if (err instanceof BackendTlsError) {
-      throw computeUnavailable(route.project ?? '(static)', err.message, 'backend_tls_failed', err);
+      throw computeUnavailable(limitKey(route), err.message, 'backend_tls_failed', err);
     }
     throw err;
   }
@@ -170,8 +170,8 @@ export function loginFailure(ctx: SessionContext, route: Route, err: unknown): u
     return new ClientError(ER_CON_COUNT_ERROR, '08004', `Too many connections: ${err.message}`, 'pool_timeout', { cause: err });
   }
   if (!(err instanceof BackendLoginError)) return err;
-  if (!err.serverError) return computeUnavailable(route.project ?? '(static)', err.message, `backend_login_${err.kind}`, err);
-  if (err.kind === 'denied') ctx.cfg.verifiers?.invalidate(route.project!, route.backendUser);
+  if (!err.serverError) return computeUnavailable(limitKey(route), err.message, `backend_login_${err.kind}`, err);
+  if (err.kind === 'denied') ctx.cfg.verifiers?.invalidate(limitKey(route), route.backendUser);
   const e = err.serverError;
   return new ClientError(e.code, e.sqlState, e.message, err.kind === 'denied' ? 'access_denied' : 'backend_refused', { cause: err });
 }

@@ -6,7 +6,7 @@ import type { HandshakeResponse } from '../protocol/index.js';
 import { RoleVerifierError, type RoleVerifier } from '../control-client/role-verifiers.js';
 import { accessDenied } from './client-error.js';
 import { verifyAuthSwitchResponse, verifyClient } from './verified-auth.js';
-import type { Route } from './routing.js';
+import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 
 /** What to do with users the proxy cannot verify: let the compute judge them, or refuse them. */
@@ -20,10 +20,11 @@ export async function checkCredentials(
   route: Route,
 ): Promise<CredentialOutcome> {
   const { verifiers, unknownUsers, otherPlugins } = ctx.cfg;
-  if (!verifiers || !route.project) return { kind: 'passthrough' };
+  if (!verifiers) return { kind: 'passthrough' };
+  const project = limitKey(route);
   let verifier: RoleVerifier;
   try {
-    verifier = await verifiers.get(route.project, route.backendUser, ctx.abort.signal);
+    verifier = await verifiers.get(project, route.backendUser, ctx.abort.signal);
   } catch (err) {
     if (!(err instanceof RoleVerifierError)) throw err;
     // The control API cannot say: the compute judges the password instead.
@@ -48,7 +49,7 @@ export async function checkCredentials(
   }
   // No match: the password may have changed since the verifier was read. Ask once
   // more past every cache; the control plane re-reads the compute only if it is awake.
-  const fresh = await verifiers.refresh(route.project, route.backendUser, ctx.abort.signal).catch(() => null);
+  const fresh = await verifiers.refresh(project, route.backendUser, ctx.abort.signal).catch(() => null);
   if (fresh instanceof Buffer && !fresh.equals(verifier)) {
     const again = verifyAuthSwitchResponse(token, ctx.scramble, fresh);
     if (again.ok) return { kind: 'verified', stage1: again.stage1 };
@@ -57,6 +58,6 @@ export async function checkCredentials(
 }
 
 function denied(ctx: SessionContext, route: Route) {
-  ctx.cfg.limits.recordAuthFailure(route.project!, ctx.clientAddress);
+  ctx.cfg.limits.recordAuthFailure(limitKey(route), ctx.clientAddress);
   return accessDenied(route.backendUser, ctx.clientAddress, true);
 }

@@ -22,6 +22,14 @@ export interface Route {
   database: string | null;
 }
 
+/** What a static backend without a project is called in messages and per-project bookkeeping. */
+export const STATIC_PROJECT = '(static)';
+
+/** The name limits, verifiers and messages use for a route: its project, or STATIC_PROJECT. */
+export function limitKey(route: Route): string {
+  return route.project ?? STATIC_PROJECT;
+}
+
 const PROJECT_NAME = /^[a-z][a-z0-9-]{0,38}$/;
 
 /** The project a TLS server name names, if it ends in the configured suffix. */

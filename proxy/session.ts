@@ -1,7 +1,7 @@
 // One client from greeting to goodbye, as a story of small steps.
 import type { Socket } from 'node:net';
 import { relayPipe } from './relay.js';
-import { resolveRoute } from './routing.js';
+import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
 import { attachPassthrough, attachVerified } from './attach-backend.js';
@@ -77,10 +77,8 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
   ctx.log.bind({ project: route.project, user: route.backendUser, ...(ctx.servername !== undefined ? { tls: true } : {}) });
   let releaseSlot: (() => void) | undefined;
-  if (route.project) {
-    limits.checkAuthFailures(route.project, ctx.clientAddress);
-    releaseSlot = limits.admitConnection(route.project);
-  }
+  limits.checkAuthFailures(limitKey(route), ctx.clientAddress);
+  if (route.project) releaseSlot = limits.admitConnection(route.project);
   try {
     const checkStarted = performance.now();
     const creds = await checkCredentials(ctx, hello, route); // before any wake

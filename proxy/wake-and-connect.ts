@@ -2,7 +2,7 @@
 import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
 import type { BackendAddress } from '../control-client/types.js';
 import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
-import type { Route } from './routing.js';
+import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 import { TimeoutError, deadline } from './deadline.js';
 
@@ -20,7 +20,7 @@ export interface Opener<T> {
  * have been suspended since the address was cached.
  */
 export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opener: Opener<T>): Promise<T> {
-  const project = route.project ?? '(static)';
+  const project = limitKey(route);
   const { resolver, metrics } = ctx.cfg;
   for (let attempt = 1; ; attempt++) {
     const addr = await waitForCompute(ctx, project, route);

@@ -1,0 +1,75 @@
+// A static backend with pooling: the proxy reads the backend's own accounts through an
+// account it is given (--accounts-user), checks passwords itself, and pools.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
+import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import { pymysql } from '../helpers/clients.js';
+
+let db: StandaloneMariadb;
+let proxy: ProxyProcess;
+
+before(async () => {
+  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';");
+  proxy = await startProxyProcess([
+    '--backend', `${db.host}:${db.port}`,
+    '--accounts-user', 'reader',
+    '--accounts-password', 'reader-secret',
+    '--pool-mode', 'transaction',
+  ]);
+});
+after(async () => {
+  await proxy?.kill('SIGTERM');
+  await db?.stop();
+});
+
+function viaProxy(user: string, password: string) {
+  return mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user, password });
+}
+
+async function backendStatus(name: string): Promise<number> {
+  const c = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
+  try {
+    const [rows] = await c.query('SHOW GLOBAL STATUS LIKE ?', [name]);
+    return Number((rows as any[])[0].Value);
+  } finally {
+    await c.end();
+  }
+}
+
+test('a wrong password is refused by the proxy; the backend never sees it', async () => {
+  const denied = await backendStatus('Access_denied_errors');
+  await assert.rejects(viaProxy('app', 'wrong'), (e: any) => e.errno === 1045);
+  await assert.rejects(viaProxy('nobody', 'x'), (e: any) => e.errno === 1045);
+  assert.equal(await backendStatus('Access_denied_errors'), denied);
+});
+
+test('connected clients take turns on one pooled backend connection', async () => {
+  const [a, b] = await Promise.all([viaProxy('app', 'app-secret'), viaProxy('app', 'app-secret')]);
+  const ids = new Set<number>();
+  for (const c of [a, b, a, b]) {
+    const [rows] = await c.query('SELECT CONNECTION_ID() AS id');
+    ids.add((rows as any[])[0].id);
+  }
+  assert.equal(ids.size, 1);
+  await Promise.all([a.end(), b.end()]);
+  assert.ok(!proxy.lines.some((l) => l.includes('reader-secret') || l.includes('app-secret')), 'no password in the log');
+});
+
+test('a user made with SQL, or a changed password, works within a quarter second', async () => {
+  const admin = await viaProxy('app', 'app-secret');
+  await admin.query("CREATE USER 'fresh'@'%' IDENTIFIED BY 'first'");
+  await new Promise((r) => setTimeout(r, 300));
+  const fresh = await viaProxy('fresh', 'first');
+  await fresh.end();
+  await admin.query("ALTER USER 'fresh'@'%' IDENTIFIED BY 'second'");
+  await new Promise((r) => setTimeout(r, 300));
+  const changed = await viaProxy('fresh', 'second');
+  await changed.end();
+  await assert.rejects(viaProxy('fresh', 'first'), (e: any) => e.errno === 1045);
+  const py = await pymysql(proxy.port, 'fresh', 'second', 'SELECT 6 * 7');
+  assert.equal(py.code, 0, py.stderr);
+  assert.equal(py.stdout.trim(), '42');
+  await admin.end();
+});
