@@ -52,16 +52,17 @@ export function framePacket(payload: Buffer, sequenceId: number): Buffer {
  */
 export class PacketFramer {
   private readonly maxPacketSize: number;
-  private readonly header = Buffer.alloc(PACKET_HEADER_LENGTH);
+  /** Header bytes so far, little-endian in one number: no buffer per framer (sessions hold one each). */
+  private header = 0;
   private headerFill = 0;
   /** Payload bytes still expected for the current fragment; -1 while reading a header. */
   private fragmentLeft = -1;
   private fragmentIsFull = false;
   private continuing = false;
   private lastSequenceId = 0;
-  private body: Buffer[] = [];
+  private readonly body: Buffer[] = [];
   private bodyLength = 0;
-  private raw: Buffer[] = [];
+  private readonly raw: Buffer[] = [];
   private rawLength = 0;
 
   constructor(maxPacketSize: number) {
@@ -82,10 +83,9 @@ export class PacketFramer {
     let packetStart = 0;
     while (pos < chunk.length) {
       if (this.fragmentLeft < 0) {
-        const n = Math.min(PACKET_HEADER_LENGTH - this.headerFill, chunk.length - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + n);
-        this.headerFill += n;
-        pos += n;
+        while (this.headerFill < PACKET_HEADER_LENGTH && pos < chunk.length) {
+          this.header |= chunk[pos++]! << (8 * this.headerFill++);
+        }
         if (this.headerFill < PACKET_HEADER_LENGTH) break;
         this.startFragment();
       }
@@ -121,8 +121,8 @@ export class PacketFramer {
   }
 
   private startFragment(): void {
-    const length = this.header.readUIntLE(0, 3);
-    const sequenceId = this.header[3]!;
+    const length = this.header & MAX_PAYLOAD_LENGTH;
+    const sequenceId = this.header >>> 24;
     if (this.continuing && sequenceId !== ((this.lastSequenceId + 1) & 0xff)) {
       throw new ProtocolError(
         `continuation packet has sequence id ${sequenceId}, expected ${(this.lastSequenceId + 1) & 0xff}`,
@@ -134,6 +134,7 @@ export class PacketFramer {
         `packet of ${this.bodyLength + length} bytes exceeds max_packet_size ${this.maxPacketSize}`,
       );
     }
+    this.header = 0;
     this.headerFill = 0;
     this.fragmentLeft = length;
     this.fragmentIsFull = length === MAX_PAYLOAD_LENGTH;
@@ -146,13 +147,14 @@ export class PacketFramer {
   }
 
   private resetPacket(): void {
+    this.header = 0;
     this.headerFill = 0;
     this.fragmentLeft = -1;
     this.fragmentIsFull = false;
     this.continuing = false;
-    this.body = [];
+    this.body.length = 0;
     this.bodyLength = 0;
-    this.raw = [];
+    this.raw.length = 0;
     this.rawLength = 0;
   }
 }

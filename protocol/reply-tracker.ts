@@ -50,7 +50,8 @@ export class ReplyTracker {
   private lastStatus: number;
   private infile = false;
   // The packet being read.
-  private readonly header = Buffer.alloc(PACKET_HEADER_LENGTH);
+  /** Header bytes so far, little-endian in one number. */
+  private header = 0;
   private headerFill = 0;
   /** Payload bytes left in the current fragment; -1 while reading a header. */
   private fragmentLeft = -1;
@@ -58,7 +59,8 @@ export class ReplyTracker {
   /** The packet continues a full (0xffffff) fragment: a large row, nothing to decide. */
   private continuation = false;
   private nextContinues = false;
-  private readonly head = Buffer.alloc(HEAD_LENGTH);
+  // From the shared allocation pool: a tracker is made per borrowed backend.
+  private readonly head = Buffer.allocUnsafe(HEAD_LENGTH);
   private headFill = 0;
 
   /**
@@ -106,10 +108,9 @@ export class ReplyTracker {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.fragmentLeft < 0) {
-        const n = Math.min(PACKET_HEADER_LENGTH - this.headerFill, chunk.length - pos);
-        chunk.copy(this.header, this.headerFill, pos, pos + n);
-        this.headerFill += n;
-        pos += n;
+        while (this.headerFill < PACKET_HEADER_LENGTH && pos < chunk.length) {
+          this.header |= chunk[pos++]! << (8 * this.headerFill++);
+        }
         if (this.headerFill < PACKET_HEADER_LENGTH) return;
         this.startFragment();
         continue;
@@ -136,8 +137,9 @@ export class ReplyTracker {
   }
 
   private startFragment(): void {
+    const length = this.header & MAX_PAYLOAD_LENGTH;
+    this.header = 0;
     this.headerFill = 0;
-    const length = this.header.readUIntLE(0, 3);
     if (!this.continuation) {
       if (this.pendingReplies === 0) {
         throw new ProtocolError(`server sent a ${length}-byte packet while no reply was pending`);

@@ -126,7 +126,8 @@ export class PacketChannel {
     this.failureListener = null;
     const rest = this.buf;
     this.buf = EMPTY;
-    return rest;
+    // An empty view would keep the whole last chunk alive for as long as the session holds it.
+    return rest.length > 0 ? rest : EMPTY;
   }
 
   /** One whole packet off the front of the buffer, or null if it has not all arrived. */
