@@ -50,8 +50,8 @@ export interface TransactionRelayOptions {
   mariadbCapabilities: number;
   /** Largest client packet accepted (continuations joined); beyond it the session ends with 1153. */
   maxPacketSize: number;
-  /** A backend for the client's next statement, waking the compute if it sleeps. */
-  borrow(): Promise<PooledBackend>;
+  /** A backend for the client's next statement, waking the compute if it sleeps; `signal` aborts the wait. */
+  borrow(signal: AbortSignal): Promise<PooledBackend>;
   giveBack(backend: PooledBackend, opts: ReleaseOptions): void;
   /** The ERR that answers a statement no backend could be borrowed for. */
   errorFor(err: unknown): ErrPacket;
@@ -70,6 +70,7 @@ export interface TransactionOutcome {
 
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
+const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
 
 /** `first` is the backend the login borrowed; it goes back at once unless bytes are already waiting. */
 export function relayTransactions(
@@ -78,217 +79,253 @@ export function relayTransactions(
   first: PooledBackend,
   o: TransactionRelayOptions,
 ): Promise<TransactionOutcome> {
-  const framer = new PacketFramer(o.maxPacketSize);
-  const queue: Packet[] = [];
-  /** What each pending reply's statement said about state, in order. */
-  const verdicts: QueryVerdict[] = [];
-  const ok = writeOkPacket(
-    { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' },
-    o.capabilities,
-  );
-  let backend: PooledBackend | null = null;
-  /** Present while a backend is held and the session is not pinned. */
-  let tracker: ReplyTracker | null = null;
-  let status = SERVER_STATUS_AUTOCOMMIT;
-  let pinned: PinReason | null = null;
-  let changedUser = false;
-  let borrowing = false;
-  let borrows = 0;
-  let ended = false;
-
-  return new Promise<TransactionOutcome>((resolve) => {
-    const end = (why: SessionEnd) => {
-      if (ended) return;
-      ended = true;
-      client.off('data', fromClient);
-      client.off('drain', resumeServer);
-      client.off('close', onClientClose);
-      client.off('error', onClientError);
-      client.on('error', ignore);
-      if (backend) {
-        // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-        const mid = (tracker?.pending ?? 0) > 0 || framer.buffered > 0;
-        letGo({ dirty: why !== 'client_quit' || changedUser || mid, reset: true });
-      }
-      if (why === 'client_closed' || why === 'client_error') {
-        client.destroy();
-      } else {
-        client.end();
-        setTimeout(() => client.destroy(), 1_000).unref();
-      }
-      resolve({ end: why, borrows, pinned });
-    };
-
-    const fromClient = (chunk: Buffer) => {
-      let packets: Packet[];
-      try {
-        packets = framer.push(chunk);
-      } catch (err) {
-        if (err instanceof ProtocolError && /exceeds max_packet_size/.test(err.message)) {
-          client.write(framePacket(writeErrPacket(TOO_LARGE, CLIENT_PROTOCOL_41), 1));
-        }
-        return end('client_error');
-      }
-      for (const p of packets) queue.push(p);
-      pump();
-    };
-
-    /** Send queued client packets on, borrowing a backend when a command needs one. */
-    const pump = () => {
-      while (queue.length > 0 && !borrowing && !ended) {
-        const p = queue[0]!;
-        const command = commandOf(p);
-        if (command === COM_QUIT) return end('client_quit');
-        if (!backend) {
-          if (command < 0) return end('client_error'); // bytes outside any command: out of step
-          if (command === COM_PING || command === COM_RESET_CONNECTION) {
-            queue.shift();
-            client.write(framePacket(ok, (p.sequenceId + 1) & 0xff));
-            continue;
-          }
-          borrowing = true;
-          client.pause();
-          void borrowFor();
-          return;
-        }
-        queue.shift();
-        send(p, command);
-      }
-    };
-
-    /** The command byte of a packet that starts a command, else -1. */
-    const commandOf = (p: Packet): number => {
-      if (tracker?.awaitingInfile) return -1;
-      const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-      if (((p.sequenceId - fragments + 1) & 0xff) !== 0 || p.payload.length === 0) return -1;
-      return p.payload[0]!;
-    };
-
-    const send = (p: Packet, command: number) => {
-      const b = backend!;
-      if (tracker?.awaitingInfile && p.payload.length === 0) tracker.infileSent();
-      if (command >= 0) judge(p, command);
-      const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-      if (!b.socket.write(framePacket(p.payload, (p.sequenceId - fragments + 1) & 0xff))) client.pause();
-    };
-
-    const judge = (p: Packet, command: number) => {
-      if (command === COM_CHANGE_USER) changedUser = true;
-      if (!tracker) return; // pinned: relayed untouched
-      if (command === COM_QUERY) verdicts.push(judgeQuery(p.payload.subarray(1)));
-      else if (command === COM_PING || command === COM_RESET_CONNECTION) verdicts.push(NOTHING_PINNED);
-      else if (command === COM_INIT_DB) verdicts.push(DATABASE_CHANGED);
-      else return pin('command', commandName(command));
-      tracker.expect();
-    };
-
-    const onReply = (reply: ReplyEnd) => {
-      const verdict = verdicts.shift() ?? NOTHING_PINNED;
-      status = reply.statusFlags;
-      if (verdict.pin) pin(verdict.pin, 'statement text');
-      else if (reply.stateChanged && !verdict.autocommitOnly) pin('session_state', 'server reported a session state change');
-    };
-
-    const pin = (reason: PinReason, detail: string) => {
-      if (pinned) return;
-      pinned = reason;
-      tracker = null;
-      verdicts.length = 0;
-      o.onPin?.(reason, detail);
-    };
-
-    const fromServer = (chunk: Buffer) => {
-      const b = backend!;
-      if (!client.write(chunk)) b.socket.pause();
-      const t = tracker;
-      if (!t) return;
-      try {
-        t.push(chunk);
-      } catch {
-        // Bytes no reply explains: the stream is out of step and neither side can be trusted.
-        return end('backend_error');
-      }
-      // A reply in this chunk may have pinned the session (tracker gone).
-      if (tracker === t && t.pending === 0 && !t.awaitingInfile && idleOutsideTransaction()) {
-        letGo({ dirty: false, reset: false });
-      }
-    };
-
-    const idleOutsideTransaction = () => (status & SERVER_STATUS_IN_TRANS) === 0 && (status & SERVER_STATUS_AUTOCOMMIT) !== 0;
-
-    const borrowFor = async () => {
-      let failure: unknown = null;
-      let got: PooledBackend | null = null;
-      try {
-        got = await o.borrow();
-      } catch (err) {
-        failure = err;
-      }
-      borrowing = false;
-      if (ended) {
-        if (got) o.giveBack(got, { dirty: false, reset: false });
-        return;
-      }
-      if (got) {
-        hold(got);
-      } else {
-        // The statement gets the error; the client may try again.
-        const p = queue.shift()!;
-        client.write(framePacket(writeErrPacket(o.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
-      }
-      client.resume();
-      pump();
-    };
-
-    const hold = (b: PooledBackend) => {
-      backend = b;
-      borrows++;
-      status = SERVER_STATUS_AUTOCOMMIT;
-      if (!pinned) tracker = new ReplyTracker(o.capabilities, o.mariadbCapabilities, status, onReply);
-      b.socket.on('data', fromServer);
-      b.socket.on('drain', resumeClient);
-      b.socket.on('close', onServerClose);
-      b.socket.on('error', onServerError);
-      b.socket.resume();
-      o.onHold?.(true);
-    };
-
-    const letGo = (opts: ReleaseOptions) => {
-      const b = backend!;
-      backend = null;
-      tracker = null;
-      verdicts.length = 0;
-      b.socket.off('data', fromServer);
-      b.socket.off('drain', resumeClient);
-      b.socket.off('close', onServerClose);
-      b.socket.off('error', onServerError);
-      b.socket.pause();
-      o.onHold?.(false);
-      o.giveBack(b, opts);
-    };
-
-    const resumeServer = () => backend?.socket.resume();
-    const resumeClient = () => {
-      if (!borrowing && !ended) client.resume();
-    };
-    const onClientClose = () => end('client_closed');
-    const onClientError = () => end('client_error');
-    const onServerClose = () => end('backend_closed');
-    const onServerError = () => end('backend_error');
-
-    client.on('close', onClientClose);
-    client.on('error', onClientError);
-    client.on('drain', resumeServer);
-    hold(first);
-    if (client.destroyed) return end('client_closed');
-    letGo({ dirty: false, reset: false });
-    if (clientLeftover.length > 0) fromClient(clientLeftover);
-    if (ended) return;
-    client.on('data', fromClient);
-    client.resume();
-  });
+  return new Promise<TransactionOutcome>((resolve) => new TransactionRelay(client, o, resolve).start(first, clientLeftover));
 }
 
-const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
+/**
+ * One session's relay. A class rather than closures: thousands of idle clients may
+ * be held, and each should cost a few fields, not a score of functions.
+ */
+class TransactionRelay {
+  private readonly framer: PacketFramer;
+  private readonly queue: Packet[] = [];
+  /** What each pending reply's statement said about state, in order. */
+  private readonly verdicts: QueryVerdict[] = [];
+  private backend: PooledBackend | null = null;
+  /** Present while a backend is held and the session is not pinned. */
+  private tracker: ReplyTracker | null = null;
+  private status = SERVER_STATUS_AUTOCOMMIT;
+  private pinned: PinReason | null = null;
+  private changedUser = false;
+  /** Set while a borrow is under way; aborted if the session ends meanwhile. */
+  private borrowing: AbortController | null = null;
+  private borrows = 0;
+  private ended = false;
+
+  private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
+  private readonly onClientDrain = () => this.backend?.socket.resume();
+  private readonly onClientClose = () => this.end('client_closed');
+  private readonly onClientError = () => this.end('client_error');
+  private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
+  private readonly onServerDrain = () => {
+    if (!this.borrowing && !this.ended) this.client.resume();
+  };
+  private readonly onServerClose = () => this.end('backend_closed');
+  private readonly onServerError = () => this.end('backend_error');
+  private readonly onReply = (reply: ReplyEnd) => this.replied(reply);
+
+  constructor(
+    private readonly client: Socket,
+    private readonly o: TransactionRelayOptions,
+    private readonly resolve: (outcome: TransactionOutcome) => void,
+  ) {
+    this.framer = new PacketFramer(o.maxPacketSize);
+  }
+
+  start(first: PooledBackend, clientLeftover: Buffer): void {
+    const { client } = this;
+    client.on('close', this.onClientClose);
+    client.on('error', this.onClientError);
+    client.on('drain', this.onClientDrain);
+    this.hold(first);
+    if (client.destroyed) return this.end('client_closed');
+    this.letGo({ dirty: false, reset: false });
+    if (clientLeftover.length > 0) this.fromClient(clientLeftover);
+    if (this.ended) return;
+    client.on('data', this.onClientData);
+    client.resume();
+  }
+
+  private end(why: SessionEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { client } = this;
+    client.off('data', this.onClientData);
+    client.off('drain', this.onClientDrain);
+    client.off('close', this.onClientClose);
+    client.off('error', this.onClientError);
+    client.on('error', ignore);
+    this.borrowing?.abort(new Error('client went away'));
+    if (this.backend) {
+      // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
+      this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
+    }
+    if (why === 'client_closed' || why === 'client_error') {
+      client.destroy();
+    } else {
+      client.end();
+      setTimeout(() => client.destroy(), 1_000).unref();
+    }
+    this.resolve({ end: why, borrows: this.borrows, pinned: this.pinned });
+  }
+
+  private fromClient(chunk: Buffer): void {
+    let packets: Packet[];
+    try {
+      packets = this.framer.push(chunk);
+    } catch (err) {
+      if (err instanceof ProtocolError && /exceeds max_packet_size/.test(err.message)) {
+        this.client.write(framePacket(writeErrPacket(TOO_LARGE, CLIENT_PROTOCOL_41), 1));
+      }
+      return this.end('client_error');
+    }
+    for (const p of packets) this.queue.push(p);
+    this.pump();
+  }
+
+  /** Send queued client packets on, borrowing a backend when a command needs one. */
+  private pump(): void {
+    const { queue } = this;
+    while (queue.length > 0 && !this.borrowing && !this.ended) {
+      const p = queue[0]!;
+      const command = this.commandOf(p);
+      if (command === COM_QUIT) return this.end('client_quit');
+      if (!this.backend) {
+        if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
+        if (command === COM_PING || command === COM_RESET_CONNECTION) {
+          queue.shift();
+          this.client.write(framePacket(okPayload(this.o.capabilities), (p.sequenceId + 1) & 0xff));
+          continue;
+        }
+        this.client.pause();
+        void this.borrowFor();
+        return;
+      }
+      queue.shift();
+      this.send(p, command);
+    }
+  }
+
+  /** The command byte of a packet that starts a command, else -1. */
+  private commandOf(p: Packet): number {
+    if (this.tracker?.awaitingInfile || p.payload.length === 0) return -1;
+    return firstSequenceId(p) === 0 ? p.payload[0]! : -1;
+  }
+
+  private send(p: Packet, command: number): void {
+    const b = this.backend!;
+    if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
+    if (command >= 0) this.judge(p, command);
+    if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+  }
+
+  private judge(p: Packet, command: number): void {
+    if (command === COM_CHANGE_USER) this.changedUser = true;
+    const { tracker } = this;
+    if (!tracker) return; // pinned: relayed untouched
+    if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
+    else if (command === COM_PING || command === COM_RESET_CONNECTION) this.verdicts.push(NOTHING_PINNED);
+    else if (command === COM_INIT_DB) this.verdicts.push(DATABASE_CHANGED);
+    else return this.pin('command', commandName(command));
+    tracker.expect();
+  }
+
+  private replied(reply: ReplyEnd): void {
+    const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
+    this.status = reply.statusFlags;
+    if (verdict.pin) this.pin(verdict.pin, 'statement text');
+    else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
+  }
+
+  private pin(reason: PinReason, detail: string): void {
+    if (this.pinned) return;
+    this.pinned = reason;
+    this.tracker = null;
+    this.verdicts.length = 0;
+    this.o.onPin?.(reason, detail);
+  }
+
+  private fromServer(chunk: Buffer): void {
+    if (!this.client.write(chunk)) this.backend!.socket.pause();
+    const t = this.tracker;
+    if (!t) return;
+    try {
+      t.push(chunk);
+    } catch {
+      // Bytes no reply explains: the stream is out of step and neither side can be trusted.
+      return this.end('backend_error');
+    }
+    // A reply in this chunk may have pinned the session (tracker gone).
+    if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+      this.letGo({ dirty: false, reset: false });
+    }
+  }
+
+  private outsideTransaction(): boolean {
+    return (this.status & SERVER_STATUS_IN_TRANS) === 0 && (this.status & SERVER_STATUS_AUTOCOMMIT) !== 0;
+  }
+
+  private async borrowFor(): Promise<void> {
+    const borrowing = (this.borrowing = new AbortController());
+    let failure: unknown = null;
+    let got: PooledBackend | null = null;
+    try {
+      got = await this.o.borrow(borrowing.signal);
+    } catch (err) {
+      failure = err;
+    }
+    this.borrowing = null;
+    if (this.ended) {
+      if (got) this.o.giveBack(got, { dirty: false, reset: false });
+      return;
+    }
+    if (got) {
+      this.hold(got);
+    } else {
+      // The statement gets the error; the client may try again.
+      const p = this.queue.shift()!;
+      this.client.write(framePacket(writeErrPacket(this.o.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+    }
+    this.client.resume();
+    this.pump();
+  }
+
+  private hold(b: PooledBackend): void {
+    this.backend = b;
+    this.borrows++;
+    this.status = SERVER_STATUS_AUTOCOMMIT;
+    if (!this.pinned) this.tracker = new ReplyTracker(this.o.capabilities, this.o.mariadbCapabilities, this.status, this.onReply);
+    const s = b.socket;
+    s.on('data', this.onServerData);
+    s.on('drain', this.onServerDrain);
+    s.on('close', this.onServerClose);
+    s.on('error', this.onServerError);
+    s.resume();
+    this.o.onHold?.(true);
+  }
+
+  private letGo(opts: ReleaseOptions): void {
+    const b = this.backend!;
+    this.backend = null;
+    this.tracker = null;
+    this.verdicts.length = 0;
+    const s = b.socket;
+    s.off('data', this.onServerData);
+    s.off('drain', this.onServerDrain);
+    s.off('close', this.onServerClose);
+    s.off('error', this.onServerError);
+    s.pause();
+    this.o.onHold?.(false);
+    this.o.giveBack(b, opts);
+  }
+}
+
+/** A logical packet's first fragment carries the sequence id a command starts with. */
+function firstSequenceId(p: Packet): number {
+  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
+  return (p.sequenceId - fragments + 1) & 0xff;
+}
+
+/** The OK the proxy answers a held-nothing COM_PING or COM_RESET_CONNECTION with, one per capability set. */
+const okPayloads = new Map<number, Buffer>();
+function okPayload(capabilities: number): Buffer {
+  let ok = okPayloads.get(capabilities);
+  if (!ok) {
+    ok = writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, capabilities);
+    okPayloads.set(capabilities, ok);
+  }
+  return ok;
+}
 
 function ignore(): void {}

@@ -8,7 +8,7 @@ import {
   type Greeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { BackendLoginError, loginBackend, nativeLogin, poolCapabilities, type BackendKey } from '../pool/backend-login.js';
+import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../pool/backend-login.js';
 import { PoolTimeoutError } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../control-client/types.js';
@@ -29,7 +29,7 @@ export interface AttachedBackend {
   /** Set when pooling: the connection goes back to the pool at the end. */
   pooled?: PooledBackend;
   /** Set when pooling: borrows another connection like `pooled` (transaction mode's later statements). */
-  borrow?: () => Promise<PooledBackend>;
+  borrow?: (signal?: AbortSignal) => Promise<PooledBackend>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -67,24 +67,6 @@ export async function attachPassthrough(
   }
 }
 
-/** The pool key of a verified client: what makes a compute connection fit it. */
-export function backendKey(
-  addr: BackendAddress,
-  hello: HandshakeResponse,
-  route: Route,
-  negotiated: number,
-  profileExtended: number,
-): BackendKey {
-  return {
-    addr,
-    user: route.backendUser,
-    database: route.database,
-    capabilities: poolCapabilities(negotiated, route.database),
-    mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
-    charset: hello.charset,
-  };
-}
-
 /**
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
  * connection already logged in as that user), then tells the client OK itself.
@@ -97,14 +79,15 @@ export async function attachVerified(
 ): Promise<AttachedBackend> {
   const { profile, pools } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
+  const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities);
   let attached: Omit<AttachedBackend, 'clientLeftover'>;
   if (pools) {
-    const borrow = pooledBorrower(ctx, hello, route, stage1, negotiated);
+    const borrow = pooledBorrower(ctx, route, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
     attached = { addr: pooled.key.addr, socket: pooled.socket, greeting: pooled.greeting, backendLeftover: EMPTY, pooled, borrow };
   } else {
     const login = await wakeAndConnect(ctx, route, {
-      open: (addr, signal) => loginBackend(keyFor(ctx, hello, route, negotiated, addr), stage1, loginOptions(ctx, hello), signal),
+      open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
       isFinal: isFinalLoginError,
     }).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);
@@ -121,38 +104,59 @@ export async function attachVerified(
 
 /**
  * Borrows a pooled, logged-in connection for a verified client, waking its compute
- * if it sleeps: for the login, and in transaction mode for every later statement.
- * Rejects with a ClientError fit for the client.
+ * if it sleeps: for the login, and in transaction mode for every later statement
+ * (so it keeps only what a borrow needs, not the client's handshake). `signal`
+ * stops a wait (default: the session's). Rejects with a ClientError fit for the client.
  */
 function pooledBorrower(
   ctx: SessionContext,
-  hello: HandshakeResponse,
   route: Route,
-  stage1: Buffer,
-  negotiated: number,
-): () => Promise<PooledBackend> {
+  key: Omit<BackendKey, 'addr'>,
+  login: BackendLogin,
+): (signal?: AbortSignal) => Promise<PooledBackend> {
   const pools = ctx.cfg.pools!;
-  const login = nativeLogin(stage1, loginOptions(ctx, hello));
   const opener = {
-    open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire(keyFor(ctx, hello, route, negotiated, addr), login, signal),
+    open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire({ ...key, addr }, login, signal),
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
     isFinal: isFinalLoginError,
     onRetry: (addr: BackendAddress) => void pools.dropCompute(addr),
   };
-  return () =>
-    wakeAndConnect(ctx, route, opener).catch((err: unknown) => {
+  return (signal) =>
+    wakeAndConnect(ctx, route, opener, signal).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);
     });
 }
 
-function keyFor(ctx: SessionContext, hello: HandshakeResponse, route: Route, negotiated: number, addr: BackendAddress): BackendKey {
-  return backendKey(addr, hello, route, negotiated, ctx.cfg.profile.mariadbCapabilities);
+/**
+ * The pool key of a verified client (what makes a compute connection fit it), but
+ * its compute's address, which each borrow fills in.
+ */
+function keyTemplate(hello: HandshakeResponse, route: Route, negotiated: number, profileExtended: number): Omit<BackendKey, 'addr'> {
+  return {
+    user: route.backendUser,
+    database: route.database,
+    capabilities: poolCapabilities(negotiated, route.database),
+    mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
+    charset: hello.charset,
+  };
 }
 
-function loginOptions(ctx: SessionContext, hello: HandshakeResponse) {
+/**
+ * The login a session keeps for later borrows (transaction mode logs in again when its
+ * pool is empty). stage1 is kept as a short string on the JS heap: a Buffer view would
+ * pin a shared 8 KiB slab per held client, and an own Buffer a native allocation each.
+ * A pooled connection outlives the client whose login made it, so `opts` carries no
+ * client connection attributes.
+ */
+function heldLogin(stage1: Buffer, opts: ReturnType<typeof loginOptions>): BackendLogin {
+  const kept = stage1.toString('latin1');
+  return (key, signal) => loginBackend(key, Buffer.from(kept, 'latin1'), opts, signal);
+}
+
+function loginOptions(ctx: SessionContext, hello: HandshakeResponse | null) {
   return {
     timeoutMs: ctx.cfg.connectTimeoutMs,
-    connectAttributes: hello.connectAttributes,
+    connectAttributes: hello?.connectAttributes ?? null,
     ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
   };
 }

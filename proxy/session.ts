@@ -22,7 +22,7 @@ interface Ready {
   clientLeftover: Buffer;
   backendLeftover: Buffer;
   pooled: PooledBackend | undefined;
-  borrow: (() => Promise<PooledBackend>) | undefined;
+  borrow: ((signal?: AbortSignal) => Promise<PooledBackend>) | undefined;
   /** Gives the project's connection slot back. */
   releaseSlot: (() => void) | undefined;
 }
@@ -35,7 +35,8 @@ export async function runSession(ctx: SessionContext): Promise<void> {
   try {
     ready = await establish(ctx);
     if (!ready) return;
-    const why = perTransaction(ctx, ready) ? await carryTransactions(ctx, ready) : await carry(ctx, ready, rawSocket, onClientGone);
+    forgetHandshake(ctx, rawSocket, onClientGone);
+    const why = perTransaction(ctx, ready) ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
     countBytes(ctx);
     ctx.log.info(
       {
@@ -121,8 +122,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
  * Carry the session's bytes over one backend: a raw pipe, or a pooled backend that
  * goes back reset at the end. The session counts as activity for its whole length.
  */
-async function carry(ctx: SessionContext, ready: Ready, rawSocket: Socket, onClientGone: () => void): Promise<string> {
-  forgetHandshake(ctx, rawSocket, onClientGone);
+async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
   try {
     const { pooled } = ready;
@@ -144,14 +144,13 @@ function perTransaction(ctx: SessionContext, ready: Ready): boolean {
 
 /**
  * Transaction pooling: a backend is borrowed per transaction, so the session counts as
- * activity only while it holds one. The session keeps its abort controller: a later
- * statement may wait for a wake, and the client leaving must stop that wait.
+ * activity only while it holds one. A borrow that waits for a wake is stopped by the
+ * relay's own signal when the client leaves.
  */
 async function carryTransactions(ctx: SessionContext, ready: Ready): Promise<string> {
   const { pools, activity, metrics } = ctx.cfg;
   const { project } = ready;
   const pooled = ready.pooled!;
-  ctx.scramble = EMPTY;
   let untrack: (() => void) | undefined;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: pooled.capabilities,

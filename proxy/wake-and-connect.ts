@@ -17,23 +17,29 @@ export interface Opener<T> {
 
 /**
  * A connect that fails drops the address and wakes once more: the compute may
- * have been suspended since the address was cached.
+ * have been suspended since the address was cached. `signal` stops the wait
+ * (the client left); by default the session's own.
  */
-export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opener: Opener<T>): Promise<T> {
+export async function wakeAndConnect<T>(
+  ctx: SessionContext,
+  route: Route,
+  opener: Opener<T>,
+  signal: AbortSignal = ctx.abort.signal,
+): Promise<T> {
   const project = limitKey(route);
   const { resolver, metrics } = ctx.cfg;
   for (let attempt = 1; ; attempt++) {
-    const addr = await waitForCompute(ctx, project, route);
+    const addr = await waitForCompute(ctx, project, route, signal);
     const connectStarted = performance.now();
     try {
-      const conn = await opener.open(addr, ctx.abort.signal);
+      const conn = await opener.open(addr, signal);
       metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
       return conn;
     } catch (err) {
       if (opener.isFinal(err)) throw err;
       resolver.invalidate(project, addr);
       opener.onRetry?.(addr);
-      if (attempt >= 2 || ctx.abort.signal.aborted) {
+      if (attempt >= 2 || signal.aborted) {
         throw computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
       }
       ctx.log.warn({ err: (err as Error).message, host: addr.host, port: addr.port }, 'connect failed, waking again');
@@ -42,10 +48,10 @@ export async function wakeAndConnect<T>(ctx: SessionContext, route: Route, opene
 }
 
 /** Hold the client while its compute wakes, within the wake bound and the per-project waiting limit. */
-async function waitForCompute(ctx: SessionContext, project: string, route: Route): Promise<BackendAddress> {
+async function waitForCompute(ctx: SessionContext, project: string, route: Route, signal: AbortSignal): Promise<BackendAddress> {
   const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
   const endWait = limits.admitWaiter(project);
-  const bound = deadline(wakeTimeoutMs, ctx.abort.signal);
+  const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();
   metrics.clientsWaiting.inc();
   try {
@@ -54,7 +60,7 @@ async function waitForCompute(ctx: SessionContext, project: string, route: Route
     metrics.connectPhase.observe({ phase: 'wake' }, (performance.now() - started) / 1000);
     return addr;
   } catch (err) {
-    const failure = explainWakeFailure(ctx, project, route, err);
+    const failure = explainWakeFailure(ctx, project, route, err, signal);
     metrics.wakeRequests.inc({ outcome: failure instanceof ClientError ? failure.kind : 'client_left' });
     throw failure;
   } finally {
@@ -64,7 +70,7 @@ async function waitForCompute(ctx: SessionContext, project: string, route: Route
   }
 }
 
-function explainWakeFailure(ctx: SessionContext, project: string, route: Route, err: unknown): Error {
+function explainWakeFailure(ctx: SessionContext, project: string, route: Route, err: unknown, signal: AbortSignal): Error {
   if (err instanceof ProjectNotFoundError) {
     // Same answer as a wrong password: do not reveal which projects exist.
     return accessDenied(route.backendUser, ctx.clientAddress, true);
@@ -75,7 +81,7 @@ function explainWakeFailure(ctx: SessionContext, project: string, route: Route, 
     }
     return computeUnavailable(project, err.message, `wake_${err.reason}`, err);
   }
-  if (ctx.abort.signal.aborted) return err as Error;
+  if (signal.aborted) return err as Error;
   if (err instanceof TimeoutError) {
     return computeUnavailable(project, `not ready within ${ctx.cfg.wakeTimeoutMs} ms`, 'wake_timeout', err);
   }
