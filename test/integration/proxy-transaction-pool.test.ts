@@ -183,6 +183,15 @@ test('multi-statement replies, procedures with several results and large results
   await released('the pinned session quit');
 });
 
+test('a statement over 64 MiB gets 1153 and the connection closes; one below it runs', async () => {
+  const a = await connect();
+  const big = 'x'.repeat(20 * 1024 * 1024);
+  const [rows] = await a.query('SELECT LENGTH(?) AS n', [big]);
+  assert.equal(Number((rows as any[])[0].n), big.length, 'a 20 MiB statement spans continuation packets');
+  await assert.rejects(a.query('SELECT LENGTH(?) AS n', ['y'.repeat(65 * 1024 * 1024)]), (e: any) => e.errno === 1153);
+  a.destroy();
+});
+
 test('a statement that finds no free connection gets 1040, and the client goes on', async () => {
   const c = await connect(); // idle: holds nothing
   const holders = await Promise.all([connect(), connect(), connect()]);
