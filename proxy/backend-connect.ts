@@ -1,7 +1,6 @@
 // Open a TCP connection to a compute, read its greeting, and upgrade to TLS
 // when asked.
-import { once } from 'node:events';
-import { connect, isIP, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
   CLIENT_SSL,
@@ -12,7 +11,7 @@ import {
   type Packet,
 } from '../protocol/index.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
-import { deadline } from './deadline.js';
+import { connectBackendSocket } from './backend-socket.js';
 import type { BackendAddress } from '../control-client/types.js';
 
 export interface BackendConnection {
@@ -126,7 +125,7 @@ export async function secureBackend(
 }
 
 async function openSocket(addr: BackendAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
-  const socket = connect({ host: addr.host, port: addr.port, noDelay: true });
+  const socket = connectBackendSocket(addr.host, addr.port);
   try {
     await settle(socket, 'connect', timeoutMs, signal);
     return socket;
@@ -137,16 +136,28 @@ async function openSocket(addr: BackendAddress, timeoutMs: number, signal: Abort
   }
 }
 
-/** Wait for `event`; an 'error', the timeout or the signal rejects with a message fit for a log. */
-async function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const bound = deadline(timeoutMs, signal);
-  try {
-    await once(emitter, event, { signal: bound.signal });
-  } catch (err) {
-    if (bound.timedOut) throw new Error(`${event} timed out after ${timeoutMs} ms`, { cause: err });
-    if (signal?.aborted) throw new Error('client went away', { cause: err });
-    throw err;
-  } finally {
-    bound.done();
-  }
+/**
+ * Wait for `event`; an 'error', the timeout or the signal rejects with a message fit for a log.
+ * Listeners and one timer, rather than events.once() under a deadline(): this runs for
+ * every backend connection, and an AbortController and two abort listeners more apiece add up.
+ */
+function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const finish = (err: Error | null) => {
+      clearTimeout(timer);
+      emitter.off(event, onEvent);
+      emitter.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onEvent = () => finish(null);
+    const onError = (err: Error) => finish(err);
+    const onAbort = () => finish(new Error('client went away', { cause: signal!.reason }));
+    const timer = setTimeout(() => finish(new Error(`${event} timed out after ${timeoutMs} ms`)), timeoutMs);
+    emitter.once(event, onEvent);
+    emitter.once('error', onError);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
