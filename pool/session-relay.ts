@@ -15,6 +15,8 @@
 // never changed user. The reset on release still checks the stream is in step.
 import type { Socket } from 'node:net';
 import { COM_CHANGE_USER } from '../protocol/index.js';
+import { divert, undivert } from '../proxy/backend-socket.js';
+import { destroyLater, endOnce } from '../proxy/socket-ends.js';
 import { ClientCommandTracker } from './command-tracker.js';
 
 export type SessionEnd =
@@ -64,7 +66,8 @@ export function relaySession(
       client.off('drain', resumeServer);
       client.off('close', onClientClose);
       client.off('error', onClientError);
-      server.off('data', fromServer);
+      if (diverted) undivert(server);
+      else server.off('data', fromServer);
       server.off('drain', resumeClient);
       server.off('close', onServerClose);
       server.off('error', onServerError);
@@ -75,8 +78,8 @@ export function relaySession(
       if (why === 'client_closed' || why === 'client_error') {
         client.destroy();
       } else {
-        client.end();
-        setTimeout(() => client.destroy(), 1_000).unref();
+        endOnce(client);
+        destroyLater(client);
       }
       resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands });
     };
@@ -96,6 +99,9 @@ export function relaySession(
     const fromServer = (chunk: Buffer) => {
       if (!client.write(chunk)) server.pause();
     };
+    // Diverted reads return false to stop reading; resume() starts them again.
+    const sink = { onBackendData: (chunk: Buffer) => client.write(chunk) };
+    let diverted = false;
     const resumeServer = () => {
       if (!ended) server.resume();
     };
@@ -120,7 +126,8 @@ export function relaySession(
     if (client.destroyed) return end('client_closed');
     if (clientLeftover.length > 0) forward(clientLeftover);
     if (ended) return;
-    server.on('data', fromServer);
+    diverted = divert(server, sink);
+    if (!diverted) server.on('data', fromServer);
     client.on('data', fromClient);
     server.resume();
     client.resume();

@@ -1,11 +1,43 @@
 // Pipe mode: after authentication bytes flow both ways untouched.
 //
-// Plain 'data' listeners rather than stream.pipe(): the same syscalls, but a
-// handful of closures per session instead of pipe()'s score of them, which
-// matters when thousands of idle clients are held.
+// A held client should cost little, so a relay is one small object and its
+// listeners are module functions shared by every relay (an emitter calls them
+// with the socket as `this`), not a dozen closures per session. Compute bytes
+// come through the backend socket's diverted reads (backend-socket.ts), which
+// skip the Readable machinery; a socket made elsewhere (TLS) uses 'data'.
 import type { Socket } from 'node:net';
+import { divert, type ReadSink } from './backend-socket.js';
+import { closed, destroyLater, endOnce } from './socket-ends.js';
 
 export type RelayEnd = 'client_closed' | 'backend_closed' | 'client_error' | 'backend_error';
+
+class PipeRelay implements ReadSink {
+  private ended = false;
+
+  constructor(
+    readonly client: Socket,
+    readonly backend: Socket,
+    private readonly resolve: (why: RelayEnd) => void,
+  ) {}
+
+  /** Compute -> client; false stops reading the compute until the client drains. */
+  onBackendData(chunk: Buffer): boolean {
+    return this.client.write(chunk);
+  }
+
+  finish(why: RelayEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    // end() lets a final packet (an ERR, a QUIT) drain; destroy stops a stuck peer.
+    endOnce(this.client);
+    endOnce(this.backend);
+    destroyLater(this.client);
+    destroyLater(this.backend);
+    this.resolve(why);
+  }
+}
+
+const relays = new WeakMap<Socket, PipeRelay>();
 
 /**
  * Carry bytes until either side goes away, then close the other. `leftover`
@@ -18,25 +50,19 @@ export function relayPipe(
   backendLeftover: Buffer,
 ): Promise<RelayEnd> {
   return new Promise<RelayEnd>((resolve) => {
-    let ended = false;
-    const end = (why: RelayEnd) => {
-      if (ended) return;
-      ended = true;
-      // end() lets a final packet (an ERR, a QUIT) drain; destroy stops a stuck peer.
-      client.end();
-      backend.end();
-      setTimeout(() => {
-        client.destroy();
-        backend.destroy();
-      }, 1_000).unref();
-      resolve(why);
-    };
-    forward(client, backend);
-    forward(backend, client);
-    client.once('close', () => end('client_closed'));
-    backend.once('close', () => end('backend_closed'));
-    client.on('error', () => end('client_error'));
-    backend.on('error', () => end('backend_error'));
+    const relay = new PipeRelay(client, backend, resolve);
+    relays.set(client, relay);
+    relays.set(backend, relay);
+    client.on('data', fromClient);
+    backend.on('drain', resumeClient);
+    client.on('end', passClientEnd);
+    if (!divert(backend, relay)) backend.on('data', fromBackend);
+    client.on('drain', resumeBackend);
+    backend.on('end', passBackendEnd);
+    client.on('close', onClientClose);
+    backend.on('close', onBackendClose);
+    client.on('error', onClientError);
+    backend.on('error', onBackendError);
     if (backendLeftover.length > 0) client.write(backendLeftover);
     if (clientLeftover.length > 0) backend.write(clientLeftover);
     // Both arrive paused from the handshake.
@@ -45,12 +71,47 @@ export function relayPipe(
   });
 }
 
-/** from → to with backpressure: stop reading while `to` cannot keep up. */
-function forward(from: Socket, to: Socket): void {
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) from.pause();
-  });
-  to.on('drain', () => from.resume());
-  // A peer that half-closes: pass the FIN on.
-  from.on('end', () => to.end());
+// Listeners: `this` is the socket that emitted.
+
+function fromClient(this: Socket, chunk: Buffer): void {
+  if (!relays.get(this)!.backend.write(chunk)) this.pause();
+}
+
+function fromBackend(this: Socket, chunk: Buffer): void {
+  if (!relays.get(this)!.client.write(chunk)) this.pause();
+}
+
+function resumeClient(this: Socket): void {
+  relays.get(this)!.client.resume();
+}
+
+function resumeBackend(this: Socket): void {
+  relays.get(this)!.backend.resume();
+}
+
+/** A peer that half-closes: pass the FIN on. */
+function passClientEnd(this: Socket): void {
+  endOnce(relays.get(this)!.backend);
+}
+
+function passBackendEnd(this: Socket): void {
+  endOnce(relays.get(this)!.client);
+}
+
+function onClientClose(this: Socket): void {
+  closed(this);
+  relays.get(this)!.finish('client_closed');
+}
+
+function onBackendClose(this: Socket): void {
+  closed(this);
+  relays.get(this)!.finish('backend_closed');
+}
+
+function onClientError(this: Socket): void {
+  relays.get(this)!.finish('client_error');
+}
+
+function onBackendError(this: Socket): void {
+  relays.get(this)!.finish('backend_error');
 }

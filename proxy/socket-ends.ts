@@ -1,0 +1,40 @@
+// Ending sockets cheaply, for the relays' teardown: end() only once (end() on a
+// finished socket builds an error, stack trace and all, only to drop it), and
+// one timer for every socket that must be gone a second after its end instead
+// of a timer each.
+import type { Socket } from 'node:net';
+
+const GRACE_MS = 1_000;
+
+/** Half-close our side unless it is already closing or gone. */
+export function endOnce(socket: Socket): void {
+  if (!socket.writableEnded && !socket.destroyed) socket.end();
+}
+
+// Two generations: a socket waits one to two sweeps, then is destroyed.
+let older = new Set<Socket>();
+let newer = new Set<Socket>();
+let sweeper: NodeJS.Timeout | null = null;
+
+/** Destroy `socket` one to two seconds from now if it has not closed by then (a stuck peer). */
+export function destroyLater(socket: Socket): void {
+  if (socket.destroyed) return;
+  newer.add(socket);
+  sweeper ??= setInterval(sweep, GRACE_MS).unref();
+}
+
+/** The socket closed on its own: nothing left to destroy, and it need not be kept. */
+export function closed(socket: Socket): void {
+  older.delete(socket);
+  newer.delete(socket);
+}
+
+function sweep(): void {
+  for (const socket of older) socket.destroy();
+  older = newer;
+  newer = new Set();
+  if (older.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
