@@ -33,6 +33,8 @@ type Waiter = {
 const EMPTY = Buffer.alloc(0);
 const HEADER = 4;
 
+function detached(): void {}
+
 /** Handshake and authentication packets are small; anything bigger is hostile or broken. */
 export const HANDSHAKE_MAX_PACKET = 64 * 1024;
 
@@ -42,12 +44,13 @@ export class PacketChannel {
   private failure: Error | null = null;
   private listener: ((p: Packet) => void) | null = null;
   private failureListener: ((err: Error) => void) | null = null;
-  private readonly onData = (chunk: Buffer) => {
+  // Let go of on detach (see there): a held session's context keeps its channel.
+  private onData = (chunk: Buffer) => {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     this.pump();
   };
-  private readonly onEnd = () => this.fail(new ChannelClosedError(this.side));
-  private readonly onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
+  private onEnd = () => this.fail(new ChannelClosedError(this.side));
+  private onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
 
   constructor(
     readonly socket: Socket,
@@ -124,6 +127,9 @@ export class PacketChannel {
     this.waiter = null;
     this.listener = null;
     this.failureListener = null;
+    // The session that took over may keep this channel for its whole life: the
+    // listener closures need not live that long.
+    this.onData = this.onEnd = this.onError = detached;
     const rest = this.buf;
     this.buf = EMPTY;
     // An empty view would keep the whole last chunk alive for as long as the session holds it.
