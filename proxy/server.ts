@@ -1,6 +1,6 @@
 // The listening socket: accepts clients, runs one session each, drains on
 // shutdown.
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { GreetingProfile } from './greeting-profile.js';
@@ -94,15 +94,23 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
   };
-  const live = new Set<SessionContext>();
+  // Keyed by the accepted socket (a TLS upgrade replaces ctx.socket, not this one), so
+  // one listener serves every connection's close instead of a closure each.
+  const live = new Map<Socket, SessionContext>();
   let nextId = 1;
   let draining = false;
   let emptied: (() => void) | null = null;
+  const mode = { mode: cfg.pools ? cfg.poolMode : 'pipe' };
+  function onClose(this: Socket): void {
+    live.delete(this);
+    metrics.connectionsActive.dec();
+    if (live.size === 0) emptied?.();
+  }
   const server: Server = createServer({ noDelay: true }, (socket) => {
     const max = limits.maxConnections;
     if (max !== undefined && live.size >= max) {
       metrics.connectionsRefused.inc({ reason: 'too_many_connections' });
-      socket.on('error', () => {});
+      socket.on('error', ignore);
       refuseBeforeGreeting(socket, tooManyConnections(max));
       return;
     }
@@ -110,14 +118,10 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     const id = nextId;
     nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
     const ctx = createSession(id, socket, cfg);
-    live.add(ctx);
-    metrics.connectionsOpened.inc({ mode: cfg.pools ? cfg.poolMode : 'pipe' });
+    live.set(socket, ctx);
+    metrics.connectionsOpened.inc(mode);
     metrics.connectionsActive.inc();
-    socket.once('close', () => {
-      live.delete(ctx);
-      metrics.connectionsActive.dec();
-      if (live.size === 0) emptied?.();
-    });
+    socket.on('close', onClose);
     runSession(ctx).catch((err: unknown) => {
       ctx.log.error({ err }, 'session crashed');
       socket.destroy();
@@ -142,7 +146,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       return !draining && server.listening;
     },
     refreshMetrics() {
-      for (const ctx of live) countBytes(ctx);
+      for (const ctx of live.values()) countBytes(ctx);
       if (opts.pools) {
         const { total } = opts.pools.stats();
         metrics.poolConnections.set({ state: 'in_use' }, total.inUse);
@@ -164,7 +168,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       }
       const closed = live.size;
       if (closed > 0) opts.logger.warn({ sessions: closed }, 'drain timeout: closing remaining sessions');
-      for (const ctx of live) endSession(ctx);
+      for (const ctx of live.values()) endSession(ctx);
       limits.close();
       await listenerClosed;
       await opts.pools?.close();
@@ -174,12 +178,14 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       draining = true;
       limits.close();
       const closed = stopListening();
-      for (const ctx of live) ctx.socket.destroy();
+      for (const ctx of live.values()) ctx.socket.destroy();
       await closed;
       await opts.pools?.close();
     },
   };
 }
+
+function ignore(): void {}
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
