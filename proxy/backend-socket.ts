@@ -11,8 +11,10 @@
 // pause() and 'end' work as on any socket (the handshake, pool checks and the
 // transaction relay use it that way). A relay can divert() the bytes to itself
 // instead and skip the stream machinery; its sink returns false to stop
-// reading, and socket.resume() starts again.
-import { connect, type Socket } from 'node:net';
+// reading, and socket.resume() starts again. A diverted socket's sink gets
+// every read, paused or not: whoever diverts does not pause.
+import { Socket, type ConnectOpts, type SocketConstructorOpts } from 'node:net';
+import { Duplex } from 'node:stream';
 
 /** Takes the bytes of one read; false stops reading until socket.resume(). */
 export interface ReadSink {
@@ -29,12 +31,23 @@ interface Reads {
 
 const readsOf = new WeakMap<Socket, Reads>();
 
+/**
+ * pause() as on a plain socket: it stops 'data' events, and reading stops once
+ * the Readable buffer is full. With onread, Node's pause() stops reading at
+ * once instead, and the next resume() starts it again: two epoll_ctl calls per
+ * pause, and a pooled connection is paused and resumed three times per client.
+ */
+class BackendSocket extends Socket {
+  override pause(): this {
+    Duplex.prototype.pause.call(this);
+    return this;
+  }
+}
+
 export function connectBackendSocket(host: string, port: number): Socket {
   const reads: Reads = { sink: null };
-  const socket: Socket = connect({
-    host,
-    port,
-    noDelay: true,
+  // The constructor is what reads onread (the types list it under connect()'s options).
+  const options: SocketConstructorOpts & Pick<ConnectOpts, 'onread'> = {
     onread: {
       buffer: shared,
       callback: (n: number) => {
@@ -43,7 +56,9 @@ export function connectBackendSocket(host: string, port: number): Socket {
         return reads.sink ? reads.sink.onBackendData(chunk) : socket.push(chunk);
       },
     },
-  });
+  };
+  const socket: Socket = new BackendSocket(options);
+  socket.connect({ host, port, noDelay: true });
   readsOf.set(socket, reads);
   return socket;
 }
@@ -55,6 +70,8 @@ export function connectBackendSocket(host: string, port: number): Socket {
 export function divert(socket: Socket, sink: ReadSink): boolean {
   const reads = readsOf.get(socket);
   if (!reads) return false;
+  // Bytes that arrived while it was paused go first.
+  for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) sink.onBackendData(chunk);
   reads.sink = sink;
   return true;
 }

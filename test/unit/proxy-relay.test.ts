@@ -142,6 +142,26 @@ test('a compute socket with shared-buffer reads keeps bytes in order across paus
   backend.destroy();
 });
 
+test('a paused compute socket keeps reading into its buffer, and divert hands those bytes over first', async () => {
+  const [backend, compute] = await socketPair(shared);
+  const got: Buffer[] = [];
+  backend.on('data', (c: Buffer) => got.push(c));
+  compute.write('one ');
+  await new Promise((r) => setTimeout(r, 20));
+  backend.pause();
+  backend.removeAllListeners('data');
+  compute.write('two ');
+  await new Promise((r) => setTimeout(r, 20));
+  const sunk: Buffer[] = [];
+  divert(backend, { onBackendData: (c) => (sunk.push(c), true) });
+  compute.write('three');
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(Buffer.concat(got).toString(), 'one ');
+  assert.equal(Buffer.concat(sunk).toString(), 'two three');
+  backend.destroy();
+  compute.destroy();
+});
+
 test('divert refuses a socket it did not make', async () => {
   const [near, far] = await socketPair();
   assert.equal(divert(near, { onBackendData: () => true }), false);
