@@ -13,7 +13,7 @@
 // instead and skip the stream machinery; its sink returns false to stop
 // reading, and socket.resume() starts again. A diverted socket's sink gets
 // every read, paused or not: whoever diverts does not pause.
-import { Socket, type ConnectOpts, type SocketConstructorOpts } from 'node:net';
+import { Socket, type ConnectOpts, type SocketConstructorOpts, type TcpSocketConnectOpts } from 'node:net';
 import { Duplex } from 'node:stream';
 
 /** Takes the bytes of one read; false stops reading until socket.resume(). */
@@ -46,8 +46,9 @@ class BackendSocket extends Socket {
 
 export function connectBackendSocket(host: string, port: number): Socket {
   const reads: Reads = { sink: null };
-  // The constructor is what reads onread (the types list it under connect()'s options).
-  const options: SocketConstructorOpts & Pick<ConnectOpts, 'onread'> = {
+  // The constructor is what reads onread and noDelay (the types list them under connect()'s options).
+  const options: SocketConstructorOpts & Pick<ConnectOpts, 'onread'> & Pick<TcpSocketConnectOpts, 'noDelay'> = {
+    noDelay: true,
     onread: {
       buffer: shared,
       callback: (n: number) => {
@@ -58,7 +59,7 @@ export function connectBackendSocket(host: string, port: number): Socket {
     },
   };
   const socket: Socket = new BackendSocket(options);
-  socket.connect({ host, port, noDelay: true });
+  socket.connect({ host, port });
   readsOf.set(socket, reads);
   return socket;
 }
