@@ -72,7 +72,7 @@ const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
 
-/** `first` is the backend the login borrowed; it goes back at once unless bytes are already waiting. */
+/** `first` is the backend the login borrowed: it goes back at once, and the first statement borrows again. */
 export function relayTransactions(
   client: Socket,
   clientLeftover: Buffer,
