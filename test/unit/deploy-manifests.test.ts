@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { computeStatefulSet, headlessService, initSecret } from '../../control-plane/drivers/kubernetes-manifests.js';
+import { VERIFY_OPTIONS } from '../../cli/tables.js';
 
 // dist/test/unit → repository root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -66,6 +67,7 @@ describe('deploy manifests', () => {
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
     const drainSeconds = parseInt(env.WAKE_PROXY_DRAIN_TIMEOUT, 10);
+    assert.ok(VERIFY_OPTIONS['pool-mode']!.choices!.includes(env.WAKE_PROXY_POOL_MODE), 'a pool mode the proxy takes');
     assert.ok(pod.terminationGracePeriodSeconds > drainSeconds + 5, 'grace period covers preStop and drain');
     assert.equal(proxy.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
     const pdb = find('PodDisruptionBudget', 'wake-proxy');
