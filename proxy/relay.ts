@@ -53,6 +53,9 @@ export function relayPipe(
     const relay = new PipeRelay(client, backend, resolve);
     relays.set(client, relay);
     relays.set(backend, relay);
+    // Leftovers first: divert() passes on at once what the paused socket has read since.
+    if (backendLeftover.length > 0) client.write(backendLeftover);
+    if (clientLeftover.length > 0) backend.write(clientLeftover);
     client.on('data', fromClient);
     backend.on('drain', resumeClient);
     client.on('end', passClientEnd);
@@ -63,8 +66,6 @@ export function relayPipe(
     backend.on('close', onBackendClose);
     client.on('error', onClientError);
     backend.on('error', onBackendError);
-    if (backendLeftover.length > 0) client.write(backendLeftover);
-    if (clientLeftover.length > 0) backend.write(clientLeftover);
     // Both arrive paused from the handshake.
     client.resume();
     backend.resume();

@@ -142,6 +142,21 @@ test('a compute socket with shared-buffer reads keeps bytes in order across paus
   backend.destroy();
 });
 
+test('pipe relay keeps the handshake leftover ahead of what the paused compute socket read since', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair(shared);
+  client.pause();
+  backend.pause();
+  compute.write('late');
+  await new Promise((r) => setTimeout(r, 30));
+  const atClient = drainSlowly(clientApp, 'early late'.length);
+  const done = relayPipe(client, backend, Buffer.alloc(0), Buffer.from('early '));
+  assert.equal((await atClient).toString(), 'early late');
+  clientApp.end();
+  assert.equal(await done, 'client_closed');
+  compute.destroy();
+});
+
 test('a paused compute socket keeps reading into its buffer, and divert hands those bytes over first', async () => {
   const [backend, compute] = await socketPair(shared);
   const got: Buffer[] = [];
