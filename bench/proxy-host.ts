@@ -43,11 +43,17 @@ async function main(): Promise<void> {
     // Twice: the first pass may only queue finalizers that free more.
     gc?.();
     gc?.();
-    const u = process.memoryUsage();
-    send({ type: 'memory', rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, arrayBuffers: u.arrayBuffers });
+    // V8 hands the pages a GC freed back to the system on background threads, within
+    // milliseconds: read RSS once that has happened, so it counts what is held.
+    setTimeout(() => {
+      const u = process.memoryUsage();
+      send({ type: 'memory', rss: u.rss, heapUsed: u.heapUsed, heapTotal: u.heapTotal, external: u.external, arrayBuffers: u.arrayBuffers });
+    }, RSS_SETTLE_MS);
   });
   // The parent going away (crash, SIGKILL) must not leave a proxy behind.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
+
+const RSS_SETTLE_MS = 1_000;
 
 void main();

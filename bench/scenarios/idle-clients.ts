@@ -118,7 +118,7 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
     charts: [],
     targets,
     notes: [
-      `Method: backend is a dedicated mariadbd (max_connections ${n + 200}, thread pool). "before" is after ${WARMUP_CONNECTIONS} warm-up connections were opened and closed; both readings follow a full GC inside the proxy (node --expose-gc). Each connection is authenticated and has run SELECT 1: through its own backend connection in pipe mode; in transaction mode through a pooled one it gave back (the compute is a control plane's, via \`proxy --control-url --pool-mode transaction\`).`,
+      `Method: backend is a dedicated mariadbd (max_connections ${n + 200}, thread pool). "before" is after ${WARMUP_CONNECTIONS} warm-up connections were opened and closed; both readings follow a full GC inside the proxy (node --expose-gc) and a 1 s pause in which V8 returns the pages it freed. Each connection is authenticated and has run SELECT 1: through its own backend connection in pipe mode; in transaction mode through a pooled one it gave back (the compute is a control plane's, via \`proxy --control-url --pool-mode transaction\`).`,
       'HAProxy figures are its process RSS from /proc (no heap to report).',
       ...results.filter((m) => m.firstError).map((m) => `${m.label}: first error: ${m.firstError}`),
       ...notes,
