@@ -43,6 +43,7 @@ import type { ReleaseOptions } from './backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
 import type { PooledBackend } from './pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
+import { destroyLater, endOnce } from '../proxy/socket-ends.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend-login.ts). */
@@ -151,11 +152,10 @@ class TransactionRelay {
       const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
       this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
-    if (why === 'client_closed' || why === 'client_error') {
-      client.destroy();
-    } else {
-      client.end();
-      setTimeout(() => client.destroy(), 1_000).unref();
+    if (why === 'client_closed' || why === 'client_error') client.destroy();
+    else {
+      endOnce(client);
+      destroyLater(client);
     }
     this.resolve({ end: why, borrows: this.borrows, pinned: this.pinned });
   }

@@ -7,6 +7,7 @@ import { BackendRefusedError } from './backend-connect.js';
 import { ChannelClosedError, ChannelTimeoutError } from './packet-channel.js';
 import { TlsHandshakeError } from './tls-upgrade.js';
 import { round, type SessionContext } from './session-context.js';
+import { destroyLater, endOnce } from './socket-ends.js';
 
 export function failSession(ctx: SessionContext, err: unknown): void {
   const { metrics } = ctx.cfg;
@@ -74,7 +75,7 @@ export function endSession(ctx: SessionContext): void {
 /** Refuse a client before any greeting (the server's own way for "too many connections"). */
 export function refuseBeforeGreeting(socket: Socket, e: ClientError): void {
   socket.end(framePacket(writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, CLIENT_PROTOCOL_41), 0));
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  destroyLater(socket);
 }
 
 function sendError(ctx: SessionContext, e: ClientError): void {
@@ -113,6 +114,6 @@ export function countBytes(ctx: SessionContext): void {
 
 /** Let a final packet drain, then make sure the socket is gone. */
 export function closeSoon(socket: Socket): void {
-  socket.end();
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  endOnce(socket);
+  destroyLater(socket);
 }

@@ -138,8 +138,9 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   }
 }
 
+/** Only a pooled (verified) session can borrow per transaction; others get a pipe. */
 function perTransaction(ctx: SessionContext, ready: Ready): boolean {
-  return ctx.cfg.poolMode === 'transaction' && !!ready.pooled && !!ready.borrow && !!ctx.cfg.pools;
+  return ctx.cfg.poolMode === 'transaction' && ready.borrow !== undefined;
 }
 
 /**
@@ -158,10 +159,7 @@ async function carryTransactions(ctx: SessionContext, ready: Ready): Promise<str
     maxPacketSize: MAX_STATEMENT_PACKET,
     borrow: ready.borrow!,
     giveBack: (backend, opts) => void pools!.release(backend, opts),
-    errorFor: (err) => {
-      const e = statementFailure(ctx, err);
-      return { code: e.code, sqlState: e.sqlState, message: e.message };
-    },
+    errorFor: (err) => statementFailure(ctx, err),
     onHold: (holding) => {
       if (holding) metrics.poolBorrows.inc();
       if (holding && project) untrack = activity?.track(project, ctx.socket);
