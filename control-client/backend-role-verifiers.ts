@@ -60,8 +60,8 @@ export function createBackendRoleVerifiers(o: BackendRoleVerifierOptions): RoleV
     if (lastError && roles.size === 0) throw lastError;
     const role = roles.get(user);
     if (!role) return null;
-    if (role.plugin !== NATIVE_PASSWORD_PLUGIN) return 'unknown';
-    return parseNativeVerifier(role.verifier ?? '');
+    if (role.plugin !== NATIVE_PASSWORD_PLUGIN || role.verifier === undefined) return { plugin: role.plugin };
+    return parseNativeVerifier(role.verifier);
   }
 
   async function current(fresh: boolean): Promise<void> {

@@ -1,13 +1,19 @@
-// The proxy's side of GET /api/v1/projects/{project}/roles/{user}: the
-// mysql_native_password verifier of a project's user, so the proxy can check a client
-// before waking anything. Answers are cached for ttlMs, wrong ones too, so a flood of
-// bad logins costs one control-API call per (project, user) per ttl; a changed
-// password takes effect within ttlMs (or at once after invalidate()).
+// The proxy's side of GET /api/v1/projects/{project}/roles?user={user}: how a project's
+// user authenticates, so the proxy can check a client before waking anything. Answers
+// are cached for ttlMs, wrong ones too, so a flood of bad logins costs one control-API
+// call per (project, user) per ttl; a changed password takes effect within ttlMs (or
+// at once after invalidate()).
 //
 //   200 {"user":"app","plugin":"mysql_native_password","verifier":"*HEX"}  -> Buffer
-//   200 with another plugin (ed25519, unix_socket, ...)                    -> 'unknown'
+//   200 {"user":"app","plugin":"mysql_native_password"} (no usable hash)   -> { plugin }
+//   200 with another plugin (ed25519, unix_socket, ...)                    -> { plugin }
 //   404 {"error":{"code":"role_not_found"|"project_not_found"}}            -> null
-//   anything else                                                          -> RoleVerifierError (not cached)
+//   anything else                                                          -> RoleVerifierError
+//
+// Fail closed: an answer this file does not expect is an error, never a verdict, and
+// the caller refuses the client for it. When the control API cannot answer, the last
+// answer for the pair is still used for up to maxStaleMs, so an outage of the control
+// plane does not lock out the clients it already knew.
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { NATIVE_PASSWORD_PLUGIN, parseNativeVerifier } from '../protocol/index.js';
@@ -24,10 +30,20 @@ export interface RoleVerifierClientOptions {
   timeoutMs?: number;
   /** Cached (project, user) pairs kept at most; the oldest go first. */
   maxEntries?: number;
+  /** How long past its ttl an answer still stands in while the control API cannot answer. Default 10 minutes. */
+  maxStaleMs?: number;
 }
 
-/** A verifier; null: no such user or project (answer as a wrong password); 'unknown': not verifiable here. */
-export type RoleVerifier = Buffer | null | 'unknown';
+/** An account whose method the proxy cannot check itself (or that no password can pass). */
+export interface OtherMethod {
+  plugin: string;
+}
+
+/**
+ * How a user authenticates: a mysql_native_password verifier; null for no such user or
+ * project (answer as a wrong password); another method.
+ */
+export type RoleVerifier = Buffer | null | OtherMethod;
 
 export interface RoleVerifierClient {
   get(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
@@ -54,13 +70,16 @@ interface RoleAnswer {
 
 interface Entry {
   value: RoleVerifier;
-  expiresAt: number;
+  storedAt: number;
 }
+
+const NOT_FOUND_CODES = new Set(['role_not_found', 'project_not_found']);
 
 export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleVerifierClient {
   const base = opts.url.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const maxEntries = opts.maxEntries ?? 10_000;
+  const maxStaleMs = opts.maxStaleMs ?? 600_000;
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -70,7 +89,10 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
   const generations = new Map<string, number>();
 
   async function fetchRole(project: string, user: string, fresh = false): Promise<RoleVerifier> {
-    const path = `/api/v1/projects/${encodeURIComponent(project)}/roles/${encodeURIComponent(user)}${fresh ? '?fresh=1' : ''}`;
+    const query = new URLSearchParams({ user });
+    if (fresh) query.set('fresh', '1');
+    const path = `/api/v1/projects/${encodeURIComponent(project)}/roles?${query}`;
+    const about = `role '${user}' of project '${project}'`;
     let status: number;
     let answer: RoleAnswer;
     try {
@@ -83,38 +105,38 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
       status = res.statusCode;
       answer = (await res.body.json().catch(() => ({}))) as RoleAnswer;
     } catch (err) {
-      throw new RoleVerifierError(
-        `control API did not answer for role '${user}' of project '${project}': ${(err as Error).message}`,
-        { cause: err },
-      );
+      throw new RoleVerifierError(`control API did not answer for ${about}: ${(err as Error).message}`, { cause: err });
     }
-    if (status === 404) return null;
+    const code = typeof answer?.error?.code === 'string' ? answer.error.code : undefined;
+    // Only the two answers that mean "no such thing": any other 404 (a wrong route, a proxy in between) is no verdict.
+    if (status === 404 && code !== undefined && NOT_FOUND_CODES.has(code)) return null;
     if (status !== 200) {
-      const code = typeof answer.error?.code === 'string' ? ` (${answer.error.code})` : '';
-      throw new RoleVerifierError(
-        `control API answered HTTP ${status}${code} for role '${user}' of project '${project}'`,
-      );
+      throw new RoleVerifierError(`control API answered HTTP ${status}${code ? ` (${code})` : ''} for ${about}`);
     }
-    if (answer.user !== user || typeof answer.plugin !== 'string') {
-      throw new RoleVerifierError(`control API answer for role '${user}' of project '${project}' lacks user or plugin`);
+    if (answer === null || typeof answer !== 'object' || answer.user !== user || typeof answer.plugin !== 'string' || answer.plugin === '') {
+      throw new RoleVerifierError(`control API answer for ${about} lacks its user or plugin`);
     }
-    if (answer.plugin !== NATIVE_PASSWORD_PLUGIN) return 'unknown';
-    if (typeof answer.verifier !== 'string') {
-      throw new RoleVerifierError(`control API answer for role '${user}' of project '${project}' has no verifier`);
-    }
+    if (answer.plugin !== NATIVE_PASSWORD_PLUGIN || answer.verifier === undefined) return { plugin: answer.plugin };
+    if (typeof answer.verifier !== 'string') throw new RoleVerifierError(`control API sent a malformed verifier for ${about}`);
     try {
       return parseNativeVerifier(answer.verifier);
     } catch (err) {
       // The message gives the length only, never the value.
-      throw new RoleVerifierError(`control API sent a malformed verifier for role '${user}' of project '${project}'`, {
-        cause: err,
-      });
+      throw new RoleVerifierError(`control API sent a malformed verifier for ${about}`, { cause: err });
     }
+  }
+
+  /** The answer kept for `key` if the control API failed and it is not too old; else the failure. */
+  function staleOr(key: string, err: unknown): RoleVerifier {
+    const kept = cache.get(key);
+    if (!(err instanceof RoleVerifierError) || !kept || Date.now() - kept.storedAt > opts.ttlMs + maxStaleMs) throw err;
+    opts.logger?.warn({ cause: err.message, ageMs: Date.now() - kept.storedAt }, 'control API unavailable; using the last role answer');
+    return kept.value;
   }
 
   function remember(key: string, value: RoleVerifier): void {
     cache.delete(key);
-    cache.set(key, { value, expiresAt: Date.now() + opts.ttlMs });
+    cache.set(key, { value, storedAt: Date.now() });
     while (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
   }
 
@@ -122,7 +144,7 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
     get(project, user, signal) {
       const key = `${project}\u0000${user}`;
       const hit = cache.get(key);
-      if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.value);
+      if (hit && Date.now() - hit.storedAt < opts.ttlMs) return Promise.resolve(hit.value);
       let pending = inflight.get(key);
       if (!pending) {
         const generation = generations.get(key) ?? 0;
@@ -139,7 +161,7 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
           },
           (err: unknown) => {
             inflight.delete(key);
-            throw err;
+            return staleOr(key, err);
           },
         );
         pending = { promise, generation };
@@ -149,12 +171,15 @@ export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleV
     },
     async refresh(project, user, signal) {
       const key = `${project}\u0000${user}`;
-      const value = await raceSignal(fetchRole(project, user, true), signal);
-      remember(key, value);
-      return value;
+      const fetched = fetchRole(project, user, true).then(
+        (value) => (remember(key, value), value),
+        (err: unknown) => staleOr(key, err),
+      );
+      return raceSignal(fetched, signal);
     },
     invalidate(project, user) {
       const key = `${project}\u0000${user}`;
+      // Gone, not just expired: an answer the compute has contradicted is no fallback in an outage.
       cache.delete(key);
       generations.set(key, (generations.get(key) ?? 0) + 1);
       if (!inflight.has(key)) generations.delete(key);

@@ -9,16 +9,24 @@
 //   - of the rest, the account with Host '%' wins, otherwise the first in Host
 //     order (a user with only 'localhost' or '10.%' accounts is served from one
 //     of them; the compute still decides at login);
-//   - an account with alternatives (IDENTIFIED VIA a OR b) is served with its
-//     first usable method, in the order the server tries them. A
-//     mysql_native_password whose string is not a verifier (root's 'invalid')
-//     is not usable; an account with no usable method is left out.
+//   - an account with alternatives (IDENTIFIED VIA a OR b) is served with the
+//     first method, in the order the server tries them, that can work through a
+//     proxy (not unix_socket, named_pipe or mysql_old_password; not a
+//     mysql_native_password whose string is no verifier, like root's 'invalid').
+//     An account with no such method is served by its last method alone, without
+//     a verifier, so the proxy refuses it without waking anything;
+//   - a method without a `plugin` key is mysql_native_password, as the server
+//     reads it (older tools leave root that way).
 import mysql from 'mysql2';
 import type { ComputeEndpoint } from './drivers/driver.js';
 import type { ControlLogin } from './control-account.js';
 import { NATIVE_PASSWORD_PLUGIN } from '../protocol/auth/native-password.js';
+import { unusableThroughProxy } from '../protocol/auth/plugins.js';
 
-/** One user's role as stored and served; `verifier` only for mysql_native_password ('' = no password). */
+/**
+ * One user's role as stored and served. `verifier` only for mysql_native_password
+ * ('' = no password); a native role without one has no hash any password can match.
+ */
 export interface StoredRole {
   user: string;
   plugin: string;
@@ -78,13 +86,24 @@ function roleOf(row: GlobalPrivRow): StoredRole | undefined {
     return undefined;
   }
   if (priv === null || typeof priv !== 'object' || priv.is_role === true || priv.account_locked === true) return undefined;
+  // With no method that can work, the server's answer is that of the last one it tries.
+  let last: StoredRole | undefined;
   for (const method of methodsOf(priv)) {
-    if (typeof method.plugin !== 'string' || method.plugin === '') continue;
-    if (method.plugin !== NATIVE_PASSWORD_PLUGIN) return { user: row.user, plugin: method.plugin };
+    const plugin = pluginOf(method);
+    if (plugin === undefined) continue;
+    last = { user: row.user, plugin };
+    if (unusableThroughProxy(plugin)) continue;
+    if (plugin !== NATIVE_PASSWORD_PLUGIN) return { user: row.user, plugin };
     const verifier = typeof method.authentication_string === 'string' ? method.authentication_string.toUpperCase() : '';
-    if (VERIFIER.test(verifier)) return { user: row.user, plugin: NATIVE_PASSWORD_PLUGIN, verifier };
+    if (VERIFIER.test(verifier)) return { user: row.user, plugin, verifier };
   }
-  return undefined;
+  return last;
+}
+
+/** The server reads a missing or empty plugin as mysql_native_password; anything else odd is no method. */
+function pluginOf(method: AuthMethod): string | undefined {
+  if (method.plugin === undefined || method.plugin === '') return NATIVE_PASSWORD_PLUGIN;
+  return typeof method.plugin === 'string' ? method.plugin : undefined;
 }
 
 /** The methods in the server's order: `auth_or` lists them, `{}` standing for the top-level one. */

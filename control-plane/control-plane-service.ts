@@ -30,7 +30,7 @@ export interface ControlPlaneServiceOptions {
   provisionTimeoutMs?: number;
   /** Told every compute transition, from the reconcile at open on (usage accounting). */
   onComputeEvent?: (e: ComputeEvent) => void;
-  /** Reading users' verifiers from computes (GET /projects/{id}/roles/{user}). */
+  /** Reading users' verifiers from computes (GET /projects/{id}/roles?user=). */
   roles?: RoleVerifierOptions;
 }
 

@@ -50,9 +50,9 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
-  on('GET', '/api/v1/projects/:id/roles/:user', async ([id, user], _, query) =>
-    ok(await s.role(id!, user!, query.get('fresh') === '1')),
-  );
+  // The user name travels in the query string, as data: a path segment of '..' or
+  // '%2e%2e' is folded away by URL parsers on either side.
+  on('GET', '/api/v1/projects/:id/roles', async ([id], _, query) => ok(await s.role(id!, userOf(query), query.get('fresh') === '1')));
   if (o.usage) on('GET', '/api/v1/projects/:id/usage', async ([id], _, query) => ok(await o.usage!(id!, query)));
 
   const expected = o.token === undefined ? undefined : digest(o.token);
@@ -118,6 +118,12 @@ function checkBearer(req: IncomingMessage, expected: Buffer): void {
   if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
     throw new ApiError(401, 'unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
   }
+}
+
+function userOf(query: URLSearchParams): string {
+  const users = query.getAll('user');
+  if (users.length !== 1) throw badRequest('invalid_user', 'give exactly one user name: ?user=<name>');
+  return users[0]!;
 }
 
 function tierOf(body: Body): SuspendTier {

@@ -1,4 +1,4 @@
-// Role verifiers: what GET /api/v1/projects/{id}/roles/{user} answers, so the
+// Role verifiers: what GET /api/v1/projects/{id}/roles?user= answers, so the
 // proxy can check a password before it wakes anything.
 //
 // A project's roles are its compute's accounts as last read (compute-accounts.ts),

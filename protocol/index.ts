@@ -13,6 +13,7 @@ export * from './packets/ok-packet.js';
 export * from './packets/err-packet.js';
 export * from './packets/eof-packet.js';
 export * from './auth/native-password.js';
+export * from './auth/plugins.js';
 export * from './commands/com-change-user.js';
 export * from './commands/com-init-db.js';
 export * from './commands/com-query.js';

@@ -15,6 +15,7 @@ import type { BackendAddress } from '../control-client/types.js';
 import { BackendRefusedError, BackendTlsError, connectBackend } from './backend-connect.js';
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
+import { ChannelClosedError } from './packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -60,6 +61,8 @@ export async function attachPassthrough(
     return { addr: backend.addr, socket: backend.socket, greeting: backend.greeting, clientLeftover, backendLeftover };
   } catch (err) {
     backend.socket.destroy();
+    // Hanging up instead of answering the compute is a failed login: it must not dodge the limiter.
+    if (err instanceof ChannelClosedError && err.side === 'client') ctx.cfg.limits.recordAuthFailure(limitKey(route), ctx.clientAddress);
     if (err instanceof BackendTlsError) {
       throw computeUnavailable(limitKey(route), err.message, 'backend_tls_failed', err);
     }

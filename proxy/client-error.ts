@@ -26,6 +26,8 @@ export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
 export const ER_SERVER_SHUTDOWN = 1053;
 export const ER_USER_LIMIT_REACHED = 1226;
 export const ER_HOST_IS_BLOCKED = 1129;
+export const ER_SERVER_IS_IN_SECURE_AUTH_MODE = 1275;
+export const ER_ACCESS_DENIED_NO_PASSWORD_ERROR = 1698;
 /** MySQL's code for require_secure_transport refusals; clients know it. */
 export const ER_SECURE_TRANSPORT_REQUIRED = 3159;
 
@@ -35,6 +37,34 @@ export function accessDenied(user: string, host: string, usingPassword: boolean)
     '28000',
     `Access denied for user '${user}'@'${host}' (using password: ${usingPassword ? 'YES' : 'NO'})`,
     'access_denied',
+  );
+}
+
+/** MariaDB's answer when the account's method failed without a password being at issue (unix_socket). */
+export function accessDeniedNoPassword(user: string, host: string): ClientError {
+  return new ClientError(ER_ACCESS_DENIED_NO_PASSWORD_ERROR, '28000', `Access denied for user '${user}'@'${host}'`, 'access_denied');
+}
+
+export function oldPasswordRefused(user: string, host: string): ClientError {
+  return new ClientError(
+    ER_SERVER_IS_IN_SECURE_AUTH_MODE,
+    'HY000',
+    `Server is running in --secure-auth mode, but '${user}'@'${host}' has a password in the old format; please change the password to the new format`,
+    'access_denied',
+  );
+}
+
+/**
+ * The control API could not say how the user authenticates, and no earlier answer is
+ * at hand: neither a wrong password (1045) nor a reason to let the compute judge.
+ */
+export function cannotVerify(project: string, err: unknown): ClientError {
+  return new ClientError(
+    ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
+    'HY000',
+    `wake-proxy: cannot verify logins to project '${project}' now (the control plane did not answer); try again shortly`,
+    'verifier_unavailable',
+    { cause: err },
   );
 }
 

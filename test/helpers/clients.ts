@@ -24,7 +24,8 @@ async function capture(file: string, args: string[], timeoutMs: number): Promise
 export function mariadbCli(port: number, user: string, password: string, sql: string, extra: string[] = []) {
   return capture(
     'mariadb',
-    ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', user, `-p${password}`, '--batch', '--skip-column-names', ...extra, '-e', sql],
+    // `-p` alone would prompt: an empty password is no -p at all.
+    ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', user, ...(password ? [`-p${password}`] : []), '--batch', '--skip-column-names', ...extra, '-e', sql],
     30_000,
   );
 }

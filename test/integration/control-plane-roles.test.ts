@@ -54,7 +54,7 @@ async function stop(opts: { stopComputes?: boolean } = {}): Promise<void> {
   await cp.close(opts);
 }
 
-const role = (user: string, project = 'shop') => api('GET', `/api/v1/projects/${project}/roles/${encodeURIComponent(user)}`);
+const role = (user: string, project = 'shop') => api('GET', `/api/v1/projects/${project}/roles?${new URLSearchParams({ user })}`);
 
 async function computeState(): Promise<{ state: string; resumeCount: number; port?: number }> {
   return (await api('GET', `/api/v1/compute/${computeId}`)).body;
@@ -110,7 +110,7 @@ test('users created with plain SQL are served after an on-demand read: native, p
   assert.equal(await proxyAccepts('app', 'x'), true);
   assert.equal(await proxyAccepts('app', 'y'), false);
   assert.equal(await proxyAccepts('nopw', ''), true);
-  assert.equal(await client.get('shop', 'edu', AbortSignal.timeout(5_000)), 'unknown', 'the proxy passes ed25519 through');
+  assert.deepEqual(await client.get('shop', 'edu', AbortSignal.timeout(5_000)), { plugin: 'ed25519' }, 'the proxy passes ed25519 through');
 });
 
 test('unknown users, unknown projects and the control account are 404; the token is required', async () => {
@@ -132,7 +132,7 @@ test('unknown users, unknown projects and the control account are 404; the token
   assert.equal(await client.get('shop', 'nobody', signal), null);
   assert.equal(await client.get('nope', 'app', signal), null);
 
-  const anonymous = await controlApi(cp.url)('GET', '/api/v1/projects/shop/roles/app');
+  const anonymous = await controlApi(cp.url)('GET', '/api/v1/projects/shop/roles?user=app');
   assert.equal(anonymous.status, 401);
   assert.equal(anonymous.body.error.code, 'unauthorized');
 });

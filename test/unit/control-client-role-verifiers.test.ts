@@ -8,7 +8,7 @@ import { formatNativeVerifier, nativePasswordVerifier } from '../../protocol/aut
 
 interface Role {
   plugin: string;
-  verifier: string;
+  verifier?: string;
 }
 
 /** project -> user -> role; requests are counted per path. */
@@ -16,17 +16,20 @@ const projects = new Map<string, Map<string, Role>>();
 const hits = new Map<string, number>();
 let delayMs = 0;
 let failWith = 0;
+/** When set, the server answers this instead (status, raw body text). */
+let junk: { status: number; text: string } | null = null;
 let lastAuthorization: string | undefined;
 let server: Server;
 let url: string;
 
 function answer(req: IncomingMessage): { status: number; body: unknown } {
-  const m = /^\/api\/v1\/projects\/([^/]+)\/roles\/([^/]+)$/.exec(req.url ?? '');
-  if (!m || req.method !== 'GET') return { status: 405, body: { error: { code: 'bad_request' } } };
+  const u = new URL(req.url ?? '/', 'http://x');
+  const m = /^\/api\/v1\/projects\/([^/]+)\/roles$/.exec(u.pathname);
+  if (!m || req.method !== 'GET') return { status: 404, body: { error: { code: 'not_found' } } };
   if (failWith) return { status: failWith, body: { error: { code: 'internal' } } };
   const project = projects.get(decodeURIComponent(m[1]!));
   if (!project) return { status: 404, body: { error: { code: 'project_not_found' } } };
-  const user = decodeURIComponent(m[2]!);
+  const user = u.searchParams.get('user') ?? '';
   const role = project.get(user);
   if (!role) return { status: 404, body: { error: { code: 'role_not_found' } } };
   return { status: 200, body: { user, ...role } };
@@ -37,9 +40,10 @@ before(async () => {
     hits.set(req.url ?? '', (hits.get(req.url ?? '') ?? 0) + 1);
     lastAuthorization = req.headers.authorization;
     const { status, body } = answer(req);
+    const text = junk ? junk.text : JSON.stringify(body);
     setTimeout(() => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      res.writeHead(junk ? junk.status : status, { 'content-type': 'application/json' });
+      res.end(text);
     }, delayMs);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -52,6 +56,8 @@ before(async () => {
       ['ed', { plugin: 'ed25519', verifier: 'ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY' }],
       ['bad', { plugin: 'mysql_native_password', verifier: '*NOT-A-HASH-0123456789' }],
       ['dot.ted user', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('x')) }],
+      ['root', { plugin: 'unix_socket' }],
+      ['hashless', { plugin: 'mysql_native_password' }],
     ]),
   );
 });
@@ -62,7 +68,7 @@ after(async () => {
 
 const live = () => new AbortController().signal;
 const count = (project: string, user: string) =>
-  hits.get(`/api/v1/projects/${encodeURIComponent(project)}/roles/${encodeURIComponent(user)}`) ?? 0;
+  hits.get(`/api/v1/projects/${encodeURIComponent(project)}/roles?${new URLSearchParams({ user })}`) ?? 0;
 
 test('a native verifier is fetched once and cached; the token goes as a bearer', async () => {
   hits.clear();
@@ -82,16 +88,18 @@ test('a native verifier is fetched once and cached; the token goes as a bearer',
   }
 });
 
-test('unknown roles and projects are null, other plugins unknown, and both are cached', async () => {
+test('unknown roles and projects are null, other methods their plugin, and both are cached', async () => {
   hits.clear();
   const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
   try {
     assert.equal(await client.get('shop', 'ghost', live()), null);
     assert.equal(await client.get('nope', 'app', live()), null);
-    assert.equal(await client.get('shop', 'ed', live()), 'unknown');
+    assert.deepEqual(await client.get('shop', 'ed', live()), { plugin: 'ed25519' });
+    assert.deepEqual(await client.get('shop', 'root', live()), { plugin: 'unix_socket' });
+    assert.deepEqual(await client.get('shop', 'hashless', live()), { plugin: 'mysql_native_password' });
     for (let i = 0; i < 3; i++) {
       assert.equal(await client.get('shop', 'ghost', live()), null);
-      assert.equal(await client.get('shop', 'ed', live()), 'unknown');
+      assert.deepEqual(await client.get('shop', 'ed', live()), { plugin: 'ed25519' });
     }
     assert.equal(count('shop', 'ghost'), 1);
     assert.equal(count('shop', 'ed'), 1);
@@ -201,6 +209,72 @@ test('the cache is bounded: the oldest answers go first', async () => {
     assert.equal(count('shop', 'u1'), 2);
     assert.equal(count('shop', 'u3'), 1);
   } finally {
+    await client.close();
+  }
+});
+
+test("user names travel as data: '..', '%2e%2e', slashes and NUL reach the server as they are", async () => {
+  hits.clear();
+  const names = ['..', '.', '%2e%2e', 'a/b', '../../projects/shop', 'nul\u0000x', 'x'.repeat(300), 'ünï😀'];
+  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  try {
+    for (const name of names) {
+      assert.equal(await client.get('shop', name, live()), null, name);
+      assert.equal(count('shop', name), 1, `asked for ${JSON.stringify(name)} by its own name`);
+    }
+  } finally {
+    await client.close();
+  }
+});
+
+test('answers the client does not expect are errors, never verdicts', async () => {
+  const cases: Array<{ status: number; text: string }> = [
+    { status: 404, text: '{"error":{"code":"not_found"}}' },
+    { status: 404, text: 'not json' },
+    { status: 200, text: '{}' },
+    { status: 200, text: 'null' },
+    { status: 200, text: '[]' },
+    { status: 200, text: '{"user":"app"}' },
+    { status: 200, text: '{"user":"other","plugin":"mysql_native_password","verifier":""}' },
+    { status: 200, text: '{"user":"app","plugin":""}' },
+    { status: 200, text: '{"user":"app","plugin":"mysql_native_password","verifier":7}' },
+    { status: 200, text: '{"user":"app","plugin":"mysql_native_password","verifier":"*00"}' },
+    { status: 302, text: '' },
+    { status: 500, text: '{"error":{"code":"role_not_found"}}' },
+  ];
+  for (const c of cases) {
+    junk = c;
+    const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+    try {
+      await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, `${c.status} ${c.text}`);
+    } finally {
+      junk = null;
+      await client.close();
+    }
+  }
+});
+
+test('while the control API fails, the last answer stands for maxStaleMs; then the failure shows', async () => {
+  const client = createRoleVerifierClient({ url, ttlMs: 20, maxStaleMs: 150 });
+  try {
+    const known = await client.get('shop', 'app', live());
+    assert.equal(await client.get('shop', 'ghost', live()), null);
+    failWith = 503;
+    await new Promise((r) => setTimeout(r, 40));
+    assert.deepEqual(await client.get('shop', 'app', live()), known, 'stale verifier used');
+    assert.equal(await client.get('shop', 'ghost', live()), null, 'stale "no such user" used');
+    assert.deepEqual(await client.refresh('shop', 'app', live()), known);
+    await assert.rejects(client.get('shop', 'never-asked', live()), RoleVerifierError);
+    await new Promise((r) => setTimeout(r, 200));
+    await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, 'too old to stand in');
+    failWith = 0;
+    client.invalidate('shop', 'app');
+    await client.get('shop', 'app', live());
+    failWith = 503;
+    client.invalidate('shop', 'app');
+    await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, 'an invalidated answer is no fallback');
+  } finally {
+    failWith = 0;
     await client.close();
   }
 });

@@ -61,17 +61,39 @@ test('an account with alternatives is served by the first method the server trie
   const edFirst = `{"access":0,"plugin":"mysql_native_password","authentication_string":"${X}","auth_or":[{"plugin":"ed25519","authentication_string":"QaOh"},{}]}`;
   const nativeFirst = `{"access":0,"plugin":"mysql_native_password","authentication_string":"${X}","auth_or":[{},{"plugin":"ed25519","authentication_string":"QaOh"}]}`;
   const unusable = native('invalid');
+  const socketFirst = `{"access":0,"plugin":"unix_socket","auth_or":[{},{"plugin":"mysql_native_password","authentication_string":"${X}"}]}`;
   const { roles } = rolesFromGlobalPriv(
     [
       { user: 'ed', host: '%', priv: edFirst },
       { user: 'nat', host: '%', priv: nativeFirst },
       { user: 'none', host: '%', priv: unusable },
+      { user: 'sock', host: '%', priv: socketFirst },
     ],
     reserved,
   );
   assert.deepEqual(roles, [
     { user: 'ed', plugin: 'ed25519' },
     { user: 'nat', plugin: 'mysql_native_password', verifier: X },
+    { user: 'none', plugin: 'mysql_native_password' },
+    { user: 'sock', plugin: 'mysql_native_password', verifier: X },
+  ]);
+});
+
+test('methods no proxied login can pass are served without a verifier, so the proxy refuses them unwoken', () => {
+  const rows: GlobalPrivRow[] = [
+    { user: 'old', host: '%', priv: '{"access":0,"plugin":"mysql_old_password","authentication_string":"1234567890abcdef"}' },
+    { user: 'sock', host: '%', priv: '{"access":0,"plugin":"unix_socket","authentication_string":""}' },
+    { user: 'pipe', host: '%', priv: '{"access":0,"plugin":"named_pipe"}' },
+    // A row without a plugin key is read by the server as mysql_native_password.
+    { user: 'bare', host: '%', priv: `{"access":0,"authentication_string":"${X}"}` },
+    { user: 'empty', host: '%', priv: '{"access":0}' },
+  ];
+  assert.deepEqual(rolesFromGlobalPriv(rows, reserved).roles, [
+    { user: 'bare', plugin: 'mysql_native_password', verifier: X },
+    { user: 'empty', plugin: 'mysql_native_password', verifier: '' },
+    { user: 'old', plugin: 'mysql_old_password' },
+    { user: 'pipe', plugin: 'named_pipe' },
+    { user: 'sock', plugin: 'unix_socket' },
   ]);
 });
 

@@ -1,0 +1,125 @@
+// A raw login for tests that need what no driver sends: user names that are not
+// valid UTF-8, a plugin the proxy must switch away from, a client that hangs up
+// at the auth switch.
+import { connect } from 'node:net';
+import {
+  CLIENT_LONG_PASSWORD,
+  CLIENT_PLUGIN_AUTH,
+  CLIENT_PROTOCOL_41,
+  CLIENT_SECURE_CONNECTION,
+  CLIENT_TRANSACTIONS,
+  ERR_HEADER,
+  OK_HEADER,
+  PacketFramer,
+  SCRAMBLE_LENGTH,
+  UTF8MB4_GENERAL_CI,
+  framePacket,
+  isAuthSwitchRequest,
+  parseAuthSwitchRequest,
+  parseErrPacket,
+  parseGreeting,
+  scrambleNativePassword,
+  writeHandshakeResponse,
+  type Packet,
+} from '../../protocol/index.js';
+
+export type WireOutcome =
+  | { kind: 'ok' }
+  | { kind: 'error'; code: number; message: string }
+  /** The server asked to switch plugins and the client hung up, as asked. */
+  | { kind: 'hung_up'; plugin: string }
+  | { kind: 'closed' };
+
+export interface WireLogin {
+  port: number;
+  /** Raw user bytes (need not be UTF-8). */
+  user: Buffer;
+  password: string;
+  /** The plugin the client claims to answer with; default mysql_native_password. */
+  plugin?: string;
+  /** Hang up instead of answering an auth switch. */
+  hangUpAtSwitch?: boolean;
+  timeoutMs?: number;
+}
+
+const CAPS = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_TRANSACTIONS;
+const PLACEHOLDER = '\u0001';
+
+export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
+  const socket = connect({ host: '127.0.0.1', port: o.port });
+  const framer = new PacketFramer(1 << 24);
+  const queue: Packet[] = [];
+  let closed = false;
+  let wake: (() => void) | null = null;
+  socket.on('data', (chunk: Buffer) => {
+    queue.push(...framer.push(chunk));
+    wake?.();
+  });
+  socket.on('close', () => {
+    closed = true;
+    wake?.();
+  });
+  socket.on('error', () => {});
+  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  const next = async (): Promise<Packet | null> => {
+    while (queue.length === 0 && !closed) {
+      if (Date.now() > deadline) throw new Error('wireLogin: no answer in time');
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 50);
+      });
+      wake = null;
+    }
+    return queue.shift() ?? null;
+  };
+  try {
+    const greetingPacket = await next();
+    if (!greetingPacket) return { kind: 'closed' };
+    if (greetingPacket.payload[0] === ERR_HEADER) return errorOf(greetingPacket);
+    const greeting = parseGreeting(greetingPacket.payload);
+    const plugin = o.plugin ?? 'mysql_native_password';
+    const token =
+      plugin === 'mysql_native_password' && o.password
+        ? scrambleNativePassword(o.password, greeting.scramble.subarray(0, SCRAMBLE_LENGTH))
+        : Buffer.from('x');
+    // Written with a one-byte stand-in, then the user's own bytes put in its place.
+    const built = writeHandshakeResponse({
+      capabilities: CAPS,
+      maxPacketSize: 1 << 24,
+      charset: UTF8MB4_GENERAL_CI,
+      mariadbCapabilities: 0,
+      user: PLACEHOLDER,
+      authResponse: token,
+      database: null,
+      authPluginName: plugin,
+      connectAttributes: null,
+    });
+    const at = 32;
+    const payload = Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
+    socket.write(framePacket(payload, 1));
+    for (;;) {
+      const reply = await next();
+      if (!reply) return { kind: 'closed' };
+      if (reply.payload[0] === OK_HEADER) return { kind: 'ok' };
+      if (reply.payload[0] === ERR_HEADER) return errorOf(reply);
+      if (isAuthSwitchRequest(reply.payload)) {
+        const sw = parseAuthSwitchRequest(reply.payload);
+        if (o.hangUpAtSwitch) return { kind: 'hung_up', plugin: sw.pluginName };
+        const answer =
+          sw.pluginName === 'mysql_native_password'
+            ? scrambleNativePassword(o.password, sw.pluginData.subarray(0, SCRAMBLE_LENGTH))
+            : Buffer.alloc(0);
+        socket.write(framePacket(answer, (reply.sequenceId + 1) & 0xff));
+        continue;
+      }
+      throw new Error(`wireLogin: unexpected packet 0x${reply.payload[0]?.toString(16)}`);
+    }
+  } finally {
+    socket.destroy();
+  }
+}
+
+function errorOf(p: Packet): WireOutcome {
+  const e = parseErrPacket(p.payload, CLIENT_PROTOCOL_41);
+  return { kind: 'error', code: e.code, message: e.message };
+}
