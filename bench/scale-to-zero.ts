@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
-import { MemoryActivityStore } from '../control-plane/activity-memory-store.js';
+import { MemoryActivityStore } from '../activity/memory-activity-store.js';
 import { computePaths } from '../control-plane/drivers/compute-files.js';
 import { findFreePort } from '../control-plane/drivers/free-port.js';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';

@@ -1,9 +1,9 @@
 // Turning the activity flags into an activity store, a proxy's reporter and
 // the idle scheduler's options; shared by `proxy`, `control-plane` and `dev`.
 import type { Logger } from 'pino';
-import { MemoryActivityStore } from '../control-plane/activity-memory-store.js';
-import { RedisActivityStore } from '../control-plane/activity-redis-store.js';
-import type { ActivityStore } from '../control-plane/activity-store.js';
+import { MemoryActivityStore } from '../activity/memory-activity-store.js';
+import { RedisActivityStore } from '../activity/redis-activity-store.js';
+import type { ActivityStore } from '../activity/activity-store.js';
 import type { IdleOptions } from '../control-plane/scale-to-zero.js';
 import { ActivityReporter } from '../proxy/activity-reporter.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';

@@ -6,7 +6,7 @@ import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { createKubernetesDriver } from '../control-plane/drivers/kubernetes-driver.js';
-import { loadKubeConfig } from './kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 
 const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...LOG_OPTIONS };
 

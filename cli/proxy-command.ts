@@ -2,7 +2,7 @@
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { createStaticResolver } from '../control-client/static-resolver.js';
 import { createKubernetesResolver } from '../control-client/kubernetes-resolver.js';
-import { loadKubeConfig } from './kube-config.js';
+import { loadKubeConfig } from '../kube/kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
 import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';

@@ -6,14 +6,15 @@ import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { startAdminServer, type AdminServer } from '../proxy/admin-http.js';
 import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
-import { createRoleVerifierClient, type RoleVerifierClient } from '../control-client/role-verifiers.js';
+import { createControlApiVerifiers } from '../control-client/control-api-verifiers.js';
+import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from '../proxy/credential-check.js';
 import { readFileSync } from 'node:fs';
 import { TlsContextHolder } from '../proxy/tls-context.js';
-import type { BackendTlsOptions } from '../proxy/backend-connect.js';
+import type { BackendTlsOptions } from '../backend/connect.js';
 import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
 import type { PoolMode } from '../proxy/session-context.js';
-import { createBackendRoleVerifiers } from '../control-client/backend-role-verifiers.js';
+import { createBackendAccountVerifiers } from '../control-client/backend-account-verifiers.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import { ConfigError, type ParsedValue } from './options.js';
 
@@ -122,7 +123,7 @@ export function verifiersFromValues(
   logger: Logger,
 ): RoleVerifierClient | undefined {
   if (values.auth !== 'verify') return undefined;
-  return createRoleVerifierClient({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'] as number, logger });
+  return createControlApiVerifiers({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'] as number, logger });
 }
 
 /**
@@ -141,7 +142,7 @@ export function backendVerifiersFromValues(
     return undefined;
   }
   if (values.auth !== 'verify') return undefined;
-  return createBackendRoleVerifiers({ backend, login: { user, password: password ?? '' }, ttlMs: values['verifier-ttl'] as number, logger });
+  return createBackendAccountVerifiers({ backend, login: { user, password: password ?? '' }, ttlMs: values['verifier-ttl'] as number, logger });
 }
 
 function poolsFromValues(

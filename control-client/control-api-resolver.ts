@@ -2,10 +2,11 @@
 // compute listens. One HTTP wake per project at a time; answers cached.
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
-import { AddressCache } from './single-flight.js';
-import { TokenBucket } from './token-bucket.js';
+import { AddressCache } from './address-cache.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { ProjectNotFoundError, WakeError, type WakeFailure } from './errors.js';
-import type { BackendAddress, ComputeResolver } from './types.js';
+import type { ComputeResolver } from './types.js';
+import type { BackendAddress } from '../backend/address.js';
 
 export interface ControlApiResolverOptions {
   /** Base URL of the control API, e.g. http://127.0.0.1:8080 */

@@ -6,11 +6,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ProjectNotFoundError, WakeError } from './errors.js';
-import { isNotFound, kubeErrorMessage, kubeStatusCode } from './kubernetes-api.js';
-import { KubeWaitError } from './kubernetes-pod-wait.js';
-import { kubeClients, scaleUpAndWaitReady } from './kubernetes-scale.js';
-import { AddressCache } from './single-flight.js';
-import type { BackendAddress, ComputeResolver } from './types.js';
+import { isNotFound, kubeErrorMessage, kubeStatusCode } from '../kube/kube-api.js';
+import { KubeWaitError } from '../kube/pod-wait.js';
+import { kubeClients, scaleUpAndWaitReady } from '../kube/scale.js';
+import { AddressCache } from './address-cache.js';
+import type { ComputeResolver } from './types.js';
+import type { BackendAddress } from '../backend/address.js';
 
 export interface KubernetesResolverOptions {
   kubeConfig: KubeConfig;

@@ -1,5 +1,6 @@
 // One always-on backend: no control plane, no wake.
-import type { BackendAddress, ComputeResolver } from './types.js';
+import type { ComputeResolver } from './types.js';
+import type { BackendAddress } from '../backend/address.js';
 
 export function createStaticResolver(addr: BackendAddress): ComputeResolver {
   return {

@@ -1,12 +1,7 @@
 // What the proxy needs from whatever knows where computes live: the control
 // API over HTTP, Kubernetes directly, or one fixed backend.
 
-export interface BackendAddress {
-  host: string;
-  port: number;
-  /** Compute id when known; used for pools and logs. */
-  computeId?: string;
-}
+import type { BackendAddress } from '../backend/address.js';
 
 export interface ComputeResolver {
   /** Resolve a project to a serving compute, waking it if it sleeps. */

@@ -17,7 +17,7 @@ import {
   type ProjectRecord,
   type ProjectView,
 } from './records.js';
-import { RoleVerifiers, type RoleAnswer, type RoleVerifierOptions } from './role-verifiers.js';
+import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './compute-roles.js';
 import { createStateStore, type StateStore } from './state-store.js';
 import type { ComputeEvent } from './usage-ledger.js';
 
@@ -31,7 +31,7 @@ export interface ControlPlaneServiceOptions {
   /** Told every compute transition, from the reconcile at open on (usage accounting). */
   onComputeEvent?: (e: ComputeEvent) => void;
   /** Reading users' verifiers from computes (GET /projects/{id}/roles?user=). */
-  roles?: RoleVerifierOptions;
+  roles?: ComputeRoleOptions;
 }
 
 export interface CreatedProject {
@@ -55,14 +55,14 @@ export class ControlPlaneService {
   /** Project ids with a create (of the project or of its compute) under way. */
   private readonly creating = new Set<string>();
   private readonly lifecycle: ComputeLifecycle;
-  private readonly roles: RoleVerifiers;
+  private readonly roles: ComputeRoles;
 
   private constructor(
     private readonly o: ControlPlaneServiceOptions,
     private readonly store: StateStore,
   ) {
-    this.roles = new RoleVerifiers(
-      { projects: this.projects, computes: this.computes, persist: () => this.persist(), logger: o.logger.child({ component: 'role-verifiers' }) },
+    this.roles = new ComputeRoles(
+      { projects: this.projects, computes: this.computes, persist: () => this.persist(), logger: o.logger.child({ component: 'compute-roles' }) },
       o.roles,
     );
     this.lifecycle = new ComputeLifecycle({

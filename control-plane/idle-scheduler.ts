@@ -11,7 +11,7 @@
 //   activity there, so a wake that got in first wins and a wake that comes
 //   later waits for the suspend, then resumes the compute.
 import type { Logger } from 'pino';
-import { REPORT_TTL_INTERVALS, type ActivitySnapshot, type ActivityStore } from './activity-store.js';
+import { REPORT_TTL_INTERVALS, type ActivitySnapshot, type ActivityStore } from '../activity/activity-store.js';
 import type { SuspendTier } from './drivers/driver.js';
 import { defaultCheckIntervalMs, idleTier, type IdleRules } from './idle-decision.js';
 import type { ControlPlaneMetrics } from './metrics.js';

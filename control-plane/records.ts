@@ -1,7 +1,7 @@
 // What the control plane keeps about projects and computes, and the shapes the
 // API shows. Records hold the owner's verifier, never a password; views hold
 // neither.
-import type { ComputeAccounts } from './compute-accounts.js';
+import type { ComputeAccounts } from '../accounts/compute-accounts.js';
 import type { ControlLogin } from './control-account.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
 
@@ -32,7 +32,7 @@ export interface ComputeRecord {
   resumeCount: number;
   /** The control plane's login to the compute (role reading); absent on computes provisioned before it. */
   control?: ControlLogin;
-  /** The compute's accounts as last read: the project's roles (role-verifiers.ts). */
+  /** The compute's accounts as last read: the project's roles (compute-roles.ts). */
   accounts?: ComputeAccounts;
 }
 

@@ -3,7 +3,7 @@
 // idle), the usage endpoint, and the /metrics they feed.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { ActivityStore } from './activity-store.js';
+import type { ActivityStore } from '../activity/activity-store.js';
 import type { ControlPlaneService } from './control-plane-service.js';
 import { IdleScheduler } from './idle-scheduler.js';
 import { createControlPlaneMetrics, type ControlPlaneMetrics } from './metrics.js';

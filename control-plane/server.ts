@@ -8,8 +8,8 @@ import { ControlPlaneService } from './control-plane-service.js';
 import type { ComputeDriver } from './drivers/driver.js';
 import { createProcessDriver } from './drivers/process-driver.js';
 import { createApiHandler } from './http-api.js';
-import type { RoleVerifierOptions } from './role-verifiers.js';
-import type { ActivityStore } from './activity-store.js';
+import type { ComputeRoleOptions } from './compute-roles.js';
+import type { ActivityStore } from '../activity/activity-store.js';
 import { startScaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
 import { UsageLedger } from './usage-ledger.js';
 
@@ -30,7 +30,7 @@ export interface ControlPlaneOptions {
   activity?: ActivityStore;
   idle?: IdleOptions;
   /** Reading role verifiers from computes: refresh interval, bounds. */
-  roles?: RoleVerifierOptions;
+  roles?: ComputeRoleOptions;
 }
 
 export interface ControlPlane {

@@ -4,7 +4,7 @@
 // buckets in the activity store (every minute the range overlaps counts
 // whole); storage is measured now, whatever the range.
 import { ApiError, badRequest } from './api-error.js';
-import type { ActivityStore } from './activity-store.js';
+import type { ActivityStore } from '../activity/activity-store.js';
 import type { UsageLedger } from './usage-ledger.js';
 
 export interface ProjectUsage {

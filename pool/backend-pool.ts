@@ -3,13 +3,13 @@
 // every return, and everything of a compute dropped when it is suspended.
 //
 // A connection's life: empty slot (key-pool.ts) -> permit from its compute -> login
-// (backend-login.ts) -> baseline read -> borrowed -> reset and state check on release
-// (backend-health.ts) -> idle and watched (pooled-backend.ts) -> borrowed again, or
+// (backend/login.ts) -> baseline read -> borrowed -> reset and state check on release
+// (backend/health.ts) -> idle and watched (pooled-backend.ts) -> borrowed again, or
 // destroyed: dirty, failed reset, dead, evicted, or its compute dropped.
 import type { Logger } from 'pino';
-import type { BackendAddress } from '../control-client/types.js';
-import { describeCompute, type BackendKey, type BackendLogin } from './backend-login.js';
-import { readBaseline, resetBackend } from './backend-health.js';
+import type { BackendAddress } from '../backend/address.js';
+import { describeCompute, type BackendKey, type BackendLogin } from '../backend/login.js';
+import { readBaseline, resetBackend } from '../backend/health.js';
 import { ComputePermits, PermitTimeoutError, ReborrowSignal } from './compute-permits.js';
 import {
   BorrowTimeoutError,

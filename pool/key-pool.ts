@@ -6,8 +6,8 @@
 import genericPool from 'generic-pool';
 import type { Pool } from 'generic-pool';
 import type { Logger } from 'pino';
-import type { BackendKey } from './backend-login.js';
-import { pingBackend } from './backend-health.js';
+import type { BackendKey } from '../backend/login.js';
+import { pingBackend } from '../backend/health.js';
 import type { ComputePermits } from './compute-permits.js';
 import { BackendEntry } from './pooled-backend.js';
 

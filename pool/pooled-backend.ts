@@ -5,9 +5,9 @@
 // validation on borrow throws it away instead of handing it out.
 import type { Socket } from 'node:net';
 import type { Greeting } from '../protocol/index.js';
-import type { BackendKey, LoggedInBackend } from './backend-login.js';
-import type { CommandTarget } from './backend-query.js';
-import type { SessionBaseline } from './backend-health.js';
+import type { BackendKey, LoggedInBackend } from '../backend/login.js';
+import type { CommandTarget } from '../backend/query.js';
+import type { SessionBaseline } from '../backend/health.js';
 
 /** What a borrower sees of a pooled connection. */
 export interface PooledBackend extends CommandTarget {

@@ -16,7 +16,7 @@ import {
   type ActivityReport,
   type ActivityStore,
   type UsageCounters,
-} from '../control-plane/activity-store.js';
+} from '../activity/activity-store.js';
 import type { ActivityTracker } from './activity.js';
 
 export interface ActivityReporterOptions {

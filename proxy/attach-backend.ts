@@ -8,14 +8,14 @@ import {
   type Greeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../pool/backend-login.js';
+import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { PoolTimeoutError } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import type { BackendAddress } from '../control-client/types.js';
-import { BackendRefusedError, BackendTlsError, connectBackend } from './backend-connect.js';
+import type { BackendAddress } from '../backend/address.js';
+import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
-import { ChannelClosedError } from './packet-channel.js';
+import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';

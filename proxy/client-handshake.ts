@@ -10,11 +10,11 @@ import {
   type HandshakeResponse,
 } from '../protocol/index.js';
 import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
-import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { projectFromSni } from './routing.js';
 import type { SessionContext } from './session-context.js';
 import { upgradeToTls } from './tls-upgrade.js';
-import { deadline } from './deadline.js';
+import { deadline } from '../util/deadline.js';
 
 export function sendGreeting(ctx: SessionContext): void {
   ctx.scramble = generateScramble();

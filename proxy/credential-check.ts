@@ -8,9 +8,9 @@
 // (ed25519, PAM, ...) goes through to it, and only by the operator's policy.
 import type { HandshakeResponse } from '../protocol/index.js';
 import { NATIVE_PASSWORD_PLUGIN, OLD_PASSWORD_PLUGIN, localSocketOnly, unusableThroughProxy } from '../protocol/index.js';
-import { RoleVerifierError, type OtherMethod, type RoleVerifier } from '../control-client/role-verifiers.js';
+import { RoleVerifierError, type OtherMethod, type RoleVerifier } from '../control-client/verifiers.js';
 import { accessDenied, accessDeniedNoPassword, cannotVerify, oldPasswordRefused, type ClientError } from './client-error.js';
-import { ChannelClosedError } from './packet-channel.js';
+import { ChannelClosedError } from '../socket/packet-channel.js';
 import { verifyAuthSwitchResponse, verifyClient } from './verified-auth.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';

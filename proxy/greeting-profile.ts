@@ -1,21 +1,8 @@
 // What the proxy tells a client about "the server" before any compute is
 // awake. It must promise only what the computes honour, so it starts from a
 // MariaDB 10.11 greeting and then mirrors the computes it actually meets.
-import {
-  CLIENT_COMPRESS,
-  CLIENT_SSL,
-  CLIENT_SSL_VERIFY_SERVER_CERT,
-  CLIENT_ZSTD_COMPRESSION_ALGORITHM,
-  CLIENT_QUERY_ATTRIBUTES,
-  SERVER_STATUS_AUTOCOMMIT,
-  NATIVE_PASSWORD_PLUGIN,
-  type Greeting,
-} from '../protocol/index.js';
-
-// Features negotiated per hop, never carried from client to compute: compression
-// and TLS (the server adds TLS back to its greeting when it has a certificate).
-export const PER_HOP_CAPABILITIES = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION_ALGORITHM |
-  CLIENT_SSL_VERIFY_SERVER_CERT | CLIENT_QUERY_ATTRIBUTES) >>> 0;
+import { SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
+import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
 
 // Read off MariaDB 10.11's own greeting.
 const MARIADB_10_11_CAPABILITIES = 0x81fff7fe;
@@ -49,9 +36,4 @@ export class GreetingProfile {
       authPluginName: NATIVE_PASSWORD_PLUGIN,
     };
   }
-}
-
-/** Capabilities for the proxy's own handshake with a compute: what the client chose, if the compute has it. */
-export function negotiateBackendCapabilities(client: number, backend: number): number {
-  return (client & backend & ~PER_HOP_CAPABILITIES) >>> 0;
 }

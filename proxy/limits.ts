@@ -1,7 +1,7 @@
 // Per-project fairness: one noisy tenant cannot take every connection, flood
 // a compute with new sessions, or pile up clients behind one wake.
 import { ClientError, ER_CON_COUNT_ERROR, ER_HOST_IS_BLOCKED, ER_USER_LIMIT_REACHED } from './client-error.js';
-import { TokenBucket } from '../control-client/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 
 export interface LimitsConfig {
   /** Client connections in all; beyond it new clients get 1040 before the greeting. */

@@ -12,9 +12,9 @@ import {
   type HandshakeResponse,
   type Packet,
 } from '../protocol/index.js';
-import { negotiateBackendCapabilities } from './greeting-profile.js';
-import { secureBackend, type BackendConnection, type BackendTlsOptions } from './backend-connect.js';
-import type { PacketChannel } from './packet-channel.js';
+import { negotiateBackendCapabilities } from '../backend/capabilities.js';
+import { secureBackend, type BackendConnection, type BackendTlsOptions } from '../backend/connect.js';
+import type { PacketChannel } from '../socket/packet-channel.js';
 import type { Route } from './routing.js';
 
 export interface AuthOutcome {

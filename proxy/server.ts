@@ -9,10 +9,10 @@ import { createSession, type PoolMode, type SessionConfig, type SessionContext }
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
 import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.js';
 import { TlsContextHolder } from './tls-context.js';
-import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
+import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
-import type { BackendTlsOptions } from './backend-connect.js';
+import type { BackendTlsOptions } from '../backend/connect.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';

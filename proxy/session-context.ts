@@ -2,7 +2,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
-import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { SessionLog } from './session-log.js';
 import type { RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
@@ -10,10 +10,10 @@ import type { ProxyMetrics } from './metrics.js';
 import type { ActivityTracker } from './activity.js';
 import type { TlsContextHolder } from './tls-context.js';
 import type { ProjectLimits } from './limits.js';
-import type { RoleVerifierClient } from '../control-client/role-verifiers.js';
+import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
-import type { BackendTlsOptions } from './backend-connect.js';
+import type { BackendTlsOptions } from '../backend/connect.js';
 
 /** How a verified client uses the pools; unverified clients always get a pipe. */
 export type PoolMode = 'session' | 'transaction';

@@ -3,11 +3,11 @@
 import type { Socket } from 'node:net';
 import { CLIENT_PROTOCOL_41, ProtocolError, framePacket, writeErrPacket } from '../protocol/index.js';
 import { ClientError, badHandshake, internalError, packetTooLarge, shuttingDown } from './client-error.js';
-import { BackendRefusedError } from './backend-connect.js';
-import { ChannelClosedError, ChannelTimeoutError } from './packet-channel.js';
+import { BackendRefusedError } from '../backend/connect.js';
+import { ChannelClosedError, ChannelTimeoutError } from '../socket/packet-channel.js';
 import { TlsHandshakeError } from './tls-upgrade.js';
 import { round, type SessionContext } from './session-context.js';
-import { destroyLater, endOnce } from './socket-ends.js';
+import { destroyLater, endOnce } from '../socket/socket-ends.js';
 
 export function failSession(ctx: SessionContext, err: unknown): void {
   const { metrics } = ctx.cfg;

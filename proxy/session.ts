@@ -1,13 +1,13 @@
 // One client from greeting to goodbye, as a story of small steps.
 import type { Socket } from 'node:net';
-import { relayPipe } from './relay.js';
+import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
 import { attachPassthrough, attachVerified } from './attach-backend.js';
-import { relaySession } from '../pool/session-relay.js';
+import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { relayTransactions } from '../pool/transaction-relay.js';
+import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
 import { round, type SessionContext } from './session-context.js';
 

@@ -1,7 +1,7 @@
 // Proxy-verified authentication: the proxy checks the client's mysql_native_password
 // answer to the proxy's own scramble against the verifier the control plane keeps (the
 // double SHA-1 that MariaDB stores), before any wake, and recovers stage1 = SHA1(password)
-// to log into the compute itself (pool/backend-login.ts).
+// to log into the compute itself (backend/login.ts).
 // https://mariadb.com/kb/en/connection/#mysql_native_password-plugin
 //
 // Pure functions: no I/O, nothing thrown that could carry a secret. The comparison is

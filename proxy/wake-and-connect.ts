@@ -1,10 +1,10 @@
 // Find the project's compute awake (or wake it) and open a connection to it.
 import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
-import type { BackendAddress } from '../control-client/types.js';
+import type { BackendAddress } from '../backend/address.js';
 import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
-import { TimeoutError, deadline } from './deadline.js';
+import { TimeoutError, deadline } from '../util/deadline.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {

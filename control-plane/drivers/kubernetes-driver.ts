@@ -2,12 +2,13 @@
 // compute, its data on a PersistentVolumeClaim. Resume scales to 1 and waits
 // for the pod to be Ready; suspend scales to 0 (Kubernetes cannot freeze a
 // pod, so both tiers stop it). Scaling and waiting live in
-// control-client/kubernetes-scale.ts, shared with the proxy's direct mode.
+// kube/scale.ts, shared with the proxy's direct mode.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { abortable, deadline, isAlreadyExists, isNotFound, kubeErrorMessage } from '../../control-client/kubernetes-api.js';
-import { isPodReady, KubeWaitError } from '../../control-client/kubernetes-pod-wait.js';
-import { kubeClients, podOf, readReplicas, scaleDownAndWaitGone, scaleUpAndWaitReady } from '../../control-client/kubernetes-scale.js';
+import { abortable, isAlreadyExists, isNotFound, kubeErrorMessage } from '../../kube/kube-api.js';
+import { deadline } from '../../util/deadline.js';
+import { isPodReady, KubeWaitError } from '../../kube/pod-wait.js';
+import { kubeClients, podOf, readReplicas, scaleDownAndWaitGone, scaleUpAndWaitReady } from '../../kube/scale.js';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ProvisionRequest } from './driver.js';
 import { PodExitWatch } from './kubernetes-exit-watch.js';
 import {
@@ -66,7 +67,7 @@ export function createKubernetesDriver(opts: KubernetesDriverOptions): ComputeDr
     try {
       return await fn(d.signal);
     } finally {
-      d.dispose();
+      d.done();
     }
   }
 

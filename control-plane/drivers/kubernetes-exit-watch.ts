@@ -4,7 +4,7 @@
 // first listener registers and resumed after the server ends it.
 import { Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { kubeErrorMessage } from '../../control-client/kubernetes-api.js';
+import { kubeErrorMessage } from '../../kube/kube-api.js';
 import { COMPUTE_APP, LABEL_APP, LABEL_COMPUTE } from './kubernetes-manifests.js';
 
 type ExitListener = (computeId: string, reason: string) => void;

@@ -10,12 +10,12 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/server
 import { createControlApiResolver } from '../../control-client/control-api-resolver.js';
 import type { ComputeResolver } from '../../control-client/types.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
-import { MemoryActivityStore } from '../../control-plane/activity-memory-store.js';
-import { RedisActivityStore } from '../../control-plane/activity-redis-store.js';
-import type { ActivityStore } from '../../control-plane/activity-store.js';
+import { MemoryActivityStore } from '../../activity/memory-activity-store.js';
+import { RedisActivityStore } from '../../activity/redis-activity-store.js';
+import type { ActivityStore } from '../../activity/activity-store.js';
 import type { IdleOptions } from '../../control-plane/scale-to-zero.js';
 import { ActivityReporter } from '../../proxy/activity-reporter.js';
-import { createRoleVerifierClient } from '../../control-client/role-verifiers.js';
+import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
 import { createBackendPools } from '../../pool/backend-pool.js';
 
 export interface ProjectCredentials {
@@ -94,7 +94,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}) });
   const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
-  const verifiers = opts.verify ? createRoleVerifierClient({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
+  const verifiers = opts.verify ? createControlApiVerifiers({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
   const poolMode = opts.verify?.poolMode ?? 'pipe';
   const pools =
     poolMode !== 'pipe'

@@ -4,8 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { RedisActivityStore } from '../../control-plane/activity-redis-store.js';
-import type { ActivityReport } from '../../control-plane/activity-store.js';
+import { RedisActivityStore } from '../../activity/redis-activity-store.js';
+import type { ActivityReport } from '../../activity/activity-store.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 let redis: RedisServer;

@@ -1,7 +1,7 @@
 // Role verifiers end to end: a real control plane (process driver, real mariadbd),
 // users made with plain SQL on the compute, GET /api/v1/projects/{id}/roles/{user}
 // over HTTP with a bearer token, and the proxy's own client
-// (control-client/role-verifiers.ts) checking passwords against what it serves.
+// (control-client/control-api-verifiers.ts) checking passwords against what it serves.
 // The tests run in order: each builds on the compute the previous one left.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import { pino, type Logger } from 'pino';
-import { createRoleVerifierClient, type RoleVerifierClient } from '../../control-client/role-verifiers.js';
+import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
+import type { RoleVerifierClient } from '../../control-client/verifiers.js';
 import { ownerVerifier } from '../../control-plane/owner-credentials.js';
-import type { RoleVerifierOptions } from '../../control-plane/role-verifiers.js';
+import type { ComputeRoleOptions } from '../../control-plane/compute-roles.js';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
 import {
   formatNativeVerifier,
@@ -42,11 +43,11 @@ function capturingLogger(): Logger {
   return pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
 }
 
-async function start(roles: RoleVerifierOptions): Promise<void> {
+async function start(roles: ComputeRoleOptions): Promise<void> {
   cp = await startControlPlane({ dataDir: dir.path, token: TOKEN, logger: capturingLogger(), wakeTimeoutMs: 20_000, roles });
   api = controlApi(cp.url, TOKEN);
   // ttl 0: every get asks the control plane, so each check below sees its current answer.
-  client = createRoleVerifierClient({ url: cp.url, token: TOKEN, ttlMs: 0 });
+  client = createControlApiVerifiers({ url: cp.url, token: TOKEN, ttlMs: 0 });
 }
 
 async function stop(opts: { stopComputes?: boolean } = {}): Promise<void> {

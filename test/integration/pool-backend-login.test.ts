@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { nativePasswordStage1 } from '../../protocol/auth/native-password.js';
 import { CLIENT_OPTIONAL_RESULTSET_METADATA } from '../../protocol/constants.js';
-import { BackendLoginError, loginBackend, type LoggedInBackend } from '../../pool/backend-login.js';
+import { BackendLoginError, loginBackend, type LoggedInBackend } from '../../backend/login.js';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { CLIENT_CAPS, exec, keyFor, scalar } from './pool-support.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { nativePasswordStage1 } from '../../protocol/auth/native-password.js';
 import { framePacket } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
-import { BackendLoginError, loginBackend, nativeLogin, type LoggedInBackend } from '../../pool/backend-login.js';
+import { BackendLoginError, loginBackend, nativeLogin, type LoggedInBackend } from '../../backend/login.js';
 import {
   ComputeDroppedError,
   createBackendPools,

@@ -18,11 +18,11 @@ import {
   CLIENT_PROTOCOL_41,
 } from '../../protocol/index.js';
 import { GreetingProfile } from '../../proxy/greeting-profile.js';
-import { PacketChannel } from '../../proxy/packet-channel.js';
+import { PacketChannel } from '../../socket/packet-channel.js';
 import { verifyAuthSwitchResponse, verifyClient } from '../../proxy/verified-auth.js';
-import { loginBackend, nativeLogin, poolCapabilities, type LoggedInBackend } from '../../pool/backend-login.js';
+import { loginBackend, nativeLogin, poolCapabilities, type LoggedInBackend } from '../../backend/login.js';
 import { createBackendPools, type BackendPools } from '../../pool/backend-pool.js';
-import { relaySession, type SessionOutcome } from '../../pool/session-relay.js';
+import { relaySession, type SessionOutcome } from '../../relay/session-relay.js';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
 import { testLogger } from '../helpers/logger.js';

@@ -15,11 +15,11 @@ import {
   CLIENT_TRANSACTIONS,
   UTF8MB4_GENERAL_CI,
 } from '../../protocol/constants.js';
-import { poolCapabilities, type BackendKey } from '../../pool/backend-login.js';
-import { runQuery, type CommandTarget } from '../../pool/backend-query.js';
+import { poolCapabilities, type BackendKey } from '../../backend/login.js';
+import { runQuery, type CommandTarget } from '../../backend/query.js';
 import type { StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 
-/** What a modern client negotiates: the set pool/backend-login.ts documents. */
+/** What a modern client negotiates: the set backend/login.ts documents. */
 export const CLIENT_CAPS =
   (CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
     CLIENT_TRANSACTIONS | CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS |

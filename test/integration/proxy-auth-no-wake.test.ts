@@ -11,7 +11,7 @@ import { startStack, type ProjectCredentials, type Stack } from '../helpers/stac
 import { mariadbCli } from '../helpers/clients.js';
 import { wireLogin } from '../helpers/wire-login.js';
 import { startProxy, type ProxyServer } from '../../proxy/server.js';
-import { createRoleVerifierClient } from '../../control-client/role-verifiers.js';
+import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
 import { testLogger } from '../helpers/logger.js';
 
 let stack: Stack;
@@ -56,7 +56,7 @@ async function staysAsleep(attempt: () => Promise<void>): Promise<void> {
 
 /** Another proxy on the stack's control plane, with its own verifier source and limits. */
 async function proxyWith(verifierUrl: string | null, maxAuthFailuresPerMinute?: number): Promise<ProxyServer> {
-  const verifiers = verifierUrl ? createRoleVerifierClient({ url: verifierUrl, ttlMs: 0, timeoutMs: 1_000, maxStaleMs: 0 }) : undefined;
+  const verifiers = verifierUrl ? createControlApiVerifiers({ url: verifierUrl, ttlMs: 0, timeoutMs: 1_000, maxStaleMs: 0 }) : undefined;
   const proxy = await startProxy({
     host: '127.0.0.1',
     port: 0,

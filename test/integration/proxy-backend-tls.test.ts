@@ -12,9 +12,9 @@ import { testLogger } from '../helpers/logger.js';
 import { keyFor, scalar } from './pool-support.js';
 import { createStaticResolver } from '../../control-client/static-resolver.js';
 import { startProxy, type ProxyServer } from '../../proxy/server.js';
-import { loginBackend } from '../../pool/backend-login.js';
+import { loginBackend } from '../../backend/login.js';
 import { nativePasswordStage1 } from '../../protocol/index.js';
-import type { BackendTlsOptions } from '../../proxy/backend-connect.js';
+import type { BackendTlsOptions } from '../../backend/connect.js';
 
 let certDir: string;
 let secureDb: StandaloneMariadb;

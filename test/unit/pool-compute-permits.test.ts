@@ -8,7 +8,7 @@ import {
   CLIENT_PROTOCOL_41,
   CLIENT_SSL,
 } from '../../protocol/constants.js';
-import { poolCapabilities } from '../../pool/backend-login.js';
+import { poolCapabilities } from '../../backend/login.js';
 
 const live = () => new AbortController().signal;
 

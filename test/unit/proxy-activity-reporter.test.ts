@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { ActivityReporter } from '../../proxy/activity-reporter.js';
-import { MemoryActivityStore } from '../../control-plane/activity-memory-store.js';
-import type { ActivityReport, ActivityStore } from '../../control-plane/activity-store.js';
+import { MemoryActivityStore } from '../../activity/memory-activity-store.js';
+import type { ActivityReport, ActivityStore } from '../../activity/activity-store.js';
 
 const silent = pino({ level: 'silent' });
 import { EventEmitter } from 'node:events';

@@ -17,9 +17,10 @@
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { NATIVE_PASSWORD_PLUGIN, parseNativeVerifier } from '../protocol/index.js';
-import { raceSignal } from './single-flight.js';
+import { raceSignal } from '../util/abort.js';
+import { RoleVerifierError, type RoleVerifier, type RoleVerifierClient } from './verifiers.js';
 
-export interface RoleVerifierClientOptions {
+export interface ControlApiVerifierOptions {
   /** Base URL of the control API, e.g. http://127.0.0.1:8080 */
   url: string;
   token?: string;
@@ -32,33 +33,6 @@ export interface RoleVerifierClientOptions {
   maxEntries?: number;
   /** How long past its ttl an answer still stands in while the control API cannot answer. Default 10 minutes. */
   maxStaleMs?: number;
-}
-
-/** An account whose method the proxy cannot check itself (or that no password can pass). */
-export interface OtherMethod {
-  plugin: string;
-}
-
-/**
- * How a user authenticates: a mysql_native_password verifier; null for no such user or
- * project (answer as a wrong password); another method.
- */
-export type RoleVerifier = Buffer | null | OtherMethod;
-
-export interface RoleVerifierClient {
-  get(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
-  /**
-   * Ask past the cache, and have the control plane re-read an awake compute: for a
-   * password that did not match, in case it changed. Replaces the cached answer.
-   */
-  refresh(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
-  /** Forget the answer for (project, user), e.g. after the compute refused a login made with it. */
-  invalidate(project: string, user: string): void;
-  close(): Promise<void>;
-}
-
-export class RoleVerifierError extends Error {
-  override readonly name = 'RoleVerifierError';
 }
 
 interface RoleAnswer {
@@ -75,7 +49,7 @@ interface Entry {
 
 const NOT_FOUND_CODES = new Set(['role_not_found', 'project_not_found']);
 
-export function createRoleVerifierClient(opts: RoleVerifierClientOptions): RoleVerifierClient {
+export function createControlApiVerifiers(opts: ControlApiVerifierOptions): RoleVerifierClient {
   const base = opts.url.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const maxEntries = opts.maxEntries ?? 10_000;

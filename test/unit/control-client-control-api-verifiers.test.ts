@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRoleVerifierClient, RoleVerifierError } from '../../control-client/role-verifiers.js';
+import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
+import { RoleVerifierError } from '../../control-client/verifiers.js';
 import { formatNativeVerifier, nativePasswordVerifier } from '../../protocol/auth/native-password.js';
 
 interface Role {
@@ -72,7 +73,7 @@ const count = (project: string, user: string) =>
 
 test('a native verifier is fetched once and cached; the token goes as a bearer', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url: `${url}/`, token: 'tok', ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url: `${url}/`, token: 'tok', ttlMs: 60_000 });
   try {
     const v = await client.get('shop', 'app', live());
     assert.ok(Buffer.isBuffer(v) && v.equals(nativePasswordVerifier('app-secret')));
@@ -90,7 +91,7 @@ test('a native verifier is fetched once and cached; the token goes as a bearer',
 
 test('unknown roles and projects are null, other methods their plugin, and both are cached', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     assert.equal(await client.get('shop', 'ghost', live()), null);
     assert.equal(await client.get('nope', 'app', live()), null);
@@ -110,7 +111,7 @@ test('unknown roles and projects are null, other methods their plugin, and both 
 
 test('answers expire after ttlMs, so a changed password is seen', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url, ttlMs: 40 });
+  const client = createControlApiVerifiers({ url, ttlMs: 40 });
   try {
     const before = await client.get('shop', 'app', live());
     projects.get('shop')!.set('app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('new')) });
@@ -128,7 +129,7 @@ test('answers expire after ttlMs, so a changed password is seen', async () => {
 test('concurrent gets share one request; one caller giving up does not fail the others', async () => {
   hits.clear();
   delayMs = 50;
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     const impatient = new AbortController();
     const gets = Array.from({ length: 5 }, () => client.get('shop', 'app', live()));
@@ -145,7 +146,7 @@ test('concurrent gets share one request; one caller giving up does not fail the 
 
 test('invalidate forgets an answer, including one still in flight', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     await client.get('shop', 'app', live());
     client.invalidate('shop', 'app');
@@ -166,7 +167,7 @@ test('invalidate forgets an answer, including one still in flight', async () => 
 
 test('control API errors are thrown, not cached, and never echo a verifier', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     failWith = 503;
     await assert.rejects(client.get('shop', 'app', live()), (err: Error) => {
@@ -189,7 +190,7 @@ test('control API errors are thrown, not cached, and never echo a verifier', asy
 });
 
 test('an unreachable control API is a RoleVerifierError naming the role', async () => {
-  const client = createRoleVerifierClient({ url: 'http://127.0.0.1:1', ttlMs: 1_000, timeoutMs: 2_000 });
+  const client = createControlApiVerifiers({ url: 'http://127.0.0.1:1', ttlMs: 1_000, timeoutMs: 2_000 });
   try {
     await assert.rejects(client.get('shop', 'app', live()), /control API did not answer for role 'app' of project 'shop'/);
   } finally {
@@ -199,7 +200,7 @@ test('an unreachable control API is a RoleVerifierError naming the role', async 
 
 test('the cache is bounded: the oldest answers go first', async () => {
   hits.clear();
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000, maxEntries: 2 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000, maxEntries: 2 });
   try {
     await client.get('shop', 'u1', live());
     await client.get('shop', 'u2', live());
@@ -216,7 +217,7 @@ test('the cache is bounded: the oldest answers go first', async () => {
 test("user names travel as data: '..', '%2e%2e', slashes and NUL reach the server as they are", async () => {
   hits.clear();
   const names = ['..', '.', '%2e%2e', 'a/b', '../../projects/shop', 'nul\u0000x', 'x'.repeat(300), 'ünï😀'];
-  const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+  const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     for (const name of names) {
       assert.equal(await client.get('shop', name, live()), null, name);
@@ -244,7 +245,7 @@ test('answers the client does not expect are errors, never verdicts', async () =
   ];
   for (const c of cases) {
     junk = c;
-    const client = createRoleVerifierClient({ url, ttlMs: 60_000 });
+    const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
     try {
       await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, `${c.status} ${c.text}`);
     } finally {
@@ -255,7 +256,7 @@ test('answers the client does not expect are errors, never verdicts', async () =
 });
 
 test('while the control API fails, the last answer stands for maxStaleMs; then the failure shows', async () => {
-  const client = createRoleVerifierClient({ url, ttlMs: 20, maxStaleMs: 150 });
+  const client = createControlApiVerifiers({ url, ttlMs: 20, maxStaleMs: 150 });
   try {
     const known = await client.get('shop', 'app', live());
     assert.equal(await client.get('shop', 'ghost', live()), null);

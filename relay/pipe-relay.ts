@@ -6,8 +6,8 @@
 // come through the backend socket's diverted reads (backend-socket.ts), which
 // skip the Readable machinery; a socket made elsewhere (TLS) uses 'data'.
 import type { Socket } from 'node:net';
-import { divert, type ReadSink } from './backend-socket.js';
-import { closed, destroyLater, endOnce } from './socket-ends.js';
+import { divert, type ReadSink } from '../backend/backend-socket.js';
+import { closed, destroyLater, endOnce } from '../socket/socket-ends.js';
 
 export type RelayEnd = 'client_closed' | 'backend_closed' | 'client_error' | 'backend_error';
 

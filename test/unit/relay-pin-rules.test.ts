@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeQuery } from '../../pool/pin-rules.js';
+import { judgeQuery } from '../../relay/pin-rules.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
 

@@ -14,7 +14,7 @@ import {
   writeComResetConnection,
   type CommandReply,
 } from '../protocol/index.js';
-import { runCommands, type CommandTarget } from './backend-query.js';
+import { runCommands, type CommandTarget } from './query.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
 export interface SessionBaseline {

@@ -39,14 +39,14 @@ import {
   type Packet,
   type ReplyEnd,
 } from '../protocol/index.js';
-import type { ReleaseOptions } from './backend-pool.js';
+import type { ReleaseOptions } from '../pool/backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
-import type { PooledBackend } from './pooled-backend.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
-import { destroyLater, endOnce } from '../proxy/socket-ends.js';
+import { destroyLater, endOnce } from '../socket/socket-ends.js';
 
 export interface TransactionRelayOptions {
-  /** What the client negotiated; pooled backends have the same (see backend-login.ts). */
+  /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
   capabilities: number;
   mariadbCapabilities: number;
   /** Largest client packet accepted (continuations joined); beyond it the session ends with 1153. */

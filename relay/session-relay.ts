@@ -15,8 +15,8 @@
 // never changed user. The reset on release still checks the stream is in step.
 import type { Socket } from 'node:net';
 import { COM_CHANGE_USER } from '../protocol/index.js';
-import { divert, undivert } from '../proxy/backend-socket.js';
-import { destroyLater, endOnce } from '../proxy/socket-ends.js';
+import { divert, undivert } from '../backend/backend-socket.js';
+import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { ClientCommandTracker } from './command-tracker.js';
 
 export type SessionEnd =

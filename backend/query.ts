@@ -3,7 +3,7 @@
 // ids checked, so a connection whose stream is out of step is caught, not trusted.
 import type { Socket } from 'node:net';
 import { TextResultReader, framePacket, moreResults, writeComQuery, type CommandReply } from '../protocol/index.js';
-import { PacketChannel } from '../proxy/packet-channel.js';
+import { PacketChannel } from '../socket/packet-channel.js';
 
 export interface CommandTarget {
   socket: Socket;

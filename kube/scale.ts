@@ -7,8 +7,9 @@
 // touch the pod template by accident.
 import { AppsV1Api, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { abortable, deadline, type Deadline } from './kubernetes-api.js';
-import { KubeWaitError, waitForPodGone, waitForPodReady, type PodWaitTarget } from './kubernetes-pod-wait.js';
+import { abortable } from './kube-api.js';
+import { deadline, type Deadline } from '../util/deadline.js';
+import { KubeWaitError, waitForPodGone, waitForPodReady, type PodWaitTarget } from './pod-wait.js';
 
 export interface KubeClients {
   kubeConfig: KubeConfig;
@@ -126,7 +127,7 @@ async function bounded<T>(
     }
     throw err;
   } finally {
-    d.dispose();
+    d.done();
   }
 }
 

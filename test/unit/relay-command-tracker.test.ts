@@ -5,7 +5,7 @@ import { framePacket, MAX_PAYLOAD_LENGTH } from '../../protocol/framing.js';
 import { writeComInitDb } from '../../protocol/commands/com-init-db.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComPing, writeComQuit } from '../../protocol/commands/simple-commands.js';
-import { ClientCommandTracker } from '../../pool/command-tracker.js';
+import { ClientCommandTracker } from '../../relay/command-tracker.js';
 
 const QUIT = framePacket(writeComQuit(), 0);
 

@@ -6,7 +6,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { framePacket } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComQuit } from '../../protocol/commands/simple-commands.js';
-import { relaySession } from '../../pool/session-relay.js';
+import { relaySession } from '../../relay/session-relay.js';
 
 /** Two connected sockets: [the side we hand to the relay, the far end]. */
 async function socketPair(): Promise<[Socket, Socket]> {

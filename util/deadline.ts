@@ -12,12 +12,15 @@ export interface Deadline {
   signal: AbortSignal;
   /** Whether it was the timeout, not the parent, that aborted. */
   readonly timedOut: boolean;
+  /** Milliseconds left before the timeout (0 once it passed). */
+  remainingMs(): number;
   /** Stop the timer and detach from the parent; call once the wait is over. */
   done(): void;
 }
 
 export function deadline(ms: number, parent?: AbortSignal): Deadline {
   const controller = new AbortController();
+  const endsAt = performance.now() + ms;
   let timedOut = false;
   const onParent = () => controller.abort(parent!.reason);
   const timer = setTimeout(() => {
@@ -31,6 +34,7 @@ export function deadline(ms: number, parent?: AbortSignal): Deadline {
     get timedOut() {
       return timedOut;
     },
+    remainingMs: () => Math.max(0, Math.round(endsAt - performance.now())),
     done() {
       clearTimeout(timer);
       parent?.removeEventListener('abort', onParent);

@@ -2,7 +2,7 @@
 // The Priv values are copied from a MariaDB 10.11 mysql.global_priv.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rolesFromGlobalPriv, type GlobalPrivRow } from '../../control-plane/compute-accounts.js';
+import { rolesFromGlobalPriv, type GlobalPrivRow } from '../../accounts/compute-accounts.js';
 import { CONTROL_USER, controlAccountSql, controlVerifier, generateControlLogin } from '../../control-plane/control-account.js';
 import { ownerInitSql } from '../../control-plane/drivers/compute-files.js';
 import { initSecret } from '../../control-plane/drivers/kubernetes-manifests.js';

@@ -1,4 +1,4 @@
-// Role verifiers: what GET /api/v1/projects/{id}/roles?user= answers, so the
+// A project's roles: what GET /api/v1/projects/{id}/roles?user= answers, so the
 // proxy can check a password before it wakes anything.
 //
 // A project's roles are its compute's accounts as last read (compute-accounts.ts),
@@ -19,13 +19,13 @@
 import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
 import { withDeadline } from './compute-lifecycle.js';
-import { readGlobalPriv, rolesFromGlobalPriv, type ComputeAccounts, type StoredRole } from './compute-accounts.js';
+import { readGlobalPriv, rolesFromGlobalPriv, type ComputeAccounts, type StoredRole } from '../accounts/compute-accounts.js';
 import { CONTROL_USER } from './control-account.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';
 import type { ComputeEvent } from './usage-ledger.js';
 import { NATIVE_PASSWORD_PLUGIN } from '../protocol/auth/native-password.js';
 
-export interface RoleVerifierOptions {
+export interface ComputeRoleOptions {
   /** Re-read every active compute this often; default 30000; 0 turns the sweep off. */
   refreshIntervalMs?: number;
   /** Bound on one read, connect to answer; default 5000. */
@@ -38,7 +38,7 @@ export interface RoleVerifierOptions {
   concurrency?: number;
 }
 
-export interface RoleVerifierDeps {
+export interface ComputeRoleDeps {
   projects: ReadonlyMap<string, ProjectRecord>;
   computes: ReadonlyMap<string, ComputeRecord>;
   /** Saves state; called when a read changed a compute's roles. */
@@ -57,7 +57,7 @@ export interface RoleAnswer {
 const MAX_USER_LENGTH = 128;
 const RESERVED = new Set([CONTROL_USER]);
 
-export class RoleVerifiers {
+export class ComputeRoles {
   private readonly refreshIntervalMs: number;
   private readonly readTimeoutMs: number;
   private readonly onDemandIntervalMs: number;
@@ -76,8 +76,8 @@ export class RoleVerifiers {
   private closed = false;
 
   constructor(
-    private readonly d: RoleVerifierDeps,
-    o: RoleVerifierOptions = {},
+    private readonly d: ComputeRoleDeps,
+    o: ComputeRoleOptions = {},
   ) {
     this.refreshIntervalMs = o.refreshIntervalMs ?? 30_000;
     this.readTimeoutMs = o.readTimeoutMs ?? 5_000;

@@ -1,6 +1,5 @@
 // Small things every Kubernetes call here needs: reading the errors
-// `@kubernetes/client-node` throws, tying a call to an AbortSignal, and a
-// deadline whose timer is cleared rather than left to fire. Shared by the
+// `@kubernetes/client-node` throws, and tying a call to an AbortSignal. Shared by the
 // proxy's direct Kubernetes mode and the control plane's Kubernetes driver.
 import { ApiException, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
 
@@ -55,27 +54,5 @@ export function abortable(signal: AbortSignal): ConfigurationOptions {
       },
     ],
     middlewareMergeStrategy: 'append',
-  };
-}
-
-export interface Deadline {
-  signal: AbortSignal;
-  readonly timedOut: boolean;
-  remainingMs(): number;
-  dispose(): void;
-}
-
-/** Aborts after `ms` or when `outer` aborts, whichever is first; dispose() clears the timer. */
-export function deadline(ms: number, outer?: AbortSignal): Deadline {
-  const own = new AbortController();
-  const endsAt = performance.now() + ms;
-  const timer = setTimeout(() => own.abort(new Error(`deadline of ${ms} ms passed`)), ms);
-  return {
-    signal: outer ? AbortSignal.any([own.signal, outer]) : own.signal,
-    get timedOut() {
-      return own.signal.aborted;
-    },
-    remainingMs: () => Math.max(0, Math.round(endsAt - performance.now())),
-    dispose: () => clearTimeout(timer),
   };
 }

@@ -18,10 +18,17 @@
 //   - a method without a `plugin` key is mysql_native_password, as the server
 //     reads it (older tools leave root that way).
 import mysql from 'mysql2';
-import type { ComputeEndpoint } from './drivers/driver.js';
-import type { ControlLogin } from './control-account.js';
-import { NATIVE_PASSWORD_PLUGIN } from '../protocol/auth/native-password.js';
-import { unusableThroughProxy } from '../protocol/auth/plugins.js';
+import { NATIVE_PASSWORD_PLUGIN, unusableThroughProxy } from '../protocol/index.js';
+
+/** Where to read, and as whom: an account that may SELECT from mysql.global_priv. */
+export interface AccountsEndpoint {
+  host: string;
+  port: number;
+}
+export interface AccountsLogin {
+  user: string;
+  password: string;
+}
 
 /**
  * One user's role as stored and served. `verifier` only for mysql_native_password
@@ -132,7 +139,7 @@ export class AccountReadError extends Error {
  * timeoutMs from connect to answer; past it the socket is destroyed (a frozen
  * compute accepts TCP but never greets).
  */
-export function readGlobalPriv(endpoint: ComputeEndpoint, login: ControlLogin, timeoutMs: number): Promise<GlobalPrivRow[]> {
+export function readGlobalPriv(endpoint: AccountsEndpoint, login: AccountsLogin, timeoutMs: number): Promise<GlobalPrivRow[]> {
   return new Promise((resolve, reject) => {
     const where = `${endpoint.host}:${endpoint.port}`;
     const conn = mysql.createConnection({

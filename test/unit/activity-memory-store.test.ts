@@ -2,8 +2,8 @@
 // proxies add up, last activity keeps its maximum, usage rewrites are idempotent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryActivityStore } from '../../control-plane/activity-memory-store.js';
-import type { ActivityReport } from '../../control-plane/activity-store.js';
+import { MemoryActivityStore } from '../../activity/memory-activity-store.js';
+import type { ActivityReport } from '../../activity/activity-store.js';
 
 function report(proxyId: string, at: number, over: Partial<ActivityReport> = {}): ActivityReport {
   return { proxyId, at, ttlMs: 3_000, clients: new Map(), lastActive: new Map(), usage: [], ...over };

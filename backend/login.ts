@@ -35,9 +35,9 @@ import {
   secureBackend,
   type BackendConnection,
   type BackendTlsOptions,
-} from '../proxy/backend-connect.js';
-import type { BackendAddress } from '../control-client/types.js';
-import { PER_HOP_CAPABILITIES } from '../proxy/greeting-profile.js';
+} from './connect.js';
+import type { BackendAddress } from './address.js';
+import { PER_HOP_CAPABILITIES } from './capabilities.js';
 
 /** What makes two backend connections interchangeable. */
 export interface BackendKey {

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Watch, type CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { abortable, deadline, kubeErrorMessage } from './kubernetes-api.js';
+import { abortable, kubeErrorMessage } from './kube-api.js';
+import { deadline } from '../util/deadline.js';
 
 export interface PodWaitTarget {
   kubeConfig: KubeConfig;
@@ -123,7 +124,7 @@ async function waitForPod(t: PodWaitTarget, goal: Goal, limit: WaitBound, outer?
     }
     throw new KubeWaitError('failed', `${where}: waiting for pod ${t.podName} to be ${goal.name}: ${kubeErrorMessage(err)}`, { cause: err });
   } finally {
-    bound.dispose();
+    bound.done();
   }
 }
 

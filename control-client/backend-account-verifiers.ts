@@ -1,7 +1,7 @@
 // Role verifiers for a static backend (`proxy --backend`), where no control plane keeps
 // them: the proxy reads the backend's own accounts (mysql.global_priv) through an
 // account the operator gives it, with the same rules the control plane uses
-// (control-plane/compute-accounts.ts). That is what lets a static backend have
+// (accounts/compute-accounts.ts). That is what lets a static backend have
 // proxy-verified logins and so pooling.
 //
 // The whole table is read at once and kept for ttlMs. A user not found, or a password
@@ -10,11 +10,11 @@
 // the backend at most a few small queries a second.
 import type { Logger } from 'pino';
 import { NATIVE_PASSWORD_PLUGIN, parseNativeVerifier } from '../protocol/index.js';
-import { readGlobalPriv, rolesFromGlobalPriv, type StoredRole } from '../control-plane/compute-accounts.js';
-import { RoleVerifierError, type RoleVerifier, type RoleVerifierClient } from './role-verifiers.js';
-import type { BackendAddress } from './types.js';
+import { readGlobalPriv, rolesFromGlobalPriv, type StoredRole } from '../accounts/compute-accounts.js';
+import { RoleVerifierError, type RoleVerifier, type RoleVerifierClient } from './verifiers.js';
+import type { BackendAddress } from '../backend/address.js';
 
-export interface BackendRoleVerifierOptions {
+export interface BackendAccountVerifierOptions {
   backend: BackendAddress;
   /** An account that may SELECT from mysql.global_priv. */
   login: { user: string; password: string };
@@ -26,7 +26,7 @@ export interface BackendRoleVerifierOptions {
 
 const MIN_REREAD_MS = 250;
 
-export function createBackendRoleVerifiers(o: BackendRoleVerifierOptions): RoleVerifierClient {
+export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions): RoleVerifierClient {
   const timeoutMs = o.timeoutMs ?? 5_000;
   const where = `${o.backend.host}:${o.backend.port}`;
   let roles = new Map<string, StoredRole>();

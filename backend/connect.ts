@@ -10,9 +10,9 @@ import {
   type Greeting,
   type Packet,
 } from '../protocol/index.js';
-import { HANDSHAKE_MAX_PACKET, PacketChannel } from './packet-channel.js';
+import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { connectBackendSocket } from './backend-socket.js';
-import type { BackendAddress } from '../control-client/types.js';
+import type { BackendAddress } from './address.js';
 
 export interface BackendConnection {
   addr: BackendAddress;

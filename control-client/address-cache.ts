@@ -1,6 +1,7 @@
 // One wake in flight per project however many clients wait, and the answer
 // kept for a while so the next connects skip the round trip.
-import type { BackendAddress } from './types.js';
+import type { BackendAddress } from '../backend/address.js';
+import { raceSignal } from '../util/abort.js';
 
 interface CacheEntry {
   addr: BackendAddress;
@@ -55,22 +56,4 @@ export class AddressCache {
   clear(): void {
     this.entries.clear();
   }
-}
-
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }
