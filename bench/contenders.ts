@@ -25,6 +25,8 @@ export interface ContenderSpec {
   label: string;
   kind: 'direct' | 'haproxy' | 'proxy';
   poolMode?: PoolMode;
+  /** Run the --baseline build's proxy instead of this one. */
+  baseline?: boolean;
 }
 
 export const CONTENDERS: ContenderSpec[] = [
@@ -32,6 +34,20 @@ export const CONTENDERS: ContenderSpec[] = [
   { id: 'haproxy', label: 'HAProxy (TCP)', kind: 'haproxy' },
   ...POOL_MODES.map((m): ContenderSpec => ({ id: `proxy-${m}`, label: `proxy ${m}`, kind: 'proxy', poolMode: m })),
 ];
+
+/** The baseline build's proxies, in the modes that run as processes of their own. */
+const BASELINE_CONTENDERS: ContenderSpec[] = (['pipe', 'transaction'] as const).map((m) => ({
+  id: `proxy-${m}-baseline`,
+  label: `proxy ${m} (baseline)`,
+  kind: 'proxy',
+  poolMode: m,
+  baseline: true,
+}));
+
+/** Every contender of this run: the baseline build's too with --baseline. */
+export function contendersFor(ctx: BenchContext): ContenderSpec[] {
+  return ctx.baselineHost ? [...CONTENDERS, ...BASELINE_CONTENDERS] : CONTENDERS;
+}
 
 /** Where a load generator connects to reach the backend through one contender. */
 export interface Endpoint {
@@ -65,7 +81,7 @@ export async function startContenders(
   ctx: BenchContext,
   scenario: string,
   target: BenchTarget,
-  specs: ContenderSpec[] = CONTENDERS,
+  specs: ContenderSpec[] = contendersFor(ctx),
 ): Promise<ContenderSet> {
   const running: Contender[] = [];
   const skipped: ContenderSet['skipped'] = [];
@@ -76,6 +92,7 @@ export async function startContenders(
   try {
     for (const spec of specs) {
       const mode = spec.poolMode ?? 'pipe';
+      const hostScript = spec.baseline ? ctx.baselineHost : undefined;
       if (spec.kind === 'direct') {
         running.push({ spec, endpoint: { ...backend, ...creds } });
       } else if (spec.kind === 'haproxy') {
@@ -90,18 +107,18 @@ export async function startContenders(
       } else if (!modes.includes(mode)) {
         skipped.push({ spec, reason: `--pool-mode takes ${modes.join(', ')}` });
       } else if (mode === 'pipe') {
-        const outcome = await startPipeProxy(ctx, `${scenario}-${spec.id}`, backend);
+        const outcome = await startPipeProxy(ctx, `${scenario}-${spec.id}`, backend, [], hostScript);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
         stops.push(outcome.proxy.stop);
         running.push({ spec, endpoint: at(outcome.proxy.port), pid: outcome.proxy.pid });
-      } else if (mode === 'session' && target.pooled) {
+      } else if (mode === 'session' && target.pooled && !spec.baseline) {
         const p = target.pooled;
         running.push({ spec, endpoint: { host: '127.0.0.1', port: p.port, user: p.user, password: p.password }, pid: p.pid });
       } else if (mode === 'transaction' && target.pooled) {
-        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl);
+        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, hostScript);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
@@ -127,8 +144,9 @@ export async function startContenders(
 }
 
 /** `proxy --control-url` in transaction pool mode (verified logins) in its own process, in front of the target's control plane. */
-export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string): Promise<StartOutcome> {
+export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string, hostScript?: string): Promise<StartOutcome> {
   return startProxyProcess({
+    hostScript,
     command: 'proxy',
     args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', 'transaction'],
     port: await findFreePort(),
@@ -144,8 +162,10 @@ export async function startPipeProxy(
   label: string,
   backend: { host: string; port: number },
   extraArgs: string[] = [],
+  hostScript?: string,
 ): Promise<StartOutcome> {
   return startProxyProcess({
+    hostScript,
     command: 'proxy',
     args: ['--backend', `${backend.host}:${backend.port}`, ...extraArgs],
     port: await findFreePort(),

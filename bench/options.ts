@@ -1,5 +1,7 @@
 // Command-line flags of `npm run bench` and the two run sizes. Quick has to
 // finish in under 3 minutes on 2 cores; full trades time for tighter numbers.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls'] as const;
@@ -24,6 +26,8 @@ export interface BenchOptions {
   /** Run each proxy with --cpu-prof and keep the profiles next to the results. */
   cpuProf: boolean;
   outDir: string | undefined;
+  /** Another build's dist/ directory: its proxy runs beside this one as a "(baseline)" contender. */
+  baseline: string | undefined;
 }
 
 const QUICK: BenchProfile = {
@@ -57,6 +61,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --idle-clients <n>    idle connections to hold (default 10000, quick 2000)
   --cpu-prof            profile every proxy process (node --cpu-prof), kept with the results
   --out <dir>           where results go (default bench/results/<timestamp>)
+  --baseline <dist>     another build's dist/ (e.g. of the commit before a change): its proxy
+                        runs as an extra "(baseline)" contender in pipe and transaction mode
+                        (point-select, churn, idle), so before and after alternate in one run
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -69,6 +76,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'idle-clients': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -86,7 +94,15 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     if (unknown.length > 0) throw new Error(`--only: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_IDS.join(', ')}`);
     scenarios = SCENARIO_IDS.filter((id) => wanted.includes(id));
   }
-  return { profile, scenarios, cpuProf: values['cpu-prof'], outDir: values.out };
+  return { profile, scenarios, cpuProf: values['cpu-prof'], outDir: values.out, baseline: baselineHost(values.baseline) };
+}
+
+/** The baseline build's proxy host script, checked to exist. */
+function baselineHost(dist: string | undefined): string | undefined {
+  if (dist === undefined) return undefined;
+  const host = resolve(dist, 'bench', 'proxy-host.js');
+  if (!existsSync(host)) throw new Error(`--baseline: ${host} does not exist (give a built dist/ directory)`);
+  return host;
 }
 
 function positive(flag: string, raw: string): number {

@@ -38,6 +38,8 @@ export interface ProxyStart {
   timeoutMs?: number;
   /** Grace period on stop: `dev` stops its computes too. */
   stopGraceMs?: number;
+  /** Another build's proxy-host.js (--baseline); default this build's. */
+  hostScript?: string | undefined;
 }
 
 export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
@@ -57,7 +59,7 @@ export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
   const log = openSync(s.logPath, 'a');
   let child: ChildProcess;
   try {
-    child = forkGroup(HOST_SCRIPT, argv, { execArgv, stdio: ['ignore', log, log, 'ipc'] });
+    child = forkGroup(s.hostScript ?? HOST_SCRIPT, argv, { execArgv, stdio: ['ignore', log, log, 'ipc'] });
   } finally {
     closeSync(log); // the child has its own copy
   }

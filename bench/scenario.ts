@@ -40,6 +40,8 @@ export interface BenchContext {
   outDir: string;
   /** Set with --cpu-prof: where proxy processes write their .cpuprofile files. */
   cpuProfDir: string | undefined;
+  /** With --baseline: the other build's proxy host script. */
+  baselineHost: string | undefined;
 }
 
 /** A number for a table cell: 3 significant digits, thousands kept whole. */

@@ -51,23 +51,30 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
   const workers = await startWorkers('idle-worker.js', ctx.profile.idle.workers);
   const results: Measured[] = [];
   const notes: string[] = [];
+  // With --baseline the other build holds the same clients right after this one, mode by mode.
+  const builds: Array<{ suffix: string; hostScript: string | undefined }> = [{ suffix: '', hostScript: undefined }];
+  if (ctx.baselineHost) builds.push({ suffix: ' (baseline)', hostScript: ctx.baselineHost });
   try {
-    const proxyPort = await findFreePort();
-    const started = await startProxyProcess({
-      command: 'proxy',
-      args: ['--backend', `${db.host}:${db.port}`],
-      port: proxyPort,
-      label: 'idle-proxy-pipe',
-      logPath: join(ctx.outDir, 'logs', 'idle-proxy-pipe.log'),
-      cpuProfDir: ctx.cpuProfDir,
-    });
-    if (!started.ok) throw new Error(`proxy did not start: ${started.reason}`);
-    try {
-      results.push(await hold('proxy pipe', workers, proxyPort, dd.creds, n, () => started.proxy.memory()));
-    } finally {
-      await started.proxy.stop();
+    for (const build of builds) {
+      const proxyPort = await findFreePort();
+      const label = `idle-proxy-pipe${build.hostScript ? '-baseline' : ''}`;
+      const started = await startProxyProcess({
+        command: 'proxy',
+        args: ['--backend', `${db.host}:${db.port}`],
+        port: proxyPort,
+        label,
+        logPath: join(ctx.outDir, 'logs', `${label}.log`),
+        cpuProfDir: ctx.cpuProfDir,
+        hostScript: build.hostScript,
+      });
+      if (!started.ok) throw new Error(`proxy did not start: ${started.reason}`);
+      try {
+        results.push(await hold(`proxy pipe${build.suffix}`, workers, proxyPort, dd.creds, n, () => started.proxy.memory()));
+      } finally {
+        await started.proxy.stop();
+      }
     }
-    results.push(await holdTransactionPooled(ctx, workers, n));
+    for (const build of builds) results.push(await holdTransactionPooled(ctx, workers, n, build.suffix, build.hostScript));
     const haproxy = await findHaproxy();
     if (haproxy) {
       // Only context, so a HAProxy that cannot hold N here (it reserves fds up front) is a note, not a failure.
@@ -131,13 +138,20 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
  * The same clients through `proxy --pool-mode transaction` in front of a control
  * plane of its own: logged in, SELECT 1 run, then idle without a compute connection.
  */
-async function holdTransactionPooled(ctx: BenchContext, workers: WorkerGroup, n: number): Promise<Measured> {
-  const stack = await startWakeStack(ctx, { name: 'idle-tx', args: ['--idle-timeout', '0', '--wake-timeout', '60s'] });
+async function holdTransactionPooled(
+  ctx: BenchContext,
+  workers: WorkerGroup,
+  n: number,
+  suffix: string,
+  hostScript: string | undefined,
+): Promise<Measured> {
+  const tag = hostScript ? '-baseline' : '';
+  const stack = await startWakeStack(ctx, { name: `idle-tx${tag}`, args: ['--idle-timeout', '0', '--wake-timeout', '60s'] });
   const project = await stack.createProject('idle');
-  const started = await startTransactionProxy(ctx, 'idle-proxy-transaction', stack.controlUrl);
+  const started = await startTransactionProxy(ctx, `idle-proxy-transaction${tag}`, stack.controlUrl, hostScript);
   if (!started.ok) throw new Error(`transaction proxy did not start: ${started.reason}`);
   try {
-    return await hold('proxy transaction', workers, started.proxy.port, { user: project.user, password: project.password }, n, () => started.proxy.memory());
+    return await hold(`proxy transaction${suffix}`, workers, started.proxy.port, { user: project.user, password: project.password }, n, () => started.proxy.memory());
   } finally {
     await started.proxy.stop();
   }
