@@ -40,7 +40,7 @@ export async function startProxyFromValues(
   const backendTls = backendTlsFromValues(values);
   const proxy = await startProxy({
     ...(backendTls ? { backendTls } : {}),
-    ...(pools ? { pools, poolMode: values['pool-mode'] as PoolMode } : {}),
+    pooling: pools ? { mode: values['pool-mode'] as PoolMode, pools } : { mode: 'pipe' },
     metrics,
     ...(tls ? { tls } : {}),
     requireTls: values['require-tls'] === 'true',

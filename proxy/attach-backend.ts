@@ -9,7 +9,7 @@ import {
   type HandshakeResponse,
 } from '../protocol/index.js';
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
-import { PoolTimeoutError } from '../pool/backend-pool.js';
+import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
@@ -18,20 +18,36 @@ import { authenticatePassthrough } from './passthrough-auth.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
-import type { SessionContext } from './session-context.js';
+import type { PoolsInUse, SessionContext } from './session-context.js';
 
-export interface AttachedBackend {
+interface Attached {
   addr: BackendAddress;
-  socket: Socket;
   greeting: Greeting;
-  /** Bytes each side sent before the relay takes over. */
+  /** Bytes the client sent before the relay takes over. */
   clientLeftover: Buffer;
-  backendLeftover: Buffer;
-  /** Set when pooling: the connection goes back to the pool at the end. */
-  pooled?: PooledBackend;
-  /** Set when pooling: borrows another connection like `pooled` (transaction mode's later statements). */
-  borrow?: (signal?: AbortSignal) => Promise<PooledBackend>;
 }
+
+/** A compute connection of the session's own (passthrough, or verified in pipe mode). */
+export interface OwnBackend extends Attached {
+  kind: 'own';
+  socket: Socket;
+  /** Bytes the compute sent before the relay takes over. */
+  backendLeftover: Buffer;
+}
+
+/** Borrows a pooled connection like the session's first, waking its compute if need be. */
+export type Borrow = (signal?: AbortSignal) => Promise<PooledBackend>;
+
+/** A pooled connection (verified, session or transaction mode): it goes back to `pooling.pools` at the end. */
+export interface BorrowedBackend extends Attached {
+  kind: 'pooled';
+  pooling: PoolsInUse;
+  pooled: PooledBackend;
+  /** Another connection like `pooled`: transaction mode's later statements. */
+  borrow: Borrow;
+}
+
+export type AttachedBackend = OwnBackend | BorrowedBackend;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -40,7 +56,7 @@ export async function attachPassthrough(
   ctx: SessionContext,
   hello: HandshakeResponse,
   route: Route,
-): Promise<AttachedBackend | null> {
+): Promise<OwnBackend | null> {
   let backend = await wakeAndConnect(ctx, route, {
     open: (addr, signal) => connectBackend(addr, ctx.cfg.connectTimeoutMs, signal),
     isFinal: (err) => err instanceof BackendRefusedError || err instanceof BackendTlsError,
@@ -58,7 +74,7 @@ export async function attachPassthrough(
     const clientLeftover = ctx.client.detach();
     const backendLeftover = backend.channel.detach();
     ctx.client.write(auth.final.payload, auth.final.sequenceId);
-    return { addr: backend.addr, socket: backend.socket, greeting: backend.greeting, clientLeftover, backendLeftover };
+    return { kind: 'own', addr: backend.addr, socket: backend.socket, greeting: backend.greeting, clientLeftover, backendLeftover };
   } catch (err) {
     backend.socket.destroy();
     // Hanging up instead of answering the compute is a failed login: it must not dodge the limiter.
@@ -80,14 +96,14 @@ export async function attachVerified(
   route: Route,
   stage1: Buffer,
 ): Promise<AttachedBackend> {
-  const { profile, pools } = ctx.cfg;
+  const { profile, pooling } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities);
-  let attached: Omit<AttachedBackend, 'clientLeftover'>;
-  if (pools) {
-    const borrow = pooledBorrower(ctx, route, key, heldLogin(stage1, loginOptions(ctx, null)));
+  let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
+  if (pooling.mode !== 'pipe') {
+    const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
-    attached = { addr: pooled.key.addr, socket: pooled.socket, greeting: pooled.greeting, backendLeftover: EMPTY, pooled, borrow };
+    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
@@ -95,7 +111,7 @@ export async function attachVerified(
     }).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);
     });
-    attached = { addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
+    attached = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
   }
   const clientLeftover = ctx.client.detach();
   ctx.client.write(
@@ -114,10 +130,10 @@ export async function attachVerified(
 function pooledBorrower(
   ctx: SessionContext,
   route: Route,
+  pools: BackendPools,
   key: Omit<BackendKey, 'addr'>,
   login: BackendLogin,
-): (signal?: AbortSignal) => Promise<PooledBackend> {
-  const pools = ctx.cfg.pools!;
+): Borrow {
   const opener = {
     open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire({ ...key, addr }, login, signal),
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.

@@ -75,28 +75,31 @@ function relayUntilVerdict(
   timeoutMs: number,
 ): Promise<Verdict> {
   return new Promise<Verdict>((resolve, reject) => {
-    const finish = (err: Error | null, outcome?: Verdict) => {
+    const stop = () => {
       clearTimeout(timer);
       client.listen(null);
       client.onFailure(null);
-      if (err) reject(err);
-      else resolve(outcome!);
     };
-    const timer = setTimeout(
-      () => finish(new Error(`authentication did not finish within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    client.onFailure((err) => finish(err));
+    const fail = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const finish = (verdict: Verdict) => {
+      stop();
+      resolve(verdict);
+    };
+    const timer = setTimeout(() => fail(new Error(`authentication did not finish within ${timeoutMs} ms`)), timeoutMs);
+    client.onFailure(fail);
     client.listen((p) => backend.write(p.payload, (p.sequenceId - shift) & 0xff));
     const next = (): void => {
       backend.read(0, 'auth reply').then((p) => {
         const renumbered = { sequenceId: (p.sequenceId + shift) & 0xff, payload: p.payload };
         // Only 0x00 ends authentication well: 0xfe here is an auth switch, not an EOF-style OK.
-        if (p.payload[0] === OK_HEADER) return finish(null, { final: renumbered, ok: true });
-        if (p.payload[0] === ERR_HEADER) return finish(null, { final: renumbered, ok: false });
+        if (p.payload[0] === OK_HEADER) return finish({ final: renumbered, ok: true });
+        if (p.payload[0] === ERR_HEADER) return finish({ final: renumbered, ok: false });
         client.write(renumbered.payload, renumbered.sequenceId);
         next();
-      }, (err: Error) => finish(err));
+      }, fail);
     };
     next();
   });

@@ -5,13 +5,12 @@ import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { GreetingProfile } from './greeting-profile.js';
 import { runSession } from './session.js';
-import { createSession, type PoolMode, type SessionConfig, type SessionContext } from './session-context.js';
+import { createSession, type Pooling, type SessionConfig, type SessionContext } from './session-context.js';
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
 import { ProjectLimits, tooManyConnections, type LimitsConfig } from './limits.js';
 import { TlsContextHolder } from './tls-context.js';
 import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
-import type { BackendPools } from '../pool/backend-pool.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
@@ -37,10 +36,8 @@ export interface ProxyOptions {
   unknownUsers?: UnverifiedPolicy;
   /** Users with an auth plugin the proxy cannot check: passthrough (default) or refuse. */
   otherPlugins?: UnverifiedPolicy;
-  /** Pooling (verified clients only): the pools to borrow from; closed by the server. */
-  pools?: BackendPools;
-  /** How verified clients use `pools`: for their whole session (default) or per transaction. */
-  poolMode?: PoolMode;
+  /** Pooling (verified clients only): the mode and the pools to borrow from, closed by the server. Default pipe. */
+  pooling?: Pooling;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
   logger: Logger;
@@ -88,8 +85,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     unknownUsers: opts.unknownUsers ?? 'refuse',
     otherPlugins: opts.otherPlugins ?? 'passthrough',
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
-    poolMode: opts.poolMode ?? 'session',
-    ...(opts.pools ? { pools: opts.pools } : {}),
+    pooling: opts.pooling ?? { mode: 'pipe' },
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
@@ -100,7 +96,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   let nextId = 1;
   let draining = false;
   let emptied: (() => void) | null = null;
-  const mode = { mode: cfg.pools ? cfg.poolMode : 'pipe' };
+  const mode = { mode: cfg.pooling.mode };
+  const pools = cfg.pooling.mode === 'pipe' ? undefined : cfg.pooling.pools;
   function onClose(this: Socket): void {
     live.delete(this);
     metrics.connectionsActive.dec();
@@ -147,8 +144,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     },
     refreshMetrics() {
       for (const ctx of live.values()) countBytes(ctx);
-      if (opts.pools) {
-        const { total } = opts.pools.stats();
+      if (pools) {
+        const { total } = pools.stats();
         metrics.poolConnections.set({ state: 'in_use' }, total.inUse);
         metrics.poolConnections.set({ state: 'idle' }, total.idle);
         metrics.poolConnections.set({ state: 'waiting' }, total.waiting);
@@ -171,7 +168,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       for (const ctx of live.values()) endSession(ctx);
       limits.close();
       await listenerClosed;
-      await opts.pools?.close();
+      await pools?.close();
       return { closed };
     },
     async close() {
@@ -180,7 +177,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       const closed = stopListening();
       for (const ctx of live.values()) ctx.socket.destroy();
       await closed;
-      await opts.pools?.close();
+      await pools?.close();
     },
   };
 }

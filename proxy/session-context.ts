@@ -15,8 +15,20 @@ import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
 
-/** How a verified client uses the pools; unverified clients always get a pipe. */
+/** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
+
+/** Pooling on: verified clients borrow logged-in compute connections from `pools`. */
+export interface PoolsInUse {
+  mode: PoolMode;
+  pools: BackendPools;
+}
+
+/**
+ * How sessions get compute connections. In `pipe` mode there are no pools and each
+ * client gets its own; unverified (passthrough) clients always do.
+ */
+export type Pooling = { mode: 'pipe' } | PoolsInUse;
 
 export interface SessionConfig {
   resolver: ComputeResolver;
@@ -38,10 +50,7 @@ export interface SessionConfig {
   unknownUsers: UnverifiedPolicy;
   /** Users whose auth plugin only the compute can check (ed25519, ...). */
   otherPlugins: UnverifiedPolicy;
-  /** Pooling: verified clients borrow logged-in compute connections... */
-  pools?: BackendPools;
-  /** ...for their whole session, or per transaction. */
-  poolMode: PoolMode;
+  pooling: Pooling;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
 }

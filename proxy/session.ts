@@ -4,28 +4,42 @@ import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified } from './attach-backend.js';
+import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow } from './attach-backend.js';
 import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
-import { round, type SessionContext } from './session-context.js';
+import { round, type PoolsInUse, type SessionContext } from './session-context.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
  * client's hello, its attributes, the greetings) is garbage once bytes flow,
  * which keeps an idle held client cheap.
  */
-interface Ready {
+interface ReadyBase {
   project: string | undefined;
-  backend: Socket;
+  /** Bytes the client sent before the relay takes over. */
   clientLeftover: Buffer;
-  backendLeftover: Buffer;
-  pooled: PooledBackend | undefined;
-  borrow: ((signal?: AbortSignal) => Promise<PooledBackend>) | undefined;
   /** Gives the project's connection slot back. */
   releaseSlot: (() => void) | undefined;
 }
+
+/** Bytes flow untouched between the client and a compute connection of its own. */
+interface PipedReady extends ReadyBase {
+  kind: 'piped';
+  backend: Socket;
+  backendLeftover: Buffer;
+}
+
+/** A verified client on a pooled connection, for its session or per transaction. */
+interface PooledReady extends ReadyBase {
+  kind: 'pooled';
+  pooling: PoolsInUse;
+  pooled: PooledBackend;
+  borrow: Borrow;
+}
+
+type Ready = PipedReady | PooledReady;
 
 export async function runSession(ctx: SessionContext): Promise<void> {
   const rawSocket = ctx.socket;
@@ -36,7 +50,9 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     ready = await establish(ctx);
     if (!ready) return;
     forgetHandshake(ctx, rawSocket, onClientGone);
-    const why = perTransaction(ctx, ready) ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
+    // Only a pooled (verified) session borrows per transaction; others keep one backend to the end.
+    const why =
+      ready.kind === 'pooled' && ready.pooling.mode === 'transaction' ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
     countBytes(ctx);
     ctx.log.info(
       {
@@ -103,19 +119,19 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
     );
-    return {
-      project: route.project,
-      backend: backend.socket,
-      clientLeftover: backend.clientLeftover,
-      backendLeftover: backend.backendLeftover,
-      pooled: backend.pooled,
-      borrow: backend.borrow,
-      releaseSlot,
-    };
+    return readyFrom(backend, route.project, releaseSlot);
   } catch (err) {
     releaseSlot?.();
     throw err;
   }
+}
+
+function readyFrom(backend: AttachedBackend, project: string | undefined, releaseSlot: (() => void) | undefined): Ready {
+  const { clientLeftover } = backend;
+  if (backend.kind === 'own') {
+    return { kind: 'piped', project, clientLeftover, backend: backend.socket, backendLeftover: backend.backendLeftover, releaseSlot };
+  }
+  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, releaseSlot };
 }
 
 /**
@@ -125,22 +141,17 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
 async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
   try {
-    const { pooled } = ready;
-    if (!pooled || !ctx.cfg.pools) {
+    if (ready.kind === 'piped') {
       return await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
     }
     // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
+    const { pooled } = ready;
     const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled);
-    await ctx.cfg.pools.release(pooled, { dirty: !outcome.reusable });
+    await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable });
     return outcome.end;
   } finally {
     untrack?.();
   }
-}
-
-/** Only a pooled (verified) session can borrow per transaction; others get a pipe. */
-function perTransaction(ctx: SessionContext, ready: Ready): boolean {
-  return ctx.cfg.poolMode === 'transaction' && ready.borrow !== undefined;
 }
 
 /**
@@ -148,17 +159,17 @@ function perTransaction(ctx: SessionContext, ready: Ready): boolean {
  * activity only while it holds one. A borrow that waits for a wake is stopped by the
  * relay's own signal when the client leaves.
  */
-async function carryTransactions(ctx: SessionContext, ready: Ready): Promise<string> {
-  const { pools, activity, metrics } = ctx.cfg;
-  const { project } = ready;
-  const pooled = ready.pooled!;
+async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promise<string> {
+  const { activity, metrics } = ctx.cfg;
+  const { project, pooled } = ready;
+  const { pools } = ready.pooling;
   let untrack: (() => void) | undefined;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: pooled.capabilities,
     mariadbCapabilities: pooled.mariadbCapabilities,
     maxPacketSize: MAX_STATEMENT_PACKET,
-    borrow: ready.borrow!,
-    giveBack: (backend, opts) => void pools!.release(backend, opts),
+    borrow: ready.borrow,
+    giveBack: (backend, opts) => void pools.release(backend, opts),
     errorFor: (err) => statementFailure(ctx, err),
     onHold: (holding) => {
       if (holding) metrics.poolBorrows.inc();

@@ -17,6 +17,7 @@ import type { IdleOptions } from '../../control-plane/scale-to-zero.js';
 import { ActivityReporter } from '../../proxy/activity-reporter.js';
 import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
 import { createBackendPools } from '../../pool/backend-pool.js';
+import type { Pooling } from '../../proxy/session-context.js';
 
 export interface ProjectCredentials {
   project: string;
@@ -96,15 +97,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const verifiers = opts.verify ? createControlApiVerifiers({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
   const poolMode = opts.verify?.poolMode ?? 'pipe';
-  const pools =
-    poolMode !== 'pipe'
-      ? createBackendPools({
-          maxPerCompute: opts.verify?.poolMax ?? 20,
-          idleTimeoutMs: 30_000,
-          acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
-          logger,
-        })
-      : undefined;
+  const pooling: Pooling =
+    poolMode === 'pipe'
+      ? { mode: poolMode }
+      : {
+          mode: poolMode,
+          pools: createBackendPools({
+            maxPerCompute: opts.verify?.poolMax ?? 20,
+            idleTimeoutMs: 30_000,
+            acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
+            logger,
+          }),
+        };
   const proxy = await startProxy({
     host: '127.0.0.1',
     port: 0,
@@ -112,7 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     logger,
     wakeTimeoutMs,
     ...(verifiers ? { verifiers } : {}),
-    ...(pools && poolMode !== 'pipe' ? { pools, poolMode } : {}),
+    pooling,
     ...(reporter ? { activity: reporter } : {}),
     ...opts.proxy,
   });
