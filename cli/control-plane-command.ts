@@ -1,5 +1,7 @@
-// `wake-proxy control-plane`: the control API with the process driver.
+// `wake-proxy control-plane`: the control API with its compute driver.
+import type { Logger } from 'pino';
 import { startControlPlane } from '../control-plane/server.js';
+import type { ComputeDriver } from '../control-plane/drivers/driver.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
 import { ACTIVITY_OPTIONS, CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS } from './tables.js';
 import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
@@ -16,28 +18,22 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     console.log(formatHelp('control-plane', 'Run the control API and its compute driver.', TABLE));
     return;
   }
-  const token = values.token as string | undefined;
-  if (!token && values['insecure-dev'] !== 'true') {
+  const { token } = values;
+  if (!token && !values['insecure-dev']) {
     throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
   }
-  const logger = createLogger(values['log-level'] as string, 'wake-proxy-control-plane');
-  const driver =
-    values.driver === 'kubernetes'
-      ? createKubernetesDriver({
-          kubeConfig: loadKubeConfig(),
-          namespace: values['kube-namespace'] as string,
-          logger: logger.child({ component: 'kubernetes-driver' }),
-        })
-      : undefined;
+  const logger = createLogger(values['log-level'], 'wake-proxy-control-plane');
+  // The process driver is the control plane's default.
+  const driver = values.driver === 'kubernetes' ? kubernetesDriver(values['kube-namespace'], logger) : undefined;
   // Without --redis no proxy's activity is visible here, so the idle scheduler stays off.
-  const store = openActivityStore(values, false);
+  const store = openActivityStore(values);
   const cp = await startControlPlane({
     ...(store ? { activity: store } : {}),
     idle: idleOptionsFrom(values, logger),
     ...(driver ? { driver } : {}),
-    dataDir: values['data-dir'] as string,
-    host: values['control-host'] as string,
-    port: values['control-port'] as number,
+    dataDir: values['data-dir'],
+    host: values['control-host'],
+    port: values['control-port'],
     ...(token ? { token } : {}),
     logger,
   });
@@ -46,5 +42,13 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
   onShutdown(logger, async () => {
     await cp.close({ stopComputes: false });
     await store?.close();
+  });
+}
+
+function kubernetesDriver(namespace: string, logger: Logger): ComputeDriver {
+  return createKubernetesDriver({
+    kubeConfig: loadKubeConfig(),
+    namespace,
+    logger: logger.child({ component: 'kubernetes-driver' }),
   });
 }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import { startControlPlane, type ControlPlane } from '../control-plane/server.js';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
+import { MemoryActivityStore } from '../activity/memory-activity-store.js';
 import { formatHelp, parseOptions } from './options.js';
 import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
@@ -15,9 +16,9 @@ import { createProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = {
   ...PROXY_OPTIONS,
-  host: { ...PROXY_OPTIONS.host!, default: '127.0.0.1' },
-  'admin-host': { ...PROXY_OPTIONS['admin-host']!, default: '127.0.0.1' },
-  'drain-timeout': { ...PROXY_OPTIONS['drain-timeout']!, default: '5s' },
+  host: { ...PROXY_OPTIONS.host, default: '127.0.0.1' },
+  'admin-host': { ...PROXY_OPTIONS['admin-host'], default: '127.0.0.1' },
+  'drain-timeout': { ...PROXY_OPTIONS['drain-timeout'], default: '5s' },
   ...CONTROL_PLANE_OPTIONS,
   ...ACTIVITY_OPTIONS,
   ...IDLE_OPTIONS,
@@ -42,35 +43,35 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     );
     return;
   }
-  const dataDir = resolve(values['data-dir'] as string);
+  const dataDir = resolve(values['data-dir']);
   await mkdir(dataDir, { recursive: true });
-  const logger = createLogger(values['log-level'] as string, 'wake-proxy');
+  const logger = createLogger(values['log-level'], 'wake-proxy');
   const metrics = createProxyMetrics();
   // One process: without --redis the proxy and the scheduler share a store in memory.
-  const store = openActivityStore(values, true)!;
+  const store = openActivityStore(values) ?? new MemoryActivityStore();
   const cp = await startControlPlane({
     activity: store,
-    idle: idleOptionsFrom(values, logger, values['cache-ttl'] as number),
+    idle: idleOptionsFrom(values, logger, values['cache-ttl']),
     dataDir,
     host: '127.0.0.1',
-    port: values['control-port'] as number,
+    port: values['control-port'],
     logger: logger.child({ component: 'control-plane' }),
-    wakeTimeoutMs: values['wake-timeout'] as number,
+    wakeTimeoutMs: values['wake-timeout'],
   });
   const resolver = createControlApiResolver({
     url: cp.url,
-    wakeTimeoutMs: values['wake-timeout'] as number,
-    cacheTtlMs: values['cache-ttl'] as number,
+    wakeTimeoutMs: values['wake-timeout'],
+    cacheTtlMs: values['cache-ttl'],
     logger,
     onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
-    wakeRatePerProject: values['wake-rate-per-project'] as number,
+    wakeRatePerProject: values['wake-rate-per-project'],
   });
   let running;
   try {
     const demo = await ensureDemoProject(cp, dataDir);
     const routing = {
-      ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {}),
-      databaseRouting: values['database-routing'] === 'true',
+      ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] } : {}),
+      databaseRouting: values['database-routing'],
     };
     const activity = createReporter(values, store, logger, metrics);
     const verifiers = verifiersFromValues(values, cp.url, undefined, logger);

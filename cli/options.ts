@@ -2,22 +2,7 @@
 // says everything that is wrong in one go.
 import { parseArgs } from 'node:util';
 import { parseHostPort } from '../control-client/static-resolver.js';
-
-export type OptionKind = 'port' | 'duration' | 'string' | 'url' | 'host-port' | 'count' | 'level' | 'choice';
-
-export interface OptionSpec {
-  kind: OptionKind;
-  env: string;
-  help: string;
-  default?: string;
-  choices?: readonly string[];
-  /** Shown instead of the value in --help and errors. */
-  secret?: boolean;
-}
-
-export type OptionTable = Record<string, OptionSpec>;
-
-export type ParsedValue = string | number | { host: string; port: number } | undefined;
+import { LOG_LEVELS, type OptionSpec, type OptionTable, type OptionValues } from './option-spec.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -25,8 +10,6 @@ export class ConfigError extends Error {
     super(problems.join('\n'));
   }
 }
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** "500ms", "2s", "5m", "1h" (or "0") to milliseconds. */
 export function parseDuration(text: string): number {
@@ -39,7 +22,9 @@ export function parseDuration(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-function parseValue(name: string, spec: OptionSpec, raw: string): ParsedValue {
+const BOOLEAN_CHOICES = ['true', 'false'] as const;
+
+function parseValue(name: string, spec: OptionSpec, raw: string): unknown {
   switch (spec.kind) {
     case 'port': {
       const n = Number(raw);
@@ -68,10 +53,13 @@ function parseValue(name: string, spec: OptionSpec, raw: string): ParsedValue {
     case 'host-port':
       return parseHostPort(raw);
     case 'level':
-      if (!(LEVELS as readonly string[]).includes(raw)) throw new Error(`expected one of ${LEVELS.join(', ')}`);
+      if (!LOG_LEVELS.some((level) => level === raw)) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`);
       return raw;
+    case 'boolean':
+      if (raw !== 'true' && raw !== 'false') throw new Error(`expected one of ${BOOLEAN_CHOICES.join(', ')}, got '${raw}'`);
+      return raw === 'true';
     case 'choice':
-      if (!spec.choices?.includes(raw)) throw new Error(`expected one of ${spec.choices?.join(', ')}, got '${raw}'`);
+      if (!spec.choices.includes(raw)) throw new Error(`expected one of ${spec.choices.join(', ')}, got '${raw}'`);
       return raw;
     case 'string':
       if (raw === '') throw new Error(`${name} must not be empty`);
@@ -83,11 +71,11 @@ function parseValue(name: string, spec: OptionSpec, raw: string): ParsedValue {
  * Flags win over environment variables, which win over defaults. Every
  * problem is collected; the caller prints them all and exits.
  */
-export function parseOptions(
-  table: OptionTable,
+export function parseOptions<T extends OptionTable>(
+  table: T,
   argv: string[],
   env: NodeJS.ProcessEnv,
-): { values: Record<string, ParsedValue>; help: boolean } {
+): { values: OptionValues<T>; help: boolean } {
   const problems: string[] = [];
   const argOptions: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
   for (const name of Object.keys(table)) argOptions[name] = { type: 'string' };
@@ -97,7 +85,7 @@ export function parseOptions(
   } catch (err) {
     throw new ConfigError([(err as Error).message]);
   }
-  const values: Record<string, ParsedValue> = {};
+  const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(table)) {
     const fromFlag = parsed.values[name];
     const raw = typeof fromFlag === 'string' ? fromFlag : env[spec.env] ?? spec.default;
@@ -110,13 +98,15 @@ export function parseOptions(
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { values, help: parsed.values.help === true };
+  // The one place the table's types meet the parsed values: parseValue returns each
+  // kind's type, and only options without a default can be missing.
+  return { values: values as OptionValues<T>, help: parsed.values.help === true };
 }
 
 export function formatHelp(command: string, summary: string, table: OptionTable): string {
   const lines = [`Usage: wake-proxy ${command} [options]`, '', summary, '', 'Options (each also read from its environment variable):'];
   const entries = Object.entries(table).map(([name, spec]) => {
-    const left = `  --${name} <${spec.kind === 'choice' ? spec.choices?.join('|') : spec.kind}>`;
+    const left = `  --${name} <${valueHint(spec)}>`;
     const dflt = spec.default !== undefined ? ` (default: ${spec.secret ? '***' : spec.default})` : '';
     return { left, right: `${spec.help}${dflt} [${spec.env}]` };
   });
@@ -124,4 +114,10 @@ export function formatHelp(command: string, summary: string, table: OptionTable)
   for (const e of entries) lines.push(e.left.padEnd(width) + e.right);
   lines.push(`  --help`.padEnd(width) + 'Show this help');
   return lines.join('\n');
+}
+
+function valueHint(spec: OptionSpec): string {
+  if (spec.kind === 'choice') return spec.choices.join('|');
+  if (spec.kind === 'boolean') return BOOLEAN_CHOICES.join('|');
+  return spec.kind;
 }

@@ -1,18 +1,23 @@
 // `wake-proxy proxy`: the proxy alone, in front of a control API or one static backend.
+import type { Logger } from 'pino';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { createStaticResolver } from '../control-client/static-resolver.js';
 import { createKubernetesResolver } from '../control-client/kubernetes-resolver.js';
 import { loadKubeConfig } from '../kube/kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
+import type { BackendAddress } from '../backend/address.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
+import type { OptionValues } from './option-spec.js';
 import { ACTIVITY_OPTIONS, LOG_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { backendVerifiersFromValues, startProxyFromValues, verifiersFromValues } from './start-proxy.js';
-import { createProxyMetrics } from '../proxy/metrics.js';
+import { createProxyMetrics, type ProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...VERIFY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
+
+type Values = OptionValues<typeof TABLE>;
 
 export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values, help } = parseOptions(TABLE, argv, env);
@@ -20,59 +25,88 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
     console.log(formatHelp('proxy', 'Run the MySQL proxy in front of a control API or a static backend.', TABLE));
     return;
   }
-  const backend = values.backend as { host: string; port: number } | undefined;
-  const controlUrl = values['control-url'] as string | undefined;
-  const statefulSet = values['kube-statefulset'] as string | undefined;
-  const upstreams = [backend && '--backend', controlUrl && '--control-url', statefulSet && '--kube-statefulset'].filter(Boolean);
-  if (upstreams.length === 0) throw new ConfigError(['one of --control-url, --backend or --kube-statefulset is required']);
-  if (upstreams.length > 1) throw new ConfigError([`${upstreams.join(' and ')} exclude each other`]);
-  const logger = createLogger(values['log-level'] as string, 'wake-proxy');
+  const upstream = upstreamOf(values);
+  const logger = createLogger(values['log-level'], 'wake-proxy');
   const metrics = createProxyMetrics();
-  const resolver: ComputeResolver = backend
-    ? createStaticResolver(backend)
-    : statefulSet
-      ? createKubernetesResolver({
-          kubeConfig: loadKubeConfig(),
-          namespace: values['kube-namespace'] as string,
-          statefulSetName: statefulSet,
-          readyTimeoutMs: values['wake-timeout'] as number,
-          cacheTtlMs: values['cache-ttl'] as number,
-          logger,
-        })
-      : createControlApiResolver({
-        url: controlUrl!,
-        ...(values['control-token'] ? { token: values['control-token'] as string } : {}),
-        wakeTimeoutMs: values['wake-timeout'] as number,
-        cacheTtlMs: values['cache-ttl'] as number,
-        logger,
-        onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
-        wakeRatePerProject: values['wake-rate-per-project'] as number,
-      });
-  const project = values.project as string | undefined;
+  const resolver = await resolverFor(upstream, values, logger, metrics);
   // Without --redis a lone proxy reports nowhere; the control plane then suspends nothing for idleness.
-  const store = openActivityStore(values, false);
+  const store = openActivityStore(values);
   const activity = store ? createReporter(values, store, logger, metrics) : undefined;
+  const { project } = values;
   const running = await startProxyFromValues(
     values,
     resolver,
     project
       ? { fixedProject: project }
       : {
-          projectOptional: backend !== undefined,
-          ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] as string } : {}),
-          databaseRouting: values['database-routing'] === 'true',
+          projectOptional: upstream.kind === 'backend',
+          ...(values['sni-suffix'] ? { sniSuffix: values['sni-suffix'] } : {}),
+          databaseRouting: values['database-routing'],
         },
     logger,
     metrics,
     activity,
-    controlUrl
-      ? verifiersFromValues(values, controlUrl, values['control-token'] as string | undefined, logger)
-      : backend
-        ? backendVerifiersFromValues(values, backend, logger)
+    upstream.kind === 'control-api'
+      ? verifiersFromValues(values, upstream.url, values['control-token'], logger)
+      : upstream.kind === 'backend'
+        ? backendVerifiersFromValues(values, upstream.address, logger)
         : undefined,
   );
   onShutdown(logger, async () => {
     await running.stop();
     await store?.close();
+  });
+}
+
+/** Where the proxy finds computes: exactly one of --backend, --control-url, --kube-statefulset. */
+type Upstream =
+  | { kind: 'backend'; address: BackendAddress }
+  | { kind: 'control-api'; url: string }
+  | { kind: 'kubernetes'; statefulSet: string };
+
+function upstreamOf(values: Values): Upstream {
+  const given: Array<[flag: string, upstream: Upstream]> = [];
+  if (values.backend) given.push(['--backend', { kind: 'backend', address: values.backend }]);
+  if (values['control-url']) given.push(['--control-url', { kind: 'control-api', url: values['control-url'] }]);
+  if (values['kube-statefulset']) given.push(['--kube-statefulset', { kind: 'kubernetes', statefulSet: values['kube-statefulset'] }]);
+  const [first, ...others] = given;
+  if (!first) throw new ConfigError(['one of --control-url, --backend or --kube-statefulset is required']);
+  if (others.length > 0) throw new ConfigError([`${given.map(([flag]) => flag).join(' and ')} exclude each other`]);
+  return first[1];
+}
+
+async function resolverFor(upstream: Upstream, values: Values, logger: Logger, metrics: ProxyMetrics): Promise<ComputeResolver> {
+  switch (upstream.kind) {
+    case 'backend':
+      return createStaticResolver(upstream.address);
+    case 'control-api':
+      return controlApiResolver(values, upstream.url, logger, metrics);
+    case 'kubernetes':
+      return kubernetesResolver(values, upstream.statefulSet, logger);
+  }
+}
+
+function controlApiResolver(values: Values, url: string, logger: Logger, metrics: ProxyMetrics): ComputeResolver {
+  const token = values['control-token'];
+  return createControlApiResolver({
+    url,
+    ...(token ? { token } : {}),
+    wakeTimeoutMs: values['wake-timeout'],
+    cacheTtlMs: values['cache-ttl'],
+    logger,
+    onCall: (outcome, seconds) => metrics.controlApiSeconds.observe({ outcome }, seconds),
+    wakeRatePerProject: values['wake-rate-per-project'],
+  });
+}
+
+/** Direct Kubernetes mode: the proxy scales each project's StatefulSet itself. */
+function kubernetesResolver(values: Values, statefulSetName: string, logger: Logger): ComputeResolver {
+  return createKubernetesResolver({
+    kubeConfig: loadKubeConfig(),
+    namespace: values['kube-namespace'],
+    statefulSetName,
+    readyTimeoutMs: values['wake-timeout'],
+    cacheTtlMs: values['cache-ttl'],
+    logger,
   });
 }

@@ -8,15 +8,21 @@ import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
 import { createControlApiVerifiers } from '../control-client/control-api-verifiers.js';
 import type { RoleVerifierClient } from '../control-client/verifiers.js';
-import type { UnverifiedPolicy } from '../proxy/credential-check.js';
 import { readFileSync } from 'node:fs';
 import { TlsContextHolder } from '../proxy/tls-context.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
-import { createBackendPools, type BackendPools } from '../pool/backend-pool.js';
-import type { PoolMode } from '../proxy/session-context.js';
+import { createBackendPools } from '../pool/backend-pool.js';
+import type { Pooling } from '../proxy/session-context.js';
 import { createBackendAccountVerifiers } from '../control-client/backend-account-verifiers.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
-import { ConfigError, type ParsedValue } from './options.js';
+import type { BackendAddress } from '../backend/address.js';
+import { ConfigError } from './options.js';
+import type { OptionValues } from './option-spec.js';
+import type { PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+
+/** What a running proxy reads, in `proxy` and `dev` alike. */
+type ProxyValues = OptionValues<typeof PROXY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
+type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
 
 export interface RunningProxy {
   proxy: ProxyServer;
@@ -26,7 +32,7 @@ export interface RunningProxy {
 }
 
 export async function startProxyFromValues(
-  values: Record<string, ParsedValue>,
+  values: ProxyValues,
   resolver: ComputeResolver,
   routing: RoutingConfig,
   logger: Logger,
@@ -36,39 +42,39 @@ export async function startProxyFromValues(
   verifiers?: RoleVerifierClient,
 ): Promise<RunningProxy> {
   const tls = loadTls(values, logger);
-  const pools = poolsFromValues(values, verifiers, logger);
+  const pooling = poolingFromValues(values, verifiers, logger);
   const backendTls = backendTlsFromValues(values);
   const proxy = await startProxy({
     ...(backendTls ? { backendTls } : {}),
-    pooling: pools ? { mode: values['pool-mode'] as PoolMode, pools } : { mode: 'pipe' },
+    pooling,
     metrics,
     ...(tls ? { tls } : {}),
-    requireTls: values['require-tls'] === 'true',
+    requireTls: values['require-tls'],
     limits: {
-      maxConnections: values['max-connections'] as number | undefined,
-      maxConnectionsPerProject: values['max-connections-per-project'] as number | undefined,
-      connectionRatePerProject: values['connection-rate-per-project'] as number | undefined,
-      maxWaitingPerProject: values['max-waiting-per-project'] as number | undefined,
-      maxAuthFailuresPerMinute: values['max-auth-failures-per-minute'] as number | undefined,
+      maxConnections: values['max-connections'],
+      maxConnectionsPerProject: values['max-connections-per-project'],
+      connectionRatePerProject: values['connection-rate-per-project'],
+      maxWaitingPerProject: values['max-waiting-per-project'],
+      maxAuthFailuresPerMinute: values['max-auth-failures-per-minute'],
     },
     ...(verifiers ? { verifiers } : {}),
-    unknownUsers: (values['unknown-users'] as UnverifiedPolicy | undefined) ?? 'refuse',
-    otherPlugins: (values['other-plugins'] as UnverifiedPolicy | undefined) ?? 'passthrough',
-    host: values.host as string,
-    port: values.port as number,
+    unknownUsers: values['unknown-users'],
+    otherPlugins: values['other-plugins'],
+    host: values.host,
+    port: values.port,
     resolver,
     routing,
-    wakeTimeoutMs: values['wake-timeout'] as number,
-    handshakeTimeoutMs: values['handshake-timeout'] as number,
-    connectTimeoutMs: values['connect-timeout'] as number,
+    wakeTimeoutMs: values['wake-timeout'],
+    handshakeTimeoutMs: values['handshake-timeout'],
+    connectTimeoutMs: values['connect-timeout'],
     logger,
     ...(activity ? { activity } : {}),
   });
   let admin: AdminServer;
   try {
     admin = await startAdminServer({
-      host: values['admin-host'] as string,
-      port: values['admin-port'] as number,
+      host: values['admin-host'],
+      port: values['admin-port'],
       registry: proxy.metrics.registry,
       ready: () => proxy.ready,
       beforeScrape: () => proxy.refreshMetrics(),
@@ -90,7 +96,7 @@ export async function startProxyFromValues(
     async stop() {
       process.off('SIGHUP', onHangup);
       tls?.close();
-      await proxy.drain(values['drain-timeout'] as number);
+      await proxy.drain(values['drain-timeout']);
       await activity?.close();
       await resolver.close();
       await verifiers?.close();
@@ -99,12 +105,12 @@ export async function startProxyFromValues(
   };
 }
 
-function loadTls(values: Record<string, ParsedValue>, logger: Logger): TlsContextHolder | undefined {
-  const certFile = values['tls-cert'] as string | undefined;
-  const keyFile = values['tls-key'] as string | undefined;
+function loadTls(values: ProxyValues, logger: Logger): TlsContextHolder | undefined {
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
   const problems: string[] = [];
   if (!!certFile !== !!keyFile) problems.push('--tls-cert and --tls-key go together');
-  if (values['require-tls'] === 'true' && !certFile) problems.push('--require-tls needs --tls-cert and --tls-key');
+  if (values['require-tls'] && !certFile) problems.push('--require-tls needs --tls-cert and --tls-key');
   if (values['sni-suffix'] && !certFile) problems.push('--sni-suffix needs --tls-cert and --tls-key');
   if (problems.length > 0) throw new ConfigError(problems);
   if (!certFile || !keyFile) return undefined;
@@ -117,13 +123,13 @@ function loadTls(values: Record<string, ParsedValue>, logger: Logger): TlsContex
 
 /** Role verifiers from the control API, when the proxy checks passwords itself. */
 export function verifiersFromValues(
-  values: Record<string, ParsedValue>,
+  values: OptionValues<typeof VERIFY_OPTIONS>,
   url: string,
   token: string | undefined,
   logger: Logger,
 ): RoleVerifierClient | undefined {
   if (values.auth !== 'verify') return undefined;
-  return createControlApiVerifiers({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'] as number, logger });
+  return createControlApiVerifiers({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'], logger });
 }
 
 /**
@@ -131,43 +137,44 @@ export function verifiersFromValues(
  * is given; without it passwords go to the backend (passthrough).
  */
 export function backendVerifiersFromValues(
-  values: Record<string, ParsedValue>,
-  backend: { host: string; port: number },
+  values: BackendAccountValues,
+  backend: BackendAddress,
   logger: Logger,
 ): RoleVerifierClient | undefined {
-  const user = values['accounts-user'] as string | undefined;
-  const password = values['accounts-password'] as string | undefined;
+  const user = values['accounts-user'];
+  const password = values['accounts-password'];
   if (!user) {
     if (password) throw new ConfigError(['--accounts-password needs --accounts-user']);
     return undefined;
   }
   if (values.auth !== 'verify') return undefined;
-  return createBackendAccountVerifiers({ backend, login: { user, password: password ?? '' }, ttlMs: values['verifier-ttl'] as number, logger });
+  return createBackendAccountVerifiers({ backend, login: { user, password: password ?? '' }, ttlMs: values['verifier-ttl'], logger });
 }
 
-function poolsFromValues(
-  values: Record<string, ParsedValue>,
+function poolingFromValues(
+  values: OptionValues<typeof VERIFY_OPTIONS>,
   verifiers: RoleVerifierClient | undefined,
   logger: Logger,
-): BackendPools | undefined {
+): Pooling {
   const mode = values['pool-mode'];
-  if (mode === 'pipe') return undefined;
+  if (mode === 'pipe') return { mode };
   // Only the proxy's own login (with a verified stage1) can fill a pool.
   if (!verifiers) {
     throw new ConfigError([`--pool-mode ${mode} needs --auth verify and a control API (--control-url), or --backend with --accounts-user`]);
   }
-  return createBackendPools({
-    maxPerCompute: values['pool-max-per-compute'] as number,
-    idleTimeoutMs: values['pool-idle-timeout'] as number,
-    acquireTimeoutMs: values['pool-acquire-timeout'] as number,
+  const pools = createBackendPools({
+    maxPerCompute: values['pool-max-per-compute'],
+    idleTimeoutMs: values['pool-idle-timeout'],
+    acquireTimeoutMs: values['pool-acquire-timeout'],
     logger,
   });
+  return { mode, pools };
 }
 
-function backendTlsFromValues(values: Record<string, ParsedValue>): BackendTlsOptions | undefined {
+function backendTlsFromValues(values: ProxyValues): BackendTlsOptions | undefined {
   const mode = values['backend-tls'];
-  const caFile = values['backend-tls-ca'] as string | undefined;
-  if (mode === 'off' || mode === undefined) {
+  const caFile = values['backend-tls-ca'];
+  if (mode === 'off') {
     if (caFile) throw new ConfigError(['--backend-tls-ca needs --backend-tls verify-ca']);
     return undefined;
   }

@@ -1,11 +1,11 @@
 // The flags of each command. Shared groups are declared once.
-import type { OptionSpec, OptionTable } from './options.js';
+import { defineOptions, type OptionSpec } from './option-spec.js';
 
-export const LOG_OPTIONS: OptionTable = {
+export const LOG_OPTIONS = defineOptions({
   'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
-};
+});
 
-export const PROXY_OPTIONS: OptionTable = {
+export const PROXY_OPTIONS = defineOptions({
   port: { kind: 'port', env: 'WAKE_PROXY_PORT', default: '3306', help: 'MySQL port clients connect to' },
   host: { kind: 'string', env: 'WAKE_PROXY_HOST', default: '0.0.0.0', help: 'Address to listen on' },
   'wake-timeout': {
@@ -47,9 +47,8 @@ export const PROXY_OPTIONS: OptionTable = {
   'tls-cert': { kind: 'string', env: 'WAKE_PROXY_TLS_CERT', help: 'PEM certificate (chain) for client TLS; reloaded on SIGHUP or when it changes' },
   'tls-key': { kind: 'string', env: 'WAKE_PROXY_TLS_KEY', help: 'PEM private key for --tls-cert' },
   'require-tls': {
-    kind: 'choice',
+    kind: 'boolean',
     env: 'WAKE_PROXY_REQUIRE_TLS',
-    choices: ['true', 'false'],
     default: 'false',
     help: 'Refuse logins that did not upgrade to TLS',
   },
@@ -71,9 +70,8 @@ export const PROXY_OPTIONS: OptionTable = {
     help: 'With TLS, a server name <project>.<suffix> names the project (e.g. db.example.com)',
   },
   'database-routing': {
-    kind: 'choice',
+    kind: 'boolean',
     env: 'WAKE_PROXY_DATABASE_ROUTING',
-    choices: ['true', 'false'],
     default: 'false',
     help: 'Let the database name carry the project: <project> or <project>/<database>',
   },
@@ -117,17 +115,17 @@ export const PROXY_OPTIONS: OptionTable = {
     default: '10s',
     help: "How long an awake compute's address is reused without asking the control API",
   },
-};
+});
 
-const KUBE_NAMESPACE: OptionSpec = {
+const KUBE_NAMESPACE = {
   kind: 'string',
   env: 'WAKE_PROXY_KUBE_NAMESPACE',
   default: 'default',
   help: 'Kubernetes namespace of the compute StatefulSets',
-};
+} as const satisfies OptionSpec;
 
 /** With a control API (it keeps the verifiers), or a static backend with --accounts-user. */
-export const VERIFY_OPTIONS: OptionTable = {
+export const VERIFY_OPTIONS = defineOptions({
   auth: {
     kind: 'choice',
     env: 'WAKE_PROXY_AUTH',
@@ -180,9 +178,9 @@ export const VERIFY_OPTIONS: OptionTable = {
     default: '30s',
     help: 'How long a verifier is cached: a changed password takes effect within it',
   },
-};
+});
 
-export const PROXY_ONLY_OPTIONS: OptionTable = {
+export const PROXY_ONLY_OPTIONS = defineOptions({
   'kube-statefulset': {
     kind: 'string',
     env: 'WAKE_PROXY_KUBE_STATEFULSET',
@@ -221,9 +219,9 @@ export const PROXY_ONLY_OPTIONS: OptionTable = {
     env: 'WAKE_PROXY_PROJECT',
     help: 'Fixed project for every client (sidecar mode); user names pass untouched',
   },
-};
+});
 
-export const CONTROL_PLANE_OPTIONS: OptionTable = {
+export const CONTROL_PLANE_OPTIONS = defineOptions({
   'control-port': { kind: 'port', env: 'WAKE_PROXY_CONTROL_PORT', default: '8080', help: 'Control API port' },
   'control-host': {
     kind: 'string',
@@ -237,9 +235,9 @@ export const CONTROL_PLANE_OPTIONS: OptionTable = {
     default: '.wake-proxy',
     help: 'Where computes keep their data and the control plane its state',
   },
-};
+});
 
-export const CONTROL_PLANE_ONLY_OPTIONS: OptionTable = {
+export const CONTROL_PLANE_ONLY_OPTIONS = defineOptions({
   driver: {
     kind: 'choice',
     env: 'WAKE_PROXY_DRIVER',
@@ -255,16 +253,15 @@ export const CONTROL_PLANE_ONLY_OPTIONS: OptionTable = {
     help: 'Bearer token clients of the control API must present (required unless --insecure-dev)',
   },
   'insecure-dev': {
-    kind: 'choice',
+    kind: 'boolean',
     env: 'WAKE_PROXY_INSECURE_DEV',
-    choices: ['true', 'false'],
     default: 'false',
     help: 'Serve the control API without a token (local development only)',
   },
-};
+});
 
 /** Where activity goes (proxy) and comes from (control plane); shared by every command. */
-export const ACTIVITY_OPTIONS: OptionTable = {
+export const ACTIVITY_OPTIONS = defineOptions({
   redis: {
     kind: 'url',
     env: 'WAKE_PROXY_REDIS_URL',
@@ -277,9 +274,9 @@ export const ACTIVITY_OPTIONS: OptionTable = {
     default: '5s',
     help: 'How often a proxy writes activity; proxies and control plane must agree',
   },
-};
+});
 
-export const IDLE_OPTIONS: OptionTable = {
+export const IDLE_OPTIONS = defineOptions({
   'idle-timeout': {
     kind: 'duration',
     env: 'WAKE_PROXY_IDLE_TIMEOUT',
@@ -292,4 +289,4 @@ export const IDLE_OPTIONS: OptionTable = {
     default: '30m',
     help: 'Stop a compute that stayed frozen this long; 0 stops idle computes at once',
   },
-};
+});
