@@ -7,8 +7,6 @@ import { ACTIVITY_OPTIONS, CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, ID
 import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
-import { createKubernetesDriver } from '../control-plane/drivers/kubernetes-driver.js';
-import { loadKubeConfig } from '../kube/kube-config.js';
 
 const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...LOG_OPTIONS };
 
@@ -24,7 +22,7 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
   }
   const logger = createLogger(values['log-level'], 'wake-proxy-control-plane');
   // The process driver is the control plane's default.
-  const driver = values.driver === 'kubernetes' ? kubernetesDriver(values['kube-namespace'], logger) : undefined;
+  const driver = values.driver === 'kubernetes' ? await kubernetesDriver(values['kube-namespace'], logger) : undefined;
   // Without --redis no proxy's activity is visible here, so the idle scheduler stays off.
   const store = openActivityStore(values);
   const cp = await startControlPlane({
@@ -45,7 +43,12 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
   });
 }
 
-function kubernetesDriver(namespace: string, logger: Logger): ComputeDriver {
+/** The Kubernetes client is loaded only for this driver: it is half the start cost of everything else. */
+async function kubernetesDriver(namespace: string, logger: Logger): Promise<ComputeDriver> {
+  const [{ createKubernetesDriver }, { loadKubeConfig }] = await Promise.all([
+    import('../control-plane/drivers/kubernetes-driver.js'),
+    import('../kube/kube-config.js'),
+  ]);
   return createKubernetesDriver({
     kubeConfig: loadKubeConfig(),
     namespace,

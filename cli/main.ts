@@ -1,14 +1,15 @@
 #!/usr/bin/env node
-// Entry point: `wake-proxy dev | proxy | control-plane`.
+// Entry point: `wake-proxy dev | proxy | control-plane`. Each command's module is
+// loaded only once it is chosen, so `--help` and a lone proxy do not pay for the
+// others' dependencies.
 import { ConfigError } from './options.js';
-import { runProxyCommand } from './proxy-command.js';
-import { runControlPlaneCommand } from './control-plane-command.js';
-import { runDevCommand } from './dev-command.js';
 
-const COMMANDS: Record<string, (argv: string[], env: NodeJS.ProcessEnv) => Promise<void>> = {
-  dev: runDevCommand,
-  proxy: runProxyCommand,
-  'control-plane': runControlPlaneCommand,
+type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<void>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  dev: async () => (await import('./dev-command.js')).runDevCommand,
+  proxy: async () => (await import('./proxy-command.js')).runProxyCommand,
+  'control-plane': async () => (await import('./control-plane-command.js')).runControlPlaneCommand,
 };
 
 const USAGE = `Usage: wake-proxy <command> [options]
@@ -26,12 +27,13 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!load) {
     console.error(`wake-proxy: unknown command '${command}'\n\n${USAGE}`);
     process.exit(2);
   }
   try {
+    const run = await load();
     await run(rest, process.env);
   } catch (err) {
     if (err instanceof ConfigError) {

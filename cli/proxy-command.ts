@@ -2,8 +2,6 @@
 import type { Logger } from 'pino';
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { createStaticResolver } from '../control-client/static-resolver.js';
-import { createKubernetesResolver } from '../control-client/kubernetes-resolver.js';
-import { loadKubeConfig } from '../kube/kube-config.js';
 import type { ComputeResolver } from '../control-client/types.js';
 import type { BackendAddress } from '../backend/address.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
@@ -99,8 +97,12 @@ function controlApiResolver(values: Values, url: string, logger: Logger, metrics
   });
 }
 
-/** Direct Kubernetes mode: the proxy scales each project's StatefulSet itself. */
-function kubernetesResolver(values: Values, statefulSetName: string, logger: Logger): ComputeResolver {
+/** Direct Kubernetes mode. Its client is loaded only here: it is half the start cost of every other mode. */
+async function kubernetesResolver(values: Values, statefulSetName: string, logger: Logger): Promise<ComputeResolver> {
+  const [{ createKubernetesResolver }, { loadKubeConfig }] = await Promise.all([
+    import('../control-client/kubernetes-resolver.js'),
+    import('../kube/kube-config.js'),
+  ]);
   return createKubernetesResolver({
     kubeConfig: loadKubeConfig(),
     namespace: values['kube-namespace'],

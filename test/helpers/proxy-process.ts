@@ -14,10 +14,17 @@ export interface ProxyProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
+export interface ProxyProcessOptions {
+  /** Options for node itself, before the script (e.g. `--import` of module hooks). */
+  nodeArgs?: string[];
+  /** More environment variables for the process. */
+  env?: Record<string, string>;
+}
+
 /** Starts `wake-proxy proxy` on free ports with the given extra flags; resolves once it listens. */
-export async function startProxyProcess(flags: string[]): Promise<ProxyProcess> {
-  const args = [MAIN, 'proxy', '--host', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0', ...flags];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startProxyProcess(flags: string[], opts: ProxyProcessOptions = {}): Promise<ProxyProcess> {
+  const args = [...(opts.nodeArgs ?? []), MAIN, 'proxy', '--host', '127.0.0.1', '--port', '0', '--admin-host', '127.0.0.1', '--admin-port', '0', ...flags];
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
