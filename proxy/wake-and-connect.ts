@@ -3,7 +3,9 @@ import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
 import type { BackendAddress } from '../backend/address.js';
 import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
 import { limitKey, type Route } from './routing.js';
-import type { SessionContext } from './session-context.js';
+import type { SessionConfig } from './session-context.js';
+import type { SessionLog } from './session-log.js';
+import type { ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
@@ -16,12 +18,26 @@ export interface Opener<T> {
 }
 
 /**
+ * What the wake step needs of a session, and no more: a SessionContext is one,
+ * and unit tests drive the step with a fake resolver and opener.
+ */
+export interface WakeContext {
+  cfg: Pick<SessionConfig, 'resolver' | 'wakeTimeoutMs' | 'limits'> & {
+    metrics: Pick<ProxyMetrics, 'wakeRequests' | 'connectPhase' | 'clientsWaiting'>;
+  };
+  log: Pick<SessionLog, 'warn'>;
+  /** Aborted when the client leaves: the default for `signal`. */
+  abort: { readonly signal: AbortSignal };
+  clientAddress: string;
+}
+
+/**
  * A connect that fails drops the address and wakes once more: the compute may
  * have been suspended since the address was cached. `signal` stops the wait
  * (the client left); by default the session's own.
  */
 export async function wakeAndConnect<T>(
-  ctx: SessionContext,
+  ctx: WakeContext,
   route: Route,
   opener: Opener<T>,
   signal: AbortSignal = ctx.abort.signal,
@@ -48,7 +64,7 @@ export async function wakeAndConnect<T>(
 }
 
 /** Hold the client while its compute wakes, within the wake bound and the per-project waiting limit. */
-async function waitForCompute(ctx: SessionContext, project: string, route: Route, signal: AbortSignal): Promise<BackendAddress> {
+async function waitForCompute(ctx: WakeContext, project: string, route: Route, signal: AbortSignal): Promise<BackendAddress> {
   const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
@@ -70,7 +86,7 @@ async function waitForCompute(ctx: SessionContext, project: string, route: Route
   }
 }
 
-function explainWakeFailure(ctx: SessionContext, project: string, route: Route, err: unknown, signal: AbortSignal): Error {
+function explainWakeFailure(ctx: WakeContext, project: string, route: Route, err: unknown, signal: AbortSignal): Error {
   if (err instanceof ProjectNotFoundError) {
     // Same answer as a wrong password: do not reveal which projects exist.
     return accessDenied(route.backendUser, ctx.clientAddress, true);
