@@ -53,11 +53,13 @@ export async function wakeAndConnect<T>(
       return conn;
     } catch (err) {
       if (opener.isFinal(err)) throw err;
+      const failure = computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
+      // A client that left says nothing about the compute: its address (and its
+      // pooled connections, which onRetry drops) stay for the other clients.
+      if (signal.aborted) throw failure;
       resolver.invalidate(project, addr);
       opener.onRetry?.(addr);
-      if (attempt >= 2 || signal.aborted) {
-        throw computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
-      }
+      if (attempt >= 2) throw failure;
       ctx.log.warn({ err: (err as Error).message, host: addr.host, port: addr.port }, 'connect failed, waking again');
     }
   }

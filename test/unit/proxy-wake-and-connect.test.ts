@@ -151,6 +151,25 @@ test('the client leaves during the wake: the wait stops at once, no connect, no 
   assert.equal(cp.wakes.length, 1);
 });
 
+test('the client leaves during a connect: no second wake, and the address (and its pool) is kept', async () => {
+  const cp = new ScriptedControlPlane(ADDR_A);
+  const resolver = new FakeResolver(cp);
+  const ctx = fakeWakeContext(resolver);
+  const opener = new ScriptedOpener('hang');
+  const connecting = wakeAndConnect(ctx, SHOP, opener);
+  await settle();
+  assert.equal(opener.opened.length, 1);
+  ctx.abort.abort(new Error('client went away'));
+  await assert.rejects(connecting);
+  assert.equal(cp.wakes.length, 1);
+  assert.equal(opener.opened.length, 1);
+  // Leaving says nothing about the compute: other clients keep its address and pooled connections.
+  assert.deepEqual(resolver.invalidated, []);
+  assert.deepEqual(opener.retried, []);
+  assert.ok(resolver.cache.has('shop'));
+  assert.equal(await clientsWaiting(ctx.cfg.metrics), 0);
+});
+
 test('a borrow with its own signal (transaction mode) stops on it, not on the session', async () => {
   const cp = new ScriptedControlPlane(NEVER);
   const ctx = fakeWakeContext(new FakeResolver(cp));
