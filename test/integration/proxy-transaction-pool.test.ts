@@ -204,6 +204,26 @@ test('a statement that finds no free connection gets 1040, and the client goes o
   await Promise.all([c, ...holders.slice(1)].map((h) => h.end()));
 });
 
+test('a client that leaves while its statement waits for a connection leaves the pool as it was', async () => {
+  const leaver = await connect(); // idle: holds nothing
+  const holders = await Promise.all([connect(), connect(), connect()]);
+  const held = new Set<number>();
+  for (const h of holders) {
+    await h.query('SET @hold = 1'); // pinned: the pool's 3 are taken
+    held.add(Number((await one(h, 'SELECT CONNECTION_ID() AS id')).id));
+  }
+  leaver.query('SELECT 1').catch(() => {}); // waits for a free connection...
+  await settle();
+  leaver.destroy(); // ...and leaves before one frees
+  await settle();
+  // The compute's connections were not dropped for it: they come back to the pool and serve the next client.
+  await Promise.all(holders.map((h) => h.end()));
+  await settle();
+  const next = await connect();
+  assert.ok(held.has(Number((await one(next, 'SELECT CONNECTION_ID() AS id')).id)), 'a pooled connection was reused');
+  await next.end();
+});
+
 test('a sleeping compute wakes for the next statement; pings and resets are answered without waking it', async () => {
   const a = await connect();
   assert.equal((await one(a, 'SELECT 1 AS v')).v, 1);
