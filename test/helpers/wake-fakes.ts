@@ -13,22 +13,7 @@ import { createProxyMetrics, type ProxyMetrics } from '../../proxy/metrics.js';
 import type { Route } from '../../proxy/routing.js';
 import type { Opener, WakeContext } from '../../proxy/wake-and-connect.js';
 
-/** A promise settled from outside: a wake or connect that answers when the test says so. */
-export interface Later<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-export function later<T>(): Later<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { later, type Later } from './later.js';
 
 /** A wake that never answers: only the caller's signal (client gone, wake bound) ends the wait. */
 export const NEVER: Promise<never> = new Promise<never>(() => {});

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AddressCache } from '../../control-client/address-cache.js';
 import type { BackendAddress } from '../../backend/address.js';
-import { later } from '../helpers/wake-fakes.js';
+import { later } from '../helpers/later.js';
 
 const A: BackendAddress = { host: '10.0.0.1', port: 3306 };
 const B: BackendAddress = { host: '10.0.0.2', port: 3306 };
