@@ -1,14 +1,13 @@
-// The proxy's side of GET /api/v1/projects/{project}/roles?user={user}: how a project's
-// user authenticates, so the proxy can check a client before waking anything. Answers
-// are cached for ttlMs, wrong ones too, so a flood of bad logins costs one control-API
-// call per (project, user) per ttl; a changed password takes effect within ttlMs (or
-// at once after invalidate()).
+// The proxy's side of GET /api/v1/projects/{project}/roles?user={user}: the accounts a
+// login by that name can match, so the proxy can judge a client before waking
+// anything. Answers are cached for ttlMs, so a flood of bad logins costs one
+// control-API call per (project, user) per ttl; a mismatch or an address no account
+// admits asks again past the cache (refresh), and the control plane re-reads an awake
+// compute for it.
 //
-//   200 {"user":"app","plugin":"mysql_native_password","verifier":"*HEX"}  -> Buffer
-//   200 {"user":"app","plugin":"mysql_native_password"} (no usable hash)   -> { plugin }
-//   200 with another plugin (ed25519, unix_socket, ...)                    -> { plugin }
-//   404 {"error":{"code":"role_not_found"|"project_not_found"}}            -> null
-//   anything else                                                          -> RoleVerifierError
+//   200 {"user","candidates":[...],"policy":{...}}                   -> UserAccounts
+//   404 {"error":{"code":"project_not_found"|"role_not_found"}}     -> no accounts
+//   anything else                                                   -> RoleVerifierError
 //
 // Fail closed: an answer this file does not expect is an error, never a verdict, and
 // the caller refuses the client for it. When the control API cannot answer, the last
@@ -16,9 +15,10 @@
 // plane does not lock out the clients it already knew.
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
-import { NATIVE_PASSWORD_PLUGIN, parseNativeVerifier } from '../protocol/index.js';
+import { DEFAULT_POLICY, type UserAccounts } from '../accounts/account.js';
+import { parseUserAccounts } from '../accounts/user-accounts.js';
 import { raceSignal } from '../util/abort.js';
-import { RoleVerifierError, type RoleVerifier, type RoleVerifierClient } from './verifiers.js';
+import { RoleVerifierError, type RoleVerifierClient } from './verifiers.js';
 
 export interface ControlApiVerifierOptions {
   /** Base URL of the control API, e.g. http://127.0.0.1:8080 */
@@ -35,12 +35,11 @@ export interface ControlApiVerifierOptions {
   maxStaleMs?: number;
 }
 
-interface RoleAnswer {
-  user?: unknown;
-  plugin?: unknown;
-  verifier?: unknown;
+interface ErrorAnswer {
   error?: { code?: unknown; message?: unknown };
 }
+
+type RoleVerifier = UserAccounts;
 
 interface Entry {
   value: RoleVerifier;
@@ -68,7 +67,7 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
     const path = `/api/v1/projects/${encodeURIComponent(project)}/roles?${query}`;
     const about = `role '${user}' of project '${project}'`;
     let status: number;
-    let answer: RoleAnswer;
+    let answer: unknown;
     try {
       const res = await request(`${base}${path}`, {
         method: 'GET',
@@ -77,26 +76,22 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
         signal: AbortSignal.timeout(timeoutMs),
       });
       status = res.statusCode;
-      answer = (await res.body.json().catch(() => ({}))) as RoleAnswer;
+      answer = await res.body.json().catch(() => ({}));
     } catch (err) {
       throw new RoleVerifierError(`control API did not answer for ${about}: ${(err as Error).message}`, { cause: err });
     }
-    const code = typeof answer?.error?.code === 'string' ? answer.error.code : undefined;
+    const error = (answer as ErrorAnswer | null)?.error;
+    const code = typeof error?.code === 'string' ? error.code : undefined;
     // Only the two answers that mean "no such thing": any other 404 (a wrong route, a proxy in between) is no verdict.
-    if (status === 404 && code !== undefined && NOT_FOUND_CODES.has(code)) return null;
+    if (status === 404 && code !== undefined && NOT_FOUND_CODES.has(code)) return { user, candidates: [], policy: DEFAULT_POLICY };
     if (status !== 200) {
       throw new RoleVerifierError(`control API answered HTTP ${status}${code ? ` (${code})` : ''} for ${about}`);
     }
-    if (answer === null || typeof answer !== 'object' || answer.user !== user || typeof answer.plugin !== 'string' || answer.plugin === '') {
-      throw new RoleVerifierError(`control API answer for ${about} lacks its user or plugin`);
-    }
-    if (answer.plugin !== NATIVE_PASSWORD_PLUGIN || answer.verifier === undefined) return { plugin: answer.plugin };
-    if (typeof answer.verifier !== 'string') throw new RoleVerifierError(`control API sent a malformed verifier for ${about}`);
     try {
-      return parseNativeVerifier(answer.verifier);
+      return parseUserAccounts(answer, user);
     } catch (err) {
-      // The message gives the length only, never the value.
-      throw new RoleVerifierError(`control API sent a malformed verifier for ${about}`, { cause: err });
+      // The message names the field, never a value.
+      throw new RoleVerifierError(`control API sent a malformed answer for ${about}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -128,7 +123,7 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
             inflight.delete(key);
             if ((generations.get(key) ?? 0) === generation) remember(key, value);
             opts.logger?.debug(
-              { project, user, found: value !== null, ms: Math.round(performance.now() - started) },
+              { project, user, accounts: value.candidates.length, ms: Math.round(performance.now() - started) },
               'role verifier fetched',
             );
             return value;

@@ -1,26 +1,19 @@
-// What the proxy asks before it wakes anything: how a project's user
-// authenticates. Two sources answer it: the control API
+// What the proxy asks before it wakes anything: the accounts a login by a user name
+// can match, in the server's order, with what the server would need to judge it
+// (accounts/account.ts). Two sources answer it: the control API
 // (control-api-verifiers.ts) and, for a static backend, its own accounts
 // (backend-account-verifiers.ts).
-
-/** An account whose method the proxy cannot check itself (or that no password can pass). */
-export interface OtherMethod {
-  plugin: string;
-}
-
-/**
- * How a user authenticates: a mysql_native_password verifier; null for no such user or
- * project (answer as a wrong password); another method.
- */
-export type RoleVerifier = Buffer | null | OtherMethod;
+import type { UserAccounts } from '../accounts/account.js';
 
 export interface RoleVerifierClient {
-  get(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
+  /** The accounts for (project, user); for an unknown project, none. Throws RoleVerifierError when it cannot say. */
+  get(project: string, user: string, signal: AbortSignal): Promise<UserAccounts>;
   /**
-   * Ask past the cache, and have the control plane re-read an awake compute: for a
-   * password that did not match, in case it changed. Replaces the cached answer.
+   * Ask past the cache, and have the source re-read an awake compute first: for a
+   * password that did not match, or an address no account admits, in case the
+   * accounts changed. Replaces the cached answer.
    */
-  refresh(project: string, user: string, signal: AbortSignal): Promise<RoleVerifier>;
+  refresh(project: string, user: string, signal: AbortSignal): Promise<UserAccounts>;
   /** Forget the answer for (project, user), e.g. after the compute refused a login made with it. */
   invalidate(project: string, user: string): void;
   close(): Promise<void>;

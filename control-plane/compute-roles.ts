@@ -1,36 +1,48 @@
-// A project's roles: what GET /api/v1/projects/{id}/roles?user= answers, so the
-// proxy can check a password before it wakes anything.
+// A project's accounts: what GET /api/v1/projects/{id}/roles?user= answers, so the
+// proxy can judge a login as the compute would before it wakes anything: the
+// user's accounts and the anonymous ones in the server's order, and the server's
+// login settings (accounts/user-accounts.ts). The proxy picks among them by its
+// own address.
 //
-// A project's roles are its compute's accounts as last read (compute-accounts.ts),
-// or, until the first read, its owner alone (whose verifier is kept from creation).
+// A project's accounts are its compute's accounts as last read (compute-accounts.ts),
+// or, until the first read, its owner alone as 'owner'@'%' (whose verifier is kept
+// from creation).
 // Reads go through the compute's control account (control-account.ts) and happen
 // only while the compute is active, never waking it:
 //   - right after it becomes active (a resume, or adopted at start);
 //   - every refreshIntervalMs while it stays active (a sweep, a few computes at a time);
 //   - just before it is suspended, inside its operation queue, so what was
 //     created or changed while it was awake is served while it sleeps;
-//   - on demand, when asked for a user the state does not know, at most once per
-//     project per onDemandIntervalMs and waited for at most onDemandWaitMs.
+//   - on demand, when asked for a name with no account of its own, or with `fresh`
+//     (the proxy asks so when a password did not match or no account admitted its
+//     address): the answer then waits, up to onDemandWaitMs, for a read that
+//     started after the question. Such reads start at most once per
+//     onDemandIntervalMs per compute; every question asked meanwhile waits for the
+//     one next read, so a user created a moment ago works at once and a flood of
+//     unknown names costs a few reads a second.
 // A compute provisioned before control accounts existed has none: only its
 // owner is served (said once in the log).
 //
 // Verifiers are kept in the state file (0600) like /etc/shadow keeps hashes, and
 // never logged.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
 import { withDeadline } from './compute-lifecycle.js';
-import { readGlobalPriv, rolesFromGlobalPriv, type ComputeAccounts, type StoredRole } from '../accounts/compute-accounts.js';
+import { readAccounts } from '../accounts/compute-accounts.js';
+import { DEFAULT_POLICY, NATIVE_PASSWORD, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
+import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CONTROL_USER } from './control-account.js';
+import { CoalescedReads } from '../util/coalesced-reads.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';
 import type { ComputeEvent } from './usage-ledger.js';
-import { NATIVE_PASSWORD_PLUGIN } from '../protocol/auth/native-password.js';
 
 export interface ComputeRoleOptions {
   /** Re-read every active compute this often; default 30000; 0 turns the sweep off. */
   refreshIntervalMs?: number;
   /** Bound on one read, connect to answer; default 5000. */
   readTimeoutMs?: number;
-  /** An unknown user causes at most one read per project per this long; default 2000. */
+  /** On-demand reads of one compute start at most once per this long; default 250. */
   onDemandIntervalMs?: number;
   /** How long a lookup waits for its on-demand read before answering from the state; default 3000. */
   onDemandWaitMs?: number;
@@ -46,15 +58,9 @@ export interface ComputeRoleDeps {
   logger: Logger;
 }
 
-/** The route's 200 body. `verifier` only for mysql_native_password ('' = no password). */
-export interface RoleAnswer {
-  user: string;
-  plugin: string;
-  verifier?: string;
-}
+/** The route's 200 body. */
+export type RoleAnswer = UserAccounts;
 
-/** MariaDB user names are at most 128 characters; longer ones cannot exist, so never cause a read. */
-const MAX_USER_LENGTH = 128;
 const RESERVED = new Set([CONTROL_USER]);
 
 export class ComputeRoles {
@@ -63,12 +69,11 @@ export class ComputeRoles {
   private readonly onDemandIntervalMs: number;
   private readonly onDemandWaitMs: number;
   private readonly concurrency: number;
-  private readonly reads = new Map<string, ComputeReads>();
-  private readonly lastOnDemand = new Map<string, number>();
+  private readonly reads = new Map<string, CoalescedReads>();
   /** Computes whose last read failed (warned once) or that have no control account (said once). */
   private readonly failing = new Set<string>();
   private readonly noControl = new Set<string>();
-  private readonly indexes = new WeakMap<ComputeAccounts, Map<string, StoredRole>>();
+  private readonly names = new WeakMap<ComputeAccounts, Set<string>>();
   private readonly slotWaiters: Array<() => void> = [];
   private backgroundRunning = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -81,7 +86,7 @@ export class ComputeRoles {
   ) {
     this.refreshIntervalMs = o.refreshIntervalMs ?? 30_000;
     this.readTimeoutMs = o.readTimeoutMs ?? 5_000;
-    this.onDemandIntervalMs = o.onDemandIntervalMs ?? 2_000;
+    this.onDemandIntervalMs = o.onDemandIntervalMs ?? 250;
     this.onDemandWaitMs = o.onDemandWaitMs ?? 3_000;
     this.concurrency = Math.max(1, o.concurrency ?? 4);
   }
@@ -94,32 +99,26 @@ export class ComputeRoles {
     }, this.refreshIntervalMs).unref();
   }
 
-  /** The project's role for `user`; 404 project_not_found / role_not_found. Never wakes a compute. */
+  /** What a login by `user` is judged against; 404 project_not_found. Never wakes a compute. */
   async lookup(projectId: string, user: string, fresh = false): Promise<RoleAnswer> {
     const asked = performance.now();
     const project = this.d.projects.get(projectId);
     if (!project) throw notFound('project_not_found', `project '${projectId}' does not exist`);
-    const known = this.find(project, user);
-    if (known && !fresh) return known;
-    const compute = this.onDemandTarget(project, user);
-    if (compute) {
-      await withDeadline(this.read(compute.id, asked), this.onDemandWaitMs, () => new Error('on-demand read still running')).catch(
-        (err: unknown) => this.d.logger.debug({ err, projectId, computeId: compute.id }, 'on-demand role read gave no answer in time'),
+    const name = serverUserName(user);
+    const compute = this.readable(project);
+    if (compute && !RESERVED.has(name) && (fresh || !this.known(compute, name))) {
+      await withDeadline(this.read(compute.id, asked, this.onDemandIntervalMs), this.onDemandWaitMs, () => new Error('on-demand read still running')).catch(
+        (err: unknown) => this.d.logger.debug({ err, projectId, computeId: compute.id }, 'on-demand account read gave no answer in time'),
       );
-      const found = this.find(project, user);
-      if (found) return found;
-    } else if (known) {
-      return known; // asleep, or read on demand a moment ago: the stored answer stands
     }
-    throw notFound('role_not_found', `project '${projectId}' has no user '${user.slice(0, MAX_USER_LENGTH)}'`);
+    return this.answer(project, name);
   }
-
   /** Told every compute transition: an active compute is read at once; a deleted one forgotten. */
   computeEvent(e: ComputeEvent): void {
     if (this.closed) return;
     if (e.state === 'active') {
       const since = performance.now();
-      void this.inBackground(() => this.read(e.computeId, since));
+      void this.inBackground(() => this.read(e.computeId, since, 0));
     } else if (e.state === 'deleted') {
       this.reads.delete(e.computeId);
       this.failing.delete(e.computeId);
@@ -132,7 +131,7 @@ export class ComputeRoles {
     if (this.closed || c.state !== 'active' || !c.control) return;
     const since = performance.now();
     // Twice the read bound: a read already under way is waited for, then a fresh one made.
-    await withDeadline(this.read(c.id, since), 2 * this.readTimeoutMs, () => new Error('read before suspend still running')).catch(
+    await withDeadline(this.read(c.id, since, 0), 2 * this.readTimeoutMs, () => new Error('read before suspend still running')).catch(
       (err: unknown) =>
         this.d.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not read accounts before suspend; keeping the last read'),
     );
@@ -145,46 +144,52 @@ export class ComputeRoles {
     if (opts.readFirst && !this.closed) {
       const since = performance.now();
       const active = [...this.d.computes.values()].filter((c) => c.state === 'active' && c.control);
-      await Promise.all(active.map((c) => this.read(c.id, since).catch(() => {})));
+      await Promise.all(active.map((c) => this.read(c.id, since, 0).catch(() => {})));
     }
     this.closed = true;
     for (const wake of this.slotWaiters.splice(0)) wake();
     await Promise.all([this.sweeping, ...[...this.reads.values()].map((r) => r.settled())]);
   }
 
-  private find(project: ProjectRecord, user: string): RoleAnswer | undefined {
+  private answer(project: ProjectRecord, user: string): RoleAnswer {
+    const accounts = this.accountsOf(project);
+    if (accounts) return userAccounts(accounts.accounts, user, accounts.policy, RESERVED);
+    // Never read: the owner alone, as created.
+    const candidates = user === project.ownerUser ? [ownerAccount(project)] : [];
+    return { user, candidates, policy: DEFAULT_POLICY };
+  }
+
+  /** The compute's last read, if it has one in the current shape (older state files kept other fields). */
+  private accountsOf(project: ProjectRecord): ComputeAccounts | undefined {
     const compute = project.computeId ? this.d.computes.get(project.computeId) : undefined;
-    if (compute?.accounts) {
-      const role = this.index(compute.accounts).get(user);
-      return role && answer(role);
-    }
-    if (user === project.ownerUser) return { user, plugin: NATIVE_PASSWORD_PLUGIN, verifier: project.ownerVerifier };
-    return undefined;
+    const accounts = compute?.accounts;
+    return accounts && Array.isArray(accounts.accounts) && accounts.policy ? accounts : undefined;
   }
 
-  /** The compute to read for an unknown user, if it is awake, readable and not read on demand lately. */
-  private onDemandTarget(project: ProjectRecord, user: string): ComputeRecord | undefined {
-    if (RESERVED.has(user) || user.length > MAX_USER_LENGTH || this.closed) return undefined;
+  /** Whether the last read has an account of that very name. */
+  private known(compute: ComputeRecord, user: string): boolean {
+    const accounts = compute.accounts;
+    if (!accounts || !Array.isArray(accounts.accounts)) return false;
+    let names = this.names.get(accounts);
+    if (!names) this.names.set(accounts, (names = new Set(accounts.accounts.map((a) => a.user))));
+    return names.has(user);
+  }
+
+  /** The project's compute if it is awake and the control plane can read it. */
+  private readable(project: ProjectRecord): ComputeRecord | undefined {
+    if (this.closed) return undefined;
     const compute = project.computeId ? this.d.computes.get(project.computeId) : undefined;
-    if (!compute || compute.state !== 'active' || !compute.endpoint || !compute.control) return undefined;
-    const now = performance.now();
-    const last = this.lastOnDemand.get(project.id);
-    if (last !== undefined && now - last < this.onDemandIntervalMs) return undefined;
-    this.lastOnDemand.set(project.id, now);
-    return compute;
+    return compute && compute.state === 'active' && compute.endpoint && compute.control ? compute : undefined;
   }
 
-  private index(accounts: ComputeAccounts): Map<string, StoredRole> {
-    let index = this.indexes.get(accounts);
-    if (!index) this.indexes.set(accounts, (index = new Map(accounts.roles.map((r) => [r.user, r]))));
-    return index;
-  }
-
-  /** A read of the compute that started at or after `notBefore` (one at a time per compute). */
-  private read(computeId: string, notBefore: number): Promise<void> {
+  /**
+   * A read of the compute that started at or after `notBefore` (one at a time per
+   * compute); a new one starts no sooner than `gapMs` after the previous one started.
+   */
+  private read(computeId: string, notBefore: number, gapMs: number): Promise<void> {
     let reads = this.reads.get(computeId);
-    if (!reads) this.reads.set(computeId, (reads = new ComputeReads(() => this.readNow(computeId))));
-    return reads.atLeastFrom(notBefore);
+    if (!reads) this.reads.set(computeId, (reads = new CoalescedReads(() => this.readNow(computeId))));
+    return reads.atLeastFrom(notBefore, gapMs);
   }
 
   private async readNow(computeId: string): Promise<void> {
@@ -200,9 +205,9 @@ export class ComputeRoles {
       }
       return;
     }
-    let rows;
+    let read;
     try {
-      rows = await readGlobalPriv(c.endpoint, c.control, this.readTimeoutMs);
+      read = await readAccounts(c.endpoint, c.control, this.readTimeoutMs);
     } catch (err) {
       const fields = { err, computeId: c.id, projectId: c.projectId };
       // A compute suspended or gone while being read is no news; a readable one that fails is, once.
@@ -212,20 +217,19 @@ export class ComputeRoles {
       throw err;
     }
     if (this.failing.delete(c.id)) this.d.logger.info({ computeId: c.id, projectId: c.projectId }, 'compute accounts readable again');
-    const { roles, dropped } = rolesFromGlobalPriv(rows, RESERVED);
-    if (dropped) this.d.logger.warn({ computeId: c.id, projectId: c.projectId, dropped }, 'compute has more users than are served as roles');
-    const change = diff(c.accounts?.roles, roles);
-    c.accounts = { readAt: new Date().toISOString(), roles };
+    const before = c.accounts && Array.isArray(c.accounts.accounts) ? c.accounts : undefined;
+    const change = diff(before, read.accounts, read.policy);
+    c.accounts = { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy };
     if (!change) return;
-    // Names and counts only: verifiers stay out of logs.
-    this.d.logger.info({ computeId: c.id, projectId: c.projectId, users: roles.length, ...change }, 'compute roles updated');
-    await this.d.persist().catch((err: unknown) => this.d.logger.error({ err, computeId: c.id }, 'could not save compute roles'));
+    // Names and counts only: hashes stay out of logs.
+    this.d.logger.info({ computeId: c.id, projectId: c.projectId, accounts: read.accounts.length, ...change }, 'compute accounts updated');
+    await this.d.persist().catch((err: unknown) => this.d.logger.error({ err, computeId: c.id }, 'could not save compute accounts'));
   }
 
   private async sweep(): Promise<void> {
     const since = performance.now();
     const due = [...this.d.computes.values()].filter((c) => c.state === 'active' && c.control);
-    await Promise.all(due.map((c) => this.inBackground(() => this.read(c.id, since))));
+    await Promise.all(due.map((c) => this.inBackground(() => this.read(c.id, since, 0))));
   }
 
   /** Runs `fn` when one of `concurrency` background slots is free; never rejects. */
@@ -246,60 +250,39 @@ export class ComputeRoles {
   }
 }
 
-/**
- * One compute's reads: one at a time; a caller that needs a read started at or
- * after some moment joins the running one if it is recent enough, otherwise the
- * single read queued behind it.
- */
-class ComputeReads {
-  private current: { startedAt: number; promise: Promise<void> } | undefined;
-  private next: Promise<void> | undefined;
-
-  constructor(private readonly readOnce: () => Promise<void>) {}
-
-  atLeastFrom(notBefore: number): Promise<void> {
-    if (!this.current) return this.begin();
-    if (this.current.startedAt >= notBefore) return this.current.promise;
-    this.next ??= this.current.promise
-      .catch(() => {})
-      .then(() => {
-        this.next = undefined;
-        return this.begin();
-      });
-    return this.next;
-  }
-
-  /** Resolves once nothing runs or waits. */
-  async settled(): Promise<void> {
-    while (this.current || this.next) await (this.next ?? this.current!.promise).catch(() => {});
-  }
-
-  private begin(): Promise<void> {
-    const entry = { startedAt: performance.now(), promise: Promise.resolve() };
-    entry.promise = this.readOnce().finally(() => {
-      if (this.current === entry) this.current = undefined;
-    });
-    this.current = entry;
-    return entry.promise;
-  }
+/** The owner as created ('owner'@'%' with the verifier kept from creation), until a first read. */
+function ownerAccount(project: ProjectRecord): Account {
+  return {
+    user: project.ownerUser,
+    host: '%',
+    methods: [{ plugin: NATIVE_PASSWORD, verifier: project.ownerVerifier }],
+    locked: false,
+    passwordExpired: false,
+    passwordLastChanged: 0,
+    passwordLifetime: -1,
+    ssl: 'none',
+    neverBlocked: false,
+    version: createHash('sha256').update(`owner\u0000${project.ownerVerifier}`).digest('base64url').slice(0, 22),
+  };
 }
 
-function answer(role: StoredRole): RoleAnswer {
-  return { user: role.user, plugin: role.plugin, ...(role.verifier !== undefined ? { verifier: role.verifier } : {}) };
-}
-
-/** Counts of users added, removed and changed (plugin or verifier); undefined when the same. */
-function diff(before: StoredRole[] | undefined, after: StoredRole[]): { added: number; removed: number; changed: number } | undefined {
-  if (!before) return { added: after.length, removed: 0, changed: 0 };
-  const old = new Map(before.map((r) => [r.user, r]));
+/** Counts of accounts added, removed and changed; undefined when nothing (settings included) changed. */
+function diff(
+  before: ComputeAccounts | undefined,
+  after: Account[],
+  policy: ComputeAccounts['policy'],
+): { added: number; removed: number; changed: number; settingsChanged: boolean } | undefined {
+  const key = (a: Account) => `${a.user}\u0000${a.host}`;
+  const old = new Map((before?.accounts ?? []).map((a) => [key(a), a.version]));
   let added = 0;
   let changed = 0;
-  for (const r of after) {
-    const o = old.get(r.user);
-    if (!o) added++;
-    else if (o.plugin !== r.plugin || o.verifier !== r.verifier) changed++;
-    old.delete(r.user);
+  for (const a of after) {
+    const v = old.get(key(a));
+    if (v === undefined) added++;
+    else if (v !== a.version) changed++;
+    old.delete(key(a));
   }
   const removed = old.size;
-  return added || removed || changed ? { added, removed, changed } : undefined;
+  const settingsChanged = JSON.stringify(before?.policy) !== JSON.stringify(policy);
+  return !before || added || removed || changed || settingsChanged ? { added, removed, changed, settingsChanged } : undefined;
 }

@@ -1,7 +1,7 @@
 // What the control plane keeps about projects and computes, and the shapes the
 // API shows. Records hold the owner's verifier, never a password; views hold
 // neither.
-import type { ComputeAccounts } from '../accounts/compute-accounts.js';
+import type { ComputeAccounts } from '../accounts/account.js';
 import type { ControlLogin } from './control-account.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
 

@@ -13,12 +13,15 @@ import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
-import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
+import { ClientError, ER_CON_COUNT_ERROR, accessDenied, computeUnavailable } from './client-error.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
+import type { CredentialOutcome } from './credential-check.js';
+import { pickAccount } from '../accounts/account-order.js';
+import { serverUserName } from '../accounts/user-accounts.js';
 
 interface Attached {
   addr: BackendAddress;
@@ -71,6 +74,7 @@ export async function attachPassthrough(
       backend.socket.destroy();
       return null;
     }
+    ctx.cfg.sourceAddress.learn(backend.socket.localAddress);
     const clientLeftover = ctx.client.detach();
     const backendLeftover = backend.channel.detach();
     ctx.client.write(auth.final.payload, auth.final.sequenceId);
@@ -89,18 +93,22 @@ export async function attachPassthrough(
 /**
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
  * connection already logged in as that user), then tells the client OK itself.
+ * A sandboxed session (expired password) gets a connection of its own, never
+ * pooled: it is destroyed at the end, whatever the session did to its password.
  */
 export async function attachVerified(
   ctx: SessionContext,
   hello: HandshakeResponse,
   route: Route,
-  stage1: Buffer,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
 ): Promise<AttachedBackend> {
   const { profile, pooling } = ctx.cfg;
+  const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities);
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
-  if (pooling.mode !== 'pipe') {
+  // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
+  if (pooling.mode !== 'pipe' && !creds.sandboxed) {
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
     attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow };
@@ -113,12 +121,37 @@ export async function attachVerified(
     });
     attached = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
   }
+  await checkSourceAddress(ctx, route, creds, attached);
   const clientLeftover = ctx.client.detach();
   ctx.client.write(
     writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, negotiated),
     ctx.client.nextSequenceId,
   );
   return { ...attached, clientLeftover };
+}
+
+/**
+ * The account was matched for the address the proxy expected to connect from; if
+ * the connection came from another, the compute may have picked another account.
+ * Learn the address, and if the match differs, end the connection and refuse
+ * rather than run the client as an account it was not judged for.
+ */
+async function checkSourceAddress(
+  ctx: SessionContext,
+  route: Route,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
+  attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>,
+): Promise<void> {
+  const socket = attached.kind === 'pooled' ? attached.pooled.socket : attached.socket;
+  const actual = ctx.cfg.sourceAddress.learn(socket.localAddress);
+  if (!actual || actual === creds.sourceIp) return;
+  const accounts = await ctx.cfg.verifiers?.get(limitKey(route), route.backendUser, ctx.abort.signal).catch(() => undefined);
+  const again = accounts && pickAccount(accounts.candidates, serverUserName(route.backendUser), actual);
+  if (again && again.user === creds.account.user && again.host === creds.account.host) return;
+  ctx.log.warn({ expected: creds.sourceIp, actual }, 'compute saw another source address than the login was judged for; refused');
+  if (attached.kind === 'pooled') await attached.pooling.pools.release(attached.pooled, { dirty: true });
+  else attached.socket.destroy();
+  throw accessDenied(route.backendUser, actual, true);
 }
 
 /**

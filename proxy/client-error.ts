@@ -28,6 +28,9 @@ export const ER_USER_LIMIT_REACHED = 1226;
 export const ER_HOST_IS_BLOCKED = 1129;
 export const ER_SERVER_IS_IN_SECURE_AUTH_MODE = 1275;
 export const ER_ACCESS_DENIED_NO_PASSWORD_ERROR = 1698;
+export const ER_MUST_CHANGE_PASSWORD_LOGIN = 1862;
+export const ER_USER_IS_BLOCKED = 4150;
+export const ER_ACCOUNT_HAS_BEEN_LOCKED = 4151;
 /** MySQL's code for require_secure_transport refusals; clients know it. */
 export const ER_SECURE_TRANSPORT_REQUIRED = 3159;
 
@@ -51,6 +54,42 @@ export function oldPasswordRefused(user: string, host: string): ClientError {
     'HY000',
     `Server is running in --secure-auth mode, but '${user}'@'${host}' has a password in the old format; please change the password to the new format`,
     'access_denied',
+  );
+}
+
+/** The right password for a locked account (ACCOUNT LOCK); a wrong one gets 1045 first. */
+export function accountLocked(): ClientError {
+  return new ClientError(ER_ACCOUNT_HAS_BEEN_LOCKED, 'HY000', 'Access denied, this account is locked', 'account_locked');
+}
+
+/** max_password_errors reached: refused whatever the password, until the account changes. */
+export function userBlocked(): ClientError {
+  return new ClientError(
+    ER_USER_IS_BLOCKED,
+    'HY000',
+    "User is blocked because of too many credential errors; unblock with 'ALTER USER / FLUSH PRIVILEGES'",
+    'user_blocked',
+  );
+}
+
+/** An expired password, disconnect_on_expired_password on, and a client that cannot handle the sandbox. */
+export function mustChangePasswordLogin(): ClientError {
+  return new ClientError(
+    ER_MUST_CHANGE_PASSWORD_LOGIN,
+    'HY000',
+    'Your password has expired. To log in you must change it using a client that supports expired passwords',
+    'password_expired',
+  );
+}
+
+/** max_password_errors applies but the shared counters cannot be read: no verdict, so no login. */
+export function cannotCount(project: string, err: unknown): ClientError {
+  return new ClientError(
+    ER_CONNECT_TO_FOREIGN_DATA_SOURCE,
+    'HY000',
+    `wake-proxy: cannot verify logins to project '${project}' now (failed-login counters unavailable); try again shortly`,
+    'password_errors_unavailable',
+    { cause: err },
   );
 }
 

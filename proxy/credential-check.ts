@@ -1,98 +1,220 @@
-// Proxy-verified authentication, before any wake: the client's answer to our
-// scramble is checked against the verifier the control plane keeps, so a wrong
-// password costs no compute. A right one yields stage1 = SHA1(password), with
-// which the proxy logs into the compute itself.
+// Proxy-verified authentication, before any wake: the login is judged as the
+// compute would judge the proxy's own connection for it (MariaDB 10.11,
+// sql_acl.cc: find_mpvio_user, acl_authenticate), so a refusal costs no compute and
+// says what the compute would say.
+//
+//   1. Which account: the one the compute picks for the user name and the address it
+//      sees the proxy connect from (accounts/account-order.ts); with none, 1045.
+//   2. Blocked (max_password_errors reached, counted by the proxy): 4150.
+//   3. The account's methods in order, each judged on the client's
+//      mysql_native_password answer to our scramble (switching the client to it if
+//      it answered with another plugin); the last failure's error is the answer
+//      (1045 using password YES/NO, 1698 for unix_socket, 1275 for old hashes).
+//   4. Right password: TLS the compute will ask of the proxy, then locked (4151),
+//      then expired (1862 when the server would disconnect; else the session runs
+//      in the sandbox, on its own unpooled connection).
+// A right password yields stage1 = SHA1(password), with which the proxy logs in.
 //
 // Fail closed: whatever the proxy cannot judge is refused, never handed to the
 // compute by default. Only an account whose method the compute alone can check
 // (ed25519, PAM, ...) goes through to it, and only by the operator's policy.
-import type { HandshakeResponse } from '../protocol/index.js';
-import { NATIVE_PASSWORD_PLUGIN, OLD_PASSWORD_PLUGIN, localSocketOnly, unusableThroughProxy } from '../protocol/index.js';
-import { RoleVerifierError, type OtherMethod, type RoleVerifier } from '../control-client/verifiers.js';
-import { accessDenied, accessDeniedNoPassword, cannotVerify, oldPasswordRefused, type ClientError } from './client-error.js';
+import {
+  CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS,
+  NATIVE_PASSWORD_PLUGIN,
+  OLD_PASSWORD_PLUGIN,
+  localSocketOnly,
+  parseNativeVerifier,
+  type HandshakeResponse,
+} from '../protocol/index.js';
+import type { Account, UserAccounts } from '../accounts/account.js';
+import { pickAccount } from '../accounts/account-order.js';
+import { serverUserName } from '../accounts/user-accounts.js';
+import { passwordErrorKey } from '../accounts/password-errors.js';
+import { RoleVerifierError } from '../control-client/verifiers.js';
+import {
+  accessDenied,
+  accessDeniedNoPassword,
+  accountLocked,
+  cannotCount,
+  cannotVerify,
+  mustChangePasswordLogin,
+  oldPasswordRefused,
+  userBlocked,
+  type ClientError,
+} from './client-error.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
-import { verifyAuthSwitchResponse, verifyClient } from './verified-auth.js';
+import { nativeAuthSwitchRequest } from './verified-auth.js';
+import { verifyNativePassword } from '../protocol/index.js';
+import { countsPasswordErrors, passwordExpiry, transportAccepted } from './account-rules.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 
 /** What to do with users the proxy cannot verify: let the compute judge them, or refuse them. */
 export type UnverifiedPolicy = 'passthrough' | 'refuse';
 
-export type CredentialOutcome = { kind: 'verified'; stage1: Buffer } | { kind: 'passthrough' };
+/** The account a verified login got: what the compute will report as CURRENT_USER(). */
+export interface MatchedAccount {
+  user: string;
+  host: string;
+  /** A digest of the account's row (password, lock, expiry): changes with any ALTER USER. */
+  accountVersion: string;
+}
 
-export async function checkCredentials(
-  ctx: SessionContext,
-  hello: HandshakeResponse,
-  route: Route,
-): Promise<CredentialOutcome> {
-  const { verifiers, unknownUsers, otherPlugins } = ctx.cfg;
+export type CredentialOutcome =
+  | {
+      kind: 'verified';
+      stage1: Buffer;
+      account: MatchedAccount;
+      /** The password is (or may be) expired: the session runs in the server's sandbox, on its own connection. */
+      sandboxed: boolean;
+      /** The address the account was matched for (the proxy's own, as the compute sees it). */
+      sourceIp: string;
+    }
+  | { kind: 'passthrough' };
+
+/** One pass over an account's methods. */
+type Attempt = { ok: true; stage1: Buffer } | { ok: false; error: ClientError; countsAsPasswordError: boolean } | { ok: 'passthrough' };
+
+interface Login {
+  ctx: SessionContext;
+  hello: HandshakeResponse;
+  route: Route;
+  project: string;
+  user: string;
+  ip: string;
+  /** The client's mysql_native_password answer to our scramble, once it gave one. */
+  token: Buffer | null;
+  /** Something beyond the greeting went to the client: a passthrough can no longer start cleanly. */
+  switched: boolean;
+}
+
+export async function checkCredentials(ctx: SessionContext, hello: HandshakeResponse, route: Route): Promise<CredentialOutcome> {
+  const { verifiers } = ctx.cfg;
   if (!verifiers) return { kind: 'passthrough' };
-  const project = limitKey(route);
-  let verifier: RoleVerifier;
+  const login: Login = {
+    ctx,
+    hello,
+    route,
+    project: limitKey(route),
+    user: serverUserName(route.backendUser),
+    ip: ctx.cfg.sourceAddress.current(),
+    token: hello.authPluginName === null || hello.authPluginName === NATIVE_PASSWORD_PLUGIN ? hello.authResponse : null,
+    switched: false,
+  };
+  let accounts = await ask(login, false);
+  let account = pickAccount(accounts.candidates, login.user, login.ip);
+  if (!account) {
+    // Perhaps created a moment ago: one read of the compute that started after we asked.
+    accounts = await ask(login, true);
+    account = pickAccount(accounts.candidates, login.user, login.ip);
+  }
+  if (!account && ctx.cfg.unknownUsers === 'passthrough') return { kind: 'passthrough' };
+  let attempt = await judge(login, accounts, account);
+  if (attempt.ok === false && account) {
+    // No match: the password may have changed since the accounts were read.
+    const fresh = await ask(login, true).catch(() => null);
+    const again = fresh ? pickAccount(fresh.candidates, login.user, login.ip) : undefined;
+    if (fresh && again && again.version !== account.version) {
+      accounts = fresh;
+      account = again;
+      attempt = await judge(login, accounts, account);
+    }
+  }
+  if (attempt.ok === 'passthrough') return { kind: 'passthrough' };
+  const key = account ? passwordErrorKey(login.project, account) : undefined;
+  if (attempt.ok === false) {
+    if (account && key && attempt.countsAsPasswordError && countsPasswordErrors(account, accounts.policy)) {
+      await ctx.cfg.passwordErrors.increment(key).catch((err: unknown) => ctx.log.warn({ err }, 'could not count a failed login'));
+    }
+    throw denied(login, attempt.error);
+  }
+  // Right password: from here on the verdict is the account's, never a wrong password's.
+  account = account!;
+  if (key && countsPasswordErrors(account, accounts.policy) && login.token!.length > 0) {
+    await ctx.cfg.passwordErrors.clear(key).catch((err: unknown) => ctx.log.warn({ err }, 'could not clear failed logins'));
+  }
+  if (!transportAccepted(account, ctx.cfg.backendTls)) throw denied(login, accessDenied(login.user, login.ip, login.token!.length > 0));
+  if (account.locked) throw denied(login, accountLocked());
+  const expiry = passwordExpiry(account, accounts.policy, Date.now());
+  const copes = (hello.capabilities & CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS) !== 0;
+  if (expiry === 'expired' && accounts.policy.disconnectOnExpiredPassword && !copes) throw denied(login, mustChangePasswordLogin());
+  return {
+    kind: 'verified',
+    stage1: attempt.stage1,
+    account: { user: account.user, host: account.host, accountVersion: account.version },
+    sandboxed: expiry !== 'valid',
+    sourceIp: login.ip,
+  };
+}
+
+async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
+  const { verifiers } = login.ctx.cfg;
   try {
-    verifier = await verifiers.get(project, route.backendUser, ctx.abort.signal);
+    return fresh
+      ? await verifiers!.refresh(login.project, login.route.backendUser, login.ctx.abort.signal)
+      : await verifiers!.get(login.project, login.route.backendUser, login.ctx.abort.signal);
   } catch (err) {
     if (!(err instanceof RoleVerifierError)) throw err;
     // No verdict is not a wrong password, and never a reason to let the compute judge instead.
-    throw cannotVerify(project, err);
+    throw cannotVerify(login.project, err);
   }
-  const usingPassword = hello.authResponse.length > 0;
-  if (verifier === null) {
-    // The control plane knows no such user (it reads a compute's accounts while awake and before it sleeps).
-    if (unknownUsers === 'passthrough') return { kind: 'passthrough' };
-    throw denied(ctx, route, accessDenied(route.backendUser, ctx.clientAddress, usingPassword));
-  }
-  if (!Buffer.isBuffer(verifier)) {
-    const refusal = unusable(ctx, route, verifier, usingPassword);
-    if (refusal) throw denied(ctx, route, refusal);
-    if (otherPlugins === 'passthrough') return { kind: 'passthrough' };
-    throw denied(ctx, route, accessDenied(route.backendUser, ctx.clientAddress, usingPassword));
-  }
-  let token = hello.authResponse;
-  const first = verifyClient(hello, ctx.scramble, verifier);
-  if (first.ok) return { kind: 'verified', stage1: first.stage1 };
-  if (first.switchRequired) {
-    ctx.client.write(first.authSwitchRequest, ctx.client.nextSequenceId);
-    token = (await readSwitchAnswer(ctx, route)).payload;
-    const switched = verifyAuthSwitchResponse(token, ctx.scramble, verifier);
-    if (switched.ok) return { kind: 'verified', stage1: switched.stage1 };
-  }
-  // No match: the password may have changed since the verifier was read. Ask once
-  // more past every cache; the control plane re-reads the compute only if it is awake.
-  const fresh = await verifiers.refresh(project, route.backendUser, ctx.abort.signal).catch(() => null);
-  if (fresh instanceof Buffer && !fresh.equals(verifier)) {
-    const again = verifyAuthSwitchResponse(token, ctx.scramble, fresh);
-    if (again.ok) return { kind: 'verified', stage1: again.stage1 };
-  }
-  throw denied(ctx, route, accessDenied(route.backendUser, ctx.clientAddress, token.length > 0));
 }
 
-/**
- * The refusal for an account no password can open through a proxy, as the compute
- * would word it; undefined for a method the compute can judge.
- */
-function unusable(ctx: SessionContext, route: Route, method: OtherMethod, usingPassword: boolean): ClientError | undefined {
-  const { plugin } = method;
-  if (localSocketOnly(plugin)) return accessDeniedNoPassword(route.backendUser, ctx.clientAddress);
-  if (plugin === OLD_PASSWORD_PLUGIN) return oldPasswordRefused(route.backendUser, ctx.clientAddress);
-  // A native account without a hash (root's 'invalid'): no password matches.
-  if (plugin === NATIVE_PASSWORD_PLUGIN || unusableThroughProxy(plugin)) {
-    return accessDenied(route.backendUser, ctx.clientAddress, usingPassword);
+/** Blocked, then the methods in order; no account admits the address: 1045. */
+async function judge(login: Login, accounts: UserAccounts, account: Account | undefined): Promise<Attempt> {
+  const usingPassword = (login.token ?? login.hello.authResponse).length > 0;
+  if (!account) return { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
+  if (countsPasswordErrors(account, accounts.policy)) {
+    let failures: number;
+    try {
+      failures = await login.ctx.cfg.passwordErrors.count(passwordErrorKey(login.project, account));
+    } catch (err) {
+      throw cannotCount(login.project, err);
+    }
+    if (failures >= accounts.policy.maxPasswordErrors) return { ok: false, error: userBlocked(), countsAsPasswordError: false };
   }
-  return undefined;
+  // With no method at all (an unreadable row, a reserved name), no password passes.
+  let last: Attempt = { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
+  for (const method of account.methods) {
+    const { plugin } = method;
+    if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
+      const token = await nativeAnswer(login);
+      const stage1 = verifyNativePassword(token, login.ctx.scramble, parseNativeVerifier(method.verifier));
+      if (stage1) return { ok: true, stage1 };
+      last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: true };
+    } else if (plugin === NATIVE_PASSWORD_PLUGIN) {
+      // A stored string that is no hash (root's 'invalid'): the server refuses before reading any answer.
+      last = { ok: false, error: accessDenied(login.user, login.ip, true), countsAsPasswordError: false };
+    } else if (localSocketOnly(plugin)) {
+      last = { ok: false, error: accessDeniedNoPassword(login.user, login.ip), countsAsPasswordError: false };
+    } else if (plugin === OLD_PASSWORD_PLUGIN) {
+      last = { ok: false, error: oldPasswordRefused(login.user, login.ip), countsAsPasswordError: false };
+    } else {
+      // ed25519, PAM, GSSAPI...: only the compute can judge; the compute is asked only by policy.
+      if (!login.switched && login.ctx.cfg.otherPlugins === 'passthrough') return { ok: 'passthrough' };
+      last = { ok: false, error: accessDenied(login.user, login.ip, true), countsAsPasswordError: false };
+    }
+  }
+  return last;
 }
 
-/** A client that hangs up instead of answering the switch is a failed login too. */
-async function readSwitchAnswer(ctx: SessionContext, route: Route) {
+/** The client's mysql_native_password answer, switching it to that plugin first if it answered with another. */
+async function nativeAnswer(login: Login): Promise<Buffer> {
+  if (login.token) return login.token;
+  const { ctx } = login;
+  ctx.client.write(nativeAuthSwitchRequest(ctx.scramble), ctx.client.nextSequenceId);
+  login.switched = true;
   try {
-    return await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'auth switch response');
+    login.token = (await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'auth switch response')).payload;
   } catch (err) {
-    if (err instanceof ChannelClosedError) ctx.cfg.limits.recordAuthFailure(limitKey(route), ctx.clientAddress);
+    // A client that hangs up instead of answering the switch is a failed login too.
+    if (err instanceof ChannelClosedError) ctx.cfg.limits.recordAuthFailure(login.project, ctx.clientAddress);
     throw err;
   }
+  return login.token;
 }
 
-function denied(ctx: SessionContext, route: Route, refusal: ClientError): ClientError {
-  ctx.cfg.limits.recordAuthFailure(limitKey(route), ctx.clientAddress);
+function denied(login: Login, refusal: ClientError): ClientError {
+  login.ctx.cfg.limits.recordAuthFailure(login.project, login.ctx.clientAddress);
   return refusal;
 }

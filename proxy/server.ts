@@ -15,6 +15,8 @@ import type { BackendTlsOptions } from '../backend/connect.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
+import { SourceAddress } from './source-address.js';
+import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
 
 export interface ProxyOptions {
   host?: string;
@@ -40,6 +42,10 @@ export interface ProxyOptions {
   pooling?: Pooling;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
+  /** Where computes see this proxy connect from (default: learned from its connections, loopback before). */
+  sourceAddress?: SourceAddress;
+  /** Failed-password counters (default: in memory); the caller closes it. */
+  passwordErrors?: PasswordErrorStore;
   logger: Logger;
 }
 
@@ -84,6 +90,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     requireTls: opts.requireTls ?? false,
     unknownUsers: opts.unknownUsers ?? 'refuse',
     otherPlugins: opts.otherPlugins ?? 'passthrough',
+    sourceAddress: opts.sourceAddress ?? new SourceAddress(),
+    passwordErrors: opts.passwordErrors ?? new MemoryPasswordErrors(),
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
     pooling: opts.pooling ?? { mode: 'pipe' },
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),

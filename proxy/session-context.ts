@@ -14,6 +14,8 @@ import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendPools } from '../pool/backend-pool.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
+import type { PasswordErrorStore } from '../accounts/password-errors.js';
+import type { SourceAddress } from './source-address.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -51,6 +53,10 @@ export interface SessionConfig {
   /** Users whose auth plugin only the compute can check (ed25519, ...). */
   otherPlugins: UnverifiedPolicy;
   pooling: Pooling;
+  /** The address computes see this proxy connect from: accounts are matched against it. */
+  sourceAddress: SourceAddress;
+  /** Failed-password counters for max_password_errors. */
+  passwordErrors: PasswordErrorStore;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
 }

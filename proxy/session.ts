@@ -102,7 +102,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
     if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
     const backend =
       creds.kind === 'verified'
-        ? await attachVerified(ctx, hello, route, creds.stage1)
+        ? await attachVerified(ctx, hello, route, creds)
         : await attachPassthrough(ctx, hello, route);
     if (!backend) {
       if (route.project) limits.recordAuthFailure(route.project, ctx.clientAddress);

@@ -1,8 +1,11 @@
-// Which of a compute's accounts become served roles, and the control account's SQL.
+// How mysql.global_priv rows become accounts, and the control account's SQL.
 // The Priv values are copied from a MariaDB 10.11 mysql.global_priv.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rolesFromGlobalPriv, type GlobalPrivRow } from '../../accounts/compute-accounts.js';
+import { accountFromRow, type GlobalPrivRow } from '../../accounts/global-priv.js';
+import { accountsFromRows, policyFromRow } from '../../accounts/compute-accounts.js';
+import { userAccounts } from '../../accounts/user-accounts.js';
+import { DEFAULT_POLICY } from '../../accounts/account.js';
 import { CONTROL_USER, controlAccountSql, controlVerifier, generateControlLogin } from '../../control-plane/control-account.js';
 import { ownerInitSql } from '../../control-plane/drivers/compute-files.js';
 import { initSecret } from '../../control-plane/drivers/kubernetes-manifests.js';
@@ -10,101 +13,98 @@ import { initSecret } from '../../control-plane/drivers/kubernetes-manifests.js'
 const X = '*B69027D44F6E5EDC07F1AEAD1477967B16F28227';
 const Y = '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19';
 const native = (s: string, extra = '') => `{"access":0,"plugin":"mysql_native_password","authentication_string":"${s}"${extra}}`;
-const reserved = new Set([CONTROL_USER]);
+const methods = (row: GlobalPrivRow) => accountFromRow(row)?.methods;
 
-const TEMPLATE: GlobalPrivRow[] = [
-  { user: 'mariadb.sys', host: 'localhost', priv: native('', ',"account_locked":true') },
-  { user: 'root', host: 'localhost', priv: native('invalid', ',"auth_or":[{},{"plugin":"unix_socket"}]') },
-];
-
-test('a fresh datadir serves only root, by its usable method; locked accounts are left out', () => {
-  const { roles } = rolesFromGlobalPriv(TEMPLATE, reserved);
-  assert.deepEqual(roles, [{ user: 'root', plugin: 'unix_socket' }]);
-});
-
-test('native users carry their verifier, others only their plugin; roles and the control account are left out', () => {
+test('roles are no accounts; everything else is kept, locked and unreadable rows included', () => {
   const rows: GlobalPrivRow[] = [
-    ...TEMPLATE,
-    { user: 'app', host: '%', priv: native(X) },
-    { user: 'nopw', host: '%', priv: native('') },
-    { user: 'edu', host: '%', priv: '{"access":0,"plugin":"ed25519","authentication_string":"QaOhX0p9EALElG+7wWkQezcRP1Xq7niwJiF3Xpz3Ukk"}' },
+    { user: 'mariadb.sys', host: 'localhost', priv: native('', ',"account_locked":true,"password_last_changed":0') },
+    { user: 'root', host: 'localhost', priv: native('invalid', ',"auth_or":[{},{"plugin":"unix_socket"}]') },
     { user: 'r1', host: '', priv: '{"access":0,"is_role":true}' },
-    { user: '', host: '%', priv: native('') },
-    { user: CONTROL_USER, host: '127.0.0.1', priv: native(Y) },
     { user: 'broken', host: '%', priv: '{not json' },
+    { user: '', host: '%', priv: native('') },
   ];
-  const { roles, dropped } = rolesFromGlobalPriv(rows, reserved);
-  assert.equal(dropped, 0);
-  assert.deepEqual(roles, [
-    { user: 'app', plugin: 'mysql_native_password', verifier: X },
-    { user: 'edu', plugin: 'ed25519' },
-    { user: 'nopw', plugin: 'mysql_native_password', verifier: '' },
-    { user: 'root', plugin: 'unix_socket' },
-  ]);
+  const accounts = accountsFromRows(rows);
+  assert.deepEqual(accounts.map((a) => `${a.user}@${a.host}`), ['@%', 'broken@%', 'mariadb.sys@localhost', 'root@localhost']);
+  const sys = accounts.find((a) => a.user === 'mariadb.sys')!;
+  assert.equal(sys.locked, true);
+  assert.equal(sys.passwordExpired, true);
+  assert.deepEqual(accounts.find((a) => a.user === 'broken')!.methods, []);
 });
 
-test("the '%' account wins, otherwise the first host in order", () => {
-  const rows: GlobalPrivRow[] = [
-    { user: 'a', host: 'localhost', priv: native(Y) },
-    { user: 'a', host: '%', priv: native(X) },
-    { user: 'a', host: '10.%', priv: native(Y) },
-    { user: 'b', host: 'localhost', priv: native(Y) },
-    { user: 'b', host: '10.%', priv: native(X) },
-  ];
-  assert.deepEqual(rolesFromGlobalPriv(rows, reserved).roles, [
-    { user: 'a', plugin: 'mysql_native_password', verifier: X },
-    { user: 'b', plugin: 'mysql_native_password', verifier: X },
-  ]);
-});
-
-test('an account with alternatives is served by the first method the server tries', () => {
+test('methods in the order the server tries them; a native string that is no hash has no verifier', () => {
   const edFirst = `{"access":0,"plugin":"mysql_native_password","authentication_string":"${X}","auth_or":[{"plugin":"ed25519","authentication_string":"QaOh"},{}]}`;
-  const nativeFirst = `{"access":0,"plugin":"mysql_native_password","authentication_string":"${X}","auth_or":[{},{"plugin":"ed25519","authentication_string":"QaOh"}]}`;
-  const unusable = native('invalid');
   const socketFirst = `{"access":0,"plugin":"unix_socket","auth_or":[{},{"plugin":"mysql_native_password","authentication_string":"${X}"}]}`;
-  const { roles } = rolesFromGlobalPriv(
-    [
-      { user: 'ed', host: '%', priv: edFirst },
-      { user: 'nat', host: '%', priv: nativeFirst },
-      { user: 'none', host: '%', priv: unusable },
-      { user: 'sock', host: '%', priv: socketFirst },
-    ],
-    reserved,
-  );
-  assert.deepEqual(roles, [
-    { user: 'ed', plugin: 'ed25519' },
-    { user: 'nat', plugin: 'mysql_native_password', verifier: X },
-    { user: 'none', plugin: 'mysql_native_password' },
-    { user: 'sock', plugin: 'mysql_native_password', verifier: X },
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: edFirst }), [{ plugin: 'ed25519' }, { plugin: 'mysql_native_password', verifier: X }]);
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: socketFirst }), [{ plugin: 'unix_socket' }, { plugin: 'mysql_native_password', verifier: X }]);
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: native('invalid', ',"auth_or":[{},{"plugin":"unix_socket"}]') }), [
+    { plugin: 'mysql_native_password' },
+    { plugin: 'unix_socket' },
+  ]);
+  // A row without a plugin key, or without anything, is read by the server as mysql_native_password.
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: `{"access":0,"authentication_string":"${X.toLowerCase()}"}` }), [
+    { plugin: 'mysql_native_password', verifier: X },
+  ]);
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: '{"access":18446744073709551615}' }), [{ plugin: 'mysql_native_password', verifier: '' }]);
+  assert.deepEqual(methods({ user: 'a', host: '%', priv: '{"access":0,"plugin":"mysql_old_password","authentication_string":"1234567890abcdef"}' }), [
+    { plugin: 'mysql_old_password' },
   ]);
 });
 
-test('methods no proxied login can pass are served without a verifier, so the proxy refuses them unwoken', () => {
-  const rows: GlobalPrivRow[] = [
-    { user: 'old', host: '%', priv: '{"access":0,"plugin":"mysql_old_password","authentication_string":"1234567890abcdef"}' },
-    { user: 'sock', host: '%', priv: '{"access":0,"plugin":"unix_socket","authentication_string":""}' },
-    { user: 'pipe', host: '%', priv: '{"access":0,"plugin":"named_pipe"}' },
-    // A row without a plugin key is read by the server as mysql_native_password.
-    { user: 'bare', host: '%', priv: `{"access":0,"authentication_string":"${X}"}` },
-    { user: 'empty', host: '%', priv: '{"access":0}' },
-  ];
-  assert.deepEqual(rolesFromGlobalPriv(rows, reserved).roles, [
-    { user: 'bare', plugin: 'mysql_native_password', verifier: X },
-    { user: 'empty', plugin: 'mysql_native_password', verifier: '' },
-    { user: 'old', plugin: 'mysql_old_password' },
-    { user: 'pipe', plugin: 'named_pipe' },
-    { user: 'sock', plugin: 'unix_socket' },
+test('lock, expiry, TLS and the max_password_errors exemption are read as the server reads them', () => {
+  const a = (host: string, priv: string) => accountFromRow({ user: 'u', host, priv })!;
+  // Copied from CREATE USER ... ACCOUNT LOCK / PASSWORD EXPIRE / REQUIRE SSL PASSWORD EXPIRE INTERVAL 5 DAY.
+  assert.equal(a('%', native(X, ',"account_locked":true,"password_last_changed":1795991241')).locked, true);
+  const expired = a('%', native(X, ',"password_last_changed":0,"password_lifetime":-1'));
+  assert.equal(expired.passwordExpired, true);
+  const ssl = a('10.%', native(X, ',"ssl_type":1,"ssl_cipher":"","password_last_changed":1795991243,"password_lifetime":5'));
+  assert.deepEqual([ssl.ssl, ssl.passwordLifetime, ssl.passwordLastChanged, ssl.passwordExpired], ['any', 5, 1795991243, false]);
+  assert.equal(a('%', native(X, ',"ssl_type":2')).ssl, 'x509');
+  // No password_last_changed: 0 for the age check, but not "expired"; no lifetime: the server default.
+  const bare = a('%', '{"access":0}');
+  assert.deepEqual([bare.passwordExpired, bare.passwordLastChanged, bare.passwordLifetime], [false, 0, -1]);
+  // CONNECTION ADMIN (1<<32) exempts only loopback hosts; SUPER only in rows older than 10.5.2.
+  assert.equal(a('localhost', '{"access":4294967296,"version_id":101119}').neverBlocked, true);
+  assert.equal(a('%', '{"access":4294967296,"version_id":101119}').neverBlocked, false);
+  assert.equal(a('127.0.0.1', '{"access":32768,"version_id":101119}').neverBlocked, false);
+  assert.equal(a('127.0.0.1', '{"access":32768,"version_id":100409}').neverBlocked, true);
+  assert.equal(a('::1', '{"access":18446744073709551615}').neverBlocked, true);
+});
+
+test('an account\'s version changes with its row and only with it', () => {
+  const v = (priv: string, host = '%') => accountFromRow({ user: 'u', host, priv })!.version;
+  assert.equal(v(native(X)), v(native(X)));
+  assert.equal(v(native(X)), accountFromRow({ user: 'u', host: '%', priv: JSON.parse(native(X)) as object })!.version);
+  assert.notEqual(v(native(X)), v(native(Y)));
+  assert.notEqual(v(native(X)), v(native(X, ',"account_locked":true')));
+  assert.notEqual(v(native(X)), v(native(X, ',"password_last_changed":0')));
+  assert.notEqual(v(native(X)), v(native(X), 'localhost'));
+});
+
+test('a user is served its own accounts and the anonymous ones; reserved names without methods', () => {
+  const accounts = accountsFromRows([
+    { user: 'app', host: '%', priv: native(X) },
+    { user: 'app', host: '10.0.0.%', priv: native(Y) },
+    { user: '', host: 'localhost', priv: native('') },
+    { user: 'other', host: '%', priv: native(X) },
+    { user: CONTROL_USER, host: '127.0.0.1', priv: native(Y) },
+    { user: '__proto__', host: '%', priv: native(X) },
   ]);
+  const reserved = new Set([CONTROL_USER]);
+  const app = userAccounts(accounts, 'app', DEFAULT_POLICY, reserved);
+  assert.deepEqual(app.candidates.map((a) => `${a.user}@${a.host}`), ['app@10.0.0.%', 'app@%', '@localhost']);
+  const ctl = userAccounts(accounts, CONTROL_USER, DEFAULT_POLICY, reserved);
+  assert.deepEqual(ctl.candidates[0]!.methods, []);
+  assert.equal(JSON.stringify(ctl).includes(Y), false, 'the control account hash never leaves');
+  assert.deepEqual(userAccounts(accounts, "'app'", DEFAULT_POLICY, reserved).candidates.length, 3, 'quotes around a name go');
+  assert.equal(userAccounts(accounts, '__proto__', DEFAULT_POLICY, reserved).candidates[0]!.user, '__proto__');
 });
 
-test('a Priv already parsed by the client is read the same as its text', () => {
-  const rows: GlobalPrivRow[] = [{ user: 'app', host: '%', priv: JSON.parse(native(X)) as object }];
-  assert.deepEqual(rolesFromGlobalPriv(rows, reserved).roles, [{ user: 'app', plugin: 'mysql_native_password', verifier: X }]);
-});
-
-test('user names that are object keys are plain names', () => {
-  const rows: GlobalPrivRow[] = [{ user: '__proto__', host: '%', priv: native(X) }];
-  assert.deepEqual(rolesFromGlobalPriv(rows, reserved).roles, [{ user: '__proto__', plugin: 'mysql_native_password', verifier: X }]);
+test('the login settings are read strictly', () => {
+  assert.deepEqual(policyFromRow({ l: 0, d: 0, m: 4294967295 }), DEFAULT_POLICY);
+  assert.deepEqual(policyFromRow({ l: '30', d: 1, m: 3 }), { defaultPasswordLifetime: 30, disconnectOnExpiredPassword: true, maxPasswordErrors: 3 });
+  for (const bad of [undefined, { l: -1, d: 0, m: 3 }, { l: 0, d: 2, m: 3 }, { l: 0, d: 0, m: 0 }, { l: null, d: 0, m: 3 }]) {
+    assert.throws(() => policyFromRow(bad as never), /unexpected server settings/);
+  }
 });
 
 test('the control account may read mysql.global_priv and nothing else', () => {

@@ -1,11 +1,13 @@
-// The role-verifier client against a small HTTP server speaking our own control API.
+// The accounts client against a small HTTP server speaking our own control API.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
 import { RoleVerifierError } from '../../control-client/verifiers.js';
-import { formatNativeVerifier, nativePasswordVerifier } from '../../protocol/auth/native-password.js';
+import { formatNativeVerifier, nativePasswordVerifier, parseNativeVerifier } from '../../protocol/auth/native-password.js';
+import { DEFAULT_POLICY, type UserAccounts } from '../../accounts/account.js';
+import type { RoleVerifierClient } from '../../control-client/verifiers.js';
 
 interface Role {
   plugin: string;
@@ -33,8 +35,29 @@ function answer(req: IncomingMessage): { status: number; body: unknown } {
   const user = u.searchParams.get('user') ?? '';
   const role = project.get(user);
   if (!role) return { status: 404, body: { error: { code: 'role_not_found' } } };
-  return { status: 200, body: { user, ...role } };
+  const account = {
+    user,
+    host: '%',
+    methods: [role],
+    locked: false,
+    passwordExpired: false,
+    passwordLastChanged: 0,
+    passwordLifetime: -1,
+    ssl: 'none',
+    neverBlocked: false,
+    version: 'v1',
+  };
+  return { status: 200, body: { user, candidates: [account], policy: DEFAULT_POLICY } };
 }
+
+/** The old, simple view of an answer: null (no account), the native verifier, or the plugin. */
+function kind(a: UserAccounts): Buffer | null | { plugin: string } {
+  const method = a.candidates[0]?.methods[0];
+  if (!method) return null;
+  return method.verifier !== undefined ? parseNativeVerifier(method.verifier) : { plugin: method.plugin };
+}
+const getK = async (c: RoleVerifierClient, p: string, u: string, s: AbortSignal) => kind(await c.get(p, u, s));
+const refreshK = async (c: RoleVerifierClient, p: string, u: string, s: AbortSignal) => kind(await c.refresh(p, u, s));
 
 before(async () => {
   server = createServer((req, res) => {
@@ -54,7 +77,7 @@ before(async () => {
     new Map([
       ['app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('app-secret')) }],
       ['nopass', { plugin: 'mysql_native_password', verifier: '' }],
-      ['ed', { plugin: 'ed25519', verifier: 'ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY' }],
+      ['ed', { plugin: 'ed25519' }],
       ['bad', { plugin: 'mysql_native_password', verifier: '*NOT-A-HASH-0123456789' }],
       ['dot.ted user', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('x')) }],
       ['root', { plugin: 'unix_socket' }],
@@ -75,14 +98,14 @@ test('a native verifier is fetched once and cached; the token goes as a bearer',
   hits.clear();
   const client = createControlApiVerifiers({ url: `${url}/`, token: 'tok', ttlMs: 60_000 });
   try {
-    const v = await client.get('shop', 'app', live());
+    const v = await getK(client, 'shop', 'app', live());
     assert.ok(Buffer.isBuffer(v) && v.equals(nativePasswordVerifier('app-secret')));
-    assert.ok((await client.get('shop', 'app', live())) instanceof Buffer);
+    assert.ok((await getK(client, 'shop', 'app', live())) instanceof Buffer);
     assert.equal(count('shop', 'app'), 1);
     assert.equal(lastAuthorization, 'Bearer tok');
-    const empty = await client.get('shop', 'nopass', live());
+    const empty = await getK(client, 'shop', 'nopass', live());
     assert.ok(Buffer.isBuffer(empty) && empty.length === 0);
-    const odd = await client.get('shop', 'dot.ted user', live());
+    const odd = await getK(client, 'shop', 'dot.ted user', live());
     assert.ok(Buffer.isBuffer(odd) && odd.length === 20);
   } finally {
     await client.close();
@@ -93,14 +116,14 @@ test('unknown roles and projects are null, other methods their plugin, and both 
   hits.clear();
   const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
-    assert.equal(await client.get('shop', 'ghost', live()), null);
-    assert.equal(await client.get('nope', 'app', live()), null);
-    assert.deepEqual(await client.get('shop', 'ed', live()), { plugin: 'ed25519' });
-    assert.deepEqual(await client.get('shop', 'root', live()), { plugin: 'unix_socket' });
-    assert.deepEqual(await client.get('shop', 'hashless', live()), { plugin: 'mysql_native_password' });
+    assert.equal(await getK(client, 'shop', 'ghost', live()), null);
+    assert.equal(await getK(client, 'nope', 'app', live()), null);
+    assert.deepEqual(await getK(client, 'shop', 'ed', live()), { plugin: 'ed25519' });
+    assert.deepEqual(await getK(client, 'shop', 'root', live()), { plugin: 'unix_socket' });
+    assert.deepEqual(await getK(client, 'shop', 'hashless', live()), { plugin: 'mysql_native_password' });
     for (let i = 0; i < 3; i++) {
-      assert.equal(await client.get('shop', 'ghost', live()), null);
-      assert.deepEqual(await client.get('shop', 'ed', live()), { plugin: 'ed25519' });
+      assert.equal(await getK(client, 'shop', 'ghost', live()), null);
+      assert.deepEqual(await getK(client, 'shop', 'ed', live()), { plugin: 'ed25519' });
     }
     assert.equal(count('shop', 'ghost'), 1);
     assert.equal(count('shop', 'ed'), 1);
@@ -113,11 +136,11 @@ test('answers expire after ttlMs, so a changed password is seen', async () => {
   hits.clear();
   const client = createControlApiVerifiers({ url, ttlMs: 40 });
   try {
-    const before = await client.get('shop', 'app', live());
+    const before = await getK(client, 'shop', 'app', live());
     projects.get('shop')!.set('app', { plugin: 'mysql_native_password', verifier: formatNativeVerifier(nativePasswordVerifier('new')) });
-    assert.deepEqual(await client.get('shop', 'app', live()), before);
+    assert.deepEqual(await getK(client, 'shop', 'app', live()), before);
     await new Promise((r) => setTimeout(r, 60));
-    const after = await client.get('shop', 'app', live());
+    const after = await getK(client, 'shop', 'app', live());
     assert.ok(Buffer.isBuffer(after) && after.equals(nativePasswordVerifier('new')));
     assert.equal(count('shop', 'app'), 2);
   } finally {
@@ -132,8 +155,8 @@ test('concurrent gets share one request; one caller giving up does not fail the 
   const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     const impatient = new AbortController();
-    const gets = Array.from({ length: 5 }, () => client.get('shop', 'app', live()));
-    const givesUp = client.get('shop', 'app', impatient.signal);
+    const gets = Array.from({ length: 5 }, () => getK(client, 'shop', 'app', live()));
+    const givesUp = getK(client, 'shop', 'app', impatient.signal);
     impatient.abort(new Error('client went away'));
     await assert.rejects(givesUp, /client went away/);
     for (const v of await Promise.all(gets)) assert.ok(Buffer.isBuffer(v));
@@ -148,16 +171,16 @@ test('invalidate forgets an answer, including one still in flight', async () => 
   hits.clear();
   const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
-    await client.get('shop', 'app', live());
+    await getK(client, 'shop', 'app', live());
     client.invalidate('shop', 'app');
-    await client.get('shop', 'app', live());
+    await getK(client, 'shop', 'app', live());
     assert.equal(count('shop', 'app'), 2);
     delayMs = 30;
-    const inflight = client.get('shop', 'app2', live());
+    const inflight = getK(client, 'shop', 'app2', live());
     client.invalidate('shop', 'app2');
     assert.equal(await inflight, null);
     delayMs = 0;
-    await client.get('shop', 'app2', live());
+    await getK(client, 'shop', 'app2', live());
     assert.equal(count('shop', 'app2'), 2, 'the answer fetched before invalidate was not cached');
   } finally {
     delayMs = 0;
@@ -170,15 +193,15 @@ test('control API errors are thrown, not cached, and never echo a verifier', asy
   const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     failWith = 503;
-    await assert.rejects(client.get('shop', 'app', live()), (err: Error) => {
+    await assert.rejects(getK(client, 'shop', 'app', live()), (err: Error) => {
       assert.ok(err instanceof RoleVerifierError);
       assert.match(err.message, /HTTP 503 \(internal\) for role 'app' of project 'shop'/);
       return true;
     });
     failWith = 0;
-    assert.ok(Buffer.isBuffer(await client.get('shop', 'app', live())));
+    assert.ok(Buffer.isBuffer(await getK(client, 'shop', 'app', live())));
     assert.equal(count('shop', 'app'), 2);
-    await assert.rejects(client.get('shop', 'bad', live()), (err: Error) => {
+    await assert.rejects(getK(client, 'shop', 'bad', live()), (err: Error) => {
       assert.ok(err instanceof RoleVerifierError);
       assert.ok(!err.message.includes('NOT-A-HASH'), err.message);
       return true;
@@ -192,7 +215,7 @@ test('control API errors are thrown, not cached, and never echo a verifier', asy
 test('an unreachable control API is a RoleVerifierError naming the role', async () => {
   const client = createControlApiVerifiers({ url: 'http://127.0.0.1:1', ttlMs: 1_000, timeoutMs: 2_000 });
   try {
-    await assert.rejects(client.get('shop', 'app', live()), /control API did not answer for role 'app' of project 'shop'/);
+    await assert.rejects(getK(client, 'shop', 'app', live()), /control API did not answer for role 'app' of project 'shop'/);
   } finally {
     await client.close();
   }
@@ -202,11 +225,11 @@ test('the cache is bounded: the oldest answers go first', async () => {
   hits.clear();
   const client = createControlApiVerifiers({ url, ttlMs: 60_000, maxEntries: 2 });
   try {
-    await client.get('shop', 'u1', live());
-    await client.get('shop', 'u2', live());
-    await client.get('shop', 'u3', live());
-    await client.get('shop', 'u3', live());
-    await client.get('shop', 'u1', live());
+    await getK(client, 'shop', 'u1', live());
+    await getK(client, 'shop', 'u2', live());
+    await getK(client, 'shop', 'u3', live());
+    await getK(client, 'shop', 'u3', live());
+    await getK(client, 'shop', 'u1', live());
     assert.equal(count('shop', 'u1'), 2);
     assert.equal(count('shop', 'u3'), 1);
   } finally {
@@ -220,7 +243,7 @@ test("user names travel as data: '..', '%2e%2e', slashes and NUL reach the serve
   const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
   try {
     for (const name of names) {
-      assert.equal(await client.get('shop', name, live()), null, name);
+      assert.equal(await getK(client, 'shop', name, live()), null, name);
       assert.equal(count('shop', name), 1, `asked for ${JSON.stringify(name)} by its own name`);
     }
   } finally {
@@ -242,12 +265,26 @@ test('answers the client does not expect are errors, never verdicts', async () =
     { status: 200, text: '{"user":"app","plugin":"mysql_native_password","verifier":"*00"}' },
     { status: 302, text: '' },
     { status: 500, text: '{"error":{"code":"role_not_found"}}' },
+    { status: 200, text: '{"user":"app","candidates":[],"policy":{}}' },
+    { status: 200, text: '{"user":"app","candidates":{},"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}}' },
+    {
+      status: 200,
+      text: '{"user":"app","candidates":[{"user":"other","host":"%","methods":[],"locked":false,"passwordExpired":false,"passwordLastChanged":0,"passwordLifetime":-1,"ssl":"none","neverBlocked":false,"version":"v"}],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}}',
+    },
+    {
+      status: 200,
+      text: '{"user":"app","candidates":[{"user":"app","host":"%","methods":[{"plugin":"ed25519","verifier":""}],"locked":false,"passwordExpired":false,"passwordLastChanged":0,"passwordLifetime":-1,"ssl":"none","neverBlocked":false,"version":"v"}],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}}',
+    },
+    {
+      status: 200,
+      text: '{"user":"app","candidates":[{"user":"app","host":"%","methods":[],"locked":"no","passwordExpired":false,"passwordLastChanged":0,"passwordLifetime":-1,"ssl":"none","neverBlocked":false,"version":"v"}],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}}',
+    },
   ];
   for (const c of cases) {
     junk = c;
     const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
     try {
-      await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, `${c.status} ${c.text}`);
+      await assert.rejects(getK(client, 'shop', 'app', live()), RoleVerifierError, `${c.status} ${c.text}`);
     } finally {
       junk = null;
       await client.close();
@@ -258,22 +295,22 @@ test('answers the client does not expect are errors, never verdicts', async () =
 test('while the control API fails, the last answer stands for maxStaleMs; then the failure shows', async () => {
   const client = createControlApiVerifiers({ url, ttlMs: 20, maxStaleMs: 150 });
   try {
-    const known = await client.get('shop', 'app', live());
-    assert.equal(await client.get('shop', 'ghost', live()), null);
+    const known = await getK(client, 'shop', 'app', live());
+    assert.equal(await getK(client, 'shop', 'ghost', live()), null);
     failWith = 503;
     await new Promise((r) => setTimeout(r, 40));
-    assert.deepEqual(await client.get('shop', 'app', live()), known, 'stale verifier used');
-    assert.equal(await client.get('shop', 'ghost', live()), null, 'stale "no such user" used');
-    assert.deepEqual(await client.refresh('shop', 'app', live()), known);
-    await assert.rejects(client.get('shop', 'never-asked', live()), RoleVerifierError);
+    assert.deepEqual(await getK(client, 'shop', 'app', live()), known, 'stale verifier used');
+    assert.equal(await getK(client, 'shop', 'ghost', live()), null, 'stale "no such user" used');
+    assert.deepEqual(await refreshK(client, 'shop', 'app', live()), known);
+    await assert.rejects(getK(client, 'shop', 'never-asked', live()), RoleVerifierError);
     await new Promise((r) => setTimeout(r, 200));
-    await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, 'too old to stand in');
+    await assert.rejects(getK(client, 'shop', 'app', live()), RoleVerifierError, 'too old to stand in');
     failWith = 0;
     client.invalidate('shop', 'app');
-    await client.get('shop', 'app', live());
+    await getK(client, 'shop', 'app', live());
     failWith = 503;
     client.invalidate('shop', 'app');
-    await assert.rejects(client.get('shop', 'app', live()), RoleVerifierError, 'an invalidated answer is no fallback');
+    await assert.rejects(getK(client, 'shop', 'app', live()), RoleVerifierError, 'an invalidated answer is no fallback');
   } finally {
     failWith = 0;
     await client.close();

@@ -1,0 +1,81 @@
+// A compute's accounts as the proxy needs them to judge a login the way the
+// compute would: every account (user@host), its methods in the server's order,
+// lock and password-expiry facts, and the server settings that bear on a login.
+// Read by the control plane (or, for a static backend, by the proxy itself) from
+// mysql.global_priv; see global-priv.ts for how a row becomes an Account.
+
+/** One authentication method of an account, in the order the server tries them. */
+export interface AuthMethod {
+  plugin: string;
+  /**
+   * mysql_native_password only: the stored hash ('*' and 40 hex digits, or '' for no
+   * password). Absent when the stored string is no hash (root's 'invalid'): then no
+   * password passes, and the server says 1045 (using password: YES).
+   */
+  verifier?: string;
+}
+
+/** REQUIRE SSL / X509 / ISSUER-SUBJECT-CIPHER, as the server's ssl_type 1, 2, 3. */
+export type SslRequirement = 'none' | 'any' | 'x509' | 'specified';
+
+export interface Account {
+  /** '' for an anonymous account, which matches any user name. */
+  user: string;
+  host: string;
+  /** Empty when the row could not be read: no login passes it. */
+  methods: AuthMethod[];
+  locked: boolean;
+  /** PASSWORD EXPIRE (the server stores it as password_last_changed = 0). */
+  passwordExpired: boolean;
+  /** Seconds since the epoch; 0 when the row has none. */
+  passwordLastChanged: number;
+  /** Days; -1: the server's default_password_lifetime; 0: never expires. */
+  passwordLifetime: number;
+  ssl: SslRequirement;
+  /** CONNECTION ADMIN on a loopback host: max_password_errors never blocks it. */
+  neverBlocked: boolean;
+  /** A digest of the row as stored: any change to the account (password, lock, expiry) changes it. */
+  version: string;
+}
+
+/** Server settings read with the accounts. */
+export interface AccountPolicy {
+  /** Days; 0: passwords never expire by age. */
+  defaultPasswordLifetime: number;
+  disconnectOnExpiredPassword: boolean;
+  /** Failed logins after which an account is blocked (4150); 4294967295 is the server's "unlimited". */
+  maxPasswordErrors: number;
+}
+
+/** The server's defaults, used until a compute's settings have been read. */
+export const DEFAULT_POLICY: AccountPolicy = {
+  defaultPasswordLifetime: 0,
+  disconnectOnExpiredPassword: false,
+  maxPasswordErrors: 4_294_967_295,
+};
+
+/** What the control plane last read from a compute; kept in its record. */
+export interface ComputeAccounts {
+  readAt: string;
+  /** Every account but roles, in the server's order (account-order.ts). */
+  accounts: Account[];
+  policy: AccountPolicy;
+}
+
+/** What the proxy is told for one user name: the accounts a login by that name can match. */
+export interface UserAccounts {
+  user: string;
+  /** The user's own accounts, then the anonymous ones, each group in the server's order. */
+  candidates: Account[];
+  policy: AccountPolicy;
+}
+
+export const NATIVE_PASSWORD = 'mysql_native_password';
+
+/** MariaDB user names are at most 128 characters; the server cuts longer ones at login. */
+export const MAX_USER_LENGTH = 128;
+
+/** user@host as the server prints an account in its messages. */
+export function accountName(a: Pick<Account, 'user' | 'host'>): string {
+  return `'${a.user}'@'${a.host}'`;
+}
