@@ -18,10 +18,16 @@ import type { ActivityReporter } from '../proxy/activity-reporter.js';
 import type { BackendAddress } from '../backend/address.js';
 import { ConfigError } from './options.js';
 import type { OptionValues } from './option-spec.js';
-import type { PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+import type { ACTIVITY_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+import { SourceAddress } from '../proxy/source-address.js';
+import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
+import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
 
-/** What a running proxy reads, in `proxy` and `dev` alike. */
-type ProxyValues = OptionValues<typeof PROXY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
+/** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
+type ProxyValues = OptionValues<typeof PROXY_OPTIONS> &
+  OptionValues<typeof VERIFY_OPTIONS> &
+  Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url'>> &
+  Partial<Pick<OptionValues<typeof ACTIVITY_OPTIONS>, 'redis'>>;
 type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
 
 export interface RunningProxy {
@@ -44,7 +50,13 @@ export async function startProxyFromValues(
   const tls = loadTls(values, logger);
   const pooling = poolingFromValues(values, verifiers, logger);
   const backendTls = backendTlsFromValues(values);
+  const sourceAddress = new SourceAddress(probeHost(values));
+  // Counted across proxies when they share Redis, as the server counts across its clients.
+  const redisUrl = values.redis as string | undefined;
+  const passwordErrors: PasswordErrorStore = redisUrl ? new RedisPasswordErrors({ url: redisUrl }) : new MemoryPasswordErrors();
   const proxy = await startProxy({
+    sourceAddress,
+    passwordErrors,
     ...(backendTls ? { backendTls } : {}),
     pooling,
     metrics,
@@ -82,6 +94,7 @@ export async function startProxyFromValues(
     });
   } catch (err) {
     await proxy.close();
+    await passwordErrors.close();
     throw err;
   }
   logger.info({ port: admin.port }, 'admin HTTP listening');
@@ -100,9 +113,25 @@ export async function startProxyFromValues(
       await activity?.close();
       await resolver.close();
       await verifiers?.close();
+      await passwordErrors.close();
       await admin.close();
     },
   };
+}
+
+/**
+ * Where the computes are, for the source address the proxy uses before its first
+ * compute connection: the static backend, or the control API (on the same network).
+ */
+function probeHost(values: ProxyValues): string | undefined {
+  if (values.backend) return values.backend.host;
+  const url = values['control-url'];
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 function loadTls(values: ProxyValues, logger: Logger): TlsContextHolder | undefined {

@@ -16,7 +16,7 @@
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { DEFAULT_POLICY, type UserAccounts } from '../accounts/account.js';
-import { parseUserAccounts } from '../accounts/user-accounts.js';
+import { parseUserAccounts, serverUserName } from '../accounts/user-accounts.js';
 import { raceSignal } from '../util/abort.js';
 import { RoleVerifierError, type RoleVerifierClient } from './verifiers.js';
 
@@ -83,12 +83,13 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
     const error = (answer as ErrorAnswer | null)?.error;
     const code = typeof error?.code === 'string' ? error.code : undefined;
     // Only the two answers that mean "no such thing": any other 404 (a wrong route, a proxy in between) is no verdict.
-    if (status === 404 && code !== undefined && NOT_FOUND_CODES.has(code)) return { user, candidates: [], policy: DEFAULT_POLICY };
+    if (status === 404 && code !== undefined && NOT_FOUND_CODES.has(code)) return { user: serverUserName(user), candidates: [], policy: DEFAULT_POLICY };
     if (status !== 200) {
       throw new RoleVerifierError(`control API answered HTTP ${status}${code ? ` (${code})` : ''} for ${about}`);
     }
     try {
-      return parseUserAccounts(answer, user);
+      // The server cuts names at 128 characters and drops surrounding quotes; so does the answer.
+      return parseUserAccounts(answer, serverUserName(user));
     } catch (err) {
       // The message names the field, never a value.
       throw new RoleVerifierError(`control API sent a malformed answer for ${about}: ${(err as Error).message}`, { cause: err });

@@ -107,7 +107,8 @@ export function computeStatefulSet(req: ProvisionRequest, s: ComputeShape): V1St
             {
               name: 'mariadb',
               image: s.image,
-              args: [`--port=${s.port}`],
+              // The proxy matches account hosts against its IP, as a compute that resolves no names does.
+              args: [`--port=${s.port}`, '--skip-name-resolve'],
               env: [
                 { name: 'MARIADB_RANDOM_ROOT_PASSWORD', value: '1' },
                 { name: 'MARIADB_AUTO_UPGRADE', value: '1' },
