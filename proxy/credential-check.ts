@@ -181,7 +181,8 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
       const token = await nativeAnswer(login);
       const stage1 = verifyNativePassword(token, login.ctx.scramble, parseNativeVerifier(method.verifier));
       if (stage1) return { ok: true, stage1 };
-      last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: true };
+      // The server counts a failure only when a password was sent (handle_password_errors).
+      last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: token.length > 0 };
     } else if (plugin === NATIVE_PASSWORD_PLUGIN) {
       // A stored string that is no hash (root's 'invalid'): the server refuses before reading any answer.
       last = { ok: false, error: accessDenied(login.user, login.ip, true), countsAsPasswordError: false };
