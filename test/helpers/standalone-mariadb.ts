@@ -53,6 +53,8 @@ export async function startStandaloneMariadb(
       `--tmpdir=${dir}`,
       `--init-file=${init}`,
       '--skip-log-bin',
+      // As the proxy assumes of every backend: clients are known by IP (README, Authentication).
+      '--skip-name-resolve',
       '--max-allowed-packet=64M',
       ...extraArgs,
     ],

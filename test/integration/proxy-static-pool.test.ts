@@ -73,3 +73,41 @@ test('a user made with SQL, or a changed password, works within a quarter second
   assert.equal(py.stdout.trim(), '42');
   await admin.end();
 });
+
+test('users made with SQL work at once, however quickly one follows another (a login waits for the next read)', async () => {
+  const admin = await viaProxy('app', 'app-secret');
+  try {
+    for (let i = 0; i < 5; i++) {
+      // No pause: each login comes well within the quarter second reads are spaced by.
+      await admin.query(`CREATE USER 'quick${i}'@'%' IDENTIFIED BY 'q${i}'`);
+      const conn = await viaProxy(`quick${i}`, `q${i}`);
+      const [rows] = await conn.query('SELECT CURRENT_USER() AS u');
+      assert.equal((rows as any[])[0].u, `quick${i}@%`);
+      await conn.end();
+      await admin.query(`ALTER USER 'quick${i}'@'%' IDENTIFIED BY 'changed${i}'`);
+      await (await viaProxy(`quick${i}`, `changed${i}`)).end();
+    }
+  } finally {
+    await admin.end();
+  }
+});
+
+test('an account more specific than % is chosen as the backend chooses it', async () => {
+  const admin = await viaProxy('app', 'app-secret');
+  try {
+    await admin.query("CREATE USER 'pick'@'%' IDENTIFIED BY 'any'");
+    await admin.query("CREATE USER 'pick'@'127.0.0.1' IDENTIFIED BY 'local'");
+    const direct = await mysql.createConnection({ host: db.host, port: db.port, user: 'pick', password: 'local' });
+    const [d] = await direct.query('SELECT CURRENT_USER() AS u');
+    await direct.end();
+    const conn = await viaProxy('pick', 'local');
+    const [p] = await conn.query('SELECT CURRENT_USER() AS u');
+    await conn.end();
+    assert.equal((p as any[])[0].u, (d as any[])[0].u);
+    assert.equal((p as any[])[0].u, 'pick@127.0.0.1');
+    await assert.rejects(viaProxy('pick', 'any'), (e: any) => e.errno === 1045 && e.message === "Access denied for user 'pick'@'127.0.0.1' (using password: YES)");
+  } finally {
+    await admin.query("DROP USER IF EXISTS 'pick'@'%'").catch(() => {});
+    await admin.end();
+  }
+});
