@@ -1,149 +1,102 @@
-// One generic-pool per pool key. Its factory makes empty slots, instantly; the borrower
-// logs in itself (backend-pool.ts), so a failing login reaches the client that caused it
-// at once instead of generic-pool retrying a failing create for as long as anyone waits.
-// What generic-pool does here: idle lists (most recently returned first), validation on
-// borrow, idle eviction, and the queue of borrowers when the key is at its limit.
-import genericPool from 'generic-pool';
-import type { Pool } from 'generic-pool';
-import type { Logger } from 'pino';
-import type { BackendKey } from '../backend/login.js';
-import { pingBackend } from '../backend/health.js';
-import type { ComputePermits } from './compute-permits.js';
+// The connections of one pool key (compute, user, database, capabilities, charset):
+// interchangeable, so any of them serves any borrower of the key. A connection's state
+// is where it is: in the idle list, or out of it (lent, being pinged or reset), so the
+// pool's statistics are list sizes.
+import type { BackendKey, LoggedInBackend } from '../backend/login.js';
 import { BackendEntry } from './pooled-backend.js';
+import type { ComputePool } from './compute-pool.js';
 
-export interface ComputeState {
-  /** "host:port" */
-  id: string;
-  /** For messages: "c-1 (10.0.0.5:3306)". */
-  name: string;
-  permits: ComputePermits;
-  keys: Map<string, KeyPool>;
-  dropped: boolean;
-}
+export class KeyPool {
+  /**
+   * Idle connections in the order they came back: borrows take the last (hot connections
+   * stay hot), so the first ones are those idle longest and the janitor closes them.
+   */
+  readonly idle: BackendEntry[] = [];
+  /** Its connections out of the idle list: lent, being pinged or reset. */
+  out = 0;
+  /** acquire() calls for this key that hold no connection yet: waiting, logging in. */
+  acquiring = 0;
 
-export interface KeyPool {
-  id: string;
-  key: BackendKey;
-  pool: Pool<BackendEntry>;
-  compute: ComputeState;
-  /** Borrowers waiting in generic-pool's queue, so a dropped compute can fail them at once. */
-  waiters: Set<(err: Error) => void>;
-}
+  constructor(
+    readonly id: string,
+    readonly key: BackendKey,
+    readonly compute: ComputePool,
+  ) {}
 
-export interface KeyPoolSettings {
-  maxPerCompute: number;
-  acquireTimeoutMs: number;
-  idleTimeoutMs: number;
-  evictionIntervalMs: number;
-  pingAfterIdleMs: number;
-  resetTimeoutMs: number;
-  log: Logger;
-  /** Called for every slot the pool makes, to remember which pool owns it. */
-  adopt(entry: BackendEntry, kp: KeyPool): void;
-}
-
-let nextEntryId = 1;
-
-export function keyPoolId(key: BackendKey): string {
-  return JSON.stringify([key.user, key.database, key.capabilities >>> 0, key.mariadbCapabilities >>> 0, key.charset]);
-}
-
-export function createKeyPool(key: BackendKey, compute: ComputeState, s: KeyPoolSettings): KeyPool {
-  const kp: KeyPool = { id: keyPoolId(key), key, compute, waiters: new Set() } as KeyPool;
-  kp.pool = genericPool.createPool<BackendEntry>(
-    {
-      create: async () => {
-        const entry = new BackendEntry(nextEntryId++, key);
-        s.adopt(entry, kp);
-        return entry;
-      },
-      destroy: async (entry) => {
-        entry.close();
-        if (entry.holdsPermit) {
-          entry.holdsPermit = false;
-          compute.permits.give();
-        }
-      },
-      validate: (entry) => validate(entry, compute, s),
-    },
-    {
-      max: s.maxPerCompute,
-      min: 0,
-      testOnBorrow: true,
-      // borrowSlot() keeps its own deadline; this only clears requests abandoned in the queue.
-      acquireTimeoutMillis: s.acquireTimeoutMs,
-      // Most recently returned first: hot connections stay hot, the rest idle out.
-      fifo: false,
-      evictionRunIntervalMillis: s.evictionIntervalMs,
-      idleTimeoutMillis: s.idleTimeoutMs,
-      numTestsPerEvictionRun: s.maxPerCompute,
-      autostart: true,
-    },
-  );
-  return kp;
-}
-
-/** Cheap unless the connection idled past pingAfterIdleMs. Empty slots are always fine. */
-async function validate(entry: BackendEntry, compute: ComputeState, s: KeyPoolSettings): Promise<boolean> {
-  if (!entry.connected) return true;
-  if (!entry.alive) {
-    s.log.debug({ compute: compute.name, backend: entry.id, reason: entry.deathReason }, 'idle backend found dead');
-    return false;
+  /** Nothing refers to it: the janitor may forget it. */
+  get unused(): boolean {
+    return this.idle.length === 0 && this.out === 0 && this.acquiring === 0;
   }
-  if (Date.now() - entry.idleSince < s.pingAfterIdleMs) return true;
-  entry.unwatchIdle();
-  const ping = await pingBackend(entry, s.resetTimeoutMs);
-  if (!ping.ok || !entry.alive) {
-    const reason = ping.ok ? entry.deathReason : ping.reason;
-    s.log.debug({ compute: compute.name, backend: entry.id, reason }, 'idle backend failed its ping');
-    return false;
-  }
-  entry.watchIdle();
-  return true;
-}
 
-export class BorrowTimeoutError extends Error {
-  override readonly name = 'BorrowTimeoutError';
+  /** A connection a login just made for this key, out with the borrower that made it. */
+  adopt(id: number, conn: LoggedInBackend): BackendEntry {
+    this.out++;
+    return new BackendEntry(id, this, conn);
+  }
+
+  /** The connection that came back last, taken out of the idle list. */
+  takeIdle(): BackendEntry | undefined {
+    const entry = this.idle.pop();
+    if (entry) {
+      entry.unwatchIdle();
+      this.out++;
+    }
+    return entry;
+  }
+
+  /** The connection that has been idle longest, taken out of the idle list. */
+  takeOldestIdle(): BackendEntry | undefined {
+    const entry = this.idle.shift();
+    if (entry) {
+      entry.unwatchIdle();
+      this.out++;
+    }
+    return entry;
+  }
+
+  /** Idle connections that went idle at or before `idleBefore`, or died: taken out of the list. */
+  takeStale(idleBefore: number): BackendEntry[] {
+    const stale: BackendEntry[] = [];
+    let kept = 0;
+    for (const entry of this.idle) {
+      if (entry.alive && entry.idleSince > idleBefore) {
+        this.idle[kept++] = entry;
+      } else {
+        entry.unwatchIdle();
+        stale.push(entry);
+      }
+    }
+    this.idle.length = kept;
+    this.out += stale.length;
+    return stale;
+  }
+
+  /** Every idle connection, taken out of the list. */
+  takeAllIdle(): BackendEntry[] {
+    const all = this.idle.splice(0);
+    for (const entry of all) entry.unwatchIdle();
+    this.out += all.length;
+    return all;
+  }
+
+  /** A connection back from its borrower, fit for the next one. */
+  putIdle(entry: BackendEntry, now: number): void {
+    this.out--;
+    this.idle.push(entry);
+    entry.watchIdle(now);
+  }
+
+  /** One of its out connections closed. */
+  forget(): void {
+    this.out--;
+  }
 }
 
 /**
- * A slot from generic-pool by `deadline`. If the borrower gives up first (timeout,
- * abort, dropped compute) the slot is handed back when it arrives.
+ * What makes connections interchangeable, as a string: the compute is implied by the
+ * ComputePool it lives in. The database is length-prefixed so no two keys can meet.
  */
-export function borrowSlot(kp: KeyPool, deadline: number, signal: AbortSignal): Promise<BackendEntry> {
-  const pending = kp.pool.acquire();
-  return new Promise<BackendEntry>((resolve, reject) => {
-    let settled = false;
-    const giveUp = (err: unknown) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      reject(err);
-    };
-    const onAbort = () => giveUp(signal.reason);
-    const timer = setTimeout(
-      () => giveUp(new BorrowTimeoutError('no slot in time')),
-      Math.max(0, deadline - Date.now()),
-    );
-    const cleanup = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      kp.waiters.delete(giveUp);
-    };
-    kp.waiters.add(giveUp);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (entry) => {
-        if (!settled) {
-          settled = true;
-          cleanup();
-          return resolve(entry);
-        }
-        if (entry.connected && entry.alive && !kp.compute.dropped) void kp.pool.release(entry);
-        else void kp.pool.destroy(entry);
-      },
-      (err: unknown) => giveUp(err),
-    );
-  });
+export function keyPoolId(key: BackendKey): string {
+  const db = key.database === null ? '-' : `${key.database.length}:${key.database}`;
+  return `${key.capabilities >>> 0}/${key.mariadbCapabilities >>> 0}/${key.charset}/${db}/${key.user}`;
 }

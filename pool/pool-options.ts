@@ -1,0 +1,66 @@
+// How a pool is configured, and the checks it runs on its connections.
+import type { Logger } from 'pino';
+import { pingBackend, readBaseline, resetBackend, type HealthCheck, type SessionBaseline } from '../backend/health.js';
+import type { CommandTarget } from '../backend/query.js';
+
+export interface BackendPoolOptions {
+  /** Open connections per compute, over all its users and databases. */
+  maxPerCompute: number;
+  /** An idle connection is closed after this long unused. */
+  idleTimeoutMs: number;
+  /** How long acquire() waits for a free connection slot (not counting the login). */
+  acquireTimeoutMs: number;
+  logger: Logger;
+  /** Bound on a reset, a validation ping and the post-login check. Default 5 s. */
+  resetTimeoutMs?: number;
+  /** A connection idle longer than this is pinged before it is handed out. Default 10 s. */
+  pingAfterIdleMs?: number;
+  /** How often the janitor runs (eviction, forgetting empty pools). Default min(idleTimeoutMs, 5 s). */
+  evictionIntervalMs?: number;
+  /** The commands the pool runs on its connections; backend/health.ts unless a test says otherwise. */
+  checks?: PoolChecks;
+}
+
+export interface ReleaseOptions {
+  dirty: boolean;
+  /** Default true. */
+  reset?: boolean;
+}
+
+/**
+ * What the pool asks of a connection: its state right after login, a reset that checks
+ * it came back to that state, a ping. Each is bounded by `timeoutMs`.
+ */
+export interface PoolChecks {
+  readBaseline(target: CommandTarget, timeoutMs: number): Promise<SessionBaseline>;
+  reset(target: CommandTarget, database: string | null, baseline: SessionBaseline, timeoutMs: number): Promise<HealthCheck>;
+  ping(target: CommandTarget, timeoutMs: number): Promise<HealthCheck>;
+}
+
+export const COMPUTE_CHECKS: PoolChecks = { readBaseline, reset: resetBackend, ping: pingBackend };
+
+/** The options with every default filled in. */
+export interface PoolSettings {
+  maxPerCompute: number;
+  idleTimeoutMs: number;
+  acquireTimeoutMs: number;
+  resetTimeoutMs: number;
+  pingAfterIdleMs: number;
+  evictionIntervalMs: number;
+  checks: PoolChecks;
+  log: Logger;
+}
+
+export function poolSettings(opts: BackendPoolOptions): PoolSettings {
+  if (!(opts.maxPerCompute >= 1)) throw new RangeError(`maxPerCompute must be at least 1, not ${opts.maxPerCompute}`);
+  return {
+    maxPerCompute: opts.maxPerCompute,
+    idleTimeoutMs: opts.idleTimeoutMs,
+    acquireTimeoutMs: opts.acquireTimeoutMs,
+    resetTimeoutMs: opts.resetTimeoutMs ?? 5_000,
+    pingAfterIdleMs: opts.pingAfterIdleMs ?? 10_000,
+    evictionIntervalMs: opts.evictionIntervalMs ?? Math.max(10, Math.min(opts.idleTimeoutMs, 5_000)),
+    checks: opts.checks ?? COMPUTE_CHECKS,
+    log: opts.logger.child({ component: 'backend-pool' }),
+  };
+}

@@ -1,0 +1,196 @@
+// The pool's upkeep without mariadbd: checks on return and before lending, dead idle
+// connections, the janitor, a dropped compute and a closed pool. Logins are loopback
+// socket pairs and the checks are scripted (test/helpers/fake-logins.ts).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ComputeDroppedError, PoolClosedError } from '../../pool/backend-pool.js';
+import { FakeCompute, ScriptedChecks, delay, fakePools, settle } from '../helpers/fake-logins.js';
+
+let compute: FakeCompute;
+const open: Array<{ close(): Promise<void> }> = [];
+const pools = (...args: Parameters<typeof fakePools>) => {
+  const p = fakePools(...args);
+  open.push(p);
+  return p;
+};
+
+async function until(what: string, check: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+before(async () => {
+  compute = await FakeCompute.start();
+});
+
+after(async () => {
+  await Promise.all(open.map((p) => p.close()));
+  await compute.stop();
+});
+
+test('a release resets; a failed reset, a dirty return or a dead connection is closed', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks);
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  await p.release(a, { dirty: false });
+  assert.equal(checks.resets, 1);
+  const same = await p.acquire(key, login);
+  assert.equal(same, a);
+  await p.release(same, { dirty: false, reset: false });
+  assert.equal(checks.resets, 1, 'reset: false skips it');
+
+  checks.resetAnswer = { ok: false, reason: 'state check answered 2 rows' };
+  const b = await p.acquire(key, login);
+  await p.release(b, { dirty: false });
+  assert.equal(b.socket.destroyed, true);
+  checks.resetAnswer = { ok: true };
+
+  const c = await p.acquire(key, login);
+  await p.release(c, { dirty: true });
+  assert.equal(c.socket.destroyed, true);
+  assert.equal(checks.resets, 2, 'no reset for a dirty return');
+
+  const d = await p.acquire(key, login);
+  compute.endOf(d.socket).destroy();
+  await until('the close', () => !d.alive);
+  await p.release(d, { dirty: false });
+  assert.equal(d.socket.destroyed, true);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
+
+test('an idle connection the compute closed is noticed and never lent', async () => {
+  const p = pools(new ScriptedChecks());
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  await p.release(a, { dirty: false });
+  compute.endOf(a.socket).destroy();
+  await until('the idle watch to see the close', () => !a.alive);
+  const b = await p.acquire(key, login);
+  assert.notEqual(b, a);
+  assert.equal(login.calls, 2);
+  assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 });
+  // Stray bytes on an idle connection: the stream is out of step, it is not lent either.
+  await p.release(b, { dirty: false });
+  compute.endOf(b.socket).write('x');
+  await until('the idle watch to see the byte', () => !b.alive);
+  const c = await p.acquire(key, login);
+  assert.notEqual(c, b);
+  await p.release(c, { dirty: false });
+});
+
+test('a connection idle past pingAfterIdleMs is pinged before it is lent', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks, { pingAfterIdleMs: 20 });
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  await p.release(a, { dirty: false });
+  assert.equal(await p.acquire(key, login), a);
+  assert.equal(checks.pings, 0, 'fresh enough');
+  await p.release(a, { dirty: false });
+  await delay(30);
+  assert.equal(await p.acquire(key, login), a);
+  assert.equal(checks.pings, 1);
+  await p.release(a, { dirty: false });
+  await delay(30);
+  checks.pingAnswer = { ok: false, reason: 'COM_PING timed out' };
+  const b = await p.acquire(key, login);
+  assert.notEqual(b, a);
+  assert.equal(a.socket.destroyed, true);
+  assert.equal(login.calls, 2);
+  await p.release(b, { dirty: false });
+});
+
+test('a borrower that aborts during the ping leaves the connection in the pool', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks, { pingAfterIdleMs: 0 });
+  const key = compute.key();
+  const a = await p.acquire(key, compute.login());
+  await p.release(a, { dirty: false });
+  let answer!: () => void;
+  checks.pingGate = new Promise<void>((resolve) => (answer = resolve));
+  const ac = new AbortController();
+  const borrowing = p.acquire(key, compute.login(), ac.signal);
+  await settle();
+  assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 }, 'out of the idle list while pinged');
+  ac.abort(new Error('client went away'));
+  answer();
+  await assert.rejects(borrowing, /client went away/);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
+  assert.equal(a.socket.destroyed, false);
+});
+
+test('a failing baseline check closes the new connection and frees its slot', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks, { maxPerCompute: 1 });
+  checks.baselineFailure = new Error('unexpected reply to the baseline query');
+  await assert.rejects(p.acquire(compute.key(), compute.login()), /baseline/);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+  checks.baselineFailure = null;
+  const a = await p.acquire(compute.key(), compute.login());
+  await p.release(a, { dirty: false });
+});
+
+test('the janitor closes connections idle too long and forgets what is empty', async () => {
+  const p = pools(new ScriptedChecks(), { idleTimeoutMs: 60, evictionIntervalMs: 10 });
+  const key = compute.key();
+  const [a, b] = await Promise.all([p.acquire(key, compute.login()), p.acquire(key, compute.login())]);
+  await p.release(a, { dirty: false });
+  await delay(40);
+  await p.release(b, { dirty: false });
+  await until('the older one to be closed', () => a.socket.destroyed);
+  assert.equal(b.socket.destroyed, false, 'the newer one is not idle long enough yet');
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
+  await until('the newer one to be closed', () => b.socket.destroyed);
+  await until('the compute to be forgotten', () => Object.keys(p.stats().computes).length === 0);
+});
+
+test('a dropped compute fails its waiters at once, closes idle connections and what comes back', async () => {
+  const p = pools(new ScriptedChecks(), { maxPerCompute: 2, acquireTimeoutMs: 5_000 });
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  let finishLogin!: () => void;
+  const loggingIn = p.acquire(compute.key({ database: 'other' }), compute.login({ gate: new Promise<void>((resolve) => (finishLogin = resolve)) }));
+  const waiting = p.acquire(compute.key({ database: 'third' }), login);
+  await settle();
+  assert.deepEqual(p.stats().total, { inUse: 2, idle: 0, waiting: 1, open: 2 });
+
+  await p.dropCompute(key.addr);
+  await assert.rejects(waiting, (err: Error) => err instanceof ComputeDroppedError && /user 'app'/.test(err.message));
+  assert.equal(a.socket.destroyed, false, 'a lent connection stays with its client');
+  assert.deepEqual(p.stats().computes, {}, 'a dropped compute is not listed');
+  finishLogin();
+  await assert.rejects(loggingIn, ComputeDroppedError);
+  await p.release(a, { dirty: false });
+  assert.equal(a.socket.destroyed, true, 'closed when it comes back');
+
+  // Awake again: a fresh pool for the same address, whose idle connection the next drop closes.
+  const d = await p.acquire(key, login);
+  assert.equal(d.borrows, 1);
+  await p.release(d, { dirty: false });
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
+  await p.dropCompute(key.addr);
+  assert.equal(d.socket.destroyed, true);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
+
+test('a closed pool fails its waiters, closes its connections and lends nothing more', async () => {
+  const p = fakePools(new ScriptedChecks(), { maxPerCompute: 1, acquireTimeoutMs: 5_000 });
+  const key = compute.key();
+  const a = await p.acquire(key, compute.login());
+  const waiting = p.acquire(key, compute.login());
+  await settle();
+  await p.close();
+  await assert.rejects(waiting, PoolClosedError);
+  await assert.rejects(p.acquire(key, compute.login()), PoolClosedError);
+  await p.release(a, { dirty: false });
+  assert.equal(a.socket.destroyed, true);
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
