@@ -19,7 +19,7 @@ export function startJanitor(computes: Map<string, ComputePool>, s: JanitorSetti
   return () => clearInterval(timer);
 }
 
-export function sweep(computes: Map<string, ComputePool>, now: number, s: JanitorSettings): void {
+function sweep(computes: Map<string, ComputePool>, now: number, s: JanitorSettings): void {
   const idleBefore = now - s.idleTimeoutMs;
   for (const compute of computes.values()) {
     for (const kp of compute.keys.values()) {

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PoolTimeoutError } from '../../pool/backend-pool.js';
+import type { PooledBackend } from '../../pool/pooled-backend.js';
 import { FakeCompute, ScriptedChecks, delay, fakePools, settle } from '../helpers/fake-logins.js';
 
 let compute: FakeCompute;
@@ -82,8 +83,12 @@ test('the limit holds across keys: a slot freed goes to the first waiter, whatev
   const login = compute.login();
   const a = await p.acquire(shop, login);
   const order: string[] = [];
-  const forOther = p.acquire(other, login).then((b) => (order.push('other'), b));
-  const forShop = p.acquire(shop, login).then((b) => (order.push('shop'), b));
+  const served = (name: string) => (b: PooledBackend) => {
+    order.push(name);
+    return b;
+  };
+  const forOther = p.acquire(other, login).then(served('other'));
+  const forShop = p.acquire(shop, login).then(served('shop'));
   await settle();
   assert.equal(p.stats().total.waiting, 2);
   // A dirty return frees the slot: the first waiter (other) logs in on it.
