@@ -51,6 +51,12 @@ export interface BackendKey {
   mariadbCapabilities: number;
   /** Collation id from the client's handshake: COM_RESET_CONNECTION restores it. */
   charset: number;
+  /**
+   * The account row the proxy judged the login against (account@host and a digest of
+   * its row). A connection logged in under an older row (another password, lock,
+   * expiry, global privileges) is not lent to a login judged against the new one.
+   */
+  account?: string;
 }
 
 /** A connection that finished its login; its socket is paused, with nothing unread. */

@@ -19,7 +19,7 @@ import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
-import type { CredentialOutcome } from './credential-check.js';
+import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import { pickAccount } from '../accounts/account-order.js';
 import { serverUserName } from '../accounts/user-accounts.js';
 
@@ -105,7 +105,7 @@ export async function attachVerified(
   const { profile, pooling } = ctx.cfg;
   const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
-  const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities);
+  const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities, creds.account);
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
@@ -183,13 +183,20 @@ function pooledBorrower(
  * The pool key of a verified client (what makes a compute connection fit it), but
  * its compute's address, which each borrow fills in.
  */
-function keyTemplate(hello: HandshakeResponse, route: Route, negotiated: number, profileExtended: number): Omit<BackendKey, 'addr'> {
+function keyTemplate(
+  hello: HandshakeResponse,
+  route: Route,
+  negotiated: number,
+  profileExtended: number,
+  account: MatchedAccount,
+): Omit<BackendKey, 'addr'> {
   return {
     user: route.backendUser,
     database: route.database,
     capabilities: poolCapabilities(negotiated, route.database),
     mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
     charset: hello.charset,
+    account: `${account.user}@${account.host}/${account.accountVersion}`,
   };
 }
 
