@@ -2,6 +2,7 @@
 export * from './protocol-error.js';
 export * from './packet-reader.js';
 export * from './packet-writer.js';
+export * from './frame-scanner.js';
 export * from './framing.js';
 export * from './constants.js';
 export * from './packets/greeting.js';

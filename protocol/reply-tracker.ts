@@ -7,7 +7,8 @@
 // by an OK or ERR, or a result set; a status with SERVER_MORE_RESULTS_EXISTS chains
 // another result into the same reply (multi-statements, CALL). Only packet headers and
 // the first bytes of the few packets that decide something (OK, EOF, ERR, column count)
-// are looked at; rows and column definitions are counted and skipped.
+// are looked at; rows and column definitions are counted and skipped. The framing
+// itself (headers, 16 MiB continuations) is the frame scanner's.
 // https://mariadb.com/kb/en/result-set-packets/
 import {
   CLIENT_DEPRECATE_EOF,
@@ -20,7 +21,7 @@ import {
   SERVER_MORE_RESULTS_EXISTS,
   SERVER_SESSION_STATE_CHANGED,
 } from './constants.js';
-import { MAX_PAYLOAD_LENGTH, PACKET_HEADER_LENGTH } from './framing.js';
+import { FrameScanner, MAX_PAYLOAD_LENGTH, type FrameSink } from './frame-scanner.js';
 import { PROGRESS_REPORT_ERROR_CODE } from './packets/err-packet.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -39,10 +40,11 @@ const HEAD_LENGTH = 21;
 /** An EOF packet is shorter than this; a row starting with 0xfe is not. */
 const EOF_MAX_LENGTH = 9;
 
-export class ReplyTracker {
+export class ReplyTracker implements FrameSink {
   private readonly deprecateEof: boolean;
   private readonly cachedMetadata: boolean;
   private readonly progress: boolean;
+  private readonly scanner = new FrameScanner(this);
   private pendingReplies = 0;
   private state: State = 'first';
   private columnsLeft = 0;
@@ -50,18 +52,19 @@ export class ReplyTracker {
   private lastStatus: number;
   private infile = false;
   // The packet being read.
-  /** Header bytes so far, little-endian in one number. */
-  private header = 0;
-  private headerFill = 0;
-  /** Payload bytes left in the current fragment; -1 while reading a header. */
-  private fragmentLeft = -1;
+  /** Its first fragment's length: 0xffffff for a packet that continues (a large row). */
   private packetLength = 0;
-  /** The packet continues a full (0xffffff) fragment: a large row, nothing to decide. */
-  private continuation = false;
-  private nextContinues = false;
-  // From the shared allocation pool: a tracker is made per borrowed backend.
-  private readonly head = Buffer.allocUnsafe(HEAD_LENGTH);
+  /**
+   * Where its first bytes are: a view into the pushed chunk when they arrived in one
+   * piece (the usual case, nothing copied), else `copied`, filled across chunks.
+   */
+  private head: Buffer = EMPTY;
+  private headAt = 0;
   private headFill = 0;
+  /** Made on the first packet whose head is split across chunks; trackers are made per borrow. */
+  private copied: Buffer | null = null;
+  /** Size of the last length-encoded integer read by lenenc(). */
+  private lenencSize = 0;
 
   /**
    * `capabilities`/`mariadbCapabilities` as negotiated on the connection; `initialStatus`
@@ -105,59 +108,52 @@ export class ReplyTracker {
    * connection is then out of step and must go.
    */
   push(chunk: Buffer): void {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.fragmentLeft < 0) {
-        while (this.headerFill < PACKET_HEADER_LENGTH && pos < chunk.length) {
-          this.header |= chunk[pos++]! << (8 * this.headerFill++);
-        }
-        if (this.headerFill < PACKET_HEADER_LENGTH) return;
-        this.startFragment();
-        continue;
-      }
-      const n = Math.min(this.fragmentLeft, chunk.length - pos);
-      if (!this.continuation && this.headFill < HEAD_LENGTH && n > 0) {
-        const take = Math.min(HEAD_LENGTH - this.headFill, n);
-        chunk.copy(this.head, this.headFill, pos, pos + take);
-        this.headFill += take;
-      }
-      this.fragmentLeft -= n;
-      pos += n;
-      if (this.fragmentLeft > 0) return;
-      this.fragmentLeft = -1;
-      if (this.nextContinues) {
-        // The packet goes on in the next fragment; only its start matters, and that was a row.
-        this.continuation = true;
-        continue;
-      }
-      if (!this.continuation) this.packetDone();
-      this.continuation = false;
-      this.headFill = 0;
-    }
+    this.scanner.scan(chunk);
+    // A packet still arriving keeps its head, not the chunk it was seen in.
+    if (this.head === chunk) this.copyHead();
   }
 
-  private startFragment(): void {
-    const length = this.header & MAX_PAYLOAD_LENGTH;
-    this.header = 0;
-    this.headerFill = 0;
-    if (!this.continuation) {
-      if (this.pendingReplies === 0) {
-        throw new ProtocolError(`server sent a ${length}-byte packet while no reply was pending`);
+  /** The server's stream ended here: ProtocolError if inside a packet or with a reply pending. */
+  end(): void {
+    this.scanner.end('server stream');
+    if (this.pendingReplies > 0) throw new ProtocolError(`server stream ended with ${this.pendingReplies} replies pending`);
+  }
+
+  /** Only a packet's head decides anything: the rest (rows, large or not) is skipped unseen. */
+  onPacketStart(length: number): number {
+    if (this.pendingReplies === 0) {
+      throw new ProtocolError(`server sent a ${length}-byte packet while no reply was pending`);
+    }
+    this.packetLength = length;
+    this.headFill = 0;
+    if (length === MAX_PAYLOAD_LENGTH) this.checkLargePacket();
+    return HEAD_LENGTH;
+  }
+
+  onPayload(chunk: Buffer, start: number, end: number): void {
+    const want = Math.min(this.packetLength, HEAD_LENGTH);
+    if (this.headFill === 0) {
+      if (end - start >= want) {
+        this.head = chunk;
+        this.headAt = start;
+        this.headFill = want;
+        return;
       }
-      this.packetLength = length;
-      if (length === MAX_PAYLOAD_LENGTH) this.checkLargePacket();
+      this.head = this.copied ??= Buffer.alloc(HEAD_LENGTH);
+      this.headAt = 0;
     }
-    this.nextContinues = length === MAX_PAYLOAD_LENGTH;
-    this.fragmentLeft = length;
-    if (length === 0 && !this.continuation && !this.nextContinues) {
-      this.fragmentLeft = -1;
-      this.packetDone();
-    } else if (length === 0) {
-      // An empty fragment ends a packet that was an exact multiple of 0xffffff.
-      this.fragmentLeft = -1;
-      this.continuation = false;
-      this.headFill = 0;
-    }
+    const head = this.head;
+    const take = Math.min(want - this.headFill, end - start);
+    // At most 21 bytes: a loop, not Buffer#copy (which makes a view of the source per call).
+    for (let i = 0; i < take; i++) head[this.headFill + i] = chunk[start + i]!;
+    this.headFill += take;
+  }
+
+  onPacketEnd(): boolean {
+    this.packetDone();
+    // Let go of the chunk: an idle tracker should not keep the last read alive.
+    this.head = EMPTY;
+    return false;
   }
 
   /** Only rows and column definitions can be 16 MiB; anything else that long is garbage. */
@@ -167,14 +163,26 @@ export class ReplyTracker {
     }
   }
 
+  /** The head seen in a chunk, into the tracker's own bytes. */
+  private copyHead(): void {
+    const copied = (this.copied ??= Buffer.alloc(HEAD_LENGTH));
+    for (let i = 0; i < this.headFill; i++) copied[i] = this.head[this.headAt + i]!;
+    this.head = copied;
+    this.headAt = 0;
+  }
+
   private packetDone(): void {
-    const first = this.packetLength > 0 ? this.head[0]! : -1;
+    if (this.packetLength === MAX_PAYLOAD_LENGTH) {
+      // A packet continued past 16 MiB: only a row or a column definition (checked at its start).
+      if (this.state === 'columns') this.columnDone();
+      return;
+    }
+    const first = this.packetLength > 0 ? this.head[this.headAt]! : -1;
     switch (this.state) {
       case 'first':
         return this.firstPacket(first);
       case 'columns':
-        if (--this.columnsLeft === 0) this.state = this.deprecateEof ? 'rows' : 'columns_eof';
-        return;
+        return this.columnDone();
       case 'columns_eof':
         if (first !== EOF_HEADER || this.packetLength >= EOF_MAX_LENGTH) {
           throw new ProtocolError('expected EOF after the column definitions');
@@ -184,10 +192,14 @@ export class ReplyTracker {
       case 'rows':
         if (first === ERR_HEADER) return this.errPacket();
         if (first === EOF_HEADER && (this.deprecateEof || this.packetLength < EOF_MAX_LENGTH)) {
-          return this.resultDone(this.deprecateEof ? this.okStatus() : this.head.readUInt16LE(3));
+          return this.resultDone(this.deprecateEof ? this.okStatus() : this.eofStatus());
         }
         return;
     }
+  }
+
+  private columnDone(): void {
+    if (--this.columnsLeft === 0) this.state = this.deprecateEof ? 'rows' : 'columns_eof';
   }
 
   private firstPacket(first: number): void {
@@ -198,16 +210,17 @@ export class ReplyTracker {
       this.infile = true;
       return;
     }
-    const { value, size } = this.lenenc(0, 'column count');
-    if (value === 0) throw new ProtocolError('column count of 0');
+    const count = this.lenenc(0, 'column count');
+    if (count === 0) throw new ProtocolError('column count of 0');
+    const size = this.lenencSize;
     let metadataFollows = true;
-    if (this.cachedMetadata && this.packetLength > size) metadataFollows = this.head[size] !== 0;
-    this.columnsLeft = value;
+    if (this.cachedMetadata && this.packetLength > size) metadataFollows = this.head[this.headAt + size] !== 0;
+    this.columnsLeft = count;
     this.state = metadataFollows ? 'columns' : this.deprecateEof ? 'rows' : 'columns_eof';
   }
 
   private errPacket(): void {
-    if (this.progress && this.packetLength >= 3 && this.head.readUInt16LE(1) === PROGRESS_REPORT_ERROR_CODE) return;
+    if (this.progress && this.packetLength >= 3 && this.head.readUInt16LE(this.headAt + 1) === PROGRESS_REPORT_ERROR_CODE) return;
     this.replyDone(true);
   }
 
@@ -232,23 +245,37 @@ export class ReplyTracker {
 
   /** Status flags of an OK packet (header 0x00 or 0xfe) from its head. */
   private okStatus(): number {
-    const affected = this.lenenc(1, 'affected rows');
-    const insertId = this.lenenc(1 + affected.size, 'last insert id');
-    const at = 1 + affected.size + insertId.size;
+    this.lenenc(1, 'affected rows');
+    const affectedSize = this.lenencSize;
+    this.lenenc(1 + affectedSize, 'last insert id');
+    const at = 1 + affectedSize + this.lenencSize;
     if (at + 2 > Math.min(this.packetLength, HEAD_LENGTH)) throw new ProtocolError('OK packet too short for its status');
-    return this.head.readUInt16LE(at);
+    return this.head.readUInt16LE(this.headAt + at);
   }
 
-  /** A length-encoded integer in the head; values beyond 2^53 are not counts we meet. */
-  private lenenc(at: number, what: string): { value: number; size: number } {
+  /** Status flags of an EOF packet: header, warnings, status. */
+  private eofStatus(): number {
+    if (this.packetLength < 5) throw new ProtocolError('EOF packet too short for its status');
+    return this.head.readUInt16LE(this.headAt + 3);
+  }
+
+  /**
+   * A length-encoded integer at `at` in the head; its size goes to lenencSize (no
+   * object per call: this runs for every OK). Values beyond 2^53 are not counts we meet.
+   */
+  private lenenc(at: number, what: string): number {
     const limit = Math.min(this.packetLength, HEAD_LENGTH);
     if (at >= limit) throw new ProtocolError(`${what}: packet too short`);
-    const b = this.head[at]!;
+    const head = this.head;
+    const i = this.headAt + at;
+    const b = head[i]!;
     const size = b < 0xfb ? 1 : b === 0xfc ? 3 : b === 0xfd ? 4 : b === 0xfe ? 9 : 0;
     if (size === 0) throw new ProtocolError(`${what}: invalid length-encoded integer 0x${b.toString(16)}`);
     if (at + size > limit) throw new ProtocolError(`${what}: packet too short`);
-    if (size === 1) return { value: b, size };
-    const value = size === 9 ? Number(this.head.readBigUInt64LE(at + 1)) : this.head.readUIntLE(at + 1, size - 1);
-    return { value, size };
+    this.lenencSize = size;
+    if (size === 1) return b;
+    return size === 9 ? Number(head.readBigUInt64LE(i + 1)) : head.readUIntLE(i + 1, size - 1);
   }
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { COM_CHANGE_USER } from '../protocol/index.js';
 import { divert, undivert } from '../backend/backend-socket.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
-import { ClientCommandTracker } from './command-tracker.js';
+import { ClientCommandTracker, type TrackedChunk } from './command-tracker.js';
 
 export type SessionEnd =
   | 'client_quit'
@@ -85,7 +85,13 @@ export function relaySession(
     };
 
     const forward = (chunk: Buffer) => {
-      const tracked = tracker.push(chunk);
+      let tracked: TrackedChunk;
+      try {
+        tracked = tracker.push(chunk);
+      } catch {
+        // A 16 MiB continuation out of sequence: the client's stream is out of step.
+        return end('client_error');
+      }
       for (const command of tracked.commands) {
         commands++;
         if (command === COM_CHANGE_USER) changedUser = true;

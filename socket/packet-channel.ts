@@ -1,12 +1,14 @@
-// Packet-at-a-time reading over a socket, used only during the handshake and
-// authentication; afterwards the socket is detached and bytes flow raw.
+// Packet-at-a-time reading over a socket, used during the handshake and authentication
+// and for the proxy's own queries on a compute connection; afterwards the socket is
+// detached and bytes flow raw.
 //
-// Packets are cut from the buffer only when someone asks for one, never ahead:
-// a client may send its SSLRequest and its TLS ClientHello in one chunk, and the
-// ClientHello must reach the TLS layer untouched. Handshake packets are small
-// (bounded by `maxPacketSize`, far below 16 MiB), so there are no continuations.
+// Packets are cut from the buffer only when someone asks for one, never ahead: a
+// client may send its SSLRequest and its TLS ClientHello in one chunk, and the
+// ClientHello must reach the TLS layer untouched. The framer reads up to the end of
+// one packet and stops there (frame-scanner.ts); 16 MiB continuations are joined, up
+// to `maxPacketSize` for the whole packet.
 import type { Socket } from 'node:net';
-import { ProtocolError, framePacket, type Packet } from '../protocol/index.js';
+import { PacketFramer, ProtocolError, framePacket, type Packet } from '../protocol/index.js';
 
 export type Side = 'client' | 'backend';
 
@@ -31,7 +33,6 @@ type Waiter = {
 };
 
 const EMPTY = Buffer.alloc(0);
-const HEADER = 4;
 
 function detached(): void {}
 
@@ -39,26 +40,32 @@ function detached(): void {}
 export const HANDSHAKE_MAX_PACKET = 64 * 1024;
 
 export class PacketChannel {
+  /** Bytes received; those from `bufAt` on are not yet read by the framer. */
   private buf: Buffer = EMPTY;
+  private bufAt = 0;
+  /** Holds the part of a packet read so far; let go of on detach. */
+  private framer: PacketFramer | null;
   private waiter: Waiter | null = null;
   private failure: Error | null = null;
   private listener: ((p: Packet) => void) | null = null;
   private failureListener: ((err: Error) => void) | null = null;
   // Let go of on detach (see there): a held session's context keeps its channel.
   private onData = (chunk: Buffer) => {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.buf = this.bufAt === this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.bufAt), chunk]);
+    this.bufAt = 0;
     this.pump();
   };
-  private onEnd = () => this.fail(new ChannelClosedError(this.side));
+  private onEnd = () => this.fail(new ChannelClosedError(this.side, this.cutShort()));
   private onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
 
   constructor(
     readonly socket: Socket,
     readonly side: Side,
-    private readonly maxPacketSize: number,
+    maxPacketSize: number,
     /** Where the exchange stands when a channel takes over mid-handshake (after a TLS upgrade). */
     private lastSequenceId = -1,
   ) {
+    this.framer = new PacketFramer(maxPacketSize);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
@@ -130,24 +137,38 @@ export class PacketChannel {
     // The session that took over may keep this channel for its whole life: the
     // listener closures need not live that long.
     this.onData = this.onEnd = this.onError = detached;
-    const rest = this.buf;
+    const partial = this.framer?.takeRemaining() ?? EMPTY;
+    this.framer = null;
+    const unread = this.buf.subarray(this.bufAt);
+    const rest = partial.length === 0 ? unread : unread.length === 0 ? partial : Buffer.concat([partial, unread]);
     this.buf = EMPTY;
+    this.bufAt = 0;
     // An empty view would keep the whole last chunk alive for as long as the session holds it.
     return rest.length > 0 ? rest : EMPTY;
   }
 
-  /** One whole packet off the front of the buffer, or null if it has not all arrived. */
+  /** One whole packet, read from the front of the buffer and no further, or null if it has not all arrived. */
   private cut(): Packet | null {
-    if (this.buf.length < HEADER) return null;
-    const length = this.buf.readUIntLE(0, 3);
-    if (length > this.maxPacketSize) {
-      throw new ProtocolError(`packet of ${length} bytes exceeds max_packet_size ${this.maxPacketSize}`);
+    const { buf, framer } = this;
+    if (this.bufAt === buf.length || !framer) return null;
+    const packet = framer.pushOne(buf, this.bufAt);
+    this.bufAt = framer.consumed;
+    if (this.bufAt === buf.length) {
+      this.buf = EMPTY;
+      this.bufAt = 0;
     }
-    if (this.buf.length < HEADER + length) return null;
-    const packet = { sequenceId: this.buf[3]!, payload: this.buf.subarray(HEADER, HEADER + length) };
-    this.buf = this.buf.subarray(HEADER + length);
-    this.lastSequenceId = packet.sequenceId;
+    if (packet) this.lastSequenceId = packet.sequenceId;
     return packet;
+  }
+
+  /** The peer closed: a packet it cut short is the cause worth logging. */
+  private cutShort(): ProtocolError | undefined {
+    try {
+      this.framer?.end();
+    } catch (err) {
+      return err as ProtocolError;
+    }
+    return undefined;
   }
 
   private pump(): void {

@@ -147,3 +147,30 @@ test('bytes no command asked for, or nonsense, are a ProtocolError', () => {
   assert.throws(() => run(reply(hex('00')), 1), ProtocolError, 'OK too short for its status');
   assert.throws(() => run(reply(hex('01'), COLUMN, hex('0131')), 1), ProtocolError, 'no EOF after columns');
 });
+
+test("a chunk's memory may be reused once pushed: the head of a packet still arriving is the tracker's own", () => {
+  // An OK with an info string: its status is in the first bytes, its end further on.
+  const okWithInfo = writeOkPacket(
+    { affectedRows: 1, lastInsertId: 0, statusFlags: SERVER_STATUS_IN_TRANS, warnings: 0, info: 'Rows matched: 1  Changed: 1  Warnings: 0' },
+    P41,
+  );
+  const bytes = reply(okWithInfo);
+  for (let cut = 4 + 21; cut < bytes.length; cut++) {
+    const ends: ReplyEnd[] = [];
+    const t = new ReplyTracker(P41, 0, SERVER_STATUS_AUTOCOMMIT, (e) => ends.push(e));
+    t.expect();
+    const first = Buffer.from(bytes.subarray(0, cut));
+    t.push(first);
+    first.fill(0); // as a reused read buffer would be
+    t.push(Buffer.from(bytes.subarray(cut)));
+    assert.deepEqual(ends, [{ statusFlags: SERVER_STATUS_IN_TRANS, stateChanged: false, failed: false }], `cut at ${cut}`);
+  }
+});
+
+test('a column definition continued past 16 MiB still counts as one column', () => {
+  const big = Buffer.alloc(MAX_PAYLOAD_LENGTH + 3, 0x20);
+  big[0] = 0x03;
+  const bytes = reply(hex('02'), big, COLUMN, eof(2), hex('01310132'), eof(SERVER_STATUS_IN_TRANS));
+  const { ends } = run(bytes, 1, P41, 0, (b) => [b.subarray(0, 100), b.subarray(100, MAX_PAYLOAD_LENGTH + 9), b.subarray(MAX_PAYLOAD_LENGTH + 9)]);
+  assert.deepEqual(ends, [{ statusFlags: SERVER_STATUS_IN_TRANS, stateChanged: false, failed: false }]);
+});

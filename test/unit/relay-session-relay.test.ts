@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
-import { framePacket } from '../../protocol/framing.js';
+import { framePacket, MAX_PAYLOAD_LENGTH } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComQuit } from '../../protocol/commands/simple-commands.js';
 import { relaySession } from '../../relay/session-relay.js';
@@ -87,4 +87,17 @@ test('a client that closes without COM_QUIT is not reusable; an abort terminates
   ac.abort();
   assert.equal((await done2).end, 'terminated');
   for (const s of [backend, compute, clientApp2]) s.destroy();
+});
+
+test('a 16 MiB client packet whose continuation is out of sequence ends the session as a client error', async () => {
+  const [client, clientApp] = await socketPair();
+  const [backend, compute] = await socketPair();
+  clientApp.on('error', () => {});
+  collect(compute); // reads what is forwarded, so the relay keeps reading the client
+  const done = relaySession(client, Buffer.alloc(0), { socket: backend });
+  const big = framePacket(Buffer.alloc(MAX_PAYLOAD_LENGTH + 1, 0x20), 0);
+  big[MAX_PAYLOAD_LENGTH + 7] = 5; // the continuation should carry sequence id 1
+  clientApp.write(big);
+  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 1 });
+  for (const s of [backend, compute, clientApp]) s.destroy();
 });
