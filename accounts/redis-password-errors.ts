@@ -7,7 +7,8 @@
 // a restart, FLUSH PRIVILEGES or ALTER USER; a week without failures is the
 // proxy's stand-in for "someone cleared it".
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../util/redis.js';
 import type { PasswordErrorStore } from './password-errors.js';
 
 export const PASSWORD_ERRORS_PREFIX = 'wakeproxy:v1:pwerr:';
@@ -25,18 +26,9 @@ export class RedisPasswordErrors implements PasswordErrorStore {
   private readonly redis: Redis;
   private readonly prefix: string;
 
-  constructor(o: RedisPasswordErrorsOptions) {
-    this.prefix = o.keyPrefix ?? PASSWORD_ERRORS_PREFIX;
-    this.redis = new Redis(o.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: o.commandTimeoutMs ?? 1_000,
-      connectTimeout: 2_000,
-      retryStrategy: (times) => Math.min(times * 100, 1_000),
-      connectionName: 'wake-proxy-password-errors',
-    });
-    // Failures reach callers through rejected commands.
-    this.redis.on('error', () => {});
+  constructor(opts: RedisPasswordErrorsOptions) {
+    this.prefix = opts.keyPrefix ?? PASSWORD_ERRORS_PREFIX;
+    this.redis = openRedis(opts.url, { name: 'wake-proxy-password-errors', commandTimeoutMs: opts.commandTimeoutMs ?? 1_000 });
   }
 
   async count(key: string): Promise<number> {

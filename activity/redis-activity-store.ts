@@ -6,7 +6,8 @@
 // reader never sees half a report and a repeated write changes nothing. The
 // client never queues commands while disconnected: a proxy must not pile up
 // reports (or memory) while Redis is away; the next interval sends everything.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { openRedis } from '../util/redis.js';
 import {
   USAGE_BUCKET_MS,
   USAGE_RETENTION_MS,
@@ -32,26 +33,15 @@ type Pipe = ReturnType<Redis['pipeline']>;
 export class RedisActivityStore implements ActivityStore {
   readonly kind = 'redis';
   private readonly redis: Redis;
-  private readonly k: ReturnType<typeof keys>;
+  private readonly keys: ReturnType<typeof keys>;
 
-  constructor(o: RedisActivityStoreOptions) {
-    this.k = keys(o.keyPrefix ?? DEFAULT_KEY_PREFIX);
-    this.redis = new Redis(o.url, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: o.commandTimeoutMs ?? 2_000,
-      connectTimeout: 2_000,
-      // Keep trying for as long as the process lives; callers log the outage once.
-      retryStrategy: (times) => Math.min(times * 100, 1_000),
-      connectionName: 'wake-proxy-activity',
-    });
-    // Failures reach callers through rejected commands; without a listener
-    // ioredis would print every reconnect attempt to the console.
-    this.redis.on('error', () => {});
+  constructor(opts: RedisActivityStoreOptions) {
+    this.keys = keys(opts.keyPrefix ?? DEFAULT_KEY_PREFIX);
+    this.redis = openRedis(opts.url, { name: 'wake-proxy-activity', commandTimeoutMs: opts.commandTimeoutMs ?? 2_000 });
   }
 
   async write(r: ActivityReport): Promise<void> {
-    const k = this.k;
+    const k = this.keys;
     const tx = this.redis.multi();
     const proxyKey = k.proxy(r.proxyId);
     const fields: (string | number)[] = ['at', r.at];
@@ -78,7 +68,7 @@ export class RedisActivityStore implements ActivityStore {
   }
 
   async readActivity(projects: string[]): Promise<ActivitySnapshot> {
-    const k = this.k;
+    const k = this.keys;
     const first = this.redis.pipeline();
     // The first reader after a restart or flush stamps the new epoch.
     first.set(k.epoch, String(Date.now()), 'NX').get(k.epoch).zrange(k.proxies, '0', '-1');
@@ -108,11 +98,11 @@ export class RedisActivityStore implements ActivityStore {
 
   async readUsage(project: string, fromMs: number, toMs: number): Promise<UsageTotals> {
     // Every minute bucket that overlaps the range: it starts before `to` and ends after `from`.
-    const starts = await this.redis.zrangebyscore(this.k.usageIndex(project), `(${fromMs - USAGE_BUCKET_MS}`, `(${toMs}`);
+    const starts = await this.redis.zrangebyscore(this.keys.usageIndex(project), `(${fromMs - USAGE_BUCKET_MS}`, `(${toMs}`);
     const totals = { bytesIn: 0, bytesOut: 0, connectionSeconds: 0 };
     if (starts.length === 0) return totals;
     const p = this.redis.pipeline();
-    for (const s of starts) p.hgetall(this.k.usage(project, Number(s)));
+    for (const s of starts) p.hgetall(this.keys.usage(project, Number(s)));
     for (const hash of (await run(p, 'read usage')) as Record<string, string>[]) {
       for (const [field, value] of Object.entries(hash)) {
         const what = field.slice(field.lastIndexOf(':') + 1);

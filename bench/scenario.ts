@@ -1,5 +1,5 @@
 // What every scenario hands back to the runner: tables to print, charts to
-// write, targets from issue 7 checked against what was measured, and the raw
+// write, targets checked against what was measured, and the raw
 // data for results.json.
 import type { BenchProfile } from './options.js';
 

@@ -90,8 +90,8 @@ class KeyedBackendPools implements BackendPools {
   private closed = false;
   private nextId = 1;
 
-  constructor(private readonly s: PoolSettings) {
-    this.stopJanitor = startJanitor(this.computes, s);
+  constructor(private readonly settings: PoolSettings) {
+    this.stopJanitor = startJanitor(this.computes, settings);
   }
 
   async acquire(key: BackendKey, login: BackendLogin, signal: AbortSignal = NEVER): Promise<PooledBackend> {
@@ -105,12 +105,12 @@ class KeyedBackendPools implements BackendPools {
       for (;;) {
         let entry = kp.takeIdle();
         if (entry) {
-          if (entry.alive && Date.now() - entry.idleSince >= this.s.pingAfterIdleMs && !(await this.ping(entry))) continue;
+          if (entry.alive && Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs && !(await this.ping(entry))) continue;
         } else if (compute.tryTakeSlot()) {
           entry = await this.connect(kp, login, signal);
         } else {
-          waitUntil ||= Date.now() + this.s.acquireTimeoutMs;
-          const timedOut = () => poolTimeout(kp.key, compute.name, this.s.acquireTimeoutMs, compute.open, compute.max);
+          waitUntil ||= Date.now() + this.settings.acquireTimeoutMs;
+          const timedOut = () => poolTimeout(kp.key, compute.name, this.settings.acquireTimeoutMs, compute.open, compute.max);
           entry = (await compute.wait(kp, waitUntil - Date.now(), signal, timedOut)) ?? (await this.connect(kp, login, signal));
         }
         if (this.closed || compute.dropped) {
@@ -147,12 +147,12 @@ class KeyedBackendPools implements BackendPools {
       throw err;
     }
     try {
-      entry.baseline = await this.s.checks.readBaseline(entry, this.s.resetTimeoutMs);
+      entry.baseline = await this.settings.checks.readBaseline(entry, this.settings.resetTimeoutMs);
     } catch (err) {
       this.discard(entry, `baseline check failed: ${(err as Error).message}`);
       throw err;
     }
-    this.s.log.debug(
+    this.settings.log.debug(
       {
         compute: kp.compute.name,
         user: kp.key.user,
@@ -167,7 +167,7 @@ class KeyedBackendPools implements BackendPools {
 
   /** For a connection idle past pingAfterIdleMs: true if it answered; closed if not. */
   private async ping(entry: BackendEntry): Promise<boolean> {
-    const ping = await this.s.checks.ping(entry, this.s.resetTimeoutMs);
+    const ping = await this.settings.checks.ping(entry, this.settings.resetTimeoutMs);
     if (ping.ok) return true;
     this.discard(entry, `failed its ping: ${ping.reason}`);
     return false;
@@ -176,14 +176,14 @@ class KeyedBackendPools implements BackendPools {
   async release(backend: PooledBackend, { dirty, reset = true }: ReleaseOptions): Promise<void> {
     const entry = backend as BackendEntry;
     if (!(entry instanceof BackendEntry) || !entry.lent) {
-      this.s.log.warn({ backend: (entry as Partial<BackendEntry>).id }, 'release of a backend that is not on loan ignored');
+      this.settings.log.warn({ backend: (entry as Partial<BackendEntry>).id }, 'release of a backend that is not on loan ignored');
       return;
     }
     entry.lent = false;
     let why = dirty ? 'returned dirty' : this.unfit(entry);
     if (!why && reset) {
-      const check = await this.s.checks
-        .reset(entry, entry.key.database, entry.baseline, this.s.resetTimeoutMs)
+      const check = await this.settings.checks
+        .reset(entry, entry.key.database, entry.baseline, this.settings.resetTimeoutMs)
         .catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
       why = check.ok ? this.unfit(entry) : `reset failed: ${check.reason}`;
     }
@@ -203,7 +203,7 @@ class KeyedBackendPools implements BackendPools {
     if (!compute) return;
     this.computes.delete(compute.id);
     compute.drop((kp) => computeDropped(kp.key, compute.name));
-    this.s.log.info({ compute: compute.name }, 'compute dropped from the pool');
+    this.settings.log.info({ compute: compute.name }, 'compute dropped from the pool');
   }
 
   stats(): BackendPoolStats {
@@ -231,7 +231,7 @@ class KeyedBackendPools implements BackendPools {
     const id = addrId(addr);
     let compute = this.computes.get(id);
     if (!compute) {
-      compute = new ComputePool(id, describeCompute(addr), this.s.maxPerCompute);
+      compute = new ComputePool(id, describeCompute(addr), this.settings.maxPerCompute);
       this.computes.set(id, compute);
     }
     return compute;
@@ -247,7 +247,7 @@ class KeyedBackendPools implements BackendPools {
 
   private discard(entry: BackendEntry, reason: string): void {
     const { compute, key } = entry.home;
-    this.s.log.debug({ compute: compute.name, user: key.user, backend: entry.id, reason }, 'backend destroyed');
+    this.settings.log.debug({ compute: compute.name, user: key.user, backend: entry.id, reason }, 'backend destroyed');
     compute.close(entry);
   }
 }

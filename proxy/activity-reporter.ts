@@ -59,9 +59,9 @@ export class ActivityReporter implements ActivityTracker {
   private storeDown = false;
   private closed = false;
 
-  constructor(private readonly o: ActivityReporterOptions) {
-    this.proxyId = o.proxyId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.timer = setInterval(() => void this.flush(), o.intervalMs).unref();
+  constructor(private readonly opts: ActivityReporterOptions) {
+    this.proxyId = opts.proxyId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.timer = setInterval(() => void this.flush(), opts.intervalMs).unref();
   }
 
   track(project: string, socket: Socket): () => void {
@@ -116,19 +116,19 @@ export class ActivityReporter implements ActivityTracker {
     const report = this.snapshot(at);
     const started = performance.now();
     try {
-      await this.o.store.write(report);
+      await this.opts.store.write(report);
     } catch (err) {
-      this.o.onWrite?.('error', (performance.now() - started) / 1000);
+      this.opts.onWrite?.('error', (performance.now() - started) / 1000);
       if (!this.storeDown) {
         this.storeDown = true;
-        this.o.logger.warn({ err: (err as Error).message, store: this.o.store.kind }, 'activity store unreachable: reporting paused, clients are served as usual');
+        this.opts.logger.warn({ err: (err as Error).message, store: this.opts.store.kind }, 'activity store unreachable: reporting paused, clients are served as usual');
       }
       return;
     }
-    this.o.onWrite?.('ok', (performance.now() - started) / 1000);
+    this.opts.onWrite?.('ok', (performance.now() - started) / 1000);
     if (this.storeDown) {
       this.storeDown = false;
-      this.o.logger.info({ store: this.o.store.kind, projects: report.clients.size }, 'activity store reachable again: full state re-sent');
+      this.opts.logger.info({ store: this.opts.store.kind, projects: report.clients.size }, 'activity store reachable again: full state re-sent');
     }
     this.forgetWritten(at);
   }
@@ -159,7 +159,7 @@ export class ActivityReporter implements ActivityTracker {
       if (p.lastActive > 0) lastActive.set(name, p.lastActive);
       for (const b of p.buckets.values()) usage.push({ ...b });
     }
-    return { proxyId: this.proxyId, at, ttlMs: this.o.intervalMs * REPORT_TTL_INTERVALS, clients, lastActive, usage };
+    return { proxyId: this.proxyId, at, ttlMs: this.opts.intervalMs * REPORT_TTL_INTERVALS, clients, lastActive, usage };
   }
 
   /** Buckets that closed before `at` were written with their final values; projects long idle go. */

@@ -117,10 +117,10 @@ class TransactionRelay {
 
   constructor(
     private readonly client: Socket,
-    private readonly o: TransactionRelayOptions,
+    private readonly opts: TransactionRelayOptions,
     private readonly resolve: (outcome: TransactionOutcome) => void,
   ) {
-    this.framer = new PacketFramer(o.maxPacketSize);
+    this.framer = new PacketFramer(opts.maxPacketSize);
   }
 
   start(first: PooledBackend, clientLeftover: Buffer): void {
@@ -185,7 +185,7 @@ class TransactionRelay {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
           queue.shift();
-          this.client.write(framePacket(okPayload(this.o.capabilities), (p.sequenceId + 1) & 0xff));
+          this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
         }
         this.client.pause();
@@ -233,7 +233,7 @@ class TransactionRelay {
     this.pinned = reason;
     this.tracker = null;
     this.verdicts.length = 0;
-    this.o.onPin?.(reason, detail);
+    this.opts.onPin?.(reason, detail);
   }
 
   private fromServer(chunk: Buffer): void {
@@ -261,13 +261,13 @@ class TransactionRelay {
     let failure: unknown = null;
     let got: PooledBackend | null = null;
     try {
-      got = await this.o.borrow(borrowing.signal);
+      got = await this.opts.borrow(borrowing.signal);
     } catch (err) {
       failure = err;
     }
     this.borrowing = null;
     if (this.ended) {
-      if (got) this.o.giveBack(got, { dirty: false, reset: false });
+      if (got) this.opts.giveBack(got, { dirty: false, reset: false });
       return;
     }
     if (got) {
@@ -275,7 +275,7 @@ class TransactionRelay {
     } else {
       // The statement gets the error; the client may try again.
       const p = this.queue.shift()!;
-      this.client.write(framePacket(writeErrPacket(this.o.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
@@ -285,14 +285,14 @@ class TransactionRelay {
     this.backend = b;
     this.borrows++;
     this.status = SERVER_STATUS_AUTOCOMMIT;
-    if (!this.pinned) this.tracker = new ReplyTracker(this.o.capabilities, this.o.mariadbCapabilities, this.status, this.onReply);
+    if (!this.pinned) this.tracker = new ReplyTracker(this.opts.capabilities, this.opts.mariadbCapabilities, this.status, this.onReply);
     const s = b.socket;
     s.on('data', this.onServerData);
     s.on('drain', this.onServerDrain);
     s.on('close', this.onServerClose);
     s.on('error', this.onServerError);
     s.resume();
-    this.o.onHold?.(true);
+    this.opts.onHold?.(true);
   }
 
   private letGo(opts: ReleaseOptions): void {
@@ -306,8 +306,8 @@ class TransactionRelay {
     s.off('close', this.onServerClose);
     s.off('error', this.onServerError);
     s.pause();
-    this.o.onHold?.(false);
-    this.o.giveBack(b, opts);
+    this.opts.onHold?.(false);
+    this.opts.giveBack(b, opts);
   }
 }
 

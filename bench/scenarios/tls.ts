@@ -1,4 +1,4 @@
-// Scenario 6: what client-side TLS costs (issue 5). One pipe-mode proxy with
+// Scenario 6: what client-side TLS costs. One pipe-mode proxy with
 // --tls-cert/--tls-key in front of the compute; the same process carries both
 // contenders, plain clients and clients that send an SSLRequest, so the only
 // difference is the TLS layer. Two loads: connect + SELECT 1 + disconnect
