@@ -1,0 +1,103 @@
+// One session's side of KILL: the hook its relay asks about the KILLs it sends, the
+// target other sessions' KILLs find in the registry, and stopping its statement when
+// it leaves in the middle of one.
+import type { BackendAddress } from '../../backend/address.js';
+import { withOwnConnection, type OwnAccount } from '../../backend/own-connection.js';
+import type { KillHook } from '../../relay/intercepted-command.js';
+import type { SessionContext } from '../session-context.js';
+import { holdsConnectionAdmin, killQuery } from './compute-checks.js';
+import { decideKill, type Killer } from './kill-decision.js';
+import type { KillPeers } from './kill-peers.js';
+import { computeKey, type KillTarget, type SessionRegistry } from './session-registry.js';
+
+/** The proxy's KILL machinery, shared by its sessions. */
+export interface KillSupport {
+  registry: SessionRegistry;
+  /** Other proxies sharing Redis; null without. */
+  peers: KillPeers | null;
+  /**
+   * Stops a passthrough session's statement (the proxy cannot log in as its user):
+   * the control plane's account, or an account given for a static backend. Without
+   * it the compute connection is only closed, which the compute notices at its next
+   * write or liveness check (SLEEP: every 5 s).
+   */
+  stopPassthrough?: (addr: BackendAddress, thread: number) => Promise<boolean>;
+}
+
+/** Who a session is to the compute. */
+export interface SessionIdentity {
+  pooled: boolean;
+  /** The user name the compute knows it by. */
+  user: string;
+  /** A verified session's stage1 (latin1, see attach-backend.ts): the proxy logs in as it. Null for passthrough. */
+  stage1: string | null;
+}
+
+/** What the session's relay asks about the KILLs its client sends. */
+export function killHook(ctx: SessionContext, who: SessionIdentity, computeOf: () => BackendAddress): KillHook {
+  const { kill, connectTimeoutMs } = ctx.cfg;
+  const killer: Killer = {
+    id: ctx.id,
+    pooled: who.pooled,
+    get compute() {
+      return computeKey(computeOf());
+    },
+    user: who.user,
+    mayKillOthers: async () => {
+      const account = ownAccount(who);
+      if (!account) return false;
+      return withOwnConnection(computeOf(), account, ownOptions(ctx), (t) => holdsConnectionAdmin(t, connectTimeoutMs));
+    },
+  };
+  const deps = { instance: kill.registry.instance, local: (id: number) => kill.registry.target(id), peers: kill.peers };
+  return { kill: (statement) => decideKill(statement, killer, deps) };
+}
+
+/** A KILL target whose compute and thread can change (transaction pooling) or not. */
+export function killTarget(ctx: SessionContext, who: SessionIdentity, computeOf: () => BackendAddress, aim: () => number | null): KillTarget {
+  return {
+    get compute() {
+      return computeKey(computeOf());
+    },
+    user: who.user,
+    aim,
+    end: () => {
+      ctx.killed = true;
+      ctx.socket.destroy();
+    },
+  };
+}
+
+/**
+ * The client left while `thread` may be running its statement: stop it (KILL QUERY on
+ * a connection of the proxy's own, as the session's user where the proxy holds its
+ * credentials, else as stopPassthrough does). Bounded; never throws. The caller
+ * closes the session's compute connection afterwards, with destroy(): a TLS close
+ * alert left unread would make the compute think the client is still there.
+ */
+export async function stopStatement(ctx: SessionContext, who: SessionIdentity, addr: BackendAddress, thread: number): Promise<void> {
+  const started = performance.now();
+  const account = ownAccount(who);
+  const stopPassthrough = ctx.cfg.kill.stopPassthrough;
+  let stopped: boolean;
+  try {
+    if (account) stopped = await withOwnConnection(addr, account, ownOptions(ctx), (t) => killQuery(t, thread, ctx.cfg.connectTimeoutMs));
+    else if (stopPassthrough) stopped = await stopPassthrough(addr, thread);
+    else return;
+  } catch (err) {
+    ctx.log.warn({ thread, cause: (err as Error).message }, 'could not stop the statement of a client that left');
+    return;
+  }
+  ctx.log.info({ thread, stopped, ms: Math.round(performance.now() - started) }, 'statement of a client that left stopped');
+}
+
+function ownAccount(who: SessionIdentity): OwnAccount | null {
+  return who.stage1 === null ? null : { user: who.user, stage1: Buffer.from(who.stage1, 'latin1') };
+}
+
+function ownOptions(ctx: SessionContext) {
+  return {
+    timeoutMs: ctx.cfg.connectTimeoutMs,
+    ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
+  };
+}

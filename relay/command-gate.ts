@@ -1,0 +1,199 @@
+// Client -> Server for the relays that stream (pipe and session pooling): client
+// bytes go on as they come, through a command tracker that holds back the few
+// commands the proxy answers (intercepted-command.ts) until it has decided what
+// goes in their place. Everything a held command turns into is a command for the
+// compute (the rewritten KILL; `DO 0` for an OK, SIGNAL for an error), so replies
+// reach the client in order and with the compute's own status flags even when the
+// client pipelines; a streaming relay never writes a reply itself.
+//
+// While a KILL is being decided (the proxy may ask another proxy), the client is
+// paused and what it sent after the KILL waits here.
+import { COM_QUIT, framePacket } from '../protocol/index.js';
+import {
+  ClientCommandTracker,
+  SCAN_COMMAND,
+  SCAN_PASS_ALL,
+  SCAN_QUIT,
+  type HeldCommand,
+} from './command-tracker.js';
+import {
+  answerStatement,
+  interceptCommand,
+  mayIntercept,
+  statementPayload,
+  type KillAction,
+  type KillHook,
+} from './intercepted-command.js';
+
+/** What the gate needs of its relay. */
+export interface GateSide {
+  /** Bytes for the compute; false: it backs up (the relay pauses the client until it drains). */
+  toCompute(bytes: Buffer): boolean;
+  pauseClient(): void;
+  /** Read the client again, unless the compute is backed up (its drain resumes it then). */
+  resumeClient(): void;
+  /** The client sent COM_QUIT (only with dropQuit): nothing after it is read. */
+  quit(): void;
+  /** The client's stream is out of step (a continuation out of sequence): the session ends. */
+  broken(): void;
+}
+
+export interface GateOptions {
+  /** Drop COM_QUIT (pooled connections outlive their clients). */
+  dropQuit: boolean;
+  /** Pooled modes: a bare SELECT CONNECTION_ID() is answered with `sessionId`. */
+  pooled: boolean;
+  /** The id the client was given: the greeting's. */
+  sessionId: number;
+  /** Decides KILLs; without one they pass untouched. */
+  hook?: KillHook;
+  /** Told each command's byte (COM_CHANGE_USER makes a pooled connection unfit for reuse). */
+  onCommand?(command: number): void;
+}
+
+/** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
+const INTERNAL: KillAction = {
+  kind: 'error',
+  error: { code: 1105, sqlState: 'HY000', message: 'wake-proxy: could not carry out this KILL; see the proxy log' },
+};
+
+export class CommandGate {
+  private readonly tracker: ClientCommandTracker;
+  /** A command went to the compute and nothing came back since: it may be running. */
+  private awaiting = false;
+  private lastCommand = -1;
+  /** Set while a KILL is being decided; chunks that arrive meanwhile wait in `waiting`. */
+  private deciding = false;
+  private waiting: Buffer[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly side: GateSide,
+    private readonly o: GateOptions,
+  ) {
+    const pooled = o.pooled;
+    this.tracker = new ClientCommandTracker({
+      dropQuit: o.dropQuit,
+      onCommand: (command) => {
+        this.awaiting = true;
+        this.lastCommand = command;
+        o.onCommand?.(command);
+      },
+      ...(o.hook || pooled ? { watch: (command, first, length) => mayIntercept(command, first, length, pooled) } : {}),
+    });
+  }
+
+  /**
+   * Whether the compute may be running a statement for the client: a command went
+   * and no reply has started. A client that pipelines may leave with a later command
+   * running after the first reply began: not seen here (the compute notices the close
+   * itself, at its next write or liveness check).
+   */
+  get statementRunning(): boolean {
+    return this.awaiting && this.lastCommand !== COM_QUIT;
+  }
+
+  /** A KILL is being decided: the client stays paused, whatever drains. */
+  get holding(): boolean {
+    return this.deciding;
+  }
+
+  /** The compute sent bytes: a reply is under way. */
+  replied(): void {
+    this.awaiting = false;
+  }
+
+  /** The relay ended: decisions still under way send nothing. */
+  close(): void {
+    this.closed = true;
+    this.waiting.length = 0;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.deciding) {
+      this.waiting.push(chunk);
+      return;
+    }
+    this.scan(chunk, 0);
+  }
+
+  private scan(chunk: Buffer, from: number): void {
+    const t = this.tracker;
+    let flowing = true;
+    for (;;) {
+      let result;
+      try {
+        result = t.scan(chunk, from);
+      } catch {
+        return this.side.broken();
+      }
+      const released = t.released;
+      if (released.length > 0) {
+        for (const piece of released) flowing = this.side.toCompute(piece);
+        released.length = 0;
+      }
+      if (result === SCAN_PASS_ALL) {
+        if (from < chunk.length) flowing = this.side.toCompute(from === 0 ? chunk : chunk.subarray(from));
+        break;
+      }
+      if (t.passEnd > from) flowing = this.side.toCompute(chunk.subarray(from, t.passEnd));
+      if (result === SCAN_QUIT) return this.side.quit();
+      if (result !== SCAN_COMMAND) break;
+      const decided = this.decide(t.takeCommand());
+      from = t.resumeAt;
+      if (decided !== null) {
+        flowing = this.side.toCompute(decided);
+        continue;
+      }
+      // A KILL to decide: the rest of the chunk waits for the answer.
+      if (from < chunk.length) this.waiting.unshift(chunk.subarray(from));
+      return;
+    }
+    if (!flowing) this.side.pauseClient();
+  }
+
+  /** The bytes that go in a held command's place, or null while a KILL is decided (sent on when it is). */
+  private decide(held: HeldCommand): Buffer | null {
+    const what = interceptCommand(held.payload, this.o.pooled);
+    if (!what) return held.raw;
+    if (what.kind === 'connection_id') return command(what.query.rewrite(this.o.sessionId));
+    if (!this.o.hook) return held.raw;
+    let action: KillAction | Promise<KillAction>;
+    try {
+      action = this.o.hook.kill(what.kill);
+    } catch {
+      action = INTERNAL;
+    }
+    if (!(action instanceof Promise)) return bytesFor(action, held);
+    this.deciding = true;
+    this.side.pauseClient();
+    action.catch(() => INTERNAL).then((a) => this.decided(bytesFor(a, held)));
+    return null;
+  }
+
+  private decided(bytes: Buffer): void {
+    this.deciding = false;
+    if (this.closed) return;
+    this.side.toCompute(bytes);
+    // What the client sent meanwhile, in order; it may hold another KILL.
+    while (!this.deciding && !this.closed && this.waiting.length > 0) this.scan(this.waiting.shift()!, 0);
+    if (!this.deciding && !this.closed) this.side.resumeClient();
+  }
+}
+
+function bytesFor(a: KillAction, held: HeldCommand): Buffer {
+  switch (a.kind) {
+    case 'pass':
+      return held.raw;
+    case 'send':
+    case 'self':
+      return command(a.sql);
+    case 'ok':
+    case 'error':
+      return command(answerStatement(a));
+  }
+}
+
+function command(sql: string): Buffer {
+  return framePacket(statementPayload(sql), 0);
+}
