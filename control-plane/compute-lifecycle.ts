@@ -3,6 +3,7 @@
 //   stopped | frozen | failed --resume--> starting --> active | failed
 //   active --freeze--> frozen        active | frozen | failed --stop--> stopping --> stopped
 //   active | frozen --crash--> failed
+//   active --unresponsive--> failed --(process stopped)--> starting --> active
 //
 // Every driver call for a compute goes through that compute's CoalescingQueue,
 // which is where wake single-flight and wake-after-suspend ordering come from.
@@ -72,6 +73,29 @@ export class ComputeLifecycle {
     this.record(id);
     const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
     return this.queue(id).run(`suspend:${effective}`, () => this.suspendNow(id, effective));
+  }
+
+  /**
+   * A health probe found the compute unresponsive (compute-prober.ts). If it is still
+   * the active compute that was probed (unchanged since `seenUpdatedAt`), it is
+   * reported failed and its process stopped, in its queue (no wake or suspend runs in
+   * between); then woken again. False when it had changed.
+   */
+  async restartUnresponsive(id: string, reason: string, seenUpdatedAt: string): Promise<boolean> {
+    const failed = await this.queue(id).run(`unresponsive:${seenUpdatedAt}`, async () => {
+      const c = this.o.computes.get(id);
+      if (!c || c.state !== 'active' || c.updatedAt !== seenUpdatedAt) return false;
+      c.lastError = reason;
+      delete c.endpoint;
+      this.transition(c, 'failed');
+      this.o.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute does not answer: failed, restarting it');
+      await this.o.driver.suspend(id, 'stop').catch((err: unknown) =>
+        this.o.logger.error({ err, computeId: id }, 'could not stop an unresponsive compute'),
+      );
+      return true;
+    });
+    if (failed) await this.wake(id, this.o.wakeTimeoutMs).catch((err: unknown) => this.o.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'));
+    return failed;
   }
 
   /** Stops the compute, removes its storage and forgets its record. */

@@ -1,8 +1,10 @@
 // The control plane's own login to a compute, made at provisioning so it can read
-// the compute's accounts (role verifiers) while it is awake. It may read
-// mysql.global_priv and nothing else: no data, no writes, at most a few
-// connections. Its password is random, kept in the state file (0600) and never
-// shown; the compute's init SQL holds only its verifier, like the owner's.
+// the compute's accounts (role verifiers) while it is awake, check the compute
+// answers, and stop a statement whose client left a proxy (KILL QUERY, for
+// passthrough clients the proxy cannot log in as). It may read mysql.global_priv and
+// kill other users' statements (CONNECTION ADMIN) and nothing else: no data, no
+// writes, at most a few connections. Its password is random, kept in the state file
+// (0600) and never shown; the compute's init SQL holds only its verifier, like the owner's.
 //
 // Where it may connect from is the driver's call: the process driver's computes
 // listen on 127.0.0.1 next to the control plane ('127.0.0.1'); a Kubernetes pod is
@@ -13,7 +15,7 @@ import { formatNativeVerifier, nativePasswordVerifier } from '../protocol/auth/n
 /** Reserved: never served as a role, so no client can be verified as it. */
 export const CONTROL_USER = 'wakeproxy_ctl';
 
-/** Concurrent connections the account may hold: a read is one at a time per compute. */
+/** Concurrent connections the account may hold: a read, a probe and a KILL at a time per compute. */
 const MAX_CONNECTIONS = 3;
 
 const USER = /^[A-Za-z0-9_]{1,32}$/;
@@ -41,7 +43,7 @@ export function controlVerifier(login: ControlLogin): string {
   return formatNativeVerifier(nativePasswordVerifier(login.password));
 }
 
-/** CREATE USER + the one grant; every value is checked before it reaches a SQL literal. */
+/** CREATE USER + its grants; every value is checked before it reaches a SQL literal. */
 export function controlAccountSql(g: ControlGrant): string {
   if (!USER.test(g.user)) throw new Error(`control account name '${g.user}' must match ${USER}`);
   if (!HOST.test(g.host)) throw new Error(`control account host '${g.host}' must match ${HOST}`);
@@ -50,6 +52,7 @@ export function controlAccountSql(g: ControlGrant): string {
   return [
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD '${g.verifier}' WITH MAX_USER_CONNECTIONS ${MAX_CONNECTIONS};`,
     `GRANT SELECT ON mysql.global_priv TO ${account};`,
+    `GRANT CONNECTION ADMIN ON *.* TO ${account};`,
     '',
   ].join('\n');
 }

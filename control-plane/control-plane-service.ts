@@ -19,6 +19,8 @@ import {
 } from './records.js';
 import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './compute-roles.js';
 import { createStateStore, type StateStore } from './state-store.js';
+import { ComputeKills } from './compute-kill.js';
+import type { ProbeTarget } from './compute-prober.js';
 import type { ComputeEvent } from './usage-ledger.js';
 
 export interface ControlPlaneServiceOptions {
@@ -56,6 +58,7 @@ export class ControlPlaneService {
   private readonly creating = new Set<string>();
   private readonly lifecycle: ComputeLifecycle;
   private readonly roles: ComputeRoles;
+  private readonly kills = new ComputeKills();
 
   private constructor(
     private readonly o: ControlPlaneServiceOptions,
@@ -191,6 +194,15 @@ export class ControlPlaneService {
     return [...this.computes.values()].map(computeView);
   }
 
+  /** Active computes as the health prober needs them (compute-prober.ts); credentials stay in the control plane. */
+  activeComputes(): ProbeTarget[] {
+    const out: ProbeTarget[] = [];
+    for (const c of this.computes.values()) {
+      if (c.state === 'active' && c.endpoint) out.push({ id: c.id, endpoint: c.endpoint, updatedAt: c.updatedAt, ...(c.control ? { control: c.control } : {}) });
+    }
+    return out;
+  }
+
   /** The idle scheduler's suspend: `stillIdle` decides inside the compute's queue (see ComputeLifecycle.suspendIf). */
   suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined> {
     return this.lifecycle.suspendIf(id, tier, stillIdle);
@@ -202,6 +214,21 @@ export class ControlPlaneService {
 
   resumeCompute(id: string, timeoutMs = this.o.wakeTimeoutMs): Promise<ComputeView> {
     return this.lifecycle.wake(id, timeoutMs);
+  }
+
+  /** Stops the statement `thread` runs on an active compute, as the control account (compute-kill.ts). */
+  killQuery(id: string, thread: number): Promise<{ killed: boolean }> {
+    const c = this.computes.get(id);
+    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
+    return this.kills.killQuery(c, thread);
+  }
+
+  /**
+   * A health probe found an active compute unresponsive (compute-prober.ts): reported
+   * failed, stopped and started again. False when it changed since the probe began.
+   */
+  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string): Promise<boolean> {
+    return this.lifecycle.restartUnresponsive(id, reason, seenUpdatedAt);
   }
 
   /** What the proxy calls: the project's compute address once it serves. */

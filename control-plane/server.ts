@@ -12,6 +12,7 @@ import type { ComputeRoleOptions } from './compute-roles.js';
 import type { ActivityStore } from '../activity/activity-store.js';
 import { startScaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
 import { UsageLedger } from './usage-ledger.js';
+import { startComputeProber, type ComputeProber, type ProberOptions } from './compute-prober.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -31,6 +32,8 @@ export interface ControlPlaneOptions {
   idle?: IdleOptions;
   /** Reading role verifiers from computes: refresh interval, bounds. */
   roles?: ComputeRoleOptions;
+  /** Asking active computes whether they answer, restarting those that do not (default every 5 s, 3 s bound). */
+  probe?: ProberOptions;
 }
 
 export interface ControlPlane {
@@ -50,6 +53,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const driver = opts.driver ?? createProcessDriver({ dataDir, logger: logger.child({ driver: 'process' }) });
   let service: ControlPlaneService;
   let scaleToZero: ScaleToZero;
+  let prober: ComputeProber;
   try {
     const ledger = await UsageLedger.open(dataDir, logger);
     service = await ControlPlaneService.open({
@@ -61,6 +65,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ...(opts.roles ? { roles: opts.roles } : {}),
     });
     scaleToZero = startScaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle });
+    const s = service;
+    prober = startComputeProber(
+      {
+        activeComputes: () => s.activeComputes(),
+        restartUnresponsive: (id, reason, seen) => s.restartUnresponsive(id, reason, seen),
+        logger: logger.child({ component: 'compute-prober' }),
+      },
+      opts.probe,
+    );
   } catch (err) {
     await driver.close();
     throw err;
@@ -76,6 +89,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   try {
     await listen(server, opts.port ?? 0, host);
   } catch (err) {
+    prober.close();
     await scaleToZero.close();
     await service.close();
     throw new Error(`control plane could not listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}`, { cause: err });
@@ -96,6 +110,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
         // Wakes held open by clients would otherwise keep close() waiting for them.
         server.closeAllConnections();
         await stopped;
+        prober.close();
         await scaleToZero.close();
         await service.close(closeOpts);
         await scaleToZero.flushed();

@@ -2,6 +2,7 @@
 // target other sessions' KILLs find in the registry, and stopping its statement when
 // it leaves in the middle of one.
 import type { BackendAddress } from '../../backend/address.js';
+import type { BackendTlsOptions } from '../../backend/connect.js';
 import { withOwnConnection, type OwnAccount } from '../../backend/own-connection.js';
 import type { KillHook } from '../../relay/intercepted-command.js';
 import type { SessionContext } from '../session-context.js';
@@ -100,4 +101,9 @@ function ownOptions(ctx: SessionContext) {
     timeoutMs: ctx.cfg.connectTimeoutMs,
     ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
   };
+}
+
+/** stopPassthrough with an account the operator gave the proxy (a static backend's --accounts-user). */
+export function stopperWithAccount(account: OwnAccount, o: { timeoutMs: number; tls?: BackendTlsOptions }): (addr: BackendAddress, thread: number) => Promise<boolean> {
+  return (addr, thread) => withOwnConnection(addr, account, o, (t) => killQuery(t, thread, o.timeoutMs));
 }

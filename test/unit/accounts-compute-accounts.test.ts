@@ -107,7 +107,7 @@ test('the login settings are read strictly', () => {
   }
 });
 
-test('the control account may read mysql.global_priv and nothing else', () => {
+test('the control account may read mysql.global_priv and kill statements, nothing else', () => {
   const login = generateControlLogin();
   assert.equal(login.user, CONTROL_USER);
   assert.match(login.password, /^[A-Za-z0-9_-]{32}$/);
@@ -115,7 +115,8 @@ test('the control account may read mysql.global_priv and nothing else', () => {
   assert.equal(
     controlAccountSql({ user: login.user, host: '127.0.0.1', verifier }),
     `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 3;\n` +
-      `GRANT SELECT ON mysql.global_priv TO 'wakeproxy_ctl'@'127.0.0.1';\n`,
+      `GRANT SELECT ON mysql.global_priv TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
+      `GRANT CONNECTION ADMIN ON *.* TO 'wakeproxy_ctl'@'127.0.0.1';\n`,
   );
   assert.throws(() => controlAccountSql({ user: login.user, host: "%'; DROP", verifier }), /host/);
   assert.throws(() => controlAccountSql({ user: login.user, host: '%', verifier: login.password }), /verifier/);
