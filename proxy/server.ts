@@ -115,7 +115,12 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
-    kill: { registry, peers, ...(stopPassthrough ? { stopPassthrough } : {}) },
+    kill: {
+      registry,
+      peers,
+      deps: { instance: registry.instance, local: (id) => registry.target(id), peers },
+      ...(stopPassthrough ? { stopPassthrough } : {}),
+    },
   };
   // Keyed by the accepted socket (a TLS upgrade replaces ctx.socket, not this one), so
   // one listener serves every connection's close instead of a closure each.

@@ -11,7 +11,7 @@ import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
 import { round, type PoolsInUse, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
-import { killHook, killTarget, stopStatement, type SessionIdentity } from './kill/session-kill.js';
+import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -157,14 +157,14 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   try {
     if (ready.kind === 'piped') return await carryPipe(ctx, ready);
     // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
-    const { pooled, who } = ready;
-    const addr = () => pooled.key.addr;
-    ctx.target = killTarget(ctx, who, addr, () => {
+    const { pooled } = ready;
+    const kill = new SessionKill(ctx, ready.who, () => pooled.key.addr, () => {
       pooled.retire('a KILL named it');
       return pooled.threadId;
     });
-    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: killHook(ctx, who, addr) });
-    if (outcome.statementRunning) await stopStatement(ctx, who, pooled.key.addr, pooled.threadId);
+    ctx.target = kill;
+    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill });
+    if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
     await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable });
     return outcome.end;
   } finally {
@@ -174,14 +174,12 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
 
 /** Pipe mode: the session's own compute connection, closed only once a statement its client left is stopped. */
 async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string> {
-  const { who, addr, thread } = ready;
-  ctx.target = killTarget(ctx, who, () => addr, () => thread);
-  const outcome = await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover, {
-    sessionId: ctx.id,
-    hook: killHook(ctx, who, () => addr),
-  });
+  const { addr, thread } = ready;
+  const kill = new SessionKill(ctx, ready.who, () => addr, () => thread);
+  ctx.target = kill;
+  const outcome = await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover, { sessionId: ctx.id, hook: kill });
   if (outcome.statementRunning) {
-    await stopStatement(ctx, who, addr, thread);
+    await kill.stopStatement(addr, thread);
     ready.backend.destroy();
   }
   return outcome.end;
@@ -194,27 +192,26 @@ async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string
  */
 async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promise<string> {
   const { activity, metrics } = ctx.cfg;
-  const { project, pooled, who } = ready;
+  const { project, pooled } = ready;
   const { pools } = ready.pooling;
   let untrack: (() => void) | undefined;
   // The connection the session holds now, and the compute it last held one of.
   let current: PooledBackend | null = null;
   let addr = pooled.key.addr;
-  const computeOf = () => addr;
-  ctx.target = killTarget(ctx, who, computeOf, () => {
+  const kill = new SessionKill(ctx, ready.who, () => addr, () => {
     current?.retire('a KILL named it');
     return current?.threadId ?? null;
   });
+  ctx.target = kill;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: pooled.capabilities,
     mariadbCapabilities: pooled.mariadbCapabilities,
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,
-    hook: killHook(ctx, who, computeOf),
+    hook: kill,
     borrow: ready.borrow,
     giveBack: (backend, opts) => void pools.release(backend, opts),
-    abandon: (backend) =>
-      void stopStatement(ctx, who, backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
+    abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => statementFailure(ctx, err),
     onHold: (backend) => {
       current = backend;

@@ -4,10 +4,10 @@
 import type { BackendAddress } from '../../backend/address.js';
 import type { BackendTlsOptions } from '../../backend/connect.js';
 import { withOwnConnection, type OwnAccount } from '../../backend/own-connection.js';
-import type { KillHook } from '../../relay/intercepted-command.js';
+import type { KillAction, KillHook, KillStatement } from '../../relay/intercepted-command.js';
 import type { SessionContext } from '../session-context.js';
 import { holdsConnectionAdmin, killQuery } from './compute-checks.js';
-import { decideKill, type Killer } from './kill-decision.js';
+import { decideKill, type KillDeps, type Killer } from './kill-decision.js';
 import type { KillPeers } from './kill-peers.js';
 import { computeKey, type KillTarget, type SessionRegistry } from './session-registry.js';
 
@@ -16,6 +16,8 @@ export interface KillSupport {
   registry: SessionRegistry;
   /** Other proxies sharing Redis; null without. */
   peers: KillPeers | null;
+  /** What KILL decisions look sessions up in (the registry, the peers). */
+  deps: KillDeps;
   /**
    * Stops a passthrough session's statement (the proxy cannot log in as its user):
    * the control plane's account, or an account given for a static backend. Without
@@ -34,62 +36,76 @@ export interface SessionIdentity {
   stage1: string | null;
 }
 
-/** What the session's relay asks about the KILLs its client sends. */
-export function killHook(ctx: SessionContext, who: SessionIdentity, computeOf: () => BackendAddress): KillHook {
-  const { kill, connectTimeoutMs } = ctx.cfg;
-  const killer: Killer = {
-    id: ctx.id,
-    pooled: who.pooled,
-    get compute() {
-      return computeKey(computeOf());
-    },
-    user: who.user,
-    mayKillOthers: async () => {
-      const account = ownAccount(who);
-      if (!account) return false;
-      return withOwnConnection(computeOf(), account, ownOptions(ctx), (t) => holdsConnectionAdmin(t, connectTimeoutMs));
-    },
-  };
-  const deps = { instance: kill.registry.instance, local: (id: number) => kill.registry.target(id), peers: kill.peers };
-  return { kill: (statement) => decideKill(statement, killer, deps) };
-}
-
-/** A KILL target whose compute and thread can change (transaction pooling) or not. */
-export function killTarget(ctx: SessionContext, who: SessionIdentity, computeOf: () => BackendAddress, aim: () => number | null): KillTarget {
-  return {
-    get compute() {
-      return computeKey(computeOf());
-    },
-    user: who.user,
-    aim,
-    end: () => {
-      ctx.killed = true;
-      ctx.socket.destroy();
-    },
-  };
-}
-
 /**
- * The client left while `thread` may be running its statement: stop it (KILL QUERY on
- * a connection of the proxy's own, as the session's user where the proxy holds its
- * credentials, else as stopPassthrough does). Bounded; never throws. The caller
- * closes the session's compute connection afterwards, with destroy(): a TLS close
- * alert left unread would make the compute think the client is still there.
+ * One session's side of KILL, in one object (a held client should cost little): the
+ * hook its relay asks about the KILLs its client sends, the target other sessions'
+ * KILLs find in the registry, and the killer those KILLs are decided for.
  */
-export async function stopStatement(ctx: SessionContext, who: SessionIdentity, addr: BackendAddress, thread: number): Promise<void> {
-  const started = performance.now();
-  const account = ownAccount(who);
-  const stopPassthrough = ctx.cfg.kill.stopPassthrough;
-  let stopped: boolean;
-  try {
-    if (account) stopped = await withOwnConnection(addr, account, ownOptions(ctx), (t) => killQuery(t, thread, ctx.cfg.connectTimeoutMs));
-    else if (stopPassthrough) stopped = await stopPassthrough(addr, thread);
-    else return;
-  } catch (err) {
-    ctx.log.warn({ thread, cause: (err as Error).message }, 'could not stop the statement of a client that left');
-    return;
+export class SessionKill implements KillHook, KillTarget, Killer {
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly who: SessionIdentity,
+    /** The compute the session runs on (transaction pooling: the one it last borrowed from). */
+    private readonly computeOf: () => BackendAddress,
+    /** The compute thread serving the session now, or null between statements; see KillTarget.aim. */
+    readonly aim: () => number | null,
+  ) {}
+
+  get id(): number {
+    return this.ctx.id;
   }
-  ctx.log.info({ thread, stopped, ms: Math.round(performance.now() - started) }, 'statement of a client that left stopped');
+
+  get pooled(): boolean {
+    return this.who.pooled;
+  }
+
+  get user(): string {
+    return this.who.user;
+  }
+
+  get compute(): string {
+    return computeKey(this.computeOf());
+  }
+
+  kill(statement: KillStatement): KillAction | Promise<KillAction> {
+    return decideKill(statement, this, this.ctx.cfg.kill.deps);
+  }
+
+  end(): void {
+    this.ctx.killed = true;
+    this.ctx.socket.destroy();
+  }
+
+  async mayKillOthers(): Promise<boolean> {
+    const account = ownAccount(this.who);
+    if (!account) return false;
+    const { connectTimeoutMs } = this.ctx.cfg;
+    return withOwnConnection(this.computeOf(), account, ownOptions(this.ctx), (t) => holdsConnectionAdmin(t, connectTimeoutMs));
+  }
+
+  /**
+   * The client left while `thread` may be running its statement: stop it (KILL QUERY on
+   * a connection of the proxy's own, as the session's user where the proxy holds its
+   * credentials, else as stopPassthrough does). Bounded; never throws. The caller
+   * closes the session's compute connection afterwards, with destroy(): a TLS close
+   * alert left unread would make the compute think the client is still there.
+   */
+  async stopStatement(addr: BackendAddress, thread: number): Promise<void> {
+    const { ctx } = this;
+    const started = performance.now();
+    const account = ownAccount(this.who);
+    const stopPassthrough = ctx.cfg.kill.stopPassthrough;
+    let stopped: boolean;
+    try {
+      if (account) stopped = await withOwnConnection(addr, account, ownOptions(ctx), (t) => killQuery(t, thread, ctx.cfg.connectTimeoutMs));
+      else if (stopPassthrough) stopped = await stopPassthrough(addr, thread);
+      else return;
+    } catch (err) {
+      ctx.log.warn({ thread, cause: (err as Error).message }, 'could not stop the statement of a client that left');
+      return;
+    }
+    ctx.log.info({ thread, stopped, ms: Math.round(performance.now() - started) }, 'statement of a client that left stopped');
+  }
 }
 
 function ownAccount(who: SessionIdentity): OwnAccount | null {
