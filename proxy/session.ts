@@ -158,10 +158,8 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
     if (ready.kind === 'piped') return await carryPipe(ctx, ready);
     // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
     const { pooled } = ready;
-    const kill = new SessionKill(ctx, ready.who, () => pooled.key.addr, () => {
-      pooled.retire('a KILL named it');
-      return pooled.threadId;
-    });
+    const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
+    kill.held = pooled;
     ctx.target = kill;
     const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill });
     if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
@@ -175,7 +173,7 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
 /** Pipe mode: the session's own compute connection, closed only once a statement its client left is stopped. */
 async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string> {
   const { addr, thread } = ready;
-  const kill = new SessionKill(ctx, ready.who, () => addr, () => thread);
+  const kill = new SessionKill(ctx, ready.who, addr, thread);
   ctx.target = kill;
   const outcome = await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover, { sessionId: ctx.id, hook: kill });
   if (outcome.statementRunning) {
@@ -195,13 +193,8 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
   const { project, pooled } = ready;
   const { pools } = ready.pooling;
   let untrack: (() => void) | undefined;
-  // The connection the session holds now, and the compute it last held one of.
-  let current: PooledBackend | null = null;
-  let addr = pooled.key.addr;
-  const kill = new SessionKill(ctx, ready.who, () => addr, () => {
-    current?.retire('a KILL named it');
-    return current?.threadId ?? null;
-  });
+  // Follows the connection the session holds, and the compute it last held one of.
+  const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
   ctx.target = kill;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: pooled.capabilities,
@@ -214,9 +207,9 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => statementFailure(ctx, err),
     onHold: (backend) => {
-      current = backend;
+      kill.held = backend;
       if (backend) {
-        addr = backend.key.addr;
+        kill.addr = backend.key.addr;
         metrics.poolBorrows.inc();
         if (project) untrack = activity?.track(project, ctx.socket);
       } else {

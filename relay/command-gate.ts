@@ -14,6 +14,7 @@ import {
   SCAN_COMMAND,
   SCAN_PASS_ALL,
   SCAN_QUIT,
+  type CommandListener,
   type HeldCommand,
 } from './command-tracker.js';
 import {
@@ -57,30 +58,40 @@ const INTERNAL: KillAction = {
   error: { code: 1105, sqlState: 'HY000', message: 'wake-proxy: could not carry out this KILL; see the proxy log' },
 };
 
-export class CommandGate {
+export class CommandGate implements CommandListener {
   private readonly tracker: ClientCommandTracker;
+  private readonly pooled: boolean;
+  private readonly sessionId: number;
+  private readonly hook: KillHook | undefined;
+  private readonly commandSeen: ((command: number) => void) | undefined;
   /** A command went to the compute and nothing came back since: it may be running. */
   private awaiting = false;
   private lastCommand = -1;
   /** Set while a KILL is being decided; chunks that arrive meanwhile wait in `waiting`. */
   private deciding = false;
-  private waiting: Buffer[] = [];
+  private waiting: Buffer[] | null = null;
   private closed = false;
 
+  // Fields, not the options object: a held client keeps only what it needs.
   constructor(
     private readonly side: GateSide,
-    private readonly o: GateOptions,
+    o: GateOptions,
   ) {
-    const pooled = o.pooled;
-    this.tracker = new ClientCommandTracker({
-      dropQuit: o.dropQuit,
-      onCommand: (command) => {
-        this.awaiting = true;
-        this.lastCommand = command;
-        o.onCommand?.(command);
-      },
-      ...(o.hook || pooled ? { watch: (command, first, length) => mayIntercept(command, first, length, pooled) } : {}),
-    });
+    this.pooled = o.pooled;
+    this.sessionId = o.sessionId;
+    this.hook = o.hook;
+    this.commandSeen = o.onCommand;
+    this.tracker = new ClientCommandTracker(this, o.dropQuit);
+  }
+
+  onCommand(command: number): void {
+    this.awaiting = true;
+    this.lastCommand = command;
+    this.commandSeen?.(command);
+  }
+
+  watches(command: number, first: number, length: number): boolean {
+    return (this.hook !== undefined || this.pooled) && mayIntercept(command, first, length, this.pooled);
   }
 
   /**
@@ -106,12 +117,12 @@ export class CommandGate {
   /** The relay ended: decisions still under way send nothing. */
   close(): void {
     this.closed = true;
-    this.waiting.length = 0;
+    this.waiting = null;
   }
 
   push(chunk: Buffer): void {
     if (this.deciding) {
-      this.waiting.push(chunk);
+      (this.waiting ??= []).push(chunk);
       return;
     }
     this.scan(chunk, 0);
@@ -128,9 +139,9 @@ export class CommandGate {
         return this.side.broken();
       }
       const released = t.released;
-      if (released.length > 0) {
+      if (released !== null) {
         for (const piece of released) flowing = this.side.toCompute(piece);
-        released.length = 0;
+        t.released = null;
       }
       if (result === SCAN_PASS_ALL) {
         if (from < chunk.length) flowing = this.side.toCompute(from === 0 ? chunk : chunk.subarray(from));
@@ -146,7 +157,7 @@ export class CommandGate {
         continue;
       }
       // A KILL to decide: the rest of the chunk waits for the answer.
-      if (from < chunk.length) this.waiting.unshift(chunk.subarray(from));
+      if (from < chunk.length) (this.waiting ??= []).unshift(chunk.subarray(from));
       return;
     }
     if (!flowing) this.side.pauseClient();
@@ -154,13 +165,13 @@ export class CommandGate {
 
   /** The bytes that go in a held command's place, or null while a KILL is decided (sent on when it is). */
   private decide(held: HeldCommand): Buffer | null {
-    const what = interceptCommand(held.payload, this.o.pooled);
+    const what = interceptCommand(held.payload, this.pooled);
     if (!what) return held.raw;
-    if (what.kind === 'connection_id') return command(what.query.rewrite(this.o.sessionId));
-    if (!this.o.hook) return held.raw;
+    if (what.kind === 'connection_id') return command(what.query.rewrite(this.sessionId));
+    if (!this.hook) return held.raw;
     let action: KillAction | Promise<KillAction>;
     try {
-      action = this.o.hook.kill(what.kill);
+      action = this.hook.kill(what.kill);
     } catch {
       action = INTERNAL;
     }
@@ -176,7 +187,7 @@ export class CommandGate {
     if (this.closed) return;
     this.side.toCompute(bytes);
     // What the client sent meanwhile, in order; it may hold another KILL.
-    while (!this.deciding && !this.closed && this.waiting.length > 0) this.scan(this.waiting.shift()!, 0);
+    while (!this.deciding && !this.closed && this.waiting && this.waiting.length > 0) this.scan(this.waiting.shift()!, 0);
     if (!this.deciding && !this.closed) this.side.resumeClient();
   }
 }

@@ -31,16 +31,15 @@ export const SCAN_QUIT = 3;
 
 export type ScanResult = typeof SCAN_PASS_ALL | typeof SCAN_HOLDING | typeof SCAN_COMMAND | typeof SCAN_QUIT;
 
-export interface CommandTrackerOptions {
-  /** Drop COM_QUIT and read nothing after it. Default true. */
-  dropQuit?: boolean;
-  /** Told each command's first byte (but a COM_QUIT it drops). */
-  onCommand?(command: number): void;
+/** Who a tracker tells about commands: a relay's own object, so a held client costs no closures. */
+export interface CommandListener {
+  /** Told each command's first byte (but a COM_QUIT the tracker drops). */
+  onCommand(command: number): void;
   /**
    * Whether to hold a command whole: its command byte, the byte after it for a
    * COM_QUERY (-1: none, or another command) and its length.
    */
-  watch?(command: number, first: number, length: number): boolean;
+  watches(command: number, first: number, length: number): boolean;
 }
 
 /** A watched command, whole. */
@@ -66,19 +65,19 @@ const STOP_QUIT = 1;
 const STOP_COMMAND = 2;
 
 export class ClientCommandTracker implements FrameSink {
-  /** Bytes held from earlier chunks that turned out passable: send them before this chunk's. The caller empties it. */
-  readonly released: Buffer[] = [];
+  /**
+   * Bytes held from earlier chunks that turned out passable: send them before this
+   * chunk's, and set it back to null. Null when there are none (the usual case).
+   */
+  released: Buffer[] | null = null;
   /** After scan(): pass the chunk's bytes up to here. */
   passEnd = 0;
   /** After SCAN_COMMAND: where the unread rest of the chunk starts. */
   resumeAt = 0;
 
   private readonly scanner = new FrameScanner(this);
-  private readonly dropQuit: boolean;
-  private readonly onCommand: ((command: number) => void) | undefined;
-  private readonly watch: ((command: number, first: number, length: number) => boolean) | undefined;
   /** Bytes of the current command from earlier chunks (its header, or all of it while collecting). */
-  private readonly held: Buffer[] = [];
+  private held: Buffer[] | null = null;
   private command: HeldCommand | null = null;
   private quitSeen = false;
   private stop = NONE;
@@ -95,11 +94,14 @@ export class ClientCommandTracker implements FrameSink {
   /** push()'s list of commands, while a push runs. */
   private log: number[] | null = null;
 
-  constructor(opts: CommandTrackerOptions = {}) {
-    this.dropQuit = opts.dropQuit ?? true;
-    this.onCommand = opts.onCommand;
-    this.watch = opts.watch;
-  }
+  /**
+   * `dropQuit`: drop COM_QUIT and read nothing after it (pooled connections outlive
+   * their clients). Without a listener no command is held whole.
+   */
+  constructor(
+    private readonly listener: CommandListener | null = null,
+    private readonly dropQuit = true,
+  ) {}
 
   get quit(): boolean {
     return this.quitSeen;
@@ -119,7 +121,7 @@ export class ClientCommandTracker implements FrameSink {
     const start = this.headerAt >= 0 ? this.headerAt : from;
     if (this.stop === STOP_QUIT) {
       // COM_QUIT's header goes with it; only what came before it goes on.
-      this.held.length = 0;
+      this.held = null;
       this.passEnd = start;
       this.resumeAt = at;
       this.quitSeen = true;
@@ -127,8 +129,8 @@ export class ClientCommandTracker implements FrameSink {
     }
     if (this.stop === STOP_COMMAND) {
       const tail = chunk.subarray(start, at);
-      const raw = this.held.length === 0 ? tail : Buffer.concat([...this.held, tail]);
-      this.held.length = 0;
+      const raw = this.held === null ? tail : Buffer.concat([...this.held, tail]);
+      this.held = null;
       this.command = { raw, payload: payloadOf(raw) };
       this.passEnd = start;
       this.resumeAt = at;
@@ -165,8 +167,8 @@ export class ClientCommandTracker implements FrameSink {
     } finally {
       this.log = null;
     }
-    for (const piece of this.released) forward.push(piece);
-    this.released.length = 0;
+    for (const piece of this.released ?? []) forward.push(piece);
+    this.released = null;
     if (result === SCAN_PASS_ALL) forward.push(chunk);
     else if (this.passEnd > 0) forward.push(chunk.subarray(0, this.passEnd));
     return { forward, commands, quit: result === SCAN_QUIT };
@@ -189,7 +191,7 @@ export class ClientCommandTracker implements FrameSink {
     this.firstByte = -1;
     this.seen = 0;
     this.length = length;
-    return this.watch ? 2 : 1;
+    return this.listener ? 2 : 1;
   }
 
   onPayload(chunk: Buffer, start: number, end: number): void {
@@ -198,7 +200,7 @@ export class ClientCommandTracker implements FrameSink {
       else this.firstByte = chunk[i]!;
     }
     // A watch reads a statement's first character too; any other command is known by its byte.
-    if (this.deciding && (this.seen >= 2 || !this.watch || this.commandByte !== COM_QUERY)) this.decide();
+    if (this.deciding && (this.seen >= 2 || !this.listener || this.commandByte !== COM_QUERY)) this.decide();
   }
 
   onPacketEnd(): boolean {
@@ -224,8 +226,10 @@ export class ClientCommandTracker implements FrameSink {
       return;
     }
     this.log?.push(command);
-    this.onCommand?.(command);
-    if (this.watch?.(command, this.firstByte, this.length)) {
+    const listener = this.listener;
+    if (!listener) return this.release();
+    listener.onCommand(command);
+    if (listener.watches(command, this.firstByte, this.length)) {
       this.collecting = true;
       return;
     }
@@ -235,14 +239,16 @@ export class ClientCommandTracker implements FrameSink {
   /** Keep chunk[start..] for a later chunk to decide. */
   private hold(chunk: Buffer, start: number): ScanResult {
     this.passEnd = start;
-    if (start < chunk.length) this.held.push(start === 0 ? chunk : chunk.subarray(start));
+    if (start < chunk.length) (this.held ??= []).push(start === 0 ? chunk : chunk.subarray(start));
     return SCAN_HOLDING;
   }
 
   private release(): void {
-    if (this.held.length === 0) return;
-    for (const piece of this.held) this.released.push(piece);
-    this.held.length = 0;
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    if (this.released === null) this.released = held;
+    else for (const piece of held) this.released.push(piece);
   }
 }
 

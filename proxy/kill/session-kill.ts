@@ -6,6 +6,7 @@ import type { BackendTlsOptions } from '../../backend/connect.js';
 import { withOwnConnection, type OwnAccount } from '../../backend/own-connection.js';
 import type { KillAction, KillHook, KillStatement } from '../../relay/intercepted-command.js';
 import type { SessionContext } from '../session-context.js';
+import type { PooledBackend } from '../../pool/pooled-backend.js';
 import { holdsConnectionAdmin, killQuery } from './compute-checks.js';
 import { decideKill, type KillDeps, type Killer } from './kill-decision.js';
 import type { KillPeers } from './kill-peers.js';
@@ -37,34 +38,47 @@ export interface SessionIdentity {
 }
 
 /**
- * One session's side of KILL, in one object (a held client should cost little): the
- * hook its relay asks about the KILLs its client sends, the target other sessions'
- * KILLs find in the registry, and the killer those KILLs are decided for.
+ * One session's side of KILL, in one object without closures (a held client should
+ * cost little): the hook its relay asks about the KILLs its client sends, the target
+ * other sessions' KILLs find in the registry, and the killer those KILLs are decided for.
  */
 export class SessionKill implements KillHook, KillTarget, Killer {
+  /**
+   * The compute connection a pooled session holds now (transaction pooling changes it;
+   * null between statements). A KILL aimed at it retires it: never lent on.
+   */
+  held: PooledBackend | null = null;
+  readonly pooled: boolean;
+  readonly user: string;
+  private readonly stage1: string | null;
+
   constructor(
     private readonly ctx: SessionContext,
-    private readonly who: SessionIdentity,
-    /** The compute the session runs on (transaction pooling: the one it last borrowed from). */
-    private readonly computeOf: () => BackendAddress,
-    /** The compute thread serving the session now, or null between statements; see KillTarget.aim. */
-    readonly aim: () => number | null,
-  ) {}
+    who: SessionIdentity,
+    /** Where the session's compute listens (transaction pooling: where it last borrowed). */
+    public addr: BackendAddress,
+    /** Pipe mode: the thread of the session's own compute connection; null when pooled. */
+    private readonly pipeThread: number | null,
+  ) {
+    this.pooled = who.pooled;
+    this.user = who.user;
+    this.stage1 = who.stage1;
+  }
 
   get id(): number {
     return this.ctx.id;
   }
 
-  get pooled(): boolean {
-    return this.who.pooled;
-  }
-
-  get user(): string {
-    return this.who.user;
-  }
-
   get compute(): string {
-    return computeKey(this.computeOf());
+    return computeKey(this.addr);
+  }
+
+  aim(): number | null {
+    if (this.pipeThread !== null) return this.pipeThread;
+    const held = this.held;
+    if (!held) return null;
+    held.retire('a KILL named it');
+    return held.threadId;
   }
 
   kill(statement: KillStatement): KillAction | Promise<KillAction> {
@@ -77,10 +91,10 @@ export class SessionKill implements KillHook, KillTarget, Killer {
   }
 
   async mayKillOthers(): Promise<boolean> {
-    const account = ownAccount(this.who);
+    const account = this.ownAccount();
     if (!account) return false;
     const { connectTimeoutMs } = this.ctx.cfg;
-    return withOwnConnection(this.computeOf(), account, ownOptions(this.ctx), (t) => holdsConnectionAdmin(t, connectTimeoutMs));
+    return withOwnConnection(this.addr, account, ownOptions(this.ctx), (t) => holdsConnectionAdmin(t, connectTimeoutMs));
   }
 
   /**
@@ -93,7 +107,7 @@ export class SessionKill implements KillHook, KillTarget, Killer {
   async stopStatement(addr: BackendAddress, thread: number): Promise<void> {
     const { ctx } = this;
     const started = performance.now();
-    const account = ownAccount(this.who);
+    const account = this.ownAccount();
     const stopPassthrough = ctx.cfg.kill.stopPassthrough;
     let stopped: boolean;
     try {
@@ -106,10 +120,10 @@ export class SessionKill implements KillHook, KillTarget, Killer {
     }
     ctx.log.info({ thread, stopped, ms: Math.round(performance.now() - started) }, 'statement of a client that left stopped');
   }
-}
 
-function ownAccount(who: SessionIdentity): OwnAccount | null {
-  return who.stage1 === null ? null : { user: who.user, stage1: Buffer.from(who.stage1, 'latin1') };
+  private ownAccount(): OwnAccount | null {
+    return this.stage1 === null ? null : { user: this.user, stage1: Buffer.from(this.stage1, 'latin1') };
+  }
 }
 
 function ownOptions(ctx: SessionContext) {

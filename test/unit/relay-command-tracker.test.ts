@@ -94,18 +94,20 @@ test('a COM_QUIT with extra bytes is not a quit: it goes to the server', () => {
 // whole and replaced; everything else goes on as it came.
 function relay(chunks: Buffer[], replace: (payload: Buffer) => Buffer): { out: Buffer; seen: Buffer[]; commands: number[] } {
   const commands: number[] = [];
-  const tracker = new ClientCommandTracker({
-    dropQuit: false,
-    onCommand: (c) => commands.push(c),
-    watch: (command, first) => command === COM_QUERY && (first === 0x4b || first === 0x6b),
-  });
+  const tracker = new ClientCommandTracker(
+    {
+      onCommand: (c) => commands.push(c),
+      watches: (command, first) => command === COM_QUERY && (first === 0x4b || first === 0x6b),
+    },
+    false,
+  );
   const out: Buffer[] = [];
   const seen: Buffer[] = [];
   for (const chunk of chunks) {
     for (let from = 0; ; ) {
       const r = tracker.scan(chunk, from);
-      out.push(...tracker.released);
-      tracker.released.length = 0;
+      out.push(...(tracker.released ?? []));
+      tracker.released = null;
       if (r === SCAN_PASS_ALL) {
         out.push(chunk.subarray(from));
         break;
