@@ -17,14 +17,8 @@ import {
   type CommandListener,
   type HeldCommand,
 } from './command-tracker.js';
-import {
-  answerStatement,
-  interceptCommand,
-  mayIntercept,
-  statementPayload,
-  type KillAction,
-  type KillHook,
-} from './intercepted-command.js';
+import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
+import { settleConnectionId, settleKill, type Disposal } from './command-answers.js';
 
 /** What the gate needs of its relay. */
 export interface GateSide {
@@ -167,7 +161,7 @@ export class CommandGate implements CommandListener {
   private decide(held: HeldCommand): Buffer | null {
     const what = interceptCommand(held.payload, this.pooled);
     if (!what) return held.raw;
-    if (what.kind === 'connection_id') return command(what.query.rewrite(this.sessionId));
+    if (what.kind === 'connection_id') return bytesFor(settleConnectionId(what.query, this.sessionId, null), held);
     if (!this.hook) return held.raw;
     let action: KillAction | Promise<KillAction>;
     try {
@@ -175,10 +169,10 @@ export class CommandGate implements CommandListener {
     } catch {
       action = INTERNAL;
     }
-    if (!(action instanceof Promise)) return bytesFor(action, held);
+    if (!(action instanceof Promise)) return bytesFor(settleKill(action, null), held);
     this.deciding = true;
     this.side.pauseClient();
-    action.catch(() => INTERNAL).then((a) => this.decided(bytesFor(a, held)));
+    action.catch(() => INTERNAL).then((a) => this.decided(bytesFor(settleKill(a, null), held)));
     return null;
   }
 
@@ -192,19 +186,9 @@ export class CommandGate implements CommandListener {
   }
 }
 
-function bytesFor(a: KillAction, held: HeldCommand): Buffer {
-  switch (a.kind) {
-    case 'pass':
-      return held.raw;
-    case 'send':
-    case 'self':
-      return command(a.sql);
-    case 'ok':
-    case 'error':
-      return command(answerStatement(a));
-  }
-}
-
-function command(sql: string): Buffer {
-  return framePacket(statementPayload(sql), 0);
+/** A streaming relay never replies itself: every answer is a command for the compute. */
+function bytesFor(d: Disposal, held: HeldCommand): Buffer {
+  if (d.kind === 'replace') return framePacket(d.payload, 0);
+  if (d.kind === 'pass') return held.raw;
+  throw new Error('a streaming relay cannot write a reply itself');
 }

@@ -47,17 +47,8 @@ import {
 } from '../protocol/index.js';
 import type { ReleaseOptions } from '../pool/backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
-import {
-  CONNECTION_KILLED,
-  QUERY_INTERRUPTED,
-  answerStatement,
-  interceptCommand,
-  mayIntercept,
-  statementPayload,
-  type KillAction,
-  type KillHook,
-} from './intercepted-command.js';
-import { connectionIdReply, errReply, idleStatus, okReply } from './local-answers.js';
+import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
+import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
@@ -380,21 +371,14 @@ class TransactionRelay {
       this.vetted = p;
       return;
     }
-    if (what.kind === 'connection_id') {
-      const { name } = what.query;
-      if (this.backend || name === null) return this.replace(what.query.rewrite(this.opts.sessionId));
-      this.queue.shift();
-      const { capabilities, mariadbCapabilities, sessionId } = this.opts;
-      this.client.write(connectionIdReply(name, sessionId, capabilities, mariadbCapabilities, idleStatus(this.status), p.sequenceId));
-      return;
-    }
+    if (what.kind === 'connection_id') return this.dispose(p, settleConnectionId(what.query, this.opts.sessionId, this.replyContext(p)));
     let action: KillAction | Promise<KillAction>;
     try {
       action = this.opts.hook ? this.opts.hook.kill(what.kill) : { kind: 'pass' };
     } catch {
       action = KILL_FAILED;
     }
-    if (!(action instanceof Promise)) return this.apply(p, action);
+    if (!(action instanceof Promise)) return this.dispose(p, settleKill(action, this.replyContext(p)));
     this.deciding = true;
     this.client.pause();
     void action
@@ -402,35 +386,33 @@ class TransactionRelay {
       .then((a) => {
         this.deciding = false;
         if (this.ended) return;
-        this.apply(p, a);
+        // Whether a backend is held is known only now: a reply may have let one go meanwhile.
+        this.dispose(p, settleKill(a, this.replyContext(p)));
         if (!this.ended && !this.borrowing) this.client.resume();
         this.pump();
       });
   }
 
-  /** What a KILL came to. Holding a backend, every answer is a statement for it (order, status flags). */
-  private apply(p: Packet, a: KillAction): void {
-    if (a.kind === 'pass') {
-      this.vetted = p;
-    } else if (a.kind === 'send' || this.backend) {
-      this.replace(a.kind === 'send' || a.kind === 'self' ? a.sql : answerStatement(a));
-    } else {
-      this.queue.shift();
-      if (a.kind === 'ok') this.client.write(okReply(this.opts.capabilities, idleStatus(this.status), p.sequenceId));
-      else if (a.kind === 'error') this.client.write(errReply(a.error, p.sequenceId));
-      else if (a.scope === 'query') this.client.write(errReply(QUERY_INTERRUPTED, p.sequenceId));
-      else {
-        this.client.write(errReply(CONNECTION_KILLED, p.sequenceId));
-        this.end('terminated');
-      }
-    }
+  /** Holding no backend, the session writes replies itself; holding one, the compute answers (order, status flags). */
+  private replyContext(p: Packet): ReplyContext | null {
+    if (this.backend) return null;
+    const { capabilities, mariadbCapabilities } = this.opts;
+    return { capabilities, mariadbCapabilities, statusFlags: idleStatus(this.status), sequenceId: p.sequenceId };
   }
 
-  /** The queue's head becomes `sql`, already vetted. */
-  private replace(sql: string): void {
-    const q: Packet = { sequenceId: 0, payload: statementPayload(sql) };
-    this.queue[0] = q;
-    this.vetted = q;
+  private dispose(p: Packet, d: Disposal): void {
+    if (d.kind === 'pass') {
+      this.vetted = p;
+    } else if (d.kind === 'replace') {
+      // The queue's head becomes the new command, already vetted.
+      const q: Packet = { sequenceId: 0, payload: d.payload };
+      this.queue[0] = q;
+      this.vetted = q;
+    } else {
+      this.queue.shift();
+      this.client.write(d.bytes);
+      if (d.end) this.end('terminated');
+    }
   }
 }
 

@@ -38,11 +38,12 @@ export function cliSleep(port: number, user: string, password: string, seconds: 
         resolve(Number(m[1]));
       }
     });
-    child.once('exit', () => reject(new Error(`mariadb CLI ended before printing its connection id: ${out}`)));
+    child.once('close', () => reject(new Error(`mariadb CLI ended before printing its connection id: ${out}`)));
   });
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // 'close', not 'exit': the last output may still be on its way when the process exits.
   const done = new Promise<{ code: number | null; out: string; ms: number }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, out, ms: Math.round(performance.now() - started) })),
+    child.once('close', (code) => resolve({ code, out, ms: Math.round(performance.now() - started) })),
   );
   id.catch(() => undefined);
   return { id, done };

@@ -46,6 +46,14 @@ for (const mode of MODES) {
       const [[row]] = (await conn.query('SELECT CONNECTION_ID() AS id')) as any;
       if (pooled) assert.equal(row.id, conn.threadId);
       else assert.ok(row.id < SESSION_ID_BASE, 'pipe mode: the compute answers with its own thread id');
+      // Described as the compute describes it (transaction mode: written by the proxy; session mode: CAST on the compute).
+      const d = await direct();
+      const describe = async (c: mysql.Connection) => {
+        const [, [f]] = (await c.query('select Connection_Id()')) as any;
+        return { name: f.name, type: f.columnType, length: f.columnLength, flags: f.flags, charset: f.characterSet, decimals: f.decimals };
+      };
+      assert.deepEqual(await describe(conn), await describe(d));
+      await d.end();
       await conn.end();
       const cli = await mariadbCli(stack.proxy.port, user, p.password, 'status; select connection_id()');
       assert.equal(cli.code, 0, cli.stderr);
@@ -73,6 +81,8 @@ for (const mode of MODES) {
       await victim.end();
 
       const m = await mariadb.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user, password: p.password });
+      // The connector reports a connection closed under it (the KILL CONNECTION below) as an 'error' event.
+      m.on('error', () => undefined);
       assert.ok(Number(m.threadId) >= SESSION_ID_BASE);
       const t0 = performance.now();
       const mSleeping = m.query('SELECT SLEEP(30)').then(
