@@ -1,0 +1,97 @@
+// The SQLite backend (better-sqlite3): the default, for one machine. One
+// connection; write-ahead log so readers never wait for a writer; commits go to
+// the log without an fsync each (synchronous=NORMAL: a power cut may lose the
+// last moments, never consistency), which keeps a transition's write far under
+// a millisecond on the wake path. Several control planes on one host may share
+// the file (transactions take its write lock up front and wait up to 5 s).
+//
+// better-sqlite3 is synchronous, so a statement never interleaves with another;
+// a transaction awaits between its statements, so everything else queues
+// behind it (a few microseconds, since its statements never wait on I/O).
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { SqlDatabase, SqlResult, SqlTx, SqlValue } from './sql-database.js';
+
+const BUSY_TIMEOUT_MS = 5_000;
+
+export function openSqliteDatabase(path: string): SqlDatabase {
+  const file = path === ':memory:' ? path : resolve(path);
+  if (file !== ':memory:') makePrivate(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    throw new Error(`could not open the control-plane state ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const statements = new Map<string, Database.Statement>();
+  let tail: Promise<unknown> = Promise.resolve();
+
+  function run<T>(sql: string, params: readonly SqlValue[] = []): SqlResult<T> {
+    let stmt = statements.get(sql);
+    if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
+    if (stmt.reader) {
+      const rows = stmt.all(...params) as T[];
+      return { rows, count: rows.length };
+    }
+    return { rows: [], count: stmt.run(...params).changes };
+  }
+
+  /** One at a time, in call order; a failure does not stop the ones behind it. */
+  function exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    const next = tail.then(fn);
+    tail = next.catch(() => {});
+    return next;
+  }
+
+  const tx: SqlTx = {
+    query: async <T>(sql: string, params?: readonly SqlValue[]) => run<T>(sql, params),
+    notify: async () => {},
+  };
+
+  return {
+    dialect: 'sqlite',
+    location: file,
+    nowMs: "CAST(ROUND((julianday('now') - 2440587.5) * 86400000) AS INTEGER)",
+    forUpdate: '',
+    forShare: '',
+    query: (sql, params) => exclusive(() => run(sql, params)),
+    transaction: (fn) =>
+      exclusive(async () => {
+        // IMMEDIATE: take the write lock now, so two processes never both read and then both fail to write.
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(tx);
+          db.exec('COMMIT');
+          return result;
+        } catch (err) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw err;
+        }
+      }),
+    listen: () => {},
+    close: () =>
+      exclusive(() => {
+        if (db.open) db.close();
+      }),
+  };
+}
+
+/**
+ * The state holds password verifiers and the control account's password: the
+ * file is created 0600 (its -wal and -shm files take the same mode), and an
+ * existing one readable by others is made private.
+ */
+function makePrivate(file: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new Error(`could not create the control-plane state ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  }
+}
