@@ -222,7 +222,7 @@ export class ComputeLifecycle {
     if (c.state === 'active') await this.o.beforeSuspend?.(c);
     const claimed = await change(this.ctx, c, { state: tier === 'stop' ? 'stopping' : c.state, claim: { op: tier, holder: this.o.me } }, fence);
     if (!claimed) return undefined;
-    return putDown(this.ctx, claimed, tier, c.state);
+    return putDown(this.ctx, claimed, tier, c.state, fence?.epoch);
   }
 
   private async crashed(id: string, reason: string): Promise<void> {

@@ -45,9 +45,13 @@ export class NotSteadyError extends ApiError {
   }
 }
 
-/** Applies a change decided on `c` (compare-and-set on its version); undefined if the row moved on. */
-export async function change(ctx: OperationContext, c: ComputeRecord, ch: ComputeChange, fence?: LeaderFence): Promise<ComputeRecord | undefined> {
-  const next = await ctx.store.changeCompute(c.id, c.version, ch, { at: Date.now(), by: ctx.me, ...(fence ? { fence } : {}) });
+/**
+ * Applies a change decided on `c` (compare-and-set on its version); undefined
+ * if the row moved on. A fence is enforced; a bare epoch is only recorded.
+ */
+export async function change(ctx: OperationContext, c: ComputeRecord, ch: ComputeChange, fence?: LeaderFence | number): Promise<ComputeRecord | undefined> {
+  const lead = typeof fence === 'number' ? { epoch: fence } : fence ? { fence } : {};
+  const next = await ctx.store.changeCompute(c.id, c.version, ch, { at: Date.now(), by: ctx.me, ...lead });
   // Told also when a state is confirmed (an adoption): a compute found active is read like one just started.
   if (next && ch.state !== undefined) ctx.onTransition?.({ computeId: c.id, projectId: c.projectId, state: ch.state });
   return next;
@@ -103,18 +107,22 @@ export async function bringUp(ctx: OperationContext, claimed: ComputeRecord, ado
   return computeView(active);
 }
 
-/** Suspends a claimed compute; the outcome is recorded without a fence: it is what happened. Undefined if the claim was taken over. */
-export async function putDown(ctx: OperationContext, claimed: ComputeRecord, tier: SuspendTier, revert: ComputeState): Promise<ComputeView | undefined> {
+/**
+ * Suspends a claimed compute; the outcome is recorded unfenced, since it is
+ * what happened (with the leader's epoch for the record, when the leader
+ * decided it). Undefined if the claim was taken over.
+ */
+export async function putDown(ctx: OperationContext, claimed: ComputeRecord, tier: SuspendTier, revert: ComputeState, epoch?: number): Promise<ComputeView | undefined> {
   const id = claimed.id;
   await ensureSteady(ctx, claimed, revert);
   try {
     await ctx.driver.suspend(id, tier);
   } catch (err) {
     const lastError = `could not ${tier === 'freeze' ? 'freeze' : 'stop'}: ${message(err)}`;
-    await change(ctx, claimed, { state: 'failed', claim: null, lastError });
+    await change(ctx, claimed, { state: 'failed', claim: null, lastError }, epoch);
     throw new ApiError(503, 'compute_suspend_failed', `project '${claimed.projectId}': compute ${id} ${lastError}`, { cause: err });
   }
-  const done = await change(ctx, claimed, tier === 'freeze' ? { state: 'frozen', claim: null } : { state: 'stopped', claim: null, endpoint: null, owner: null });
+  const done = await change(ctx, claimed, tier === 'freeze' ? { state: 'frozen', claim: null } : { state: 'stopped', claim: null, endpoint: null, owner: null }, epoch);
   if (!done) {
     ctx.logger.warn({ computeId: id, projectId: claimed.projectId, tier }, 'suspended a compute whose claim another control plane took over meanwhile');
     return undefined;

@@ -5,6 +5,7 @@
 // start does not import them again and nothing is deleted. A corrupt
 // state.json stops the start, as it always did: starting empty would forget
 // every project.
+import { createHash } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComputeAccounts } from '../../accounts/account.js';
@@ -43,11 +44,13 @@ export async function importLegacyState(db: SqlDatabase, o: LegacyImportOptions)
   const text = await readOptional(statePath, 'control-plane state');
   if (text === undefined) return undefined;
   const state = parseState(statePath, text);
+  const digest = createHash('sha256').update(text).digest('hex');
   const { events, skipped } = parseEvents((await readOptional(eventsPath, 'usage events')) ?? '');
 
   const result = await db.transaction(async (tx) => {
-    const done = await tx.query("SELECT value FROM meta WHERE key = 'legacy_import'");
-    if (done.count > 0) return undefined; // imported, but the rename did not happen: only rename below
+    const done = (await tx.query<{ value: string }>("SELECT value FROM meta WHERE key = 'legacy_import'")).rows[0];
+    // This very file was imported, but the rename did not happen (a crash in between): only rename below.
+    if (done?.value === digest) return undefined;
     const held = (await tx.query<{ n: number }>('SELECT (SELECT COUNT(*) FROM projects) + (SELECT COUNT(*) FROM computes) AS n')).rows[0]!;
     if (Number(held.n) > 0) {
       throw new Error(`${statePath} would be imported, but the state store ${db.location} already holds projects: move the file away, or start with an empty store`);
@@ -72,7 +75,7 @@ export async function importLegacyState(db: SqlDatabase, o: LegacyImportOptions)
         IMPORTED_BY,
       ]);
     }
-    await tx.query("INSERT INTO meta (key, value) VALUES ('legacy_import', ?)", [new Date().toISOString()]);
+    await tx.query("INSERT INTO meta (key, value) VALUES ('legacy_import', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [digest]);
     return { projects: state.projects.length, computes: state.computes.length, events: events.length, skippedLines: skipped };
   });
 

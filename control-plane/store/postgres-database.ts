@@ -123,7 +123,7 @@ export async function openPostgresDatabase(url: string, applicationName: string)
       };
       return session;
     },
-    listen(channel, onPayload) {
+    async listen(channel, onPayload) {
       if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`channel name '${channel}' is not a plain identifier`);
       const known = listeners.get(channel);
       if (known) {
@@ -131,8 +131,8 @@ export async function openPostgresDatabase(url: string, applicationName: string)
         return;
       }
       listeners.set(channel, [onPayload]);
-      if (listener) listener.query(`LISTEN ${channel}`).catch(() => {});
-      else void startListening();
+      if (listener) await listener.query(`LISTEN ${channel}`).catch(() => {});
+      else await startListening();
     },
     async close() {
       closed = true;

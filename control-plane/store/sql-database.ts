@@ -48,8 +48,11 @@ export interface SqlDatabase {
   transaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T>;
   /** A dedicated connection (PostgreSQL only). */
   openSession?(purpose: string): Promise<SqlSession>;
-  /** Calls back with the payload of every notification on the channel, from any control plane. */
-  listen(channel: string, onPayload: (payload: string) => void): void;
+  /**
+   * Calls back with the payload of every notification on the channel, from any
+   * control plane; resolves once listening (or once it failed: callers poll too).
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -8,7 +8,7 @@ import { advisoryLock } from './advisory-lock.js';
 import { leaseRowLock } from './leader-lock.js';
 import { importLegacyState, type LegacyImport, type LegacyImportOptions } from './legacy-import.js';
 import { migrate } from './schema.js';
-import { openSqlDatabase, type SqlDatabase, type SqlTx, type SqlValue } from './sql-database.js';
+import { openSqlDatabase, type SqlTx, type SqlValue } from './sql-database.js';
 import { StoreRecords } from './sql-store-records.js';
 import {
   COMPUTE_COLUMNS,
@@ -47,7 +47,9 @@ export async function openStateStore(o: OpenStateStoreOptions): Promise<OpenedSt
   try {
     const schema = await migrate(db);
     const imported = o.legacy ? await importLegacyState(db, o.legacy) : undefined;
-    return { store: new SqlStateStore(db), schema, ...(imported ? { imported } : {}) };
+    const store = new SqlStateStore(db);
+    await db.listen(CHANGES, (id) => store.announce(id));
+    return { store, schema, ...(imported ? { imported } : {}) };
   } catch (err) {
     await db.close().catch(() => {});
     throw err;
@@ -57,10 +59,6 @@ export async function openStateStore(o: OpenStateStoreOptions): Promise<OpenedSt
 class SqlStateStore extends StoreRecords implements StateStore {
   private readonly listeners = new Set<(computeId: string) => void>();
 
-  constructor(db: SqlDatabase) {
-    super(db);
-    db.listen(CHANGES, (id) => this.emit(id));
-  }
 
   get kind() {
     return this.db.dialect;
@@ -189,11 +187,12 @@ class SqlStateStore extends StoreRecords implements StateStore {
         return value;
       }),
     );
-    if (computeId !== undefined && result !== undefined && result !== false) this.emit(computeId);
+    if (computeId !== undefined && result !== undefined && result !== false) this.announce(computeId);
     return result;
   }
 
-  private emit(computeId: string): void {
+  /** Tells the listeners a compute changed (here, or in another control plane: NOTIFY). */
+  announce(computeId: string): void {
     for (const l of this.listeners) l(computeId);
   }
 

@@ -81,7 +81,7 @@ export abstract class StoreRecords {
       state,
       run,
       ctx.by,
-      ctx.fence?.epoch ?? null,
+      ctx.fence?.epoch ?? ctx.epoch ?? null,
     ]);
   }
 

@@ -6,14 +6,22 @@
 // the file (transactions take its write lock up front and wait up to 5 s).
 //
 // better-sqlite3 is synchronous, so a statement never interleaves with another;
-// a transaction awaits between its statements, so everything else queues
-// behind it (a few microseconds, since its statements never wait on I/O).
+// a transaction awaits between its statements, so everything else on the file
+// in this process queues behind it (a few microseconds, since its statements
+// never wait on I/O). Other processes wait on SQLite's own lock.
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SqlDatabase, SqlResult, SqlTx, SqlValue } from './sql-database.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
+
+/**
+ * One queue per file for the whole process: two connections to one file in one
+ * process (two control planes in a test) must not both wait on SQLite's lock,
+ * since the wait blocks the thread the lock holder needs to finish.
+ */
+const tails = new Map<string, { tail: Promise<unknown>; users: number }>();
 
 export function openSqliteDatabase(path: string): SqlDatabase {
   const file = path === ':memory:' ? path : resolve(path);
@@ -28,7 +36,11 @@ export function openSqliteDatabase(path: string): SqlDatabase {
     throw new Error(`could not open the control-plane state ${file}: ${(err as Error).message}`, { cause: err });
   }
   const statements = new Map<string, Database.Statement>();
-  let tail: Promise<unknown> = Promise.resolve();
+  const queue = file === ':memory:' ? { tail: Promise.resolve() as Promise<unknown>, users: 1 } : tails.get(file) ?? { tail: Promise.resolve(), users: 0 };
+  if (file !== ':memory:') {
+    queue.users++;
+    tails.set(file, queue);
+  }
 
   function run<T>(sql: string, params: readonly SqlValue[] = []): SqlResult<T> {
     let stmt = statements.get(sql);
@@ -42,8 +54,8 @@ export function openSqliteDatabase(path: string): SqlDatabase {
 
   /** One at a time, in call order; a failure does not stop the ones behind it. */
   function exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
-    const next = tail.then(fn);
-    tail = next.catch(() => {});
+    const next = queue.tail.then(fn);
+    queue.tail = next.catch(() => {});
     return next;
   }
 
@@ -72,10 +84,12 @@ export function openSqliteDatabase(path: string): SqlDatabase {
           throw err;
         }
       }),
-    listen: () => {},
+    listen: async () => {},
     close: () =>
       exclusive(() => {
-        if (db.open) db.close();
+        if (!db.open) return;
+        db.close();
+        if (--queue.users === 0 && tails.get(file) === queue) tails.delete(file);
       }),
   };
 }

@@ -50,6 +50,8 @@ export interface ChangeContext {
   /** The control plane (instance id) making it. */
   by: string;
   fence?: LeaderFence;
+  /** Recorded in the event without being enforced: the outcome of an operation a fenced change began. */
+  epoch?: number;
 }
 
 /** One state a compute entered, as compute_events keeps it. */
