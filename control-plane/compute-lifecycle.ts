@@ -105,7 +105,7 @@ export class ComputeLifecycle {
     const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
     return this.queue(id).run(`suspend-if-idle:${effective}`, async () => {
       const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
-      if (!c || !(await stillIdle(candidate(c)))) return undefined;
+      if (!c || !(await stillIdle(idleCandidate(c)))) return undefined;
       return this.suspendNow(c, effective, fence);
     });
   }
@@ -166,6 +166,9 @@ export class ComputeLifecycle {
    */
   adopt(id: string): Promise<void> {
     return this.queue(id).run('adopt', async () => {
+      const now = await this.o.store.getCompute(id);
+      // A live control plane is operating it: nothing to adopt, and no reason to wait.
+      if (!now || (now.claim && now.claim.holder !== this.o.me && (await this.o.alive(now.claim.holder)))) return;
       const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
       if (!c || c.claim || !WATCHED.has(c.state)) return;
       if (c.owner && (await this.o.alive(c.owner))) return;
@@ -247,12 +250,9 @@ export class ComputeLifecycle {
   }
 }
 
-function candidate(c: ComputeRecord): IdleCandidate {
-  return { id: c.id, projectId: c.projectId, state: c.state, updatedAt: c.updatedAt, ...(c.lastWakeAt !== undefined ? { lastWakeAt: c.lastWakeAt } : {}) };
-}
-
+/** What the idle scheduler may know of a compute: no address, no login. */
 export function idleCandidate(c: ComputeRecord): IdleCandidate {
-  return candidate(c);
+  return { id: c.id, projectId: c.projectId, state: c.state, updatedAt: c.updatedAt, ...(c.lastWakeAt !== undefined ? { lastWakeAt: c.lastWakeAt } : {}) };
 }
 
 /** The promise's outcome, or makeError()'s rejection after ms, whichever comes first. */

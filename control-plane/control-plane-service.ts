@@ -38,6 +38,9 @@ export interface ControlPlaneServiceOptions {
   roles?: ComputeRoleOptions;
 }
 
+/** Computes adopted at once by the leader's sweep. */
+const ADOPT_AT_ONCE = 8;
+
 export interface CreatedProject {
   id: string;
   name: string;
@@ -189,13 +192,17 @@ export class ControlPlaneService {
 
   /** The leader's sweep: operations and computes left by control planes that are gone are taken over. */
   async adoptOrphans(): Promise<number> {
-    let adopted = 0;
-    for (const c of await this.store.listComputes()) {
-      if (!(await this.orphaned(c))) continue;
-      adopted++;
-      await this.lifecycle.adopt(c.id).catch((err: unknown) => this.o.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute'));
+    const orphans: ComputeRecord[] = [];
+    for (const c of await this.store.listComputes()) if (await this.orphaned(c)) orphans.push(c);
+    // A few at a time: each may wait for a start left half done.
+    for (let i = 0; i < orphans.length; i += ADOPT_AT_ONCE) {
+      await Promise.all(
+        orphans.slice(i, i + ADOPT_AT_ONCE).map((c) =>
+          this.lifecycle.adopt(c.id).catch((err: unknown) => this.o.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute')),
+        ),
+      );
     }
-    return adopted;
+    return orphans.length;
   }
 
   /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
