@@ -2,8 +2,11 @@
 // connection; write-ahead log so readers never wait for a writer; commits go to
 // the log without an fsync each (synchronous=NORMAL: a power cut may lose the
 // last moments, never consistency), which keeps a transition's write far under
-// a millisecond on the wake path. Several control planes on one host may share
-// the file (transactions take its write lock up front and wait up to 5 s).
+// a millisecond on the wake path. The log is folded back into the file (a
+// checkpoint, which does fsync) on a timer rather than inside whichever commit
+// crosses SQLite's threshold, so no wake pays for it. Several control planes on
+// one host may share the file (transactions take its write lock up front and
+// wait up to 5 s).
 //
 // better-sqlite3 is synchronous, so a statement never interleaves with another;
 // a transaction awaits between its statements, so everything else on the file
@@ -15,6 +18,8 @@ import Database from 'better-sqlite3';
 import type { SqlDatabase, SqlResult, SqlTx, SqlValue } from './sql-database.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
+/** How often the write-ahead log is checkpointed when something was written. */
+const CHECKPOINT_EVERY_MS = 5_000;
 
 /**
  * One queue per file for the whole process: two connections to one file in one
@@ -32,6 +37,8 @@ export function openSqliteDatabase(path: string): SqlDatabase {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // Checkpoints on the timer below, never in a commit.
+    db.pragma('wal_autocheckpoint = 0');
   } catch (err) {
     throw new Error(`could not open the control-plane state ${file}: ${(err as Error).message}`, { cause: err });
   }
@@ -42,13 +49,17 @@ export function openSqliteDatabase(path: string): SqlDatabase {
     tails.set(file, queue);
   }
 
+  let written = false;
   function run<T>(sql: string, params: readonly SqlValue[] = []): SqlResult<T> {
     let stmt = statements.get(sql);
     if (!stmt) statements.set(sql, (stmt = db.prepare(sql)));
     if (stmt.reader) {
       const rows = stmt.all(...params) as T[];
+      // RETURNING makes a write a reader too.
+      if (!stmt.readonly) written = true;
       return { rows, count: rows.length };
     }
+    written = true;
     return { rows: [], count: stmt.run(...params).changes };
   }
 
@@ -58,6 +69,18 @@ export function openSqliteDatabase(path: string): SqlDatabase {
     queue.tail = next.catch(() => {});
     return next;
   }
+
+  const checkpoints =
+    file === ':memory:'
+      ? undefined
+      : setInterval(() => {
+          if (!written) return;
+          void exclusive(() => {
+            written = false;
+            // PASSIVE: copies what it can without waiting for anyone; the rest goes next time.
+            if (db.open) db.pragma('wal_checkpoint(PASSIVE)');
+          }).catch(() => {});
+        }, CHECKPOINT_EVERY_MS).unref();
 
   const tx: SqlTx = {
     query: async <T>(sql: string, params?: readonly SqlValue[]) => run<T>(sql, params),
@@ -87,7 +110,9 @@ export function openSqliteDatabase(path: string): SqlDatabase {
     listen: async () => {},
     close: () =>
       exclusive(() => {
+        clearInterval(checkpoints);
         if (!db.open) return;
+        if (written) db.pragma('wal_checkpoint(PASSIVE)');
         db.close();
         if (--queue.users === 0 && tails.get(file) === queue) tails.delete(file);
       }),
