@@ -55,20 +55,20 @@ export class ComputeLifecycle {
   private readonly closing = new AbortController();
   private readonly ctx: ClaimContext;
 
-  constructor(private readonly o: ComputeLifecycleOptions) {
+  constructor(private readonly opts: ComputeLifecycleOptions) {
     this.ctx = {
-      store: o.store,
-      driver: o.driver,
-      me: o.me,
-      alive: o.alive,
-      selfAlive: o.selfAlive,
-      logger: o.logger,
-      wakeTimeoutMs: o.wakeTimeoutMs,
+      store: opts.store,
+      driver: opts.driver,
+      me: opts.me,
+      alive: opts.alive,
+      selfAlive: opts.selfAlive,
+      logger: opts.logger,
+      wakeTimeoutMs: opts.wakeTimeoutMs,
       closing: this.closing.signal,
-      ...(o.onTransition ? { onTransition: o.onTransition } : {}),
+      ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
     };
-    o.driver.onUnexpectedExit((id, reason) =>
-      void this.crashed(id, reason).catch((err: unknown) => o.logger.error({ err, computeId: id }, 'could not record a compute crash')),
+    opts.driver.onUnexpectedExit((id, reason) =>
+      void this.crashed(id, reason).catch((err: unknown) => opts.logger.error({ err, computeId: id }, 'could not record a compute crash')),
     );
   }
 
@@ -83,7 +83,7 @@ export class ComputeLifecycle {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         // Named for the project the caller knows; the read happens only on this slow path.
-        void this.o.store.getCompute(id).then(
+        void this.opts.store.getCompute(id).then(
           (c) => reject(new ApiError(504, 'wake_timeout', `project '${c?.projectId ?? '?'}': compute ${id} was not active within ${timeoutMs} ms`)),
           (err: unknown) => reject(err),
         );
@@ -102,19 +102,19 @@ export class ComputeLifecycle {
    * since and the fence's leader still leads. Undefined if it did not happen.
    */
   suspendIf(id: string, tier: SuspendTier, stillIdle: (c: IdleCandidate) => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined> {
-    const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
+    const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
     return this.queue(id).run(`suspend-if-idle:${effective}`, async () => {
-      const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
+      const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
       if (!c || !(await stillIdle(idleCandidate(c)))) return undefined;
       return this.suspendNow(c, effective, fence);
     });
   }
 
   suspend(id: string, tier: SuspendTier): Promise<ComputeView> {
-    const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
+    const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
     return this.queue(id).run(`suspend:${effective}`, async () => {
       for (;;) {
-        const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
+        const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
         if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
         const view = await this.suspendNow(c, effective);
         if (view) return view;
@@ -126,10 +126,10 @@ export class ComputeLifecycle {
   async destroy(id: string): Promise<void> {
     await this.queue(id).run('destroy', async () => {
       for (;;) {
-        const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
+        const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
         if (!c) return;
         ensureReachable(this.ctx, c);
-        const claimed = await change(this.ctx, c, { claim: { op: 'destroy', holder: this.o.me } });
+        const claimed = await change(this.ctx, c, { claim: { op: 'destroy', holder: this.opts.me } });
         if (claimed && (await tearDown(this.ctx, claimed))) return;
       }
     });
@@ -147,7 +147,7 @@ export class ComputeLifecycle {
         await provision();
       } catch (err) {
         await this.undoCreation(c).catch((undoErr: unknown) =>
-          this.o.logger.error({ err: undoErr, computeId: c.id, projectId: c.projectId }, 'could not undo a failed creation'),
+          this.opts.logger.error({ err: undoErr, computeId: c.id, projectId: c.projectId }, 'could not undo a failed creation'),
         );
         throw err;
       }
@@ -166,15 +166,15 @@ export class ComputeLifecycle {
    */
   adopt(id: string): Promise<void> {
     return this.queue(id).run('adopt', async () => {
-      const now = await this.o.store.getCompute(id);
+      const now = await this.opts.store.getCompute(id);
       // A live control plane is operating it: nothing to adopt, and no reason to wait.
-      if (!now || (now.claim && now.claim.holder !== this.o.me && (await this.o.alive(now.claim.holder)))) return;
-      const c = await settle(this.ctx, id, Date.now() + this.o.wakeTimeoutMs);
+      if (!now || (now.claim && now.claim.holder !== this.opts.me && (await this.opts.alive(now.claim.holder)))) return;
+      const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
       if (!c || c.claim || !WATCHED.has(c.state)) return;
-      if (c.owner && (await this.o.alive(c.owner))) return;
-      if (c.placement && c.placement !== this.o.driver.placement) return;
+      if (c.owner && (await this.opts.alive(c.owner))) return;
+      if (c.placement && c.placement !== this.opts.driver.placement) return;
       const seen = await observeInto(this.ctx, c);
-      if (seen) this.o.logger.info({ computeId: id, projectId: c.projectId, state: seen.state, from: c.owner ?? 'nobody' }, 'compute adopted');
+      if (seen) this.opts.logger.info({ computeId: id, projectId: c.projectId, state: seen.state, from: c.owner ?? 'nobody' }, 'compute adopted');
     });
   }
 
@@ -183,33 +183,33 @@ export class ComputeLifecycle {
     this.closing.abort();
     const settled = Promise.all([...this.queues.values()].map((q) => q.idle()));
     await withDeadline(settled, 20_000, () => new Error('compute operations still running after 20 s')).catch((err) =>
-      this.o.logger.warn({ err }, 'closing with compute operations in flight'),
+      this.opts.logger.warn({ err }, 'closing with compute operations in flight'),
     );
-    await this.o.driver.close({ stopComputes });
+    await this.opts.driver.close({ stopComputes });
     if (!stopComputes) return;
-    for (const c of await this.o.store.listComputes()) {
-      if (c.state === 'stopped' || c.state === 'failed' || (c.placement && c.placement !== this.o.driver.placement)) continue;
+    for (const c of await this.opts.store.listComputes()) {
+      if (c.state === 'stopped' || c.state === 'failed' || (c.placement && c.placement !== this.opts.driver.placement)) continue;
       await change(this.ctx, c, { state: 'stopped', claim: null, endpoint: null, owner: null }).catch((err: unknown) =>
-        this.o.logger.warn({ err, computeId: c.id }, 'could not record a compute stopped at close'),
+        this.opts.logger.warn({ err, computeId: c.id }, 'could not record a compute stopped at close'),
       );
     }
   }
 
   private async resumeNow(id: string): Promise<ComputeView> {
     // The fast path, one statement: active with no operation in flight (here or anywhere).
-    const awake = await this.o.store.wakeIfActive(id, Date.now());
+    const awake = await this.opts.store.wakeIfActive(id, Date.now());
     if (awake) return computeView(awake);
-    const deadline = Date.now() + this.o.wakeTimeoutMs;
+    const deadline = Date.now() + this.opts.wakeTimeoutMs;
     for (;;) {
       const c = await settle(this.ctx, id, deadline);
       if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
       if (c.state === 'active') {
-        const woken = await this.o.store.wakeIfActive(id, Date.now());
+        const woken = await this.opts.store.wakeIfActive(id, Date.now());
         if (woken) return computeView(woken);
         continue;
       }
       ensureReachable(this.ctx, c);
-      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.o.me }, resumed: true });
+      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.opts.me }, resumed: true });
       if (!claimed) continue;
       const view = await bringUp(this.ctx, claimed, false, c.state);
       if (view) return view;
@@ -222,25 +222,25 @@ export class ComputeLifecycle {
     ensureReachable(this.ctx, c);
     // Only a serving process can be frozen; anything else (failed) is cleaned up by a stop.
     const tier: SuspendTier = requested === 'freeze' && c.state !== 'active' ? 'stop' : requested;
-    if (c.state === 'active') await this.o.beforeSuspend?.(c);
-    const claimed = await change(this.ctx, c, { state: tier === 'stop' ? 'stopping' : c.state, claim: { op: tier, holder: this.o.me } }, fence);
+    if (c.state === 'active') await this.opts.beforeSuspend?.(c);
+    const claimed = await change(this.ctx, c, { state: tier === 'stop' ? 'stopping' : c.state, claim: { op: tier, holder: this.opts.me } }, fence);
     if (!claimed) return undefined;
     return putDown(this.ctx, claimed, tier, c.state, fence?.epoch);
   }
 
   private async crashed(id: string, reason: string): Promise<void> {
-    const c = await this.o.store.getCompute(id);
+    const c = await this.opts.store.getCompute(id);
     // An operation in flight (someone's stop) sees the exit itself.
     if (!c || c.claim || (c.state !== 'active' && c.state !== 'frozen')) return;
     const failed = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null });
-    if (failed) this.o.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute exited unexpectedly');
+    if (failed) this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute exited unexpectedly');
   }
 
   private async undoCreation(c: ComputeRecord): Promise<void> {
-    const now = await this.o.store.getCompute(c.id);
-    if (now?.claim?.holder !== this.o.me) return; // already undone by another control plane
+    const now = await this.opts.store.getCompute(c.id);
+    if (now?.claim?.holder !== this.opts.me) return; // already undone by another control plane
     await tearDown(this.ctx, now);
-    if (c.claim?.op === 'provision-project') await this.o.store.removeProject(c.projectId);
+    if (c.claim?.op === 'provision-project') await this.opts.store.removeProject(c.projectId);
   }
 
   private queue(id: string): CoalescingQueue {

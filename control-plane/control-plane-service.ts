@@ -61,17 +61,17 @@ export class ControlPlaneService {
   private readonly roles: ComputeRoles;
   private readonly store: StateStore;
 
-  constructor(private readonly o: ControlPlaneServiceOptions) {
-    this.store = o.store;
-    this.roles = new ComputeRoles({ store: o.store, isLeader: o.isLeader, logger: o.logger.child({ component: 'compute-roles' }) }, o.roles);
+  constructor(private readonly opts: ControlPlaneServiceOptions) {
+    this.store = opts.store;
+    this.roles = new ComputeRoles({ store: opts.store, isLeader: opts.isLeader, logger: opts.logger.child({ component: 'compute-roles' }) }, opts.roles);
     this.lifecycle = new ComputeLifecycle({
-      store: o.store,
-      driver: o.driver,
-      me: o.instances.id,
-      alive: (id) => o.instances.alive(id),
-      selfAlive: () => o.instances.selfAlive(),
-      logger: o.logger,
-      wakeTimeoutMs: o.wakeTimeoutMs,
+      store: opts.store,
+      driver: opts.driver,
+      me: opts.instances.id,
+      alive: (id) => opts.instances.alive(id),
+      selfAlive: () => opts.instances.selfAlive(),
+      logger: opts.logger,
+      wakeTimeoutMs: opts.wakeTimeoutMs,
       onTransition: (t) => this.roles.computeTransition(t),
       beforeSuspend: (c) => this.roles.beforeSuspend(c),
     });
@@ -79,7 +79,7 @@ export class ControlPlaneService {
   }
 
   get wakeTimeoutMs(): number {
-    return this.o.wakeTimeoutMs;
+    return this.opts.wakeTimeoutMs;
   }
 
   async listProjects(): Promise<ProjectView[]> {
@@ -113,20 +113,20 @@ export class ControlPlaneService {
     if (!(await this.store.createProject(project, compute))) throw conflict('project_exists', `project '${id}' already exists`);
     await this.lifecycle.provision(compute, () => this.provisionStorage(project, compute.id, control));
     try {
-      await this.lifecycle.wake(compute.id, this.o.wakeTimeoutMs);
+      await this.lifecycle.wake(compute.id, this.opts.wakeTimeoutMs);
     } catch (err) {
       // Nobody has the password yet, so a project that failed to come up is useless: undo it.
-      await this.forget(project).catch((undoErr: unknown) => this.o.logger.error({ err: undoErr, projectId: id }, 'could not undo a failed project creation'));
+      await this.forget(project).catch((undoErr: unknown) => this.opts.logger.error({ err: undoErr, projectId: id }, 'could not undo a failed project creation'));
       throw err;
     }
     const view = await this.getProject(id);
-    this.o.logger.info({ projectId: id, computeId: compute.id }, 'project created');
+    this.opts.logger.info({ projectId: id, computeId: compute.id }, 'project created');
     return { id, name: id, createdAt: view.createdAt, user: view.user, password, compute: view.compute };
   }
 
   async deleteProject(id: string): Promise<void> {
     await this.forget(await this.project(id));
-    this.o.logger.info({ projectId: id }, 'project deleted');
+    this.opts.logger.info({ projectId: id }, 'project deleted');
   }
 
   /** Gives a project without a compute a new one (provisioned, stopped: the next wake starts it). */
@@ -168,12 +168,12 @@ export class ControlPlaneService {
     return this.lifecycle.suspendIf(id, tier, stillIdle, fence);
   }
 
-  resumeCompute(id: string, timeoutMs = this.o.wakeTimeoutMs): Promise<ComputeView> {
+  resumeCompute(id: string, timeoutMs = this.opts.wakeTimeoutMs): Promise<ComputeView> {
     return this.lifecycle.wake(id, timeoutMs);
   }
 
   /** What the proxy calls: the project's compute address once it serves. */
-  async wakeProject(projectId: string, timeoutMs = this.o.wakeTimeoutMs): Promise<WakeAnswer> {
+  async wakeProject(projectId: string, timeoutMs = this.opts.wakeTimeoutMs): Promise<WakeAnswer> {
     const project = await this.project(projectId);
     if (!project.computeId) {
       throw new ApiError(409, 'no_compute', `project '${projectId}' has no compute; create one with POST /api/v1/projects/${projectId}/compute`);
@@ -198,7 +198,7 @@ export class ControlPlaneService {
     for (let i = 0; i < orphans.length; i += ADOPT_AT_ONCE) {
       await Promise.all(
         orphans.slice(i, i + ADOPT_AT_ONCE).map((c) =>
-          this.lifecycle.adopt(c.id).catch((err: unknown) => this.o.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute')),
+          this.lifecycle.adopt(c.id).catch((err: unknown) => this.opts.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute')),
         ),
       );
     }
@@ -213,11 +213,11 @@ export class ControlPlaneService {
   }
 
   private async orphaned(c: ComputeRecord): Promise<boolean> {
-    const me = this.o.instances.id;
-    if (c.placement && c.placement !== this.o.driver.placement) return false;
-    if (c.claim) return c.claim.holder !== me && !(await this.o.instances.alive(c.claim.holder));
+    const me = this.opts.instances.id;
+    if (c.placement && c.placement !== this.opts.driver.placement) return false;
+    if (c.claim) return c.claim.holder !== me && !(await this.opts.instances.alive(c.claim.holder));
     if (c.state === 'stopped' || c.state === 'failed') return false;
-    return !c.owner || (c.owner !== me && !(await this.o.instances.alive(c.owner)));
+    return !c.owner || (c.owner !== me && !(await this.opts.instances.alive(c.owner)));
   }
 
   private newCompute(project: ProjectRecord, id: string, control: ControlLogin, op: ComputeOp): ComputeRecord {
@@ -231,17 +231,17 @@ export class ControlPlaneService {
       resumeCount: 0,
       control,
       version: 1,
-      claim: { op, holder: this.o.instances.id, since: now.getTime() },
-      placement: this.o.driver.placement,
+      claim: { op, holder: this.opts.instances.id, since: now.getTime() },
+      placement: this.opts.driver.placement,
     };
   }
 
   private async provisionStorage(project: ProjectRecord, computeId: string, control: ControlLogin): Promise<void> {
-    const signal = AbortSignal.timeout(this.o.provisionTimeoutMs ?? 120_000);
+    const signal = AbortSignal.timeout(this.opts.provisionTimeoutMs ?? 120_000);
     try {
       // Leftovers under this id can only come from a creation that never finished.
-      await this.o.driver.destroy(computeId);
-      await this.o.driver.provision(
+      await this.opts.driver.destroy(computeId);
+      await this.opts.driver.provision(
         {
           computeId,
           projectId: project.id,

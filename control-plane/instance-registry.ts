@@ -28,16 +28,16 @@ export class InstanceRegistry {
   /** When the last heartbeat that was written had been sent (monotonic ms). */
   private lastBeatSent = performance.now();
 
-  private constructor(private readonly o: InstanceRegistryOptions) {
-    this.id = o.id ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+  private constructor(private readonly opts: InstanceRegistryOptions) {
+    this.id = opts.id ?? `${hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
   }
 
   /** Registers this instance and keeps its heartbeat going (every quarter lease). */
-  static async start(o: InstanceRegistryOptions): Promise<InstanceRegistry> {
-    const r = new InstanceRegistry(o);
+  static async start(opts: InstanceRegistryOptions): Promise<InstanceRegistry> {
+    const r = new InstanceRegistry(opts);
     r.lastBeatSent = performance.now();
-    await o.store.registerInstance(r.info());
-    r.timer = setInterval(() => void r.beat(), Math.max(50, Math.round(o.leaseMs / 4))).unref();
+    await opts.store.registerInstance(r.info());
+    r.timer = setInterval(() => void r.beat(), Math.max(50, Math.round(opts.leaseMs / 4))).unref();
     return r;
   }
 
@@ -45,7 +45,7 @@ export class InstanceRegistry {
   async alive(id: string): Promise<boolean> {
     if (id === this.id) return true;
     const row = (await this.rows()).get(id);
-    if (!row || row.silentMs >= this.o.leaseMs) return false;
+    if (!row || row.silentMs >= this.opts.leaseMs) return false;
     return !isGoneLocally(row.pid, row.locality);
   }
 
@@ -56,7 +56,7 @@ export class InstanceRegistry {
    * been taken over, so it must not touch a compute until a heartbeat lands.
    */
   selfAlive(): boolean {
-    return performance.now() - this.lastBeatSent < this.o.leaseMs * 0.9;
+    return performance.now() - this.lastBeatSent < this.opts.leaseMs * 0.9;
   }
 
   /** Instances dead for longer than `ms` (forgotten by the leader once their computes are adopted). */
@@ -65,41 +65,41 @@ export class InstanceRegistry {
   }
 
   async forget(id: string): Promise<void> {
-    await this.o.store.removeInstance(id);
+    await this.opts.store.removeInstance(id);
     this.snapshot = undefined;
   }
 
   /** Stops the heartbeat and removes the row: the others know at once that this instance is gone. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.o.store.removeInstance(this.id).catch((err: unknown) => this.o.logger.warn({ err }, 'could not unregister this control plane'));
+    await this.opts.store.removeInstance(this.id).catch((err: unknown) => this.opts.logger.warn({ err }, 'could not unregister this control plane'));
   }
 
   private info() {
-    return { id: this.id, host: hostname(), pid: process.pid, locality: currentLocality(), placement: this.o.placement, startedAt: Date.now() };
+    return { id: this.id, host: hostname(), pid: process.pid, locality: currentLocality(), placement: this.opts.placement, startedAt: Date.now() };
   }
 
   private async beat(): Promise<void> {
     const sent = performance.now();
     try {
-      if (!(await this.o.store.heartbeat(this.id))) {
-        this.o.logger.warn({ instance: this.id }, 'this control plane was counted dead (silent past its lease) and forgotten; registering again');
-        await this.o.store.registerInstance(this.info());
+      if (!(await this.opts.store.heartbeat(this.id))) {
+        this.opts.logger.warn({ instance: this.id }, 'this control plane was counted dead (silent past its lease) and forgotten; registering again');
+        await this.opts.store.registerInstance(this.info());
       }
       this.lastBeatSent = Math.max(this.lastBeatSent, sent);
-      if (this.beatFailing) this.o.logger.info({ instance: this.id }, 'heartbeat written again');
+      if (this.beatFailing) this.opts.logger.info({ instance: this.id }, 'heartbeat written again');
       this.beatFailing = false;
     } catch (err) {
-      if (!this.beatFailing) this.o.logger.warn({ err, instance: this.id }, 'could not write the heartbeat: others will count this control plane dead after the lease');
+      if (!this.beatFailing) this.opts.logger.warn({ err, instance: this.id }, 'could not write the heartbeat: others will count this control plane dead after the lease');
       this.beatFailing = true;
     }
   }
 
   /** The instances table, read at most every few hundred milliseconds however many ask. */
   private async rows(fresh = false): Promise<Map<string, InstanceRow>> {
-    const maxAge = Math.min(250, this.o.leaseMs / 8);
+    const maxAge = Math.min(250, this.opts.leaseMs / 8);
     if (!fresh && this.snapshot && performance.now() - this.snapshot.at < maxAge) return this.snapshot.rows;
-    this.refreshing ??= this.o.store
+    this.refreshing ??= this.opts.store
       .listInstances()
       .then((list) => {
         const rows = new Map(list.map((r) => [r.id, r]));

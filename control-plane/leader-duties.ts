@@ -42,8 +42,8 @@ export class LeaderDuties {
   private sweeping: Promise<void> | undefined;
   private closed = false;
 
-  constructor(private readonly o: LeaderDutiesOptions) {
-    o.election.onChange((epoch) => {
+  constructor(private readonly opts: LeaderDutiesOptions) {
+    opts.election.onChange((epoch) => {
       this.switching = this.switching.then(() => this.switchTo(epoch));
     });
   }
@@ -72,7 +72,7 @@ export class LeaderDuties {
 
   private async switchTo(epoch: number | undefined): Promise<void> {
     await this.endTerm();
-    this.o.metrics.leader.set(epoch === undefined ? 0 : 1);
+    this.opts.metrics.leader.set(epoch === undefined ? 0 : 1);
     if (epoch === undefined || this.closed) return;
     const term: Term = { epoch };
     this.term = term;
@@ -80,12 +80,12 @@ export class LeaderDuties {
     await this.sweep();
     if (this.term !== term) return;
     const fence = () => {
-      const f = this.o.election.fence();
+      const f = this.opts.election.fence();
       return f && f.epoch === epoch ? f : undefined;
     };
-    term.scheduler = this.o.makeScheduler?.(fence);
+    term.scheduler = this.opts.makeScheduler?.(fence);
     term.scheduler?.start();
-    term.timer = setInterval(() => void this.sweep(), this.o.sweepIntervalMs).unref();
+    term.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs).unref();
   }
 
   private async endTerm(): Promise<void> {
@@ -98,19 +98,19 @@ export class LeaderDuties {
   }
 
   private async sweepOnce(): Promise<void> {
-    const fence = this.o.election.fence();
+    const fence = this.opts.election.fence();
     if (!fence) return;
-    const log = this.o.logger;
+    const log = this.opts.logger;
     try {
-      const adopted = await this.o.service.adoptOrphans();
+      const adopted = await this.opts.service.adoptOrphans();
       if (adopted > 0) log.info({ adopted }, 'adopted computes left by control planes that are gone');
     } catch (err) {
       log.warn({ err }, 'adoption sweep failed');
     }
-    await this.o.ledger.closeDangling(this.o.instances.id, fence).catch((err: unknown) => log.warn({ err }, 'usage ledger upkeep failed'));
+    await this.opts.ledger.closeDangling(this.opts.instances.id, fence).catch((err: unknown) => log.warn({ err }, 'usage ledger upkeep failed'));
     try {
-      for (const gone of await this.o.instances.deadFor(this.o.forgetAfterMs)) {
-        await this.o.instances.forget(gone.id);
+      for (const gone of await this.opts.instances.deadFor(this.opts.forgetAfterMs)) {
+        await this.opts.instances.forget(gone.id);
         log.info({ instance: gone.id, host: gone.host }, 'forgot a control plane that is gone');
       }
     } catch (err) {

@@ -35,7 +35,7 @@ export class LeaderElection {
 
   constructor(
     private readonly lock: LeaderLock,
-    private readonly o: LeaderElectionOptions,
+    private readonly opts: LeaderElectionOptions,
   ) {}
 
   /** Whether this instance leads now, by its own clock. */
@@ -45,7 +45,7 @@ export class LeaderElection {
 
   /** The fence for a change made now as leader; undefined when not leading. */
   fence(): LeaderFence | undefined {
-    return this.leading ? { name: this.o.name, epoch: this.epoch! } : undefined;
+    return this.leading ? { name: this.opts.name, epoch: this.epoch! } : undefined;
   }
 
   /** Told the new epoch when leadership starts (or restarts with a new epoch), undefined when it ends. */
@@ -54,7 +54,7 @@ export class LeaderElection {
   }
 
   start(): void {
-    const every = Math.max(50, Math.round(this.o.leaseMs / 4));
+    const every = Math.max(50, Math.round(this.opts.leaseMs / 4));
     this.tickTimer = setInterval(() => void this.tick(), every).unref();
   }
 
@@ -70,7 +70,7 @@ export class LeaderElection {
     clearTimeout(this.expiryTimer);
     await this.ticking;
     this.set(undefined, 'closing');
-    await this.lock.release().catch((err: unknown) => this.o.logger.warn({ err }, 'could not release the leadership'));
+    await this.lock.release().catch((err: unknown) => this.opts.logger.warn({ err }, 'could not release the leadership'));
   }
 
   private async tryOnce(): Promise<void> {
@@ -79,24 +79,24 @@ export class LeaderElection {
     let epoch: number | undefined;
     try {
       epoch = await this.lock.acquireOrRenew();
-      if (this.failing) this.o.logger.info({ leadership: this.o.name }, 'leader lock reachable again');
+      if (this.failing) this.opts.logger.info({ leadership: this.opts.name }, 'leader lock reachable again');
       this.failing = false;
     } catch (err) {
       // Keep what is held until it expires by this clock: one failed renewal is no reason to stop leading.
-      if (!this.failing) this.o.logger.warn({ err, leadership: this.o.name }, 'could not take or renew the leader lock');
+      if (!this.failing) this.opts.logger.warn({ err, leadership: this.opts.name }, 'could not take or renew the leader lock');
       this.failing = true;
       return;
     }
     if (this.lock.warning && !this.warned) {
       this.warned = true;
-      this.o.logger.warn({ leadership: this.o.name }, this.lock.warning);
+      this.opts.logger.warn({ leadership: this.opts.name }, this.lock.warning);
     }
     if (this.closed) return;
     if (epoch === undefined) {
       this.set(undefined, 'another control plane holds the lock');
       return;
     }
-    this.validUntil = sent + this.o.leaseMs * (1 - MARGIN);
+    this.validUntil = sent + this.opts.leaseMs * (1 - MARGIN);
     clearTimeout(this.expiryTimer);
     this.expiryTimer = setTimeout(() => {
       if (!this.leading) this.set(undefined, 'lease ran out before it was renewed');
@@ -109,8 +109,8 @@ export class LeaderElection {
     const before = this.epoch;
     this.epoch = epoch;
     if (epoch === undefined) this.validUntil = 0;
-    if (epoch !== undefined) this.o.logger.info({ leadership: this.o.name, epoch }, 'this control plane leads now');
-    else if (before !== undefined) this.o.logger.warn({ leadership: this.o.name, epoch: before, why }, 'this control plane no longer leads');
+    if (epoch !== undefined) this.opts.logger.info({ leadership: this.opts.name, epoch }, 'this control plane leads now');
+    else if (before !== undefined) this.opts.logger.warn({ leadership: this.opts.name, epoch: before, why }, 'this control plane no longer leads');
     for (const l of this.listeners) l(epoch);
   }
 }

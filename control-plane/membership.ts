@@ -29,31 +29,31 @@ export interface Membership {
 /** The leadership every control plane competes for. */
 const LEADERSHIP = 'scheduler';
 
-export async function join(o: MembershipOptions): Promise<Membership> {
+export async function join(opts: MembershipOptions): Promise<Membership> {
   const { store, schema, imported } = await openStateStore({
-    location: o.location,
+    location: opts.location,
     applicationName: 'wake-proxy control plane',
-    legacy: { dataDir: o.dataDir, placement: o.placement },
+    legacy: { dataDir: opts.dataDir, placement: opts.placement },
   });
-  const log = o.logger;
+  const log = opts.logger;
   if (schema.from !== schema.to) log.info({ state: store.location, from: schema.from, to: schema.to }, 'state schema created or migrated');
   if (imported) log.info({ state: store.location, ...imported }, 'imported state.json and usage-events.jsonl (renamed to *.imported)');
   let instances: InstanceRegistry;
   try {
     instances = await InstanceRegistry.start({
       store,
-      leaseMs: o.leaseMs,
-      placement: o.placement,
+      leaseMs: opts.leaseMs,
+      placement: opts.placement,
       logger: log,
-      ...(o.instanceId ? { id: o.instanceId } : {}),
+      ...(opts.instanceId ? { id: opts.instanceId } : {}),
     });
   } catch (err) {
     await store.close();
     throw err;
   }
-  const election = new LeaderElection(store.leaderLock(LEADERSHIP, instances.id, o.leaseMs), {
+  const election = new LeaderElection(store.leaderLock(LEADERSHIP, instances.id, opts.leaseMs), {
     name: LEADERSHIP,
-    leaseMs: o.leaseMs,
+    leaseMs: opts.leaseMs,
     logger: log.child({ component: 'leader-election' }),
   });
   return {

@@ -44,16 +44,16 @@ export interface ScaleToZero {
   serveMetrics(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-export function scaleToZero(o: ScaleToZeroOptions): ScaleToZero {
-  const { service, ledger, metrics } = o;
-  const { store, idle } = o;
+export function scaleToZero(opts: ScaleToZeroOptions): ScaleToZero {
+  const { service, ledger, metrics } = opts;
+  const { store, idle } = opts;
   let makeScheduler: ScaleToZero['makeScheduler'];
   if (store && idle && idle.idleTimeoutMs > 0) {
     makeScheduler = (fence) =>
-      new IdleScheduler({ targets: service, fence, store, ...idle, logger: o.logger.child({ component: 'idle-scheduler' }), metrics });
+      new IdleScheduler({ targets: service, fence, store, ...idle, logger: opts.logger.child({ component: 'idle-scheduler' }), metrics });
   } else {
     const why = !store ? 'no activity store (no Redis URL)' : 'idle timeout is 0';
-    o.logger.info(`idle scheduler off: ${why}; computes sleep only when told to`);
+    opts.logger.info(`idle scheduler off: ${why}; computes sleep only when told to`);
   }
 
   return {
@@ -68,7 +68,7 @@ export function scaleToZero(o: ScaleToZeroOptions): ScaleToZero {
             const p = await service.getProject(id);
             return { createdAt: p.createdAt, computeId: p.compute?.id ?? null };
           },
-          ...(o.driverKind === 'process' ? { storageBytes: (id: string) => processComputeStorageBytes(o.dataDir, id) } : {}),
+          ...(opts.driverKind === 'process' ? { storageBytes: (id: string) => processComputeStorageBytes(opts.dataDir, id) } : {}),
         },
         projectId,
         query,
@@ -78,7 +78,7 @@ export function scaleToZero(o: ScaleToZeroOptions): ScaleToZero {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
         (err: unknown) => {
-          o.logger.error({ err }, 'could not render metrics');
+          opts.logger.error({ err }, 'could not render metrics');
           res.writeHead(500).end();
         },
       );

@@ -38,9 +38,9 @@ interface LegacyState {
 const IMPORTED_BY = 'state.json import';
 
 /** Imports the files under dataDir if there are any; undefined when there is nothing to import. */
-export async function importLegacyState(db: SqlDatabase, o: LegacyImportOptions): Promise<LegacyImport | undefined> {
-  const statePath = join(o.dataDir, 'state.json');
-  const eventsPath = join(o.dataDir, 'usage-events.jsonl');
+export async function importLegacyState(db: SqlDatabase, opts: LegacyImportOptions): Promise<LegacyImport | undefined> {
+  const statePath = join(opts.dataDir, 'state.json');
+  const eventsPath = join(opts.dataDir, 'usage-events.jsonl');
   const text = await readOptional(statePath, 'control-plane state');
   if (text === undefined) return undefined;
   const state = parseState(statePath, text);
@@ -58,7 +58,7 @@ export async function importLegacyState(db: SqlDatabase, o: LegacyImportOptions)
     for (const p of state.projects) await tx.query(`INSERT INTO projects (${PROJECT_COLUMNS}) VALUES (${placeholders(7)})`, projectParams(p));
     for (const c of state.computes) {
       const { accounts, ...rest } = c;
-      const record: ComputeRecord = { ...rest, version: 1, placement: o.placement };
+      const record: ComputeRecord = { ...rest, version: 1, placement: opts.placement };
       await tx.query(`INSERT INTO computes (${COMPUTE_COLUMNS}) VALUES (${placeholders(18)})`, computeParams(record));
       if (accounts && Array.isArray(accounts.accounts) && accounts.policy) {
         await tx.query('INSERT INTO compute_accounts (compute_id, read_at, accounts) VALUES (?, ?, ?)', [c.id, accounts.readAt ?? c.updatedAt, JSON.stringify(accounts)]);

@@ -42,11 +42,11 @@ export interface OpenedStateStore {
 }
 
 /** Opens the store, creating or migrating its tables, and imports older state files if any. */
-export async function openStateStore(o: OpenStateStoreOptions): Promise<OpenedStateStore> {
-  const db = await openSqlDatabase(o.location, o.applicationName ?? 'wake-proxy control plane');
+export async function openStateStore(opts: OpenStateStoreOptions): Promise<OpenedStateStore> {
+  const db = await openSqlDatabase(opts.location, opts.applicationName ?? 'wake-proxy control plane');
   try {
     const schema = await migrate(db);
-    const imported = o.legacy ? await importLegacyState(db, o.legacy) : undefined;
+    const imported = opts.legacy ? await importLegacyState(db, opts.legacy) : undefined;
     const store = new SqlStateStore(db);
     await db.listen(CHANGES, (id) => store.announce(id));
     return { store, schema, ...(imported ? { imported } : {}) };
