@@ -110,6 +110,7 @@ export class LeaderElection {
     this.epoch = epoch;
     if (epoch === undefined) this.validUntil = 0;
     if (epoch !== undefined) this.opts.logger.info({ leadership: this.opts.name, epoch }, 'this control plane leads now');
+    else if (before !== undefined && this.closed) this.opts.logger.info({ leadership: this.opts.name, epoch: before }, 'leadership given up: closing');
     else if (before !== undefined) this.opts.logger.warn({ leadership: this.opts.name, epoch: before, why }, 'this control plane no longer leads');
     for (const l of this.listeners) l(epoch);
   }
