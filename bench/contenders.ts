@@ -16,6 +16,7 @@ import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
+import { BASELINE_MODES, type BaselineMode } from './options.js';
 
 export const POOL_MODES = ['pipe', 'session', 'transaction'] as const;
 export type PoolMode = (typeof POOL_MODES)[number];
@@ -36,7 +37,7 @@ export const CONTENDERS: ContenderSpec[] = [
 ];
 
 /** The baseline build's proxies, in the modes that run as processes of their own. */
-const BASELINE_CONTENDERS: ContenderSpec[] = (['pipe', 'transaction'] as const).map((m) => ({
+const BASELINE_CONTENDERS: ContenderSpec[] = BASELINE_MODES.map((m) => ({
   id: `proxy-${m}-baseline`,
   label: `proxy ${m} (baseline)`,
   kind: 'proxy',
@@ -46,7 +47,8 @@ const BASELINE_CONTENDERS: ContenderSpec[] = (['pipe', 'transaction'] as const).
 
 /** Every contender of this run: the baseline build's too with --baseline. */
 export function contendersFor(ctx: BenchContext): ContenderSpec[] {
-  return ctx.baselineHost ? [...CONTENDERS, ...BASELINE_CONTENDERS] : CONTENDERS;
+  if (!ctx.baselineHost) return CONTENDERS;
+  return [...CONTENDERS, ...BASELINE_CONTENDERS.filter((c) => ctx.baselineModes.includes(c.poolMode as BaselineMode))];
 }
 
 /** Where a load generator connects to reach the backend through one contender. */

@@ -28,7 +28,12 @@ export interface BenchOptions {
   outDir: string | undefined;
   /** Another build's dist/ directory: its proxy runs beside this one as a "(baseline)" contender. */
   baseline: string | undefined;
+  /** Which pool modes the baseline build runs in. */
+  baselineModes: BaselineMode[];
 }
+
+export const BASELINE_MODES = ['pipe', 'transaction'] as const;
+export type BaselineMode = (typeof BASELINE_MODES)[number];
 
 const QUICK: BenchProfile = {
   name: 'quick',
@@ -64,6 +69,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --baseline <dist>     another build's dist/ (e.g. of the commit before a change): its proxy
                         runs as an extra "(baseline)" contender in pipe and transaction mode
                         (point-select, churn, idle), so before and after alternate in one run
+  --baseline-modes <m>  pipe, transaction or both (default): transaction mode needs a
+                        baseline that speaks this build's control API
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -77,6 +84,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       baseline: { type: 'string' },
+      'baseline-modes': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -94,7 +102,14 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     if (unknown.length > 0) throw new Error(`--only: unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_IDS.join(', ')}`);
     scenarios = SCENARIO_IDS.filter((id) => wanted.includes(id));
   }
-  return { profile, scenarios, cpuProf: values['cpu-prof'], outDir: values.out, baseline: baselineHost(values.baseline) };
+  return {
+    profile,
+    scenarios,
+    cpuProf: values['cpu-prof'],
+    outDir: values.out,
+    baseline: baselineHost(values.baseline),
+    baselineModes: baselineModes(values['baseline-modes']),
+  };
 }
 
 /** The baseline build's proxy host script, checked to exist. */
@@ -103,6 +118,14 @@ function baselineHost(dist: string | undefined): string | undefined {
   const host = resolve(dist, 'bench', 'proxy-host.js');
   if (!existsSync(host)) throw new Error(`--baseline: ${host} does not exist (give a built dist/ directory)`);
   return host;
+}
+
+function baselineModes(raw: string | undefined): BaselineMode[] {
+  if (raw === undefined) return [...BASELINE_MODES];
+  const wanted = raw.split(',').map((s) => s.trim());
+  const unknown = wanted.filter((w) => !(BASELINE_MODES as readonly string[]).includes(w));
+  if (unknown.length > 0) throw new Error(`--baseline-modes: unknown mode(s) ${unknown.join(', ')}; known: ${BASELINE_MODES.join(', ')}`);
+  return BASELINE_MODES.filter((m) => wanted.includes(m));
 }
 
 function positive(flag: string, raw: string): number {

@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const workDir = await mkdtemp(join(tmpdir(), 'wake-proxy-bench-'));
   trackDir(workDir);
-  const ctx: BenchContext = { profile: parsed.profile, workDir, outDir, cpuProfDir, baselineHost: parsed.baseline };
+  const ctx: BenchContext = { profile: parsed.profile, workDir, outDir, cpuProfDir, baselineHost: parsed.baseline, baselineModes: parsed.baselineModes };
   say(`bench ${parsed.profile.name}: ${parsed.scenarios.join(', ')}; results in ${outDir}`);
 
   const results: ScenarioResult[] = [];

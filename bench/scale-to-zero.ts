@@ -43,14 +43,14 @@ async function main(): Promise<void> {
     const target: WireTarget = { host: '127.0.0.1', port: proxy.port, user: `bench.${created.user}`, password: created.password };
     const computeId: string = created.compute.id;
     const service = cp.service;
-    const state = () => service.getCompute(computeId).state;
+    const state = async () => (await service.getCompute(computeId)).state;
 
     const frozen: number[] = [];
     const idleDelay: number[] = [];
     for (let i = 0; i < wakes; i++) {
       await timedConnectAndSelect(target, 30_000);
       const left = performance.now();
-      while (state() !== 'frozen') await sleep(2);
+      while ((await state()) !== 'frozen') await sleep(2);
       idleDelay.push(performance.now() - left);
       // A client comes back some time later, not in the freeze's own millisecond.
       await sleep(100 + ((i * 37) % 200));

@@ -1,7 +1,7 @@
 // What every scenario hands back to the runner: tables to print, charts to
 // write, targets checked against what was measured, and the raw
 // data for results.json.
-import type { BenchProfile } from './options.js';
+import type { BaselineMode, BenchProfile } from './options.js';
 
 export interface Table {
   title: string;
@@ -40,8 +40,9 @@ export interface BenchContext {
   outDir: string;
   /** Set with --cpu-prof: where proxy processes write their .cpuprofile files. */
   cpuProfDir: string | undefined;
-  /** With --baseline: the other build's proxy host script. */
+  /** With --baseline: the other build's proxy host script, and the modes it runs in. */
   baselineHost: string | undefined;
+  baselineModes: readonly BaselineMode[];
 }
 
 /** A number for a table cell: 3 significant digits, thousands kept whole. */

@@ -8,6 +8,9 @@ import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 
+/** Below this, heartbeats every quarter lease would outrun a busy store. */
+const MIN_LEASE_MS = 500;
+
 const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...LOG_OPTIONS };
 
 export async function runControlPlaneCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -20,6 +23,7 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
   if (!token && !values['insecure-dev']) {
     throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
   }
+  if (values.lease < MIN_LEASE_MS) throw new ConfigError([`--lease must be at least ${MIN_LEASE_MS}ms`]);
   const logger = createLogger(values['log-level'], 'wake-proxy-control-plane');
   // The process driver is the control plane's default.
   const driver = values.driver === 'kubernetes' ? await kubernetesDriver(values['kube-namespace'], logger) : undefined;
@@ -30,6 +34,8 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     idle: idleOptionsFrom(values, logger),
     ...(driver ? { driver } : {}),
     dataDir: values['data-dir'],
+    ...(values.state ? { state: values.state } : {}),
+    leaseMs: values.lease,
     host: values['control-host'],
     port: values['control-port'],
     ...(token ? { token } : {}),

@@ -53,13 +53,14 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     activity: store,
     idle: idleOptionsFrom(values, logger, values['cache-ttl']),
     dataDir,
+    ...(values.state ? { state: values.state } : {}),
     host: '127.0.0.1',
     port: values['control-port'],
     logger: logger.child({ component: 'control-plane' }),
     wakeTimeoutMs: values['wake-timeout'],
   });
   const resolver = createControlApiResolver({
-    url: cp.url,
+    url: [cp.url],
     wakeTimeoutMs: values['wake-timeout'],
     cacheTtlMs: values['cache-ttl'],
     logger,
@@ -74,9 +75,9 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
       databaseRouting: values['database-routing'],
     };
     const activity = createReporter(values, store, logger, metrics);
-    const verifiers = verifiersFromValues(values, cp.url, undefined, logger);
+    const verifiers = verifiersFromValues(values, [cp.url], undefined, logger);
     // The in-process control plane stops the statements passthrough clients leave behind.
-    const proxyValues = { ...values, 'control-url': cp.url };
+    const proxyValues = { ...values, 'control-url': [cp.url] };
     running = await startProxyFromValues(proxyValues, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity, verifiers);
     printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
   } catch (err) {

@@ -16,7 +16,7 @@ import type { BackendTlsOptions } from '../backend/connect.js';
 
 export interface KillSetupOptions {
   redisUrl?: string;
-  controlUrl?: string;
+  controlUrl?: readonly string[];
   controlToken?: string;
   /** A static backend's accounts reader. */
   accounts?: { user: string; password: string };

@@ -13,6 +13,8 @@ interface ValueOfKind {
   duration: number;
   string: string;
   url: string;
+  /** One URL or several, comma-separated. */
+  'url-list': string[];
   'host-port': BackendAddress;
   level: LogLevel;
   /** Written `true` or `false`. */

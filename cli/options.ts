@@ -38,17 +38,12 @@ function parseValue(name: string, spec: OptionSpec, raw: string): unknown {
     }
     case 'duration':
       return parseDuration(raw);
-    case 'url': {
-      let u: URL;
-      try {
-        u = new URL(raw);
-      } catch {
-        throw new Error(`expected a URL, got '${raw}'`);
-      }
-      if (!['http:', 'https:', 'redis:', 'rediss:'].includes(u.protocol)) {
-        throw new Error(`unsupported URL scheme '${u.protocol}'`);
-      }
-      return raw;
+    case 'url':
+      return checkUrl(raw);
+    case 'url-list': {
+      const urls = raw.split(',').map((u) => u.trim());
+      if (urls.some((u) => u === '')) throw new Error(`expected URLs separated by commas, got an empty one in '${raw}'`);
+      return urls.map(checkUrl);
     }
     case 'host-port':
       return parseHostPort(raw);
@@ -65,6 +60,19 @@ function parseValue(name: string, spec: OptionSpec, raw: string): unknown {
       if (raw === '') throw new Error(`${name} must not be empty`);
       return raw;
   }
+}
+
+function checkUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`expected a URL, got '${raw}'`);
+  }
+  if (!['http:', 'https:', 'redis:', 'rediss:'].includes(u.protocol)) {
+    throw new Error(`unsupported URL scheme '${u.protocol}'`);
+  }
+  return raw;
 }
 
 /**

@@ -45,7 +45,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
     metrics,
     activity,
     upstream.kind === 'control-api'
-      ? verifiersFromValues(values, upstream.url, values['control-token'], logger)
+      ? verifiersFromValues(values, upstream.urls, values['control-token'], logger)
       : upstream.kind === 'backend'
         ? backendVerifiersFromValues(values, upstream.address, logger)
         : undefined,
@@ -59,13 +59,13 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
 /** Where the proxy finds computes: exactly one of --backend, --control-url, --kube-statefulset. */
 type Upstream =
   | { kind: 'backend'; address: BackendAddress }
-  | { kind: 'control-api'; url: string }
+  | { kind: 'control-api'; urls: string[] }
   | { kind: 'kubernetes'; statefulSet: string };
 
 function upstreamOf(values: Values): Upstream {
   const given: Array<[flag: string, upstream: Upstream]> = [];
   if (values.backend) given.push(['--backend', { kind: 'backend', address: values.backend }]);
-  if (values['control-url']) given.push(['--control-url', { kind: 'control-api', url: values['control-url'] }]);
+  if (values['control-url']) given.push(['--control-url', { kind: 'control-api', urls: values['control-url'] }]);
   if (values['kube-statefulset']) given.push(['--kube-statefulset', { kind: 'kubernetes', statefulSet: values['kube-statefulset'] }]);
   const [first, ...others] = given;
   if (!first) throw new ConfigError(['one of --control-url, --backend or --kube-statefulset is required']);
@@ -78,16 +78,16 @@ async function resolverFor(upstream: Upstream, values: Values, logger: Logger, m
     case 'backend':
       return createStaticResolver(upstream.address);
     case 'control-api':
-      return controlApiResolver(values, upstream.url, logger, metrics);
+      return controlApiResolver(values, upstream.urls, logger, metrics);
     case 'kubernetes':
       return kubernetesResolver(values, upstream.statefulSet, logger);
   }
 }
 
-function controlApiResolver(values: Values, url: string, logger: Logger, metrics: ProxyMetrics): ComputeResolver {
+function controlApiResolver(values: Values, urls: string[], logger: Logger, metrics: ProxyMetrics): ComputeResolver {
   const token = values['control-token'];
   return createControlApiResolver({
-    url,
+    url: urls,
     ...(token ? { token } : {}),
     wakeTimeoutMs: values['wake-timeout'],
     cacheTtlMs: values['cache-ttl'],

@@ -144,7 +144,7 @@ export async function startProxyFromValues(
  */
 function probeHost(values: ProxyValues): string | undefined {
   if (values.backend) return values.backend.host;
-  const url = values['control-url'];
+  const url = values['control-url']?.[0];
   if (!url) return undefined;
   try {
     return new URL(url).hostname;
@@ -172,12 +172,12 @@ function loadTls(values: ProxyValues, logger: Logger): TlsContextHolder | undefi
 /** Role verifiers from the control API, when the proxy checks passwords itself. */
 export function verifiersFromValues(
   values: OptionValues<typeof VERIFY_OPTIONS>,
-  url: string,
+  urls: string[],
   token: string | undefined,
   logger: Logger,
 ): RoleVerifierClient | undefined {
   if (values.auth !== 'verify') return undefined;
-  return createControlApiVerifiers({ url, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'], logger });
+  return createControlApiVerifiers({ url: urls, ...(token ? { token } : {}), ttlMs: values['verifier-ttl'], logger });
 }
 
 /**

@@ -188,9 +188,9 @@ export const PROXY_ONLY_OPTIONS = defineOptions({
   },
   'kube-namespace': KUBE_NAMESPACE,
   'control-url': {
-    kind: 'url',
+    kind: 'url-list',
     env: 'WAKE_PROXY_CONTROL_URL',
-    help: 'Base URL of the control API (required unless --backend is given)',
+    help: 'Base URL of the control API, or several comma-separated (replicas: a wake that cannot reach one is tried on the next); required unless --backend is given',
   },
   'control-token': {
     kind: 'string',
@@ -233,7 +233,13 @@ export const CONTROL_PLANE_OPTIONS = defineOptions({
     kind: 'string',
     env: 'WAKE_PROXY_DATA_DIR',
     default: '.wake-proxy',
-    help: 'Where computes keep their data and the control plane its state',
+    help: 'Where computes keep their data (process driver) and, by default, the control plane its state',
+  },
+  state: {
+    kind: 'string',
+    env: 'WAKE_PROXY_STATE',
+    secret: true,
+    help: 'The control-plane state: a SQLite file (default <data-dir>/state.db), or postgres://user@host:5432/db shared by several control planes (the password from PGPASSWORD or the URL)',
   },
 });
 
@@ -251,6 +257,12 @@ export const CONTROL_PLANE_ONLY_OPTIONS = defineOptions({
     env: 'WAKE_PROXY_CONTROL_TOKEN',
     secret: true,
     help: 'Bearer token clients of the control API must present (required unless --insecure-dev)',
+  },
+  lease: {
+    kind: 'duration',
+    env: 'WAKE_PROXY_LEASE',
+    default: '5s',
+    help: 'How long a control plane may stay silent before the others take over its leadership (idle scheduler) and the operations it had under way',
   },
   'insecure-dev': {
     kind: 'boolean',

@@ -1,18 +1,34 @@
 // One wake in flight per project however many clients wait, and the answer
-// kept for a while so the next connects skip the round trip.
+// kept for a while so the next connects skip the round trip. Optionally, when
+// a fetch fails in a way `serveStale` accepts (no control plane answers), an
+// expired answer still serves for up to `staleMs`, and the fetch is retried at
+// most once a second meanwhile; a failed connect drops it like any other.
 import type { BackendAddress } from '../backend/address.js';
 import { raceSignal } from '../util/abort.js';
 
 interface CacheEntry {
   addr: BackendAddress;
   expiresAt: number;
+  /** When the fetch that gave it answered. */
+  answeredAt: number;
 }
+
+export interface AddressCacheOptions {
+  staleMs?: number;
+  serveStale?: (err: unknown) => boolean;
+}
+
+/** While serving stale, ask again at most this often. */
+const STALE_RETRY_MS = 1_000;
 
 export class AddressCache {
   private readonly entries = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<BackendAddress>>();
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly o: AddressCacheOptions = {},
+  ) {}
 
   /**
    * The cached address, or the one being fetched, or a new fetch. Each caller
@@ -27,12 +43,17 @@ export class AddressCache {
       pending = fetch().then(
         (addr) => {
           this.inflight.delete(key);
-          this.entries.set(key, { addr, expiresAt: Date.now() + this.ttlMs });
+          const now = Date.now();
+          this.entries.set(key, { addr, expiresAt: now + this.ttlMs, answeredAt: now });
           return addr;
         },
         (err: unknown) => {
           this.inflight.delete(key);
-          throw err;
+          const stale = this.entries.get(key);
+          const now = Date.now();
+          if (!stale || !this.o.serveStale?.(err) || now - stale.answeredAt > this.ttlMs + (this.o.staleMs ?? 0)) throw err;
+          stale.expiresAt = now + Math.min(Math.max(this.ttlMs, 1), STALE_RETRY_MS);
+          return stale.addr;
         },
       );
       this.inflight.set(key, pending);

@@ -1,16 +1,21 @@
 // The proxy's side of the control API: wake a project and learn where its
-// compute listens. One HTTP wake per project at a time; answers cached.
+// compute listens. One HTTP wake per project at a time; answers cached. With
+// several control-plane URLs, a wake that gets no answer from one is tried on
+// the next (control-urls.ts); while none answers, an address already learned
+// keeps serving (address-cache.ts): an awake compute stays reachable through a
+// control-plane outage, and nothing can suspend it meanwhile.
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { AddressCache } from './address-cache.js';
+import { ControlUrls } from './control-urls.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ProjectNotFoundError, WakeError, type WakeFailure } from './errors.js';
 import type { ComputeResolver } from './types.js';
 import type { BackendAddress } from '../backend/address.js';
 
 export interface ControlApiResolverOptions {
-  /** Base URL of the control API, e.g. http://127.0.0.1:8080 */
-  url: string;
+  /** Base URL of the control API, e.g. http://127.0.0.1:8080, or several (replicas). */
+  url: string | readonly string[];
   token?: string;
   /** How long the control plane may take to bring a compute up. */
   wakeTimeoutMs: number;
@@ -21,6 +26,8 @@ export interface ControlApiResolverOptions {
   wakeRatePerProject?: number;
   /** Told the outcome and latency of every control API call (for metrics). */
   onCall?: (outcome: string, seconds: number) => void;
+  /** How long past its TTL a learned address still serves while no control plane answers; default 10 minutes. */
+  maxStaleMs?: number;
 }
 
 interface WakeAnswer {
@@ -29,9 +36,13 @@ interface WakeAnswer {
 }
 
 export function createControlApiResolver(opts: ControlApiResolverOptions): ComputeResolver {
-  const base = opts.url.replace(/\/+$/, '');
+  const urls = new ControlUrls(opts.url);
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 32 });
-  const cache = new AddressCache(opts.cacheTtlMs);
+  const cache = new AddressCache(opts.cacheTtlMs, {
+    staleMs: opts.maxStaleMs ?? 600_000,
+    // No control plane answered (or none could do its job): the compute, if it was awake, still is.
+    serveStale: (err) => err instanceof WakeError && (err.reason === 'control_api_unreachable' || err.reason === 'control_api_error'),
+  });
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
 
@@ -69,28 +80,34 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
   async function callWake(project: string, started: number): Promise<BackendAddress> {
     // A little slack over the control plane's own bound so its answer, not ours, wins.
     const signal = AbortSignal.timeout(opts.wakeTimeoutMs + 2_000);
-    let status: number;
-    let answer: WakeAnswer;
-    try {
-      const res = await request(`${base}/api/v1/projects/${encodeURIComponent(project)}/wake`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ timeoutMs: opts.wakeTimeoutMs }),
-        dispatcher: agent,
-        signal,
-      });
-      status = res.statusCode;
-      answer = (await res.body.json().catch(() => ({}))) as WakeAnswer;
-    } catch (err) {
-      const timedOut = signal.aborted;
-      throw new WakeError(
-        project,
-        timedOut ? 'timeout' : 'control_api_unreachable',
-        timedOut
-          ? `control API did not answer within ${opts.wakeTimeoutMs} ms`
-          : `control API unreachable: ${(err as Error).message}`,
-        { cause: err },
-      );
+    let status = 0;
+    let answer: WakeAnswer = {};
+    let unanswered: unknown;
+    for (const base of urls.order()) {
+      try {
+        const res = await request(`${base}/api/v1/projects/${encodeURIComponent(project)}/wake`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ timeoutMs: opts.wakeTimeoutMs }),
+          dispatcher: agent,
+          signal,
+        });
+        status = res.statusCode;
+        answer = (await res.body.json().catch(() => ({}))) as WakeAnswer;
+        urls.answered(base);
+        unanswered = undefined;
+        break;
+      } catch (err) {
+        if (signal.aborted) {
+          throw new WakeError(project, 'timeout', `control API did not answer within ${opts.wakeTimeoutMs} ms`, { cause: err });
+        }
+        urls.failed(base);
+        unanswered = err;
+        opts.logger?.debug({ project, url: base, err: (err as Error).message }, 'control API gave no answer; trying the next URL');
+      }
+    }
+    if (unanswered !== undefined) {
+      throw new WakeError(project, 'control_api_unreachable', `control API unreachable${urls.tried()}: ${(unanswered as Error).message}`, { cause: unanswered });
     }
     if (status === 404) throw new ProjectNotFoundError(project);
     const c = answer.compute;

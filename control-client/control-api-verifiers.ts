@@ -10,24 +10,26 @@
 //   anything else                                                   -> RoleVerifierError
 //
 // Fail closed: an answer this file does not expect is an error, never a verdict, and
-// the caller refuses the client for it. When the control API cannot answer, the last
-// answer for the pair is still used for up to maxStaleMs, so an outage of the control
-// plane does not lock out the clients it already knew.
+// the caller refuses the client for it. With several control-plane URLs, a call that
+// gets no answer from one is tried on the next (control-urls.ts). When none can
+// answer, the last answer for the pair is still used for up to maxStaleMs, so an
+// outage of the control plane does not lock out the clients it already knew.
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { DEFAULT_POLICY, type UserAccounts } from '../accounts/account.js';
 import { parseUserAccounts, serverUserName } from '../accounts/user-accounts.js';
 import { raceSignal } from '../util/abort.js';
+import { ControlUrls } from './control-urls.js';
 import { RoleVerifierError, type RoleVerifierClient } from './verifiers.js';
 
 export interface ControlApiVerifierOptions {
-  /** Base URL of the control API, e.g. http://127.0.0.1:8080 */
-  url: string;
+  /** Base URL of the control API, e.g. http://127.0.0.1:8080, or several (replicas). */
+  url: string | readonly string[];
   token?: string;
   /** How long an answer (positive or negative) is trusted. */
   ttlMs: number;
   logger?: Logger;
-  /** Bound on one control-API call. */
+  /** Bound on one control-API call (to each URL tried). */
   timeoutMs?: number;
   /** Cached (project, user) pairs kept at most; the oldest go first. */
   maxEntries?: number;
@@ -49,7 +51,7 @@ interface Entry {
 const NOT_FOUND_CODES = new Set(['role_not_found', 'project_not_found']);
 
 export function createControlApiVerifiers(opts: ControlApiVerifierOptions): RoleVerifierClient {
-  const base = opts.url.replace(/\/+$/, '');
+  const urls = new ControlUrls(opts.url);
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const maxEntries = opts.maxEntries ?? 10_000;
   const maxStaleMs = opts.maxStaleMs ?? 600_000;
@@ -66,19 +68,29 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
     if (fresh) query.set('fresh', '1');
     const path = `/api/v1/projects/${encodeURIComponent(project)}/roles?${query}`;
     const about = `role '${user}' of project '${project}'`;
-    let status: number;
+    let status = 0;
     let answer: unknown;
-    try {
-      const res = await request(`${base}${path}`, {
-        method: 'GET',
-        headers,
-        dispatcher: agent,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = res.statusCode;
-      answer = await res.body.json().catch(() => ({}));
-    } catch (err) {
-      throw new RoleVerifierError(`control API did not answer for ${about}: ${(err as Error).message}`, { cause: err });
+    let unanswered: unknown;
+    for (const base of urls.order()) {
+      try {
+        const res = await request(`${base}${path}`, {
+          method: 'GET',
+          headers,
+          dispatcher: agent,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        status = res.statusCode;
+        answer = await res.body.json().catch(() => ({}));
+        urls.answered(base);
+        unanswered = undefined;
+        break;
+      } catch (err) {
+        urls.failed(base);
+        unanswered = err;
+      }
+    }
+    if (unanswered !== undefined) {
+      throw new RoleVerifierError(`control API did not answer for ${about}${urls.tried()}: ${(unanswered as Error).message}`, { cause: unanswered });
     }
     const error = (answer as ErrorAnswer | null)?.error;
     const code = typeof error?.code === 'string' ? error.code : undefined;

@@ -1,138 +1,207 @@
-// The compute state machine over a driver:
+// The compute state machine over a driver, shared by every control plane on
+// the store:
 //
 //   stopped | frozen | failed --resume--> starting --> active | failed
 //   active --freeze--> frozen        active | frozen | failed --stop--> stopping --> stopped
 //   active | frozen --crash--> failed
-//   active --unresponsive--> failed --(process stopped)--> starting --> active
 //
-// Every driver call for a compute goes through that compute's CoalescingQueue,
-// which is where wake single-flight and wake-after-suspend ordering come from.
-import type { Logger } from 'pino';
-import { ApiError, notFound } from './api-error.js';
+// Inside one control plane, every operation on a compute goes through that
+// compute's CoalescingQueue: twenty wakes make one resume, a wake queued behind
+// a suspend resumes what the suspend left. Across control planes, the store's
+// claims do the same (compute-claims.ts): an operation starts with a
+// compare-and-set that claims the compute, so of two control planes asked to
+// wake it at once one starts it and the other waits for the answer.
+//
+// The wake's fast path (an active compute) is one statement in the store.
+import { notFound, ApiError } from './api-error.js';
 import { CoalescingQueue } from './coalescing-queue.js';
+import { ensureReachable, settle, type ClaimContext } from './compute-claims.js';
+import { bringUp, change, ensureSteady, observeInto, putDown, tearDown, type ComputeTransition } from './compute-operations.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
-import { computeView, type ComputeRecord, type ComputeState, type ComputeView } from './records.js';
-import type { ComputeEvent } from './usage-ledger.js';
+import type { Logger } from 'pino';
+import { computeView, type ComputeRecord, type ComputeView } from './records.js';
+import type { LeaderFence, StateStore } from './store/state-store.js';
 
 export interface ComputeLifecycleOptions {
+  store: StateStore;
   driver: ComputeDriver;
-  computes: Map<string, ComputeRecord>;
-  /** Saves state; failures are the caller's to log. */
-  persist: () => Promise<void>;
+  /** This control plane's instance id. */
+  me: string;
+  alive: (instance: string) => Promise<boolean>;
+  selfAlive: () => boolean;
   logger: Logger;
   /** Bound on one driver resume, whoever waits for it. */
   wakeTimeoutMs: number;
-  /** Told every transition and removal (usage accounting). */
-  onEvent?: (e: ComputeEvent) => void;
-  /** Awaited in the compute's queue before an active compute is suspended (role reading); must be bounded and not throw. */
+  /** Told every transition this control plane makes (role reading). */
+  onTransition?: (t: ComputeTransition) => void;
+  /** Awaited before an active compute is suspended (role reading); must be bounded and not throw. */
   beforeSuspend?: (c: ComputeRecord) => Promise<void>;
 }
+
+/** What the idle scheduler decides on. */
+export interface IdleCandidate {
+  id: string;
+  projectId: string;
+  state: ComputeRecord['state'];
+  updatedAt: string;
+  lastWakeAt?: number;
+}
+
+/** States in which a compute has a process someone must watch. */
+const WATCHED = new Set(['active', 'frozen', 'starting', 'stopping']);
 
 export class ComputeLifecycle {
   private readonly queues = new Map<string, CoalescingQueue>();
   private readonly closing = new AbortController();
-  /** When each compute's last wake was asked for or answered: a proxy may use the answer for a while. */
-  private readonly lastWake = new Map<string, number>();
+  private readonly ctx: ClaimContext;
 
-  constructor(private readonly o: ComputeLifecycleOptions) {
-    o.driver.onUnexpectedExit((id, reason) => this.crashed(id, reason));
-  }
-
-  /** Brings the compute to active; waits at most timeoutMs (the resume itself may go on for later callers). */
-  async wake(id: string, timeoutMs: number): Promise<ComputeView> {
-    const c = this.record(id);
-    const queue = this.queue(id);
-    this.lastWake.set(id, Date.now());
-    if (c.state === 'active' && !queue.busy) return computeView(c);
-    const view = await withDeadline(queue.run('resume', () => this.resumeNow(id)), timeoutMs, () => {
-      return new ApiError(504, 'wake_timeout', `project '${c.projectId}': compute ${id} was not active within ${timeoutMs} ms`);
-    });
-    this.lastWake.set(id, Date.now());
-    return view;
-  }
-
-  lastWakeAt(id: string): number | undefined {
-    return this.lastWake.get(id);
+  constructor(private readonly opts: ComputeLifecycleOptions) {
+    this.ctx = {
+      store: opts.store,
+      driver: opts.driver,
+      me: opts.me,
+      alive: opts.alive,
+      selfAlive: opts.selfAlive,
+      logger: opts.logger,
+      wakeTimeoutMs: opts.wakeTimeoutMs,
+      closing: this.closing.signal,
+      ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
+    };
+    opts.driver.onUnexpectedExit((id, reason) =>
+      void this.crashed(id, reason).catch((err: unknown) => opts.logger.error({ err, computeId: id }, 'could not record a compute crash')),
+    );
   }
 
   /**
-   * A suspend that asks `stillIdle` once the compute's queue reaches it, so no
-   * wake can run between the question and the suspend; undefined if it said no.
+   * Brings the compute to active; waits at most timeoutMs (the resume itself
+   * may go on for later callers). Queued in arrival order with the compute's
+   * other operations, so a wake asked after a suspend resumes what it left.
    */
-  suspendIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined> {
-    this.record(id);
-    const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
+  async wake(id: string, timeoutMs: number): Promise<ComputeView> {
+    const resumed = this.queue(id).run('resume', () => this.resumeNow(id));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Named for the project the caller knows; the read happens only on this slow path.
+        void this.opts.store.getCompute(id).then(
+          (c) => reject(new ApiError(504, 'wake_timeout', `project '${c?.projectId ?? '?'}': compute ${id} was not active within ${timeoutMs} ms`)),
+          (err: unknown) => reject(err),
+        );
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([resumed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The idle scheduler's suspend: `stillIdle` is asked once no operation is in
+   * flight, and the suspend applies only if nothing (a wake) changed the compute
+   * since and the fence's leader still leads. Undefined if it did not happen.
+   */
+  suspendIf(id: string, tier: SuspendTier, stillIdle: (c: IdleCandidate) => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined> {
+    const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
     return this.queue(id).run(`suspend-if-idle:${effective}`, async () => {
-      const c = this.o.computes.get(id);
-      if (!c || !(await stillIdle(computeView(c)))) return undefined;
-      return this.suspendNow(id, effective);
+      const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
+      if (!c || !(await stillIdle(idleCandidate(c)))) return undefined;
+      return this.suspendNow(c, effective, fence);
     });
   }
 
   suspend(id: string, tier: SuspendTier): Promise<ComputeView> {
-    this.record(id);
-    const effective: SuspendTier = this.o.driver.supportsFreeze ? tier : 'stop';
-    return this.queue(id).run(`suspend:${effective}`, () => this.suspendNow(id, effective));
+    const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
+    return this.queue(id).run(`suspend:${effective}`, async () => {
+      for (;;) {
+        const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
+        if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
+        const view = await this.suspendNow(c, effective);
+        if (view) return view;
+      }
+    });
   }
 
   /**
    * A health probe found the compute unresponsive (compute-prober.ts). If it is still
-   * the active compute that was probed (unchanged since `seenUpdatedAt`), it is
-   * reported failed and its process stopped, in its queue (no wake or suspend runs in
-   * between); then woken again. False when it had changed.
+   * the active compute that was probed (unchanged since `seenUpdatedAt`, no operation in
+   * flight) and the leader that probed still leads, it is reported failed and its
+   * process stopped, in its queue; then woken again. False when it had changed.
    */
-  async restartUnresponsive(id: string, reason: string, seenUpdatedAt: string): Promise<boolean> {
+  async restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean> {
     const failed = await this.queue(id).run(`unresponsive:${seenUpdatedAt}`, async () => {
-      const c = this.o.computes.get(id);
-      if (!c || c.state !== 'active' || c.updatedAt !== seenUpdatedAt) return false;
-      c.lastError = reason;
-      delete c.endpoint;
-      this.transition(c, 'failed');
-      this.o.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute does not answer: failed, restarting it');
-      await this.o.driver.suspend(id, 'stop').catch((err: unknown) =>
-        this.o.logger.error({ err, computeId: id }, 'could not stop an unresponsive compute'),
+      const c = await this.opts.store.getCompute(id);
+      if (!c || c.claim || c.state !== 'active' || c.updatedAt !== seenUpdatedAt) return false;
+      const marked = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null }, fence);
+      if (!marked) return false;
+      this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute does not answer: failed, restarting it');
+      await this.opts.driver.suspend(id, 'stop').catch((err: unknown) =>
+        this.opts.logger.error({ err, computeId: id }, 'could not stop an unresponsive compute'),
       );
       return true;
     });
-    if (failed) await this.wake(id, this.o.wakeTimeoutMs).catch((err: unknown) => this.o.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'));
+    if (failed) {
+      await this.wake(id, this.opts.wakeTimeoutMs).catch((err: unknown) =>
+        this.opts.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'),
+      );
+    }
     return failed;
   }
 
-  /** Stops the compute, removes its storage and forgets its record. */
+  /** Stops the compute, removes its storage and its record. */
   async destroy(id: string): Promise<void> {
     await this.queue(id).run('destroy', async () => {
-      const c = this.o.computes.get(id);
-      try {
-        await this.o.driver.destroy(id);
-      } catch (err) {
-        throw new ApiError(503, 'compute_destroy_failed', `compute ${id}${c ? ` of project '${c.projectId}'` : ''} could not be removed: ${message(err)}`, { cause: err });
+      for (;;) {
+        const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
+        if (!c) return;
+        ensureReachable(this.ctx, c);
+        const claimed = await change(this.ctx, c, { claim: { op: 'destroy', holder: this.opts.me } });
+        if (claimed && (await tearDown(this.ctx, claimed))) return;
       }
-      if (c) this.o.onEvent?.({ computeId: id, projectId: c.projectId, state: 'deleted', at: Date.now() });
-      this.o.computes.delete(id);
-      this.lastWake.delete(id);
     });
     this.queues.delete(id);
   }
 
-  /** After a restart, believe what the driver sees rather than what was saved. */
-  async reconcile(): Promise<void> {
-    await Promise.all(
-      [...this.o.computes.values()].map(async (c) => {
-        try {
-          const seen = await this.o.driver.observe(c.id);
-          if (seen.state === 'running' || seen.state === 'frozen') {
-            if (seen.endpoint) c.endpoint = seen.endpoint;
-            this.transition(c, seen.state === 'running' ? 'active' : 'frozen');
-          } else {
-            delete c.endpoint;
-            this.transition(c, c.state === 'failed' ? 'failed' : 'stopped');
-          }
-        } catch (err) {
-          c.lastError = `could not observe compute after restart: ${message(err)}`;
-          this.transition(c, 'failed');
-        }
-      }),
-    );
+  /**
+   * Provisions a compute inserted with a provision claim, then releases the
+   * claim; on failure removes the compute (and the project it was created with).
+   */
+  provision(c: ComputeRecord, provision: () => Promise<void>): Promise<ComputeRecord> {
+    return this.queue(c.id).run('provision', async () => {
+      try {
+        await ensureSteady(this.ctx, c, c.state);
+        await provision();
+      } catch (err) {
+        await this.undoCreation(c).catch((undoErr: unknown) =>
+          this.opts.logger.error({ err: undoErr, computeId: c.id, projectId: c.projectId }, 'could not undo a failed creation'),
+        );
+        throw err;
+      }
+      const released = await change(this.ctx, c, { claim: null });
+      if (!released) {
+        throw new ApiError(503, 'provision_interrupted', `project '${c.projectId}': compute ${c.id}: another control plane took the creation over; try again`);
+      }
+      return released;
+    });
+  }
+
+  /**
+   * The leader's adoption of one compute: a claim left by a gone control plane
+   * is taken over; a running or frozen compute nobody alive watches is observed
+   * and watched from now on.
+   */
+  adopt(id: string): Promise<void> {
+    return this.queue(id).run('adopt', async () => {
+      const now = await this.opts.store.getCompute(id);
+      // A live control plane is operating it: nothing to adopt, and no reason to wait.
+      if (!now || (now.claim && now.claim.holder !== this.opts.me && (await this.opts.alive(now.claim.holder)))) return;
+      const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
+      if (!c || c.claim || !WATCHED.has(c.state)) return;
+      if (c.owner && (await this.opts.alive(c.owner))) return;
+      if (c.placement && c.placement !== this.opts.driver.placement) return;
+      const seen = await observeInto(this.ctx, c);
+      if (seen) this.opts.logger.info({ computeId: id, projectId: c.projectId, state: seen.state, from: c.owner ?? 'nobody' }, 'compute adopted');
+    });
   }
 
   /** Cancels starts in flight, waits (bounded) for running operations, then closes the driver. */
@@ -140,83 +209,64 @@ export class ComputeLifecycle {
     this.closing.abort();
     const settled = Promise.all([...this.queues.values()].map((q) => q.idle()));
     await withDeadline(settled, 20_000, () => new Error('compute operations still running after 20 s')).catch((err) =>
-      this.o.logger.warn({ err }, 'closing with compute operations in flight'),
+      this.opts.logger.warn({ err }, 'closing with compute operations in flight'),
     );
-    await this.o.driver.close({ stopComputes });
+    await this.opts.driver.close({ stopComputes });
     if (!stopComputes) return;
-    for (const c of this.o.computes.values()) {
-      if (c.state !== 'stopped' && c.state !== 'failed') {
-        delete c.endpoint;
-        this.transition(c, 'stopped');
-      }
+    for (const c of await this.opts.store.listComputes()) {
+      if (c.state === 'stopped' || c.state === 'failed' || (c.placement && c.placement !== this.opts.driver.placement)) continue;
+      await change(this.ctx, c, { state: 'stopped', claim: null, endpoint: null, owner: null }).catch((err: unknown) =>
+        this.opts.logger.warn({ err, computeId: c.id }, 'could not record a compute stopped at close'),
+      );
     }
   }
 
   private async resumeNow(id: string): Promise<ComputeView> {
-    const c = this.record(id);
-    if (c.state === 'active') return computeView(c);
-    const from = c.state;
-    c.resumeCount++;
-    this.transition(c, 'starting');
-    const timeout = AbortSignal.timeout(this.o.wakeTimeoutMs);
-    const began = performance.now();
-    try {
-      c.endpoint = await this.o.driver.resume(id, AbortSignal.any([timeout, this.closing.signal]));
-    } catch (err) {
-      const cause = timeout.aborted
-        ? `did not start within ${this.o.wakeTimeoutMs} ms`
-        : this.closing.signal.aborted
-          ? 'start cancelled: the control plane is shutting down'
-          : message(err).replace(`compute ${id}: `, ''); // the driver names the compute too; say it once
-      c.lastError = cause;
-      delete c.endpoint;
-      this.transition(c, 'failed');
-      this.o.logger.warn({ computeId: id, projectId: c.projectId, from, err }, 'compute failed to start');
-      if (timeout.aborted) throw new ApiError(504, 'wake_timeout', `project '${c.projectId}': compute ${id} ${cause}`);
-      throw new ApiError(503, 'compute_start_failed', `project '${c.projectId}': compute ${id} could not start: ${cause}`, { cause: err });
+    // The fast path, one statement: active with no operation in flight (here or anywhere).
+    const awake = await this.opts.store.wakeIfActive(id, Date.now());
+    if (awake) return computeView(awake);
+    const deadline = Date.now() + this.opts.wakeTimeoutMs;
+    for (;;) {
+      const c = await settle(this.ctx, id, deadline);
+      if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
+      if (c.state === 'active') {
+        const woken = await this.opts.store.wakeIfActive(id, Date.now());
+        if (woken) return computeView(woken);
+        continue;
+      }
+      ensureReachable(this.ctx, c);
+      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.opts.me }, resumed: true });
+      if (!claimed) continue;
+      const view = await bringUp(this.ctx, claimed, false, c.state);
+      if (view) return view;
     }
-    delete c.lastError;
-    this.transition(c, 'active');
-    const ms = Math.round(performance.now() - began);
-    this.o.logger.info({ computeId: id, projectId: c.projectId, from, ms }, 'compute active');
-    // A snapshot: an operation queued behind this one may change the record at once.
-    return computeView(c);
   }
 
-  private async suspendNow(id: string, requested: SuspendTier): Promise<ComputeView> {
-    const c = this.record(id);
+  /** Undefined when the compute changed before it could be claimed (or the claim was taken over). */
+  private async suspendNow(c: ComputeRecord, requested: SuspendTier, fence?: LeaderFence): Promise<ComputeView | undefined> {
     if (c.state === 'stopped' || (requested === 'freeze' && c.state === 'frozen')) return computeView(c);
+    ensureReachable(this.ctx, c);
     // Only a serving process can be frozen; anything else (failed) is cleaned up by a stop.
     const tier: SuspendTier = requested === 'freeze' && c.state !== 'active' ? 'stop' : requested;
-    if (c.state === 'active') await this.o.beforeSuspend?.(c);
-    const from = c.state;
-    if (tier === 'stop') this.transition(c, 'stopping');
-    try {
-      await this.o.driver.suspend(id, tier);
-    } catch (err) {
-      c.lastError = `could not ${tier === 'freeze' ? 'freeze' : 'stop'}: ${message(err)}`;
-      this.transition(c, 'failed');
-      throw new ApiError(503, 'compute_suspend_failed', `project '${c.projectId}': compute ${id} ${c.lastError}`, { cause: err });
-    }
-    if (tier === 'stop') delete c.endpoint;
-    this.transition(c, tier === 'freeze' ? 'frozen' : 'stopped');
-    this.o.logger.info({ computeId: id, projectId: c.projectId, from, tier }, 'compute suspended');
-    return computeView(c);
+    if (c.state === 'active') await this.opts.beforeSuspend?.(c);
+    const claimed = await change(this.ctx, c, { state: tier === 'stop' ? 'stopping' : c.state, claim: { op: tier, holder: this.opts.me } }, fence);
+    if (!claimed) return undefined;
+    return putDown(this.ctx, claimed, tier, c.state, fence?.epoch);
   }
 
-  private crashed(id: string, reason: string): void {
-    const c = this.o.computes.get(id);
-    if (!c || (c.state !== 'active' && c.state !== 'frozen')) return;
-    c.lastError = reason;
-    delete c.endpoint;
-    this.transition(c, 'failed');
-    this.o.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute exited unexpectedly');
+  private async crashed(id: string, reason: string): Promise<void> {
+    const c = await this.opts.store.getCompute(id);
+    // An operation in flight (someone's stop) sees the exit itself.
+    if (!c || c.claim || (c.state !== 'active' && c.state !== 'frozen')) return;
+    const failed = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null });
+    if (failed) this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute exited unexpectedly');
   }
 
-  private record(id: string): ComputeRecord {
-    const c = this.o.computes.get(id);
-    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
-    return c;
+  private async undoCreation(c: ComputeRecord): Promise<void> {
+    const now = await this.opts.store.getCompute(c.id);
+    if (now?.claim?.holder !== this.opts.me) return; // already undone by another control plane
+    await tearDown(this.ctx, now);
+    if (c.claim?.op === 'provision-project') await this.opts.store.removeProject(c.projectId);
   }
 
   private queue(id: string): CoalescingQueue {
@@ -224,17 +274,11 @@ export class ComputeLifecycle {
     if (!q) this.queues.set(id, (q = new CoalescingQueue()));
     return q;
   }
-
-  private transition(c: ComputeRecord, state: ComputeState): void {
-    c.state = state;
-    c.updatedAt = new Date().toISOString();
-    this.o.onEvent?.({ computeId: c.id, projectId: c.projectId, state, at: Date.parse(c.updatedAt) });
-    this.o.persist().catch((err) => this.o.logger.error({ err, computeId: c.id }, 'could not save compute state'));
-  }
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** What the idle scheduler may know of a compute: no address, no login. */
+export function idleCandidate(c: ComputeRecord): IdleCandidate {
+  return { id: c.id, projectId: c.projectId, state: c.state, updatedAt: c.updatedAt, ...(c.lastWakeAt !== undefined ? { lastWakeAt: c.lastWakeAt } : {}) };
 }
 
 /** The promise's outcome, or makeError()'s rejection after ms, whichever comes first. */

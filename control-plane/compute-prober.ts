@@ -3,7 +3,8 @@
 // while its process lives and its address is fresh (stopped with SIGSTOP outside the
 // control plane, wedged): proxies would keep sending clients to it, and their
 // statements would wait on it without bound. One that gives no answer twice in a
-// row is reported failed and restarted (ComputeLifecycle.restartUnresponsive).
+// row is reported failed and restarted (ComputeLifecycle.restartUnresponsive). The
+// leader alone probes (leader-duties.ts), a new prober per term, fenced by its epoch.
 //
 // Only silence counts: an error from the server (too many connections, a refused
 // login) is an answer. A compute provisioned before the control account existed is
@@ -13,6 +14,7 @@ import type { Logger } from 'pino';
 import { withControlConnection } from './control-connection.js';
 import type { ControlLogin } from './control-account.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
+import type { LeaderFence } from './store/state-store.js';
 
 export interface ProberOptions {
   /** Default 5000; 0 turns probing off. */
@@ -30,8 +32,10 @@ export interface ProbeTarget {
 }
 
 export interface ProberDeps {
-  activeComputes(): ProbeTarget[];
-  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string): Promise<boolean>;
+  activeComputes(): Promise<ProbeTarget[]>;
+  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean>;
+  /** The term's fence; undefined once this control plane no longer leads (nothing is restarted then). */
+  fence(): LeaderFence | undefined;
   logger: Logger;
 }
 
@@ -52,7 +56,8 @@ export function startComputeProber(d: ProberDeps, o: ProberOptions = {}): Comput
       const second = first && !closed ? await silence(t, timeoutMs) : null;
       if (!second || closed) return;
       const reason = `did not answer within ${timeoutMs} ms, twice (${second})`;
-      await d.restartUnresponsive(t.id, reason, t.updatedAt);
+      const fence = d.fence();
+      if (fence) await d.restartUnresponsive(t.id, reason, t.updatedAt, fence);
     } catch (err) {
       d.logger.error({ err, computeId: t.id }, 'compute probe failed');
     } finally {
@@ -62,7 +67,12 @@ export function startComputeProber(d: ProberDeps, o: ProberOptions = {}): Comput
   const timer =
     intervalMs > 0
       ? setInterval(() => {
-          for (const t of d.activeComputes()) if (!probing.has(t.id)) void check(t);
+          d.activeComputes().then(
+            (targets) => {
+              for (const t of targets) if (!probing.has(t.id) && !closed) void check(t);
+            },
+            (err: unknown) => d.logger.warn({ err }, 'could not list the computes to probe'),
+          );
         }, intervalMs)
       : undefined;
   timer?.unref();

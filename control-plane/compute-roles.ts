@@ -9,8 +9,10 @@
 // from creation).
 // Reads go through the compute's control account (control-account.ts) and happen
 // only while the compute is active, never waking it:
-//   - right after it becomes active (a resume, or adopted at start);
-//   - every refreshIntervalMs while it stays active (a sweep, a few computes at a time);
+//   - right after it becomes active, by the control plane that made it so (a
+//     resume, or an adoption);
+//   - every refreshIntervalMs while it stays active (a sweep, a few computes at
+//     a time, by the leader alone: the result is in the shared state);
 //   - just before it is suspended, inside its operation queue, so what was
 //     created or changed while it was awake is served while it sleeps;
 //   - on demand, when asked for a name with no account of its own, or with `fresh`
@@ -23,8 +25,8 @@
 // A compute provisioned before control accounts existed has none: only its
 // owner is served (said once in the log).
 //
-// Verifiers are kept in the state file (0600) like /etc/shadow keeps hashes, and
-// never logged.
+// Verifiers are kept in the state store (a 0600 SQLite file, or PostgreSQL) like
+// /etc/shadow keeps hashes, and never logged.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
@@ -35,7 +37,8 @@ import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CONTROL_USER } from './control-account.js';
 import { CoalescedReads } from '../util/coalesced-reads.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';
-import type { ComputeEvent } from './usage-ledger.js';
+import type { ComputeTransition } from './compute-operations.js';
+import type { StateStore } from './store/state-store.js';
 
 export interface ComputeRoleOptions {
   /** Re-read every active compute this often; default 30000; 0 turns the sweep off. */
@@ -51,10 +54,9 @@ export interface ComputeRoleOptions {
 }
 
 export interface ComputeRoleDeps {
-  projects: ReadonlyMap<string, ProjectRecord>;
-  computes: ReadonlyMap<string, ComputeRecord>;
-  /** Saves state; called when a read changed a compute's roles. */
-  persist: () => Promise<void>;
+  store: StateStore;
+  /** Only the leader sweeps. */
+  isLeader: () => boolean;
   logger: Logger;
 }
 
@@ -73,7 +75,6 @@ export class ComputeRoles {
   /** Computes whose last read failed (warned once) or that have no control account (said once). */
   private readonly failing = new Set<string>();
   private readonly noControl = new Set<string>();
-  private readonly names = new WeakMap<ComputeAccounts, Set<string>>();
   private readonly slotWaiters: Array<() => void> = [];
   private backgroundRunning = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -95,26 +96,36 @@ export class ComputeRoles {
   start(): void {
     if (this.refreshIntervalMs <= 0 || this.timer || this.closed) return;
     this.timer = setInterval(() => {
-      this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
+      if (!this.d.isLeader()) return;
+      this.sweeping ??= this.sweep()
+        .catch((err: unknown) => this.d.logger.warn({ err }, 'account sweep failed'))
+        .finally(() => (this.sweeping = undefined));
     }, this.refreshIntervalMs).unref();
   }
 
   /** What a login by `user` is judged against; 404 project_not_found. Never wakes a compute. */
   async lookup(projectId: string, user: string, fresh = false): Promise<RoleAnswer> {
     const asked = performance.now();
-    const project = this.d.projects.get(projectId);
+    const project = await this.d.store.getProject(projectId);
     if (!project) throw notFound('project_not_found', `project '${projectId}' does not exist`);
     const name = serverUserName(user);
-    const compute = this.readable(project);
-    if (compute && !RESERVED.has(name) && (fresh || !this.known(compute, name))) {
-      await withDeadline(this.read(compute.id, asked, this.onDemandIntervalMs), this.onDemandWaitMs, () => new Error('on-demand read still running')).catch(
-        (err: unknown) => this.d.logger.debug({ err, projectId, computeId: compute.id }, 'on-demand account read gave no answer in time'),
+    const compute = project.computeId ? await this.d.store.getCompute(project.computeId) : undefined;
+    let accounts = compute ? await this.d.store.getAccounts(compute.id) : undefined;
+    if (compute && this.readable(compute) && !RESERVED.has(name) && (fresh || !accounts?.accounts.some((a) => a.user === name))) {
+      const read = await withDeadline(this.read(compute.id, asked, this.onDemandIntervalMs), this.onDemandWaitMs, () => new Error('on-demand read still running')).then(
+        () => true,
+        (err: unknown) => {
+          this.d.logger.debug({ err, projectId, computeId: compute.id }, 'on-demand account read gave no answer in time');
+          return false;
+        },
       );
+      if (read) accounts = await this.d.store.getAccounts(compute.id);
     }
-    return this.answer(project, name);
+    return this.answer(project, name, accounts);
   }
-  /** Told every compute transition: an active compute is read at once; a deleted one forgotten. */
-  computeEvent(e: ComputeEvent): void {
+
+  /** Told every compute transition this control plane makes: an active compute is read at once; a deleted one forgotten. */
+  computeTransition(e: ComputeTransition): void {
     if (this.closed) return;
     if (e.state === 'active') {
       const since = performance.now();
@@ -128,7 +139,7 @@ export class ComputeRoles {
 
   /** Awaited in the compute's queue before a suspend: one fresh read, bounded, never throws. */
   async beforeSuspend(c: ComputeRecord): Promise<void> {
-    if (this.closed || c.state !== 'active' || !c.control) return;
+    if (this.closed || !this.readable(c)) return;
     const since = performance.now();
     // Twice the read bound: a read already under way is waited for, then a fresh one made.
     await withDeadline(this.read(c.id, since, 0), 2 * this.readTimeoutMs, () => new Error('read before suspend still running')).catch(
@@ -143,7 +154,7 @@ export class ComputeRoles {
     this.timer = undefined;
     if (opts.readFirst && !this.closed) {
       const since = performance.now();
-      const active = [...this.d.computes.values()].filter((c) => c.state === 'active' && c.control);
+      const active = (await this.d.store.listComputes().catch(() => [])).filter((c) => this.readable(c));
       await Promise.all(active.map((c) => this.read(c.id, since, 0).catch(() => {})));
     }
     this.closed = true;
@@ -151,35 +162,16 @@ export class ComputeRoles {
     await Promise.all([this.sweeping, ...[...this.reads.values()].map((r) => r.settled())]);
   }
 
-  private answer(project: ProjectRecord, user: string): RoleAnswer {
-    const accounts = this.accountsOf(project);
+  private answer(project: ProjectRecord, user: string, accounts: ComputeAccounts | undefined): RoleAnswer {
     if (accounts) return userAccounts(accounts.accounts, user, accounts.policy, RESERVED);
     // Never read: the owner alone, as created.
     const candidates = user === project.ownerUser ? [ownerAccount(project)] : [];
     return { user, candidates, policy: DEFAULT_POLICY };
   }
 
-  /** The compute's last read, if it has one in the current shape (older state files kept other fields). */
-  private accountsOf(project: ProjectRecord): ComputeAccounts | undefined {
-    const compute = project.computeId ? this.d.computes.get(project.computeId) : undefined;
-    const accounts = compute?.accounts;
-    return accounts && Array.isArray(accounts.accounts) && accounts.policy ? accounts : undefined;
-  }
-
-  /** Whether the last read has an account of that very name. */
-  private known(compute: ComputeRecord, user: string): boolean {
-    const accounts = compute.accounts;
-    if (!accounts || !Array.isArray(accounts.accounts)) return false;
-    let names = this.names.get(accounts);
-    if (!names) this.names.set(accounts, (names = new Set(accounts.accounts.map((a) => a.user))));
-    return names.has(user);
-  }
-
-  /** The project's compute if it is awake and the control plane can read it. */
-  private readable(project: ProjectRecord): ComputeRecord | undefined {
-    if (this.closed) return undefined;
-    const compute = project.computeId ? this.d.computes.get(project.computeId) : undefined;
-    return compute && compute.state === 'active' && compute.endpoint && compute.control ? compute : undefined;
+  /** Whether the compute is awake and the control plane can read it. */
+  private readable(compute: ComputeRecord): boolean {
+    return !this.closed && compute.state === 'active' && compute.endpoint !== undefined && compute.control !== undefined;
   }
 
   /**
@@ -193,7 +185,7 @@ export class ComputeRoles {
   }
 
   private async readNow(computeId: string): Promise<void> {
-    const c = this.d.computes.get(computeId);
+    const c = await this.d.store.getCompute(computeId);
     if (!c || c.state !== 'active' || !c.endpoint) return;
     if (!c.control) {
       if (!this.noControl.has(c.id)) {
@@ -217,18 +209,19 @@ export class ComputeRoles {
       throw err;
     }
     if (this.failing.delete(c.id)) this.d.logger.info({ computeId: c.id, projectId: c.projectId }, 'compute accounts readable again');
-    const before = c.accounts && Array.isArray(c.accounts.accounts) ? c.accounts : undefined;
+    const before = await this.d.store.getAccounts(c.id);
     const change = diff(before, read.accounts, read.policy);
-    c.accounts = { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy };
-    if (!change) return;
+    // Saved every time: the read time tells other control planes how fresh it is.
+    await this.d.store
+      .saveAccounts(c.id, { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy })
+      .catch((err: unknown) => this.d.logger.error({ err, computeId: c.id }, 'could not save compute accounts'));
     // Names and counts only: hashes stay out of logs.
-    this.d.logger.info({ computeId: c.id, projectId: c.projectId, accounts: read.accounts.length, ...change }, 'compute accounts updated');
-    await this.d.persist().catch((err: unknown) => this.d.logger.error({ err, computeId: c.id }, 'could not save compute accounts'));
+    if (change) this.d.logger.info({ computeId: c.id, projectId: c.projectId, accounts: read.accounts.length, ...change }, 'compute accounts updated');
   }
 
   private async sweep(): Promise<void> {
     const since = performance.now();
-    const due = [...this.d.computes.values()].filter((c) => c.state === 'active' && c.control);
+    const due = (await this.d.store.listComputes()).filter((c) => this.readable(c));
     await Promise.all(due.map((c) => this.inBackground(() => this.read(c.id, since, 0))));
   }
 

@@ -1,40 +1,47 @@
 // Projects and their computes: what the HTTP API (and an embedding process)
-// calls. Owns the records and their persistence; compute transitions are
-// ComputeLifecycle's. Every method answers with views, never with records, so
-// a verifier cannot leak into a response by accident.
+// calls. The records live in the state store, shared by every control plane
+// on it; compute transitions are ComputeLifecycle's. Every method answers with
+// views, never with records, so a verifier cannot leak into a response by
+// accident.
 import type { Logger } from 'pino';
 import { ApiError, badRequest, conflict, notFound } from './api-error.js';
-import { ComputeLifecycle } from './compute-lifecycle.js';
+import { ComputeLifecycle, idleCandidate, type IdleCandidate } from './compute-lifecycle.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
-import { controlVerifier, generateControlLogin } from './control-account.js';
+import { controlVerifier, generateControlLogin, type ControlLogin } from './control-account.js';
 import { generateOwnerPassword, OWNER_USER, ownerVerifier } from './owner-credentials.js';
 import {
   computeView,
   projectNameProblem,
   projectView,
+  type ComputeOp,
   type ComputeRecord,
   type ComputeView,
   type ProjectRecord,
   type ProjectView,
 } from './records.js';
 import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './compute-roles.js';
-import { createStateStore, type StateStore } from './state-store.js';
+import type { InstanceRegistry } from './instance-registry.js';
+import type { LeaderFence, StateStore } from './store/state-store.js';
 import { ComputeKills } from './compute-kill.js';
 import type { ProbeTarget } from './compute-prober.js';
-import type { ComputeEvent } from './usage-ledger.js';
 
 export interface ControlPlaneServiceOptions {
-  dataDir: string;
+  store: StateStore;
   driver: ComputeDriver;
+  /** This control plane among the others on the store. */
+  instances: InstanceRegistry;
+  /** Whether this control plane leads (it alone sweeps roles). */
+  isLeader: () => boolean;
   logger: Logger;
   wakeTimeoutMs: number;
   /** Bound on provisioning one compute's storage. */
   provisionTimeoutMs?: number;
-  /** Told every compute transition, from the reconcile at open on (usage accounting). */
-  onComputeEvent?: (e: ComputeEvent) => void;
   /** Reading users' verifiers from computes (GET /projects/{id}/roles?user=). */
   roles?: ComputeRoleOptions;
 }
+
+/** Computes adopted at once by the leader's sweep. */
+const ADOPT_AT_ONCE = 8;
 
 export interface CreatedProject {
   id: string;
@@ -52,59 +59,40 @@ export interface WakeAnswer {
 }
 
 export class ControlPlaneService {
-  private readonly projects = new Map<string, ProjectRecord>();
-  private readonly computes = new Map<string, ComputeRecord>();
-  /** Project ids with a create (of the project or of its compute) under way. */
-  private readonly creating = new Set<string>();
   private readonly lifecycle: ComputeLifecycle;
   private readonly roles: ComputeRoles;
   private readonly kills = new ComputeKills();
+  private readonly store: StateStore;
 
-  private constructor(
-    private readonly o: ControlPlaneServiceOptions,
-    private readonly store: StateStore,
-  ) {
-    this.roles = new ComputeRoles(
-      { projects: this.projects, computes: this.computes, persist: () => this.persist(), logger: o.logger.child({ component: 'compute-roles' }) },
-      o.roles,
-    );
+  constructor(private readonly opts: ControlPlaneServiceOptions) {
+    this.store = opts.store;
+    this.roles = new ComputeRoles({ store: opts.store, isLeader: opts.isLeader, logger: opts.logger.child({ component: 'compute-roles' }) }, opts.roles);
     this.lifecycle = new ComputeLifecycle({
-      driver: o.driver,
-      computes: this.computes,
-      persist: () => this.persist(),
-      logger: o.logger,
-      wakeTimeoutMs: o.wakeTimeoutMs,
-      onEvent: (e) => {
-        this.roles.computeEvent(e);
-        o.onComputeEvent?.(e);
-      },
+      store: opts.store,
+      driver: opts.driver,
+      me: opts.instances.id,
+      alive: (id) => opts.instances.alive(id),
+      selfAlive: () => opts.instances.selfAlive(),
+      logger: opts.logger,
+      wakeTimeoutMs: opts.wakeTimeoutMs,
+      onTransition: (t) => this.roles.computeTransition(t),
       beforeSuspend: (c) => this.roles.beforeSuspend(c),
     });
-  }
-
-  /** Loads saved state and reconciles every compute with what the driver sees running. */
-  static async open(o: ControlPlaneServiceOptions): Promise<ControlPlaneService> {
-    const store = createStateStore(o.dataDir);
-    const state = await store.load();
-    const service = new ControlPlaneService(o, store);
-    for (const p of state.projects) service.projects.set(p.id, p);
-    for (const c of state.computes) service.computes.set(c.id, c);
-    await service.lifecycle.reconcile();
-    await service.persist();
-    service.roles.start();
-    return service;
+    this.roles.start();
   }
 
   get wakeTimeoutMs(): number {
-    return this.o.wakeTimeoutMs;
+    return this.opts.wakeTimeoutMs;
   }
 
-  listProjects(): ProjectView[] {
-    return [...this.projects.values()].map((p) => this.view(p));
+  async listProjects(): Promise<ProjectView[]> {
+    const [projects, computes] = await Promise.all([this.store.listProjects(), this.store.listComputes()]);
+    const byId = new Map(computes.map((c) => [c.id, c]));
+    return projects.map((p) => projectView(p, p.computeId ? byId.get(p.computeId) : undefined));
   }
 
-  getProject(id: string): ProjectView {
-    return this.view(this.project(id));
+  async getProject(id: string): Promise<ProjectView> {
+    return this.view(await this.project(id));
   }
 
   /** Provisions storage and the owner, starts the compute, and answers once it is active. */
@@ -112,128 +100,106 @@ export class ControlPlaneService {
     const problem = projectNameProblem(name);
     if (problem) throw badRequest('invalid_project_name', problem);
     const id = name as string;
-    if (this.projects.has(id) || this.creating.has(id)) throw conflict('project_exists', `project '${id}' already exists`);
-    this.creating.add(id);
+    const password = generateOwnerPassword();
+    const project: ProjectRecord = {
+      id,
+      name: id,
+      createdAt: new Date().toISOString(),
+      ownerUser: OWNER_USER,
+      ownerVerifier: ownerVerifier(password),
+      computeId: `${id}-c1`,
+      computeSeq: 1,
+    };
+    const control = generateControlLogin();
+    const compute = this.newCompute(project, project.computeId!, control, 'provision-project');
+    // The insert is the reservation: of two creations of one name, on any control planes, one gets a conflict.
+    if (!(await this.store.createProject(project, compute))) throw conflict('project_exists', `project '${id}' already exists`);
+    await this.lifecycle.provision(compute, () => this.provisionStorage(project, compute.id, control));
     try {
-      const password = generateOwnerPassword();
-      const project: ProjectRecord = {
-        id,
-        name: id,
-        createdAt: new Date().toISOString(),
-        ownerUser: OWNER_USER,
-        ownerVerifier: ownerVerifier(password),
-        computeId: `${id}-c1`,
-        computeSeq: 1,
-      };
-      const compute = await this.provision(project, project.computeId!);
-      this.projects.set(id, project);
-      this.computes.set(compute.id, compute);
-      try {
-        await this.persist();
-        await this.lifecycle.wake(compute.id, this.o.wakeTimeoutMs);
-      } catch (err) {
-        // Nobody has the password yet, so a project that failed to come up is useless: undo it.
-        await this.forget(project).catch((undoErr) =>
-          this.o.logger.error({ err: undoErr, projectId: id }, 'could not undo a failed project creation'),
-        );
-        throw err;
-      }
-      const view = this.view(project);
-      this.o.logger.info({ projectId: id, computeId: compute.id }, 'project created');
-      return { id, name: id, createdAt: view.createdAt, user: view.user, password, compute: view.compute };
-    } finally {
-      this.creating.delete(id);
+      await this.lifecycle.wake(compute.id, this.opts.wakeTimeoutMs);
+    } catch (err) {
+      // Nobody has the password yet, so a project that failed to come up is useless: undo it.
+      await this.forget(project).catch((undoErr: unknown) => this.opts.logger.error({ err: undoErr, projectId: id }, 'could not undo a failed project creation'));
+      throw err;
     }
+    const view = await this.getProject(id);
+    this.opts.logger.info({ projectId: id, computeId: compute.id }, 'project created');
+    return { id, name: id, createdAt: view.createdAt, user: view.user, password, compute: view.compute };
   }
 
   async deleteProject(id: string): Promise<void> {
-    const project = this.project(id);
-    await this.forget(project);
-    this.o.logger.info({ projectId: id }, 'project deleted');
+    await this.forget(await this.project(id));
+    this.opts.logger.info({ projectId: id }, 'project deleted');
   }
 
   /** Gives a project without a compute a new one (provisioned, stopped: the next wake starts it). */
   async createCompute(projectId: string): Promise<ComputeView> {
-    const project = this.project(projectId);
-    if (project.computeId || this.creating.has(projectId)) {
-      throw conflict('compute_exists', `project '${projectId}' already has a compute (${project.computeId ?? 'being created'})`);
-    }
-    this.creating.add(projectId);
-    try {
-      project.computeSeq += 1;
-      const compute = await this.provision(project, `${projectId}-c${project.computeSeq}`);
-      this.computes.set(compute.id, compute);
-      project.computeId = compute.id;
-      await this.persist();
-      return computeView(compute);
-    } finally {
-      this.creating.delete(projectId);
-    }
+    const project = await this.project(projectId);
+    const exists = () => conflict('compute_exists', `project '${projectId}' already has a compute (${project.computeId ?? 'being created'})`);
+    if (project.computeId) throw exists();
+    const seq = project.computeSeq + 1;
+    const control = generateControlLogin();
+    const compute = this.newCompute(project, `${projectId}-c${seq}`, control, 'provision');
+    if (!(await this.store.addCompute(projectId, compute, seq))) throw exists();
+    return computeView(await this.lifecycle.provision(compute, () => this.provisionStorage(project, compute.id, control)));
   }
 
-  getCompute(id: string): ComputeView {
-    const c = this.computes.get(id);
-    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
-    return computeView(c);
+  async getCompute(id: string): Promise<ComputeView> {
+    return computeView(await this.compute(id));
   }
 
   async deleteCompute(id: string): Promise<void> {
-    const c = this.computes.get(id);
-    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
+    await this.compute(id);
     await this.lifecycle.destroy(id);
-    const project = this.projects.get(c.projectId);
-    if (project?.computeId === id) project.computeId = null;
-    await this.persist();
   }
 
   suspendCompute(id: string, tier: SuspendTier): Promise<ComputeView> {
     return this.lifecycle.suspend(id, tier);
   }
 
-  listComputes(): ComputeView[] {
-    return [...this.computes.values()].map(computeView);
+  async listComputes(): Promise<ComputeView[]> {
+    return (await this.store.listComputes()).map(computeView);
+  }
+
+  /** What the idle scheduler looks at: every compute with its last wake. */
+  async idleCandidates(): Promise<IdleCandidate[]> {
+    return (await this.store.listComputes()).map(idleCandidate);
+  }
+
+  /** The idle scheduler's suspend (see ComputeLifecycle.suspendIf). */
+  suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: IdleCandidate) => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined> {
+    return this.lifecycle.suspendIf(id, tier, stillIdle, fence);
+  }
+
+  resumeCompute(id: string, timeoutMs = this.opts.wakeTimeoutMs): Promise<ComputeView> {
+    return this.lifecycle.wake(id, timeoutMs);
   }
 
   /** Active computes as the health prober needs them (compute-prober.ts); credentials stay in the control plane. */
-  activeComputes(): ProbeTarget[] {
+  async activeComputes(): Promise<ProbeTarget[]> {
     const out: ProbeTarget[] = [];
-    for (const c of this.computes.values()) {
+    for (const c of await this.store.listComputes()) {
       if (c.state === 'active' && c.endpoint) out.push({ id: c.id, endpoint: c.endpoint, updatedAt: c.updatedAt, ...(c.control ? { control: c.control } : {}) });
     }
     return out;
   }
 
-  /** The idle scheduler's suspend: `stillIdle` decides inside the compute's queue (see ComputeLifecycle.suspendIf). */
-  suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined> {
-    return this.lifecycle.suspendIf(id, tier, stillIdle);
-  }
-
-  lastWakeAt(computeId: string): number | undefined {
-    return this.lifecycle.lastWakeAt(computeId);
-  }
-
-  resumeCompute(id: string, timeoutMs = this.o.wakeTimeoutMs): Promise<ComputeView> {
-    return this.lifecycle.wake(id, timeoutMs);
-  }
-
   /** Stops the statement `thread` runs on an active compute, as the control account (compute-kill.ts). */
-  killQuery(id: string, thread: number): Promise<{ killed: boolean }> {
-    const c = this.computes.get(id);
-    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
-    return this.kills.killQuery(c, thread);
+  async killQuery(id: string, thread: number): Promise<{ killed: boolean }> {
+    return this.kills.killQuery(await this.compute(id), thread);
   }
 
   /**
-   * A health probe found an active compute unresponsive (compute-prober.ts): reported
-   * failed, stopped and started again. False when it changed since the probe began.
+   * The leader's health probe found an active compute unresponsive (compute-prober.ts):
+   * reported failed, stopped and started again. False when it changed since the probe began.
    */
-  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string): Promise<boolean> {
-    return this.lifecycle.restartUnresponsive(id, reason, seenUpdatedAt);
+  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean> {
+    return this.lifecycle.restartUnresponsive(id, reason, seenUpdatedAt, fence);
   }
 
   /** What the proxy calls: the project's compute address once it serves. */
-  async wakeProject(projectId: string, timeoutMs = this.o.wakeTimeoutMs): Promise<WakeAnswer> {
-    const project = this.project(projectId);
+  async wakeProject(projectId: string, timeoutMs = this.opts.wakeTimeoutMs): Promise<WakeAnswer> {
+    const project = await this.project(projectId);
     if (!project.computeId) {
       throw new ApiError(409, 'no_compute', `project '${projectId}' has no compute; create one with POST /api/v1/projects/${projectId}/compute`);
     }
@@ -249,21 +215,58 @@ export class ControlPlaneService {
     return this.roles.lookup(projectId, user, fresh);
   }
 
-  /** Leaves computes running unless stopComputes; a later start adopts them. */
+  /** The leader's sweep: operations and computes left by control planes that are gone are taken over. */
+  async adoptOrphans(): Promise<number> {
+    const orphans: ComputeRecord[] = [];
+    for (const c of await this.store.listComputes()) if (await this.orphaned(c)) orphans.push(c);
+    // A few at a time: each may wait for a start left half done.
+    for (let i = 0; i < orphans.length; i += ADOPT_AT_ONCE) {
+      await Promise.all(
+        orphans.slice(i, i + ADOPT_AT_ONCE).map((c) =>
+          this.lifecycle.adopt(c.id).catch((err: unknown) => this.opts.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute')),
+        ),
+      );
+    }
+    return orphans.length;
+  }
+
+  /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
   async close(opts: { stopComputes?: boolean } = {}): Promise<void> {
     // Computes about to be stopped are read once more, as a suspend would.
     await this.roles.close({ readFirst: opts.stopComputes ?? false });
     await this.lifecycle.close(opts.stopComputes ?? false);
-    await this.persist();
   }
 
-  private async provision(project: ProjectRecord, computeId: string): Promise<ComputeRecord> {
-    const signal = AbortSignal.timeout(this.o.provisionTimeoutMs ?? 120_000);
-    const control = generateControlLogin();
+  private async orphaned(c: ComputeRecord): Promise<boolean> {
+    const me = this.opts.instances.id;
+    if (c.placement && c.placement !== this.opts.driver.placement) return false;
+    if (c.claim) return c.claim.holder !== me && !(await this.opts.instances.alive(c.claim.holder));
+    if (c.state === 'stopped' || c.state === 'failed') return false;
+    return !c.owner || (c.owner !== me && !(await this.opts.instances.alive(c.owner)));
+  }
+
+  private newCompute(project: ProjectRecord, id: string, control: ControlLogin, op: ComputeOp): ComputeRecord {
+    const now = new Date();
+    return {
+      id,
+      projectId: project.id,
+      state: 'stopped',
+      createdAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      resumeCount: 0,
+      control,
+      version: 1,
+      claim: { op, holder: this.opts.instances.id, since: now.getTime() },
+      placement: this.opts.driver.placement,
+    };
+  }
+
+  private async provisionStorage(project: ProjectRecord, computeId: string, control: ControlLogin): Promise<void> {
+    const signal = AbortSignal.timeout(this.opts.provisionTimeoutMs ?? 120_000);
     try {
       // Leftovers under this id can only come from a creation that never finished.
-      await this.o.driver.destroy(computeId);
-      await this.o.driver.provision(
+      await this.opts.driver.destroy(computeId);
+      await this.opts.driver.provision(
         {
           computeId,
           projectId: project.id,
@@ -277,34 +280,27 @@ export class ControlPlaneService {
       const cause = err instanceof Error ? err.message : String(err);
       throw new ApiError(503, 'provision_failed', `project '${project.id}': could not provision compute ${computeId}: ${cause}`, { cause: err });
     }
-    const now = new Date().toISOString();
-    return { id: computeId, projectId: project.id, state: 'stopped', createdAt: now, updatedAt: now, resumeCount: 0, control };
   }
 
   /** Removes the project's compute (process and storage), then the project. */
   private async forget(project: ProjectRecord): Promise<void> {
-    if (project.computeId && this.computes.has(project.computeId)) {
-      await this.lifecycle.destroy(project.computeId);
-    }
-    this.projects.delete(project.id);
-    await this.persist();
+    if (project.computeId) await this.lifecycle.destroy(project.computeId);
+    await this.store.removeProject(project.id);
   }
 
-  private project(id: string): ProjectRecord {
-    const p = this.projects.get(id);
+  private async project(id: string): Promise<ProjectRecord> {
+    const p = await this.store.getProject(id);
     if (!p) throw notFound('project_not_found', `project '${id}' does not exist`);
     return p;
   }
 
-  private view(p: ProjectRecord): ProjectView {
-    return projectView(p, p.computeId ? this.computes.get(p.computeId) : undefined);
+  private async compute(id: string): Promise<ComputeRecord> {
+    const c = await this.store.getCompute(id);
+    if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
+    return c;
   }
 
-  private persist(): Promise<void> {
-    return this.store.save(() => ({
-      version: 1,
-      projects: [...this.projects.values()],
-      computes: [...this.computes.values()],
-    }));
+  private async view(p: ProjectRecord): Promise<ProjectView> {
+    return projectView(p, p.computeId ? await this.store.getCompute(p.computeId) : undefined);
   }
 }

@@ -15,6 +15,8 @@ export interface ApiHandlerOptions {
   logger: Logger;
   /** GET /api/v1/projects/{id}/usage; the route answers 404 without it. */
   usage?: (projectId: string, query: URLSearchParams) => Promise<unknown>;
+  /** Added to /healthz: which control plane answered, whether it leads. */
+  health?: () => Record<string, unknown>;
 }
 
 type Body = Record<string, unknown> | undefined;
@@ -39,14 +41,14 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   const on = (method: string, path: string, handler: Handler) =>
     routes.push({ method, segments: path.split('/').filter(Boolean), handler });
 
-  on('GET', '/healthz', async () => ok({ ok: true }));
-  on('GET', '/api/v1/projects', async () => ok({ projects: s.listProjects() }));
+  on('GET', '/healthz', async () => ok({ ok: true, ...o.health?.() }));
+  on('GET', '/api/v1/projects', async () => ok({ projects: await s.listProjects() }));
   on('POST', '/api/v1/projects', async (_, body) => ({ status: 201, body: await s.createProject((await body())?.name) }));
-  on('GET', '/api/v1/projects/:id', async ([id]) => ok(s.getProject(id!)));
+  on('GET', '/api/v1/projects/:id', async ([id]) => ok(await s.getProject(id!)));
   on('DELETE', '/api/v1/projects/:id', async ([id]) => (await s.deleteProject(id!), { status: 204 }));
   on('POST', '/api/v1/projects/:id/compute', async ([id]) => ({ status: 201, body: await s.createCompute(id!) }));
   on('POST', '/api/v1/projects/:id/wake', async ([id], body) => ok(await s.wakeProject(id!, timeoutOf(await body(), s))));
-  on('GET', '/api/v1/compute/:id', async ([id]) => ok(s.getCompute(id!)));
+  on('GET', '/api/v1/compute/:id', async ([id]) => ok(await s.getCompute(id!)));
   on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));

@@ -5,28 +5,36 @@
 // - the store cannot be read: nothing is suspended;
 // - the store lost its data (a new epoch): nothing is suspended until every
 //   live proxy has had time to report again;
-// - the control plane just started: its wakes before the restart are unknown,
-//   so every compute counts as woken at start;
+// - this control plane just became the leader: wakes answered before may have
+//   gone unrecorded, so every compute counts as woken when its term began;
 // - the suspend itself runs in the compute's operation queue and re-reads the
-//   activity there, so a wake that got in first wins and a wake that comes
+//   activity there, and applies only if no wake changed the compute meanwhile
+//   (on any control plane): a wake that got in first wins, a wake that comes
 //   later waits for the suspend, then resumes the compute.
+//
+// It runs only on the leader (leader-duties.ts), one instance per term; every
+// suspend carries the term's fence, so a leader paused past its lease and
+// resumed cannot act on what it decided before.
 import type { Logger } from 'pino';
 import { REPORT_TTL_INTERVALS, type ActivitySnapshot, type ActivityStore } from '../activity/activity-store.js';
+import type { IdleCandidate } from './compute-lifecycle.js';
 import type { SuspendTier } from './drivers/driver.js';
 import { defaultCheckIntervalMs, idleTier, type IdleRules } from './idle-decision.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { ComputeView } from './records.js';
+import { FencedError, type LeaderFence } from './store/state-store.js';
 
 /** What the scheduler needs from the control plane (ControlPlaneService provides it). */
 export interface IdleTargets {
-  listComputes(): ComputeView[];
-  lastWakeAt(computeId: string): number | undefined;
-  /** Suspends only if `stillIdle` agrees when the compute's queue reaches the call; undefined if it did not. */
-  suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: ComputeView) => Promise<boolean>): Promise<ComputeView | undefined>;
+  idleCandidates(): Promise<IdleCandidate[]>;
+  /** Suspends only if `stillIdle` agrees once no operation is in flight and nothing changed since; undefined if it did not. */
+  suspendComputeIf(id: string, tier: SuspendTier, stillIdle: (c: IdleCandidate) => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined>;
 }
 
 export interface IdleSchedulerOptions extends IdleRules {
   targets: IdleTargets;
+  /** The leader's fence now; undefined once it no longer leads (then nothing is suspended). */
+  fence: () => LeaderFence | undefined;
   store: ActivityStore;
   /** The proxies' report interval: after a store epoch starts, wait this times REPORT_TTL_INTERVALS. */
   reportIntervalMs: number;
@@ -83,7 +91,8 @@ export class IdleScheduler {
   }
 
   private async checkOnce(): Promise<IdleSuspension[]> {
-    const awake = this.o.targets.listComputes().filter((c) => c.state === 'active' || c.state === 'frozen');
+    if (!this.o.fence()) return [];
+    const awake = (await this.o.targets.idleCandidates()).filter((c) => c.state === 'active' || c.state === 'frozen');
     if (awake.length === 0) return [];
     const snapshot = await this.readStore(awake.map((c) => c.projectId));
     if (!snapshot) return [];
@@ -126,12 +135,12 @@ export class IdleScheduler {
     return snapshot;
   }
 
-  private tierFor(c: ComputeView, snapshot: ActivitySnapshot, now: number): SuspendTier | undefined {
+  private tierFor(c: IdleCandidate, snapshot: ActivitySnapshot, now: number): SuspendTier | undefined {
     return idleTier(
       {
         state: c.state,
         since: Date.parse(c.updatedAt),
-        lastWakeAt: Math.max(this.startedAt, this.o.targets.lastWakeAt(c.id) ?? 0),
+        lastWakeAt: Math.max(this.startedAt, c.lastWakeAt ?? 0),
         clients: snapshot.clients.get(c.projectId) ?? 0,
         lastActiveAt: snapshot.lastActive.get(c.projectId),
       },
@@ -142,8 +151,10 @@ export class IdleScheduler {
 
   private async suspend(pick: IdleSuspension): Promise<IdleSuspension | undefined> {
     let idleMs = 0;
+    const fence = this.o.fence();
+    if (!fence) return undefined;
     // Runs inside the compute's queue: decide again on fresh facts.
-    const stillIdle = async (c: ComputeView) => {
+    const stillIdle = async (c: IdleCandidate) => {
       const fresh = await this.readStore([c.projectId]);
       if (!fresh) return false;
       const now = Date.now();
@@ -153,20 +164,25 @@ export class IdleScheduler {
       return true;
     };
     try {
-      const result = await this.o.targets.suspendComputeIf(pick.computeId, pick.tier, stillIdle);
+      const result = await this.o.targets.suspendComputeIf(pick.computeId, pick.tier, stillIdle, fence);
       if (!result) return undefined;
       this.o.metrics?.idleSuspends.inc({ tier: pick.tier });
       this.o.metrics?.idleSuspendLagSeconds.observe({ tier: pick.tier }, idleMs / 1000);
       this.o.logger.info({ computeId: pick.computeId, tier: pick.tier, idleMs }, 'idle compute suspended');
       return pick;
     } catch (err) {
-      this.o.logger.warn({ err, computeId: pick.computeId, tier: pick.tier }, 'idle suspend failed');
+      if (err instanceof FencedError) {
+        this.o.metrics?.idleChecks.inc({ outcome: 'fenced' });
+        this.o.logger.warn({ computeId: pick.computeId, tier: pick.tier, epoch: fence.epoch, now: err.current }, 'idle suspend refused: another control plane leads now');
+      } else {
+        this.o.logger.warn({ err, computeId: pick.computeId, tier: pick.tier }, 'idle suspend failed');
+      }
       return undefined;
     }
   }
 
-  private lastUse(c: ComputeView, s: ActivitySnapshot): number {
-    const wake = Math.max(this.startedAt, this.o.targets.lastWakeAt(c.id) ?? 0);
+  private lastUse(c: IdleCandidate, s: ActivitySnapshot): number {
+    const wake = Math.max(this.startedAt, c.lastWakeAt ?? 0);
     return Math.max(Date.parse(c.updatedAt), wake, s.lastActive.get(c.projectId) ?? 0);
   }
 }

@@ -1,13 +1,15 @@
 // What an operator watches on the control plane, served at /metrics. Like the
 // proxy's metrics: no per-project labels, so label values stay a small set.
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface ControlPlaneMetrics {
   registry: Registry;
   /** Computes the idle scheduler suspended, by tier (freeze, stop). */
   idleSuspends: Counter<'tier'>;
-  /** Scheduler passes by outcome: ok, store_unreadable (suspends nothing), store_warming (new epoch). */
+  /** Scheduler passes by outcome: ok, store_unreadable (suspends nothing), store_warming (new epoch); fenced: a suspend refused because another control plane leads now. */
   idleChecks: Counter<'outcome'>;
+  /** 1 while this control plane leads (runs the scheduler, adoption and the ledger's upkeep). */
+  leader: Gauge;
   /** Time from the last use the scheduler knew of to the suspend it made, by tier. */
   idleSuspendLagSeconds: Histogram<'tier'>;
 }
@@ -23,8 +25,13 @@ export function createControlPlaneMetrics(registry = new Registry()): ControlPla
     }),
     idleChecks: new Counter({
       name: 'wakeproxy_scheduler_checks_total',
-      help: 'Idle scheduler passes, by outcome (ok, store_unreadable, store_warming)',
+      help: 'Idle scheduler passes, by outcome (ok, store_unreadable, store_warming), and suspends refused because another control plane leads (fenced)',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'wakeproxy_control_plane_leader',
+      help: '1 while this control plane is the leader (idle scheduler, adoption, usage upkeep), else 0',
       registers: [registry],
     }),
     idleSuspendLagSeconds: new Histogram({

@@ -1,11 +1,31 @@
 // What the control plane keeps about projects and computes, and the shapes the
 // API shows. Records hold the owner's verifier, never a password; views hold
 // neither.
-import type { ComputeAccounts } from '../accounts/account.js';
 import type { ControlLogin } from './control-account.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
 
 export type ComputeState = 'stopped' | 'starting' | 'active' | 'frozen' | 'stopping' | 'failed';
+
+/** States in which the compute's process runs: they count as compute time. */
+export const RUNNING_STATES: ReadonlySet<ComputeState> = new Set(['starting', 'active', 'stopping']);
+
+/**
+ * An operation in flight on a compute, by one control plane. While a claim is
+ * held, no other control plane operates the compute: it waits, or takes the
+ * claim over once its holder is dead.
+ *   provision-project: the project and its compute are being created (undone if the holder dies);
+ *   provision: a new compute for an existing project (undone likewise);
+ *   resume, freeze, stop, destroy: what the names say.
+ */
+export type ComputeOp = 'provision-project' | 'provision' | 'resume' | 'freeze' | 'stop' | 'destroy';
+
+export interface ComputeClaim {
+  op: ComputeOp;
+  /** The control plane (instance id) running it. */
+  holder: string;
+  /** When it was claimed (Unix ms). */
+  since: number;
+}
 
 export interface ProjectRecord {
   id: string;
@@ -32,14 +52,15 @@ export interface ComputeRecord {
   resumeCount: number;
   /** The control plane's login to the compute (role reading); absent on computes provisioned before it. */
   control?: ControlLogin;
-  /** The compute's accounts as last read: the project's roles (compute-roles.ts). */
-  accounts?: ComputeAccounts;
-}
-
-export interface StoredState {
-  version: 1;
-  projects: ProjectRecord[];
-  computes: ComputeRecord[];
+  /** Bumped by every change: a change applies only to the version it was decided on. */
+  version: number;
+  claim?: ComputeClaim;
+  /** The control plane watching it while it runs or is frozen (it started or adopted it). */
+  owner?: string;
+  /** Where its data and process live (the driver's placement); only control planes there can operate it. */
+  placement?: string;
+  /** The last wake answered for it (Unix ms): a proxy may connect with that answer for a while. */
+  lastWakeAt?: number;
 }
 
 export interface ComputeView {

@@ -1,8 +1,10 @@
-// The control plane as one call: state loaded and reconciled, the compute
-// driver ready, the HTTP API listening.
+// The control plane as one call: state store joined (and migrated), the
+// compute driver ready, leadership contended for, the HTTP API listening.
+// Several may run on one PostgreSQL store (or one SQLite file on one host):
+// all serve the API; the leader alone runs the idle scheduler (leader-duties.ts).
 import { createServer, type Server } from 'node:http';
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join as joinPath, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ControlPlaneService } from './control-plane-service.js';
 import type { ComputeDriver } from './drivers/driver.js';
@@ -10,12 +12,19 @@ import { createProcessDriver } from './drivers/process-driver.js';
 import { createApiHandler } from './http-api.js';
 import type { ComputeRoleOptions } from './compute-roles.js';
 import type { ActivityStore } from '../activity/activity-store.js';
-import { startScaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
+import { LeaderDuties } from './leader-duties.js';
+import { join, type Membership } from './membership.js';
+import { createControlPlaneMetrics } from './metrics.js';
+import { scaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
 import { UsageLedger } from './usage-ledger.js';
-import { startComputeProber, type ComputeProber, type ProberOptions } from './compute-prober.js';
+import { startComputeProber, type ProberOptions } from './compute-prober.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
+  /** Where the state lives: a SQLite file (default `<dataDir>/state.db`) or a postgres:// URL. */
+  state?: string;
+  /** How long a silent control plane keeps its leadership and its claims; default 5000. */
+  leaseMs?: number;
   /** Default 127.0.0.1. */
   host?: string;
   /** 0 (the default) picks a free port. */
@@ -32,6 +41,8 @@ export interface ControlPlaneOptions {
   idle?: IdleOptions;
   /** Reading role verifiers from computes: refresh interval, bounds. */
   roles?: ComputeRoleOptions;
+  /** Names this control plane among the others (default: host, pid, random). */
+  instanceId?: string;
   /** Asking active computes whether they answer, restarting those that do not (default every 5 s, 3 s bound). */
   probe?: ProberOptions;
 }
@@ -39,81 +50,117 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   url: string;
   port: number;
+  /** This control plane's instance id. */
+  instance: string;
   service: ControlPlaneService;
+  membership: Membership;
+  duties: LeaderDuties;
   scaleToZero: ScaleToZero;
-  /** Leaves computes running (a later start adopts them) unless stopComputes. */
+  /** Leaves computes running (another control plane, or a later start, adopts them) unless stopComputes. */
   close(opts?: { stopComputes?: boolean }): Promise<void>;
 }
+
+export const DEFAULT_LEASE_MS = 5_000;
 
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const dataDir = resolve(opts.dataDir);
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? pino({ name: 'wake-proxy-control-plane' });
+  const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const driver = opts.driver ?? createProcessDriver({ dataDir, logger: logger.child({ driver: 'process' }) });
-  let service: ControlPlaneService;
-  let scaleToZero: ScaleToZero;
-  let prober: ComputeProber;
+  let membership: Membership;
   try {
-    const ledger = await UsageLedger.open(dataDir, logger);
-    service = await ControlPlaneService.open({
+    membership = await join({
+      location: opts.state ?? joinPath(dataDir, 'state.db'),
       dataDir,
-      driver,
+      placement: driver.placement,
+      leaseMs,
       logger,
-      wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000,
-      onComputeEvent: (e) => ledger.record(e),
-      ...(opts.roles ? { roles: opts.roles } : {}),
+      ...(opts.instanceId ? { instanceId: opts.instanceId } : {}),
     });
-    scaleToZero = startScaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle });
-    const s = service;
-    prober = startComputeProber(
-      {
-        activeComputes: () => s.activeComputes(),
-        restartUnresponsive: (id, reason, seen) => s.restartUnresponsive(id, reason, seen),
-        logger: logger.child({ component: 'compute-prober' }),
-      },
-      opts.probe,
-    );
   } catch (err) {
     await driver.close();
     throw err;
   }
+  const { store, instances, election } = membership;
+  const metrics = createControlPlaneMetrics();
+  const service = new ControlPlaneService({
+    store,
+    driver,
+    instances,
+    isLeader: () => election.leading,
+    logger,
+    wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000,
+    ...(opts.roles ? { roles: opts.roles } : {}),
+  });
+  const ledger = new UsageLedger(store, logger.child({ component: 'usage-ledger' }));
+  const s2z = scaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle, metrics });
+  const duties = new LeaderDuties({
+    election,
+    service,
+    ledger,
+    instances,
+    ...(s2z.makeScheduler ? { makeScheduler: s2z.makeScheduler } : {}),
+    makeProber: (fence) =>
+      startComputeProber(
+        {
+          activeComputes: () => service.activeComputes(),
+          restartUnresponsive: (id, reason, seen, f) => service.restartUnresponsive(id, reason, seen, f),
+          fence,
+          logger: logger.child({ component: 'compute-prober' }),
+        },
+        opts.probe,
+      ),
+    sweepIntervalMs: leaseMs,
+    forgetAfterMs: Math.max(60_000, 10 * leaseMs),
+    logger: logger.child({ component: 'leader' }),
+    metrics,
+  });
+  // One try before listening: a lone control plane leads (and has adopted what it left running) before it serves.
+  await election.tick();
+  await duties.settled();
+  election.start();
 
   const api = createApiHandler({
     service,
     logger,
-    usage: scaleToZero.usage,
+    usage: s2z.usage,
+    health: () => ({ instance: instances.id, leader: election.leading }),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
   });
-  const server = createServer((req, res) => scaleToZero.serveMetrics(req, res) || api(req, res));
+  const server = createServer((req, res) => s2z.serveMetrics(req, res) || api(req, res));
+  const shutDown = async (closeOpts?: { stopComputes?: boolean }) => {
+    await duties.close();
+    await service.close(closeOpts);
+    await membership.leave();
+  };
   try {
     await listen(server, opts.port ?? 0, host);
   } catch (err) {
-    prober.close();
-    await scaleToZero.close();
-    await service.close();
+    await shutDown();
     throw new Error(`control plane could not listen on ${host}:${opts.port ?? 0}: ${(err as Error).message}`, { cause: err });
   }
   const port = (server.address() as { port: number }).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, dataDir, driver: driver.kind, auth: opts.token !== undefined }, 'control plane ready');
+  logger.info({ url, dataDir, state: store.location, driver: driver.kind, instance: instances.id, leader: election.leading, auth: opts.token !== undefined }, 'control plane ready');
 
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
+    instance: instances.id,
     service,
-    scaleToZero,
+    membership,
+    duties,
+    scaleToZero: s2z,
     close(closeOpts) {
       closing ??= (async () => {
         const stopped = new Promise<void>((r) => server.close(() => r()));
         // Wakes held open by clients would otherwise keep close() waiting for them.
         server.closeAllConnections();
         await stopped;
-        prober.close();
-        await scaleToZero.close();
-        await service.close(closeOpts);
-        await scaleToZero.flushed();
+        await shutDown(closeOpts);
         logger.info({ stopComputes: closeOpts?.stopComputes ?? false }, 'control plane closed');
       })();
       return closing;

@@ -24,7 +24,7 @@ export interface UsageSources {
   ledger: UsageLedger;
   store?: ActivityStore;
   /** The project's creation time and compute; throws the API's 404 for an unknown project. */
-  project(projectId: string): { createdAt: string; computeId: string | null };
+  project(projectId: string): Promise<{ createdAt: string; computeId: string | null }>;
   storageBytes?: (computeId: string) => Promise<number>;
 }
 
@@ -32,7 +32,7 @@ export interface UsageSources {
 const MAX_RANGE_MS = 400 * 24 * 3_600_000;
 
 export async function projectUsage(src: UsageSources, projectId: string, query: URLSearchParams): Promise<ProjectUsage> {
-  const project = src.project(projectId);
+  const project = await src.project(projectId);
   const now = Date.now();
   const fromMs = instant(query.get('from'), 'from') ?? Date.parse(project.createdAt);
   const toMs = instant(query.get('to'), 'to') ?? now;
@@ -60,7 +60,7 @@ export async function projectUsage(src: UsageSources, projectId: string, query: 
     project: projectId,
     from: iso(fromMs),
     to: iso(toMs),
-    computeSeconds: round3(src.ledger.computeSeconds(projectId, fromMs, toMs, now)),
+    computeSeconds: round3(await src.ledger.computeSeconds(projectId, fromMs, toMs, now)),
     connectionSeconds: proxies ? round3(proxies.connectionSeconds) : null,
     bytesIn: proxies ? proxies.bytesIn : null,
     bytesOut: proxies ? proxies.bytesOut : null,

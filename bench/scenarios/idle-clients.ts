@@ -56,6 +56,7 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
   if (ctx.baselineHost) builds.push({ suffix: ' (baseline)', hostScript: ctx.baselineHost });
   try {
     for (const build of builds) {
+      if (build.hostScript && !ctx.baselineModes.includes('pipe')) continue;
       const proxyPort = await findFreePort();
       const label = `idle-proxy-pipe${build.hostScript ? '-baseline' : ''}`;
       const started = await startProxyProcess({
@@ -74,7 +75,10 @@ export async function runIdleClients(ctx: BenchContext): Promise<ScenarioResult>
         await started.proxy.stop();
       }
     }
-    for (const build of builds) results.push(await holdTransactionPooled(ctx, workers, n, build.suffix, build.hostScript));
+    for (const build of builds) {
+      if (build.hostScript && !ctx.baselineModes.includes('transaction')) continue;
+      results.push(await holdTransactionPooled(ctx, workers, n, build.suffix, build.hostScript));
+    }
     const haproxy = await findHaproxy();
     if (haproxy) {
       // Only context, so a HAProxy that cannot hold N here (it reserves fds up front) is a note, not a failure.

@@ -96,7 +96,14 @@ export async function ensureTemplate(dataDir: string, installDbPath: string, sig
   await mkdir(scratch, { recursive: true });
   try {
     await run(installDbPath, args, { timeout: 120_000, env: { ...process.env, TMPDIR: scratch }, ...(signal ? { signal } : {}) });
-    await rename(staging, template);
+    try {
+      await rename(staging, template);
+    } catch (err) {
+      // Another control plane on this data directory made it first: theirs is as good.
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST') || !(await exists(template))) throw err;
+      await rm(staging, { recursive: true, force: true });
+    }
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     const e = err as { stderr?: string; message: string };

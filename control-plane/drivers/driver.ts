@@ -30,6 +30,13 @@ export interface ProvisionRequest {
 
 export interface ComputeDriver {
   readonly kind: string;
+  /**
+   * Where this driver's computes live, e.g. `process:<host>:<data dir>` or
+   * `kubernetes:<namespace>`. A compute is only operated by control planes
+   * whose driver has its placement: a process-driver compute cannot be started
+   * from another host or another data directory.
+   */
+  readonly placement: string;
   /** Whether `suspend(id, 'freeze')` keeps memory; drivers without it treat freeze as stop. */
   readonly supportsFreeze: boolean;
   /** Create the compute's storage and its owner account. Idempotent. */
@@ -41,6 +48,12 @@ export interface ComputeDriver {
   destroy(computeId: string): Promise<void>;
   /** Ask what really runs: used to reconcile after a restart and to notice crashes. */
   observe(computeId: string): Promise<ObservedCompute>;
+  /**
+   * Take over a compute another control plane started and died with: find what
+   * runs, including a start it left half done (waited for, bounded by signal),
+   * and watch it for crashes from now on.
+   */
+  adopt(computeId: string, signal: AbortSignal): Promise<ObservedCompute>;
   /** Called when a compute stops without being told to (crash, OOM kill, pod gone). */
   onUnexpectedExit(listener: (computeId: string, reason: string) => void): void;
   /** Release watchers and timers. Leaves computes running unless `stopComputes`. */

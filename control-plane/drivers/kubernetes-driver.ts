@@ -97,9 +97,37 @@ export function createKubernetesDriver(opts: KubernetesDriverOptions): ComputeDr
     }
   }
 
+  async function observe(computeId: string): Promise<ObservedCompute> {
+    const name = computeName(computeId);
+    try {
+      const replicas = await call((s) => readReplicas(k, name, s));
+      if (replicas < 1) return { state: 'stopped' };
+      const pods = await call((s) =>
+        k.core.listNamespacedPod({ namespace: ns, labelSelector: `statefulset.kubernetes.io/pod-name=${podOf(name)}` }, abortable(s)),
+      );
+      const pod = pods.items.find((p) => p.metadata?.name === podOf(name));
+      // A pod still starting is not serving: report stopped, and a resume will wait for it.
+      if (!isPodReady(pod)) return { state: 'stopped' };
+      return { state: 'running', endpoint: { host: pod.status!.podIP!, port: shape.port } };
+    } catch (err) {
+      if (isNotFound(err)) return { state: 'stopped' };
+      throw failure(`observe StatefulSet ${name}`, computeId, err);
+    }
+  }
+
   return {
     kind: 'kubernetes',
+    // Every control plane in the namespace reaches every compute in it.
+    placement: `kubernetes:${ns}`,
     supportsFreeze: false,
+    observe,
+
+    // A scale-up another control plane asked for goes on by itself: a resume then waits for its pod.
+    async adopt(computeId: string): Promise<ObservedCompute> {
+      const seen = await observe(computeId);
+      if (seen.state === 'running') exits.expect(computeId, true);
+      return seen;
+    },
 
     async provision(req: ProvisionRequest, signal?: AbortSignal): Promise<void> {
       const name = computeName(req.computeId);
@@ -154,24 +182,6 @@ export function createKubernetesDriver(opts: KubernetesDriverOptions): ComputeDr
         );
       }
       opts.logger?.info({ computeId, namespace: ns, claims: claims.items.length }, 'compute destroyed');
-    },
-
-    async observe(computeId: string): Promise<ObservedCompute> {
-      const name = computeName(computeId);
-      try {
-        const replicas = await call((s) => readReplicas(k, name, s));
-        if (replicas < 1) return { state: 'stopped' };
-        const pods = await call((s) =>
-          k.core.listNamespacedPod({ namespace: ns, labelSelector: `statefulset.kubernetes.io/pod-name=${podOf(name)}` }, abortable(s)),
-        );
-        const pod = pods.items.find((p) => p.metadata?.name === podOf(name));
-        // A pod still starting is not serving: report stopped, and a resume will wait for it.
-        if (!isPodReady(pod)) return { state: 'stopped' };
-        return { state: 'running', endpoint: { host: pod.status!.podIP!, port: shape.port } };
-      } catch (err) {
-        if (isNotFound(err)) return { state: 'stopped' };
-        throw failure(`observe StatefulSet ${name}`, computeId, err);
-      }
     },
 
     onUnexpectedExit(listener: (computeId: string, reason: string) => void): void {

@@ -1,10 +1,13 @@
 // The `process` compute driver: each compute is a local mariadbd on a free
 // loopback port, frozen with SIGSTOP and stopped with SIGTERM. What runs is
-// recorded in run.json beside the datadir, so a restarted control plane finds
-// (adopts) the computes it left running.
+// recorded in run.json beside the datadir, so a restarted control plane, or
+// another one on the same host and data directory, finds (adopts) the computes
+// left running. Computes live on this host: control planes elsewhere cannot
+// operate them (placement).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ObservedState, SuspendTier } from './driver.js';
@@ -12,7 +15,8 @@ import { computePaths, ensureTemplate, exists, INNODB_LOG_FILE_SIZE, provisionCo
 import { findFreePort } from './free-port.js';
 import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
 import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
-import { readRunFile, writeRunFile, type RunInfo } from './run-file.js';
+import { readRunFile, removeRunFileOf, writeRunFile, type RunInfo } from './run-file.js';
+import { findServerOf, waitUntilServing } from './stray-server.js';
 
 export interface ProcessDriverOptions {
   dataDir: string;
@@ -62,7 +66,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     const run = await readRunFile(p.runFile);
     // The cmdline check guards against a pid recycled by an unrelated process.
     if (!run || !(await isProcessAlive(run.pid)) || !(await cmdlineIncludes(run.pid, `--datadir=${p.data}`))) {
-      if (run) await rm(p.runFile, { force: true });
+      if (run) await removeRunFileOf(p.runFile, run.pid);
       return { state: 'stopped' };
     }
     return { state: (await processState(run.pid)) === 'T' ? 'frozen' : 'running', run };
@@ -85,7 +89,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     if (tracked.get(id) !== entry) return;
     tracked.delete(id);
     if (entry.stopping || closed) return;
-    void rm(computePaths(dataDir, id).runFile, { force: true });
+    void removeRunFileOf(computePaths(dataDir, id).runFile, entry.pid);
     const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
     log?.warn({ computeId: id, pid: entry.pid }, reason);
     for (const l of listeners) l(id, reason);
@@ -165,7 +169,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       throw err;
     }
     if (tracked.get(id) === entry) tracked.delete(id);
-    await rm(computePaths(dataDir, id).runFile, { force: true });
+    await removeRunFileOf(computePaths(dataDir, id).runFile, pid);
     log?.info({ computeId: id, pid }, 'compute stopped');
   }
 
@@ -184,9 +188,30 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     log?.info({ computeId: id, pid }, 'compute frozen');
   }
 
+  /** run.json, or else a server whose start a dead control plane left half done (waited for and recorded). */
+  async function adopt(id: string, signal: AbortSignal): Promise<ObservedCompute> {
+    const seen = await inspect(id);
+    const p = computePaths(dataDir, id);
+    if (seen.run) {
+      if (!closed) track(id, seen.run.pid);
+      return { state: seen.state, endpoint: { host: HOST, port: seen.run.port } };
+    }
+    const stray = await findServerOf(p.data);
+    if (!stray) return { state: 'stopped' };
+    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
+    if (!(await waitUntilServing(HOST, stray, signal))) return { state: 'stopped' };
+    await writeRunFile(p.runFile, { pid: stray.pid, port: stray.port, datadir: p.data, startedAt: new Date().toISOString() });
+    if (await exists(p.initFile)) await rm(p.initFile, { force: true });
+    if (!closed) track(id, stray.pid);
+    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'compute adopted');
+    return { state: 'running', endpoint: { host: HOST, port: stray.port } };
+  }
+
   return {
     kind: 'process',
+    placement: `process:${hostname()}:${dataDir}`,
     supportsFreeze: true,
+    adopt,
 
     async provision(req, signal) {
       signal?.throwIfAborted();

@@ -1,7 +1,7 @@
 // `<compute>/run.json`: which mariadbd serves a compute and on which port.
 // Written once the server is ready and removed when it stops, it is how a
 // control plane that restarted finds (adopts) the computes it left running.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 export interface RunInfo {
   pid: number;
@@ -20,6 +20,19 @@ export async function readRunFile(path: string): Promise<RunInfo | undefined> {
   }
 }
 
+/** Written to a temporary name and renamed, so a reader never sees half of it. */
 export async function writeRunFile(path: string, run: RunInfo): Promise<void> {
-  await writeFile(path, JSON.stringify(run) + '\n');
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(run) + '\n');
+  await rename(tmp, path);
+}
+
+/**
+ * Removes the run file only if it still names `pid`: another control plane may
+ * have started the compute again and written its own since.
+ */
+export async function removeRunFileOf(path: string, pid: number): Promise<void> {
+  const run = await readRunFile(path);
+  if (run && run.pid !== pid) return;
+  await rm(path, { force: true });
 }

@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -76,4 +79,28 @@ test('a port in use is a clear error, not a stack trace', async () => {
   } finally {
     blocker.close();
   }
+});
+
+test('the control plane checks its state and lease flags, and never shows a PostgreSQL password', async () => {
+  const help = await cli(['control-plane', '--help']);
+  for (const needle of ['--state', 'WAKE_PROXY_STATE', '<data-dir>/state.db', '--lease', 'WAKE_PROXY_LEASE', '(default: 5s)']) {
+    assert.ok(help.stdout.includes(needle), `help mentions ${needle}`);
+  }
+  const lease = await cli(['control-plane', '--insecure-dev', 'true', '--lease', '100ms']);
+  assert.equal(lease.code, 2);
+  assert.match(lease.stderr, /--lease must be at least 500ms/);
+  const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-cli-state-'));
+  try {
+    const res = await cli(['control-plane', '--insecure-dev', 'true', '--control-port', '0', '--data-dir', dir, '--log-level', 'silent'], {
+      WAKE_PROXY_STATE: 'postgres://cp:s3cret-pw@127.0.0.1:1/state',
+    });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /could not connect to the control-plane state postgres:\/\/cp:\*\*\*@127\.0\.0\.1:1\/state/);
+    assert.ok(!`${res.stdout}${res.stderr}`.includes('s3cret-pw'), 'the password is never shown');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const urls = await cli(['proxy', '--control-url', 'http://a:1,,http://b:2']);
+  assert.equal(urls.code, 2);
+  assert.match(urls.stderr, /--control-url: expected URLs separated by commas, got an empty one/);
 });

@@ -3,7 +3,8 @@
 // the bearer token.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { createProcessDriver } from '../../control-plane/drivers/process-driver.js';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
@@ -31,7 +32,7 @@ after(async () => {
 test('health answers without a project', async () => {
   const res = await api('GET', '/healthz');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body, { ok: true });
+  assert.deepEqual(res.body, { ok: true, instance: cp.instance, leader: true });
 });
 
 test('creating a project returns the owner credentials once and an active compute', async (t) => {
@@ -60,10 +61,19 @@ test('creating a project returns the owner credentials once and an active comput
   const list = await api('GET', '/api/v1/projects');
   assert.deepEqual(list.body.projects.map((p: { id: string }) => p.id), ['shop']);
 
-  // Only the verifier is kept, in the state file and nowhere a password could be read back.
-  const state = await readFile(join(dir.path, 'state.json'), 'utf8');
-  assert.ok(!state.includes(shop.password), 'state.json must not hold the password');
-  assert.match(state, /"ownerVerifier": "\*[0-9A-F]{40}"/);
+  // Only the verifier is kept, in the state store and nowhere a password could be read back; the files are private.
+  const files = ['state.db', 'state.db-wal'].map((f) => join(dir.path, f));
+  for (const f of files) {
+    assert.ok(!(await readFile(f)).includes(shop.password), `${f} must not hold the password`);
+    assert.equal((await stat(f)).mode & 0o777, 0o600, `${f} is 0600`);
+  }
+  const db = new Database(files[0]!, { readonly: true });
+  try {
+    const row = db.prepare('SELECT owner_verifier FROM projects WHERE id = ?').get('shop') as { owner_verifier: string };
+    assert.match(row.owner_verifier, /^\*[0-9A-F]{40}$/);
+  } finally {
+    db.close();
+  }
 });
 
 test('a second project of the same name is refused', async () => {

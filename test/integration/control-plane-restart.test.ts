@@ -1,8 +1,10 @@
-// A control plane that restarts finds its projects again and adopts the
-// computes it left running, frozen or stopped, as they really are.
+// A control plane that restarts finds its projects again (state in SQLite),
+// every usage record, and adopts the computes it left running, frozen or
+// stopped, as they really are.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { createProcessDriver } from '../../control-plane/drivers/process-driver.js';
 import { startControlPlane } from '../../control-plane/server.js';
@@ -10,6 +12,7 @@ import { controlApi } from '../helpers/control-plane-api.js';
 import { computePid, kernelState, queryCompute } from '../helpers/control-plane-compute.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { LEGACY_EVENTS, LEGACY_STATE } from '../helpers/legacy-state.js';
 
 let dir: TempDir;
 
@@ -36,7 +39,13 @@ test('projects and running computes survive a control-plane restart', async () =
   await api1('POST', `/api/v1/compute/${creds.cold!.computeId}/suspend`, { tier: 'stop' });
   const keepPid = await computePid(dir.path, creds.keep!.computeId);
   const napPid = await computePid(dir.path, creds.nap!.computeId);
+  // Usage up to a fixed moment must read the same after the restart.
+  const until = new Date().toISOString();
+  const usageBefore: Record<string, number> = {};
+  for (const name of Object.keys(creds)) usageBefore[name] = (await api1('GET', `/api/v1/projects/${name}/usage?to=${until}`)).body.computeSeconds;
   await first.close({ stopComputes: false });
+  const db = new Database(join(dir.path, 'state.db'), { readonly: true });
+  const eventsBefore = db.prepare('SELECT COUNT(*) AS n FROM compute_events').get() as { n: number };
 
   // Computes outlive the control plane that started them.
   assert.ok(['S', 'R'].includes((await kernelState(keepPid))!), 'keep still runs');
@@ -52,6 +61,13 @@ test('projects and running computes survive a control-plane restart', async () =
     assert.equal(byName.keep.port, creds.keep!.port);
     assert.equal(byName.nap.state, 'frozen');
     assert.equal(byName.cold.state, 'stopped');
+    for (const name of Object.keys(creds)) {
+      const usage = (await api2('GET', `/api/v1/projects/${name}/usage?to=${until}`)).body;
+      assert.ok(usageBefore[name]! > 0, `${name} ran`);
+      assert.equal(usage.computeSeconds, usageBefore[name], `usage of ${name} survives the restart`);
+    }
+    assert.ok((db.prepare('SELECT COUNT(*) AS n FROM compute_events').get() as { n: number }).n >= eventsBefore.n, 'no usage record lost');
+    db.close();
 
     const keep = creds.keep!;
     const rows = await queryCompute({ host: '127.0.0.1', port: keep.port, user: keep.user, password: keep.password }, 'SELECT 1 AS one');
@@ -88,5 +104,32 @@ test('a corrupt state file stops the start with a clear error instead of forgett
     await assert.rejects(startControlPlane({ dataDir: broken.path, logger: testLogger() }), /state\.json is not valid JSON/);
   } finally {
     await broken.remove();
+  }
+});
+
+test('a data directory from before the state store is imported at the first start', async () => {
+  const old = await makeTempDir('wake-proxy-cp-legacy-');
+  try {
+    await writeFile(join(old.path, 'state.json'), JSON.stringify(LEGACY_STATE, null, 2), { mode: 0o600 });
+    await writeFile(join(old.path, 'usage-events.jsonl'), LEGACY_EVENTS, { mode: 0o600 });
+    const cp = await startControlPlane({ dataDir: old.path, logger: testLogger() });
+    try {
+      const api = controlApi(cp.url);
+      const projects = (await api('GET', '/api/v1/projects')).body.projects;
+      assert.deepEqual(projects.map((p: any) => p.id), ['shop', 'blog']);
+      // shop-c1 was frozen when the old control plane stopped, but no process runs: seen as it is.
+      assert.equal(projects[0].compute.state, 'stopped');
+      assert.equal(projects[0].compute.resumeCount, 4);
+      const range = '?from=1970-01-01T00:00:00Z&to=1970-01-01T00:02:00Z';
+      assert.equal((await api('GET', `/api/v1/projects/shop/usage${range}`)).body.computeSeconds, 15);
+      assert.equal((await api('GET', `/api/v1/projects/blog/usage${range}`)).body.computeSeconds, 3);
+      const role = (await api('GET', '/api/v1/projects/shop/roles?user=app')).body;
+      assert.equal(role.candidates[0].user, 'app', 'the accounts read before are served');
+    } finally {
+      await cp.close();
+    }
+    assert.deepEqual((await readdir(old.path)).filter((f) => f.includes('.json')).sort(), ['state.json.imported', 'usage-events.jsonl.imported']);
+  } finally {
+    await old.remove();
   }
 });

@@ -5,7 +5,7 @@
 // The tests run in order: each builds on the compute the previous one left.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
@@ -231,18 +231,19 @@ test('roles survive a restart; the periodic read shows a change made while activ
 
 test('a compute provisioned before control accounts serves its owner only', async () => {
   await stop(); // the compute stays running; the next control plane adopts it
-  const path = join(dir.path, 'state.json');
-  const state = JSON.parse(await readFile(path, 'utf8'));
-  const control = state.computes[0].control;
+  const db = new Database(join(dir.path, 'state.db'));
+  const row = db.prepare('SELECT control_user, control_password FROM computes WHERE id = ?').get(computeId) as { control_user: string; control_password: string };
+  const control = { user: row.control_user, password: row.control_password };
   assert.equal(control.user, 'wakeproxy_ctl');
 
   // Nothing secret reached a log line: no verifier served above, not the control password.
   const secrets = [control.password, verifierOf('x'), verifierOf('y'), verifierOf('z'), verifierOf('l'), ownerVerifier(owner.password)];
   for (const line of logLines) for (const s of secrets) assert.ok(!line.includes(s.slice(1)), `log line holds a secret: ${line}`);
 
-  delete state.computes[0].control;
-  delete state.computes[0].accounts;
-  await writeFile(path, JSON.stringify(state, null, 2));
+  // As a compute provisioned before control accounts: no login, nothing read.
+  db.prepare('UPDATE computes SET control_user = NULL, control_password = NULL WHERE id = ?').run(computeId);
+  db.prepare('DELETE FROM compute_accounts WHERE compute_id = ?').run(computeId);
+  db.close();
   await start({ refreshIntervalMs: 300 });
   assert.equal((await computeState()).state, 'active');
   assert.deepEqual((await firstMethod('owner'))?.verifier, ownerVerifier(owner.password));

@@ -15,7 +15,7 @@ let db: StandaloneMariadb;
 let proxy: ProxyProcess;
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';");
+  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';\nGRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;");
   proxy = await startProxyProcess([
     '--backend', `${db.host}:${db.port}`,
     '--accounts-user', 'reader',
@@ -112,6 +112,27 @@ test('an account more specific than % is chosen as the backend chooses it', asyn
     await assert.rejects(viaProxy('pick', 'any'), (e: any) => e.errno === 1045 && e.message === "Access denied for user 'pick'@'127.0.0.1' (using password: YES)");
   } finally {
     await admin.query("DROP USER IF EXISTS 'pick'@'%'").catch(() => {});
+    await admin.end();
+  }
+});
+
+test('a view or routine created through the proxy has the logged-in account as its definer, as directly', async () => {
+  const admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
+  try {
+    await admin.query("CREATE USER 'maker'@'127.0.0.1' IDENTIFIED BY 'mk'");
+    await admin.query("GRANT ALL ON defs.* TO 'maker'@'127.0.0.1'");
+    await admin.query('CREATE DATABASE IF NOT EXISTS defs');
+    const conn = await viaProxy('maker', 'mk');
+    await conn.query('CREATE VIEW defs.v AS SELECT 1 AS one');
+    await conn.query('CREATE PROCEDURE defs.p() SELECT 2');
+    const [[me]] = (await conn.query('SELECT CURRENT_USER() AS u')) as any;
+    await conn.end();
+    const [[view]] = (await admin.query("SELECT DEFINER AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'defs' AND TABLE_NAME = 'v'")) as any;
+    const [[proc]] = (await admin.query("SELECT DEFINER AS d FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'defs' AND ROUTINE_NAME = 'p'")) as any;
+    assert.equal(me.u, 'maker@127.0.0.1');
+    assert.equal(view.d, me.u);
+    assert.equal(proc.d, me.u);
+  } finally {
     await admin.end();
   }
 });

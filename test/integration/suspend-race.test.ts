@@ -62,7 +62,7 @@ test(`${ITERATIONS} operator suspends (freeze and stop) each raced by a connect:
 });
 
 test(`${ITERATIONS} idle checks by the scheduler raced by a connect: no client error, no client left on a frozen compute`, async (t) => {
-  const scheduler = stack.cp.scaleToZero.scheduler!;
+  const scheduler = stack.cp.duties.scheduler!;
   const errors: string[] = [];
   let schedulerFirst = 0;
   for (let i = 0; i < ITERATIONS; i++) {

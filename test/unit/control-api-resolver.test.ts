@@ -77,3 +77,40 @@ test('an unreachable control API is a WakeError, not a crash', async () => {
   await assert.rejects(r.resolve('shop', signal()), (err: unknown) => err instanceof WakeError && err.reason === 'control_api_unreachable');
   await r.close();
 });
+
+test('with several control-plane URLs, a wake that gets no answer from one is tried on the next', async () => {
+  const dead = 'http://127.0.0.1:1';
+  const r = createControlApiResolver({ url: [dead, url], wakeTimeoutMs: 5_000, cacheTtlMs: 0 });
+  calls.delete('replicas');
+  for (let i = 0; i < 4; i++) assert.equal((await r.resolve('replicas', signal())).port, 4000);
+  assert.equal(calls.get('replicas'), 4, 'each wake answered once, by the live replica');
+  await r.close();
+  const none = createControlApiResolver({ url: [dead, 'http://127.0.0.1:2'], wakeTimeoutMs: 1_000, cacheTtlMs: 0 });
+  await assert.rejects(none.resolve('replicas', signal()), (err: unknown) => {
+    assert.ok(err instanceof WakeError);
+    assert.equal(err.reason, 'control_api_unreachable');
+    assert.match(err.message, /tried 2 URLs/);
+    return true;
+  });
+  await none.close();
+});
+
+test('while no control plane answers, a learned address keeps serving past its TTL; an unknown one fails', async () => {
+  const own = createServer((req, res) => {
+    const project = /\/api\/v1\/projects\/([^/]+)\/wake$/.exec(req.url ?? '')?.[1] ?? '';
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ project, compute: { id: 'c', state: 'active', host: '127.0.0.1', port: 4100 } }));
+  });
+  await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
+  const ownUrl = `http://127.0.0.1:${(own.address() as { port: number }).port}`;
+  const r = createControlApiResolver({ url: ownUrl, wakeTimeoutMs: 1_000, cacheTtlMs: 30, maxStaleMs: 60_000 });
+  const learned = await r.resolve('awake', signal());
+  await new Promise<void>((resolve) => own.close(() => resolve()));
+  own.closeAllConnections();
+  await new Promise((resolve) => setTimeout(resolve, 80)); // past the TTL
+  assert.deepEqual(await r.resolve('awake', signal()), learned, 'the compute was awake when last told, and nothing can suspend it meanwhile');
+  await assert.rejects(r.resolve('never-woken', signal()), (err: unknown) => err instanceof WakeError && err.reason === 'control_api_unreachable');
+  // A connect to it failed: the address is dropped, and with no control plane there is nothing left to try.
+  r.invalidate('awake', learned);
+  await assert.rejects(r.resolve('awake', signal()), (err: unknown) => err instanceof WakeError && err.reason === 'control_api_unreachable');
+  await r.close();
+});

@@ -316,3 +316,14 @@ test('while the control API fails, the last answer stands for maxStaleMs; then t
     await client.close();
   }
 });
+
+test('with several control-plane URLs, a role read that gets no answer from one is tried on the next', async () => {
+  hits.clear();
+  const client = createControlApiVerifiers({ url: ['http://127.0.0.1:1', url], ttlMs: 0 });
+  try {
+    for (let i = 0; i < 3; i++) assert.ok(Buffer.isBuffer(await getK(client, 'shop', 'app', live())));
+    assert.equal(count('shop', 'app'), 3);
+  } finally {
+    await client.close();
+  }
+});

@@ -22,6 +22,7 @@ test('a compute shows its address only while active', () => {
     createdAt: 'then',
     updatedAt: 'now',
     resumeCount: 3,
+    version: 7,
   };
   assert.deepEqual(computeView(c), { id: 'shop-c1', projectId: 'shop', state: 'frozen', updatedAt: 'now', resumeCount: 3 });
   assert.deepEqual(computeView({ ...c, state: 'active', lastError: 'earlier crash' }), {

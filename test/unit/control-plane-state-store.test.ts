@@ -1,9 +1,13 @@
+// The state store on SQLite files: the backend contract (shared with the
+// PostgreSQL test), the file's privacy, and two stores on one file as two
+// control planes on one host would have.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createStateStore } from '../../control-plane/state-store.js';
-import type { StoredState } from '../../control-plane/records.js';
+import Database from 'better-sqlite3';
+import { openStateStore } from '../../control-plane/store/sql-state-store.js';
+import { stateStoreContract } from '../helpers/state-store-contract.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 
 let dir: TempDir;
@@ -14,53 +18,42 @@ after(async () => {
   await dir.remove();
 });
 
-function stateWith(n: number): StoredState {
-  const at = new Date(0).toISOString();
+let files = 0;
+stateStoreContract('sqlite', () => {
+  const file = join(dir.path, `contract-${++files}.db`);
   return {
-    version: 1,
-    projects: Array.from({ length: n }, (_, i) => ({
-      id: `p${i}`,
-      name: `p${i}`,
-      createdAt: at,
-      ownerUser: 'owner',
-      ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
-      computeId: null,
-      computeSeq: 0,
-    })),
-    computes: [],
+    open: async () => (await openStateStore({ location: file })).store,
+    async raw(sql) {
+      const db = new Database(file);
+      try {
+        const stmt = db.prepare(sql);
+        return stmt.reader ? stmt.all() : (stmt.run(), []);
+      } finally {
+        db.close();
+      }
+    },
   };
-}
-
-test('a missing file loads as an empty state', async () => {
-  const store = createStateStore(join(dir.path, 'fresh'));
-  assert.deepEqual(await store.load(), { version: 1, projects: [], computes: [] });
 });
 
-test('saves round-trip, land whole, are private, and leave no temporary files', async () => {
-  const store = createStateStore(dir.path);
-  await store.save(() => stateWith(2));
-  assert.deepEqual(await store.load(), stateWith(2));
-  assert.equal((await stat(store.path)).mode & 0o777, 0o600);
-  assert.deepEqual(await readdir(dir.path), ['state.json']);
-});
-
-test('a burst of saves ends with the newest state on disk', async () => {
-  const store = createStateStore(dir.path);
-  let current = 0;
-  const saves = [];
-  for (let i = 1; i <= 50; i++) {
-    current = i;
-    saves.push(store.save(() => stateWith(current)));
+test('the state file and its write-ahead log are private (0600), also when the file existed with looser rights', async () => {
+  const file = join(dir.path, 'private.db');
+  const { store } = await openStateStore({ location: file });
+  const c = { id: 'p-c1', projectId: 'p', state: 'stopped' as const, createdAt: 'a', updatedAt: 'a', resumeCount: 0, version: 1 };
+  await store.createProject({ id: 'p', name: 'p', createdAt: 'a', ownerUser: 'owner', ownerVerifier: '*00', computeId: 'p-c1', computeSeq: 1 }, c);
+  for (const name of (await readdir(dir.path)).filter((n) => n.startsWith('private.db'))) {
+    assert.equal((await stat(join(dir.path, name))).mode & 0o777, 0o600, name);
   }
-  await Promise.all(saves);
-  assert.equal((await store.load()).projects.length, 50);
+  await store.close();
+
+  const loose = join(dir.path, 'loose.db');
+  await writeFile(loose, '', { mode: 0o644 });
+  const reopened = await openStateStore({ location: loose });
+  assert.equal((await stat(loose)).mode & 0o777, 0o600);
+  await reopened.store.close();
 });
 
-test('a corrupt or foreign file is an error naming the file, not an empty start', async () => {
-  const store = createStateStore(dir.path);
-  await writeFile(store.path, '{"version": 1, "projects": [');
-  await assert.rejects(store.load(), (err: Error) => err.message.includes(store.path) && /not valid JSON/.test(err.message));
-  await writeFile(store.path, JSON.stringify({ version: 7, projects: [], computes: [] }));
-  await assert.rejects(store.load(), /unknown layout \(version 7\)/);
-  assert.match(await readFile(store.path, 'utf8'), /"version":7/, 'a failed load leaves the file alone');
+test('a file that is not a SQLite database stops the start with an error naming it', async () => {
+  const file = join(dir.path, 'garbage.db');
+  await writeFile(file, 'this is not a database, and it is long enough to have a header of sorts\n'.repeat(20), { mode: 0o600 });
+  await assert.rejects(openStateStore({ location: file }), (err: Error) => err.message.includes(file) && /not a database/.test(err.message));
 });

@@ -75,6 +75,47 @@ describe('deploy manifests', () => {
     assert.deepEqual(find('Service', 'wake-proxy').spec.selector, proxy.spec.selector.matchLabels);
   });
 
+  it('two control-plane replicas share state in PostgreSQL, behind one Service, with a disruption budget', () => {
+    const cp = find('Deployment', 'wake-proxy-control-plane');
+    assert.ok(cp.spec.replicas >= 2, 'at least two replicas');
+    assert.equal(cp.spec.strategy.type, 'RollingUpdate', 'replicas share a store: a rollout need not stop them all');
+    assert.equal(cp.spec.strategy.rollingUpdate.maxUnavailable, 0);
+    const pod = cp.spec.template.spec;
+    const c = pod.containers.find((x: any) => x.name === 'control-plane');
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e]));
+    const state = new URL(env.WAKE_PROXY_STATE.value);
+    assert.equal(state.protocol, 'postgres:');
+    assert.equal(state.password, '', 'no password in the URL: it comes from PGPASSWORD');
+    assert.deepEqual(env.PGPASSWORD.valueFrom.secretKeyRef, { name: 'wake-proxy-postgres', key: 'password' });
+    assert.ok(find('Secret', 'wake-proxy-postgres')?.stringData?.password, 'the password Secret exists');
+    assert.equal(env.WAKE_PROXY_DRIVER.value, 'kubernetes', 'the highly available form is the kubernetes driver');
+    assert.ok(/^\d+s$/.test(env.WAKE_PROXY_LEASE.value), 'a lease');
+    for (const v of pod.volumes ?? []) assert.equal(v.persistentVolumeClaim, undefined, `volume ${v.name}: no ReadWriteOnce state tying the control plane to one replica`);
+    assert.equal(find('PersistentVolumeClaim', 'wake-proxy-control-plane-state'), undefined);
+
+    const postgres = find('StatefulSet', state.hostname);
+    assert.ok(postgres, `a StatefulSet named like the state host (${state.hostname})`);
+    const pgService = find('Service', state.hostname);
+    assert.deepEqual(pgService.spec.selector, postgres.spec.selector.matchLabels);
+    assert.equal(pgService.spec.ports[0].port, Number(state.port));
+    const pgEnv = Object.fromEntries(postgres.spec.template.spec.containers[0].env.map((e: any) => [e.name, e]));
+    assert.equal(pgEnv.POSTGRES_USER.value, state.username);
+    assert.equal(pgEnv.POSTGRES_DB.value, state.pathname.slice(1));
+    assert.deepEqual(pgEnv.POSTGRES_PASSWORD.valueFrom.secretKeyRef, env.PGPASSWORD.valueFrom.secretKeyRef);
+
+    const pdb = find('PodDisruptionBudget', 'wake-proxy-control-plane');
+    assert.deepEqual(pdb.spec.selector.matchLabels, cp.spec.selector.matchLabels);
+    assert.ok(pdb.spec.minAvailable >= 1 && pdb.spec.minAvailable < cp.spec.replicas, 'a drain can take one replica, never all');
+    const service = find('Service', 'wake-proxy-control-plane');
+    assert.deepEqual(service.spec.selector, cp.spec.selector.matchLabels);
+
+    // The proxies reach every replica through that one Service.
+    const proxyEnv = find('Deployment', 'wake-proxy').spec.template.spec.containers[0].env;
+    const controlUrl = new URL(proxyEnv.find((e: any) => e.name === 'WAKE_PROXY_CONTROL_URL').value);
+    assert.equal(controlUrl.hostname, 'wake-proxy-control-plane');
+    assert.equal(Number(controlUrl.port), service.spec.ports[0].port);
+  });
+
   it('the control plane Role allows what the kubernetes driver calls', () => {
     const role = find('Role', 'wake-proxy-control-plane');
     const allows = (resource: string, verb: string) =>
