@@ -15,25 +15,39 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { runCommands, type CommandTarget } from './query.js';
+import { SETTINGS_SELECT, TRACKING_ON, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
 export interface SessionBaseline {
   database: string | null;
   role: string | null;
+  /** A tracked connection's replayed settings (transaction pooling): its login values. */
+  settings?: SessionSettings;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
-export type HealthCheck = { ok: true } | { ok: false; reason: string; timedOut?: boolean };
+export type HealthCheck = { ok: true; settings?: SessionSettings } | { ok: false; reason: string; timedOut?: boolean };
 
 const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
+/** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
 
-/** Read right after login, before the first client sees the connection. */
+/**
+ * Read right after login, before the first client sees the connection; a tracked one
+ * (`target.tracked`) has its trackers turned on in the same round trip.
+ */
 export async function readBaseline(target: CommandTarget, timeoutMs: number): Promise<SessionBaseline> {
-  const [reply] = await runCommands(target, [writeComQuery(BASELINE_SQL)], timeoutMs);
-  const row = baselineRow(reply!);
-  if (!row) throw new Error(`unexpected reply to the baseline query (${describe(reply!)})`);
+  const replies = await runCommands(target, baselineCommands(target), timeoutMs);
+  if (replies.length > 1 && replies[0]!.kind !== 'ok') throw new Error(`turning the session trackers on answered ${describe(replies[0]!)}`);
+  const reply = replies[replies.length - 1]!;
+  const row = baselineRow(reply, target.tracked === true);
+  if (!row) throw new Error(`unexpected reply to the baseline query (${describe(reply)})`);
   return row;
+}
+
+function baselineCommands(target: CommandTarget): Buffer[] {
+  return target.tracked ? [writeComQuery(TRACKING_ON), writeComQuery(TRACKED_BASELINE_SQL)] : [writeComQuery(BASELINE_SQL)];
 }
 
 export async function resetBackend(
@@ -44,7 +58,7 @@ export async function resetBackend(
 ): Promise<HealthCheck> {
   const commands = [writeComResetConnection()];
   if (database) commands.push(writeComInitDb(database));
-  commands.push(writeComQuery(BASELINE_SQL));
+  commands.push(...baselineCommands(target));
   let replies: CommandReply[];
   try {
     replies = await runCommands(target, commands, timeoutMs);
@@ -54,11 +68,11 @@ export async function resetBackend(
   for (const reply of replies.slice(0, -1)) {
     if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
   }
-  const row = baselineRow(replies[replies.length - 1]!);
+  const row = baselineRow(replies[replies.length - 1]!, target.tracked === true);
   if (!row) return { ok: false, reason: `state check answered ${describe(replies[replies.length - 1]!)}` };
   if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
   if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
-  return { ok: true };
+  return row.settings ? { ok: true, settings: row.settings } : { ok: true };
 }
 
 export async function pingBackend(target: CommandTarget, timeoutMs: number): Promise<HealthCheck> {
@@ -70,11 +84,16 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
   }
 }
 
-function baselineRow(reply: CommandReply): SessionBaseline | null {
-  if (reply.kind !== 'rows' || reply.columns.length !== 2 || reply.rows.length !== 1) return null;
-  const [database, role] = reply.rows[0]!;
-  return { database: database ?? null, role: role ?? null };
+function baselineRow(reply: CommandReply, tracked: boolean): SessionBaseline | null {
+  const columns = tracked ? 2 + SETTINGS_COLUMNS : 2;
+  if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
+  const [database, role, ...settings] = reply.rows[0]!;
+  const row: SessionBaseline = { database: database ?? null, role: role ?? null };
+  if (tracked) row.settings = settingsFromRow(settings, row.database);
+  return row;
 }
+
+const SETTINGS_COLUMNS = SETTINGS_SELECT.split(',').length;
 
 function describe(reply: CommandReply): string {
   if (reply.kind === 'error') return `error ${reply.error.code}`;

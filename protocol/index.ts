@@ -23,3 +23,4 @@ export * from './commands/simple-commands.js';
 export * from './result-set.js';
 export * from './text-result-writer.js';
 export * from './reply-tracker.js';
+export * from './session-state.js';

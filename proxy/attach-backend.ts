@@ -3,6 +3,7 @@
 // with the stage1 it recovered).
 import type { Socket } from 'node:net';
 import {
+  CLIENT_SESSION_TRACK,
   SERVER_STATUS_AUTOCOMMIT,
   writeOkPacket,
   type Greeting,
@@ -48,6 +49,8 @@ export interface BorrowedBackend extends Attached {
   pooled: PooledBackend;
   /** Another connection like `pooled`: transaction mode's later statements. */
   borrow: Borrow;
+  /** What the client negotiated (pool-normalised): a tracked connection has CLIENT_SESSION_TRACK whatever the client did. */
+  clientCapabilities: number;
 }
 
 export type AttachedBackend = OwnBackend | BorrowedBackend;
@@ -106,12 +109,18 @@ export async function attachVerified(
   const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities, creds.account);
+  const clientCapabilities = key.capabilities;
+  if (pooling.mode === 'transaction') {
+    // The proxy reads what each statement leaves in the session (relay/tracked-session.ts).
+    key.tracked = true;
+    key.capabilities = (key.capabilities | CLIENT_SESSION_TRACK) >>> 0;
+  }
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
-    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow };
+    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, clientCapabilities };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),

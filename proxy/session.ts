@@ -1,5 +1,6 @@
 // One client from greeting to goodbye, as a story of small steps.
 import type { Socket } from 'node:net';
+import { CLIENT_SESSION_TRACK } from '../protocol/index.js';
 import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
@@ -44,6 +45,7 @@ interface PooledReady extends ReadyBase {
   pooling: PoolsInUse;
   pooled: PooledBackend;
   borrow: Borrow;
+  clientCapabilities: number;
 }
 
 type Ready = PipedReady | PooledReady;
@@ -145,7 +147,7 @@ function readyFrom(backend: AttachedBackend, project: string | undefined, releas
     const { socket, backendLeftover, addr } = backend;
     return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
-  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, releaseSlot, who };
+  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, clientCapabilities: backend.clientCapabilities, releaseSlot, who };
 }
 
 /**
@@ -197,7 +199,8 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
   const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
   ctx.target = kill;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
-    capabilities: pooled.capabilities,
+    capabilities: ready.clientCapabilities,
+    clientTracks: (ready.clientCapabilities & CLIENT_SESSION_TRACK) !== 0,
     mariadbCapabilities: pooled.mariadbCapabilities,
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,

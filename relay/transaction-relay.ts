@@ -8,11 +8,16 @@
 // After a reply, with nothing else pending, no transaction open and autocommit on, the
 // backend goes back to the pool without a reset: nothing was left on it.
 //
-// A statement that leaves session state behind pins the backend to the client for the
-// rest of its session (pin-rules.ts); so does any command other than COM_QUERY, COM_PING,
-// COM_RESET_CONNECTION and COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A
-// pinned session is relayed untouched, like session pooling, and its backend is reset
-// when the client quits.
+// Backends are tracked (backend/session-settings.ts): the compute reports what each
+// statement changed in the session, and the client's own settings (charsets, collation,
+// time zone, sql_mode, isolation, read-only, database) are remembered and replayed on
+// the next backend it borrows, before its statement and in the same write, when that
+// backend's differ (tracked-session.ts). What the trackers cannot describe, or the text
+// says they miss (pin-rules.ts), pins the backend to the client for the rest of its
+// session; so does any command other than COM_QUERY, COM_PING, COM_RESET_CONNECTION and
+// COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A pinned session is relayed
+// untouched, like session pooling (for a client without CLIENT_SESSION_TRACK, once the
+// trackers are off again), and its backend is reset when the client quits.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
@@ -35,6 +40,8 @@ import {
   PacketFramer,
   ProtocolError,
   ReplyTracker,
+  writeComInitDb,
+  writeComQuery,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
@@ -51,11 +58,15 @@ import { interceptCommand, mayIntercept, type KillAction, type KillHook } from '
 import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
+import { TrackedSession } from './tracked-session.js';
+import { TRACKING_OFF, adoptSettings, copySettings, replaySql } from '../backend/session-settings.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 
 export interface TransactionRelayOptions {
-  /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
+  /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
   capabilities: number;
+  /** The client negotiated CLIENT_SESSION_TRACK (tracked backends: else their OKs are rewritten without session state). */
+  clientTracks: boolean;
   mariadbCapabilities: number;
   /** Largest client packet accepted (continuations joined); beyond it the session ends with 1153. */
   maxPacketSize: number;
@@ -131,6 +142,12 @@ class TransactionRelay {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** The client's settings and the trackers' reader; null for untracked backends. */
+  private tracked: TrackedSession | null = null;
+  /** A backend was just borrowed: the client's settings go ahead of its first command. */
+  private fresh = false;
+  /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
+  private draining = false;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -138,7 +155,7 @@ class TransactionRelay {
   private readonly onClientError = () => this.end('client_error');
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
+    if (!this.borrowing && !this.deciding && !this.draining && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => this.end('backend_closed');
   private readonly onServerError = () => this.end('backend_error');
@@ -154,6 +171,10 @@ class TransactionRelay {
 
   start(first: PooledBackend, clientLeftover: Buffer): void {
     const { client } = this;
+    if (first.tracked && first.loginSettings) {
+      const login = copySettings(first.loginSettings);
+      this.tracked = new TrackedSession(login, !this.opts.clientTracks, login.database === null, this.verdicts);
+    }
     client.on('close', this.onClientClose);
     client.on('error', this.onClientError);
     client.on('drain', this.onClientDrain);
@@ -208,7 +229,7 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
+    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.draining && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
@@ -227,8 +248,7 @@ class TransactionRelay {
         void this.borrowFor();
         return;
       }
-      queue.shift();
-      this.send(p, command);
+      if (!this.send(p, command)) return;
     }
   }
 
@@ -238,56 +258,116 @@ class TransactionRelay {
     return firstSequenceId(p) === 0 ? p.payload[0]! : -1;
   }
 
-  private send(p: Packet, command: number): void {
+  /** Sends the queue's head on; false when it must wait (its pin waits for the proxy's own replies). */
+  private send(p: Packet, command: number): boolean {
     const b = this.backend!;
+    if (command >= 0 && this.tracker && this.fresh) this.replay(b);
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
-    this.awaiting = true;
     if (command >= 0) {
-      this.lastCommand = command;
       this.judge(p, command);
+      if (this.draining) return false;
+      this.lastCommand = command;
     }
+    this.queue.shift();
+    this.awaiting = true;
     if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+    return true;
+  }
+
+  /** The client's settings onto a backend just borrowed, ahead of its command (one write), when they differ. */
+  private replay(b: PooledBackend): void {
+    this.fresh = false;
+    const wanted = this.tracked!.settings;
+    const current = b.settings!;
+    const commands: Buffer[] = [];
+    if (wanted.database !== null && wanted.database !== current.database) commands.push(writeComInitDb(wanted.database));
+    const sql = replaySql(wanted, current);
+    if (sql) commands.push(writeComQuery(sql));
+    if (commands.length === 0) return;
+    adoptSettings(current, wanted);
+    for (const c of commands) {
+      this.tracker!.expect(true);
+      b.socket.write(framePacket(c, 0));
+    }
   }
 
   private judge(p: Packet, command: number): void {
     if (command === COM_CHANGE_USER) this.changedUser = true;
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
-    if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
-    else if (command === COM_PING || command === COM_RESET_CONNECTION) this.verdicts.push(NOTHING_PINNED);
-    else if (command === COM_INIT_DB) this.verdicts.push(DATABASE_CHANGED);
+    const tracked = this.tracked !== null;
+    let verdict: QueryVerdict;
+    if (command === COM_QUERY) verdict = judgeQuery(p.payload.subarray(1), tracked);
+    else if (command === COM_PING || command === COM_RESET_CONNECTION) verdict = NOTHING_PINNED;
+    // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
+    else if (command === COM_INIT_DB) verdict = tracked ? NOTHING_PINNED : DATABASE_CHANGED;
     else return this.pin('command', commandName(command));
+    // Tracked, a statement that pins by its text pins before it goes: its reply need not be read.
+    if (tracked && verdict.pin) return this.pin(verdict.pin, 'statement text');
+    this.verdicts.push(verdict);
     tracker.expect();
   }
 
   private replied(reply: ReplyEnd): void {
     const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
-    if (verdict.pin) this.pin(verdict.pin, 'statement text');
-    else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
+    if (verdict.pin) return this.pin(verdict.pin, 'statement text');
+    if (this.tracked) {
+      const why = this.tracked.replyEnded(reply.stateChanged && !verdict.autocommitOnly);
+      if (why) this.pin('session_state', why);
+    } else if (reply.stateChanged && !verdict.autocommitOnly) {
+      this.pin('session_state', 'server reported a session state change');
+    }
   }
 
+  /**
+   * From now on the backend is the client's and bytes go untouched, once the replies
+   * the tracker still waits for are in (the queue waits meanwhile). A client that does
+   * not track gets the trackers turned off first: nothing it cannot read reaches it.
+   */
   private pin(reason: PinReason, detail: string): void {
     if (this.pinned) return;
     this.pinned = reason;
-    this.tracker = null;
     this.verdicts.length = 0;
     this.opts.onPin?.(reason, detail);
+    const t = this.tracker;
+    if (!t) return;
+    if (this.tracked?.strip) {
+      t.expect(true);
+      this.backend!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
+    }
+    if (t.pending > 0) this.draining = true;
+    else this.tracker = null;
   }
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
-    if (!this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
-    if (!t) return;
+    if (!t) {
+      if (!this.client.write(chunk)) this.backend!.socket.pause();
+      return;
+    }
     try {
       t.push(chunk);
     } catch {
-      // Bytes no reply explains: the stream is out of step and neither side can be trusted.
+      // Bytes no reply explains (or the proxy's own command failed): neither side can be trusted.
       return this.end('backend_error');
     }
+    const out = this.tracked ? t.output : null;
+    let flowing = true;
+    if (out === null) flowing = this.client.write(chunk);
+    else for (const piece of out) flowing = this.client.write(piece);
+    if (!flowing) this.backend?.socket.pause();
+    if (this.draining) {
+      if (t.pending > 0) return;
+      // Pinned, and the tracker's last reply is in: bytes go untouched from here.
+      this.draining = false;
+      this.tracker = null;
+      this.client.resume();
+      return this.pump();
+    }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+    if (this.tracker === t && !this.pinned && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
       this.letGo({ dirty: false, reset: false });
     }
   }
@@ -325,7 +405,12 @@ class TransactionRelay {
     this.backend = b;
     this.borrows++;
     this.status = SERVER_STATUS_AUTOCOMMIT;
-    if (!this.pinned) this.tracker = new ReplyTracker(this.opts.capabilities, this.opts.mariadbCapabilities, this.status, this.onReply);
+    const tracked = this.tracked;
+    if (tracked) tracked.backend = b;
+    if (!this.pinned) {
+      this.fresh = tracked !== null;
+      this.tracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.status, this.onReply, tracked);
+    }
     const s = b.socket;
     s.on('data', this.onServerData);
     s.on('drain', this.onServerDrain);
@@ -345,6 +430,7 @@ class TransactionRelay {
     this.backend = null;
     this.tracker = null;
     this.verdicts.length = 0;
+    if (this.tracked) this.tracked.backend = null;
     const s = b.socket;
     s.off('data', this.onServerData);
     s.off('drain', this.onServerDrain);

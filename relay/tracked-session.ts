@@ -1,0 +1,120 @@
+// Server -> Client, transaction pooling: what the compute's session trackers say each
+// statement changed, turned into the client's own settings (replayed on the next
+// connection it borrows) or a reason to pin. "Flagged" is not "pin": the server flags
+// `SET autocommit=1`, a SET to the current value and `SET STATEMENT ... FOR`, which
+// leave nothing, and reports the values that now hold, so the payload decides:
+// - a replayed variable (backend/session-settings.ts) or the current database: the
+//   client's new value, remembered, and the connection's;
+// - a variable that follows another (the database's charset and collation after USE),
+//   autocommit (the status flags hold the connection while it is off): nothing;
+// - any other variable (unique_checks, max_statement_time, ...): pin;
+// - a state change with nothing else (a user variable, a temporary table, PREPARE,
+//   SET ROLE, ...): pin. The statement text catches what comes with a variable in the
+//   same statement (pin-rules.ts).
+import {
+  isCharsetConnectionIndex,
+  isCollationIndex,
+  replayedIndex,
+  DEFAULT_COLLATION,
+  type SessionSettings,
+} from '../backend/session-settings.js';
+import { readSessionState, type SessionStateSink, type SessionStateWatcher } from '../protocol/index.js';
+import type { QueryVerdict } from './pin-rules.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
+
+/** Variables that change with another and need no replay of their own. */
+const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'autocommit']);
+
+export class TrackedSession implements SessionStateWatcher, SessionStateSink {
+  /** The held connection's (set by the relay on each borrow). */
+  backend: PooledBackend | null = null;
+  /** Why the reply being read pins, if it does. */
+  private pinWhy: string | null = null;
+  /** The reply being read had a session-state block. */
+  private sawState = false;
+  // The OK being read.
+  private verdict: QueryVerdict | undefined;
+  private swallowed = false;
+  private changes = 0;
+  private stateChange = false;
+  private charsetConnection = false;
+  private collation = false;
+
+  /**
+   * `settings`: the client's own, starting as a fresh login's. `verdicts` is the relay's
+   * queue of pending statements' verdicts: the head is the reply being read.
+   */
+  constructor(
+    readonly settings: SessionSettings,
+    readonly strip: boolean,
+    /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
+    private readonly noDatabase: boolean,
+    private readonly verdicts: readonly QueryVerdict[],
+  ) {}
+
+  onSessionState(buf: Buffer, _start: number, end: number, stateAt: number, swallowed: boolean): void {
+    this.verdict = swallowed ? undefined : this.verdicts[0];
+    this.swallowed = swallowed;
+    this.changes = 0;
+    this.stateChange = false;
+    this.charsetConnection = false;
+    this.collation = false;
+    readSessionState(buf, stateAt, end, this);
+    if (swallowed) return;
+    this.sawState = true;
+    if (this.charsetConnection && !this.collation) {
+      // SET NAMES and SET character_set_connection leave the charset's default collation, unreported.
+      const c = this.verdict?.collation ?? DEFAULT_COLLATION;
+      this.settings.values[COLLATION] = c;
+      if (this.backend?.settings) this.backend.settings.values[COLLATION] = c;
+    }
+    if (this.stateChange && this.changes === 0) this.pinWhy ??= 'the compute reported a session state change';
+  }
+
+  /** After a reply: why it pins (or null); `flagged`: its status said the state changed. */
+  replyEnded(flagged: boolean): string | null {
+    const why = this.pinWhy ?? (flagged && !this.sawState ? 'the compute flagged a state change it did not describe' : null);
+    this.pinWhy = null;
+    this.sawState = false;
+    return why;
+  }
+
+  variable(name: string, value: string): void {
+    this.changes++;
+    const b = this.backend;
+    const restored = b?.restoring?.delete(name) === true;
+    if (this.verdict?.temporary) {
+      // SET STATEMENT: the value for that statement only; the old one is back after it.
+      (b!.restoring ??= new Set()).add(name);
+      return;
+    }
+    const i = replayedIndex(name);
+    if (i >= 0) {
+      if (b?.settings) b.settings.values[i] = value;
+      if (!restored && !this.swallowed) this.settings.values[i] = value;
+      if (isCollationIndex(i)) this.collation = true;
+      if (isCharsetConnectionIndex(i)) this.charsetConnection = true;
+      return;
+    }
+    if (FOLLOWERS.has(name) || restored || this.swallowed) return;
+    this.pinWhy ??= `the compute reported a change of ${name}`;
+  }
+
+  schema(name: string): void {
+    this.changes++;
+    if (this.backend?.settings) this.backend.settings.database = name;
+    if (this.swallowed) return;
+    this.settings.database = name;
+    if (this.noDatabase) this.pinWhy ??= 'USE in a session that logged in without a database';
+  }
+
+  stateChanged(): void {
+    this.stateChange = true;
+  }
+
+  other(): void {
+    this.changes++;
+  }
+}
+
+const COLLATION = replayedIndex('collation_connection');
