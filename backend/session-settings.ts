@@ -70,8 +70,12 @@ export const TRACKING_OFF =
 
 /** The settings from a row of SETTINGS_SELECT (NULL character_set_results as the tracker reports it: ''). */
 export function settingsFromRow(row: Array<string | null>, database: string | null): SessionSettings {
-  return { values: row.map((v) => v ?? ''), database };
+  // SELECT answers a boolean as 0/1; the tracker, and SET, say OFF/ON.
+  const values = row.map((v, i) => (i === READ_ONLY ? (v === '1' ? 'ON' : v === '0' ? 'OFF' : (v ?? '')) : (v ?? '')));
+  return { values, database };
 }
+
+const READ_ONLY = REPLAYED_VARIABLES.indexOf('tx_read_only');
 
 /**
  * One SET that makes `current` what `wanted` says, or null when they agree. Only the

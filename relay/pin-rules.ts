@@ -38,10 +38,10 @@ export interface QueryVerdict {
    * `SET autocommit=1` (Django, PyMySQL's autocommit=True) does not pin.
    */
   autocommitOnly: boolean;
-  /** `SET STATEMENT ... FOR`: the variables it reports hold for that statement only. */
-  temporary?: boolean;
-  /** The text has a SET (a reported variable is then this statement's doing, not a restore). */
-  setsVariables?: boolean;
+  /** `SET STATEMENT ... FOR`: the variables it sets (lower case), which hold for that statement only. */
+  temporary?: string[];
+  /** The text has a SET: its text in lower case (a variable it names is its own doing, not a restore). */
+  setsVariables?: string;
   /** `SET NAMES ... COLLATE c`: the collation the tracker does not report. */
   collation?: string;
 }
@@ -90,8 +90,9 @@ export function judgeQuery(sql: Buffer, tracked = false): QueryVerdict {
   if (!tracked) return found.pin ? { pin: found.pin, autocommitOnly: false } : NOTHING;
   if (found.pin) return { pin: found.pin, autocommitOnly: false };
   if (!found.sets) return NOTHING;
-  const verdict: QueryVerdict = { pin: null, autocommitOnly: false, setsVariables: true };
-  if (/^\s*SET\s+STATEMENT\b/i.test(text)) verdict.temporary = true;
+  const verdict: QueryVerdict = { pin: null, autocommitOnly: false, setsVariables: text.toLowerCase() };
+  const statement = /^\s*SET\s+STATEMENT\s+([^]*?)\s+FOR\s/i.exec(text);
+  if (statement) verdict.temporary = [...statement[1]!.matchAll(/(?:^|,)\s*(?:@@)?(?:SESSION\.)?(\w+)\s*=/gi)].map((m) => m[1]!.toLowerCase());
   const names = /\bSET\s+NAMES\s+\S+\s+COLLATE\s+['"`]?(\w+)/i.exec(text);
   if (names) verdict.collation = names[1]!.toLowerCase();
   return verdict;

@@ -71,9 +71,16 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     if (this.stateChange && this.changes === 0) this.pinWhy ??= 'the compute reported a session state change';
   }
 
-  /** After a reply: why it pins (or null); `flagged`: its status said the state changed. */
-  replyEnded(flagged: boolean): string | null {
-    const why = this.pinWhy ?? (flagged && !this.sawState ? 'the compute flagged a state change it did not describe' : null);
+  /**
+   * After a reply: why it pins (or null). `flagged`: its status said the state changed;
+   * `verdict`: its statement's.
+   */
+  replyEnded(flagged: boolean, verdict: QueryVerdict): string | null {
+    const temporary = verdict.temporary;
+    // SET STATEMENT's variables come back with a later statement's report (or were in this one's).
+    if (temporary && this.backend) for (const name of temporary) (this.backend.restoring ??= new Set()).add(name);
+    const undescribed = flagged && !this.sawState && !temporary;
+    const why = this.pinWhy ?? (undescribed ? 'the compute flagged a state change it did not describe' : null);
     this.pinWhy = null;
     this.sawState = false;
     return why;
@@ -82,7 +89,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   variable(name: string, value: string): void {
     this.changes++;
     const b = this.backend;
-    const restored = b?.restoring?.delete(name) === true;
+    // A restore, unless this statement may have set the variable itself.
+    const restored = b?.restoring?.delete(name) === true && this.verdict?.setsVariables?.includes(name) !== true;
     if (this.verdict?.temporary) {
       // SET STATEMENT: the value for that statement only; the old one is back after it.
       (b!.restoring ??= new Set()).add(name);

@@ -313,7 +313,7 @@ class TransactionRelay {
     this.status = reply.statusFlags;
     if (verdict.pin) return this.pin(verdict.pin, 'statement text');
     if (this.tracked) {
-      const why = this.tracked.replyEnded(reply.stateChanged && !verdict.autocommitOnly);
+      const why = this.tracked.replyEnded(reply.stateChanged && !verdict.autocommitOnly, verdict);
       if (why) this.pin('session_state', why);
     } else if (reply.stateChanged && !verdict.autocommitOnly) {
       this.pin('session_state', 'server reported a session state change');

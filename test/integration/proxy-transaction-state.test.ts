@@ -1,0 +1,183 @@
+// Session state in transaction pooling: what one client leaves on a compute connection
+// never reaches the next client of the same user; the settings a client changes are its
+// own on whichever connection it borrows (replayed, not pinned); the drivers' own
+// connect-time setup pins nothing. Expectations come from the compute itself: a direct
+// connection to it, with the same statements, is the reference.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import * as mariadb from 'mariadb';
+import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+
+const run = promisify(execFile);
+
+let stack: Stack;
+let shop: ProjectCredentials;
+let direct: { host: string; port: number };
+
+before(async () => {
+  // Two connections for everyone: clients take turns on the same ones.
+  stack = await startStack({ verify: { ttlMs: 5_000, poolMode: 'transaction', poolMax: 2, poolAcquireTimeoutMs: 5_000 } });
+  shop = await stack.createProject('shop');
+  const setup = await connect({ database: undefined });
+  await setup.query('CREATE DATABASE IF NOT EXISTS app');
+  await setup.query('CREATE DATABASE IF NOT EXISTS other');
+  await setup.query('CREATE TABLE IF NOT EXISTS app.t (id INT)');
+  await setup.end();
+  const c = await stack.compute(shop.computeId);
+  direct = { host: c.host, port: c.port };
+});
+after(async () => {
+  await stack?.close();
+});
+
+function connect(extra: Partial<mysql.ConnectionOptions> = {}) {
+  return mysql.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password, database: 'app', ...extra });
+}
+
+/** The same user straight to the compute: the reference. */
+function connectDirect(extra: Partial<mysql.ConnectionOptions> = {}) {
+  return mysql.createConnection({ ...direct, user: shop.user, password: shop.password, database: 'app', ...extra });
+}
+
+/** What a session shows of its state: every replayed setting, the database, and a few that must never travel. */
+const STATE_SQL =
+  'SELECT @@character_set_client AS cs_client, @@character_set_connection AS cs_conn, @@character_set_results AS cs_results, ' +
+  '@@collation_connection AS coll, @@time_zone AS tz, @@sql_mode AS mode, @@tx_isolation AS iso, @@tx_read_only AS ro, ' +
+  'DATABASE() AS db, @@unique_checks AS uc, @@max_statement_time AS mst, @@autocommit AS ac';
+
+async function state(conn: mysql.Connection): Promise<Record<string, unknown>> {
+  const [rows] = await conn.query(STATE_SQL);
+  return { ...(rows as any[])[0] };
+}
+
+async function pins(): Promise<number> {
+  const m = await stack.proxy.metrics.sessionPins.get();
+  return m.values.reduce((n, v) => n + v.value, 0);
+}
+
+const PYMYSQL_LEAK = `
+import sys, pymysql
+port, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def conn(): return pymysql.connect(host='127.0.0.1', port=port, user=user, password=password, database='app')
+a = conn()
+with a.cursor() as cur:
+    cur.execute("BEGIN NOT ATOMIC SET time_zone='+05:00'; END")
+    cur.execute("IF 1 THEN SET unique_checks=0; END IF")
+    cur.execute("SELECT @@time_zone, @@unique_checks")
+    print('a', *cur.fetchone())
+for i in range(3):
+    b = conn()
+    with b.cursor() as cur:
+        cur.execute("SELECT @@time_zone, @@unique_checks")
+        print('b', *cur.fetchone())
+    b.close()
+with a.cursor() as cur:
+    cur.execute("SELECT @@time_zone, @@unique_checks")
+    print('a', *cur.fetchone())
+a.close()
+`;
+
+test('the leak of issue 13: state set inside BEGIN NOT ATOMIC and IF never reaches the next client (PyMySQL)', async () => {
+  const ref = await connectDirect();
+  const defaults = await state(ref);
+  await ref.end();
+  const { stdout } = await run('/usr/bin/python3', ['-c', PYMYSQL_LEAK, String(stack.proxy.port), `shop.${shop.user}`, shop.password]);
+  const lines = stdout.trim().split('\n');
+  assert.deepEqual(lines, ['a +05:00 0', ...Array(3).fill(`b ${defaults.tz} 1`), 'a +05:00 0']);
+});
+
+test('the same through mysql2, which does not track either, and through a client that does (mariadb)', async () => {
+  for (const open of [() => connect(), () => connect({ flags: ['+SESSION_TRACK'] })]) {
+    const a = await open();
+    await a.query("BEGIN NOT ATOMIC SET time_zone='+05:00'; END");
+    await a.query('IF 1 THEN SET unique_checks=0; END IF');
+    const b = await open();
+    const seen = await state(b);
+    assert.notEqual(seen.tz, '+05:00');
+    assert.equal(Number(seen.uc), 1);
+    const own = await state(a);
+    assert.equal(own.tz, '+05:00');
+    assert.equal(Number(own.uc), 0);
+    await Promise.all([a.end(), b.end()]);
+  }
+});
+
+test('every replayed setting: A keeps its own, B sees the server defaults, nothing pins', async () => {
+  const first = await connectDirect();
+  const defaults = await state(first);
+  await first.end();
+  const changes = [
+    'SET NAMES latin1',
+    'SET NAMES utf8mb4 COLLATE utf8mb4_bin',
+    'SET CHARACTER SET cp1250',
+    'SET character_set_client = ascii',
+    'SET character_set_results = NULL',
+    'SET character_set_connection = utf8mb3',
+    'SET collation_connection = utf8mb4_unicode_ci',
+    "SET time_zone = '-03:00'",
+    "SET sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'",
+    'SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE',
+    'SET SESSION TRANSACTION READ ONLY',
+    'USE other',
+  ];
+  const before = await pins();
+  for (const sql of changes) {
+    const ref = await connectDirect();
+    const a = await connect();
+    const b = await connect();
+    await a.query(sql);
+    await ref.query(sql);
+    const wanted = await state(ref);
+    // Several rounds: each borrow may land on the other's connection.
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(await state(a), wanted, `A after ${sql}`);
+      assert.deepEqual(await state(b), defaults, `B after A's ${sql}`);
+    }
+    await Promise.all([a.end(), b.end(), ref.end()]);
+  }
+  assert.equal((await pins()) - before, 0, 'replayed, not pinned');
+});
+
+test('flagged is not pinned: autocommit=1, a SET to the current value, SET STATEMENT ... FOR', async () => {
+  const before = await pins();
+  const a = await connect();
+  const tz = (await state(a)).tz;
+  await a.query('SET autocommit = 1');
+  await a.query(`SET time_zone = '${tz}'`);
+  await a.query("SET STATEMENT time_zone = '+07:00' FOR SELECT 1");
+  await a.query("SET STATEMENT max_statement_time = 5 FOR SELECT 1");
+  const b = await connect();
+  // The restore of max_statement_time is reported with a later flagged statement.
+  await b.query("SET time_zone = '+01:00'");
+  assert.equal(Number((await state(b)).mst), 0);
+  assert.equal((await state(a)).tz, tz);
+  assert.equal((await pins()) - before, 0);
+  await Promise.all([a.end(), b.end()]);
+});
+
+test('what the trackers do not describe still pins: user variables, temporary tables, other variables', async () => {
+  const cases = ['SET @x = 1', "BEGIN NOT ATOMIC SET @y = 2; SET time_zone = '+02:00'; END", 'CREATE TEMPORARY TABLE tmp (x INT)', 'SET unique_checks = 0', "DO GET_LOCK('l', 0)", 'SET TRANSACTION ISOLATION LEVEL SERIALIZABLE'];
+  for (const sql of cases) {
+    const before = await pins();
+    const a = await connect();
+    await a.query(sql);
+    await a.query('SELECT 1');
+    assert.equal((await pins()) - before, 1, sql);
+    await a.end();
+  }
+});
+
+test("the drivers' own connect-time setup pins nothing (mysql2, the mariadb connector)", async () => {
+  const before = await pins();
+  const clients: Array<{ query(sql: string): Promise<unknown>; end(): Promise<void> }> = [];
+  for (let i = 0; i < 5; i++) {
+    clients.push(await connect());
+    clients.push(await mariadb.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password, database: 'app' }));
+  }
+  for (const c of clients) await c.query('SELECT 1');
+  assert.equal((await pins()) - before, 0);
+  await Promise.all(clients.map((c) => c.end()));
+});
