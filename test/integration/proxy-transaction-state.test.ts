@@ -181,3 +181,73 @@ test("the drivers' own connect-time setup pins nothing (mysql2, the mariadb conn
   assert.equal((await pins()) - before, 0);
   await Promise.all(clients.map((c) => c.end()));
 });
+
+/** A small seeded generator (mulberry32): a failing run is repeated with FUZZ_SEED. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Statements that leave state, flagged by the trackers or not, replayed or pinning. */
+function fuzzStatement(r: () => number, i: number): string {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const tz = pick(['+01:00', '-04:30', '+09:00', 'SYSTEM']);
+  const setting = pick([
+    `time_zone = '${tz}'`,
+    `sql_mode = '${pick(['', 'ANSI_QUOTES', 'STRICT_ALL_TABLES', 'NO_ZERO_DATE,IGNORE_SPACE'])}'`,
+    `NAMES ${pick(['latin1', 'utf8mb4', 'utf8mb3', 'utf8mb4 COLLATE utf8mb4_bin'])}`,
+    `SESSION TRANSACTION ISOLATION LEVEL ${pick(['READ COMMITTED', 'SERIALIZABLE', 'REPEATABLE READ'])}`,
+    `character_set_results = ${pick(['NULL', 'latin1', 'utf8mb4'])}`,
+  ]);
+  return pick([
+    `SET ${setting}`,
+    `SET ${setting}`,
+    `BEGIN NOT ATOMIC SET ${setting}; END`,
+    `IF 1 THEN SET ${setting}; END IF`,
+    `SET STATEMENT time_zone = '${tz}' FOR SELECT 1`,
+    `USE ${pick(['app', 'other'])}`,
+    'SET autocommit = 1',
+    'SELECT 1',
+    // These pin (the client keeps its connection until it quits).
+    `SET @v${i} = ${i}`,
+    'IF 1 THEN SET unique_checks = 0; END IF',
+    'SET max_statement_time = 7',
+  ]);
+}
+
+test('state fuzz: random state-leaving statements from many clients of one user; each sees only its own', async () => {
+  const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+  console.log(`# state fuzz seed ${seed} (FUZZ_SEED=${seed} repeats it)`);
+  const r = random(seed);
+  const deadline = Date.now() + 20_000;
+  const clients = 5;
+  // Each client through the proxy, and its twin straight to the compute: the twin's state is what the client must see.
+  const pairs: Array<{ proxied: mysql.Connection; twin: mysql.Connection; pinned: boolean }> = [];
+  const open = async () => ({ proxied: await connect(), twin: await connectDirect(), pinned: false });
+  for (let i = 0; i < clients; i++) pairs.push(await open());
+  let steps = 0;
+  for (; steps < 150 && Date.now() < deadline; steps++) {
+    const who = Math.floor(r() * clients);
+    const sql = fuzzStatement(r, steps);
+    const p = pairs[who]!;
+    await p.proxied.query(sql);
+    await p.twin.query(sql);
+    const pinning = /@v|unique_checks|max_statement_time = 7/.test(sql);
+    for (const [i, other] of pairs.entries()) {
+      assert.deepEqual(await state(other.proxied), await state(other.twin), `seed ${seed}, step ${steps} (client ${who}: ${sql}): client ${i}`);
+    }
+    // A pinned client holds one of the two connections: it quits, and a new client takes its place.
+    if (pinning) {
+      await Promise.all([p.proxied.end(), p.twin.end()]);
+      pairs[who] = await open();
+    }
+  }
+  await Promise.all(pairs.flatMap((p) => [p.proxied.end(), p.twin.end()]));
+  assert.ok(steps >= 20, `only ${steps} steps in the time given`);
+});
