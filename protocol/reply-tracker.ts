@@ -159,6 +159,7 @@ export class ReplyTracker implements FrameSink {
     }
     this.output = null;
     this.sentTo = 0;
+    if (this.inPacket) this.packetAt = -1; // it began in an earlier chunk
     this.scanner.scan(chunk);
     if (this.head === chunk) this.copyHead();
     if (this.okWhole && this.okBuf === chunk) this.copyOk(this.okAt, this.okFill);
