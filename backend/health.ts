@@ -8,6 +8,8 @@
 // sequence ids and reply kinds checked, so replies left over from a client that quit
 // mid-command shift the expected pattern and fail the check.
 import {
+  CLIENT_IGNORE_SPACE,
+  CLIENT_INTERACTIVE,
   writeComInitDb,
   writeComPing,
   writeComQuery,
@@ -58,6 +60,8 @@ export async function resetBackend(
 ): Promise<HealthCheck> {
   const commands = [writeComResetConnection()];
   if (database) commands.push(writeComInitDb(database));
+  const restore = clientFlagSettings(target.capabilities);
+  if (restore) commands.push(writeComQuery(restore));
   commands.push(...baselineCommands(target));
   let replies: CommandReply[];
   try {
@@ -82,6 +86,18 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
   } catch (err) {
     return { ok: false, reason: (err as Error).message, timedOut: err instanceof ChannelTimeoutError };
   }
+}
+
+/**
+ * What the login's client flags set and COM_RESET_CONNECTION takes back to the global
+ * values (MariaDB 10.11): CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode, and
+ * CLIENT_INTERACTIVE makes wait_timeout interactive_timeout. Null when neither.
+ */
+export function clientFlagSettings(capabilities: number): string | null {
+  const parts: string[] = [];
+  if (capabilities & CLIENT_IGNORE_SPACE) parts.push("sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'IGNORE_SPACE')");
+  if (capabilities & CLIENT_INTERACTIVE) parts.push('wait_timeout = @@GLOBAL.interactive_timeout');
+  return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
 }
 
 function baselineRow(reply: CommandReply, tracked: boolean): SessionBaseline | null {

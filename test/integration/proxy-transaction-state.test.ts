@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+import { mariadbCli } from '../helpers/clients.js';
 
 const run = promisify(execFile);
 
@@ -180,6 +181,16 @@ test("the drivers' own connect-time setup pins nothing (mysql2, the mariadb conn
   for (const c of clients) await c.query('SELECT 1');
   assert.equal((await pins()) - before, 0);
   await Promise.all(clients.map((c) => c.end()));
+});
+
+test('CLIENT_IGNORE_SPACE survives connection reuse and resets: mariadb -i again and again', async () => {
+  const user = `shop.${shop.user}`;
+  // The second pins (a user variable), so its connection is reset when it quits.
+  for (const sql of ['SELECT COUNT (*) FROM app.t', 'SET @x = 1; SELECT COUNT (*) FROM app.t', 'SELECT COUNT (*) FROM app.t', 'SELECT COUNT (*) FROM app.t']) {
+    const r = await mariadbCli(stack.proxy.port, user, shop.password, sql, ['-i']);
+    assert.equal(r.code, 0, `${sql}: ${r.stderr}`);
+    assert.equal(r.stdout, '0\n');
+  }
 });
 
 /** A small seeded generator (mulberry32): a failing run is repeated with FUZZ_SEED. */
