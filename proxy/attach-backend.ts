@@ -4,8 +4,11 @@
 import type { Socket } from 'node:net';
 import {
   CLIENT_SESSION_TRACK,
+  SERVER_SESSION_STATE_CHANGED,
   SERVER_STATUS_AUTOCOMMIT,
   writeOkPacket,
+  writeSessionVariables,
+  type OkPacket,
   type Greeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
@@ -22,6 +25,7 @@ import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import { pickAccount } from '../accounts/account-order.js';
+import { loginReport } from '../backend/session-settings.js';
 import { serverUserName } from '../accounts/user-accounts.js';
 
 interface Attached {
@@ -132,11 +136,23 @@ export async function attachVerified(
   }
   await checkSourceAddress(ctx, route, creds, attached);
   const clientLeftover = ctx.client.detach();
-  ctx.client.write(
-    writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, negotiated),
-    ctx.client.nextSequenceId,
-  );
+  ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return { ...attached, clientLeftover };
+}
+
+/**
+ * The OK that ends a verified login. A tracked connection's login values go to a client
+ * that negotiated CLIENT_SESSION_TRACK as session-state data, as a compute reporting them
+ * would: what the client's driver would otherwise ask for with a statement.
+ */
+function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
+  const ok: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
+  const login = attached.pooled?.loginSettings;
+  if (login && negotiated & CLIENT_SESSION_TRACK) {
+    ok.statusFlags |= SERVER_SESSION_STATE_CHANGED;
+    ok.sessionState = writeSessionVariables(loginReport(login));
+  }
+  return writeOkPacket(ok, negotiated);
 }
 
 /**

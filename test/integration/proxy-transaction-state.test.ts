@@ -176,11 +176,34 @@ test("the drivers' own connect-time setup pins nothing (mysql2, the mariadb conn
   const clients: Array<{ query(sql: string): Promise<unknown>; end(): Promise<void> }> = [];
   for (let i = 0; i < 5; i++) {
     clients.push(await connect());
-    clients.push(await mariadb.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password, database: 'app' }));
+    clients.push(await connectMariadb());
   }
   for (const c of clients) await c.query('SELECT 1');
   assert.equal((await pins()) - before, 0);
   await Promise.all(clients.map((c) => c.end()));
+});
+
+function connectMariadb() {
+  return mariadb.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password, database: 'app' });
+}
+
+async function setStatements(): Promise<number> {
+  const ref = await connectDirect();
+  const [rows] = await ref.query("SHOW GLOBAL STATUS LIKE 'Com_set_option'");
+  await ref.end();
+  return Number((rows as any[])[0].Value);
+}
+
+test('the mariadb connector sends no SET NAMES: the login OK reports its charset, as session-state data', async () => {
+  // Warm: the pool's own logins (which turn the trackers on) are done before counting.
+  for (let round = 0; round < 2; round++) {
+    const before = await setStatements();
+    const clients = await Promise.all(Array.from({ length: 5 }, () => connectMariadb()));
+    for (const c of clients) assert.equal(((await c.query('SELECT @@character_set_client AS cs')) as any[])[0].cs, 'utf8mb4');
+    await Promise.all(clients.map((c) => c.end()));
+    // The reference connection's own SHOW counts as no SET; nothing else ran.
+    if (round === 1) assert.equal((await setStatements()) - before, 0);
+  }
 });
 
 test('CLIENT_IGNORE_SPACE survives connection reuse and resets: mariadb -i again and again', async () => {
