@@ -22,6 +22,9 @@ import { readSessionState, type SessionStateSink, type SessionStateWatcher } fro
 import type { QueryVerdict } from './pin-rules.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 
+/** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */
+const TRACKING: Record<string, string> = { session_track_schema: 'ON', session_track_state_change: 'ON', session_track_system_variables: '*' };
+
 /** Variables that change with another and need no replay of their own. */
 const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'autocommit']);
 
@@ -104,7 +107,7 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       if (isCharsetConnectionIndex(i)) this.charsetConnection = true;
       return;
     }
-    if (FOLLOWERS.has(name) || restored || this.swallowed) return;
+    if (FOLLOWERS.has(name) || TRACKING[name] === value || restored || this.swallowed) return;
     this.pinWhy ??= `the compute reported a change of ${name}`;
   }
 

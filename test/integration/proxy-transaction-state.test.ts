@@ -11,6 +11,9 @@ import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const run = promisify(execFile);
 
@@ -203,6 +206,43 @@ test('the mariadb connector sends no SET NAMES: the login OK reports its charset
     await Promise.all(clients.map((c) => c.end()));
     // The reference connection's own SHOW counts as no SET; nothing else ran.
     if (round === 1) assert.equal((await setStatements()) - before, 0);
+  }
+});
+
+const JAVA_SESSIONS = `
+import java.sql.*;
+import java.util.*;
+
+public class Sessions {
+  public static void main(String[] a) throws Exception {
+    String url = "jdbc:mariadb://127.0.0.1:" + a[0] + "/app";
+    List<Connection> open = new ArrayList<>();
+    for (int i = 0; i < 3; i++) open.add(DriverManager.getConnection(url, a[1], a[2]));
+    for (Connection c : open) {
+      try (ResultSet rs = c.createStatement().executeQuery("SELECT @@sql_mode, @@time_zone, @@autocommit, @@character_set_client, DATABASE()")) {
+        rs.next();
+        System.out.println(rs.getString(1) + " " + rs.getString(2) + " " + rs.getString(3) + " " + rs.getString(4) + " " + rs.getString(5));
+      }
+    }
+    for (Connection c : open) c.close();
+  }
+}
+`;
+
+test("Connector/J's connect-time settings are replayed, not pinned, and what it sees is what a direct connection sees", async () => {
+  const jar = '/usr/share/java/mariadb-java-client.jar';
+  const dir = await makeTempDir('wake-proxy-java-');
+  try {
+    await writeFile(join(dir.path, 'Sessions.java'), JAVA_SESSIONS);
+    await run('javac', ['-cp', jar, '-d', dir.path, join(dir.path, 'Sessions.java')], { timeout: 120_000 });
+    const java = (port: number, user: string) => run('java', ['-cp', `${jar}:${dir.path}`, 'Sessions', String(port), user, shop.password], { timeout: 60_000 });
+    const before = await pins();
+    const proxied = await java(stack.proxy.port, `shop.${shop.user}`);
+    assert.equal((await pins()) - before, 0, 'no pins');
+    const straight = await java(direct.port, shop.user);
+    assert.equal(proxied.stdout, straight.stdout);
+  } finally {
+    await dir.remove();
   }
 });
 
