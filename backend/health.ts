@@ -32,6 +32,13 @@ export interface SessionBaseline {
 export type HealthCheck = { ok: true; settings?: SessionSettings } | { ok: false; reason: string; timedOut?: boolean };
 
 const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
+/**
+ * After COM_RESET_CONNECTION, MariaDB 10.11 reads @@profiling as 0 but goes on recording
+ * statements, and keeps the history: a connection whose client turned profiling on
+ * would show its statements, and the pool's, to the next client. Its history (SHOW
+ * PROFILES is not recorded itself) is empty unless that happened; then it is destroyed.
+ */
+const PROFILES_SQL = 'SHOW PROFILES';
 /** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
 const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
 
@@ -62,6 +69,7 @@ export async function resetBackend(
   if (database) commands.push(writeComInitDb(database));
   const restore = clientFlagSettings(target.capabilities);
   if (restore) commands.push(writeComQuery(restore));
+  const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
   commands.push(...baselineCommands(target));
   let replies: CommandReply[];
   try {
@@ -69,8 +77,11 @@ export async function resetBackend(
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
-  for (const reply of replies.slice(0, -1)) {
-    if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
+  for (const [i, reply] of replies.slice(0, -1).entries()) {
+    if (i === profilesAt) {
+      if (reply.kind !== 'rows') return { ok: false, reason: `SHOW PROFILES answered ${describe(reply)}` };
+      if (reply.rows.length > 0) return { ok: false, reason: 'a client turned profiling on: the history would show to the next' };
+    } else if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
   }
   const row = baselineRow(replies[replies.length - 1]!, target.tracked === true);
   if (!row) return { ok: false, reason: `state check answered ${describe(replies[replies.length - 1]!)}` };

@@ -91,11 +91,27 @@ export function judgeQuery(sql: Buffer, tracked = false): QueryVerdict {
   if (found.pin) return { pin: found.pin, autocommitOnly: false };
   if (!found.sets) return NOTHING;
   const verdict: QueryVerdict = { pin: null, autocommitOnly: false, setsVariables: text.toLowerCase() };
+  // A plain SET of a variable the proxy does not replay pins before it runs: the backend
+  // is the client's from then on, and nothing the proxy sends to it afterwards (turning
+  // the trackers off) lands in what the setting records (SET profiling=1, SHOW PROFILES).
+  const assigned = /^\s*SET\s+(?!STATEMENT\b)([^]*)$/i.exec(text);
+  if (assigned && assignedNames(assigned[1]!).some((name) => !SET_REPLAYED.test(name))) return SET_PINNED;
   const statement = /^\s*SET\s+STATEMENT\s+([^]*?)\s+FOR\s/i.exec(text);
-  if (statement) verdict.temporary = [...statement[1]!.matchAll(/(?:^|,)\s*(?:@@)?(?:SESSION\.)?(\w+)\s*=/gi)].map((m) => m[1]!.toLowerCase());
+  if (statement) verdict.temporary = assignedNames(statement[1]!);
   const names = /\bSET\s+NAMES\s+\S+\s+COLLATE\s+['"`]?(\w+)/i.exec(text);
   if (names) verdict.collation = names[1]!.toLowerCase();
   return verdict;
+}
+
+/** What SET may assign without a pin: the replayed settings, autocommit, the trackers (the compute's report decides). */
+const SET_REPLAYED =
+  /^(character_set_(client|results|connection)|collation_connection|time_zone|sql_mode|tx_isolation|tx_read_only|transaction_isolation|transaction_read_only|autocommit|session_track_\w+)$/;
+
+const SET_PINNED: QueryVerdict = { pin: 'set_statement', autocommitOnly: false };
+
+/** The session variables a SET list assigns (lower case): `a = 1, @@SESSION.b := 'x'`. */
+function assignedNames(list: string): string[] {
+  return [...list.matchAll(/(?:^|,)\s*(?:(?:SESSION|LOCAL)\s+)?(?:@@(?:SESSION\.|LOCAL\.)?)?(\w+)\s*:?=/gi)].map((m) => m[1]!.toLowerCase());
 }
 
 interface Scan {

@@ -99,3 +99,14 @@ test('client flags that change the session survive a reset: mariadb -i twice (IG
     assert.match(r.stdout, /^\d+\n1\n$/);
   }
 });
+
+test("the pool's own statements never show in a client's session (SHOW PROFILES)", async () => {
+  for (let i = 0; i < 2; i++) {
+    const c = await connect();
+    await c.query('SET profiling = 1');
+    await c.query('SELECT 1');
+    const [rows] = await c.query('SHOW PROFILES');
+    assert.deepEqual((rows as any[]).map((r) => String(r.Query)), ['SELECT 1']);
+    await c.end();
+  }
+});

@@ -256,6 +256,32 @@ test('CLIENT_IGNORE_SPACE survives connection reuse and resets: mariadb -i again
   }
 });
 
+/** The statements SHOW PROFILES lists after SET profiling=1 and a few of the client's own. */
+async function profiled(conn: mysql.Connection): Promise<string[]> {
+  await conn.query('SET profiling = 1');
+  await conn.query('SELECT 1');
+  await conn.query("SELECT 'two'");
+  const [rows] = await conn.query('SHOW PROFILES');
+  return (rows as any[]).map((r) => String(r.Query));
+}
+
+test("the pool's own statements never show in a client's session (SHOW PROFILES), as on a direct connection", async () => {
+  for (const tracks of [false, true]) {
+    const flags = tracks ? { flags: ['+SESSION_TRACK'] } : {};
+    // Another client first, so the connection is a reused one with settings to replay.
+    const other = await connect(flags);
+    await other.query("SET time_zone = '+03:00'");
+    await other.end();
+    const ref = await connectDirect(flags);
+    const want = await profiled(ref);
+    await ref.end();
+    const a = await connect(flags);
+    await a.query("SET time_zone = '+02:00'");
+    assert.deepEqual(await profiled(a), want);
+    await a.end();
+  }
+});
+
 /** A small seeded generator (mulberry32): a failing run is repeated with FUZZ_SEED. */
 function random(seed: number): () => number {
   let a = seed >>> 0;
