@@ -8,6 +8,7 @@
 // sequence ids and reply kinds checked, so replies left over from a client that quit
 // mid-command shift the expected pattern and fail the check.
 import {
+  readSessionState,
   CLIENT_IGNORE_SPACE,
   CLIENT_INTERACTIVE,
   writeComInitDb,
@@ -17,7 +18,7 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { runCommands, type CommandTarget } from './query.js';
-import { SETTINGS_SELECT, TRACKING_ON, settingsFromRow, type SessionSettings } from './session-settings.js';
+import { SETTINGS_SELECT, TRACKING_ON, replayedIndex, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
@@ -26,12 +27,26 @@ export interface SessionBaseline {
   role: string | null;
   /** A tracked connection's replayed settings (transaction pooling): its login values. */
   settings?: SessionSettings;
+  /**
+   * The compute's init_connect as it stood at login, when the server ran it for this
+   * user (no CONNECTION ADMIN or SUPER); null otherwise. A new client on a reused
+   * connection has it run again (runInitConnect), where a login would.
+   */
+  initConnect?: string | null;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
 export type HealthCheck = { ok: true; settings?: SessionSettings } | { ok: false; reason: string; timedOut?: boolean };
 
-const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
+/**
+ * init_connect when the server runs it for the logged-in account, else NULL: accounts with
+ * SUPER or CONNECTION ADMIN (granted to the account itself, not a role) skip it.
+ */
+const INIT_CONNECT_SQL =
+  "IF(@@GLOBAL.init_connect = '' OR EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') " +
+  "AND GRANTEE = CONCAT('''', REPLACE(LEFT(CURRENT_USER(), LENGTH(CURRENT_USER()) - LOCATE('@', REVERSE(CURRENT_USER()))), '''', ''''''), " +
+  "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), NULL, @@GLOBAL.init_connect)";
+const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
 /**
  * After COM_RESET_CONNECTION, MariaDB 10.11 reads @@profiling as 0 but goes on recording
  * statements, and keeps the history: a connection whose client turned profiling on
@@ -40,7 +55,7 @@ const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
  */
 const PROFILES_SQL = 'SHOW PROFILES';
 /** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
-const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${SETTINGS_SELECT}`;
 
 /**
  * Read right after login, before the first client sees the connection; a tracked one
@@ -90,6 +105,31 @@ export async function resetBackend(
   return row.settings ? { ok: true, settings: row.settings } : { ok: true };
 }
 
+/**
+ * Runs init_connect on a reused connection for a new client, as the server does at
+ * login: as one compound statement (init_connect may hold several, and the connection
+ * need not allow multi-statements). A tracked connection's settings follow what it
+ * reports. Throws when it fails: the server refuses such a login.
+ */
+export async function runInitConnect(target: CommandTarget & { settings: SessionSettings | null }, sql: string, timeoutMs: number): Promise<void> {
+  const [reply] = await runCommands(target, [writeComQuery(`BEGIN NOT ATOMIC ${sql}; END`)], timeoutMs);
+  if (reply!.kind === 'error') throw new Error(`init_connect failed: ${reply!.error.code} ${reply!.error.message}`);
+  const state = reply!.kind === 'ok' ? reply!.ok.sessionState : undefined;
+  const current = target.settings;
+  if (!state || !current) return;
+  readSessionState(state, 0, state.length, {
+    variable(name, value) {
+      const i = replayedIndex(name);
+      if (i >= 0) current.values[i] = value;
+    },
+    schema(name) {
+      current.database = name;
+    },
+    stateChanged() {},
+    other() {},
+  });
+}
+
 export async function pingBackend(target: CommandTarget, timeoutMs: number): Promise<HealthCheck> {
   try {
     const [reply] = await runCommands(target, [writeComPing()], timeoutMs);
@@ -112,10 +152,10 @@ export function clientFlagSettings(capabilities: number): string | null {
 }
 
 function baselineRow(reply: CommandReply, tracked: boolean): SessionBaseline | null {
-  const columns = tracked ? 2 + SETTINGS_COLUMNS : 2;
+  const columns = tracked ? 3 + SETTINGS_COLUMNS : 3;
   if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
-  const [database, role, ...settings] = reply.rows[0]!;
-  const row: SessionBaseline = { database: database ?? null, role: role ?? null };
+  const [database, role, initConnect, ...settings] = reply.rows[0]!;
+  const row: SessionBaseline = { database: database ?? null, role: role ?? null, initConnect: initConnect ?? null };
   if (tracked) row.settings = settingsFromRow(settings, row.database);
   return row;
 }

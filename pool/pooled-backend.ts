@@ -34,6 +34,8 @@ export interface PooledBackend extends CommandTarget {
    * their restored values with a later statement, which is not a change of that one's.
    */
   restoring: Set<string> | null;
+  /** init_connect when the server ran it at this connection's login (backend/health.ts), else null. */
+  readonly initConnect: string | null;
 }
 
 export class BackendEntry implements PooledBackend {
@@ -70,6 +72,10 @@ export class BackendEntry implements PooledBackend {
     this.greeting = conn.greeting;
     conn.socket.on('close', this.onClose);
     if (conn.socket.destroyed) this.markDead('connection closed');
+  }
+
+  get initConnect(): string | null {
+    return this.baseline.initConnect ?? null;
   }
 
   get loginSettings(): SessionSettings | null {

@@ -18,6 +18,7 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
 import { ClientError, ER_CON_COUNT_ERROR, accessDenied, computeUnavailable } from './client-error.js';
+import { runInitConnect } from '../backend/health.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
@@ -60,6 +61,8 @@ export interface BorrowedBackend extends Attached {
 export type AttachedBackend = OwnBackend | BorrowedBackend;
 
 const EMPTY = Buffer.alloc(0);
+/** What the server answers a login whose init_connect failed. */
+const ER_NEW_ABORTING_CONNECTION = 1184;
 
 /** Passthrough: returns null when the compute refused the client (its ERR already forwarded). */
 export async function attachPassthrough(
@@ -124,6 +127,7 @@ export async function attachVerified(
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
+    await initConnect(ctx, route, pooling.pools, pooled);
     attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, clientCapabilities };
   } else {
     const login = await wakeAndConnect(ctx, route, {
@@ -138,6 +142,22 @@ export async function attachVerified(
   const clientLeftover = ctx.client.detach();
   ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return { ...attached, clientLeftover };
+}
+
+/**
+ * A reused connection missed the init_connect the server runs at each login for users
+ * without CONNECTION ADMIN or SUPER: run for this client, as its login would have. A
+ * failure refuses the login, as the server does (1184), and the connection goes.
+ */
+async function initConnect(ctx: SessionContext, route: Route, pools: BackendPools, pooled: PooledBackend): Promise<void> {
+  if (pooled.borrows <= 1 || !pooled.initConnect) return;
+  try {
+    await runInitConnect(pooled, pooled.initConnect, ctx.cfg.connectTimeoutMs);
+  } catch (err) {
+    await pools.release(pooled, { dirty: true });
+    const message = `Aborted connection ${ctx.id} to db: '${route.database ?? 'unconnected'}' user: '${route.backendUser}' host: '${ctx.clientAddress}' (init_connect command failed)`;
+    throw new ClientError(ER_NEW_ABORTING_CONNECTION, '08S01', message, 'init_connect_failed', { cause: err });
+  }
 }
 
 /**

@@ -256,6 +256,31 @@ test('CLIENT_IGNORE_SPACE survives connection reuse and resets: mariadb -i again
   }
 });
 
+test('init_connect runs for every new client where the server would run it, on a reused connection too', async () => {
+  const admin = await connectDirect();
+  await admin.query('CREATE TABLE IF NOT EXISTS app.logins (id INT)');
+  await admin.query("CREATE USER IF NOT EXISTS 'plain'@'%' IDENTIFIED BY 'plain-pw'");
+  await admin.query("GRANT SELECT, INSERT ON app.* TO 'plain'@'%'");
+  await admin.query("SET GLOBAL init_connect = 'INSERT INTO app.logins VALUES (CONNECTION_ID()); SET time_zone = ''+06:00'''");
+  const logins = async () => Number(((await admin.query('SELECT COUNT(*) AS n FROM app.logins'))[0] as any[])[0].n);
+  try {
+    const before = await logins();
+    for (let i = 0; i < 3; i++) {
+      const c = await connect({ user: 'shop.plain', password: 'plain-pw' });
+      assert.equal((await state(c)).tz, '+06:00', 'what init_connect set');
+      await c.end();
+    }
+    assert.equal((await logins()) - before, 3, 'one run per login, as the server does');
+    // An account with SUPER (the project's owner) skips it, as with the server.
+    const owner = await connect();
+    assert.equal((await logins()) - before, 3);
+    await owner.end();
+  } finally {
+    await admin.query("SET GLOBAL init_connect = ''");
+    await admin.end();
+  }
+});
+
 /** The statements SHOW PROFILES lists after SET profiling=1 and a few of the client's own. */
 async function profiled(conn: mysql.Connection): Promise<string[]> {
   await conn.query('SET profiling = 1');
