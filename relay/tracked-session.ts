@@ -12,6 +12,8 @@
 //   SET ROLE, ...): pin. The statement text catches what comes with a variable in the
 //   same statement (pin-rules.ts).
 import {
+  adoptSettings,
+  copySettings,
   isCharsetConnectionIndex,
   isCollationIndex,
   replayedIndex,
@@ -47,13 +49,24 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
    * `settings`: the client's own, starting as a fresh login's. `verdicts` is the relay's
    * queue of pending statements' verdicts: the head is the reply being read.
    */
+  /** The client's own settings, starting as its login's. */
+  readonly settings: SessionSettings;
+
   constructor(
-    readonly settings: SessionSettings,
+    /** A fresh login's settings (COM_RESET_CONNECTION brings the client back to them). */
+    private readonly login: SessionSettings,
     readonly strip: boolean,
     /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
     private readonly noDatabase: boolean,
     private readonly verdicts: readonly QueryVerdict[],
-  ) {}
+  ) {
+    this.settings = copySettings(login);
+  }
+
+  /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
+  backToLogin(): void {
+    adoptSettings(this.settings, this.login);
+  }
 
   onSessionState(buf: Buffer, _start: number, end: number, stateAt: number, swallowed: boolean): void {
     this.verdict = swallowed ? undefined : this.verdicts[0];

@@ -99,6 +99,8 @@ export interface TransactionOutcome {
 
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
+/** The client's own COM_RESET_CONNECTION on a held backend (tracked: see replied()). */
+const CLIENT_RESET: QueryVerdict = { pin: null, autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
 /** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
 const KILL_FAILED: KillAction = {
@@ -148,6 +150,8 @@ class TransactionRelay {
   private fresh = false;
   /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
   private draining = false;
+  /** The client reset the held backend's session: it goes back through the pool's reset. */
+  private resetOnRelease = false;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -171,10 +175,8 @@ class TransactionRelay {
 
   start(first: PooledBackend, clientLeftover: Buffer): void {
     const { client } = this;
-    if (first.tracked && first.loginSettings) {
-      const login = copySettings(first.loginSettings);
-      this.tracked = new TrackedSession(login, !this.opts.clientTracks, login.database === null, this.verdicts);
-    }
+    const login = first.tracked ? first.loginSettings : null;
+    if (login) this.tracked = new TrackedSession(copySettings(login), !this.opts.clientTracks, login.database === null, this.verdicts);
     client.on('close', this.onClientClose);
     client.on('error', this.onClientError);
     client.on('drain', this.onClientDrain);
@@ -241,6 +243,7 @@ class TransactionRelay {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
           queue.shift();
+          if (command === COM_RESET_CONNECTION) this.tracked?.backToLogin();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
         }
@@ -298,7 +301,8 @@ class TransactionRelay {
     const tracked = this.tracked !== null;
     let verdict: QueryVerdict;
     if (command === COM_QUERY) verdict = judgeQuery(p.payload.subarray(1), tracked);
-    else if (command === COM_PING || command === COM_RESET_CONNECTION) verdict = NOTHING_PINNED;
+    else if (command === COM_PING) verdict = NOTHING_PINNED;
+    else if (command === COM_RESET_CONNECTION) verdict = CLIENT_RESET;
     // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
     else if (command === COM_INIT_DB) verdict = tracked ? NOTHING_PINNED : DATABASE_CHANGED;
     else return this.pin('command', commandName(command));
@@ -312,6 +316,13 @@ class TransactionRelay {
     const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
     if (verdict.pin) return this.pin(verdict.pin, 'statement text');
+    if (verdict === CLIENT_RESET && this.tracked) {
+      // The client's session is back at its login; the backend's trackers and settings
+      // are the compute's defaults now: the pool resets it (trackers on, settings read)
+      // before anyone borrows it again.
+      this.tracked.backToLogin();
+      this.resetOnRelease = true;
+    }
     if (this.tracked) {
       const why = this.tracked.replyEnded(reply.stateChanged && !verdict.autocommitOnly, verdict);
       if (why) this.pin('session_state', why);
@@ -368,7 +379,8 @@ class TransactionRelay {
     }
     // A reply in this chunk may have pinned the session (tracker gone).
     if (this.tracker === t && !this.pinned && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
-      this.letGo({ dirty: false, reset: false });
+      this.letGo({ dirty: false, reset: this.resetOnRelease });
+      this.resetOnRelease = false;
     }
   }
 

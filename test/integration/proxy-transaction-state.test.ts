@@ -145,6 +145,29 @@ test('every replayed setting: A keeps its own, B sees the server defaults, nothi
   assert.equal((await pins()) - before, 0, 'replayed, not pinned');
 });
 
+test('COM_RESET_CONNECTION brings a client back to its login settings, holding a connection or not', async () => {
+  const ref = await connectDirect();
+  const defaults = await state(ref);
+  await ref.end();
+  const before = await pins();
+  const a = await connect();
+  await a.query("SET time_zone = '+04:00'");
+  await a.reset(); // holding nothing: the proxy answers it
+  assert.deepEqual(await state(a), defaults);
+  await a.query("SET time_zone = '+04:00'");
+  await a.query('BEGIN'); // holding a connection: the compute resets it, the pool sets it up again
+  await a.reset();
+  assert.deepEqual(await state(a), defaults);
+  for (let i = 0; i < 3; i++) {
+    const b = await connect();
+    await b.query('IF 1 THEN SET time_zone = \'+08:00\'; END IF');
+    assert.equal((await state(b)).tz, '+08:00', 'the trackers are on again');
+    await b.end();
+  }
+  assert.equal((await pins()) - before, 0);
+  await a.end();
+});
+
 test('flagged is not pinned: autocommit=1, a SET to the current value, SET STATEMENT ... FOR', async () => {
   const before = await pins();
   const a = await connect();
