@@ -3,6 +3,13 @@ import { defineOptions, type OptionSpec } from './option-spec.js';
 
 export const LOG_OPTIONS = defineOptions({
   'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
+  'log-format': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_LOG_FORMAT',
+    choices: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    help: 'json: one JSON object a line; pretty: short readable lines; auto: pretty when stdout is a terminal',
+  },
 });
 
 export const PROXY_OPTIONS = defineOptions({
