@@ -7,6 +7,7 @@ import type { SessionConfig } from './session-context.js';
 import type { SessionLog } from './session-log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
+import { enterState, type StateFields } from './session-state.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {
@@ -21,7 +22,7 @@ export interface Opener<T> {
  * What the wake step needs of a session, and no more: a SessionContext is one,
  * and unit tests drive the step with a fake resolver and opener.
  */
-export interface WakeContext {
+export interface WakeContext extends Pick<StateFields, 'state' | 'stateSince'> {
   cfg: Pick<SessionConfig, 'resolver' | 'wakeTimeoutMs' | 'limits'> & {
     metrics: Pick<ProxyMetrics, 'wakeRequests' | 'connectPhase' | 'clientsWaiting'>;
   };
@@ -71,6 +72,8 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();
+  const before = ctx.state;
+  enterState(ctx, 'waiting_for_wake');
   metrics.clientsWaiting.inc();
   try {
     const addr = await resolver.resolve(project, bound.signal);
@@ -84,6 +87,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   } finally {
     bound.done();
     metrics.clientsWaiting.dec();
+    enterState(ctx, before);
     endWait();
   }
 }
