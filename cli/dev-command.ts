@@ -140,6 +140,7 @@ async function ensureDemoProject(cp: ControlPlane, dataDir: string): Promise<Dem
 function printWelcome(running: RunningProxy, controlUrl: string, demo: DemoCredentials): void {
   const user = `${demo.project}.${demo.user}`;
   const port = running.proxy.port;
+  const admin = running.console;
   process.stderr.write(
     [
       '',
@@ -147,6 +148,7 @@ function printWelcome(running: RunningProxy, controlUrl: string, demo: DemoCrede
       `  proxy:       127.0.0.1:${port}`,
       `  control API: ${controlUrl}`,
       `  metrics:     http://127.0.0.1:${running.admin.port}/metrics`,
+      ...(admin ? [`  console:     mariadb -h ${admin.host} -P ${admin.port} -u ${admin.user} -p   (SHOW HELP)`] : []),
       '',
       'Connect to the demo project:',
       `  mariadb -h 127.0.0.1 -P ${port} -u ${user} -p'${demo.password}'`,
