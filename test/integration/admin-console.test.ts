@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import mysql from 'mysql2/promise';
@@ -17,6 +17,7 @@ import { startStack, type ProjectCredentials, type Stack } from '../helpers/stac
 import { mariadbCli } from '../helpers/clients.js';
 import { makeCert, presentedCn } from '../helpers/certs.js';
 import { testLogger } from '../helpers/logger.js';
+import { startProxyProcess } from '../helpers/proxy-process.js';
 import { TlsContextHolder } from '../../proxy/tls-context.js';
 import { startAdminConsole, type AdminConsole } from '../../proxy/admin-console/console-server.js';
 
@@ -275,5 +276,54 @@ describe('admin console', () => {
     assert.equal(again.code, 0, again.stderr);
     const clients = await show('SHOW CLIENTS');
     assert.deepEqual(clients, []);
+  });
+});
+
+describe('admin console flags', () => {
+  /** The console's address, from its log line (it starts right after the client port). */
+  async function consoleAddress(lines: string[]): Promise<{ host: string; port: number; user: string }> {
+    for (let i = 0; i < 100; i++) {
+      for (const line of lines) {
+        const rec = JSON.parse(line) as { msg?: string; host?: string; port?: number; user?: string };
+        if (rec.msg === 'admin console listening') return { host: rec.host!, port: rec.port!, user: rec.user! };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no "admin console listening" line: ${lines.join('\n')}`);
+  }
+
+  test('off by default; on loopback when on, its password from the environment, not reachable on another address', async () => {
+    const plain = await startProxyProcess(['--backend', '127.0.0.1:1']);
+    await plain.kill('SIGTERM');
+    assert.ok(!plain.lines.some((l) => l.includes('admin console')), 'no console without --admin-mysql-port');
+
+    const proxy = await startProxyProcess(['--backend', '127.0.0.1:1', '--admin-mysql-port', '0'], {
+      env: { WAKE_PROXY_ADMIN_MYSQL_PASSWORD: 'from-env', WAKE_PROXY_ADMIN_MYSQL_USER: 'ops' },
+    });
+    try {
+      const at = await consoleAddress(proxy.lines);
+      assert.deepEqual({ host: at.host, user: at.user }, { host: '127.0.0.1', user: 'ops' });
+      const ok = await mariadbCli(at.port, 'ops', 'from-env', 'SHOW CLIENTS');
+      assert.equal(ok.code, 0, ok.stderr);
+      const wrong = await mariadbCli(at.port, 'admin', 'from-env', 'SHOW CLIENTS');
+      assert.match(wrong.stderr, /ERROR 1045/);
+      // Any address of this machine but loopback finds nothing listening there.
+      const other = Object.values(networkInterfaces())
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal);
+      if (other) {
+        await assert.rejects(mysql.createConnection({ host: other.address, port: at.port, user: 'ops', password: 'from-env', connectTimeout: 3_000 }), (err: any) =>
+          ['ECONNREFUSED', 'ETIMEDOUT'].includes(err.code),
+        );
+      }
+      // The client port is not the console: its account goes to the compute like any login (here: none answers).
+      await assert.rejects(mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: 'ops', password: 'from-env' }), (err: any) => err.errno === 1429);
+    } finally {
+      await proxy.kill('SIGTERM');
+    }
+  });
+
+  test('--admin-mysql-port without a password refuses to start', async () => {
+    await assert.rejects(startProxyProcess(['--backend', '127.0.0.1:1', '--admin-mysql-port', '0']), /--admin-mysql-port needs --admin-mysql-password/);
   });
 });
