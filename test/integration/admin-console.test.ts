@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -15,7 +15,7 @@ import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
-import { makeCert, presentedCn } from '../helpers/certs.js';
+import { installCert, makeCert, makeLiveCert, presentedCn, type CertFiles } from '../helpers/certs.js';
 import { testLogger } from '../helpers/logger.js';
 import { startProxyProcess } from '../helpers/proxy-process.js';
 import { TlsContextHolder } from '../../proxy/tls-context.js';
@@ -65,7 +65,7 @@ describe('admin console', () => {
   let shop: ProjectCredentials;
   let cold: ProjectCredentials;
   let tls: TlsContextHolder;
-  let live: { certFile: string; keyFile: string };
+  let live: CertFiles;
   const admin = () => mysql.createConnection({ host: '127.0.0.1', port: adminConsole.port, ...ADMIN });
   const show = async (what: string): Promise<Row[]> => {
     const c = await admin();
@@ -82,10 +82,7 @@ describe('admin console', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'wake-proxy-console-'));
-    const first = await makeCert(dir, 'first', 'first.example');
-    live = { certFile: join(dir, 'live.crt'), keyFile: join(dir, 'live.key') };
-    await copyFile(first.certFile, live.certFile);
-    await copyFile(first.keyFile, live.keyFile);
+    live = await makeLiveCert(dir, 'first.example');
     tls = new TlsContextHolder(live, testLogger());
     wakeGate = await startWakeGate('cold');
     stack = await startStack({
@@ -250,9 +247,7 @@ describe('admin console', () => {
 
   test('RELOAD loads the TLS files again; a bad pair is refused and the certificate in use stays', async () => {
     assert.equal(await presentedCn(stack.proxy.port), 'first.example');
-    const second = await makeCert(dir, 'second', 'second.example');
-    await copyFile(second.certFile, live.certFile);
-    await copyFile(second.keyFile, live.keyFile);
+    await installCert(await makeCert(dir, 'second', 'second.example'), live);
     const ok = await cli('RELOAD');
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(await presentedCn(stack.proxy.port), 'second.example');
