@@ -22,7 +22,6 @@ import type { PoolsInUse, SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import { pickAccount } from '../accounts/account-order.js';
 import { serverUserName } from '../accounts/user-accounts.js';
-import { enterState } from './session-state.js';
 
 interface Attached {
   addr: BackendAddress;
@@ -169,10 +168,8 @@ function pooledBorrower(
   login: BackendLogin,
 ): Borrow {
   const opener = {
-    open: (addr: BackendAddress, signal: AbortSignal) => {
-      enterState(ctx, 'waiting_for_connection');
-      return pools.acquire({ ...key, addr }, login, signal);
-    },
+    open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire({ ...key, addr }, login, signal),
+    connectingState: 'waiting_for_connection' as const,
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
     isFinal: isFinalLoginError,
     onRetry: (addr: BackendAddress) => void pools.dropCompute(addr),

@@ -29,8 +29,13 @@ export interface StateFields {
 }
 
 export function enterState(s: Pick<StateFields, 'state' | 'stateSince'>, state: SessionState): void {
+  enterStateAt(s, state, performance.now());
+}
+
+/** As enterState, at a time the caller already read: a transaction-pooled statement borrows through the wake step, and a clock read costs 0.1-0.2 µs on a busy machine. */
+export function enterStateAt(s: Pick<StateFields, 'state' | 'stateSince'>, state: SessionState, at: number): void {
   s.state = state;
-  s.stateSince = performance.now();
+  s.stateSince = at;
 }
 
 /** The session pinned its connection: it stays in 'pinned' for the rest of its life. */

@@ -7,7 +7,7 @@ import type { SessionConfig } from './session-context.js';
 import type { SessionLog } from './session-log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
-import { enterState, type StateFields } from './session-state.js';
+import { enterStateAt, type SessionState, type StateFields } from './session-state.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {
@@ -16,6 +16,8 @@ export interface Opener<T> {
   isFinal(err: unknown): boolean;
   /** Told the address that failed, before waking again. */
   onRetry?(addr: BackendAddress): void;
+  /** What the session is doing while open() runs (pooled: waiting_for_connection); unchanged without one. */
+  readonly connectingState?: SessionState;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function wakeAndConnect<T>(
   for (let attempt = 1; ; attempt++) {
     const addr = await waitForCompute(ctx, project, route, signal);
     const connectStarted = performance.now();
+    if (opener.connectingState) enterStateAt(ctx, opener.connectingState, connectStarted);
     try {
       const conn = await opener.open(addr, signal);
       metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
@@ -72,8 +75,10 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();
+  // Back to what it was afterwards, since when it was: the times already read serve (no clock read of its own).
   const before = ctx.state;
-  enterState(ctx, 'waiting_for_wake');
+  const beforeSince = ctx.stateSince;
+  enterStateAt(ctx, 'waiting_for_wake', started);
   metrics.clientsWaiting.inc();
   try {
     const addr = await resolver.resolve(project, bound.signal);
@@ -87,7 +92,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   } finally {
     bound.done();
     metrics.clientsWaiting.dec();
-    enterState(ctx, before);
+    enterStateAt(ctx, before, beforeSince);
     endWait();
   }
 }
