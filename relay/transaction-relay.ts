@@ -10,9 +10,17 @@
 //
 // A statement that leaves session state behind pins the backend to the client for the
 // rest of its session (pin-rules.ts); so does any command other than COM_QUERY, COM_PING,
-// COM_RESET_CONNECTION and COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A
-// pinned session is relayed untouched, like session pooling, and its backend is reset
-// when the client quits.
+// COM_RESET_CONNECTION, COM_INIT_DB and the prepared-statement commands (COM_CHANGE_USER,
+// COM_FIELD_LIST, ...). A pinned session keeps its backend, and it is reset when the
+// client quits; replies are still followed, unless a command pinned it (the proxy does
+// not know every command's reply), which leaves it relayed untouched.
+//
+// Binary prepared statements do not pin (statement-router.ts): statement ids are the
+// proxy's, translated in place, and a statement is prepared on whichever backend is
+// held when it is used. The proxy reads the replies to the prepares it sends (the
+// client's own, id rewritten and passed on; those made again on another backend,
+// swallowed) whole, once no other reply is pending, holding the client's later
+// commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
@@ -31,14 +39,21 @@ import {
   COM_QUERY,
   COM_QUIT,
   COM_RESET_CONNECTION,
+  COM_STMT_SEND_LONG_DATA,
+  MARIADB_CLIENT_CACHE_METADATA,
   MAX_PAYLOAD_LENGTH,
   PacketFramer,
+  PrepareReplyReader,
   ProtocolError,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
   framePacket,
+  isStatementCommand,
+  writeComPing,
+  writeComStmtClose,
+  writeComStmtPrepare,
   writeErrPacket,
   writeOkPacket,
   type ErrPacket,
@@ -47,11 +62,24 @@ import {
 } from '../protocol/index.js';
 import type { ReleaseOptions } from '../pool/backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
-import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
+import { answerStatement, interceptCommand, mayIntercept, statementPayload, type KillAction, type KillHook } from './intercepted-command.js';
 import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import type { ClientStatement } from './client-statements.js';
+import { forgetStatements } from './connection-statements.js';
+import {
+  DEFAULT_STATEMENTS_PER_CONNECTION,
+  EXPECT_NONE,
+  EXPECT_ROWS,
+  STEP_BORROW,
+  STEP_DROP,
+  STEP_ERROR,
+  STEP_OK,
+  STEP_PREPARE,
+  StatementRouter,
+} from './statement-router.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
@@ -77,6 +105,8 @@ export interface TransactionRelayOptions {
    * the backend dirty. Without it the backend is released dirty at once.
    */
   abandon?(backend: PooledBackend): void;
+  /** Binary prepared statements kept per compute connection (least recently used closed first). */
+  statementsPerConnection?: number;
 }
 
 export interface TransactionOutcome {
@@ -87,8 +117,17 @@ export interface TransactionOutcome {
 }
 
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
+/** The largest prepare reply packet read (column definitions are small). */
+const MAX_REPLY_PACKET = 16 * 1024 * 1024;
+const PREPARE_UNTRACKED: ErrPacket = {
+  code: 1105,
+  sqlState: 'HY000',
+  message: 'wake-proxy: a command the proxy does not follow pinned this session; binary prepared statements can no longer be prepared in it',
+};
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
+/** What the compute answers when it may hold no more prepared statements (max_prepared_stmt_count). */
+const TOO_MANY_STATEMENTS = 1461;
 /** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
 const KILL_FAILED: KillAction = {
   kind: 'error',
@@ -112,8 +151,8 @@ export function relayTransactions(
 class TransactionRelay {
   private readonly framer: PacketFramer;
   private readonly queue: Packet[] = [];
-  /** What each pending reply's statement said about state, in order. */
-  private readonly verdicts: QueryVerdict[] = [];
+  /** What each pending reply's statement said about state, in order; a prepared statement's reply, its statement. */
+  private readonly verdicts: Array<QueryVerdict | ClientStatement> = [];
   private backend: PooledBackend | null = null;
   /** Present while a backend is held and the session is not pinned. */
   private tracker: ReplyTracker | null = null;
@@ -131,6 +170,12 @@ class TransactionRelay {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** Made at the first prepared-statement command. */
+  private statements: StatementRouter | null = null;
+  /** A statement command at the queue's head waits for the replies before it to end. */
+  private waitingQuiet = false;
+  /** A prepare the proxy sent, its reply read here, not relayed. */
+  private preparing: { framer: PacketFramer; reader: PrepareReplyReader; retried: boolean } | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -138,7 +183,7 @@ class TransactionRelay {
   private readonly onClientError = () => this.end('client_error');
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
+    if (!this.blocked && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => this.end('backend_closed');
   private readonly onServerError = () => this.end('backend_error');
@@ -178,9 +223,9 @@ class TransactionRelay {
     this.borrowing?.abort(new Error('client went away'));
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.preparing !== null;
       const gone = why === 'client_closed' || why === 'client_error';
-      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.detach());
+      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.forget(this.detach()));
       else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
     if (why === 'client_closed' || why === 'client_error') client.destroy();
@@ -208,10 +253,14 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
+    while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
+      if (command >= 0 && isStatementCommand(command)) {
+        if (this.statementStep(p, command)) continue;
+        return;
+      }
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
         this.intercept(p);
         continue;
@@ -219,6 +268,7 @@ class TransactionRelay {
       if (!this.backend) {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
+          if (command === COM_RESET_CONNECTION) this.statements?.table.clear();
           queue.shift();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
@@ -229,6 +279,11 @@ class TransactionRelay {
       }
       queue.shift();
       this.send(p, command);
+    }
+    // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
+    const t = this.tracker;
+    if (queue.length === 0 && this.backend && t && t.pending === 0 && !t.awaitingInfile && !this.blocked && !this.ended && this.mayLetGo()) {
+      this.letGo({ dirty: false, reset: false });
     }
   }
 
@@ -251,6 +306,11 @@ class TransactionRelay {
 
   private judge(p: Packet, command: number): void {
     if (command === COM_CHANGE_USER) this.changedUser = true;
+    if (command === COM_CHANGE_USER || command === COM_RESET_CONNECTION) {
+      // The compute drops every prepared statement of the connection.
+      this.statements?.table.clear();
+      this.forget(this.backend!);
+    }
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
     if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
@@ -260,23 +320,176 @@ class TransactionRelay {
     tracker.expect();
   }
 
+  /**
+   * A prepared-statement command at the queue's head (statement-router.ts): true when
+   * it is dealt with and the queue goes on, false when the queue waits.
+   */
+  private statementStep(p: Packet, command: number): boolean {
+    const router = (this.statements ??= new StatementRouter(this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION));
+    const b = this.backend;
+    const step = router.step(p.payload, command, b);
+    switch (step) {
+      case STEP_BORROW:
+        this.client.pause();
+        void this.borrowFor();
+        return false;
+      case STEP_DROP:
+        this.queue.shift();
+        return true;
+      case STEP_OK:
+      case STEP_ERROR:
+        this.queue.shift();
+        this.answer(p, step === STEP_OK ? null : router.error);
+        return true;
+      case STEP_PREPARE:
+        return this.prepare(p, router);
+    }
+    // STEP_SEND
+    this.queue.shift();
+    this.awaiting = true;
+    this.lastCommand = command;
+    const t = this.tracker;
+    if (router.expect !== EXPECT_NONE && t) {
+      this.verdicts.push(router.owner!);
+      if (router.expect === EXPECT_ROWS) t.expectRows();
+      else t.expect();
+    }
+    if (!b!.socket.write(framePacket(router.payload, firstSequenceId(p)))) this.client.pause();
+    return true;
+  }
+
+  /**
+   * The proxy's answer to a statement command: an OK (null) or an ERR. Holding no
+   * backend it is written here; holding one, the compute answers a stand-in in order
+   * (COM_PING for an OK, SIGNAL for an error) with the connection's own status.
+   */
+  private answer(p: Packet, error: ErrPacket | null): void {
+    const b = this.backend;
+    if (!b) {
+      const payload = error ? writeErrPacket(error, CLIENT_PROTOCOL_41) : okPayload(this.opts.capabilities);
+      this.client.write(framePacket(payload, (p.sequenceId + 1) & 0xff));
+      return;
+    }
+    const standIn = error ? statementPayload(answerStatement({ kind: 'error', error })) : writeComPing();
+    this.awaiting = true;
+    if (this.tracker) {
+      this.verdicts.push(NOTHING_PINNED);
+      this.tracker.expect();
+    }
+    b.socket.write(framePacket(standIn, 0));
+  }
+
+  /** Prepare on the held backend, reading the reply here; first the replies before it must end. */
+  private prepare(p: Packet, router: StatementRouter): boolean {
+    const t = this.tracker;
+    if (!t) {
+      // Untracked (a command pinned the session): where its reply would end is not known.
+      this.queue.shift();
+      this.answer(p, PREPARE_UNTRACKED);
+      return true;
+    }
+    if (t.pending > 0) {
+      this.waitingQuiet = true;
+      this.client.pause();
+      return false;
+    }
+    this.client.pause();
+    this.sendPrepare(router.sql, false);
+    return false;
+  }
+
+  private sendPrepare(sql: Buffer, retried: boolean): void {
+    this.preparing = { framer: new PacketFramer(MAX_REPLY_PACKET), reader: new PrepareReplyReader(this.opts.capabilities), retried };
+    this.awaiting = true;
+    this.backend!.socket.write(framePacket(writeComStmtPrepare(sql), 0));
+  }
+
+  private fromServerPrepare(chunk: Buffer): void {
+    const prep = this.preparing!;
+    try {
+      const packets = prep.framer.push(chunk);
+      for (let i = 0; i < packets.length; i++) {
+        if (!prep.reader.push(packets[i]!.payload)) continue;
+        if (i < packets.length - 1 || prep.framer.buffered > 0) throw new ProtocolError('bytes after a COM_STMT_PREPARE reply');
+        prep.reader.check();
+        this.preparing = null;
+        return this.prepared(prep.reader, prep.retried);
+      }
+    } catch {
+      return this.end('backend_error');
+    }
+  }
+
+  /** The reply to the proxy's prepare, whole: the head of the queue is the command it was for. */
+  private prepared(reader: PrepareReplyReader, retried: boolean): void {
+    const router = this.statements!;
+    const b = this.backend!;
+    const p = this.queue[0]!;
+    const forClient = router.preparing === null;
+    const close: number[] = [];
+    if (reader.error) {
+      if (!retried && reader.error.readUInt16LE(1) === TOO_MANY_STATEMENTS && router.on(b).size > 0) {
+        // The compute's max_prepared_stmt_count is reached: give back half of what this connection holds, try once more.
+        this.closeOnCompute(router.on(b).shed(Math.max(1, router.on(b).size >> 1)));
+        return this.sendPrepare(router.sql, true);
+      }
+      this.queue.shift();
+      if (forClient) router.table.last = null;
+      if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(reader.error, (p.sequenceId + 1) & 0xff));
+    } else if (forClient) {
+      this.queue.shift();
+      const { statement, close: evicted } = router.clientPrepared(reader, b);
+      close.push(...evicted);
+      const payloads = reader.payloads;
+      payloads[0]!.writeUInt32LE(statement.id, 1);
+      this.client.write(Buffer.concat(payloads.map((payload, i) => framePacket(payload, (p.sequenceId + 1 + i) & 0xff))));
+    } else {
+      const cacheMetadata = (this.opts.mariadbCapabilities & MARIADB_CLIENT_CACHE_METADATA) !== 0;
+      const error = router.reprepared(router.preparing!, reader, b, cacheMetadata, close);
+      if (error) {
+        this.queue.shift();
+        if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(error, CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      }
+      // Otherwise the command stays at the head: the statement is on the backend now.
+    }
+    this.closeOnCompute(close);
+    if (this.queue.length === 0 && this.mayLetGo()) this.letGo({ dirty: false, reset: false });
+    this.client.resume();
+    this.pump();
+  }
+
+  /** COM_STMT_CLOSE for compute statements no longer cached (no reply comes). */
+  private closeOnCompute(ids: number[]): void {
+    if (ids.length === 0) return;
+    this.backend!.socket.write(Buffer.concat(ids.map((id) => framePacket(writeComStmtClose(id), 0))));
+  }
+
   private replied(reply: ReplyEnd): void {
-    const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
+    let verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
+    if (!('pin' in verdict)) {
+      // A prepared statement's reply: its cursor, and what its text leaves behind when it runs.
+      this.statements!.replied(verdict, reply);
+      verdict = verdict.verdict;
+    }
     if (verdict.pin) this.pin(verdict.pin, 'statement text');
     else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
   }
 
   private pin(reason: PinReason, detail: string): void {
+    // Replies are followed on (prepared statements need it) unless a command whose reply is not known pinned.
+    if (reason === 'command') {
+      this.tracker = null;
+      this.verdicts.length = 0;
+    }
     if (this.pinned) return;
     this.pinned = reason;
-    this.tracker = null;
-    this.verdicts.length = 0;
     this.opts.onPin?.(reason, detail);
   }
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
+    if (this.preparing) return this.fromServerPrepare(chunk);
     if (!this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
@@ -287,9 +500,24 @@ class TransactionRelay {
       return this.end('backend_error');
     }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
+    if (this.waitingQuiet) {
+      this.waitingQuiet = false;
+      this.client.resume();
+      this.pump();
+    } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: false });
     }
+  }
+
+  /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
+  private mayLetGo(): boolean {
+    return !this.pinned && this.outsideTransaction() && !this.statements?.table.busy;
+  }
+
+  /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
+  private get blocked(): boolean {
+    return this.borrowing !== null || this.deciding || this.waitingQuiet || this.preparing !== null;
   }
 
   private outsideTransaction(): boolean {
@@ -313,9 +541,9 @@ class TransactionRelay {
     if (got) {
       this.hold(got);
     } else {
-      // The statement gets the error; the client may try again.
+      // The statement gets the error; the client may try again. (Long data has no reply: it is lost, and so fails its execute.)
       const p = this.queue.shift()!;
-      this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
@@ -336,7 +564,15 @@ class TransactionRelay {
   }
 
   private letGo(opts: ReleaseOptions): void {
-    this.opts.giveBack(this.detach(), opts);
+    const b = this.detach();
+    if (opts.reset || opts.dirty) this.forget(b);
+    this.opts.giveBack(b, opts);
+  }
+
+  /** `b` is reset or goes away: its prepared statements with it. */
+  private forget(b: PooledBackend): PooledBackend {
+    forgetStatements(b);
+    return b;
   }
 
   /** Stop relaying the held backend and hand it over, paused. */
@@ -388,7 +624,7 @@ class TransactionRelay {
         if (this.ended) return;
         // Whether a backend is held is known only now: a reply may have let one go meanwhile.
         this.dispose(p, settleKill(a, this.replyContext(p)));
-        if (!this.ended && !this.borrowing) this.client.resume();
+        if (!this.ended && !this.blocked) this.client.resume();
         this.pump();
       });
   }

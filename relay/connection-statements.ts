@@ -1,0 +1,96 @@
+// The statements prepared on one pooled compute connection, by text: transaction
+// pooling prepares a client's statement on whichever connection it borrows, and the
+// next client (of the same user and database: connections are pooled per key) that
+// prepares the same text finds it there. Bounded, least recently used first out: the
+// evicted statement is closed on the compute (COM_STMT_CLOSE has no reply), so a
+// connection never holds more than the bound against the server's global
+// max_prepared_stmt_count.
+//
+// The cache lives beside the connection (a WeakMap on it), not in the pool: the pool
+// knows nothing of statements. A connection reset (COM_RESET_CONNECTION, COM_CHANGE_USER)
+// drops every statement on the compute, so whoever resets one forgets its cache here.
+import type { PooledBackend } from '../pool/pooled-backend.js';
+
+/** One statement on one connection. */
+export interface ConnectionStatement {
+  readonly key: string;
+  /** The compute's id for it. */
+  readonly id: number;
+  /** The parameter types the compute holds for it (from the last execute that sent some), or null. */
+  types: Buffer | null;
+  /** Client statements whose long data or open cursor is on it: while any, it is not evicted. */
+  holders: number;
+}
+
+export class ConnectionStatements {
+  /** In use order: a Map iterates in insertion order, so the first key is the least recently used. */
+  private readonly byKey = new Map<string, ConnectionStatement>();
+
+  constructor(readonly limit: number) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The statement prepared here for `key`, marked used; undefined if none. */
+  get(key: string): ConnectionStatement | undefined {
+    const s = this.byKey.get(key);
+    if (s !== undefined && this.byKey.size > 1) {
+      // Most recently used goes last. Deleting and setting again keeps the Map small and allocates nothing.
+      this.byKey.delete(key);
+      this.byKey.set(key, s);
+    }
+    return s;
+  }
+
+  /**
+   * A statement the compute just prepared. Returns the compute ids to close: those
+   * evicted to stay within the limit (never a held one), or the new id itself when
+   * the key was prepared here already (the older one is kept: it may be held).
+   */
+  add(key: string, id: number): { statement: ConnectionStatement; close: number[] } {
+    const existing = this.get(key);
+    if (existing) return { statement: existing, close: existing.id === id ? [] : [id] };
+    const statement: ConnectionStatement = { key, id, types: null, holders: 0 };
+    this.byKey.set(key, statement);
+    const close: number[] = [];
+    if (this.byKey.size > this.limit) {
+      for (const s of this.byKey.values()) {
+        if (this.byKey.size <= this.limit) break;
+        if (s.holders > 0 || s === statement) continue;
+        this.byKey.delete(s.key);
+        close.push(s.id);
+      }
+    }
+    return { statement, close };
+  }
+
+  /** Drops `count` least recently used statements not held (the compute refused another); their ids to close. */
+  shed(count: number): number[] {
+    const close: number[] = [];
+    for (const s of this.byKey.values()) {
+      if (close.length >= count) break;
+      if (s.holders > 0) continue;
+      this.byKey.delete(s.key);
+      close.push(s.id);
+    }
+    return close;
+  }
+}
+
+const caches = new WeakMap<PooledBackend, ConnectionStatements>();
+
+/** The statements on `backend`, made empty on first use. */
+export function statementsOn(backend: PooledBackend, limit: number): ConnectionStatements {
+  let cache = caches.get(backend);
+  if (!cache) {
+    cache = new ConnectionStatements(limit);
+    caches.set(backend, cache);
+  }
+  return cache;
+}
+
+/** `backend` was reset or is going away: the compute holds none of its statements any more. */
+export function forgetStatements(backend: PooledBackend): void {
+  caches.delete(backend);
+}
