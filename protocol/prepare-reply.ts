@@ -5,8 +5,8 @@
 // https://mariadb.com/kb/en/com_stmt_prepare/#COM_STMT_PREPARE_OK
 //
 // A proxy that prepares statements on connections of its choosing reads these whole:
-// they are small, and it needs the id, the counts and the column definitions (to check
-// that a statement prepared again elsewhere still describes what the client was told).
+// they are small, and it needs the id and the counts (to check that a statement
+// prepared again elsewhere still has what the client was told).
 import { CLIENT_DEPRECATE_EOF, EOF_HEADER, ERR_HEADER, OK_HEADER } from './constants.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -43,13 +43,6 @@ export class PrepareReplyReader {
     return this.left === 0;
   }
 
-  /** The result columns' definitions, concatenated (what a client caches of the statement). */
-  columnDefinitions(): Buffer {
-    const ok = this.ok;
-    if (!ok || ok.columns === 0) return EMPTY;
-    return Buffer.concat(this.payloads.slice(this.columnsFrom, this.columnsFrom + ok.columns));
-  }
-
   private first(p: Buffer): boolean {
     if (p[0] === ERR_HEADER) {
       this.error = p;
@@ -78,5 +71,3 @@ export class PrepareReplyReader {
     }
   }
 }
-
-const EMPTY = Buffer.alloc(0);

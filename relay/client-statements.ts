@@ -1,6 +1,6 @@
 // One transaction-pooled client's prepared statements, by the ids the proxy gave it.
 // The client's statement is its text (and what it was told about it: parameter and
-// column counts, the column definitions); where it is prepared is the connections'
+// column counts); where it is prepared is the connections'
 // business (connection-statements.ts). Ids count up from 1 per client, as a server's
 // never repeat while the statement lives.
 //
@@ -19,8 +19,6 @@ export interface ClientStatement {
   readonly columns: number;
   /** What its text leaves behind when it runs, as pin-rules.ts judges it. */
   readonly verdict: QueryVerdict;
-  /** The column definitions the client was sent with the prepare, concatenated. */
-  readonly columnDefinitions: Buffer;
   /** The parameter types of the last execute that carried some (a client may send them once). */
   types: Buffer | null;
   /** Long data sent and not yet consumed by an execute. */

@@ -117,23 +117,21 @@ export class StatementRouter {
       verdict: judgeQuery(sql),
       params: ok.params,
       columns: ok.columns,
-      columnDefinitions: reader.columnDefinitions(),
     });
     const { close } = this.on(held).add(key, ok.statementId);
     return { statement, close };
   }
 
   /**
-   * `s` prepared again on `held`: null when it describes what the client was told (and
-   * is cached there), else the error that answers the client's command. `sameColumns`:
-   * the client caches result metadata (MARIADB_CLIENT_CACHE_METADATA), so the column
-   * definitions must match byte for byte, not only in number. Ids to close go to `close`.
+   * `s` prepared again on `held`: null when it has the parameter and column counts the
+   * client was told (and is cached there now), else the error that answers the client's
+   * command. (Column types a client reads from each execute's result: transaction
+   * pooling never lets a client cache result metadata, see proxy/greeting-profile.ts.)
+   * Ids to close go to `close`.
    */
-  reprepared(s: ClientStatement, reader: PrepareReplyReader, held: PooledBackend, sameColumns: boolean, close: number[]): ErrPacket | null {
+  reprepared(s: ClientStatement, reader: PrepareReplyReader, held: PooledBackend, close: number[]): ErrPacket | null {
     const ok = reader.ok!;
-    const changed =
-      ok.params !== s.params || ok.columns !== s.columns || (sameColumns && !reader.columnDefinitions().equals(s.columnDefinitions));
-    if (changed) {
+    if (ok.params !== s.params || ok.columns !== s.columns) {
       close.push(ok.statementId);
       return {
         code: 1105,

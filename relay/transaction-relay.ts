@@ -40,7 +40,6 @@ import {
   COM_QUIT,
   COM_RESET_CONNECTION,
   COM_STMT_SEND_LONG_DATA,
-  MARIADB_CLIENT_CACHE_METADATA,
   MAX_PAYLOAD_LENGTH,
   PacketFramer,
   PrepareReplyReader,
@@ -444,8 +443,7 @@ class TransactionRelay {
       payloads[0]!.writeUInt32LE(statement.id, 1);
       this.client.write(Buffer.concat(payloads.map((payload, i) => framePacket(payload, (p.sequenceId + 1 + i) & 0xff))));
     } else {
-      const cacheMetadata = (this.opts.mariadbCapabilities & MARIADB_CLIENT_CACHE_METADATA) !== 0;
-      const error = router.reprepared(router.preparing!, reader, b, cacheMetadata, close);
+      const error = router.reprepared(router.preparing!, reader, b, close);
       if (error) {
         this.queue.shift();
         if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(error, CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));

@@ -127,17 +127,25 @@ test('results match a direct connection, types and NULLs included', async () => 
 
 test('COM_STMT_CLOSE: the closed id is unknown afterwards, as on the server', async () => {
   const pins = await pinCount();
+  const outcomes = async (c: mysql.Connection) => {
+    const seen: unknown[] = [];
+    const stmt = await c.prepare('SELECT ? + 1 AS v');
+    seen.push(((await stmt.execute([1] as any))[0] as any[])[0].v);
+    stmt.close();
+    seen.push(await stmt.execute([2] as any).then(() => 'ran', (e: any) => e.errno));
+    const again = await c.prepare('SELECT ? + 2 AS v');
+    seen.push(((await again.execute([4] as any))[0] as any[])[0].v);
+    return seen;
+  };
+  const direct = await directConnection();
   const c = await connect();
-  const stmt = await c.prepare('SELECT ? + 1 AS v');
-  const [rows] = await stmt.execute([1] as any);
-  assert.equal((rows as any[])[0].v, 2);
-  await stmt.close();
-  await assert.rejects(stmt.execute([2] as any), (e: any) => e.errno === 1243 && /Unknown prepared statement handler/.test(e.message));
-  assert.equal((await exec(c, 'SELECT ? + 1 AS v', [4]))[0].v, 5, 'prepared again');
+  const expected = await outcomes(direct);
+  assert.deepEqual(expected, [2, 1243, 6]);
+  assert.deepEqual(await outcomes(c), expected);
   await settle();
   assert.equal(await inUse(), 0);
   assert.equal(await pinCount(), pins);
-  await c.end();
+  await Promise.all([c.end(), direct.end()]);
 });
 
 test('more statements than a connection keeps: the least recently used are closed on the compute and prepared again', async () => {
