@@ -20,11 +20,14 @@ export interface ConnectionStatement {
   types: Buffer | null;
   /** Client statements whose long data or open cursor is on it: while any, it is not evicted. */
   holders: number;
+  /** When it was last used, on its connection's clock. */
+  used: number;
 }
 
 export class ConnectionStatements {
-  /** In use order: a Map iterates in insertion order, so the first key is the least recently used. */
   private readonly byKey = new Map<string, ConnectionStatement>();
+  /** Counts uses: an execute only stamps its statement, and only eviction (rare) looks for the oldest. */
+  private clock = 0;
 
   constructor(readonly limit: number) {}
 
@@ -35,11 +38,7 @@ export class ConnectionStatements {
   /** The statement prepared here for `key`, marked used; undefined if none. */
   get(key: string): ConnectionStatement | undefined {
     const s = this.byKey.get(key);
-    if (s !== undefined && this.byKey.size > 1) {
-      // Most recently used goes last. Deleting and setting again keeps the Map small and allocates nothing.
-      this.byKey.delete(key);
-      this.byKey.set(key, s);
-    }
+    if (s !== undefined) s.used = ++this.clock;
     return s;
   }
 
@@ -51,28 +50,22 @@ export class ConnectionStatements {
   add(key: string, id: number): { statement: ConnectionStatement; close: number[] } {
     const existing = this.get(key);
     if (existing) return { statement: existing, close: existing.id === id ? [] : [id] };
-    const statement: ConnectionStatement = { key, id, types: null, holders: 0 };
+    const statement: ConnectionStatement = { key, id, types: null, holders: 0, used: ++this.clock };
     this.byKey.set(key, statement);
-    const close: number[] = [];
-    if (this.byKey.size > this.limit) {
-      for (const s of this.byKey.values()) {
-        if (this.byKey.size <= this.limit) break;
-        if (s.holders > 0 || s === statement) continue;
-        this.byKey.delete(s.key);
-        close.push(s.id);
-      }
-    }
-    return { statement, close };
+    return { statement, close: this.byKey.size > this.limit ? this.shed(this.byKey.size - this.limit, statement) : [] };
   }
 
-  /** Drops `count` least recently used statements not held (the compute refused another); their ids to close. */
-  shed(count: number): number[] {
+  /** Drops up to `count` least recently used statements not held (nor `keep`); their ids, to close on the compute. */
+  shed(count: number, keep: ConnectionStatement | null = null): number[] {
     const close: number[] = [];
-    for (const s of this.byKey.values()) {
-      if (close.length >= count) break;
-      if (s.holders > 0) continue;
-      this.byKey.delete(s.key);
-      close.push(s.id);
+    while (close.length < count) {
+      let oldest: ConnectionStatement | null = null;
+      for (const s of this.byKey.values()) {
+        if (s.holders === 0 && s !== keep && (oldest === null || s.used < oldest.used)) oldest = s;
+      }
+      if (oldest === null) break;
+      this.byKey.delete(oldest.key);
+      close.push(oldest.id);
     }
     return close;
   }

@@ -147,9 +147,8 @@ export class StatementRouter {
 
   /** A reply to a command of `s` ended: what it says of its cursor and long data. */
   replied(s: ClientStatement, reply: ReplyEnd): void {
-    if (reply.failed) return;
-    const where = s.sentTo;
-    this.table.setCursor(s, (reply.statusFlags & SERVER_STATUS_CURSOR_EXISTS) !== 0, where);
+    const cursor = (reply.statusFlags & SERVER_STATUS_CURSOR_EXISTS) !== 0;
+    if (!reply.failed && cursor !== s.cursor) this.table.setCursor(s, cursor, s.sentTo);
   }
 
   private send(payload: Buffer, command: number, s: ClientStatement, on: ConnectionStatement): number {
@@ -175,8 +174,8 @@ export class StatementRouter {
       case COM_STMT_BULK_EXECUTE:
         this.payload = this.typed(payload, s, on);
         // An execute consumes the long data; whether it opens a cursor its reply says.
-        this.table.setLongData(s, false, null);
-        if (command === COM_STMT_EXECUTE && payload.length > 5 && (payload[5]! & CURSOR_TYPE_READ_ONLY) === 0) {
+        if (s.longData) this.table.setLongData(s, false, null);
+        if (s.cursor && command === COM_STMT_EXECUTE && payload.length > 5 && (payload[5]! & CURSOR_TYPE_READ_ONLY) === 0) {
           this.table.setCursor(s, false, null);
         }
         break;
@@ -192,8 +191,8 @@ export class StatementRouter {
     if (s.params === 0) return payload;
     const where = parameterTypesOf(payload, s.params);
     if (where.present) {
-      const types = payload.subarray(where.at, where.at + 2 * s.params);
-      if (s.types === null || !s.types.equals(types)) s.types = Buffer.from(types);
+      const end = where.at + 2 * s.params;
+      if (s.types === null || payload.compare(s.types, 0, s.types.length, where.at, end) !== 0) s.types = Buffer.from(payload.subarray(where.at, end));
       on.types = s.types;
       return payload;
     }
