@@ -123,22 +123,22 @@ export class StatementRouter {
   }
 
   /**
-   * `s` prepared again on `held`: null when it has the parameter and column counts the
-   * client was told (and is cached there now), else the error that answers the client's
-   * command. (Column types a client reads from each execute's result: transaction
-   * pooling never lets a client cache result metadata, see proxy/greeting-profile.ts.)
-   * Ids to close go to `close`.
+   * `s` prepared again on `held`: null when it takes the parameters the client was told
+   * (and is cached there now), else the error that answers the client's command. Its
+   * columns may differ (the table changed): so they would on the client's own connection,
+   * where the server prepares a statement again by itself, and either way the execute's
+   * result carries the new column definitions (transaction pooling never lets a client
+   * cache result metadata, see proxy/greeting-profile.ts). Ids to close go to `close`.
    */
   reprepared(s: ClientStatement, reader: PrepareReplyReader, held: PooledBackend, close: number[]): ErrPacket | null {
     const ok = reader.ok!;
-    if (ok.params !== s.params || ok.columns !== s.columns) {
+    if (ok.params !== s.params) {
       close.push(ok.statementId);
       return {
         code: 1105,
         sqlState: 'HY000',
         message:
-          `wake-proxy: prepared statement ${s.id} now has ${ok.params} parameters and ${ok.columns} columns ` +
-          `(prepared with ${s.params} and ${s.columns}); prepare it again`,
+          `wake-proxy: prepared statement ${s.id} now takes ${ok.params} parameters (prepared with ${s.params}); prepare it again`,
       };
     }
     for (const id of this.on(held).add(s.key, ok.statementId).close) close.push(id);
