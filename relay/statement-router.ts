@@ -231,7 +231,12 @@ function noCursor(id: number): ErrPacket {
   return { code: 1421, sqlState: 'HY000', message: `The statement (${id}) has no open cursor` };
 }
 
-/** What connections cache a statement by. */
+/**
+ * What connections cache a statement by: its text. A statement's meaning also depends on
+ * the default database and character set it was prepared under; today both are the pool
+ * key's for every unpinned session (USE and SET NAMES pin), so the text is enough. Once
+ * they are replayed per client instead of pinning, they belong in this key.
+ */
 export function statementKey(sql: Buffer): string {
   return sql.toString('latin1');
 }
