@@ -40,19 +40,15 @@ import {
   COM_QUIT,
   COM_RESET_CONNECTION,
   COM_STMT_SEND_LONG_DATA,
-  MAX_PAYLOAD_LENGTH,
   PacketFramer,
-  PrepareReplyReader,
   ProtocolError,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
+  firstSequenceId,
   framePacket,
   isStatementCommand,
-  writeComPing,
-  writeComStmtClose,
-  writeComStmtPrepare,
   writeErrPacket,
   writeOkPacket,
   type ErrPacket,
@@ -61,24 +57,15 @@ import {
 } from '../protocol/index.js';
 import type { ReleaseOptions } from '../pool/backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
-import { answerStatement, interceptCommand, mayIntercept, statementPayload, type KillAction, type KillHook } from './intercepted-command.js';
+import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
 import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
-import {
-  DEFAULT_STATEMENTS_PER_CONNECTION,
-  EXPECT_NONE,
-  EXPECT_ROWS,
-  STEP_BORROW,
-  STEP_DROP,
-  STEP_ERROR,
-  STEP_OK,
-  STEP_PREPARE,
-  StatementRouter,
-} from './statement-router.js';
+import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
+import { StatementRelay, type StatementHost } from './statement-relay.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
@@ -116,17 +103,8 @@ export interface TransactionOutcome {
 }
 
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
-/** The largest prepare reply packet read (column definitions are small). */
-const MAX_REPLY_PACKET = 16 * 1024 * 1024;
-const PREPARE_UNTRACKED: ErrPacket = {
-  code: 1105,
-  sqlState: 'HY000',
-  message: 'wake-proxy: a command the proxy does not follow pinned this session; binary prepared statements can no longer be prepared in it',
-};
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
-/** What the compute answers when it may hold no more prepared statements (max_prepared_stmt_count). */
-const TOO_MANY_STATEMENTS = 1461;
 /** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
 const KILL_FAILED: KillAction = {
   kind: 'error',
@@ -147,9 +125,9 @@ export function relayTransactions(
  * One session's relay. A class rather than closures: thousands of idle clients may
  * be held, and each should cost a few fields, not a score of functions.
  */
-class TransactionRelay {
+class TransactionRelay implements StatementHost {
   private readonly framer: PacketFramer;
-  private readonly queue: Packet[] = [];
+  readonly queue: Packet[] = [];
   /** What each pending reply's statement said about state, in order; a prepared statement's reply, its statement. */
   private readonly verdicts: Array<QueryVerdict | ClientStatement> = [];
   private backend: PooledBackend | null = null;
@@ -170,11 +148,7 @@ class TransactionRelay {
   private borrows = 0;
   private ended = false;
   /** Made at the first prepared-statement command. */
-  private statements: StatementRouter | null = null;
-  /** A statement command at the queue's head waits for the replies before it to end. */
-  private waitingQuiet = false;
-  /** A prepare the proxy sent, its reply read here, not relayed. */
-  private preparing: { framer: PacketFramer; reader: PrepareReplyReader; retried: boolean } | null = null;
+  private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -222,7 +196,7 @@ class TransactionRelay {
     this.borrowing?.abort(new Error('client went away'));
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.preparing !== null;
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.statements?.reading === true;
       const gone = why === 'client_closed' || why === 'client_error';
       if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.forget(this.detach()));
       else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
@@ -257,7 +231,8 @@ class TransactionRelay {
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
       if (command >= 0 && isStatementCommand(command)) {
-        if (this.statementStep(p, command)) continue;
+        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
+        if (this.statements.step(p, command)) continue;
         return;
       }
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
@@ -319,147 +294,57 @@ class TransactionRelay {
     tracker.expect();
   }
 
-  /**
-   * A prepared-statement command at the queue's head (statement-router.ts): true when
-   * it is dealt with and the queue goes on, false when the queue waits.
-   */
-  private statementStep(p: Packet, command: number): boolean {
-    const router = (this.statements ??= new StatementRouter(this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION));
-    const b = this.backend;
-    const step = router.step(p.payload, command, b);
-    switch (step) {
-      case STEP_BORROW:
-        this.client.pause();
-        void this.borrowFor();
-        return false;
-      case STEP_DROP:
-        this.queue.shift();
-        return true;
-      case STEP_OK:
-      case STEP_ERROR:
-        this.queue.shift();
-        this.answer(p, step === STEP_OK ? null : router.error);
-        return true;
-      case STEP_PREPARE:
-        return this.prepare(p, router);
-    }
-    // STEP_SEND
-    this.queue.shift();
+  // StatementHost: what the statement side (statement-relay.ts) uses of this relay.
+
+  get held(): PooledBackend | null {
+    return this.backend;
+  }
+
+  get replies(): ReplyTracker | null {
+    return this.tracker;
+  }
+
+  get capabilities(): number {
+    return this.opts.capabilities;
+  }
+
+  toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void {
     this.awaiting = true;
     this.lastCommand = command;
     const t = this.tracker;
-    if (router.expect !== EXPECT_NONE && t) {
-      this.verdicts.push(router.owner!);
-      if (router.expect === EXPECT_ROWS) t.expectRows();
+    if (reply !== undefined && t) {
+      this.verdicts.push(reply ?? NOTHING_PINNED);
+      if (rowsOnly) t.expectRows();
       else t.expect();
     }
-    if (!b!.socket.write(framePacket(router.payload, firstSequenceId(p)))) this.client.pause();
-    return true;
+    if (!this.backend!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
   }
 
-  /**
-   * The proxy's answer to a statement command: an OK (null) or an ERR. Holding no
-   * backend it is written here; holding one, the compute answers a stand-in in order
-   * (COM_PING for an OK, SIGNAL for an error) with the connection's own status.
-   */
-  private answer(p: Packet, error: ErrPacket | null): void {
-    const b = this.backend;
-    if (!b) {
-      const payload = error ? writeErrPacket(error, CLIENT_PROTOCOL_41) : okPayload(this.opts.capabilities);
-      this.client.write(framePacket(payload, (p.sequenceId + 1) & 0xff));
-      return;
-    }
-    const standIn = error ? statementPayload(answerStatement({ kind: 'error', error })) : writeComPing();
-    this.awaiting = true;
-    if (this.tracker) {
-      this.verdicts.push(NOTHING_PINNED);
-      this.tracker.expect();
-    }
-    b.socket.write(framePacket(standIn, 0));
+  toClient(bytes: Buffer): void {
+    this.client.write(bytes);
   }
 
-  /** Prepare on the held backend, reading the reply here; first the replies before it must end. */
-  private prepare(p: Packet, router: StatementRouter): boolean {
-    const t = this.tracker;
-    if (!t) {
-      // Untracked (a command pinned the session): where its reply would end is not known.
-      this.queue.shift();
-      this.answer(p, PREPARE_UNTRACKED);
-      return true;
-    }
-    if (t.pending > 0) {
-      this.waitingQuiet = true;
-      this.client.pause();
-      return false;
-    }
+  borrowNow(): void {
     this.client.pause();
-    this.sendPrepare(router.sql, false);
-    return false;
+    void this.borrowFor();
   }
 
-  private sendPrepare(sql: Buffer, retried: boolean): void {
-    this.preparing = { framer: new PacketFramer(MAX_REPLY_PACKET), reader: new PrepareReplyReader(this.opts.capabilities), retried };
-    this.awaiting = true;
-    this.backend!.socket.write(framePacket(writeComStmtPrepare(sql), 0));
+  pauseClient(): void {
+    this.client.pause();
   }
 
-  private fromServerPrepare(chunk: Buffer): void {
-    const prep = this.preparing!;
-    try {
-      const packets = prep.framer.push(chunk);
-      for (let i = 0; i < packets.length; i++) {
-        if (!prep.reader.push(packets[i]!.payload)) continue;
-        if (i < packets.length - 1 || prep.framer.buffered > 0) throw new ProtocolError('bytes after a COM_STMT_PREPARE reply');
-        prep.reader.check();
-        this.preparing = null;
-        return this.prepared(prep.reader, prep.retried);
-      }
-    } catch {
-      return this.end('backend_error');
-    }
-  }
-
-  /** The reply to the proxy's prepare, whole: the head of the queue is the command it was for. */
-  private prepared(reader: PrepareReplyReader, retried: boolean): void {
-    const router = this.statements!;
-    const b = this.backend!;
-    const p = this.queue[0]!;
-    const forClient = router.preparing === null;
-    const close: number[] = [];
-    if (reader.error) {
-      if (!retried && reader.error.readUInt16LE(1) === TOO_MANY_STATEMENTS && router.on(b).size > 0) {
-        // The compute's max_prepared_stmt_count is reached: give back half of what this connection holds, try once more.
-        this.closeOnCompute(router.on(b).shed(Math.max(1, router.on(b).size >> 1)));
-        return this.sendPrepare(router.sql, true);
-      }
-      this.queue.shift();
-      if (forClient) router.table.last = null;
-      if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(reader.error, (p.sequenceId + 1) & 0xff));
-    } else if (forClient) {
-      this.queue.shift();
-      const { statement, close: evicted } = router.clientPrepared(reader, b);
-      close.push(...evicted);
-      const payloads = reader.payloads;
-      payloads[0]!.writeUInt32LE(statement.id, 1);
-      this.client.write(Buffer.concat(payloads.map((payload, i) => framePacket(payload, (p.sequenceId + 1 + i) & 0xff))));
-    } else {
-      const error = router.reprepared(router.preparing!, reader, b, close);
-      if (error) {
-        this.queue.shift();
-        if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(error, CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
-      }
-      // Otherwise the command stays at the head: the statement is on the backend now.
-    }
-    this.closeOnCompute(close);
+  carryOn(): void {
     if (this.queue.length === 0 && this.mayLetGo()) this.letGo({ dirty: false, reset: false });
     this.client.resume();
     this.pump();
   }
 
-  /** COM_STMT_CLOSE for compute statements no longer cached (no reply comes). */
-  private closeOnCompute(ids: number[]): void {
-    if (ids.length === 0) return;
-    this.backend!.socket.write(Buffer.concat(ids.map((id) => framePacket(writeComStmtClose(id), 0))));
+  broken(): void {
+    this.end('backend_error');
+  }
+
+  okPayload(): Buffer {
+    return okPayload(this.opts.capabilities);
   }
 
   private replied(reply: ReplyEnd): void {
@@ -487,7 +372,7 @@ class TransactionRelay {
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
-    if (this.preparing) return this.fromServerPrepare(chunk);
+    if (this.statements?.reading) return this.statements.fromServer(chunk);
     if (!this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
@@ -499,10 +384,8 @@ class TransactionRelay {
     }
     // A reply in this chunk may have pinned the session (tracker gone).
     if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
-    if (this.waitingQuiet) {
-      this.waitingQuiet = false;
-      this.client.resume();
-      this.pump();
+    if (this.statements?.waitingQuiet) {
+      this.statements.quiet();
     } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: false });
     }
@@ -515,7 +398,7 @@ class TransactionRelay {
 
   /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
   private get blocked(): boolean {
-    return this.borrowing !== null || this.deciding || this.waitingQuiet || this.preparing !== null;
+    return this.borrowing !== null || this.deciding || this.statements?.blocking === true;
   }
 
   private outsideTransaction(): boolean {
@@ -541,7 +424,9 @@ class TransactionRelay {
     } else {
       // The statement gets the error; the client may try again. (Long data has no reply: it is lost, and so fails its execute.)
       const p = this.queue.shift()!;
-      if (this.commandOf(p) !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      const command = this.commandOf(p);
+      this.statements?.borrowFailed(command);
+      if (command !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
@@ -648,12 +533,6 @@ class TransactionRelay {
       if (d.end) this.end('terminated');
     }
   }
-}
-
-/** A logical packet's first fragment carries the sequence id a command starts with. */
-function firstSequenceId(p: Packet): number {
-  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-  return (p.sequenceId - fragments + 1) & 0xff;
 }
 
 /** The OK the proxy answers a held-nothing COM_PING or COM_RESET_CONNECTION with, one per capability set. */
