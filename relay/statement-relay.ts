@@ -65,13 +65,19 @@ const MAX_REPLY_PACKET = 16 * 1024 * 1024;
 const PREPARE_UNTRACKED: ErrPacket = {
   code: 1105,
   sqlState: 'HY000',
-  message: 'wake-proxy: a command the proxy does not follow pinned this session; binary prepared statements can no longer be prepared in it',
+  message: 'wake-proxy: a command the proxy does not follow pinned this session while it had prepared statements; new ones cannot be prepared in it',
 };
 
 export class StatementRelay {
   private readonly router: StatementRouter;
   /** A statement command at the queue's head waits for the replies before it to end. */
   waitingQuiet = false;
+  /**
+   * A command the proxy does not follow pinned the session before it had statements (or
+   * after COM_CHANGE_USER dropped them): its commands go untouched, with the compute's own
+   * ids, as on a direct connection.
+   */
+  private untouched = false;
   /** A prepare the proxy sent; its reply is read here. */
   private preparing: { framer: PacketFramer; reader: PrepareReplyReader; retried: boolean } | null = null;
 
@@ -99,6 +105,12 @@ export class StatementRelay {
   /** The statement command `p` at the queue's head: true when dealt with and the queue goes on, false when it waits. */
   step(p: Packet, command: number): boolean {
     const { host, router } = this;
+    if (this.untouched || (host.held !== null && host.replies === null && router.table.size === 0)) {
+      this.untouched = true;
+      host.queue.shift();
+      host.toCompute(p.payload, firstSequenceId(p), command, undefined, false);
+      return true;
+    }
     const step = router.step(p.payload, command, host.held);
     switch (step) {
       case STEP_BORROW:

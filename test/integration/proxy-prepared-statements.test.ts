@@ -49,6 +49,11 @@ function connectMariadb(extra: Partial<mariadb.ConnectionConfig> = {}) {
   });
 }
 
+async function pins(): Promise<Record<string, number>> {
+  const m = await stack.proxy.metrics.sessionPins.get();
+  return Object.fromEntries(m.values.map((v) => [String(v.labels.reason), v.value]));
+}
+
 async function pinCount(): Promise<number> {
   const m = await stack.proxy.metrics.sessionPins.get();
   return m.values.reduce((n, v) => n + v.value, 0);
@@ -183,6 +188,37 @@ test('a table changed under a statement prepared again elsewhere: the new column
   await blocker.query('COMMIT');
   await setup.query('DROP TABLE app.shape');
   await Promise.all([setup.end(), a.end(), blocker.end(), direct.end()]);
+});
+
+test('pinned sessions: statements go on to the pinned connection; a prepared SET @v pins; after COM_CHANGE_USER they pass untouched', async () => {
+  const before = await pins();
+  const a = await connect();
+  const blocker = await connect();
+  const thread = Number((await exec(a, THREAD, [0]))[0].thread);
+  // a pins by its SET on the other connection (the blocker holds the one a used), then uses its statement there.
+  await blocker.query('BEGIN');
+  await blocker.query('SELECT 1');
+  await a.query('SET @x = 5');
+  const [pinned] = await exec(a, THREAD, [1]);
+  assert.notEqual(Number(pinned.thread), thread, 'prepared again on the pinned connection');
+  assert.equal(Number((await exec(a, 'SELECT @x + ? AS v', [1]))[0].v), 6);
+  await blocker.query('COMMIT');
+  await Promise.all([a.end(), blocker.end()]);
+  // A prepared statement's text is judged when it runs. (Two pooled connections: one pinned session at a time.)
+  const b = await connect();
+  await exec(b, 'SET @v = ?', [3]);
+  assert.equal(Number((await exec(b, 'SELECT @v + ? AS v', [1]))[0].v), 4);
+  await b.end();
+  // COM_CHANGE_USER pins and drops the connection's statements; later ones go untouched.
+  const c = await connect();
+  await c.changeUser({ user: shop.user, password: shop.password });
+  assert.equal(Number((await exec(c, 'SELECT ? + 1 AS v', [1]))[0].v), 2);
+  assert.equal(Number((await exec(c, 'SELECT ? + 1 AS v', [2]))[0].v), 3);
+  await c.end();
+  const after = await pins();
+  // a by its SET, b by its prepared SET when it ran, c by its COM_CHANGE_USER.
+  assert.equal((after.set_statement ?? 0) - (before.set_statement ?? 0), 2);
+  assert.equal((after.command ?? 0) - (before.command ?? 0), 1);
 });
 
 test('npm mariadb connector: execute() (PREPARE and EXECUTE of id -1 pipelined) and batch() (COM_STMT_BULK_EXECUTE)', async () => {
