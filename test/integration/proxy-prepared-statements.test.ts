@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+import { pinsByReason, pooledInUse } from './pool-support.js';
 
 const run = promisify(execFile);
 /** The compute connection's own thread id (a bare CONNECTION_ID() answers the session's). */
@@ -49,20 +50,11 @@ function connectMariadb(extra: Partial<mariadb.ConnectionConfig> = {}) {
   });
 }
 
-async function pins(): Promise<Record<string, number>> {
-  const m = await stack.proxy.metrics.sessionPins.get();
-  return Object.fromEntries(m.values.map((v) => [String(v.labels.reason), v.value]));
-}
+const pins = () => pinsByReason(stack.proxy);
+const inUse = () => pooledInUse(stack.proxy);
 
 async function pinCount(): Promise<number> {
-  const m = await stack.proxy.metrics.sessionPins.get();
-  return m.values.reduce((n, v) => n + v.value, 0);
-}
-
-async function inUse(): Promise<number> {
-  stack.proxy.refreshMetrics();
-  const m = await stack.proxy.metrics.poolConnections.get();
-  return m.values.find((v) => v.labels.state === 'in_use')?.value ?? -1;
+  return Object.values(await pins()).reduce((n, v) => n + v, 0);
 }
 
 async function settle(): Promise<void> {

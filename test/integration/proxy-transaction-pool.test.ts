@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
+import { pinsByReason, pooledInUse } from './pool-support.js';
 
 // The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
 // session's id in the pooled modes (README, "Connection ids and KILL").
@@ -43,20 +44,8 @@ async function one<T = any>(conn: mysql.Connection, sql: string, params?: unknow
   return (rows as any[])[0];
 }
 
-function pool() {
-  return stack.proxy.metrics;
-}
-
-async function inUse(): Promise<number> {
-  stack.proxy.refreshMetrics();
-  const m = await pool().poolConnections.get();
-  return m.values.find((v) => v.labels.state === 'in_use')?.value ?? -1;
-}
-
-async function pins(): Promise<Record<string, number>> {
-  const m = await pool().sessionPins.get();
-  return Object.fromEntries(m.values.map((v) => [String(v.labels.reason), v.value]));
-}
+const inUse = () => pooledInUse(stack.proxy);
+const pins = () => pinsByReason(stack.proxy);
 
 async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
