@@ -253,7 +253,7 @@ function poolingFromValues(
     acquireTimeoutMs: values['pool-acquire-timeout'],
     logger,
   });
-  return { mode, pools };
+  return { mode, pools, statementsPerConnection: values['pool-max-statements'] };
 }
 
 function backendTlsFromValues(values: ProxyValues): BackendTlsOptions | undefined {

@@ -190,6 +190,12 @@ export const VERIFY_OPTIONS = defineOptions({
     default: '100',
     help: 'Pooled connections open per compute, over all its users and databases',
   },
+  'pool-max-statements': {
+    kind: 'count',
+    env: 'WAKE_PROXY_POOL_MAX_STATEMENTS',
+    default: '256',
+    help: 'Transaction pooling: binary prepared statements kept per pooled connection (least recently used closed first)',
+  },
   'pool-idle-timeout': {
     kind: 'duration',
     env: 'WAKE_PROXY_POOL_IDLE_TIMEOUT',

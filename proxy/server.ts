@@ -106,7 +106,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
-    profile: new GreetingProfile(),
+    profile: GreetingProfile.forPoolMode(opts.pooling?.mode ?? 'pipe'),
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? PROXY_DEFAULTS.handshakeTimeoutMs,
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,

@@ -27,6 +27,8 @@ export type PoolMode = 'session' | 'transaction';
 export interface PoolsInUse {
   mode: PoolMode;
   pools: BackendPools;
+  /** Transaction pooling: binary prepared statements kept per pooled connection. */
+  statementsPerConnection?: number;
 }
 
 /**

@@ -206,6 +206,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,
     hook: kill,
+    ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
     borrow: ready.borrow,
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),

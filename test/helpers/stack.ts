@@ -75,6 +75,8 @@ export interface StackOptions {
     /** Pool limits; defaults 20 connections per compute and a 5 s acquire timeout. */
     poolMax?: number;
     poolAcquireTimeoutMs?: number;
+    /** Transaction pooling: prepared statements kept per pooled connection (default 256). */
+    poolMaxStatements?: number;
   };
 }
 
@@ -113,6 +115,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
             logger,
           }),
+          ...(opts.verify?.poolMaxStatements ? { statementsPerConnection: opts.verify.poolMaxStatements } : {}),
         };
   const proxy = await startProxy({
     host: '127.0.0.1',
