@@ -23,6 +23,8 @@ const project = (id: string): ProjectRecord => ({
   ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
   computeId: `${id}-c1`,
   computeSeq: 1,
+  range: { minMilli: 250, maxMilli: 1000 },
+  quota: { cuSecondsPerMonth: null, storageBytes: null },
 });
 
 const compute = (projectId: string, extra: Partial<ComputeRecord> = {}): ComputeRecord => ({
@@ -34,8 +36,9 @@ const compute = (projectId: string, extra: Partial<ComputeRecord> = {}): Compute
   resumeCount: 0,
   version: 1,
   control: { user: 'wakeproxy_ctl', password: 'secret-control-password' },
+  sizeMilli: 250,
   ...extra,
-});
+} as ComputeRecord);
 
 const ctx = (by = 'cp-a') => ({ at: Date.now(), by });
 

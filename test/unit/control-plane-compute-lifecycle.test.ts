@@ -37,6 +37,13 @@ function scriptedDriver(opts: { supportsFreeze?: boolean } = {}) {
     async suspend(id, tier) {
       calls.push(`suspend ${id} ${tier}`);
     },
+    async applyLimits(id, size) {
+      calls.push(`limits ${id} ${size.milli}`);
+      return { enforced: false, why: 'scripted' };
+    },
+    async usage() {
+      return {};
+    },
     async destroy(id) {
       calls.push(`destroy ${id}`);
     },
@@ -63,8 +70,10 @@ const project: ProjectRecord = {
   ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
   computeId: 'shop-c1',
   computeSeq: 1,
+  range: { minMilli: 250, maxMilli: 1000 },
+  quota: { cuSecondsPerMonth: null, storageBytes: null },
 };
-const compute: ComputeRecord = { id: 'shop-c1', projectId: 'shop', state: 'stopped', createdAt: 't0', updatedAt: 't0', resumeCount: 0, version: 1 };
+const compute: ComputeRecord = { id: 'shop-c1', projectId: 'shop', state: 'stopped', createdAt: 't0', updatedAt: 't0', resumeCount: 0, version: 1, sizeMilli: 250 };
 
 async function newStore(initial: Partial<ComputeRecord> = {}): Promise<StateStore> {
   const { store } = await openStateStore({ location: ':memory:' });
