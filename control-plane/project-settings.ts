@@ -70,7 +70,7 @@ function quotaFrom(v: unknown, base: Quota): Quota {
     if (h !== null && (typeof h !== 'number' || !Number.isFinite(h) || h < 0 || h > MAX_CU_HOURS)) {
       throw badRequest('invalid_quota', `quota.cuHoursPerMonth must be null or a number from 0 to ${MAX_CU_HOURS}`);
     }
-    out.cuSecondsPerMonth = h === null ? null : Math.round(h * 3600);
+    out.cuMsPerMonth = h === null ? null : Math.round(h * 3_600_000);
   }
   if (q.storageBytes !== undefined) {
     const b = q.storageBytes;

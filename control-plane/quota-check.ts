@@ -24,12 +24,12 @@ export interface QuotaSources {
 
 /** Why the project may not run now, or undefined when it may. */
 export async function quotaProblem(src: QuotaSources, p: ProjectRecord, now = Date.now()): Promise<string | undefined> {
-  const { cuSecondsPerMonth, storageBytes } = p.quota;
-  if (cuSecondsPerMonth !== null) {
+  const { cuMsPerMonth, storageBytes } = p.quota;
+  if (cuMsPerMonth !== null) {
     const month = monthOf(now);
-    const used = cuSeconds((await src.ledger.projectUsage(p.id, month.start, now, false, now)).total);
-    if (used >= cuSecondsPerMonth) {
-      return `it has used ${hours(used)} of its ${hours(cuSecondsPerMonth)} CU-hours this month (until ${new Date(month.end).toISOString()})`;
+    const used = cuSeconds((await src.ledger.projectUsage(p.id, month.start, now, false, now)).total) * 1000;
+    if (used >= cuMsPerMonth) {
+      return `it has used ${hours(used)} of its ${hours(cuMsPerMonth)} CU-hours this month (until ${new Date(month.end).toISOString()})`;
     }
   }
   if (storageBytes !== null && p.computeId && src.storageBytes) {
@@ -47,8 +47,8 @@ export async function ensureWithinQuota(src: QuotaSources, p: ProjectRecord): Pr
   throw new ApiError(403, QUOTA_EXCEEDED, `project '${p.id}' is over its quota: ${problem}; raising the quota lets it wake`);
 }
 
-function hours(cuSecs: number): string {
-  return (Math.floor((cuSecs / 3600) * 1000) / 1000).toString();
+function hours(cuMs: number): string {
+  return String(Number((cuMs / 3_600_000).toPrecision(4)));
 }
 
 function mib(bytes: number): string {

@@ -27,7 +27,7 @@ export async function enforceQuotas(
   for (const c of await targets.computeRecords()) {
     if (c.state !== 'active' && c.state !== 'frozen') continue;
     const project = await targets.projectRecord(c.projectId);
-    if (!project || (project.quota.cuSecondsPerMonth === null && project.quota.storageBytes === null)) continue;
+    if (!project || (project.quota.cuMsPerMonth === null && project.quota.storageBytes === null)) continue;
     const problem = await quotaProblem(sources, project);
     if (!problem) continue;
     const stillOver = async () => {

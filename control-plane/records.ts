@@ -30,12 +30,12 @@ export interface ComputeClaim {
 
 /** A project's plan: what it may use. null is unlimited. */
 export interface Quota {
-  /** CU-seconds per calendar month (UTC); the API shows CU-hours. */
-  cuSecondsPerMonth: number | null;
+  /** CU-milliseconds per calendar month (UTC); the API shows CU-hours. */
+  cuMsPerMonth: number | null;
   storageBytes: number | null;
 }
 
-export const UNLIMITED: Quota = { cuSecondsPerMonth: null, storageBytes: null };
+export const UNLIMITED: Quota = { cuMsPerMonth: null, storageBytes: null };
 
 export interface ProjectRecord {
   id: string;
@@ -136,7 +136,7 @@ export function computeView(c: ComputeRecord, range?: SizeRange): ComputeView {
 
 export function quotaView(q: Quota): QuotaView {
   return {
-    cuHoursPerMonth: q.cuSecondsPerMonth === null ? null : Math.round((q.cuSecondsPerMonth / 3600) * 1000) / 1000,
+    cuHoursPerMonth: q.cuMsPerMonth === null ? null : q.cuMsPerMonth / 3_600_000,
     storageBytes: q.storageBytes,
   };
 }

@@ -15,7 +15,7 @@ export interface ProjectRow {
   compute_seq: number;
   min_cu_milli: number;
   max_cu_milli: number;
-  quota_cu_seconds: number | null;
+  quota_cu_ms: number | null;
   quota_storage_bytes: number | null;
 }
 
@@ -64,7 +64,7 @@ export interface InstanceTableRow {
 }
 
 export const PROJECT_COLUMNS =
-  'id, name, created_at, owner_user, owner_verifier, compute_id, compute_seq, min_cu_milli, max_cu_milli, quota_cu_seconds, quota_storage_bytes';
+  'id, name, created_at, owner_user, owner_verifier, compute_id, compute_seq, min_cu_milli, max_cu_milli, quota_cu_ms, quota_storage_bytes';
 
 export function projectParams(p: ProjectRecord): SqlValue[] {
   return [
@@ -77,7 +77,7 @@ export function projectParams(p: ProjectRecord): SqlValue[] {
     p.computeSeq,
     p.range.minMilli,
     p.range.maxMilli,
-    p.quota.cuSecondsPerMonth,
+    p.quota.cuMsPerMonth,
     p.quota.storageBytes,
   ];
 }
@@ -92,7 +92,7 @@ export function projectOf(r: ProjectRow): ProjectRecord {
     computeId: r.compute_id,
     computeSeq: r.compute_seq,
     range: { minMilli: r.min_cu_milli, maxMilli: r.max_cu_milli },
-    quota: { cuSecondsPerMonth: r.quota_cu_seconds, storageBytes: r.quota_storage_bytes },
+    quota: { cuMsPerMonth: r.quota_cu_ms, storageBytes: r.quota_storage_bytes },
   };
 }
 

@@ -100,8 +100,8 @@ const MIGRATIONS: Migration[] = [
       // Sizes in milli-CU (250 = 0.25 CU). Projects made before sizes get the default range.
       'ALTER TABLE projects ADD COLUMN min_cu_milli INTEGER NOT NULL DEFAULT 250',
       'ALTER TABLE projects ADD COLUMN max_cu_milli INTEGER NOT NULL DEFAULT 1000',
-      // Quotas: NULL is unlimited. CU-seconds per calendar month (UTC); storage in bytes.
-      'ALTER TABLE projects ADD COLUMN quota_cu_seconds BIGINT',
+      // Quotas: NULL is unlimited. CU-milliseconds per calendar month (UTC); storage in bytes.
+      'ALTER TABLE projects ADD COLUMN quota_cu_ms BIGINT',
       'ALTER TABLE projects ADD COLUMN quota_storage_bytes BIGINT',
       'ALTER TABLE computes ADD COLUMN size_milli INTEGER NOT NULL DEFAULT 250',
       // The size in effect from this event on (CU-seconds); NULL for events written before sizes: they count as 0.25 CU.

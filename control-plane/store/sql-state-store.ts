@@ -107,8 +107,8 @@ class SqlStateStore extends StoreRecords implements StateStore {
         params.push(change.range.minMilli, change.range.maxMilli);
       }
       if (change.quota) {
-        sets.push('quota_cu_seconds = ?', 'quota_storage_bytes = ?');
-        params.push(change.quota.cuSecondsPerMonth, change.quota.storageBytes);
+        sets.push('quota_cu_ms = ?', 'quota_storage_bytes = ?');
+        params.push(change.quota.cuMsPerMonth, change.quota.storageBytes);
       }
       const sql = sets.length
         ? `UPDATE projects SET ${sets.join(', ')} WHERE id = ? RETURNING ${PROJECT_COLUMNS}`

@@ -24,7 +24,7 @@ const project = (id: string): ProjectRecord => ({
   computeId: `${id}-c1`,
   computeSeq: 1,
   range: { minMilli: 250, maxMilli: 1000 },
-  quota: { cuSecondsPerMonth: null, storageBytes: null },
+  quota: { cuMsPerMonth: null, storageBytes: null },
 });
 
 const compute = (projectId: string, extra: Partial<ComputeRecord> = {}): ComputeRecord => ({

@@ -71,7 +71,7 @@ const project: ProjectRecord = {
   computeId: 'shop-c1',
   computeSeq: 1,
   range: { minMilli: 250, maxMilli: 1000 },
-  quota: { cuSecondsPerMonth: null, storageBytes: null },
+  quota: { cuMsPerMonth: null, storageBytes: null },
 };
 const compute: ComputeRecord = { id: 'shop-c1', projectId: 'shop', state: 'stopped', createdAt: 't0', updatedAt: 't0', resumeCount: 0, version: 1, sizeMilli: 250 };
 

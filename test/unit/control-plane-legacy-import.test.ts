@@ -26,7 +26,7 @@ test('state.json and usage-events.jsonl are imported once, whole, and renamed', 
   const store = first.store;
   assert.deepEqual((await store.listProjects()).map((p) => p.id), ['shop', 'blog']);
   // Older control planes had no sizes or plans: the default range, unlimited.
-  assert.deepEqual(await store.getProject('blog'), { ...STATE.projects[1], range: { minMilli: 250, maxMilli: 1000 }, quota: { cuSecondsPerMonth: null, storageBytes: null } });
+  assert.deepEqual(await store.getProject('blog'), { ...STATE.projects[1], range: { minMilli: 250, maxMilli: 1000 }, quota: { cuMsPerMonth: null, storageBytes: null } });
   const shop = (await store.getCompute('shop-c1'))!;
   assert.equal(shop.state, 'frozen');
   assert.equal(shop.resumeCount, 4);
