@@ -6,8 +6,11 @@
 // CPU and memory, and requests equal limits (Guaranteed QoS, which a resize
 // must keep). The kubelet applies a resize asynchronously: the answer comes
 // once the container's status shows the new limits, or fails when the
-// kubelet says the node cannot fit it (PodResizePending, Infeasible). A
-// cluster without the subresource cannot resize: the size stays.
+// kubelet says the node cannot fit it (PodResizePending, Infeasible); then,
+// and when the kubelet does not apply it in time, the pod's wish is set back
+// to what it runs with, so that nothing applies it later behind the control
+// plane's back. A cluster without the subresource cannot resize: the size
+// stays.
 //
 // Usage comes from the metrics API (metrics-server), where installed.
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
@@ -31,12 +34,8 @@ export class ResizeUnsupportedError extends Error {
 
 /** Patches the pod's resize subresource and waits until the kubelet has applied it. */
 export async function resizePod(k: KubeClients, pod: string, size: SizeResources, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  const body = { spec: { containers: [{ name: MAIN_CONTAINER, resources: containerResources(size) }] } };
   try {
-    await k.core.patchNamespacedPodResize(
-      { name: pod, namespace: k.namespace, body },
-      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, abortable(signal)),
-    );
+    await patchResize(k, pod, containerResources(size), signal);
   } catch (err) {
     const code = kubeStatusCode(err);
     if (code === 404 && (await podExists(k, pod, signal))) {
@@ -49,11 +48,31 @@ export async function resizePod(k: KubeClients, pod: string, size: SizeResources
   for (;;) {
     const p = await k.core.readNamespacedPod({ name: pod, namespace: k.namespace }, abortable(signal));
     const pending = p.status?.conditions?.find((c) => c.type === 'PodResizePending');
-    if (pending?.reason === 'Infeasible') throw new Error(`pod ${pod}: the node cannot fit ${want.cpu} CPU and ${want.memory}: ${pending.message ?? 'infeasible'}`);
+    const failure =
+      pending?.reason === 'Infeasible'
+        ? `the node cannot fit ${want.cpu} CPU and ${want.memory}: ${pending.message ?? 'infeasible'}`
+        : Date.now() > deadline
+          ? `resize to ${want.cpu} CPU, ${want.memory} not applied within ${timeoutMs} ms${pending ? ` (${pending.reason}: ${pending.message ?? ''})` : ''}`
+          : undefined;
+    if (failure) {
+      await takeBack(k, p, signal);
+      throw new Error(`pod ${pod}: ${failure}`);
+    }
     if (applied(p, want)) return;
-    if (Date.now() > deadline) throw new Error(`pod ${pod}: resize to ${want.cpu} CPU, ${want.memory} not applied within ${timeoutMs} ms${pending ? ` (${pending.reason}: ${pending.message ?? ''})` : ''}`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+function patchResize(k: KubeClients, pod: string, resources: { requests: Record<string, string>; limits: Record<string, string> }, signal: AbortSignal) {
+  const body = { spec: { containers: [{ name: MAIN_CONTAINER, resources }] } };
+  return k.core.patchNamespacedPodResize({ name: pod, namespace: k.namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch, abortable(signal)));
+}
+
+/** Sets the pod's wish back to what its container runs with (best effort). */
+async function takeBack(k: KubeClients, p: V1Pod, signal: AbortSignal): Promise<void> {
+  const running = p.status?.containerStatuses?.find((c) => c.name === MAIN_CONTAINER)?.resources;
+  if (!running?.limits || !running.requests) return;
+  await patchResize(k, p.metadata!.name!, { requests: running.requests, limits: running.limits }, signal).catch(() => undefined);
 }
 
 async function podExists(k: KubeClients, pod: string, signal: AbortSignal): Promise<boolean> {
