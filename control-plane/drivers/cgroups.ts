@@ -37,7 +37,13 @@ export interface Cgroups {
 }
 
 const COMPUTE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const CFS_PERIOD_US = 100_000;
+/**
+ * The CFS period: a compute gets its share of CPU time within each period. At
+ * the kernel's 100 ms, a 0.5 CU compute with four busy threads on two cores
+ * spends its 50 ms in the first 25 ms of each period, taking both cores from
+ * its neighbours for that long; at 10 ms the same burst lasts 2.5 ms.
+ */
+const CFS_PERIOD_US = 10_000;
 
 interface Mount {
   type: 'cgroup' | 'cgroup2';
@@ -155,7 +161,7 @@ async function tryV1(mounts: Mount[], own: Map<string, string>, scope: string, r
   };
 }
 
-/** CPU time per period for a share of CPUs: 250 millicores is a quarter of each 100 ms. */
+/** CPU time per period for a share of CPUs: 250 millicores is a quarter of each period. */
 function quota(millicores: number): number {
   return Math.max(1_000, Math.round((millicores / 1000) * CFS_PERIOD_US));
 }
