@@ -95,6 +95,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     tracked.delete(id);
     if (entry.stopping || closed) return;
     void removeRunFileOf(computePaths(dataDir, id).runFile, entry.pid);
+    void limits.released(id);
     const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
     log?.warn({ computeId: id, pid: entry.pid }, reason);
     for (const l of listeners) l(id, reason);
@@ -133,6 +134,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
           log?.info({ computeId: id, port }, 'port taken before mariadbd bound it; trying another');
           continue;
         }
+        await limits.released(id);
         throw err;
       }
       track(id, child.pid!, child);
