@@ -3,9 +3,9 @@
 // when the host lets the control plane set them, and the CPU and memory it
 // uses, read from /proc.
 //
-// A compute starts inside its group with its memory limit already set, and
-// without a CPU ceiling: a start is short and is what a waking client waits
-// for. The CPU ceiling applies from the moment it serves.
+// A compute starts inside its group with its memory limit and its CPUs
+// already set, and without a CPU ceiling: a start is short and is what a
+// waking client waits for. The CPU ceiling applies from the moment it serves.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -35,9 +35,7 @@ export class ProcessLimits {
   async beforeStart(computeId: string, size: SizeResources): Promise<string[]> {
     const g = await this.groups();
     if (!g) return [];
-    const procs = await g.prepare(computeId);
-    await g.limit(computeId, { cpuMillicores: null, memoryBytes: size.memoryBytes });
-    return procs;
+    return g.prepare(computeId, { millicores: size.cpuMillicores, throttle: false, memoryBytes: size.memoryBytes });
   }
 
   /** Sets the size's limits on the running process (moving it into its groups if it is not there yet). */
@@ -45,8 +43,8 @@ export class ProcessLimits {
     const g = await this.groups();
     if (!g) return { enforced: false, why: 'cgroups are not available to this control plane (see its start log)' };
     if (!(await g.contains(computeId, pid))) await g.enter(computeId, pid);
-    await g.limit(computeId, { cpuMillicores: size.cpuMillicores, memoryBytes: size.memoryBytes });
-    return { enforced: true, how: `cgroup ${g.version}` };
+    await g.limit(computeId, { millicores: size.cpuMillicores, throttle: true, memoryBytes: size.memoryBytes });
+    return { enforced: true, how: `cgroup ${g.version}${g.placement ? ' with CPU placement' : ''}` };
   }
 
   /** After the process is gone. */
@@ -71,7 +69,8 @@ export class ProcessLimits {
       this.logger?.warn({ reason: opened.unavailable }, 'cgroups unavailable: computes run without CPU or memory limits, and one project can take another\'s CPU and memory');
       return undefined;
     }
-    this.logger?.info({ version: opened.version, groups: opened.bases }, 'compute limits by cgroups');
+    if (!opened.placement) this.logger?.info('no cpuset controller: computes get CPU quotas but may run on any CPU');
+    this.logger?.info({ version: opened.version, groups: opened.bases, cpuPlacement: opened.placement }, 'compute limits by cgroups');
     return opened;
   }
 }

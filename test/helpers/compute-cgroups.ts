@@ -5,12 +5,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openCgroups, parseMountinfo, parseProcCgroup } from '../../control-plane/drivers/cgroups.js';
+import { parseCpuList } from '../../control-plane/drivers/cpu-placement.js';
 
 export interface SeenLimits {
   version: 'v1' | 'v2';
   /** CPUs per period, null when unthrottled. */
   cpus: number | null;
   memoryBytes: number;
+  /** The CPUs it may run on, when placed (cpuset). */
+  placedOn?: number[];
 }
 
 /** Why the control plane could not use cgroups here, or undefined when it can. */
@@ -30,17 +33,23 @@ export async function limitsOf(pid: number): Promise<SeenLimits | undefined> {
     const path = type === 'cgroup2' ? groups.get('') : [...groups.entries()].find(([k]) => k.split(',').includes(controller))?.[1];
     return m && path?.includes('/wake-proxy-') ? join(m.point, m.root !== '/' && path.startsWith(m.root) ? path.slice(m.root.length) : path) : undefined;
   };
+  const placed = async (dir: string | undefined) => {
+    const text = dir ? (await readFile(join(dir, 'cpuset.cpus'), 'utf8').catch(() => '')).trim() : '';
+    return text ? { placedOn: parseCpuList(text) } : {};
+  };
   const cpu1 = dirOf('cgroup', 'cpu');
   const mem1 = dirOf('cgroup', 'memory');
   if (cpu1 && mem1) {
     const quota = Number(await readFile(join(cpu1, 'cpu.cfs_quota_us'), 'utf8'));
     const period = Number(await readFile(join(cpu1, 'cpu.cfs_period_us'), 'utf8'));
-    return { version: 'v1', cpus: quota < 0 ? null : quota / period, memoryBytes: Number(await readFile(join(mem1, 'memory.limit_in_bytes'), 'utf8')) };
+    const memoryBytes = Number(await readFile(join(mem1, 'memory.limit_in_bytes'), 'utf8'));
+    return { version: 'v1', cpus: quota < 0 ? null : quota / period, memoryBytes, ...(await placed(dirOf('cgroup', 'cpuset'))) };
   }
   const v2 = dirOf('cgroup2', '');
   if (v2) {
     const [quota, period] = (await readFile(join(v2, 'cpu.max'), 'utf8')).trim().split(' ');
-    return { version: 'v2', cpus: quota === 'max' ? null : Number(quota) / Number(period), memoryBytes: Number(await readFile(join(v2, 'memory.max'), 'utf8')) };
+    const memoryBytes = Number(await readFile(join(v2, 'memory.max'), 'utf8'));
+    return { version: 'v2', cpus: quota === 'max' ? null : Number(quota) / Number(period), memoryBytes, ...(await placed(v2)) };
   }
   return undefined;
 }

@@ -1,10 +1,11 @@
 // With cgroups, one project's load cannot take more CPU than its size: a
 // compute of 0.25 CU kept busy by three CPU-bound statements uses a quarter of
-// a CPU, while a neighbour with nothing to do stays as it was, and the kernel
-// says it throttled the busy one. Memory limits are the sizes' too. Skipped,
-// with the reason, where the machine gives no cgroups.
+// a CPU, while a neighbour answers at once. Memory limits are the sizes' too,
+// and where cpusets can be used two small computes are placed on different
+// CPUs. Skipped, with the reason, where the machine gives no cgroups.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import mysql from 'mysql2/promise';
 import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
 import { processUsage } from '../../control-plane/drivers/process-limits.js';
@@ -41,10 +42,13 @@ async function project(name: string) {
 test('a saturated 0.25 CU compute gets a quarter of a CPU; its idle neighbour keeps its own limits', { skip: noCgroups }, async (t) => {
   const busy = await project('busy');
   const quiet = await project('quiet');
-  for (const c of [busy, quiet]) {
-    const l = await limitsOf(c.pid);
-    assert.deepEqual([l?.cpus, l?.memoryBytes], [0.25, 1024 ** 3], 'each in groups of its own, at its size');
-  }
+  const seen = await Promise.all([busy, quiet].map((c) => limitsOf(c.pid)));
+  for (const l of seen) assert.deepEqual([l?.cpus, l?.memoryBytes], [0.25, 1024 ** 3], 'each in groups of its own, at its size');
+  if (seen[0]?.placedOn && availableParallelism() > 1) {
+    assert.equal(seen[0].placedOn.length, 1, 'a 0.25 CU compute runs on one CPU');
+    assert.notDeepEqual(seen[0].placedOn, seen[1]?.placedOn, 'its neighbour on another');
+    t.diagnostic(`placed on CPUs ${seen[0].placedOn} and ${seen[1]?.placedOn}`);
+  } else t.diagnostic('no CPU placement here (no cpuset controller, or one CPU)');
 
   // Three statements that each would take a whole CPU.
   const burners = await Promise.all([1, 2, 3].map(() => mysql.createConnection(busy.login)));
