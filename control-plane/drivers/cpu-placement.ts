@@ -5,8 +5,11 @@
 // compute is also confined to as many CPUs as its size needs (0.25-1 CU: one,
 // 1.25-2: two, ...), chosen where the computes already placed weigh least, so
 // that neighbours land on different CPUs while there are CPUs to spare.
-// Measured (bench noisy-neighbour): a neighbour saturating its 0.5 CU raised
-// the victim's p99 2-3x with a quota alone, about 1.1x once placed apart.
+// Measured on 2 shared cores (two 0.5 CU computes, the victim's point selects
+// at 500/s, the neighbour idle and saturated by turns): the victim's p99 rose
+// 2.4x and 4.5x beside a saturated neighbour with quotas alone, 1.4x and 1.6x
+// once placed apart (1.2x and 1.5x with no limits at all: the quota's bursts,
+// not the neighbour's load, were what the victim waited behind).
 
 /** "0-3,8,10-11" (the kernel's list format) to [0,1,2,3,8,10,11]. */
 export function parseCpuList(text: string): number[] {
