@@ -29,8 +29,8 @@ export interface BenchProfile {
     maxIdleSeconds: number;
     tableSize: number;
   };
-  /** Victim latency with a saturated neighbour; `contrast` repeats it without cgroups. */
-  neighbours: { rounds: number; seconds: number; victimRate: number; burners: number; tableSize: number; contrast: boolean };
+  /** Victim latency beside a neighbour idle and saturated by turns (phaseMs each); `contrast` repeats it without cgroups. */
+  neighbours: { seconds: number; phaseMs: number; victimRate: number; burners: number; tableSize: number; contrast: boolean };
 }
 
 export interface BenchOptions {
@@ -60,7 +60,7 @@ const QUICK: BenchProfile = {
   idle: { clients: 2_000, workers: 2 },
   // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.
   autoscale: { threads: [1, 4, 16], stepSeconds: 15, leadSeconds: 4, downAfterSeconds: 15, idleTimeoutSeconds: 45, maxIdleSeconds: 80, tableSize: 10_000 },
-  neighbours: { rounds: 2, seconds: 5, victimRate: 500, burners: 4, tableSize: 10_000, contrast: false },
+  neighbours: { seconds: 20, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: false },
 };
 
 const FULL: BenchProfile = {
@@ -73,7 +73,7 @@ const FULL: BenchProfile = {
   tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 3, workers: 2 },
   idle: { clients: 10_000, workers: 4 },
   autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
-  neighbours: { rounds: 3, seconds: 10, victimRate: 500, burners: 4, tableSize: 10_000, contrast: true },
+  neighbours: { seconds: 40, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: true },
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
