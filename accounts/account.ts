@@ -38,6 +38,22 @@ export interface Account {
   version: string;
 }
 
+/** An account as CREATE USER makes it with these methods: unlocked, no expiry, no TLS required. */
+export function plainAccount(user: string, host: string, methods: AuthMethod[], version: string): Account {
+  return {
+    user,
+    host,
+    methods,
+    locked: false,
+    passwordExpired: false,
+    passwordLastChanged: 0,
+    passwordLifetime: -1,
+    ssl: 'none',
+    neverBlocked: false,
+    version,
+  };
+}
+
 /** Server settings read with the accounts. */
 export interface AccountPolicy {
   /** Days; 0: passwords never expire by age. */

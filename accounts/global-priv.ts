@@ -15,7 +15,7 @@
 // A row whose Priv is not a JSON object is kept, without methods, so the accounts
 // keep their count (the stand-in pick depends on it) and no login passes it.
 import { createHash } from 'node:crypto';
-import { NATIVE_PASSWORD, type Account, type AuthMethod, type SslRequirement } from './account.js';
+import { NATIVE_PASSWORD, plainAccount, type Account, type AuthMethod, type SslRequirement } from './account.js';
 
 export interface GlobalPrivRow {
   user: string;
@@ -75,19 +75,9 @@ export function accountFromRow(row: GlobalPrivRow): Account | undefined {
   };
 }
 
+/** No method: no login passes it. */
 function unreadable(user: string, host: string, version: string): Account {
-  return {
-    user,
-    host,
-    methods: [],
-    locked: false,
-    passwordExpired: false,
-    passwordLastChanged: 0,
-    passwordLifetime: -1,
-    ssl: 'none',
-    neverBlocked: false,
-    version,
-  };
+  return plainAccount(user, host, [], version);
 }
 
 /** The methods in the server's order: `auth_or` lists them, `{}` standing for the top-level one. */

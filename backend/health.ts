@@ -15,6 +15,7 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { runCommands, type CommandTarget } from './query.js';
+import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
 export interface SessionBaseline {
@@ -22,7 +23,8 @@ export interface SessionBaseline {
   role: string | null;
 }
 
-export type HealthCheck = { ok: true } | { ok: false; reason: string };
+/** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
+export type HealthCheck = { ok: true } | { ok: false; reason: string; timedOut?: boolean };
 
 const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
 
@@ -64,7 +66,7 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
     const [reply] = await runCommands(target, [writeComPing()], timeoutMs);
     return reply!.kind === 'ok' ? { ok: true } : { ok: false, reason: `COM_PING answered ${describe(reply!)}` };
   } catch (err) {
-    return { ok: false, reason: (err as Error).message };
+    return { ok: false, reason: (err as Error).message, timedOut: err instanceof ChannelTimeoutError };
   }
 }
 

@@ -79,7 +79,9 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     };
     const activity = createReporter(values, store, logger, metrics);
     const verifiers = verifiersFromValues(values, [cp.url], undefined, logger);
-    running = await startProxyFromValues(values, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity, verifiers);
+    // The in-process control plane stops the statements passthrough clients leave behind.
+    const proxyValues = { ...values, 'control-url': [cp.url] };
+    running = await startProxyFromValues(proxyValues, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity, verifiers);
     printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
   } catch (err) {
     await resolver.close();

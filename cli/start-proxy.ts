@@ -22,11 +22,12 @@ import type { ACTIVITY_OPTIONS, PROXY_ONLY_OPTIONS, PROXY_OPTIONS, VERIFY_OPTION
 import { SourceAddress } from '../proxy/source-address.js';
 import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
 import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
+import { setUpKill } from './kill-setup.js';
 
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
 type ProxyValues = OptionValues<typeof PROXY_OPTIONS> &
   OptionValues<typeof VERIFY_OPTIONS> &
-  Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url'>> &
+  Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url' | 'control-token' | 'accounts-user' | 'accounts-password'>> &
   Partial<Pick<OptionValues<typeof ACTIVITY_OPTIONS>, 'redis'>>;
 type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
 
@@ -54,7 +55,20 @@ export async function startProxyFromValues(
   // Counted across proxies when they share Redis, as the server counts across its clients.
   const redisUrl = values.redis as string | undefined;
   const passwordErrors: PasswordErrorStore = redisUrl ? new RedisPasswordErrors({ url: redisUrl }) : new MemoryPasswordErrors();
+  const controlUrl = values['control-url'];
+  const controlToken = values['control-token'];
+  const accountsUser = values.backend ? values['accounts-user'] : undefined;
+  const kill = await setUpKill({
+    ...(redisUrl ? { redisUrl } : {}),
+    ...(controlUrl ? { controlUrl } : {}),
+    ...(controlToken ? { controlToken } : {}),
+    ...(accountsUser ? { accounts: { user: accountsUser, password: values['accounts-password'] ?? '' } } : {}),
+    connectTimeoutMs: values['connect-timeout'],
+    ...(backendTls ? { backendTls } : {}),
+    logger,
+  });
   const proxy = await startProxy({
+    kill: kill.options,
     sourceAddress,
     passwordErrors,
     ...(backendTls ? { backendTls } : {}),
@@ -81,6 +95,9 @@ export async function startProxyFromValues(
     connectTimeoutMs: values['connect-timeout'],
     logger,
     ...(activity ? { activity } : {}),
+  }).catch(async (err: unknown) => {
+    await kill.close();
+    throw err;
   });
   let admin: AdminServer;
   try {
@@ -95,6 +112,7 @@ export async function startProxyFromValues(
   } catch (err) {
     await proxy.close();
     await passwordErrors.close();
+    await kill.close();
     throw err;
   }
   logger.info({ port: admin.port }, 'admin HTTP listening');
@@ -110,6 +128,7 @@ export async function startProxyFromValues(
       process.off('SIGHUP', onHangup);
       tls?.close();
       await proxy.drain(values['drain-timeout']);
+      await kill.close();
       await activity?.close();
       await resolver.close();
       await verifiers?.close();

@@ -40,6 +40,27 @@ export class ControlUrls {
     this.downUntil.delete(base);
   }
 
+  /**
+   * `call` on each URL in order() until one answers (resolves, or rejects with an
+   * answer the caller judged); a URL whose call rejects is benched and the next tried.
+   * Rejects with the last failure when none answers, or at once once `signal` aborts.
+   */
+  async first<T>(call: (base: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let last: unknown = new Error('no URL tried');
+    for (const base of this.order()) {
+      try {
+        const answer = await call(base);
+        this.answered(base);
+        return answer;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.failed(base);
+        last = err;
+      }
+    }
+    throw last;
+  }
+
   /** "tried 2 URLs" when there are several: for error messages. */
   tried(): string {
     return this.bases.length > 1 ? ` (tried ${this.bases.length} URLs)` : '';

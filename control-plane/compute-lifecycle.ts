@@ -171,6 +171,32 @@ export class ComputeLifecycle {
     });
   }
 
+  /**
+   * A health probe found the compute unresponsive (compute-prober.ts). If it is still
+   * the active compute that was probed (unchanged since `seenUpdatedAt`, no operation in
+   * flight) and the leader that probed still leads, it is reported failed and its
+   * process stopped, in its queue; then woken again. False when it had changed.
+   */
+  async restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean> {
+    const failed = await this.queue(id).run(`unresponsive:${seenUpdatedAt}`, async () => {
+      const c = await this.opts.store.getCompute(id);
+      if (!c || c.claim || c.state !== 'active' || c.updatedAt !== seenUpdatedAt) return false;
+      const marked = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null }, fence);
+      if (!marked) return false;
+      this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute does not answer: failed, restarting it');
+      await this.opts.driver.suspend(id, 'stop').catch((err: unknown) =>
+        this.opts.logger.error({ err, computeId: id }, 'could not stop an unresponsive compute'),
+      );
+      return true;
+    });
+    if (failed) {
+      await this.wake(id, this.opts.wakeTimeoutMs).catch((err: unknown) =>
+        this.opts.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'),
+      );
+    }
+    return failed;
+  }
+
   /** Stops the compute, removes its storage and its record. */
   async destroy(id: string): Promise<void> {
     await this.queue(id).run('destroy', async () => {

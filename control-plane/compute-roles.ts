@@ -32,7 +32,7 @@ import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
 import { withDeadline } from './compute-lifecycle.js';
 import { readAccounts } from '../accounts/compute-accounts.js';
-import { DEFAULT_POLICY, NATIVE_PASSWORD, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
+import { DEFAULT_POLICY, NATIVE_PASSWORD, plainAccount, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
 import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CONTROL_USER } from './control-account.js';
 import { CoalescedReads } from '../util/coalesced-reads.js';
@@ -245,18 +245,8 @@ export class ComputeRoles {
 
 /** The owner as created ('owner'@'%' with the verifier kept from creation), until a first read. */
 function ownerAccount(project: ProjectRecord): Account {
-  return {
-    user: project.ownerUser,
-    host: '%',
-    methods: [{ plugin: NATIVE_PASSWORD, verifier: project.ownerVerifier }],
-    locked: false,
-    passwordExpired: false,
-    passwordLastChanged: 0,
-    passwordLifetime: -1,
-    ssl: 'none',
-    neverBlocked: false,
-    version: createHash('sha256').update(`owner\u0000${project.ownerVerifier}`).digest('base64url').slice(0, 22),
-  };
+  const version = createHash('sha256').update(`owner\u0000${project.ownerVerifier}`).digest('base64url').slice(0, 22);
+  return plainAccount(project.ownerUser, '%', [{ plugin: NATIVE_PASSWORD, verifier: project.ownerVerifier }], version);
 }
 
 /** Counts of accounts added, removed and changed; undefined when nothing (settings included) changed. */

@@ -25,6 +25,8 @@ import {
 import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './compute-roles.js';
 import type { InstanceRegistry } from './instance-registry.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
+import { ComputeKills } from './compute-kill.js';
+import type { ProbeTarget } from './compute-prober.js';
 
 export interface ControlPlaneServiceOptions {
   store: StateStore;
@@ -64,6 +66,7 @@ export interface WakeAnswer {
 export class ControlPlaneService {
   private readonly lifecycle: ComputeLifecycle;
   private readonly roles: ComputeRoles;
+  private readonly kills = new ComputeKills();
   private readonly store: StateStore;
 
   constructor(private readonly opts: ControlPlaneServiceOptions) {
@@ -198,6 +201,28 @@ export class ControlPlaneService {
 
   resumeCompute(id: string, timeoutMs = this.opts.wakeTimeoutMs): Promise<ComputeView> {
     return this.lifecycle.wake(id, timeoutMs);
+  }
+
+  /** Active computes as the health prober needs them (compute-prober.ts); credentials stay in the control plane. */
+  async activeComputes(): Promise<ProbeTarget[]> {
+    const out: ProbeTarget[] = [];
+    for (const c of await this.store.listComputes()) {
+      if (c.state === 'active' && c.endpoint) out.push({ id: c.id, endpoint: c.endpoint, updatedAt: c.updatedAt, ...(c.control ? { control: c.control } : {}) });
+    }
+    return out;
+  }
+
+  /** Stops the statement `thread` runs on an active compute, as the control account (compute-kill.ts). */
+  async killQuery(id: string, thread: number): Promise<{ killed: boolean }> {
+    return this.kills.killQuery(await this.compute(id), thread);
+  }
+
+  /**
+   * The leader's health probe found an active compute unresponsive (compute-prober.ts):
+   * reported failed, stopped and started again. False when it changed since the probe began.
+   */
+  restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean> {
+    return this.lifecycle.restartUnresponsive(id, reason, seenUpdatedAt, fence);
   }
 
   /** What the proxy calls: the project's compute address once it serves. */

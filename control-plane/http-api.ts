@@ -59,6 +59,7 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   on('DELETE', '/api/v1/compute/:id', async ([id]) => (await s.deleteCompute(id!), { status: 204 }));
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
+  on('POST', '/api/v1/compute/:id/kill-query', async ([id], body) => ok(await s.killQuery(id!, threadOf(await body()))));
   // The user name travels in the query string, as data: a path segment of '..' or
   // '%2e%2e' is folded away by URL parsers on either side.
   on('GET', '/api/v1/projects/:id/roles', async ([id], _, query) => ok(await s.role(id!, userOf(query), query.get('fresh') === '1')));
@@ -142,6 +143,13 @@ function tierOf(body: Body): SuspendTier {
   const tier = body?.tier ?? 'stop';
   if (tier !== 'freeze' && tier !== 'stop') throw badRequest('invalid_tier', `tier must be "freeze" or "stop", not ${JSON.stringify(tier)}`);
   return tier;
+}
+
+/** A compute thread id, as KILL takes it. */
+function threadOf(body: Body): number {
+  const t = body?.thread;
+  if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < 1) throw badRequest('invalid_thread', 'thread must be a positive integer (a compute connection id)');
+  return t;
 }
 
 function timeoutOf(body: Body, s: ControlPlaneService): number {

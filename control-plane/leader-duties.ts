@@ -6,11 +6,13 @@
 //   - the usage ledger's upkeep (usage-ledger.ts);
 //   - forgetting control planes gone for long;
 //   - stopping computes of projects over their quota (every quotaIntervalMs);
-//   - the idle scheduler and the autoscaler, a new one each per term, fenced by the term's epoch.
+//   - the idle scheduler and the autoscaler, a new one each per term, fenced by the term's epoch;
+//   - the health prober of active computes, likewise.
 import type { Logger } from 'pino';
 import type { ControlPlaneService } from './control-plane-service.js';
 import type { Autoscaler } from './autoscaler.js';
 import type { IdleScheduler } from './idle-scheduler.js';
+import type { ComputeProber } from './compute-prober.js';
 import type { InstanceRegistry } from './instance-registry.js';
 import type { LeaderElection } from './leader-election.js';
 import type { ControlPlaneMetrics } from './metrics.js';
@@ -30,6 +32,8 @@ export interface LeaderDutiesOptions {
   enforceQuotas?: (fence: LeaderFence) => Promise<number>;
   /** How often enforceQuotas runs; default 30000. */
   quotaIntervalMs?: number;
+  /** The health prober for a term; absent when probing is off. */
+  makeProber?: (fence: () => LeaderFence | undefined) => ComputeProber;
   /** How often the sweeps run during a term. */
   sweepIntervalMs: number;
   /** Control planes silent this long are forgotten (their rows removed). */
@@ -42,6 +46,7 @@ interface Term {
   epoch: number;
   scheduler?: IdleScheduler;
   autoscaler?: Autoscaler;
+  prober?: ComputeProber;
   timer?: NodeJS.Timeout;
 }
 
@@ -102,6 +107,7 @@ export class LeaderDuties {
     term.scheduler?.start();
     term.autoscaler = this.opts.makeAutoscaler?.(fence);
     term.autoscaler?.start();
+    term.prober = this.opts.makeProber?.(fence);
     term.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs).unref();
   }
 
@@ -110,6 +116,7 @@ export class LeaderDuties {
     if (!term) return;
     this.term = undefined;
     clearInterval(term.timer);
+    term.prober?.close();
     await term.scheduler?.close();
     await term.autoscaler?.close();
     await this.sweeping;

@@ -25,6 +25,7 @@ import type { QuotaSources } from './quota-check.js';
 import { processComputeStorageBytes } from './usage-storage.js';
 import { allUsage } from './usage-report.js';
 import { usageMetricsText } from './usage-metrics.js';
+import { startComputeProber, type ProberOptions } from './compute-prober.js';
 
 export interface ControlPlaneOptions {
   dataDir: string;
@@ -56,6 +57,8 @@ export interface ControlPlaneOptions {
   cgroups?: 'auto' | 'off';
   /** How often the leader stops computes over their quota; default 30000. */
   quotaIntervalMs?: number;
+  /** Asking active computes whether they answer, restarting those that do not (default every 5 s, 3 s bound). */
+  probe?: ProberOptions;
 }
 
 export interface AutoscaleOptions {
@@ -141,6 +144,16 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     ...(autoscale ? { makeAutoscaler: (fence: () => LeaderFence | undefined) => makeAutoscaler(fence, autoscale) } : {}),
     enforceQuotas: (fence) => enforceQuotas(service, quota, fence, logger.child({ component: 'quotas' }), metrics),
     ...(opts.quotaIntervalMs !== undefined ? { quotaIntervalMs: opts.quotaIntervalMs } : {}),
+    makeProber: (fence) =>
+      startComputeProber(
+        {
+          activeComputes: () => service.activeComputes(),
+          restartUnresponsive: (id, reason, seen, f) => service.restartUnresponsive(id, reason, seen, f),
+          fence,
+          logger: logger.child({ component: 'compute-prober' }),
+        },
+        opts.probe,
+      ),
     sweepIntervalMs: leaseMs,
     forgetAfterMs: Math.max(60_000, 10 * leaseMs),
     logger: logger.child({ component: 'leader' }),

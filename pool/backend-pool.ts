@@ -7,7 +7,9 @@
 // baseline read -> lent -> reset and state check on release (backend/health.ts) ->
 // handed to a waiter of its key, or idle and watched -> lent again (pinged first if it
 // idled past pingAfterIdleMs), or closed: dirty, failed reset, dead, idle too long
-// (janitor.ts), its slot wanted by another key, or its compute dropped.
+// (janitor.ts), its slot wanted by another key, or its compute dropped. A ping that
+// gets no answer at all fails the borrow (ComputeUnresponsiveError): the compute is
+// frozen or wedged, and its other connections would only wait the same bound each.
 import type { BackendAddress } from '../backend/address.js';
 import { describeCompute, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { ComputePool, type PoolCounts } from './compute-pool.js';
@@ -29,8 +31,8 @@ export interface BackendPools {
   /**
    * A connection for `key`: an idle one (validated), or a new one logged in with `login`.
    * `signal` is the borrower's (the client left): waiting stops and nothing leaks.
-   * Rejects with PoolTimeoutError, ComputeDroppedError, PoolClosedError, or the login's
-   * own error (BackendLoginError for nativeLogin).
+   * Rejects with PoolTimeoutError, ComputeDroppedError, ComputeUnresponsiveError,
+   * PoolClosedError, or the login's own error (BackendLoginError for nativeLogin).
    */
   acquire(key: BackendKey, login: BackendLogin, signal?: AbortSignal): Promise<PooledBackend>;
   /**
@@ -58,6 +60,11 @@ export class PoolTimeoutError extends Error {
 /** The compute was dropped (suspended) while a borrower waited for it. */
 export class ComputeDroppedError extends Error {
   override readonly name = 'ComputeDroppedError';
+}
+
+/** An idle connection's ping got no answer within pingTimeoutMs: the compute is frozen or wedged. */
+export class ComputeUnresponsiveError extends Error {
+  override readonly name = 'ComputeUnresponsiveError';
 }
 
 export class PoolClosedError extends Error {
@@ -105,7 +112,7 @@ class KeyedBackendPools implements BackendPools {
       for (;;) {
         let entry = kp.takeIdle();
         if (entry) {
-          if (entry.alive && Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs && !(await this.ping(entry))) continue;
+          if (entry.alive && Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs && !(await this.ping(kp, entry))) continue;
         } else if (compute.tryTakeSlot()) {
           entry = await this.connect(kp, login, signal);
         } else {
@@ -165,11 +172,18 @@ class KeyedBackendPools implements BackendPools {
     return entry;
   }
 
-  /** For a connection idle past pingAfterIdleMs: true if it answered; closed if not. */
-  private async ping(entry: BackendEntry): Promise<boolean> {
-    const ping = await this.settings.checks.ping(entry, this.settings.resetTimeoutMs);
+  /**
+   * For a connection idle past pingAfterIdleMs: true if it answered; closed if not, and
+   * the borrow fails if the compute gave no answer at all.
+   */
+  private async ping(kp: KeyPool, entry: BackendEntry): Promise<boolean> {
+    const { pingTimeoutMs } = this.settings;
+    const ping = await this.settings.checks.ping(entry, pingTimeoutMs);
     if (ping.ok) return true;
     this.discard(entry, `failed its ping: ${ping.reason}`);
+    if (ping.timedOut) {
+      throw new ComputeUnresponsiveError(`compute ${kp.compute.name} did not answer a ping within ${pingTimeoutMs} ms (user '${kp.key.user}')`);
+    }
     return false;
   }
 

@@ -11,10 +11,17 @@ export interface BackendPoolOptions {
   /** How long acquire() waits for a free connection slot (not counting the login). */
   acquireTimeoutMs: number;
   logger: Logger;
-  /** Bound on a reset, a validation ping and the post-login check. Default 5 s. */
+  /** Bound on a reset and the post-login check. Default 5 s. */
   resetTimeoutMs?: number;
-  /** A connection idle longer than this is pinged before it is handed out. Default 10 s. */
+  /**
+   * A connection idle longer than this is pinged before it is handed out. Default 1 s:
+   * a compute that stopped answering (frozen outside the control plane, wedged) must
+   * be caught before a statement waits on it without bound, and a connection used
+   * within the last second was answering then.
+   */
   pingAfterIdleMs?: number;
+  /** Bound on that ping. Default 2 s; a ping that times out fails the borrow (the compute does not answer). */
+  pingTimeoutMs?: number;
   /** How often the janitor runs (eviction, forgetting empty pools). Default min(idleTimeoutMs, 5 s). */
   evictionIntervalMs?: number;
   /** The commands the pool runs on its connections; backend/health.ts unless a test says otherwise. */
@@ -46,6 +53,7 @@ export interface PoolSettings {
   acquireTimeoutMs: number;
   resetTimeoutMs: number;
   pingAfterIdleMs: number;
+  pingTimeoutMs: number;
   evictionIntervalMs: number;
   checks: PoolChecks;
   log: Logger;
@@ -58,7 +66,8 @@ export function poolSettings(opts: BackendPoolOptions): PoolSettings {
     idleTimeoutMs: opts.idleTimeoutMs,
     acquireTimeoutMs: opts.acquireTimeoutMs,
     resetTimeoutMs: opts.resetTimeoutMs ?? 5_000,
-    pingAfterIdleMs: opts.pingAfterIdleMs ?? 10_000,
+    pingAfterIdleMs: opts.pingAfterIdleMs ?? 1_000,
+    pingTimeoutMs: opts.pingTimeoutMs ?? 2_000,
     evictionIntervalMs: opts.evictionIntervalMs ?? Math.max(10, Math.min(opts.idleTimeoutMs, 5_000)),
     checks: opts.checks ?? COMPUTE_CHECKS,
     log: opts.logger.child({ component: 'backend-pool' }),

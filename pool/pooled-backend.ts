@@ -20,6 +20,8 @@ export interface PooledBackend extends CommandTarget {
   readonly alive: boolean;
   /** How many clients have had it, this one included. */
   readonly borrows: number;
+  /** Never lend it again: it is destroyed when released (a KILL aimed at its thread may land late). */
+  retire(reason: string): void;
 }
 
 export class BackendEntry implements PooledBackend {
@@ -69,6 +71,10 @@ export class BackendEntry implements PooledBackend {
 
   markDead(reason: string): void {
     this.deadReason ??= reason;
+  }
+
+  retire(reason: string): void {
+    this.markDead(reason);
   }
 
   /** In the idle list: read (and so notice closes and stray bytes). */

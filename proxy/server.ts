@@ -17,6 +17,20 @@ import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
 import { SourceAddress } from './source-address.js';
 import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
+import { SessionRegistry } from './kill/session-registry.js';
+import { randomInstance } from './kill/instance-claim.js';
+import type { KillPeers } from './kill/kill-peers.js';
+import type { BackendAddress } from '../backend/address.js';
+
+/** Session ids and KILL between proxies (proxy/kill/). */
+export interface KillOptions {
+  /** This proxy's instance number in its session ids (instance-claim.ts); default: random. */
+  instance?: number;
+  /** The other proxies, reached through the registry's KILL targets; closed with the proxy. Default: none. */
+  peers?: (registry: SessionRegistry) => KillPeers;
+  /** Stops the statement of a passthrough client that left (see KillSupport). */
+  stopPassthrough?: (addr: BackendAddress, thread: number) => Promise<boolean>;
+}
 
 export interface ProxyOptions {
   host?: string;
@@ -46,6 +60,7 @@ export interface ProxyOptions {
   sourceAddress?: SourceAddress;
   /** Failed-password counters (default: in memory); the caller closes it. */
   passwordErrors?: PasswordErrorStore;
+  kill?: KillOptions;
   logger: Logger;
 }
 
@@ -77,6 +92,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const metrics = opts.metrics ?? createProxyMetrics();
   if (opts.requireTls && !opts.tls) throw new Error('requiring TLS needs a certificate and key');
   const limits = new ProjectLimits(opts.limits ?? {});
+  const registry = new SessionRegistry(opts.kill?.instance ?? randomInstance().instance);
+  const peers = opts.kill?.peers?.(registry) ?? null;
+  const stopPassthrough = opts.kill?.stopPassthrough;
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
@@ -97,16 +115,23 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
+    kill: {
+      registry,
+      peers,
+      deps: { instance: registry.instance, local: (id) => registry.target(id), peers },
+      ...(stopPassthrough ? { stopPassthrough } : {}),
+    },
   };
   // Keyed by the accepted socket (a TLS upgrade replaces ctx.socket, not this one), so
   // one listener serves every connection's close instead of a closure each.
   const live = new Map<Socket, SessionContext>();
-  let nextId = 1;
   let draining = false;
   let emptied: (() => void) | null = null;
   const mode = { mode: cfg.pooling.mode };
   const pools = cfg.pooling.mode === 'pipe' ? undefined : cfg.pooling.pools;
   function onClose(this: Socket): void {
+    const ctx = live.get(this);
+    if (ctx) registry.remove(ctx.id);
     live.delete(this);
     metrics.connectionsActive.dec();
     if (live.size === 0) emptied?.();
@@ -119,10 +144,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       refuseBeforeGreeting(socket, tooManyConnections(max));
       return;
     }
-    // Ids wrap within 32 bits: they travel in the greeting's connection id.
-    const id = nextId;
-    nextId = nextId >= 0xffffffff ? 1 : nextId + 1;
-    const ctx = createSession(id, socket, cfg);
+    const ctx = registry.add((id) => createSession(id, socket, cfg));
     live.set(socket, ctx);
     metrics.connectionsOpened.inc(mode);
     metrics.connectionsActive.inc();
@@ -177,6 +199,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       limits.close();
       await listenerClosed;
       await pools?.close();
+      await peers?.close();
       return { closed };
     },
     async close() {
@@ -186,6 +209,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       for (const ctx of live.values()) ctx.socket.destroy();
       await closed;
       await pools?.close();
+      await peers?.close();
     },
   };
 }

@@ -16,6 +16,8 @@ import type { BackendPools } from '../pool/backend-pool.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
 import type { PasswordErrorStore } from '../accounts/password-errors.js';
 import type { SourceAddress } from './source-address.js';
+import type { KillSupport } from './kill/session-kill.js';
+import type { KillTarget } from './kill/session-registry.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -59,6 +61,8 @@ export interface SessionConfig {
   passwordErrors: PasswordErrorStore;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
+  /** Session ids and KILL (proxy/kill/). */
+  kill: KillSupport;
 }
 
 export interface SessionContext {
@@ -80,6 +84,10 @@ export interface SessionContext {
   counted: { in: number; out: number };
   /** Set once bytes flow: from then on a failure closes the connection, it never injects packets. */
   relaying: boolean;
+  /** What another session's KILL of this one acts on; set once bytes flow. */
+  target: KillTarget | undefined;
+  /** Ended by a KILL CONNECTION from another session. */
+  killed: boolean;
 }
 
 
@@ -100,6 +108,8 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     servername: undefined,
     counted: { in: 0, out: 0 },
     relaying: false,
+    target: undefined,
+    killed: false,
   };
 }
 

@@ -10,6 +10,8 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
 import { round, type PoolsInUse, type SessionContext } from './session-context.js';
+import type { BackendAddress } from '../backend/address.js';
+import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -22,6 +24,8 @@ interface ReadyBase {
   clientLeftover: Buffer;
   /** Gives the project's connection slot back. */
   releaseSlot: (() => void) | undefined;
+  /** Who the session is to the compute (KILL, stopping a statement its client left). */
+  who: SessionIdentity;
 }
 
 /** Bytes flow untouched between the client and a compute connection of its own. */
@@ -29,6 +33,9 @@ interface PipedReady extends ReadyBase {
   kind: 'piped';
   backend: Socket;
   backendLeftover: Buffer;
+  addr: BackendAddress;
+  /** The compute's id for the connection. */
+  thread: number;
 }
 
 /** A verified client on a pooled connection, for its session or per transaction. */
@@ -56,7 +63,7 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     countBytes(ctx);
     ctx.log.info(
       {
-        reason: why,
+        reason: ctx.killed ? 'killed' : why,
         durationMs: round(performance.now() - ctx.startedAt),
         bytesIn: ctx.socket.bytesRead,
         bytesOut: ctx.socket.bytesWritten,
@@ -119,19 +126,26 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
     );
-    return readyFrom(backend, route.project, releaseSlot);
+    const who: SessionIdentity = {
+      pooled: backend.kind === 'pooled',
+      user: route.backendUser,
+      // Kept as a short string, like the pools' held login (attach-backend.ts).
+      stage1: creds.kind === 'verified' ? creds.stage1.toString('latin1') : null,
+    };
+    return readyFrom(backend, route.project, releaseSlot, who);
   } catch (err) {
     releaseSlot?.();
     throw err;
   }
 }
 
-function readyFrom(backend: AttachedBackend, project: string | undefined, releaseSlot: (() => void) | undefined): Ready {
+function readyFrom(backend: AttachedBackend, project: string | undefined, releaseSlot: (() => void) | undefined, who: SessionIdentity): Ready {
   const { clientLeftover } = backend;
   if (backend.kind === 'own') {
-    return { kind: 'piped', project, clientLeftover, backend: backend.socket, backendLeftover: backend.backendLeftover, releaseSlot };
+    const { socket, backendLeftover, addr } = backend;
+    return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
-  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, releaseSlot };
+  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, releaseSlot, who };
 }
 
 /**
@@ -141,17 +155,32 @@ function readyFrom(backend: AttachedBackend, project: string | undefined, releas
 async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
   const untrack = ready.project ? ctx.cfg.activity?.track(ready.project, ctx.socket) : undefined;
   try {
-    if (ready.kind === 'piped') {
-      return await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover);
-    }
+    if (ready.kind === 'piped') return await carryPipe(ctx, ready);
     // No abort signal: a session ended from outside has its client socket destroyed, which ends the relay.
     const { pooled } = ready;
-    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled);
+    const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
+    kill.held = pooled;
+    ctx.target = kill;
+    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill });
+    if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
     await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable });
     return outcome.end;
   } finally {
     untrack?.();
   }
+}
+
+/** Pipe mode: the session's own compute connection, closed only once a statement its client left is stopped. */
+async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string> {
+  const { addr, thread } = ready;
+  const kill = new SessionKill(ctx, ready.who, addr, thread);
+  ctx.target = kill;
+  const outcome = await relayPipe(ctx.socket, ready.backend, ready.clientLeftover, ready.backendLeftover, { sessionId: ctx.id, hook: kill });
+  if (outcome.statementRunning) {
+    await kill.stopStatement(addr, thread);
+    ready.backend.destroy();
+  }
+  return outcome.end;
 }
 
 /**
@@ -164,17 +193,26 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
   const { project, pooled } = ready;
   const { pools } = ready.pooling;
   let untrack: (() => void) | undefined;
+  // Follows the connection the session holds, and the compute it last held one of.
+  const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
+  ctx.target = kill;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: pooled.capabilities,
     mariadbCapabilities: pooled.mariadbCapabilities,
     maxPacketSize: MAX_STATEMENT_PACKET,
+    sessionId: ctx.id,
+    hook: kill,
     borrow: ready.borrow,
     giveBack: (backend, opts) => void pools.release(backend, opts),
+    abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => statementFailure(ctx, err),
-    onHold: (holding) => {
-      if (holding) metrics.poolBorrows.inc();
-      if (holding && project) untrack = activity?.track(project, ctx.socket);
-      if (!holding) {
+    onHold: (backend) => {
+      kill.held = backend;
+      if (backend) {
+        kill.addr = backend.key.addr;
+        metrics.poolBorrows.inc();
+        if (project) untrack = activity?.track(project, ctx.socket);
+      } else {
         untrack?.();
         untrack = undefined;
       }

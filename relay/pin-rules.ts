@@ -7,8 +7,8 @@
 // get no flag at all. So the statement text is read too, conservatively: a false pin
 // costs a little pooling, a missed one hands state to another client.
 //
-// Read as latin1: every byte that matters here (quotes, comments, keywords, `@`) is
-// ASCII, and UTF-8 multi-byte sequences never contain ASCII bytes.
+// Read as latin1 (see sql-lexer.ts).
+import { executableMarker, isDigit, isWordChar, skipLine, skipQuoted } from './sql-lexer.js';
 
 export type PinReason =
   | 'user_variable'
@@ -111,7 +111,7 @@ function scan(s: string): PinReason | null {
         break;
       case 0x2f: // /* comment */, but /*! and /*M! hold statement text that runs
         if (s.charCodeAt(i + 1) === 0x2a) {
-          const bang = s.charCodeAt(i + 2) === 0x21 ? 3 : s.startsWith('M!', i + 2) ? 4 : 0;
+          const bang = executableMarker(s, i);
           if (bang > 0) {
             i += bang;
             while (i < n && isDigit(s.charCodeAt(i))) i++; // version number
@@ -126,38 +126,4 @@ function scan(s: string): PinReason | null {
     i++;
   }
   return null;
-}
-
-/** Past the closing quote; a doubled quote or a backslash escape does not close. */
-function skipQuoted(s: string, start: number, quote: number): number {
-  let i = start + 1;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c === 0x5c && quote !== 0x60) {
-      i += 2;
-      continue;
-    }
-    if (c === quote) {
-      if (s.charCodeAt(i + 1) === quote) {
-        i += 2;
-        continue;
-      }
-      return i + 1;
-    }
-    i++;
-  }
-  return i;
-}
-
-function skipLine(s: string, i: number): number {
-  const end = s.indexOf('\n', i);
-  return end < 0 ? s.length : end + 1;
-}
-
-function isWordChar(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80;
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }

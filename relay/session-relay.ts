@@ -13,11 +13,15 @@
 //   transaction, a half-read result or a half-sent packet: not reusable either.
 // Reusable therefore means exactly: the client said COM_QUIT at a command boundary and
 // never changed user. The reset on release still checks the stream is in step.
+//
+// KILL and a bare SELECT CONNECTION_ID() carry the session's id, not the compute's:
+// they are rewritten on their way (command-gate.ts).
 import type { Socket } from 'node:net';
 import { COM_CHANGE_USER } from '../protocol/index.js';
 import { divert, undivert } from '../backend/backend-socket.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
-import { ClientCommandTracker, type TrackedChunk } from './command-tracker.js';
+import { CommandGate } from './command-gate.js';
+import type { KillHook } from './intercepted-command.js';
 
 export type SessionEnd =
   | 'client_quit'
@@ -34,11 +38,17 @@ export interface SessionOutcome {
   changedUser: boolean;
   /** Commands the client sent, COM_QUIT not counted. */
   commands: number;
+  /** The client left while the compute may be running its statement: stop it before the connection goes anywhere. */
+  statementRunning: boolean;
 }
 
 export interface SessionRelayOptions {
   /** Aborting ends the session ('terminated'), e.g. at proxy shutdown. */
   signal?: AbortSignal;
+  /** The id the client was given: a bare SELECT CONNECTION_ID() answers it. Without it, such queries pass. */
+  sessionId?: number;
+  /** Decides KILLs; without one they pass untouched. */
+  hook?: KillHook;
 }
 
 /**
@@ -53,7 +63,6 @@ export function relaySession(
   opts: SessionRelayOptions = {},
 ): Promise<SessionOutcome> {
   const server = backend.socket;
-  const tracker = new ClientCommandTracker();
   let changedUser = false;
   let commands = 0;
 
@@ -62,6 +71,7 @@ export function relaySession(
     const end = (why: SessionEnd) => {
       if (ended) return;
       ended = true;
+      gate.close();
       client.off('data', fromClient);
       client.off('drain', resumeServer);
       client.off('close', onClientClose);
@@ -75,44 +85,56 @@ export function relaySession(
       opts.signal?.removeEventListener('abort', onAbort);
       // The client keeps an error listener: its socket may still fail while closing.
       client.on('error', ignore);
-      if (why === 'client_closed' || why === 'client_error') {
+      const gone = why === 'client_closed' || why === 'client_error';
+      if (gone) {
         client.destroy();
       } else {
         endOnce(client);
         destroyLater(client);
       }
-      resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands });
+      const statementRunning = gone && gate.statementRunning;
+      resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands, statementRunning });
     };
 
-    const forward = (chunk: Buffer) => {
-      let tracked: TrackedChunk;
-      try {
-        tracked = tracker.push(chunk);
-      } catch {
-        // A 16 MiB continuation out of sequence: the client's stream is out of step.
-        return end('client_error');
-      }
-      for (const command of tracked.commands) {
-        commands++;
-        if (command === COM_CHANGE_USER) changedUser = true;
-      }
-      let flowing = true;
-      for (const piece of tracked.forward) if (piece.length > 0) flowing = server.write(piece);
-      if (tracked.quit) return end('client_quit');
-      if (!flowing) client.pause();
-    };
-    const fromClient = (chunk: Buffer) => forward(chunk);
+    const gate = new CommandGate(
+      {
+        toCompute: (bytes) => server.write(bytes),
+        pauseClient: () => client.pause(),
+        resumeClient: () => {
+          if (!ended && !server.writableNeedDrain) client.resume();
+        },
+        quit: () => end('client_quit'),
+        broken: () => end('client_error'),
+      },
+      {
+        dropQuit: true,
+        pooled: opts.sessionId !== undefined,
+        sessionId: opts.sessionId ?? 0,
+        ...(opts.hook ? { hook: opts.hook } : {}),
+        onCommand: (command) => {
+          commands++;
+          if (command === COM_CHANGE_USER) changedUser = true;
+        },
+      },
+    );
+    const fromClient = (chunk: Buffer) => gate.push(chunk);
     const fromServer = (chunk: Buffer) => {
+      gate.replied();
       if (!client.write(chunk)) server.pause();
     };
     // Diverted reads return false to stop reading; resume() starts them again.
-    const sink = { onBackendData: (chunk: Buffer) => client.write(chunk) };
+    const sink = {
+      onBackendData: (chunk: Buffer) => {
+        gate.replied();
+        return client.write(chunk);
+      },
+    };
     let diverted = false;
     const resumeServer = () => {
       if (!ended) server.resume();
     };
     const resumeClient = () => {
-      if (!ended) client.resume();
+      if (!ended && !gate.holding) client.resume();
     };
     const onClientClose = () => end('client_closed');
     const onClientError = () => end('client_error');
@@ -130,13 +152,13 @@ export function relaySession(
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     if (server.destroyed) return end('backend_closed');
     if (client.destroyed) return end('client_closed');
-    if (clientLeftover.length > 0) forward(clientLeftover);
+    if (clientLeftover.length > 0) gate.push(clientLeftover);
     if (ended) return;
     diverted = divert(server, sink);
     if (!diverted) server.on('data', fromServer);
     client.on('data', fromClient);
     server.resume();
-    client.resume();
+    if (!gate.holding) client.resume();
   });
 }
 

@@ -16,6 +16,12 @@
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
+//
+// KILL and a bare SELECT CONNECTION_ID() carry the session's id, not a compute's
+// (intercepted-command.ts): holding no backend, the session answers them itself
+// where it can (no wake); holding one, it sends the compute a statement in their place.
+// A client that leaves while its statement runs hands the backend to `abandon`, which
+// stops the statement before the connection goes anywhere.
 import type { Socket } from 'node:net';
 import {
   CLIENT_PROTOCOL_41,
@@ -41,6 +47,8 @@ import {
 } from '../protocol/index.js';
 import type { ReleaseOptions } from '../pool/backend-pool.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
+import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
+import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
@@ -56,10 +64,19 @@ export interface TransactionRelayOptions {
   giveBack(backend: PooledBackend, opts: ReleaseOptions): void;
   /** The ERR that answers a statement no backend could be borrowed for. */
   errorFor(err: unknown): ErrPacket;
-  /** The session starts (true) or stops holding a backend. */
-  onHold?(holding: boolean): void;
+  /** The session starts holding `backend`, or (null) stops holding one. */
+  onHold?(backend: PooledBackend | null): void;
   /** Called once, when the session gets pinned. */
   onPin?(reason: PinReason, detail: string): void;
+  /** The id the client was given: a bare SELECT CONNECTION_ID() answers it. */
+  sessionId: number;
+  /** Decides KILLs; without one they pass untouched. */
+  hook?: KillHook;
+  /**
+   * The client left while `backend` may be running its statement: stop it, then release
+   * the backend dirty. Without it the backend is released dirty at once.
+   */
+  abandon?(backend: PooledBackend): void;
 }
 
 export interface TransactionOutcome {
@@ -72,6 +89,11 @@ export interface TransactionOutcome {
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
+/** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
+const KILL_FAILED: KillAction = {
+  kind: 'error',
+  error: { code: 1105, sqlState: 'HY000', message: 'wake-proxy: could not carry out this KILL; see the proxy log' },
+};
 
 /** `first` is the backend the login borrowed: it goes back at once, and the first statement borrows again. */
 export function relayTransactions(
@@ -100,6 +122,13 @@ class TransactionRelay {
   private changedUser = false;
   /** Set while a borrow is under way; aborted if the session ends meanwhile. */
   private borrowing: AbortController | null = null;
+  /** Set while a KILL is being decided: the queue waits. */
+  private deciding = false;
+  /** The queued packet already looked at for interception (it goes on as it is). */
+  private vetted: Packet | null = null;
+  /** Pinned (no reply tracking): a command went and nothing came back since. */
+  private awaiting = false;
+  private lastCommand = -1;
   private borrows = 0;
   private ended = false;
 
@@ -109,7 +138,7 @@ class TransactionRelay {
   private readonly onClientError = () => this.end('client_error');
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.ended) this.client.resume();
+    if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => this.end('backend_closed');
   private readonly onServerError = () => this.end('backend_error');
@@ -150,7 +179,9 @@ class TransactionRelay {
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
       const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
-      this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
+      const gone = why === 'client_closed' || why === 'client_error';
+      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.detach());
+      else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
     if (why === 'client_closed' || why === 'client_error') client.destroy();
     else {
@@ -177,10 +208,14 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.ended) {
+    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
+      if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
+        this.intercept(p);
+        continue;
+      }
       if (!this.backend) {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
@@ -206,7 +241,11 @@ class TransactionRelay {
   private send(p: Packet, command: number): void {
     const b = this.backend!;
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
-    if (command >= 0) this.judge(p, command);
+    this.awaiting = true;
+    if (command >= 0) {
+      this.lastCommand = command;
+      this.judge(p, command);
+    }
     if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
   }
 
@@ -237,6 +276,7 @@ class TransactionRelay {
   }
 
   private fromServer(chunk: Buffer): void {
+    this.awaiting = false;
     if (!this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
@@ -292,10 +332,15 @@ class TransactionRelay {
     s.on('close', this.onServerClose);
     s.on('error', this.onServerError);
     s.resume();
-    this.opts.onHold?.(true);
+    this.opts.onHold?.(b);
   }
 
   private letGo(opts: ReleaseOptions): void {
+    this.opts.giveBack(this.detach(), opts);
+  }
+
+  /** Stop relaying the held backend and hand it over, paused. */
+  private detach(): PooledBackend {
     const b = this.backend!;
     this.backend = null;
     this.tracker = null;
@@ -306,8 +351,68 @@ class TransactionRelay {
     s.off('close', this.onServerClose);
     s.off('error', this.onServerError);
     s.pause();
-    this.opts.onHold?.(false);
-    this.opts.giveBack(b, opts);
+    this.opts.onHold?.(null);
+    return b;
+  }
+
+  /** Whether the held backend may be running the client's statement. */
+  private statementRunning(): boolean {
+    if (this.tracker) return this.tracker.pending > 0;
+    return this.awaiting && this.lastCommand !== COM_QUIT;
+  }
+
+  /**
+   * A command that may carry the session's id, at the head of the queue: answered here,
+   * replaced by what the compute should run instead, or let through (vetted).
+   */
+  private intercept(p: Packet): void {
+    const what = interceptCommand(p.payload, true);
+    if (!what) {
+      this.vetted = p;
+      return;
+    }
+    if (what.kind === 'connection_id') return this.dispose(p, settleConnectionId(what.query, this.opts.sessionId, this.replyContext(p)));
+    let action: KillAction | Promise<KillAction>;
+    try {
+      action = this.opts.hook ? this.opts.hook.kill(what.kill) : { kind: 'pass' };
+    } catch {
+      action = KILL_FAILED;
+    }
+    if (!(action instanceof Promise)) return this.dispose(p, settleKill(action, this.replyContext(p)));
+    this.deciding = true;
+    this.client.pause();
+    void action
+      .catch(() => KILL_FAILED)
+      .then((a) => {
+        this.deciding = false;
+        if (this.ended) return;
+        // Whether a backend is held is known only now: a reply may have let one go meanwhile.
+        this.dispose(p, settleKill(a, this.replyContext(p)));
+        if (!this.ended && !this.borrowing) this.client.resume();
+        this.pump();
+      });
+  }
+
+  /** Holding no backend, the session writes replies itself; holding one, the compute answers (order, status flags). */
+  private replyContext(p: Packet): ReplyContext | null {
+    if (this.backend) return null;
+    const { capabilities, mariadbCapabilities } = this.opts;
+    return { capabilities, mariadbCapabilities, statusFlags: idleStatus(this.status), sequenceId: p.sequenceId };
+  }
+
+  private dispose(p: Packet, d: Disposal): void {
+    if (d.kind === 'pass') {
+      this.vetted = p;
+    } else if (d.kind === 'replace') {
+      // The queue's head becomes the new command, already vetted.
+      const q: Packet = { sequenceId: 0, payload: d.payload };
+      this.queue[0] = q;
+      this.vetted = q;
+    } else {
+      this.queue.shift();
+      this.client.write(d.bytes);
+      if (d.end) this.end('terminated');
+    }
   }
 }
 

@@ -19,6 +19,11 @@ export interface ReaderModules {
     listen(fn: (() => void) | null): void;
     detach(): Buffer;
   };
+  /** Absent in builds from before the pipe relay read client commands (issue 14). */
+  CommandGate?: new (
+    side: { toCompute(b: Buffer): boolean; pauseClient(): void; resumeClient(): void; quit(): void; broken(): void },
+    opts: { dropQuit: boolean; pooled: boolean; sessionId: number; hook?: { kill(): { kind: 'pass' } } },
+  ) => { push(chunk: Buffer): void };
 }
 
 export interface Reader {
@@ -73,6 +78,58 @@ export function makeReaders(m: ReaderModules): Reader[] {
         return bytes;
       },
       (s) => s.chunks.reduce((n, c) => n + c.length, 0),
+    ),
+    reader(
+      // The pipe relay's client side: a build without CommandGate wrote each chunk straight on.
+      'pipe relay client side',
+      (s) => {
+        let bytes = 0;
+        const side = {
+          toCompute: (b: Buffer) => ((bytes += b.length), true),
+          pauseClient() {},
+          resumeClient() {},
+          quit() {},
+          broken() {
+            throw new Error('client stream out of step');
+          },
+        };
+        if (!m.CommandGate) {
+          for (const chunk of s.chunks) side.toCompute(chunk);
+          return bytes;
+        }
+        const gate = new m.CommandGate(side, { dropQuit: false, pooled: false, sessionId: 2 ** 30, hook: { kill: () => ({ kind: 'pass' }) } });
+        for (const chunk of s.chunks) gate.push(chunk);
+        return bytes;
+      },
+      (s) => s.chunks.reduce((n, c) => n + c.length, 0),
+      (s) => s.from === 'client',
+    ),
+    reader(
+      // The session relay's client side: a command tracker before, a CommandGate that also
+      // watches for KILL and a bare SELECT CONNECTION_ID() after.
+      'session relay client side',
+      (s) => {
+        let bytes = 0;
+        if (!m.CommandGate) {
+          const tracker = new m.ClientCommandTracker();
+          for (const chunk of s.chunks) for (const piece of tracker.push(chunk).forward) bytes += piece.length;
+          return bytes;
+        }
+        const side = {
+          toCompute: (b: Buffer) => ((bytes += b.length), true),
+          pauseClient() {},
+          resumeClient() {},
+          quit() {},
+          broken() {
+            throw new Error('client stream out of step');
+          },
+        };
+        const gate = new m.CommandGate(side, { dropQuit: true, pooled: true, sessionId: 2 ** 30, hook: { kill: () => ({ kind: 'pass' }) } });
+        for (const chunk of s.chunks) gate.push(chunk);
+        return bytes;
+      },
+      (s) => s.chunks.reduce((n, c) => n + c.length, 0),
+      (s) => s.from === 'client',
     ),
     reader(
       'ReplyTracker',

@@ -1,5 +1,6 @@
 // Micro-benchmark of the frame readers on the relays' hot path: PacketFramer (client
-// bytes in transaction mode), ClientCommandTracker (client bytes in session mode),
+// bytes in transaction mode), ClientCommandTracker (client bytes in session mode), the
+// pipe relay's client side (CommandGate, which watches for KILL; straight writes before),
 // ReplyTracker (compute bytes in transaction mode) and PacketChannel (handshakes and
 // the proxy's own queries). Each stream of frame-streams.ts goes through each reader
 // in the chunks a socket would deliver.
@@ -88,12 +89,13 @@ function allocated(r: Reader, s: Stream): number | null {
 
 async function load(dist: string): Promise<Reader[]> {
   const at = (path: string) => import(pathToFileURL(resolve(dist, path)).href);
-  const [protocol, tracker, channel] = await Promise.all([
+  const [protocol, tracker, channel, gate] = await Promise.all([
     at('protocol/index.js'),
     at('relay/command-tracker.js'),
     at('socket/packet-channel.js'),
+    at('relay/command-gate.js').catch(() => ({})),
   ]);
-  return makeReaders({ ...protocol, ...tracker, ...channel });
+  return makeReaders({ ...protocol, ...tracker, ...channel, ...gate });
 }
 
 const OWN_DIST = resolve(fileURLToPath(import.meta.url), '../../..');

@@ -18,6 +18,7 @@ import { ActivityReporter } from '../../proxy/activity-reporter.js';
 import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
 import { createBackendPools } from '../../pool/backend-pool.js';
 import type { Pooling } from '../../proxy/session-context.js';
+import type { ProberOptions } from '../../control-plane/compute-prober.js';
 
 export interface ProjectCredentials {
   project: string;
@@ -66,6 +67,8 @@ export interface StackOptions {
   logger?: Logger;
   /** More control-plane options (autoscaling, quota checks). */
   controlPlane?: Partial<ControlPlaneOptions>;
+  /** The control plane's health probes of active computes (default: its own). */
+  probe?: ProberOptions;
   /** Proxy-verified authentication against the control plane's role verifiers. */
   verify?: {
     ttlMs: number;
@@ -95,7 +98,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ...(a.checkIntervalMs ? { checkIntervalMs: a.checkIntervalMs } : {}),
       }
     : undefined;
-  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}), ...opts.controlPlane });
+  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}), ...(opts.probe ? { probe: opts.probe } : {}), ...opts.controlPlane });
   const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const verifiers = opts.verify ? createControlApiVerifiers({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;

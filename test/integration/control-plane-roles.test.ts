@@ -45,7 +45,8 @@ function capturingLogger(): Logger {
 }
 
 async function start(roles: ComputeRoleOptions): Promise<void> {
-  cp = await startControlPlane({ dataDir: dir.path, token: TOKEN, logger: capturingLogger(), wakeTimeoutMs: 20_000, roles });
+  // No health probes: their logins would add to the connection counts below.
+  cp = await startControlPlane({ dataDir: dir.path, token: TOKEN, logger: capturingLogger(), wakeTimeoutMs: 20_000, roles, probe: { intervalMs: 0 } });
   api = controlApi(cp.url, TOKEN);
   // ttl 0: every get asks the control plane, so each check below sees its current answer.
   client = createControlApiVerifiers({ url: cp.url, token: TOKEN, ttlMs: 0 });

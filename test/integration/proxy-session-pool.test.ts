@@ -6,6 +6,10 @@ import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
 
+// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
+// session's id in the pooled modes (README, "Connection ids and KILL").
+const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
+
 let stack: Stack;
 let shop: ProjectCredentials;
 
@@ -28,7 +32,7 @@ async function one<T = any>(conn: mysql.Connection, sql: string): Promise<T> {
 
 test('a client that quits gives its compute connection back, reset, to the next client', async () => {
   const a = await connect();
-  const threadA = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  const threadA = (await one(a, COMPUTE_THREAD)).id;
   await a.query("SET @secret = 'from-a', SESSION sql_mode = 'ANSI_QUOTES'");
   await a.query('CREATE DATABASE IF NOT EXISTS scratchdb');
   await a.query('CREATE TEMPORARY TABLE scratchdb.scratch (x INT)');
@@ -52,7 +56,7 @@ test('a client that vanishes inside a transaction never hands its connection on'
   await new Promise((r) => setTimeout(r, 100));
 
   const a = await connect();
-  const threadA = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  const threadA = (await one(a, COMPUTE_THREAD)).id;
   await a.query('BEGIN');
   await a.query('INSERT INTO t.items VALUES (1)');
   a.destroy(); // no COM_QUIT

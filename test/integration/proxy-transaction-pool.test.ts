@@ -8,6 +8,10 @@ import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
 
+// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
+// session's id in the pooled modes (README, "Connection ids and KILL").
+const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
+
 let stack: Stack;
 let shop: ProjectCredentials;
 
@@ -64,7 +68,7 @@ test('idle clients hold no compute connection: six clients take turns on one', a
   assert.equal(await inUse(), 0, 'connected but idle clients hold nothing');
   const threads = new Set<number>();
   for (let round = 0; round < 3; round++) {
-    for (const c of clients) threads.add(Number((await one(c, 'SELECT CONNECTION_ID() AS id')).id));
+    for (const c of clients) threads.add(Number((await one(c, COMPUTE_THREAD)).id));
   }
   assert.equal(threads.size, 1, `one compute connection served every statement (saw ${[...threads].join(', ')})`);
   // At once: never more than the pool's 3 per compute, and all served.
@@ -79,12 +83,12 @@ test('a transaction keeps its connection until COMMIT, and others see nothing be
   const a = await connect();
   const b = await connect();
   await a.query('BEGIN');
-  const first = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  const first = (await one(a, COMPUTE_THREAD)).id;
   await a.query("INSERT INTO app.items VALUES (1, 'one')");
-  assert.equal((await one(a, 'SELECT CONNECTION_ID() AS id')).id, first, 'same connection inside the transaction');
+  assert.equal((await one(a, COMPUTE_THREAD)).id, first, 'same connection inside the transaction');
   assert.equal(await inUse(), 1);
   assert.equal(Number((await one(b, 'SELECT COUNT(*) AS n FROM app.items')).n), 0, 'uncommitted row invisible');
-  assert.notEqual((await one(b, 'SELECT CONNECTION_ID() AS id')).id, first);
+  assert.notEqual((await one(b, COMPUTE_THREAD)).id, first);
   await a.query('COMMIT');
   await settle();
   assert.equal(await inUse(), 0, 'released after COMMIT');
@@ -101,7 +105,7 @@ test('state pins the connection to its client and never reaches another client',
   const before = await pins();
   const a = await connect();
   await a.query("SET @secret = 'from-a'");
-  const pinnedThread = (await one(a, 'SELECT CONNECTION_ID() AS id')).id;
+  const pinnedThread = (await one(a, COMPUTE_THREAD)).id;
   const b = await connect();
   for (let i = 0; i < 3; i++) {
     assert.equal((await one(a, 'SELECT @secret AS s')).s, 'from-a');
@@ -210,7 +214,7 @@ test('a client that leaves while its statement waits for a connection leaves the
   const held = new Set<number>();
   for (const h of holders) {
     await h.query('SET @hold = 1'); // pinned: the pool's 3 are taken
-    held.add(Number((await one(h, 'SELECT CONNECTION_ID() AS id')).id));
+    held.add(Number((await one(h, COMPUTE_THREAD)).id));
   }
   leaver.query('SELECT 1').catch(() => {}); // waits for a free connection...
   await settle();
@@ -220,7 +224,7 @@ test('a client that leaves while its statement waits for a connection leaves the
   await Promise.all(holders.map((h) => h.end()));
   await settle();
   const next = await connect();
-  assert.ok(held.has(Number((await one(next, 'SELECT CONNECTION_ID() AS id')).id)), 'a pooled connection was reused');
+  assert.ok(held.has(Number((await one(next, COMPUTE_THREAD)).id)), 'a pooled connection was reused');
   await next.end();
 });
 

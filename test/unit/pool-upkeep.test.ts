@@ -3,7 +3,7 @@
 // socket pairs and the checks are scripted (test/helpers/fake-logins.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ComputeDroppedError, PoolClosedError } from '../../pool/backend-pool.js';
+import { ComputeDroppedError, ComputeUnresponsiveError, PoolClosedError } from '../../pool/backend-pool.js';
 import { FakeCompute, ScriptedChecks, delay, fakePools, settle } from '../helpers/fake-logins.js';
 
 let compute: FakeCompute;
@@ -105,6 +105,36 @@ test('a connection idle past pingAfterIdleMs is pinged before it is lent', async
   assert.equal(a.socket.destroyed, true);
   assert.equal(login.calls, 2);
   await p.release(b, { dirty: false });
+});
+
+test('a ping that gets no answer at all fails the borrow: the compute is frozen or wedged', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks, { pingAfterIdleMs: 0 });
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  await p.release(a, { dirty: false });
+  checks.pingAnswer = { ok: false, reason: 'backend sent no command reply within 2000 ms', timedOut: true };
+  await assert.rejects(p.acquire(key, login), (err: unknown) => err instanceof ComputeUnresponsiveError && /did not answer a ping within 2000 ms/.test(err.message));
+  assert.equal(a.socket.destroyed, true);
+  assert.equal(login.calls, 1, 'no new login on a compute that does not answer');
+  assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
+});
+
+test('connections used within the last second are lent without a ping by default', async () => {
+  const checks = new ScriptedChecks();
+  const p = pools(checks);
+  const key = compute.key();
+  const login = compute.login();
+  const a = await p.acquire(key, login);
+  await p.release(a, { dirty: false });
+  assert.equal(await p.acquire(key, login), a);
+  assert.equal(checks.pings, 0);
+  await p.release(a, { dirty: false });
+  await delay(1_100);
+  assert.equal(await p.acquire(key, login), a);
+  assert.equal(checks.pings, 1);
+  await p.release(a, { dirty: false });
 });
 
 test('a borrower that aborts during the ping leaves the connection in the pool', async () => {

@@ -5,7 +5,7 @@ import { framePacket, MAX_PAYLOAD_LENGTH } from '../../protocol/framing.js';
 import { writeComInitDb } from '../../protocol/commands/com-init-db.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComPing, writeComQuit } from '../../protocol/commands/simple-commands.js';
-import { ClientCommandTracker } from '../../relay/command-tracker.js';
+import { ClientCommandTracker, SCAN_COMMAND, SCAN_PASS_ALL } from '../../relay/command-tracker.js';
 
 const QUIT = framePacket(writeComQuit(), 0);
 
@@ -88,4 +88,65 @@ test('a COM_QUIT with extra bytes is not a quit: it goes to the server', () => {
   assert.ok(r.forwarded.equals(odd));
   assert.deepEqual(r.commands, [0x01]);
   assert.equal(r.quit, false);
+});
+
+// A relay's loop over scan(): watched commands (COM_QUERY starting with K) are held
+// whole and replaced; everything else goes on as it came.
+function relay(chunks: Buffer[], replace: (payload: Buffer) => Buffer): { out: Buffer; seen: Buffer[]; commands: number[] } {
+  const commands: number[] = [];
+  const tracker = new ClientCommandTracker(
+    {
+      onCommand: (c) => commands.push(c),
+      watches: (command, first) => command === COM_QUERY && (first === 0x4b || first === 0x6b),
+    },
+    false,
+  );
+  const out: Buffer[] = [];
+  const seen: Buffer[] = [];
+  for (const chunk of chunks) {
+    for (let from = 0; ; ) {
+      const r = tracker.scan(chunk, from);
+      out.push(...(tracker.released ?? []));
+      tracker.released = null;
+      if (r === SCAN_PASS_ALL) {
+        out.push(chunk.subarray(from));
+        break;
+      }
+      out.push(chunk.subarray(from, tracker.passEnd));
+      if (r !== SCAN_COMMAND) break;
+      const held = tracker.takeCommand();
+      seen.push(held.payload);
+      out.push(replace(held.payload));
+      from = tracker.resumeAt;
+    }
+  }
+  return { out: Buffer.concat(out), seen, commands };
+}
+
+test('watched commands are held whole and replaced, wherever the chunks are cut', () => {
+  const kill = framePacket(writeComQuery('KILL QUERY 1073741825'), 0);
+  const stream = Buffer.concat([framePacket(writeComQuery('SELECT 1'), 0), kill, framePacket(writeComPing(), 0), kill, QUIT]);
+  const replaced = framePacket(writeComQuery('KILL QUERY 17'), 0);
+  const expected = Buffer.concat([framePacket(writeComQuery('SELECT 1'), 0), replaced, framePacket(writeComPing(), 0), replaced, QUIT]);
+  const replace = (p: Buffer) => {
+    assert.equal(p.toString('latin1', 1), 'KILL QUERY 1073741825');
+    return replaced;
+  };
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const r = relay([stream.subarray(0, cut), stream.subarray(cut)], replace);
+    assert.ok(r.out.equals(expected), `cut at ${cut}`);
+    assert.equal(r.seen.length, 2);
+    assert.deepEqual(r.commands, [COM_QUERY, COM_QUERY, COM_PING, COM_QUERY, 0x01]);
+  }
+  for (const size of [1, 2, 3, 5, 7]) assert.ok(relay(splits(stream, size), replace).out.equals(expected), `chunks of ${size}`);
+});
+
+test('a watched command that spans a 16 MiB continuation arrives whole', () => {
+  const sql = `KILL ${' '.repeat(MAX_PAYLOAD_LENGTH)}5`;
+  const stream = Buffer.concat([framePacket(writeComQuery(sql), 0), framePacket(writeComPing(), 0)]);
+  const r = relay(splits(stream, 1 << 20), () => Buffer.alloc(0));
+  assert.equal(r.seen.length, 1);
+  assert.equal(r.seen[0]!.length, 1 + sql.length);
+  assert.equal(r.seen[0]!.toString('latin1', r.seen[0]!.length - 1), '5');
+  assert.ok(r.out.equals(framePacket(writeComPing(), 0)));
 });

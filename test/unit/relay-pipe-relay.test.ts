@@ -63,7 +63,8 @@ for (const [name, dial] of [['compute socket with shared-buffer reads', shared],
     const [backend, compute] = await socketPair(dial);
     client.pause();
     backend.pause();
-    const up = randomBytes(6 * 1024 * 1024);
+    // The relay reads the client's packet framing (for KILL): one 6 MiB packet.
+    const up = framePacket(randomBytes(6 * 1024 * 1024), 0);
     const down = randomBytes(6 * 1024 * 1024);
     const done = relayPipe(client, backend, Buffer.alloc(0), Buffer.alloc(0));
     const [atCompute, atClient] = await Promise.all([drainSlowly(compute, up.length), drainSlowly(clientApp, down.length), send(clientApp, up), send(compute, down)]);
@@ -72,7 +73,7 @@ for (const [name, dial] of [['compute socket with shared-buffer reads', shared],
     assert.equal(atClient.length, down.length);
     assert.equal(digest(atClient), digest(down));
     clientApp.end();
-    assert.equal(await done, 'client_closed');
+    assert.equal((await done).end, 'client_closed');
     compute.destroy();
   });
 }
@@ -93,7 +94,7 @@ test('pipe relay sends the leftovers first and passes a half-close on', async ()
   assert.equal((await atClient).toString(), 'early-backend late-backend');
   assert.equal(Buffer.concat(chunks).toString(), 'early-client late-client');
   await clientEnded;
-  assert.equal(await done, 'backend_closed');
+  assert.equal((await done).end, 'backend_closed');
   clientApp.destroy();
 });
 
@@ -153,7 +154,7 @@ test('pipe relay keeps the handshake leftover ahead of what the paused compute s
   const done = relayPipe(client, backend, Buffer.alloc(0), Buffer.from('early '));
   assert.equal((await atClient).toString(), 'early late');
   clientApp.end();
-  assert.equal(await done, 'client_closed');
+  assert.equal((await done).end, 'client_closed');
   compute.destroy();
 });
 

@@ -38,7 +38,7 @@ test('carries bytes both ways and stops at COM_QUIT, leaving the backend open an
   await new Promise((r) => setTimeout(r, 50));
   clientApp.write(framePacket(writeComQuit(), 0));
   const outcome = await done;
-  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1 });
+  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
   assert.ok(atCompute().equals(query), 'the quit never reached the compute');
   assert.equal(atClient().toString(), 'reply bytes');
   assert.equal(backend.destroyed, false);
@@ -78,7 +78,7 @@ test('a client that closes without COM_QUIT is not reusable; an abort terminates
   const [backend, compute] = await socketPair();
   const done = relaySession(client, Buffer.alloc(0), { socket: backend });
   clientApp.destroy();
-  assert.deepEqual(await done, { end: 'client_closed', reusable: false, changedUser: false, commands: 0 });
+  assert.deepEqual(await done, { end: 'client_closed', reusable: false, changedUser: false, commands: 0, statementRunning: false });
   assert.equal(backend.destroyed, false, 'the pool decides what happens to the backend');
 
   const [client2, clientApp2] = await socketPair();
@@ -98,6 +98,6 @@ test('a 16 MiB client packet whose continuation is out of sequence ends the sess
   const big = framePacket(Buffer.alloc(MAX_PAYLOAD_LENGTH + 1, 0x20), 0);
   big[MAX_PAYLOAD_LENGTH + 7] = 5; // the continuation should carry sequence id 1
   clientApp.write(big);
-  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 1 });
+  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 1, statementRunning: true });
   for (const s of [backend, compute, clientApp]) s.destroy();
 });
