@@ -5,7 +5,10 @@
 //
 //   cpu:          load / (CPUs per CU x cpuTarget), where load is the larger of the CPUs
 //                 the server used over the last interval and the statements running
-//                 (its run queue: it grows past the CPUs a throttled compute has);
+//                 (its run queue: it grows past the CPUs a throttled compute has; the
+//                 lower median of the last samples, so that one statement caught
+//                 running on an idle compute, the control plane's own read, say, does
+//                 not double a 0.25 CU size);
 //   memory:       memory outside the buffer pool / (that share of a CU x memoryTarget);
 //   working set:  the pages the pool caches while it is read, divided by the pool's hit
 //                 ratio when the pool is full and misses (with a uniform access pattern
@@ -41,7 +44,7 @@ export interface AutoscaleRules {
   hitTarget: number;
   /** Below this many pool reads per second the pool's hit ratio says nothing. */
   minPoolReadsPerSecond: number;
-  /** How many recent samples the run queue is averaged over. */
+  /** How many recent samples the run queue is the (lower) median of. */
   runQueueSamples: number;
   /** A smaller goal must hold this long (and the size must not have changed for as long) before going down. */
   downAfterMs: number;
@@ -81,8 +84,7 @@ export function demandOf(history: readonly AutoscaleSample[], rules: AutoscaleRu
   if (prev && dt > 0 && cur.cpuSecondsTotal !== undefined && prev.cpuSecondsTotal !== undefined && cur.cpuSecondsTotal >= prev.cpuSecondsTotal) {
     cpuCores = (cur.cpuSecondsTotal - prev.cpuSecondsTotal) / dt;
   }
-  const recent = history.slice(-rules.runQueueSamples);
-  const runQueue = recent.reduce((s, x) => s + x.threadsRunning, 0) / recent.length;
+  const runQueue = lowerMedian(history.slice(-rules.runQueueSamples).map((x) => x.threadsRunning));
   const load = Math.max(cpuCores, runQueue);
   const cpu = load / ((CPU_MILLICORES_PER_CU / 1000) * rules.cpuTarget);
 
@@ -157,4 +159,11 @@ export function decide(
     if (highest.goalMilli < sizeMilli) return { targetMilli: highest.goalMilli, direction: 'down', cause: highest.cause };
   }
   return { targetMilli: sizeMilli, direction: 'hold', cause: goal.cause };
+}
+
+/** The middle value, the lower of the two middle ones for an even count: one sample alone says nothing. */
+function lowerMedian(values: number[]): number {
+  if (values.length < 2) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }

@@ -90,6 +90,11 @@ test('cpu: CPUs used over the interval, or the run queue when it is longer, over
   assert.equal(queued.runQueue, 6);
   // 6 / 0.9 = 6.67 CU, rounded up to a step.
   assert.equal(goalOf(queued, { minMilli: 250, maxMilli: 16_000 }).goalMilli, 6750);
+  // An idle compute with one statement caught running once (the control plane's own read, say): noise, not load.
+  const blip = demandOf([0, 2_000, 4_000].map((t, i) => sample(t, { threadsRunning: [0, 1, 0][i]! })), RULES);
+  assert.equal(blip.runQueue, 0);
+  assert.equal(goalOf(blip, { minMilli: 250, maxMilli: 4000 }).goalMilli, 250);
+  assert.equal(demandOf([sample(0, { threadsRunning: 3 })], RULES).runQueue, 0, 'one sample alone says nothing');
   // Kubernetes: a rate from the metrics API, no totals.
   const k8s = demandOf([sample(0, { cpuSecondsTotal: undefined, cpuCores: 1.35 })], RULES);
   assert.deepEqual(goalOf(k8s, { minMilli: 250, maxMilli: 4000 }), { goalMilli: 1500, cause: 'cpu' });
