@@ -9,29 +9,19 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openStateStore } from '../../control-plane/store/sql-state-store.js';
 import type { ComputeChange, StateStore } from '../../control-plane/store/state-store.js';
-import type { ComputeRecord, ProjectRecord } from '../../control-plane/records.js';
 import { UsageLedger } from '../../control-plane/usage-ledger.js';
 import { cuSeconds, seconds, HOUR_MS } from '../../control-plane/usage-periods.js';
 import { allUsage } from '../../control-plane/usage-report.js';
 import { usageMetricsText } from '../../control-plane/usage-metrics.js';
+import { testCompute, testProject } from '../helpers/store-records.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const silent = pino({ level: 'silent' });
 /** An hour boundary, so the script crosses one. */
 const H = Date.UTC(2030, 0, 15, 10);
 
-const project: ProjectRecord = {
-  id: 'shop',
-  name: 'shop',
-  createdAt: new Date(H - HOUR_MS).toISOString(),
-  ownerUser: 'owner',
-  ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
-  computeId: 'shop-c1',
-  computeSeq: 1,
-  range: { minMilli: 250, maxMilli: 1000 },
-  quota: { cuMsPerMonth: null, storageBytes: null },
-};
-const compute: ComputeRecord = { id: 'shop-c1', projectId: 'shop', state: 'stopped', createdAt: 'x', updatedAt: 'x', resumeCount: 0, version: 1, sizeMilli: 250 };
+const project = testProject('shop', { createdAt: new Date(H - HOUR_MS).toISOString() });
+const compute = testCompute('shop', { createdAt: 'x', updatedAt: 'x' });
 
 /** Applies the changes in order, each at its time (ms after H). */
 async function script(store: StateStore, steps: Array<[number, ComputeChange]>): Promise<void> {
