@@ -177,10 +177,19 @@ class Neighbour {
     this.running = this.conns.map((c) => c.query('SELECT BENCHMARK(100000000000, MD5(RAND()))').catch(() => undefined));
   }
 
+  /**
+   * Stops the statements. A KILL QUERY that reaches the server before the
+   * statement started (a starved machine can take that long) stops nothing,
+   * so it is repeated until every statement has ended.
+   */
   async quiet(): Promise<void> {
     if (this.running.length === 0) return;
-    for (const c of this.conns) await this.killer.query(`KILL QUERY ${c.threadId}`).catch(() => undefined);
-    await Promise.all(this.running);
+    const ended = Promise.all(this.running).then(() => true);
+    for (let tries = 1; ; tries++) {
+      for (const c of this.conns) await this.killer.query(`KILL QUERY ${c.threadId}`).catch(() => undefined);
+      if (await Promise.race([ended, sleep(250).then(() => false)])) break;
+      if (tries === 40) throw new Error('the neighbour\'s statements did not stop within 10 s of KILL QUERY');
+    }
     this.running = [];
   }
 
