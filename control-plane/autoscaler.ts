@@ -20,6 +20,7 @@ import type { ComputeDriver } from './drivers/driver.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';
 import { FencedError, type LeaderFence } from './store/state-store.js';
+import { PeriodicPass } from './periodic-pass.js';
 
 /** What the autoscaler needs of the control plane (ControlPlaneService provides it). */
 export interface AutoscaleTargets {
@@ -57,33 +58,28 @@ const CONCURRENCY = 8;
 
 export class Autoscaler {
   private readonly tracked = new Map<string, Tracked>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private closed = false;
+  private readonly passes: PeriodicPass<void>;
 
-  constructor(private readonly o: AutoscalerOptions) {}
+  constructor(private readonly o: AutoscalerOptions) {
+    this.passes = new PeriodicPass(
+      () => this.passOnce(),
+      (err) => this.o.logger.error({ err }, 'autoscaler pass failed'),
+      o.intervalMs,
+    );
+  }
 
   start(): void {
-    const tick = () => {
-      this.timer = setTimeout(() => void this.pass().finally(() => !this.closed && tick()), this.o.intervalMs);
-      this.timer.unref();
-    };
-    tick();
+    this.passes.start();
     this.o.logger.info({ intervalMs: this.o.intervalMs, downAfterMs: this.o.rules.downAfterMs }, 'autoscaler started');
   }
 
   /** One pass over every active compute; never rejects. Concurrent calls share it. */
   pass(): Promise<void> {
-    this.running ??= this.passOnce()
-      .catch((err: unknown) => this.o.logger.error({ err }, 'autoscaler pass failed'))
-      .finally(() => (this.running = undefined));
-    return this.running;
+    return this.passes.now();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.passes.close();
   }
 
   private async passOnce(): Promise<void> {
