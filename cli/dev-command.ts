@@ -7,8 +7,9 @@ import { startControlPlane, type ControlPlane } from '../control-plane/server.js
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { MemoryActivityStore } from '../activity/memory-activity-store.js';
 import { formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, AUTOSCALE_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
+import { autoscaleFrom } from './autoscale-setup.js';
 import { createLoggers } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { startProxyFromValues, verifiersFromValues, type RunningProxy } from './start-proxy.js';
@@ -22,6 +23,7 @@ const TABLE = {
   ...CONTROL_PLANE_OPTIONS,
   ...ACTIVITY_OPTIONS,
   ...IDLE_OPTIONS,
+  ...AUTOSCALE_OPTIONS,
   ...VERIFY_OPTIONS,
   ...LOG_OPTIONS,
   // `dev` is run by a person at a terminal: readable lines unless told otherwise.
@@ -64,6 +66,7 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     port: values['control-port'],
     logger: cpLogger,
     wakeTimeoutMs: values['wake-timeout'],
+    ...autoscaleFrom(values),
   });
   const resolver = createControlApiResolver({
     url: [cp.url],

@@ -338,3 +338,26 @@ export const IDLE_OPTIONS = defineOptions({
     help: 'Stop a compute that stayed frozen this long; 0 stops idle computes at once',
   },
 });
+
+/** Sizes: the autoscaler (on the leader) and the process driver's limits; `dev` and `control-plane`. */
+export const AUTOSCALE_OPTIONS = defineOptions({
+  'autoscale-interval': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_AUTOSCALE_INTERVAL',
+    default: '3s',
+    help: 'How often every active compute is sampled and resized within its project\'s range; 0 turns the autoscaler off (computes stay at their minimum)',
+  },
+  'scale-down-after': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_SCALE_DOWN_AFTER',
+    default: '60s',
+    help: 'A compute shrinks only once its load has asked for less this long (and it was not resized meanwhile)',
+  },
+  cgroups: {
+    kind: 'choice',
+    env: 'WAKE_PROXY_CGROUPS',
+    choices: ['auto', 'off'],
+    default: 'auto',
+    help: 'process driver: CPU and memory limits per compute by cgroups (v2 or v1) where the host allows, or never',
+  },
+});

@@ -1,7 +1,7 @@
 // Find the project's compute awake (or wake it) and open a connection to it.
 import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
 import type { BackendAddress } from '../backend/address.js';
-import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
+import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable, quotaExceeded } from './client-error.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionConfig } from './session-context.js';
 import type { SessionLog } from './session-log.js';
@@ -106,6 +106,7 @@ function explainWakeFailure(ctx: WakeContext, project: string, route: Route, err
     if (err.reason === 'rate_limited') {
       return new ClientError(ER_USER_LIMIT_REACHED, '42000', `Project '${project}': ${err.message}`, 'wake_rate_limited');
     }
+    if (err.reason === 'quota_exceeded') return quotaExceeded(err.message, err);
     return computeUnavailable(project, err.message, `wake_${err.reason}`, err);
   }
   if (signal.aborted) return err as Error;
