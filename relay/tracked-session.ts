@@ -58,7 +58,7 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     readonly strip: boolean,
     /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
     private readonly noDatabase: boolean,
-    private readonly verdicts: readonly QueryVerdict[],
+    private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
   ) {
     this.settings = copySettings(login);
   }
@@ -69,7 +69,9 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   }
 
   onSessionState(buf: Buffer, _start: number, end: number, stateAt: number, swallowed: boolean): void {
-    this.verdict = swallowed ? undefined : this.verdicts[0];
+    const head = swallowed ? undefined : this.verdicts[0];
+    // A prepared statement's reply carries its text's verdict.
+    this.verdict = head === undefined || 'pin' in head ? head : head.verdict;
     this.swallowed = swallowed;
     this.changes = 0;
     this.stateChange = false;

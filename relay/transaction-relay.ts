@@ -11,13 +11,22 @@
 // Backends are tracked (backend/session-settings.ts): the compute reports what each
 // statement changed in the session, and the client's own settings (charsets, collation,
 // time zone, sql_mode, isolation, read-only, database) are remembered and replayed on
-// the next backend it borrows, before its statement and in the same write, when that
-// backend's differ (tracked-session.ts). What the trackers cannot describe, or the text
-// says they miss (pin-rules.ts), pins the backend to the client for the rest of its
-// session; so does any command other than COM_QUERY, COM_PING, COM_RESET_CONNECTION and
-// COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A pinned session is relayed
-// untouched, like session pooling (for a client without CLIENT_SESSION_TRACK, once the
-// trackers are off again), and its backend is reset when the client quits.
+// the next backend it borrows, as soon as it is borrowed, when that backend's differ
+// (tracked-session.ts). What the trackers cannot describe, or the text says they miss
+// (pin-rules.ts), pins the backend to the client for the rest of its session; so does
+// any command other than COM_QUERY, COM_PING, COM_RESET_CONNECTION, COM_INIT_DB and the
+// prepared-statement commands (COM_CHANGE_USER, COM_FIELD_LIST, ...). A pinned session
+// keeps its backend, and it is reset when the client quits; replies are still followed
+// (flagged OKs rewritten for a client without CLIENT_SESSION_TRACK), unless a command
+// pinned it (the proxy does not know every command's reply), which leaves it relayed
+// untouched once the trackers are off again.
+//
+// Binary prepared statements do not pin (statement-router.ts): statement ids are the
+// proxy's, translated in place, and a statement is prepared on whichever backend is
+// held when it is used. The proxy reads the replies to the prepares it sends (the
+// client's own, id rewritten and passed on; those made again on another backend,
+// swallowed) whole, once no other reply is pending, holding the client's later
+// commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
@@ -36,7 +45,7 @@ import {
   COM_QUERY,
   COM_QUIT,
   COM_RESET_CONNECTION,
-  MAX_PAYLOAD_LENGTH,
+  COM_STMT_SEND_LONG_DATA,
   PacketFramer,
   ProtocolError,
   ReplyTracker,
@@ -45,7 +54,9 @@ import {
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
+  firstSequenceId,
   framePacket,
+  isStatementCommand,
   writeErrPacket,
   writeOkPacket,
   type ErrPacket,
@@ -61,6 +72,10 @@ import type { SessionEnd } from './session-relay.js';
 import { TrackedSession } from './tracked-session.js';
 import { TRACKING_OFF, adoptSettings, copySettings, replaySql } from '../backend/session-settings.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import type { ClientStatement } from './client-statements.js';
+import { forgetStatements } from './connection-statements.js';
+import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
+import { StatementRelay, type StatementHost } from './statement-relay.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
@@ -88,6 +103,8 @@ export interface TransactionRelayOptions {
    * the backend dirty. Without it the backend is released dirty at once.
    */
   abandon?(backend: PooledBackend): void;
+  /** Binary prepared statements kept per compute connection (least recently used closed first). */
+  statementsPerConnection?: number;
 }
 
 export interface TransactionOutcome {
@@ -122,11 +139,11 @@ export function relayTransactions(
  * One session's relay. A class rather than closures: thousands of idle clients may
  * be held, and each should cost a few fields, not a score of functions.
  */
-class TransactionRelay {
+class TransactionRelay implements StatementHost {
   private readonly framer: PacketFramer;
-  private readonly queue: Packet[] = [];
-  /** What each pending reply's statement said about state, in order. */
-  private readonly verdicts: QueryVerdict[] = [];
+  readonly queue: Packet[] = [];
+  /** What each pending reply's statement said about state, in order; a prepared statement's reply, its statement. */
+  private readonly verdicts: Array<QueryVerdict | ClientStatement> = [];
   private backend: PooledBackend | null = null;
   /** Present while a backend is held and the session is not pinned. */
   private tracker: ReplyTracker | null = null;
@@ -146,12 +163,12 @@ class TransactionRelay {
   private ended = false;
   /** The client's settings and the trackers' reader; null for untracked backends. */
   private tracked: TrackedSession | null = null;
-  /** A backend was just borrowed: the client's settings go ahead of its first command. */
-  private fresh = false;
   /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
   private draining = false;
   /** The client reset the held backend's session: it goes back through the pool's reset. */
   private resetOnRelease = false;
+  /** Made at the first prepared-statement command. */
+  private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -159,7 +176,7 @@ class TransactionRelay {
   private readonly onClientError = () => this.end('client_error');
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.deciding && !this.draining && !this.ended) this.client.resume();
+    if (!this.blocked && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => this.end('backend_closed');
   private readonly onServerError = () => this.end('backend_error');
@@ -180,7 +197,7 @@ class TransactionRelay {
     client.on('close', this.onClientClose);
     client.on('error', this.onClientError);
     client.on('drain', this.onClientDrain);
-    this.hold(first);
+    this.hold(first, false);
     if (client.destroyed) return this.end('client_closed');
     this.letGo({ dirty: false, reset: false });
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
@@ -201,9 +218,9 @@ class TransactionRelay {
     this.borrowing?.abort(new Error('client went away'));
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.statements?.reading === true;
       const gone = why === 'client_closed' || why === 'client_error';
-      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.detach());
+      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.forget(this.detach()));
       else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
     if (why === 'client_closed' || why === 'client_error') client.destroy();
@@ -231,10 +248,15 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.draining && !this.ended) {
+    while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
+      if (command >= 0 && isStatementCommand(command)) {
+        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
+        if (this.statements.step(p, command)) continue;
+        return;
+      }
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
         this.intercept(p);
         continue;
@@ -242,6 +264,7 @@ class TransactionRelay {
       if (!this.backend) {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
+          if (command === COM_RESET_CONNECTION) this.statements?.table.clear();
           queue.shift();
           if (command === COM_RESET_CONNECTION) this.tracked?.backToLogin();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
@@ -252,6 +275,11 @@ class TransactionRelay {
         return;
       }
       if (!this.send(p, command)) return;
+    }
+    // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
+    const t = this.tracker;
+    if (queue.length === 0 && this.backend && t && t.pending === 0 && !t.awaitingInfile && !this.blocked && !this.ended && this.mayLetGo()) {
+      this.letGo({ dirty: false, reset: false });
     }
   }
 
@@ -264,7 +292,6 @@ class TransactionRelay {
   /** Sends the queue's head on; false when it must wait (its pin waits for the proxy's own replies). */
   private send(p: Packet, command: number): boolean {
     const b = this.backend!;
-    if (command >= 0 && this.tracker && this.fresh) this.replay(b);
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
     if (command >= 0) {
       this.judge(p, command);
@@ -277,9 +304,12 @@ class TransactionRelay {
     return true;
   }
 
-  /** The client's settings onto a backend just borrowed, ahead of its command (one write), when they differ. */
+  /**
+   * The client's settings onto a backend just borrowed, when they differ: written at once,
+   * ahead of whatever the client sends on it (a statement, an execute, a prepare, which
+   * waits for their replies), read and dropped by the tracker.
+   */
   private replay(b: PooledBackend): void {
-    this.fresh = false;
     const wanted = this.tracked!.settings;
     const current = b.settings!;
     const commands: Buffer[] = [];
@@ -296,6 +326,11 @@ class TransactionRelay {
 
   private judge(p: Packet, command: number): void {
     if (command === COM_CHANGE_USER) this.changedUser = true;
+    if (command === COM_CHANGE_USER || command === COM_RESET_CONNECTION) {
+      // The compute drops every prepared statement of the connection.
+      this.statements?.table.clear();
+      this.forget(this.backend!);
+    }
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
     const tracked = this.tracked !== null;
@@ -306,15 +341,76 @@ class TransactionRelay {
     // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
     else if (command === COM_INIT_DB) verdict = tracked ? NOTHING_PINNED : DATABASE_CHANGED;
     else return this.pin('command', commandName(command));
-    // Tracked, a statement that pins by its text pins before it goes: its reply need not be read.
-    if (tracked && verdict.pin) return this.pin(verdict.pin, 'statement text');
+    // Tracked, a statement that pins by its text pins before it goes (SET profiling=1 records what follows).
+    if (tracked && verdict.pin) this.pin(verdict.pin, 'statement text');
     this.verdicts.push(verdict);
     tracker.expect();
   }
 
+  // StatementHost: what the statement side (statement-relay.ts) uses of this relay.
+
+  get held(): PooledBackend | null {
+    return this.backend;
+  }
+
+  get replies(): ReplyTracker | null {
+    return this.tracker;
+  }
+
+  get capabilities(): number {
+    return this.opts.capabilities;
+  }
+
+  toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void {
+    this.awaiting = true;
+    this.lastCommand = command;
+    const t = this.tracker;
+    if (reply !== undefined && t) {
+      this.verdicts.push(reply ?? NOTHING_PINNED);
+      if (rowsOnly) t.expectRows();
+      else t.expect();
+    }
+    if (!this.backend!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+  }
+
+  toClient(bytes: Buffer): void {
+    this.client.write(bytes);
+  }
+
+  borrowNow(): void {
+    this.client.pause();
+    void this.borrowFor();
+  }
+
+  pauseClient(): void {
+    this.client.pause();
+  }
+
+  carryOn(): void {
+    if (this.queue.length === 0 && this.mayLetGo()) this.letGo({ dirty: false, reset: false });
+    this.client.resume();
+    this.pump();
+  }
+
+  broken(): void {
+    this.end('backend_error');
+  }
+
+  okPayload(): Buffer {
+    return okPayload(this.opts.capabilities);
+  }
+
   private replied(reply: ReplyEnd): void {
-    const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
+    let verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
+    if (!('pin' in verdict)) {
+      // A prepared statement's reply: its cursor, and what its text leaves behind when it runs.
+      this.statements!.replied(verdict, reply);
+      verdict = verdict.verdict;
+    }
+    const flagged = reply.stateChanged && !verdict.autocommitOnly;
+    // Every reply's report is read, pinned or not (the client's own settings follow it).
+    const why = this.tracked ? this.tracked.replyEnded(flagged, verdict) : flagged ? 'server reported a session state change' : null;
     if (verdict.pin) return this.pin(verdict.pin, 'statement text');
     if (verdict === CLIENT_RESET && this.tracked) {
       // The client's session is back at its login; the backend's trackers and settings
@@ -323,25 +419,26 @@ class TransactionRelay {
       this.tracked.backToLogin();
       this.resetOnRelease = true;
     }
-    if (this.tracked) {
-      const why = this.tracked.replyEnded(reply.stateChanged && !verdict.autocommitOnly, verdict);
-      if (why) this.pin('session_state', why);
-    } else if (reply.stateChanged && !verdict.autocommitOnly) {
-      this.pin('session_state', 'server reported a session state change');
-    }
+    if (why) this.pin('session_state', why);
+  }
+
+  private pin(reason: PinReason, detail: string): void {
+    // Replies are followed on (prepared statements need it; flagged OKs are rewritten for a
+    // client that does not track) unless a command whose reply is not known pinned.
+    if (reason === 'command') this.unfollow();
+    if (this.pinned) return;
+    this.pinned = reason;
+    this.opts.onPin?.(reason, detail);
   }
 
   /**
-   * From now on the backend is the client's and bytes go untouched, once the replies
-   * the tracker still waits for are in (the queue waits meanwhile). A client that does
-   * not track gets the trackers turned off first: nothing it cannot read reaches it.
+   * Stop following replies: once the proxy's own replies are in, and for a client that
+   * does not track, once the trackers are off (nothing it cannot read may reach it). The
+   * queue waits meanwhile.
    */
-  private pin(reason: PinReason, detail: string): void {
-    if (this.pinned) return;
-    this.pinned = reason;
-    this.verdicts.length = 0;
-    this.opts.onPin?.(reason, detail);
+  private unfollow(): void {
     const t = this.tracker;
+    this.verdicts.length = 0;
     if (!t) return;
     if (this.tracked?.strip) {
       t.expect(true);
@@ -353,6 +450,7 @@ class TransactionRelay {
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
+    if (this.statements?.reading) return this.statements.fromServer(chunk);
     const t = this.tracker;
     if (!t) {
       if (!this.client.write(chunk)) this.backend!.socket.pause();
@@ -378,10 +476,23 @@ class TransactionRelay {
       return this.pump();
     }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker === t && !this.pinned && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
+    if (this.statements?.waitingQuiet) {
+      this.statements.quiet();
+    } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: this.resetOnRelease });
       this.resetOnRelease = false;
     }
+  }
+
+  /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
+  private mayLetGo(): boolean {
+    return !this.pinned && this.outsideTransaction() && !this.statements?.table.busy;
+  }
+
+  /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
+  private get blocked(): boolean {
+    return this.borrowing !== null || this.deciding || this.draining || this.statements?.blocking === true;
   }
 
   private outsideTransaction(): boolean {
@@ -405,35 +516,44 @@ class TransactionRelay {
     if (got) {
       this.hold(got);
     } else {
-      // The statement gets the error; the client may try again.
+      // The statement gets the error; the client may try again. (Long data has no reply: it is lost, and so fails its execute.)
       const p = this.queue.shift()!;
-      this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      const command = this.commandOf(p);
+      this.statements?.borrowFailed(command);
+      if (command !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
   }
 
-  private hold(b: PooledBackend): void {
+  /** `replay`: the client's settings go onto it (not for the login's, which goes straight back). */
+  private hold(b: PooledBackend, replay = true): void {
     this.backend = b;
     this.borrows++;
     this.status = SERVER_STATUS_AUTOCOMMIT;
     const tracked = this.tracked;
     if (tracked) tracked.backend = b;
-    if (!this.pinned) {
-      this.fresh = tracked !== null;
-      this.tracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.status, this.onReply, tracked);
-    }
+    if (!this.pinned) this.tracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.status, this.onReply, tracked);
     const s = b.socket;
     s.on('data', this.onServerData);
     s.on('drain', this.onServerDrain);
     s.on('close', this.onServerClose);
     s.on('error', this.onServerError);
     s.resume();
+    if (replay && tracked && this.tracker) this.replay(b);
     this.opts.onHold?.(b);
   }
 
   private letGo(opts: ReleaseOptions): void {
-    this.opts.giveBack(this.detach(), opts);
+    const b = this.detach();
+    if (opts.reset || opts.dirty) this.forget(b);
+    this.opts.giveBack(b, opts);
+  }
+
+  /** `b` is reset or goes away: its prepared statements with it. */
+  private forget(b: PooledBackend): PooledBackend {
+    forgetStatements(b);
+    return b;
   }
 
   /** Stop relaying the held backend and hand it over, paused. */
@@ -486,7 +606,7 @@ class TransactionRelay {
         if (this.ended) return;
         // Whether a backend is held is known only now: a reply may have let one go meanwhile.
         this.dispose(p, settleKill(a, this.replyContext(p)));
-        if (!this.ended && !this.borrowing) this.client.resume();
+        if (!this.ended && !this.blocked) this.client.resume();
         this.pump();
       });
   }
@@ -512,12 +632,6 @@ class TransactionRelay {
       if (d.end) this.end('terminated');
     }
   }
-}
-
-/** A logical packet's first fragment carries the sequence id a command starts with. */
-function firstSequenceId(p: Packet): number {
-  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-  return (p.sequenceId - fragments + 1) & 0xff;
 }
 
 /** The OK the proxy answers a held-nothing COM_PING or COM_RESET_CONNECTION with, one per capability set. */
