@@ -52,6 +52,7 @@ import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyCo
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { ReplyFence } from './reply-fence.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
@@ -131,16 +132,29 @@ class TransactionRelay {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
+  private quitting = false;
+  /** Pinned, the same: the fence marks where the client's replies end (reply-fence.ts). */
+  private fence: ReplyFence | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
-  private readonly onClientClose = () => this.end('client_closed');
-  private readonly onClientError = () => this.end('client_error');
+  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited (see quit()).
+  private readonly onClientClose = () => {
+    if (!this.quitting && !this.fence) this.end('client_closed');
+  };
+  private readonly onClientError = () => {
+    if (!this.quitting && !this.fence) this.end('client_error');
+  };
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
     if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
   };
-  private readonly onServerClose = () => this.end('backend_closed');
+  private readonly onServerClose = () => {
+    // Whatever a fence held back was the client's.
+    if (this.fence && !this.ended && !this.client.destroyed) this.client.write(this.fence.rest());
+    this.end('backend_closed');
+  };
   private readonly onServerError = () => this.end('backend_error');
   private readonly onReply = (reply: ReplyEnd) => this.replied(reply);
 
@@ -211,7 +225,7 @@ class TransactionRelay {
     while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
-      if (command === COM_QUIT) return this.end('client_quit');
+      if (command === COM_QUIT) return this.quit();
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
         this.intercept(p);
         continue;
@@ -272,12 +286,26 @@ class TransactionRelay {
     this.pinned = reason;
     this.tracker = null;
     this.verdicts.length = 0;
+    // Quitting with replies still to come: untracked from here on, so a fence marks their end.
+    if (this.quitting) {
+      this.quitting = false;
+      this.raiseFence(this.backend!);
+    }
     this.opts.onPin?.(reason, detail);
   }
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
-    if (!this.client.write(chunk)) this.backend!.socket.pause();
+    const { fence } = this;
+    if (fence) {
+      const out = fence.push(chunk);
+      const flowing = this.client.destroyed || this.client.write(out);
+      if (fence.done) return this.end('client_quit');
+      if (!flowing) this.backend!.socket.pause();
+      return;
+    }
+    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
+    if (!this.client.destroyed && !this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
     try {
@@ -290,6 +318,27 @@ class TransactionRelay {
     if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
       this.letGo({ dirty: false, reset: false });
     }
+    if (this.quitting && t.pending === 0 && !t.awaitingInfile) this.end('client_quit');
+  }
+
+  /**
+   * COM_QUIT at the head of the queue: MariaDB answers what came before it, then closes.
+   * With replies pending the session ends once they are relayed: counted by the reply
+   * tracker, or (pinned, untracked) up to a fence the compute answers.
+   */
+  private quit(): void {
+    if (this.quitting || this.fence) return;
+    const b = this.backend;
+    const t = this.tracker;
+    if (!b || (t && t.pending === 0 && !t.awaitingInfile)) return this.end('client_quit');
+    this.client.pause();
+    if (t) this.quitting = true;
+    else this.raiseFence(b);
+  }
+
+  private raiseFence(b: PooledBackend): void {
+    this.fence = new ReplyFence();
+    b.socket.write(this.fence.command);
   }
 
   private outsideTransaction(): boolean {
