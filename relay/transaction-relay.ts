@@ -15,7 +15,9 @@
 // when the client quits.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
-// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
+// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes. Holding
+// one, COM_QUIT closes once the replies to what came before it are relayed (counted by
+// the reply tracker; pinned, up to a fence: reply-fence.ts), as MariaDB answers, then closes.
 //
 // KILL and a bare SELECT CONNECTION_ID() carry the session's id, not a compute's
 // (intercepted-command.ts): holding no backend, the session answers them itself

@@ -9,32 +9,21 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
-import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
-import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import type { StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import type { ProxyProcess } from '../helpers/proxy-process.js';
+import { MODES, startModeProxies, type ModeProxies } from '../helpers/mode-proxies.js';
 import { mariadbCli } from '../helpers/clients.js';
 
 let db: StandaloneMariadb;
-const proxies = new Map<string, ProxyProcess>();
-
-const MODES: Record<string, string[]> = {
-  'pipe (passthrough)': [],
-  'pipe (verified)': ['--pool-mode', 'pipe'],
-  session: ['--pool-mode', 'session'],
-  transaction: ['--pool-mode', 'transaction'],
-};
+let proxies: Map<string, ProxyProcess>;
+let stack: ModeProxies | undefined;
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';");
-  await Promise.all(
-    Object.entries(MODES).map(async ([name, flags]) => {
-      const reader = name === 'pipe (passthrough)' ? [] : ['--accounts-user', 'reader', '--accounts-password', 'reader-secret'];
-      proxies.set(name, await startProxyProcess(['--backend', `${db.host}:${db.port}`, ...reader, ...flags]));
-    }),
-  );
+  stack = await startModeProxies();
+  ({ db, proxies } = stack);
 });
 after(async () => {
-  await Promise.all([...proxies.values()].map((p) => p.kill('SIGTERM')));
-  await db?.stop();
+  await stack?.stop();
 });
 
 /** One row of 600,000 MD5s: 19.2 MB, more than a MySQL packet's 16 MiB. */

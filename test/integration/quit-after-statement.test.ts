@@ -7,36 +7,21 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import { COM_QUERY, framePacket, writeComQuit } from '../../protocol/index.js';
-import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
-import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import type { StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import type { ProxyProcess } from '../helpers/proxy-process.js';
+import { MODES, startModeProxies, type ModeProxies } from '../helpers/mode-proxies.js';
 import { wireSession } from '../helpers/wire-login.js';
 
 let db: StandaloneMariadb;
-const proxies = new Map<string, ProxyProcess>();
-
-const MODES: Record<string, string[]> = {
-  'pipe (passthrough)': [],
-  'pipe (verified)': ['--pool-mode', 'pipe'],
-  session: ['--pool-mode', 'session'],
-  transaction: ['--pool-mode', 'transaction'],
-};
+let proxies: Map<string, ProxyProcess>;
+let stack: ModeProxies | undefined;
 
 before(async () => {
-  db = await startStandaloneMariadb(
-    'app',
-    'app-secret',
-    "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';\nCREATE DATABASE q;\nCREATE TABLE q.t (v VARCHAR(40));",
-  );
-  await Promise.all(
-    Object.entries(MODES).map(async ([name, flags]) => {
-      const reader = name === 'pipe (passthrough)' ? [] : ['--accounts-user', 'reader', '--accounts-password', 'reader-secret'];
-      proxies.set(name, await startProxyProcess(['--backend', `${db.host}:${db.port}`, ...reader, ...flags]));
-    }),
-  );
+  stack = await startModeProxies('CREATE DATABASE q;\nCREATE TABLE q.t (v VARCHAR(40));');
+  ({ db, proxies } = stack);
 });
 after(async () => {
-  await Promise.all([...proxies.values()].map((p) => p.kill('SIGTERM')));
-  await db?.stop();
+  await stack?.stop();
 });
 
 const QUIT = framePacket(writeComQuit(), 0);
