@@ -24,7 +24,7 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
   }
   if (values.lease < MIN_LEASE_MS) throw new ConfigError([`--lease must be at least ${MIN_LEASE_MS}ms`]);
-  const logger = createLogger(values['log-level'], 'wake-proxy-control-plane');
+  const logger = await createLogger(values['log-level'], 'wake-proxy-control-plane', values['log-format']);
   // The process driver is the control plane's default.
   const driver = values.driver === 'kubernetes' ? await kubernetesDriver(values['kube-namespace'], logger) : undefined;
   // Without --redis no proxy's activity is visible here, so the idle scheduler stays off.

@@ -124,6 +124,7 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
   return {
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
     invalidate: (project, addr) => cache.invalidate(project, addr),
+    entries: () => cache.entries(),
     async close() {
       cache.clear();
       await agent.close();

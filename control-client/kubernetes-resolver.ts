@@ -68,6 +68,7 @@ export function createKubernetesResolver(opts: KubernetesResolverOptions): Compu
   return {
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
     invalidate: (project, addr) => cache.invalidate(project, addr),
+    entries: () => cache.entries(),
     close() {
       closing.abort(new Error('kubernetes resolver closed'));
       cache.clear();

@@ -10,9 +10,17 @@
 //
 // A statement that leaves session state behind pins the backend to the client for the
 // rest of its session (pin-rules.ts); so does any command other than COM_QUERY, COM_PING,
-// COM_RESET_CONNECTION and COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A
-// pinned session is relayed untouched, like session pooling, and its backend is reset
-// when the client quits.
+// COM_RESET_CONNECTION, COM_INIT_DB and the prepared-statement commands (COM_CHANGE_USER,
+// COM_FIELD_LIST, ...). A pinned session keeps its backend, and it is reset when the
+// client quits; replies are still followed, unless a command pinned it (the proxy does
+// not know every command's reply), which leaves it relayed untouched.
+//
+// Binary prepared statements do not pin (statement-router.ts): statement ids are the
+// proxy's, translated in place, and a statement is prepared on whichever backend is
+// held when it is used. The proxy reads the replies to the prepares it sends (the
+// client's own, id rewritten and passed on; those made again on another backend,
+// swallowed) whole, once no other reply is pending, holding the client's later
+// commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes. Holding
@@ -33,14 +41,16 @@ import {
   COM_QUERY,
   COM_QUIT,
   COM_RESET_CONNECTION,
-  MAX_PAYLOAD_LENGTH,
+  COM_STMT_SEND_LONG_DATA,
   PacketFramer,
   ProtocolError,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
+  firstSequenceId,
   framePacket,
+  isStatementCommand,
   writeErrPacket,
   writeOkPacket,
   type ErrPacket,
@@ -55,6 +65,10 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { ReplyFence } from './reply-fence.js';
+import type { ClientStatement } from './client-statements.js';
+import { forgetStatements } from './connection-statements.js';
+import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
+import { StatementRelay, type StatementHost } from './statement-relay.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
@@ -80,6 +94,8 @@ export interface TransactionRelayOptions {
    * the backend dirty. Without it the backend is released dirty at once.
    */
   abandon?(backend: PooledBackend): void;
+  /** Binary prepared statements kept per compute connection (least recently used closed first). */
+  statementsPerConnection?: number;
 }
 
 export interface TransactionOutcome {
@@ -112,11 +128,11 @@ export function relayTransactions(
  * One session's relay. A class rather than closures: thousands of idle clients may
  * be held, and each should cost a few fields, not a score of functions.
  */
-class TransactionRelay {
+class TransactionRelay implements StatementHost {
   private readonly framer: PacketFramer;
-  private readonly queue: Packet[] = [];
-  /** What each pending reply's statement said about state, in order. */
-  private readonly verdicts: QueryVerdict[] = [];
+  readonly queue: Packet[] = [];
+  /** What each pending reply's statement said about state, in order; a prepared statement's reply, its statement. */
+  private readonly verdicts: Array<QueryVerdict | ClientStatement> = [];
   private backend: PooledBackend | null = null;
   /** Present while a backend is held and the session is not pinned. */
   private tracker: ReplyTracker | null = null;
@@ -136,8 +152,10 @@ class TransactionRelay {
   private ended = false;
   /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
   private quitting = false;
-  /** Pinned, the same: the fence marks where the client's replies end (reply-fence.ts). */
+  /** Untracked (pinned by a command), the same: the fence marks where the client's replies end (reply-fence.ts). */
   private fence: ReplyFence | null = null;
+  /** Made at the first prepared-statement command. */
+  private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -150,7 +168,7 @@ class TransactionRelay {
   };
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
+    if (!this.blocked && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => {
     // Whatever a fence held back was the client's.
@@ -194,9 +212,9 @@ class TransactionRelay {
     this.borrowing?.abort(new Error('client went away'));
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.statements?.reading === true;
       const gone = why === 'client_closed' || why === 'client_error';
-      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.detach());
+      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.forget(this.detach()));
       else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
     if (why === 'client_closed' || why === 'client_error') client.destroy();
@@ -224,10 +242,15 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
+    while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.quit();
+      if (command >= 0 && isStatementCommand(command)) {
+        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
+        if (this.statements.step(p, command)) continue;
+        return;
+      }
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
         this.intercept(p);
         continue;
@@ -235,6 +258,7 @@ class TransactionRelay {
       if (!this.backend) {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
+          if (command === COM_RESET_CONNECTION) this.statements?.table.clear();
           queue.shift();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
@@ -245,6 +269,11 @@ class TransactionRelay {
       }
       queue.shift();
       this.send(p, command);
+    }
+    // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
+    const t = this.tracker;
+    if (queue.length === 0 && this.backend && t && t.pending === 0 && !t.awaitingInfile && !this.blocked && !this.ended && this.mayLetGo()) {
+      this.letGo({ dirty: false, reset: false });
     }
   }
 
@@ -267,6 +296,11 @@ class TransactionRelay {
 
   private judge(p: Packet, command: number): void {
     if (command === COM_CHANGE_USER) this.changedUser = true;
+    if (command === COM_CHANGE_USER || command === COM_RESET_CONNECTION) {
+      // The compute drops every prepared statement of the connection.
+      this.statements?.table.clear();
+      this.forget(this.backend!);
+    }
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
     if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
@@ -276,23 +310,84 @@ class TransactionRelay {
     tracker.expect();
   }
 
+  // StatementHost: what the statement side (statement-relay.ts) uses of this relay.
+
+  get held(): PooledBackend | null {
+    return this.backend;
+  }
+
+  get replies(): ReplyTracker | null {
+    return this.tracker;
+  }
+
+  get capabilities(): number {
+    return this.opts.capabilities;
+  }
+
+  toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void {
+    this.awaiting = true;
+    this.lastCommand = command;
+    const t = this.tracker;
+    if (reply !== undefined && t) {
+      this.verdicts.push(reply ?? NOTHING_PINNED);
+      if (rowsOnly) t.expectRows();
+      else t.expect();
+    }
+    if (!this.backend!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+  }
+
+  toClient(bytes: Buffer): void {
+    this.client.write(bytes);
+  }
+
+  borrowNow(): void {
+    this.client.pause();
+    void this.borrowFor();
+  }
+
+  pauseClient(): void {
+    this.client.pause();
+  }
+
+  carryOn(): void {
+    if (this.queue.length === 0 && this.mayLetGo()) this.letGo({ dirty: false, reset: false });
+    this.client.resume();
+    this.pump();
+  }
+
+  broken(): void {
+    this.end('backend_error');
+  }
+
+  okPayload(): Buffer {
+    return okPayload(this.opts.capabilities);
+  }
+
   private replied(reply: ReplyEnd): void {
-    const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
+    let verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
+    if (!('pin' in verdict)) {
+      // A prepared statement's reply: its cursor, and what its text leaves behind when it runs.
+      this.statements!.replied(verdict, reply);
+      verdict = verdict.verdict;
+    }
     if (verdict.pin) this.pin(verdict.pin, 'statement text');
     else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
   }
 
   private pin(reason: PinReason, detail: string): void {
+    // Replies are followed on (prepared statements need it) unless a command whose reply is not known pinned.
+    if (reason === 'command') {
+      this.tracker = null;
+      this.verdicts.length = 0;
+      // Quitting with replies still to come: untracked from here on, so a fence marks their end.
+      if (this.quitting) {
+        this.quitting = false;
+        this.raiseFence(this.backend!);
+      }
+    }
     if (this.pinned) return;
     this.pinned = reason;
-    this.tracker = null;
-    this.verdicts.length = 0;
-    // Quitting with replies still to come: untracked from here on, so a fence marks their end.
-    if (this.quitting) {
-      this.quitting = false;
-      this.raiseFence(this.backend!);
-    }
     this.opts.onPin?.(reason, detail);
   }
 
@@ -306,6 +401,7 @@ class TransactionRelay {
       if (!flowing) this.backend!.socket.pause();
       return;
     }
+    if (this.statements?.reading) return this.statements.fromServer(chunk);
     // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
     if (!this.client.destroyed && !this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
@@ -317,10 +413,13 @@ class TransactionRelay {
       return this.end('backend_error');
     }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
+    if (this.statements?.waitingQuiet) {
+      this.statements.quiet();
+    } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: false });
     }
-    if (this.quitting && t.pending === 0 && !t.awaitingInfile) this.end('client_quit');
+    if (this.quitting) this.end('client_quit');
   }
 
   /**
@@ -341,6 +440,16 @@ class TransactionRelay {
   private raiseFence(b: PooledBackend): void {
     this.fence = new ReplyFence();
     b.socket.write(this.fence.command);
+  }
+
+  /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
+  private mayLetGo(): boolean {
+    return !this.pinned && this.outsideTransaction() && !this.statements?.table.busy;
+  }
+
+  /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
+  private get blocked(): boolean {
+    return this.borrowing !== null || this.deciding || this.statements?.blocking === true;
   }
 
   private outsideTransaction(): boolean {
@@ -364,9 +473,11 @@ class TransactionRelay {
     if (got) {
       this.hold(got);
     } else {
-      // The statement gets the error; the client may try again.
+      // The statement gets the error; the client may try again. (Long data has no reply: it is lost, and so fails its execute.)
       const p = this.queue.shift()!;
-      this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      const command = this.commandOf(p);
+      this.statements?.borrowFailed(command);
+      if (command !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
@@ -387,7 +498,15 @@ class TransactionRelay {
   }
 
   private letGo(opts: ReleaseOptions): void {
-    this.opts.giveBack(this.detach(), opts);
+    const b = this.detach();
+    if (opts.reset || opts.dirty) this.forget(b);
+    this.opts.giveBack(b, opts);
+  }
+
+  /** `b` is reset or goes away: its prepared statements with it. */
+  private forget(b: PooledBackend): PooledBackend {
+    forgetStatements(b);
+    return b;
   }
 
   /** Stop relaying the held backend and hand it over, paused. */
@@ -439,7 +558,7 @@ class TransactionRelay {
         if (this.ended) return;
         // Whether a backend is held is known only now: a reply may have let one go meanwhile.
         this.dispose(p, settleKill(a, this.replyContext(p)));
-        if (!this.ended && !this.borrowing) this.client.resume();
+        if (!this.ended && !this.blocked) this.client.resume();
         this.pump();
       });
   }
@@ -465,12 +584,6 @@ class TransactionRelay {
       if (d.end) this.end('terminated');
     }
   }
-}
-
-/** A logical packet's first fragment carries the sequence id a command starts with. */
-function firstSequenceId(p: Packet): number {
-  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-  return (p.sequenceId - fragments + 1) & 0xff;
 }
 
 /** The OK the proxy answers a held-nothing COM_PING or COM_RESET_CONNECTION with, one per capability set. */

@@ -91,7 +91,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     if (entry.stopping || closed) return;
     void removeRunFileOf(computePaths(dataDir, id).runFile, entry.pid);
     const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
-    log?.warn({ computeId: id, pid: entry.pid }, reason);
+    log?.warn({ computeId: id, computePid: entry.pid }, reason);
     for (const l of listeners) l(id, reason);
   }
 
@@ -133,7 +133,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       await writeRunFile(p.runFile, run);
       // The owner exists now; the init file must not recreate it if it is dropped later.
       if (withInit) await rm(p.initFile, { force: true });
-      log?.info({ computeId: id, pid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
+      log?.info({ computeId: id, computePid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
       return { host: HOST, port };
     }
   }
@@ -145,7 +145,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     if (seen.state === 'frozen') {
       signalGroup(seen.run.pid, 'SIGCONT');
       await pollUntil(async () => (await processState(seen.run!.pid)) !== 'T', 1_000);
-      log?.info({ computeId: id, pid: seen.run.pid }, 'compute thawed');
+      log?.info({ computeId: id, computePid: seen.run.pid }, 'compute thawed');
     }
     return { host: HOST, port: seen.run.port };
   }
@@ -158,7 +158,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       signalGroup(pid, 'SIGCONT');
       signalGroup(pid, 'SIGTERM');
       if (!(await waitForExit(pid, stopTimeoutMs))) {
-        log?.warn({ computeId: id, pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
+        log?.warn({ computeId: id, computePid: pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
         signalGroup(pid, 'SIGKILL');
         if (!(await waitForExit(pid, 5_000))) throw new Error(`compute ${id}: mariadbd (pid ${pid}) survived SIGKILL`);
       }
@@ -170,7 +170,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     }
     if (tracked.get(id) === entry) tracked.delete(id);
     await removeRunFileOf(computePaths(dataDir, id).runFile, pid);
-    log?.info({ computeId: id, pid }, 'compute stopped');
+    log?.info({ computeId: id, computePid: pid }, 'compute stopped');
   }
 
   async function suspend(id: string, tier: SuspendTier): Promise<void> {
@@ -185,7 +185,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     if (!(await pollUntil(async () => (await processState(pid)) === 'T', 2_000))) {
       throw new Error(`compute ${id}: mariadbd (pid ${pid}) did not stop on SIGSTOP`);
     }
-    log?.info({ computeId: id, pid }, 'compute frozen');
+    log?.info({ computeId: id, computePid: pid }, 'compute frozen');
   }
 
   /** run.json, or else a server whose start a dead control plane left half done (waited for and recorded). */
@@ -198,12 +198,12 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     }
     const stray = await findServerOf(p.data);
     if (!stray) return { state: 'stopped' };
-    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
+    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
     if (!(await waitUntilServing(HOST, stray, signal))) return { state: 'stopped' };
     await writeRunFile(p.runFile, { pid: stray.pid, port: stray.port, datadir: p.data, startedAt: new Date().toISOString() });
     if (await exists(p.initFile)) await rm(p.initFile, { force: true });
     if (!closed) track(id, stray.pid);
-    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'compute adopted');
+    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'compute adopted');
     return { state: 'running', endpoint: { host: HOST, port: stray.port } };
   }
 

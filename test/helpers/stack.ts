@@ -61,6 +61,8 @@ export interface StackOptions {
   proxy?: Partial<Omit<ProxyOptions, 'resolver' | 'logger'>>;
   cacheTtlMs?: number;
   wakeTimeoutMs?: number;
+  /** Where the proxy's resolver sends its wakes, given the control plane's URL (default: there). */
+  resolverUrl?: (cpUrl: string) => string;
   activity?: StackActivityOptions;
   /** Default: silent unless TEST_LOG_LEVEL. */
   logger?: Logger;
@@ -73,6 +75,8 @@ export interface StackOptions {
     /** Pool limits; defaults 20 connections per compute and a 5 s acquire timeout. */
     poolMax?: number;
     poolAcquireTimeoutMs?: number;
+    /** Transaction pooling: prepared statements kept per pooled connection (default 256). */
+    poolMaxStatements?: number;
   };
 }
 
@@ -96,7 +100,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }
     : undefined;
   const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}), ...(opts.probe ? { probe: opts.probe } : {}) });
-  const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
+  const resolver = createControlApiResolver({ url: opts.resolverUrl?.(cp.url) ?? cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const verifiers = opts.verify ? createControlApiVerifiers({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
   const poolMode = opts.verify?.poolMode ?? 'pipe';
@@ -111,6 +115,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
             logger,
           }),
+          ...(opts.verify?.poolMaxStatements ? { statementsPerConnection: opts.verify.poolMaxStatements } : {}),
         };
   const proxy = await startProxy({
     host: '127.0.0.1',

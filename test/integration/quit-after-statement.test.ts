@@ -82,6 +82,16 @@ const CASES: Array<{ name: string; writes: (marker: string) => Array<Buffer | nu
     writes: (m) => [query("SET @pin = 1"), 200, Buffer.concat([query(`SELECT '${m}' AS v, SLEEP(0.1) AS s`), QUIT])],
   },
   {
+    // A command whose reply transaction pooling does not know (COM_FIELD_LIST) leaves the session relayed untracked.
+    name: 'a session pinned by a command, then a SELECT and COM_QUIT in one write',
+    writes: (m) => [
+      framePacket(Buffer.from('\x02q', 'latin1'), 0), // COM_INIT_DB q
+      framePacket(Buffer.from('\x04t\x00', 'latin1'), 0), // COM_FIELD_LIST t
+      200,
+      Buffer.concat([query(`SELECT '${m}' AS v, SLEEP(0.1) AS s`), QUIT]),
+    ],
+  },
+  {
     name: 'a statement that pins, pipelined with a SELECT and COM_QUIT in one write',
     writes: (m) => [Buffer.concat([query("SET @pin = 1"), query(`SELECT '${m}' AS v, SLEEP(0.2) AS s`), QUIT])],
   },
