@@ -23,7 +23,9 @@
 // commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
-// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
+// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes. Holding
+// one, COM_QUIT closes once the replies to what came before it are relayed (counted by
+// the reply tracker; pinned, up to a fence: reply-fence.ts), as MariaDB answers, then closes.
 //
 // KILL and a bare SELECT CONNECTION_ID() carry the session's id, not a compute's
 // (intercepted-command.ts): holding no backend, the session answers them itself
@@ -62,6 +64,7 @@ import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyCo
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { ReplyFence } from './reply-fence.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
 import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
@@ -147,18 +150,31 @@ class TransactionRelay implements StatementHost {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
+  private quitting = false;
+  /** Untracked (pinned by a command), the same: the fence marks where the client's replies end (reply-fence.ts). */
+  private fence: ReplyFence | null = null;
   /** Made at the first prepared-statement command. */
   private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
-  private readonly onClientClose = () => this.end('client_closed');
-  private readonly onClientError = () => this.end('client_error');
+  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited (see quit()).
+  private readonly onClientClose = () => {
+    if (!this.quitting && !this.fence) this.end('client_closed');
+  };
+  private readonly onClientError = () => {
+    if (!this.quitting && !this.fence) this.end('client_error');
+  };
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
     if (!this.blocked && !this.ended) this.client.resume();
   };
-  private readonly onServerClose = () => this.end('backend_closed');
+  private readonly onServerClose = () => {
+    // Whatever a fence held back was the client's.
+    if (this.fence && !this.ended && !this.client.destroyed) this.client.write(this.fence.rest());
+    this.end('backend_closed');
+  };
   private readonly onServerError = () => this.end('backend_error');
   private readonly onReply = (reply: ReplyEnd) => this.replied(reply);
 
@@ -229,7 +245,7 @@ class TransactionRelay implements StatementHost {
     while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
-      if (command === COM_QUIT) return this.end('client_quit');
+      if (command === COM_QUIT) return this.quit();
       if (command >= 0 && isStatementCommand(command)) {
         this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
         if (this.statements.step(p, command)) continue;
@@ -364,6 +380,11 @@ class TransactionRelay implements StatementHost {
     if (reason === 'command') {
       this.tracker = null;
       this.verdicts.length = 0;
+      // Quitting with replies still to come: untracked from here on, so a fence marks their end.
+      if (this.quitting) {
+        this.quitting = false;
+        this.raiseFence(this.backend!);
+      }
     }
     if (this.pinned) return;
     this.pinned = reason;
@@ -372,8 +393,17 @@ class TransactionRelay implements StatementHost {
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
+    const { fence } = this;
+    if (fence) {
+      const out = fence.push(chunk);
+      const flowing = this.client.destroyed || this.client.write(out);
+      if (fence.done) return this.end('client_quit');
+      if (!flowing) this.backend!.socket.pause();
+      return;
+    }
     if (this.statements?.reading) return this.statements.fromServer(chunk);
-    if (!this.client.write(chunk)) this.backend!.socket.pause();
+    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
+    if (!this.client.destroyed && !this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
     try {
@@ -389,6 +419,27 @@ class TransactionRelay implements StatementHost {
     } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: false });
     }
+    if (this.quitting) this.end('client_quit');
+  }
+
+  /**
+   * COM_QUIT at the head of the queue: MariaDB answers what came before it, then closes.
+   * With replies pending the session ends once they are relayed: counted by the reply
+   * tracker, or (pinned, untracked) up to a fence the compute answers.
+   */
+  private quit(): void {
+    if (this.quitting || this.fence) return;
+    const b = this.backend;
+    const t = this.tracker;
+    if (!b || (t && t.pending === 0 && !t.awaitingInfile)) return this.end('client_quit');
+    this.client.pause();
+    if (t) this.quitting = true;
+    else this.raiseFence(b);
+  }
+
+  private raiseFence(b: PooledBackend): void {
+    this.fence = new ReplyFence();
+    b.socket.write(this.fence.command);
   }
 
   /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
