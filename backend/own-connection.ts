@@ -11,12 +11,11 @@ import {
   CLIENT_SECURE_CONNECTION,
   CLIENT_TRANSACTIONS,
   UTF8MB4_GENERAL_CI,
-  framePacket,
-  writeComQuit,
 } from '../protocol/index.js';
 import type { BackendAddress } from './address.js';
 import type { BackendTlsOptions } from './connect.js';
 import { loginBackend } from './login.js';
+import { quitConnection } from './quit-connection.js';
 import type { CommandTarget } from './query.js';
 
 export interface OwnAccount {
@@ -47,8 +46,6 @@ export async function withOwnConnection<T>(
   try {
     return await use({ socket: conn.socket, capabilities: OWN_CAPABILITIES, mariadbCapabilities: 0 });
   } finally {
-    const { socket } = conn;
-    if (!socket.destroyed) socket.end(framePacket(writeComQuit(), 0));
-    setTimeout(() => socket.destroy(), 1_000).unref();
+    quitConnection(conn.socket);
   }
 }

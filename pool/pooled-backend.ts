@@ -1,4 +1,4 @@
-// One logged-in backend connection as the pool keeps it. While idle its socket is
+// One logged-in backend connection as the pool keeps it (closed with COM_QUIT). While idle its socket is
 // watched: a close (compute restarted, `KILL`, wait_timeout) or any unexpected byte
 // marks it dead, so the next borrow throws it away instead of handing it out.
 import type { Socket } from 'node:net';
@@ -8,6 +8,7 @@ import type { CommandTarget } from '../backend/query.js';
 import type { SessionBaseline } from '../backend/health.js';
 import type { SessionSettings } from '../backend/session-settings.js';
 import type { KeyPool } from './key-pool.js';
+import { quitConnection } from '../backend/quit-connection.js';
 
 /** What a borrower sees of a pooled connection. */
 export interface PooledBackend extends CommandTarget {
@@ -123,6 +124,6 @@ export class BackendEntry implements PooledBackend {
   close(): void {
     this.unwatchIdle();
     this.markDead('destroyed');
-    this.socket.destroy();
+    quitConnection(this.socket);
   }
 }

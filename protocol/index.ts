@@ -4,6 +4,7 @@ export * from './packet-reader.js';
 export * from './packet-writer.js';
 export * from './frame-scanner.js';
 export * from './framing.js';
+export * from './compressed-packets.js';
 export * from './constants.js';
 export * from './packets/greeting.js';
 export * from './packets/handshake-response.js';

@@ -1,6 +1,7 @@
 // The client's side of the handshake: our greeting, an optional TLS upgrade,
 // and its HandshakeResponse41.
 import {
+  CLIENT_COMPRESS,
   CLIENT_PLUGIN_AUTH,
   CLIENT_SSL,
   generateScramble,
@@ -18,7 +19,8 @@ import { deadline } from '../util/deadline.js';
 
 export function sendGreeting(ctx: SessionContext): void {
   ctx.scramble = generateScramble();
-  const extra = ctx.cfg.tls ? CLIENT_SSL : 0;
+  // Compression is the client hop's own (session.ts wraps the socket after the login): offered always.
+  const extra = (CLIENT_COMPRESS | (ctx.cfg.tls ? CLIENT_SSL : 0)) >>> 0;
   ctx.client.write(writeGreeting(ctx.cfg.profile.greeting(ctx.id, ctx.scramble, extra)), 0);
 }
 

@@ -13,6 +13,8 @@ import { closeSoon, countBytes, failSession, statementFailure } from './session-
 import { round, type PoolsInUse, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
 import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
+import { CLIENT_COMPRESS } from '../protocol/index.js';
+import { compressedClient } from '../socket/compressed-socket.js';
 import { enterHolding, enterPinned, enterState } from './session-state.js';
 
 /**
@@ -132,6 +134,11 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
     );
+    // From the login's OK on, a client that asked for compression speaks compressed packets.
+    if (hello.capabilities & CLIENT_COMPRESS) {
+      ctx.socket = compressedClient(ctx.socket, backend.clientLeftover);
+      backend.clientLeftover = EMPTY;
+    }
     const who: SessionIdentity = {
       pooled: backend.kind === 'pooled',
       user: route.backendUser,

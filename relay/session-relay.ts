@@ -1,7 +1,9 @@
 // Session pooling's relay: a client holds one pooled backend for its lifetime. Bytes
 // from the backend go to the client untouched; bytes from the client go through a
 // command tracker, which keeps the client's COM_QUIT from closing the backend, so the
-// backend can be reset and handed to the next client.
+// backend can be reset and handed to the next client. The client's COM_QUIT is
+// answered as MariaDB answers it: after the replies to everything it sent before (in
+// the same write, or pipelined), whose end a reply fence marks (reply-fence.ts).
 //
 // The client's own commands:
 // - COM_RESET_CONNECTION: forwarded; the backend resets, nothing to track.
@@ -22,6 +24,7 @@ import { divert, undivert } from '../backend/backend-socket.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { CommandGate } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
+import { ReplyFence } from './reply-fence.js';
 
 export type SessionEnd =
   | 'client_quit'
@@ -103,7 +106,7 @@ export function relaySession(
         resumeClient: () => {
           if (!ended && !server.writableNeedDrain) client.resume();
         },
-        quit: () => end('client_quit'),
+        quit: () => fenceReplies(),
         broken: () => end('client_error'),
       },
       {
@@ -117,18 +120,32 @@ export function relaySession(
         },
       },
     );
+    // Set once the client said COM_QUIT: its last replies are relayed up to the fence's (reply-fence.ts).
+    let fence: ReplyFence | null = null;
+    const fenceReplies = () => {
+      if (fence || ended) return;
+      // A client that sent nothing has nothing pending.
+      if (commands === 0) return end('client_quit');
+      fence = new ReplyFence();
+      client.pause();
+      server.write(fence.command);
+    };
+    /** Server bytes to the client; false when the client backs up. */
+    const toClient = (chunk: Buffer): boolean => {
+      gate.replied();
+      if (!fence) return client.write(chunk);
+      const out = fence.push(chunk);
+      // A client may close right after its COM_QUIT (libmariadb does): its replies go nowhere, the fence still counts.
+      const flowing = client.destroyed || client.write(out);
+      if (fence.done) end('client_quit');
+      return flowing;
+    };
     const fromClient = (chunk: Buffer) => gate.push(chunk);
     const fromServer = (chunk: Buffer) => {
-      gate.replied();
-      if (!client.write(chunk)) server.pause();
+      if (!toClient(chunk) && !ended) server.pause();
     };
     // Diverted reads return false to stop reading; resume() starts them again.
-    const sink = {
-      onBackendData: (chunk: Buffer) => {
-        gate.replied();
-        return client.write(chunk);
-      },
-    };
+    const sink = { onBackendData: (chunk: Buffer) => toClient(chunk) && !ended };
     let diverted = false;
     const resumeServer = () => {
       if (!ended) server.resume();
@@ -136,9 +153,18 @@ export function relaySession(
     const resumeClient = () => {
       if (!ended && !gate.holding) client.resume();
     };
-    const onClientClose = () => end('client_closed');
-    const onClientError = () => end('client_error');
-    const onServerClose = () => end('backend_closed');
+    // After its COM_QUIT a client that closes has said goodbye: the fence is still awaited.
+    const onClientClose = () => {
+      if (!fence) end('client_closed');
+    };
+    const onClientError = () => {
+      if (!fence) end('client_error');
+    };
+    const onServerClose = () => {
+      // Whatever the fence held back was the client's.
+      if (fence && !ended && !client.destroyed) client.write(fence.rest());
+      end('backend_closed');
+    };
     const onServerError = () => end('backend_error');
     const onAbort = () => end('terminated');
 

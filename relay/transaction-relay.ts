@@ -29,7 +29,9 @@
 // commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
-// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
+// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes. Holding
+// one, COM_QUIT closes once the replies to what came before it are relayed (counted by
+// the reply tracker; pinned, up to a fence: reply-fence.ts), as MariaDB answers, then closes.
 //
 // KILL and a bare SELECT CONNECTION_ID() carry the session's id, not a compute's
 // (intercepted-command.ts): holding no backend, the session answers them itself
@@ -72,6 +74,7 @@ import type { SessionEnd } from './session-relay.js';
 import { TrackedSession } from './tracked-session.js';
 import { TRACKING_OFF, adoptSettings, copySettings, replaySql } from '../backend/session-settings.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { ReplyFence } from './reply-fence.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
 import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
@@ -167,18 +170,31 @@ class TransactionRelay implements StatementHost {
   private draining = false;
   /** The client reset the held backend's session: it goes back through the pool's reset. */
   private resetOnRelease = false;
+  /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
+  private quitting = false;
+  /** Untracked (pinned by a command), the same: the fence marks where the client's replies end (reply-fence.ts). */
+  private fence: ReplyFence | null = null;
   /** Made at the first prepared-statement command. */
   private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
-  private readonly onClientClose = () => this.end('client_closed');
-  private readonly onClientError = () => this.end('client_error');
+  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited (see quit()).
+  private readonly onClientClose = () => {
+    if (!this.quitting && !this.fence) this.end('client_closed');
+  };
+  private readonly onClientError = () => {
+    if (!this.quitting && !this.fence) this.end('client_error');
+  };
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
     if (!this.blocked && !this.ended) this.client.resume();
   };
-  private readonly onServerClose = () => this.end('backend_closed');
+  private readonly onServerClose = () => {
+    // Whatever a fence held back was the client's.
+    if (this.fence && !this.ended && !this.client.destroyed) this.client.write(this.fence.rest());
+    this.end('backend_closed');
+  };
   private readonly onServerError = () => this.end('backend_error');
   private readonly onReply = (reply: ReplyEnd) => this.replied(reply);
 
@@ -251,7 +267,7 @@ class TransactionRelay implements StatementHost {
     while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
-      if (command === COM_QUIT) return this.end('client_quit');
+      if (command === COM_QUIT) return this.quit();
       if (command >= 0 && isStatementCommand(command)) {
         this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
         if (this.statements.step(p, command)) continue;
@@ -425,7 +441,14 @@ class TransactionRelay implements StatementHost {
   private pin(reason: PinReason, detail: string): void {
     // Replies are followed on (prepared statements need it; flagged OKs are rewritten for a
     // client that does not track) unless a command whose reply is not known pinned.
-    if (reason === 'command') this.unfollow();
+    if (reason === 'command') {
+      this.unfollow();
+      // Quitting with replies still to come: untracked from here on, so a fence marks their end.
+      if (this.quitting && !this.tracker) {
+        this.quitting = false;
+        this.raiseFence(this.backend!);
+      }
+    }
     if (this.pinned) return;
     this.pinned = reason;
     this.opts.onPin?.(reason, detail);
@@ -450,10 +473,20 @@ class TransactionRelay implements StatementHost {
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
+    const { fence } = this;
+    if (fence) {
+      const out = fence.push(chunk);
+      const flowing = this.client.destroyed || this.client.write(out);
+      if (fence.done) return this.end('client_quit');
+      if (!flowing) this.backend!.socket.pause();
+      return;
+    }
     if (this.statements?.reading) return this.statements.fromServer(chunk);
     const t = this.tracker;
+    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
+    const gone = this.client.destroyed;
     if (!t) {
-      if (!this.client.write(chunk)) this.backend!.socket.pause();
+      if (!gone && !this.client.write(chunk)) this.backend!.socket.pause();
       return;
     }
     try {
@@ -464,8 +497,8 @@ class TransactionRelay implements StatementHost {
     }
     const out = this.tracked ? t.output : null;
     let flowing = true;
-    if (out === null) flowing = this.client.write(chunk);
-    else for (const piece of out) flowing = this.client.write(piece);
+    if (!gone && out === null) flowing = this.client.write(chunk);
+    else if (!gone) for (const piece of out!) flowing = this.client.write(piece);
     if (!flowing) this.backend?.socket.pause();
     if (this.draining) {
       if (t.pending > 0) return;
@@ -483,6 +516,27 @@ class TransactionRelay implements StatementHost {
       this.letGo({ dirty: false, reset: this.resetOnRelease });
       this.resetOnRelease = false;
     }
+    if (this.quitting) this.end('client_quit');
+  }
+
+  /**
+   * COM_QUIT at the head of the queue: MariaDB answers what came before it, then closes.
+   * With replies pending the session ends once they are relayed: counted by the reply
+   * tracker, or (pinned, untracked) up to a fence the compute answers.
+   */
+  private quit(): void {
+    if (this.quitting || this.fence) return;
+    const b = this.backend;
+    const t = this.tracker;
+    if (!b || (t && t.pending === 0 && !t.awaitingInfile)) return this.end('client_quit');
+    this.client.pause();
+    if (t) this.quitting = true;
+    else this.raiseFence(b);
+  }
+
+  private raiseFence(b: PooledBackend): void {
+    this.fence = new ReplyFence();
+    b.socket.write(this.fence.command);
   }
 
   /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */

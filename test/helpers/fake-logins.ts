@@ -14,6 +14,8 @@ import { testLogger } from './logger.js';
 export class FakeCompute {
   /** The compute's end of each connection, by the pool side's local port. */
   readonly ends = new Map<number, Socket>();
+  /** The pool side's local ports whose compute end read a COM_QUIT (then closed, as mariadbd does). */
+  readonly quits = new Set<number>();
   logins = 0;
   private server: Server | null = null;
   port = 0;
@@ -22,7 +24,14 @@ export class FakeCompute {
     const c = new FakeCompute();
     c.server = createServer((s) => {
       s.on('error', () => {});
-      c.ends.set(s.remotePort!, s);
+      const port = s.remotePort!;
+      c.ends.set(port, s);
+      s.on('data', (chunk: Buffer) => {
+        if (chunk.includes(COM_QUIT_PACKET)) {
+          c.quits.add(port);
+          s.end();
+        }
+      });
     });
     await new Promise<void>((resolve) => c.server!.listen(0, '127.0.0.1', resolve));
     c.port = (c.server.address() as { port: number }).port;
@@ -73,6 +82,13 @@ export class FakeCompute {
     for (const s of this.ends.values()) s.destroy();
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
+}
+
+const COM_QUIT_PACKET = Buffer.from([1, 0, 0, 0, 1]);
+
+/** Whether the pool has closed a connection: said COM_QUIT and ended it (or destroyed it). */
+export function closedByPool(socket: Socket): boolean {
+  return socket.writableEnded || socket.destroyed;
 }
 
 /** Checks whose answers the test sets; each call is counted. */

@@ -1,7 +1,7 @@
 // A raw login for tests that need what no driver sends: user names that are not
 // valid UTF-8, a plugin the proxy must switch away from, a client that hangs up
 // at the auth switch.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import {
   CLIENT_LONG_PASSWORD,
   CLIENT_PLUGIN_AUTH,
@@ -46,19 +46,35 @@ const CAPS = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTIO
 const PLACEHOLDER = '\u0001';
 
 export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
-  const socket = connect({ host: '127.0.0.1', port: o.port });
+  const { outcome, socket } = await wireSession(o);
+  socket.destroy();
+  return outcome;
+}
+
+/**
+ * The same login, its socket left open (paused, no listeners but an error one) for
+ * what a test sends next: a logged-in session on the raw wire.
+ */
+export function wireSession(o: WireLogin): Promise<{ outcome: WireOutcome; socket: Socket }> {
+  return loginOn(connect({ host: '127.0.0.1', port: o.port }), o);
+}
+
+async function loginOn(socket: Socket, o: WireLogin): Promise<{ outcome: WireOutcome; socket: Socket }> {
+  const done = (outcome: WireOutcome) => ({ outcome, socket });
   const framer = new PacketFramer(1 << 24);
   const queue: Packet[] = [];
   let closed = false;
   let wake: (() => void) | null = null;
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer) => {
     queue.push(...framer.push(chunk));
     wake?.();
-  });
-  socket.on('close', () => {
+  };
+  const onClose = () => {
     closed = true;
     wake?.();
-  });
+  };
+  socket.on('data', onData);
+  socket.on('close', onClose);
   socket.on('error', () => {});
   const deadline = Date.now() + (o.timeoutMs ?? 30_000);
   const next = async (): Promise<Packet | null> => {
@@ -74,8 +90,8 @@ export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
   };
   try {
     const greetingPacket = await next();
-    if (!greetingPacket) return { kind: 'closed' };
-    if (greetingPacket.payload[0] === ERR_HEADER) return errorOf(greetingPacket);
+    if (!greetingPacket) return done({ kind: 'closed' });
+    if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
     const plugin = o.plugin ?? 'mysql_native_password';
     const token =
@@ -99,12 +115,12 @@ export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
     socket.write(framePacket(payload, 1));
     for (;;) {
       const reply = await next();
-      if (!reply) return { kind: 'closed' };
-      if (reply.payload[0] === OK_HEADER) return { kind: 'ok' };
-      if (reply.payload[0] === ERR_HEADER) return errorOf(reply);
+      if (!reply) return done({ kind: 'closed' });
+      if (reply.payload[0] === OK_HEADER) return done({ kind: 'ok' });
+      if (reply.payload[0] === ERR_HEADER) return done(errorOf(reply));
       if (isAuthSwitchRequest(reply.payload)) {
         const sw = parseAuthSwitchRequest(reply.payload);
-        if (o.hangUpAtSwitch) return { kind: 'hung_up', plugin: sw.pluginName };
+        if (o.hangUpAtSwitch) return done({ kind: 'hung_up', plugin: sw.pluginName });
         const answer =
           sw.pluginName === 'mysql_native_password'
             ? scrambleNativePassword(o.password, sw.pluginData.subarray(0, SCRAMBLE_LENGTH))
@@ -114,8 +130,13 @@ export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
       }
       throw new Error(`wireLogin: unexpected packet 0x${reply.payload[0]?.toString(16)}`);
     }
-  } finally {
+  } catch (err) {
     socket.destroy();
+    throw err;
+  } finally {
+    socket.off('data', onData);
+    socket.off('close', onClose);
+    socket.pause();
   }
 }
 

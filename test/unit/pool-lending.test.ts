@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PoolTimeoutError } from '../../pool/backend-pool.js';
 import type { PooledBackend } from '../../pool/pooled-backend.js';
-import { FakeCompute, ScriptedChecks, delay, fakePools, settle } from '../helpers/fake-logins.js';
+import { FakeCompute, ScriptedChecks, closedByPool, delay, fakePools, settle } from '../helpers/fake-logins.js';
 
 let compute: FakeCompute;
 const open: Array<{ close(): Promise<void> }> = [];
@@ -95,12 +95,12 @@ test('the limit holds across keys: a slot freed goes to the first waiter, whatev
   await p.release(a, { dirty: true });
   const b = await forOther;
   assert.equal(b.key.database, 'other');
-  assert.equal(a.socket.destroyed, true);
+  assert.equal(closedByPool(a.socket), true);
   // A clean return of key `other` with only a `shop` waiter left: closed to make a slot.
   await p.release(b, { dirty: false });
   const c = await forShop;
   assert.deepEqual(order, ['other', 'shop']);
-  assert.equal(b.socket.destroyed, true);
+  assert.equal(closedByPool(b.socket), true);
   assert.equal(c.key.database, 'shop');
   assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 });
   await p.release(c, { dirty: false });
@@ -115,8 +115,8 @@ test('a new key at the limit closes the connection idle longest of another key',
   await delay(5);
   await p.release(b, { dirty: false });
   const c = await p.acquire(compute.key({ database: 'c' }), login);
-  assert.equal(a.socket.destroyed, true, 'the one idle longest');
-  assert.equal(b.socket.destroyed, false);
+  assert.equal(closedByPool(a.socket), true, 'the one idle longest');
+  assert.equal(closedByPool(b.socket), false);
   assert.deepEqual(p.stats().total, { inUse: 1, idle: 1, waiting: 0, open: 2 });
   await p.release(c, { dirty: false });
 });
@@ -197,11 +197,11 @@ test('release and destroy act once, on a connection that is on loan', async () =
   await p.release(a, { dirty: false });
   await p.release(a, { dirty: false });
   await p.destroy(a);
-  assert.equal(a.socket.destroyed, false, 'a second release or a destroy of an idle connection is ignored');
+  assert.equal(closedByPool(a.socket), false, 'a second release or a destroy of an idle connection is ignored');
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
   const b = await p.acquire(compute.key(), compute.login());
   await p.destroy(b);
-  assert.equal(b.socket.destroyed, true);
+  assert.equal(closedByPool(b.socket), true);
   await p.release(b, { dirty: false });
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
 });

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ComputeDroppedError, ComputeUnresponsiveError, PoolClosedError } from '../../pool/backend-pool.js';
-import { FakeCompute, ScriptedChecks, delay, fakePools, settle } from '../helpers/fake-logins.js';
+import { FakeCompute, ScriptedChecks, closedByPool, delay, fakePools, settle } from '../helpers/fake-logins.js';
 
 let compute: FakeCompute;
 const open: Array<{ close(): Promise<void> }> = [];
@@ -47,19 +47,19 @@ test('a release resets; a failed reset, a dirty return or a dead connection is c
   checks.resetAnswer = { ok: false, reason: 'state check answered 2 rows' };
   const b = await p.acquire(key, login);
   await p.release(b, { dirty: false });
-  assert.equal(b.socket.destroyed, true);
+  assert.equal(closedByPool(b.socket), true);
   checks.resetAnswer = { ok: true };
 
   const c = await p.acquire(key, login);
   await p.release(c, { dirty: true });
-  assert.equal(c.socket.destroyed, true);
+  assert.equal(closedByPool(c.socket), true);
   assert.equal(checks.resets, 2, 'no reset for a dirty return');
 
   const d = await p.acquire(key, login);
   compute.endOf(d.socket).destroy();
   await until('the close', () => !d.alive);
   await p.release(d, { dirty: false });
-  assert.equal(d.socket.destroyed, true);
+  assert.equal(closedByPool(d.socket), true);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
 });
 
@@ -102,7 +102,7 @@ test('a connection idle past pingAfterIdleMs is pinged before it is lent', async
   checks.pingAnswer = { ok: false, reason: 'COM_PING timed out' };
   const b = await p.acquire(key, login);
   assert.notEqual(b, a);
-  assert.equal(a.socket.destroyed, true);
+  assert.equal(closedByPool(a.socket), true);
   assert.equal(login.calls, 2);
   await p.release(b, { dirty: false });
 });
@@ -116,7 +116,7 @@ test('a ping that gets no answer at all fails the borrow: the compute is frozen 
   await p.release(a, { dirty: false });
   checks.pingAnswer = { ok: false, reason: 'backend sent no command reply within 2000 ms', timedOut: true };
   await assert.rejects(p.acquire(key, login), (err: unknown) => err instanceof ComputeUnresponsiveError && /did not answer a ping within 2000 ms/.test(err.message));
-  assert.equal(a.socket.destroyed, true);
+  assert.equal(closedByPool(a.socket), true);
   assert.equal(login.calls, 1, 'no new login on a compute that does not answer');
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
 });
@@ -153,7 +153,7 @@ test('a borrower that aborts during the ping leaves the connection in the pool',
   answer();
   await assert.rejects(borrowing, /client went away/);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
-  assert.equal(a.socket.destroyed, false);
+  assert.equal(closedByPool(a.socket), false);
 });
 
 test('a failing baseline check closes the new connection and frees its slot', async () => {
@@ -171,14 +171,18 @@ test('the janitor closes connections idle too long and forgets what is empty', a
   const p = pools(new ScriptedChecks(), { idleTimeoutMs: 60, evictionIntervalMs: 10 });
   const key = compute.key();
   const [a, b] = await Promise.all([p.acquire(key, compute.login()), p.acquire(key, compute.login())]);
+  const ports = [a.socket.localPort!, b.socket.localPort!];
   await p.release(a, { dirty: false });
   await delay(40);
   await p.release(b, { dirty: false });
-  await until('the older one to be closed', () => a.socket.destroyed);
-  assert.equal(b.socket.destroyed, false, 'the newer one is not idle long enough yet');
+  await until('the older one to be closed', () => closedByPool(a.socket));
+  assert.equal(closedByPool(b.socket), false, 'the newer one is not idle long enough yet');
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
-  await until('the newer one to be closed', () => b.socket.destroyed);
+  await until('the newer one to be closed', () => closedByPool(b.socket));
   await until('the compute to be forgotten', () => Object.keys(p.stats().computes).length === 0);
+  // Each said goodbye (COM_QUIT) before its end, and the compute's close finished it.
+  await until('both to be closed by the compute', () => a.socket.destroyed && b.socket.destroyed);
+  assert.ok(ports.every((port) => compute.quits.has(port)));
 });
 
 test('a dropped compute fails its waiters at once, closes idle connections and what comes back', async () => {
@@ -194,12 +198,12 @@ test('a dropped compute fails its waiters at once, closes idle connections and w
 
   await p.dropCompute(key.addr);
   await assert.rejects(waiting, (err: Error) => err instanceof ComputeDroppedError && /user 'app'/.test(err.message));
-  assert.equal(a.socket.destroyed, false, 'a lent connection stays with its client');
+  assert.equal(closedByPool(a.socket), false, 'a lent connection stays with its client');
   assert.deepEqual(p.stats().computes, {}, 'a dropped compute is not listed');
   finishLogin();
   await assert.rejects(loggingIn, ComputeDroppedError);
   await p.release(a, { dirty: false });
-  assert.equal(a.socket.destroyed, true, 'closed when it comes back');
+  assert.equal(closedByPool(a.socket), true, 'closed when it comes back');
 
   // Awake again: a fresh pool for the same address, whose idle connection the next drop closes.
   const d = await p.acquire(key, login);
@@ -207,7 +211,7 @@ test('a dropped compute fails its waiters at once, closes idle connections and w
   await p.release(d, { dirty: false });
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 1, waiting: 0, open: 1 });
   await p.dropCompute(key.addr);
-  assert.equal(d.socket.destroyed, true);
+  assert.equal(closedByPool(d.socket), true);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
 });
 
@@ -221,6 +225,6 @@ test('a closed pool fails its waiters, closes its connections and lends nothing 
   await assert.rejects(waiting, PoolClosedError);
   await assert.rejects(p.acquire(key, compute.login()), PoolClosedError);
   await p.release(a, { dirty: false });
-  assert.equal(a.socket.destroyed, true);
+  assert.equal(closedByPool(a.socket), true);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
 });

@@ -10,6 +10,7 @@ import { relaySession } from '../../relay/session-relay.js';
 import { framePacket } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComQuit } from '../../protocol/commands/simple-commands.js';
+import { fenceAnswer } from '../helpers/fence-answer.js';
 
 type Dial = (port: number) => Socket;
 const plain: Dial = (port) => connect(port, '127.0.0.1');
@@ -195,7 +196,19 @@ test('session relay over a shared-buffer compute socket hands it back paused, wi
   clientApp.write(framePacket(writeComQuery('SELECT 1'), 0));
   compute.write(Buffer.from('reply bytes'));
   await new Promise((r) => setTimeout(r, 50));
+  // The relay marks the end of the client's replies with a fence; the compute answers it.
+  const answered = new Promise<void>((resolve) => {
+    const onFence = (c: Buffer) => {
+      const answer = fenceAnswer(c);
+      if (!answer) return;
+      compute.off('data', onFence);
+      compute.write(answer);
+      resolve();
+    };
+    compute.on('data', onFence);
+  });
   clientApp.write(framePacket(writeComQuit(), 0));
+  await answered;
   const outcome = await done;
   assert.equal(outcome.end, 'client_quit');
   assert.equal(Buffer.concat(atClient).toString(), 'reply bytes');
