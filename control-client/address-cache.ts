@@ -35,6 +35,12 @@ export class AddressCache {
    * gives up on its own signal; the shared fetch runs on regardless, bounded by
    * its own timeout, so one impatient client cannot fail the others.
    */
+  /** The address get() would hand back at once, if it holds a fresh one. */
+  peek(key: string): BackendAddress | undefined {
+    const hit = this.entries.get(key);
+    return hit && hit.expiresAt > Date.now() ? hit.addr : undefined;
+  }
+
   get(key: string, signal: AbortSignal, fetch: () => Promise<BackendAddress>): Promise<BackendAddress> {
     const hit = this.entries.get(key);
     if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.addr);
