@@ -20,16 +20,31 @@ export function findSysbench(): Promise<string | undefined> {
   return findExecutable('sysbench');
 }
 
-function commonArgs(e: Endpoint, tableSize: number): string[] {
+/** Where and as whom sysbench connects. */
+function connectionArgs(e: Endpoint): string[] {
   return [
-    'oltp_point_select',
     `--mysql-host=${e.host}`,
     `--mysql-port=${e.port}`,
     `--mysql-user=${e.user}`,
     `--mysql-password=${e.password}`,
     `--mysql-db=${BENCH_DATABASE}`,
-    '--tables=1',
-    `--table-size=${tableSize}`,
+  ];
+}
+
+function commonArgs(e: Endpoint, tableSize: number): string[] {
+  return ['oltp_point_select', ...connectionArgs(e), '--tables=1', `--table-size=${tableSize}`];
+}
+
+/** A timed run with the latency histogram; a failed query is counted rather than ending the run. */
+function runArgs(threads: number, seconds: number): string[] {
+  return [
+    `--threads=${threads}`,
+    `--time=${seconds}`,
+    '--events=0',
+    '--histogram=on',
+    '--percentile=99',
+    '--mysql-ignore-errors=all',
+    'run',
   ];
 }
 
@@ -56,14 +71,7 @@ export async function runSysbench(
   const args = [
     ...commonArgs(e, tableSize),
     ...(e.tls ? ['--mysql-ssl=on'] : []),
-    `--threads=${threads}`,
-    `--time=${seconds}`,
-    '--events=0',
-    '--histogram=on',
-    '--percentile=99',
-    // A failed query is counted rather than ending the run.
-    '--mysql-ignore-errors=all',
-    'run',
+    ...runArgs(threads, seconds),
   ];
   const r = await runCommand(binary, args, (seconds + 30) * 1_000, e.tls ? { cwd: tlsDir! } : {});
   if (r.code !== 0) throw new Error(`sysbench run failed: ${lastLines(r.stdout + r.stderr)}`);
@@ -98,21 +106,7 @@ export interface SysbenchChurnRun {
 export async function runSysbenchChurn(binary: string, e: Endpoint, dir: string, threads: number, seconds: number): Promise<SysbenchChurnRun> {
   const script = join(dir, 'churn.lua');
   await writeFile(script, CHURN_SCRIPT);
-  const args = [
-    script,
-    `--mysql-host=${e.host}`,
-    `--mysql-port=${e.port}`,
-    `--mysql-user=${e.user}`,
-    `--mysql-password=${e.password}`,
-    `--mysql-db=${BENCH_DATABASE}`,
-    `--threads=${threads}`,
-    `--time=${seconds}`,
-    '--events=0',
-    '--histogram=on',
-    '--percentile=99',
-    '--mysql-ignore-errors=all',
-    'run',
-  ];
+  const args = [script, ...connectionArgs(e), ...runArgs(threads, seconds)];
   const r = await runCommand(binary, args, (seconds + 30) * 1_000, { cwd: dir });
   if (r.code !== 0) throw new Error(`sysbench churn failed: ${lastLines(r.stdout + r.stderr)}`);
   const report = parseSysbenchReport(r.stdout);
