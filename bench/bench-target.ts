@@ -43,8 +43,11 @@ export interface BenchTarget {
 /**
  * The idle scheduler is off (--idle-timeout 0): direct and HAProxy traffic
  * reports no activity, and a compute suspended mid-run would measure a wake.
+ * So are the autoscaler and the compute's limits: these scenarios measure the
+ * path to one compute, which must stay the same size for every contender and
+ * round, and not be the bottleneck.
  */
-const BASE_ARGS = ['--idle-timeout', '0', '--wake-timeout', '60s'];
+const BASE_ARGS = ['--idle-timeout', '0', '--wake-timeout', '60s', '--autoscale-interval', '0', '--cgroups', 'off'];
 
 export async function startBenchTarget(ctx: BenchContext): Promise<BenchTarget> {
   let stack: WakeStack;

@@ -1,10 +1,10 @@
 // Command-line flags of `npm run bench` and the two run sizes. Quick has to
-// finish in under 3 minutes on 2 cores; full trades time for tighter numbers.
+// finish in about 5 minutes on 2 cores; full trades time for tighter numbers.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls'] as const;
+export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls', 'autoscale', 'noisy-neighbour'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchProfile {
@@ -18,6 +18,19 @@ export interface BenchProfile {
   /** Client TLS vs plain through one proxy: connect loops and point selects (table size from pointSelect). */
   tls: { connectThreads: number[]; selectThreads: number[]; seconds: number; warmupSeconds: number; workers: number };
   idle: { clients: number; workers: number };
+  /** The load ramp on one autoscaled project: sysbench threads per step, and how long each part lasts. */
+  autoscale: {
+    threads: number[];
+    stepSeconds: number;
+    leadSeconds: number;
+    downAfterSeconds: number;
+    idleTimeoutSeconds: number;
+    /** Bound on waiting for the compute to shrink and sleep after the load. */
+    maxIdleSeconds: number;
+    tableSize: number;
+  };
+  /** Victim latency beside a neighbour idle and saturated by turns (phaseMs each); `contrast` repeats it without cgroups. */
+  neighbours: { seconds: number; phaseMs: number; victimRate: number; burners: number; tableSize: number; contrast: boolean };
 }
 
 export interface BenchOptions {
@@ -45,6 +58,9 @@ const QUICK: BenchProfile = {
   churn: { threads: 8, seconds: 3, warmupSeconds: 2, workers: 2 },
   tls: { connectThreads: [1], selectThreads: [8], seconds: 2, warmupSeconds: 2, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
+  // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.
+  autoscale: { threads: [1, 4, 16], stepSeconds: 15, leadSeconds: 4, downAfterSeconds: 15, idleTimeoutSeconds: 45, maxIdleSeconds: 80, tableSize: 10_000 },
+  neighbours: { seconds: 20, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: false },
 };
 
 const FULL: BenchProfile = {
@@ -56,11 +72,13 @@ const FULL: BenchProfile = {
   churn: { threads: 8, seconds: 10, warmupSeconds: 3, workers: 2 },
   tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 3, workers: 2 },
   idle: { clients: 10_000, workers: 4 },
+  autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
+  neighbours: { seconds: 40, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: true },
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --quick               small sizes and short runs (under 3 minutes on 2 cores)
+  --quick               small sizes and short runs (about 5 minutes on 2 cores)
   --only <a,b,...>      run only these scenarios: ${SCENARIO_IDS.join(', ')}
   --storm-clients <n>   clients in the storm scenario (default 500, quick 200)
   --idle-clients <n>    idle connections to hold (default 10000, quick 2000)

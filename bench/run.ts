@@ -25,6 +25,8 @@ import { runColdWake } from './scenarios/cold-wake.js';
 import { runStorm } from './scenarios/storm.js';
 import { runTls } from './scenarios/tls.js';
 import { startWakeStack, type WakeStack } from './wake-stack.js';
+import { runAutoscale, startAutoscaleStack } from './scenarios/autoscale.js';
+import { runNoisyNeighbour } from './scenarios/noisy-neighbour.js';
 
 const RESULTS_ROOT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -65,6 +67,8 @@ async function main(): Promise<number> {
     churn: async () => runChurn(ctx, await benchTarget()),
     tls: async () => runTls(ctx, await benchTarget()),
     idle: () => runIdleClients(ctx),
+    autoscale: async () => runAutoscale(ctx, await startAutoscaleStack(ctx)),
+    'noisy-neighbour': () => runNoisyNeighbour(ctx),
   };
   try {
     for (const id of parsed.scenarios) {

@@ -14,6 +14,8 @@ export interface SysbenchRun {
   errors: number;
   seconds: number;
   histogram: Histogram;
+  /** With reportEverySecond: each second's queries per second and p99 latency. */
+  perSecond: Array<{ second: number; qps: number; p99Ms: number }>;
 }
 
 export function findSysbench(): Promise<string | undefined> {
@@ -36,7 +38,7 @@ function commonArgs(e: Endpoint, tableSize: number): string[] {
 }
 
 /** A timed run with the latency histogram; a failed query is counted rather than ending the run. */
-function runArgs(threads: number, seconds: number): string[] {
+function runArgs(threads: number, seconds: number, extra: string[] = []): string[] {
   return [
     `--threads=${threads}`,
     `--time=${seconds}`,
@@ -44,6 +46,7 @@ function runArgs(threads: number, seconds: number): string[] {
     '--histogram=on',
     '--percentile=99',
     '--mysql-ignore-errors=all',
+    ...extra,
     'run',
   ];
 }
@@ -54,24 +57,32 @@ export async function prepareSysbench(binary: string, e: Endpoint, tableSize: nu
   if (r.code !== 0) throw new Error(`sysbench prepare failed: ${lastLines(r.stdout + r.stderr)}`);
 }
 
-/**
- * With e.tls, sysbench 1.0 (`--mysql-ssl=on`) reads client-key.pem,
- * client-cert.pem and cacert.pem from its working directory: pass the
- * directory that holds them (see tls-files.ts).
- */
-export async function runSysbench(
-  binary: string,
-  e: Endpoint,
-  tableSize: number,
-  threads: number,
-  seconds: number,
-  tlsDir?: string,
-): Promise<SysbenchRun> {
+export interface SysbenchLoad {
+  tableSize: number;
+  threads: number;
+  seconds: number;
+  /**
+   * With e.tls, sysbench 1.0 (`--mysql-ssl=on`) reads client-key.pem,
+   * client-cert.pem and cacert.pem from its working directory: the directory
+   * that holds them (see tls-files.ts).
+   */
+  tlsDir?: string;
+  /** Report each second's throughput and p99 (perSecond). */
+  reportEverySecond?: boolean;
+  /** Queries per second offered at a steady pace (open loop), instead of as fast as the threads go. */
+  rate?: number;
+}
+
+export async function runSysbench(binary: string, e: Endpoint, load: SysbenchLoad): Promise<SysbenchRun> {
+  const { tableSize, threads, seconds, tlsDir } = load;
   if (e.tls && !tlsDir) throw new Error('sysbench over TLS needs the directory with its client files');
   const args = [
     ...commonArgs(e, tableSize),
     ...(e.tls ? ['--mysql-ssl=on'] : []),
-    ...runArgs(threads, seconds),
+    ...runArgs(threads, seconds, [
+      ...(load.reportEverySecond ? ['--report-interval=1'] : []),
+      ...(load.rate ? [`--rate=${load.rate}`] : []),
+    ]),
   ];
   const r = await runCommand(binary, args, (seconds + 30) * 1_000, e.tls ? { cwd: tlsDir! } : {});
   if (r.code !== 0) throw new Error(`sysbench run failed: ${lastLines(r.stdout + r.stderr)}`);
@@ -130,7 +141,13 @@ export function parseSysbenchReport(text: string): SysbenchRun {
   // "       0.027 |**                                       1057"
   for (const m of text.matchAll(/^\s*([\d.]+)\s+\|\**\s+(\d+)\s*$/gm)) histogram.record(Number(m[1]), Number(m[2]));
   if (histogram.count === 0) throw new Error(`sysbench report has no latency histogram:\n${lastLines(text)}`);
-  return { qps, queries, errors, seconds, histogram };
+  // With --report-interval=1: "[ 3s ] thds: 4 tps: 5012.91 qps: 5012.91 (r/w/o: ...) lat (ms,99%): 1.47 err/s: 0.00 ..."
+  const perSecond = [...text.matchAll(/^\[ (\d+)s \] thds: \d+ tps: [\d.]+ qps: ([\d.]+) .*?lat \(ms,\d+%\): ([\d.]+)/gm)].map((m) => ({
+    second: Number(m[1]),
+    qps: Number(m[2]),
+    p99Ms: Number(m[3]),
+  }));
+  return { qps, queries, errors, seconds, histogram, perSecond };
 }
 
 function lastLines(text: string, n = 6): string {

@@ -25,6 +25,8 @@ export interface ProjectAccess {
 export interface ComputeInfo {
   state: string;
   resumeCount: number;
+  /** Its size in CU. */
+  cu: number;
 }
 
 export interface WakeStack {
@@ -32,7 +34,8 @@ export interface WakeStack {
   /** The `dev` process (proxy and control plane), whose CPU use is measured. */
   pid: number;
   controlUrl: string;
-  createProject(name: string): Promise<ProjectAccess>;
+  /** `settings`: what POST /api/v1/projects takes besides the name (minCu, maxCu, quota). */
+  createProject(name: string, settings?: Record<string, unknown>): Promise<ProjectAccess>;
   compute(id: string): Promise<ComputeInfo>;
   /** Where an awake compute listens; throws if it is not awake. */
   address(computeId: string): Promise<{ host: string; port: number }>;
@@ -54,7 +57,8 @@ export interface WakeStackOptions {
   args: string[];
 }
 
-const COLD_WAKE_STACK: WakeStackOptions = { name: 'wake-stack', args: ['--cache-ttl', CACHE_TTL, '--wake-timeout', '60s'] };
+/** Computes start with their limits (as in real use, the wake path includes them) but are never resized mid-run. */
+const COLD_WAKE_STACK: WakeStackOptions = { name: 'wake-stack', args: ['--cache-ttl', CACHE_TTL, '--wake-timeout', '60s', '--autoscale-interval', '0'] };
 
 /** `dev` refused its flags (e.g. a pool mode this build does not have). */
 export class StackRejected extends Error {
@@ -99,13 +103,13 @@ export async function startWakeStack(ctx: BenchContext, o: WakeStackOptions = CO
     proxyPort,
     pid: started.proxy.pid,
     controlUrl,
-    async createProject(name) {
-      const b = await api('POST', '/api/v1/projects', { name });
+    async createProject(name, settings = {}) {
+      const b = await api('POST', '/api/v1/projects', { name, ...settings });
       return { project: name, computeId: b.compute.id, user: `${name}.${b.user}`, ownerUser: b.user, password: b.password };
     },
     async compute(id) {
       const b = await api('GET', `/api/v1/compute/${id}`);
-      return { state: b.state, resumeCount: b.resumeCount };
+      return { state: b.state, resumeCount: b.resumeCount, cu: b.cu };
     },
     async address(id) {
       const b = await api('GET', `/api/v1/compute/${id}`);

@@ -3,15 +3,16 @@ import type { Logger } from 'pino';
 import { startControlPlane } from '../control-plane/server.js';
 import type { ComputeDriver } from '../control-plane/drivers/driver.js';
 import { ConfigError, formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, AUTOSCALE_OPTIONS, CONTROL_PLANE_ONLY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS } from './tables.js';
 import { idleOptionsFrom, openActivityStore } from './activity-setup.js';
+import { autoscaleFrom } from './autoscale-setup.js';
 import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 
 /** Below this, heartbeats every quarter lease would outrun a busy store. */
 const MIN_LEASE_MS = 500;
 
-const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...LOG_OPTIONS };
+const TABLE = { ...CONTROL_PLANE_OPTIONS, ...CONTROL_PLANE_ONLY_OPTIONS, ...ACTIVITY_OPTIONS, ...IDLE_OPTIONS, ...AUTOSCALE_OPTIONS, ...LOG_OPTIONS };
 
 export async function runControlPlaneCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const { values, help } = parseOptions(TABLE, argv, env);
@@ -24,7 +25,7 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     throw new ConfigError(['--token is required (or --insecure-dev true for local development)']);
   }
   if (values.lease < MIN_LEASE_MS) throw new ConfigError([`--lease must be at least ${MIN_LEASE_MS}ms`]);
-  const logger = createLogger(values['log-level'], 'wake-proxy-control-plane');
+  const logger = await createLogger(values['log-level'], 'wake-proxy-control-plane', values['log-format']);
   // The process driver is the control plane's default.
   const driver = values.driver === 'kubernetes' ? await kubernetesDriver(values['kube-namespace'], logger) : undefined;
   // Without --redis no proxy's activity is visible here, so the idle scheduler stays off.
@@ -36,6 +37,7 @@ export async function runControlPlaneCommand(argv: string[], env: NodeJS.Process
     dataDir: values['data-dir'],
     ...(values.state ? { state: values.state } : {}),
     leaseMs: values.lease,
+    ...autoscaleFrom(values),
     host: values['control-host'],
     port: values['control-port'],
     ...(token ? { token } : {}),

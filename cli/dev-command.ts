@@ -7,11 +7,12 @@ import { startControlPlane, type ControlPlane } from '../control-plane/server.js
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { MemoryActivityStore } from '../activity/memory-activity-store.js';
 import { formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, AUTOSCALE_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
-import { createLogger } from './logger.js';
+import { autoscaleFrom } from './autoscale-setup.js';
+import { createLoggers } from './logger.js';
 import { onShutdown } from './lifecycle.js';
-import { startProxyFromValues, verifiersFromValues } from './start-proxy.js';
+import { startProxyFromValues, verifiersFromValues, type RunningProxy } from './start-proxy.js';
 import { createProxyMetrics } from '../proxy/metrics.js';
 
 const TABLE = {
@@ -22,8 +23,11 @@ const TABLE = {
   ...CONTROL_PLANE_OPTIONS,
   ...ACTIVITY_OPTIONS,
   ...IDLE_OPTIONS,
+  ...AUTOSCALE_OPTIONS,
   ...VERIFY_OPTIONS,
   ...LOG_OPTIONS,
+  // `dev` is run by a person at a terminal: readable lines unless told otherwise.
+  'log-format': { ...LOG_OPTIONS['log-format'], default: 'pretty' },
 };
 
 const DEMO_PROJECT = 'demo';
@@ -45,19 +49,24 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
   }
   const dataDir = resolve(values['data-dir']);
   await mkdir(dataDir, { recursive: true });
-  const logger = createLogger(values['log-level'], 'wake-proxy');
+  // One root logger per part, as the `proxy` and `control-plane` commands name theirs: a
+  // component bound below a part's own would repeat the key.
+  const loggers = await createLoggers(values['log-level'], values['log-format']);
+  const logger = loggers('wake-proxy');
+  const cpLogger = loggers('wake-proxy-control-plane');
   const metrics = createProxyMetrics();
   // One process: without --redis the proxy and the scheduler share a store in memory.
   const store = openActivityStore(values) ?? new MemoryActivityStore();
   const cp = await startControlPlane({
     activity: store,
-    idle: idleOptionsFrom(values, logger, values['cache-ttl']),
+    idle: idleOptionsFrom(values, cpLogger, values['cache-ttl']),
     dataDir,
     ...(values.state ? { state: values.state } : {}),
     host: '127.0.0.1',
     port: values['control-port'],
-    logger: logger.child({ component: 'control-plane' }),
+    logger: cpLogger,
     wakeTimeoutMs: values['wake-timeout'],
+    ...autoscaleFrom(values),
   });
   const resolver = createControlApiResolver({
     url: [cp.url],
@@ -78,8 +87,8 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     const verifiers = verifiersFromValues(values, [cp.url], undefined, logger);
     // The in-process control plane stops the statements passthrough clients leave behind.
     const proxyValues = { ...values, 'control-url': [cp.url] };
-    running = await startProxyFromValues(proxyValues, resolver, routing, logger.child({ component: 'proxy' }), metrics, activity, verifiers);
-    printWelcome(running.proxy.port, running.admin.port, cp.url, demo);
+    running = await startProxyFromValues(proxyValues, resolver, routing, logger, metrics, activity, verifiers);
+    printWelcome(running, cp.url, demo);
   } catch (err) {
     await resolver.close();
     await cp.close({ stopComputes: true });
@@ -131,15 +140,18 @@ async function ensureDemoProject(cp: ControlPlane, dataDir: string): Promise<Dem
   return creds;
 }
 
-function printWelcome(port: number, adminPort: number, controlUrl: string, demo: DemoCredentials): void {
+function printWelcome(running: RunningProxy, controlUrl: string, demo: DemoCredentials): void {
   const user = `${demo.project}.${demo.user}`;
+  const port = running.proxy.port;
+  const admin = running.console;
   process.stderr.write(
     [
       '',
       'wake-proxy is running.',
       `  proxy:       127.0.0.1:${port}`,
       `  control API: ${controlUrl}`,
-      `  metrics:     http://127.0.0.1:${adminPort}/metrics`,
+      `  metrics:     http://127.0.0.1:${running.admin.port}/metrics`,
+      ...(admin ? [`  console:     mariadb -h ${admin.host} -P ${admin.port} -u ${admin.user} -p   (SHOW HELP)`] : []),
       '',
       'Connect to the demo project:',
       `  mariadb -h 127.0.0.1 -P ${port} -u ${user} -p'${demo.password}'`,

@@ -24,7 +24,7 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
     return;
   }
   const upstream = upstreamOf(values);
-  const logger = createLogger(values['log-level'], 'wake-proxy');
+  const logger = await createLogger(values['log-level'], 'wake-proxy', values['log-format']);
   const metrics = createProxyMetrics();
   const resolver = await resolverFor(upstream, values, logger, metrics);
   // Without --redis a lone proxy reports nowhere; the control plane then suspends nothing for idleness.

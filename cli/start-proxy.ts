@@ -23,6 +23,7 @@ import { SourceAddress } from '../proxy/source-address.js';
 import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
 import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
 import { setUpKill } from './kill-setup.js';
+import { startAdminConsole, type AdminConsole } from '../proxy/admin-console/console-server.js';
 
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
 type ProxyValues = OptionValues<typeof PROXY_OPTIONS> &
@@ -34,6 +35,8 @@ type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValu
 export interface RunningProxy {
   proxy: ProxyServer;
   admin: AdminServer;
+  /** The MySQL-protocol admin console, with --admin-mysql-port. */
+  console: AdminConsole | undefined;
   /** Drain within --drain-timeout, then release everything. */
   stop(): Promise<void>;
 }
@@ -49,6 +52,7 @@ export async function startProxyFromValues(
   verifiers?: RoleVerifierClient,
 ): Promise<RunningProxy> {
   const tls = loadTls(values, logger);
+  checkConsoleValues(values);
   const pooling = poolingFromValues(values, verifiers, logger);
   const backendTls = backendTlsFromValues(values);
   const sourceAddress = new SourceAddress(probeHost(values));
@@ -116,6 +120,16 @@ export async function startProxyFromValues(
     throw err;
   }
   logger.info({ port: admin.port }, 'admin HTTP listening');
+  let adminConsole: AdminConsole | undefined;
+  try {
+    adminConsole = await startConsoleFromValues(values, proxy, logger);
+  } catch (err) {
+    await admin.close();
+    await proxy.close();
+    await passwordErrors.close();
+    await kill.close();
+    throw err;
+  }
   const onHangup = () => tls?.reload();
   if (tls) {
     tls.watch();
@@ -124,10 +138,12 @@ export async function startProxyFromValues(
   return {
     proxy,
     admin,
+    console: adminConsole,
     async stop() {
       process.off('SIGHUP', onHangup);
       tls?.close();
       await proxy.drain(values['drain-timeout']);
+      await adminConsole?.close();
       await kill.close();
       await activity?.close();
       await resolver.close();
@@ -136,6 +152,27 @@ export async function startProxyFromValues(
       await admin.close();
     },
   };
+}
+
+function checkConsoleValues(values: ProxyValues): void {
+  if (values['admin-mysql-port'] !== undefined && !values['admin-mysql-password']) {
+    throw new ConfigError(['--admin-mysql-port needs --admin-mysql-password (or WAKE_PROXY_ADMIN_MYSQL_PASSWORD)']);
+  }
+}
+
+/** The admin console, when --admin-mysql-port is given: its own listener, loopback unless --admin-mysql-host says otherwise. */
+async function startConsoleFromValues(values: ProxyValues, proxy: ProxyServer, logger: Logger): Promise<AdminConsole | undefined> {
+  const port = values['admin-mysql-port'];
+  if (port === undefined) return undefined;
+  return startAdminConsole({
+    host: values['admin-mysql-host'],
+    port,
+    user: values['admin-mysql-user'],
+    password: values['admin-mysql-password'] ?? '',
+    proxy,
+    drainTimeoutMs: values['drain-timeout'],
+    logger: logger.child({ component: 'admin-console' }),
+  });
 }
 
 /**
@@ -216,7 +253,7 @@ function poolingFromValues(
     acquireTimeoutMs: values['pool-acquire-timeout'],
     logger,
   });
-  return { mode, pools };
+  return { mode, pools, statementsPerConnection: values['pool-max-statements'] };
 }
 
 function backendTlsFromValues(values: ProxyValues): BackendTlsOptions | undefined {

@@ -3,6 +3,13 @@ import { defineOptions, type OptionSpec } from './option-spec.js';
 
 export const LOG_OPTIONS = defineOptions({
   'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
+  'log-format': {
+    kind: 'choice',
+    env: 'WAKE_PROXY_LOG_FORMAT',
+    choices: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    help: 'json: one JSON object a line; pretty: short readable lines; auto: pretty when stdout is a terminal',
+  },
 });
 
 export const PROXY_OPTIONS = defineOptions({
@@ -42,7 +49,30 @@ export const PROXY_OPTIONS = defineOptions({
     kind: 'duration',
     env: 'WAKE_PROXY_DRAIN_TIMEOUT',
     default: '25s',
-    help: 'On SIGTERM/SIGINT, how long sessions may finish before the rest are closed',
+    help: 'On SIGTERM/SIGINT (or DRAIN in the admin console), how long sessions may finish before the rest are closed',
+  },
+  'admin-mysql-port': {
+    kind: 'port',
+    env: 'WAKE_PROXY_ADMIN_MYSQL_PORT',
+    help: 'Admin console port, spoken with the MySQL protocol (SHOW CLIENTS, SHOW POOLS, KILL, DRAIN, ...); off unless set (0 picks a free port)',
+  },
+  'admin-mysql-host': {
+    kind: 'string',
+    env: 'WAKE_PROXY_ADMIN_MYSQL_HOST',
+    default: '127.0.0.1',
+    help: 'Address the admin console listens on',
+  },
+  'admin-mysql-user': {
+    kind: 'string',
+    env: 'WAKE_PROXY_ADMIN_MYSQL_USER',
+    default: 'admin',
+    help: "The admin console's user name (its own account, not a compute's)",
+  },
+  'admin-mysql-password': {
+    kind: 'string',
+    env: 'WAKE_PROXY_ADMIN_MYSQL_PASSWORD',
+    secret: true,
+    help: "The admin console's password, required with --admin-mysql-port (prefer the environment variable)",
   },
   'tls-cert': { kind: 'string', env: 'WAKE_PROXY_TLS_CERT', help: 'PEM certificate (chain) for client TLS; reloaded on SIGHUP or when it changes' },
   'tls-key': { kind: 'string', env: 'WAKE_PROXY_TLS_KEY', help: 'PEM private key for --tls-cert' },
@@ -159,6 +189,12 @@ export const VERIFY_OPTIONS = defineOptions({
     env: 'WAKE_PROXY_POOL_MAX_PER_COMPUTE',
     default: '100',
     help: 'Pooled connections open per compute, over all its users and databases',
+  },
+  'pool-max-statements': {
+    kind: 'count',
+    env: 'WAKE_PROXY_POOL_MAX_STATEMENTS',
+    default: '256',
+    help: 'Transaction pooling: binary prepared statements kept per pooled connection (least recently used closed first)',
   },
   'pool-idle-timeout': {
     kind: 'duration',
@@ -300,5 +336,28 @@ export const IDLE_OPTIONS = defineOptions({
     env: 'WAKE_PROXY_COLD_TIMEOUT',
     default: '30m',
     help: 'Stop a compute that stayed frozen this long; 0 stops idle computes at once',
+  },
+});
+
+/** Sizes: the autoscaler (on the leader) and the process driver's limits; `dev` and `control-plane`. */
+export const AUTOSCALE_OPTIONS = defineOptions({
+  'autoscale-interval': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_AUTOSCALE_INTERVAL',
+    default: '3s',
+    help: 'How often every active compute is sampled and resized within its project\'s range; 0 turns the autoscaler off (computes stay at their minimum)',
+  },
+  'scale-down-after': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_SCALE_DOWN_AFTER',
+    default: '60s',
+    help: 'A compute shrinks only once its load has asked for less this long (and it was not resized meanwhile)',
+  },
+  cgroups: {
+    kind: 'choice',
+    env: 'WAKE_PROXY_CGROUPS',
+    choices: ['auto', 'off'],
+    default: 'auto',
+    help: 'process driver: CPU and memory limits per compute by cgroups (v2 or v1) where the host allows, or never',
   },
 });

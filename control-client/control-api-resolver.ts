@@ -116,7 +116,13 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
       return { host: c.host, port: c.port, ...(c.id ? { computeId: c.id } : {}) };
     }
     const reason: WakeFailure =
-      status === 504 ? 'timeout' : status === 503 ? 'start_failed' : 'control_api_error';
+      status === 403 && answer.error?.code === 'quota_exceeded'
+        ? 'quota_exceeded'
+        : status === 504
+          ? 'timeout'
+          : status === 503
+            ? 'start_failed'
+            : 'control_api_error';
     const detail = answer.error?.message ?? `HTTP ${status}`;
     throw new WakeError(project, reason, detail);
   }
@@ -125,6 +131,7 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
     cached: (project) => cache.peek(project),
     invalidate: (project, addr) => cache.invalidate(project, addr),
+    entries: () => cache.entries(),
     async close() {
       cache.clear();
       await agent.close();

@@ -9,7 +9,8 @@ export class ProjectNotFoundError extends Error {
   }
 }
 
-export type WakeFailure = 'start_failed' | 'timeout' | 'control_api_unreachable' | 'control_api_error' | 'rate_limited';
+/** quota_exceeded: the project's plan does not let it run now (the control plane said so; waking again will not help). */
+export type WakeFailure = 'start_failed' | 'timeout' | 'control_api_unreachable' | 'control_api_error' | 'rate_limited' | 'quota_exceeded';
 
 export class WakeError extends Error {
   override readonly name = 'WakeError';

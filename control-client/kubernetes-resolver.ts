@@ -69,6 +69,7 @@ export function createKubernetesResolver(opts: KubernetesResolverOptions): Compu
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
     cached: (project) => cache.peek(project),
     invalidate: (project, addr) => cache.invalidate(project, addr),
+    entries: () => cache.entries(),
     close() {
       closing.abort(new Error('kubernetes resolver closed'));
       cache.clear();

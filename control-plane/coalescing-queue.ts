@@ -15,10 +15,17 @@ export class CoalescingQueue {
   private tail: Promise<void> = Promise.resolve();
   private newest: Entry | undefined;
   private pending = 0;
+  /** Keys of the operations running or waiting, in arrival order. */
+  private readonly queued: string[] = [];
 
   /** Whether an operation runs or waits. */
   get busy(): boolean {
     return this.pending > 0;
+  }
+
+  /** Whether something runs or waits, and every such operation's key passes `test`. */
+  busyOnly(test: (key: string) => boolean): boolean {
+    return this.queued.length > 0 && this.queued.every(test);
   }
 
   run<T>(key: string, op: () => Promise<T>): Promise<T> {
@@ -27,8 +34,10 @@ export class CoalescingQueue {
     const entry: Entry = { key, promise };
     this.newest = entry;
     this.pending++;
+    this.queued.push(key);
     const settle = () => {
       this.pending--;
+      this.queued.splice(this.queued.indexOf(key), 1);
       if (this.newest === entry) this.newest = undefined;
     };
     // `tail` never rejects, so one failed operation does not poison the next.

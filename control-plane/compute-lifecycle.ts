@@ -12,12 +12,21 @@
 // compare-and-set that claims the compute, so of two control planes asked to
 // wake it at once one starts it and the other waits for the answer.
 //
-// The wake's fast path (an active compute) is one statement in the store.
+// The wake's fast path (an active compute) is one statement in the store; when
+// only resizes are in the compute's queue it runs at once, without waiting
+// behind them: the compute serves throughout a resize.
+//
+// Resizes (the autoscaler's, or a change of range) run in the queue too, so a
+// suspend never interleaves with one; they need no claim, since the compute
+// serves throughout, and are recorded only if the same run of the compute is
+// still active when they finish.
 import { notFound, ApiError } from './api-error.js';
 import { CoalescingQueue } from './coalescing-queue.js';
 import { ensureReachable, settle, type ClaimContext } from './compute-claims.js';
 import { bringUp, change, ensureSteady, observeInto, putDown, tearDown, type ComputeTransition } from './compute-operations.js';
-import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
+import { resizeRunning } from './compute-resize.js';
+import { MIN_CU_MILLI } from './compute-size.js';
+import type { ComputeDriver, LimitsOutcome, SuspendTier } from './drivers/driver.js';
 import type { Logger } from 'pino';
 import { computeView, type ComputeRecord, type ComputeView } from './records.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
@@ -36,6 +45,18 @@ export interface ComputeLifecycleOptions {
   onTransition?: (t: ComputeTransition) => void;
   /** Awaited before an active compute is suspended (role reading); must be bounded and not throw. */
   beforeSuspend?: (c: ComputeRecord) => Promise<void>;
+  /** The size a compute starts at from stopped (its project's minimum), milli-CU; default the smallest size. */
+  startSize?: (c: ComputeRecord) => Promise<number>;
+  /** Bound on one resize, a shrink's wait for the buffer pool included; default 30000. */
+  resizeTimeoutMs?: number;
+}
+
+/** A resize that was applied and recorded. */
+export interface Resized {
+  fromMilli: number;
+  toMilli: number;
+  limits: LimitsOutcome;
+  ms: number;
 }
 
 /** What the idle scheduler decides on. */
@@ -77,8 +98,12 @@ export class ComputeLifecycle {
    * may go on for later callers). Queued in arrival order with the compute's
    * other operations, so a wake asked after a suspend resumes what it left.
    */
-  async wake(id: string, timeoutMs: number): Promise<ComputeView> {
-    const resumed = this.queue(id).run('resume', () => this.resumeNow(id));
+  async wake(id: string, timeoutMs: number, beforeStart?: () => Promise<void>): Promise<ComputeView> {
+    if (this.queue(id).busyOnly((key) => key.startsWith('resize:'))) {
+      const awake = await this.opts.store.wakeIfActive(id, Date.now());
+      if (awake) return computeView(awake);
+    }
+    const resumed = this.queue(id).run('resume', () => this.resumeNow(id, beforeStart));
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -119,6 +144,30 @@ export class ComputeLifecycle {
         const view = await this.suspendNow(c, effective);
         if (view) return view;
       }
+    });
+  }
+
+  /**
+   * Resizes an active compute to `toMilli` without a restart (compute-resize.ts).
+   * Undefined when it is not active (or another run of it is by the end);
+   * rejects when the resize failed, the compute left at its old size.
+   */
+  resize(id: string, toMilli: number, fence?: LeaderFence): Promise<Resized | undefined> {
+    return this.queue(id).run(`resize:${toMilli}`, async () => {
+      const c = await this.opts.store.getCompute(id);
+      if (!c || c.state !== 'active' || c.claim || !c.endpoint || !this.opts.selfAlive()) return undefined;
+      ensureReachable(this.ctx, c);
+      const began = performance.now();
+      const signal = AbortSignal.any([AbortSignal.timeout(this.opts.resizeTimeoutMs ?? 30_000), this.closing.signal]);
+      const result = await resizeRunning(this.opts.driver, c, toMilli, { timeoutMs: this.opts.resizeTimeoutMs ?? 30_000, signal });
+      // Recorded against the same run of the compute: a wake may have moved the version meanwhile, a restart not.
+      for (;;) {
+        const now = await this.opts.store.getCompute(id);
+        if (!now || now.state !== 'active' || now.claim || now.resumeCount !== c.resumeCount) return undefined;
+        if (now.sizeMilli === toMilli && c.sizeMilli === toMilli) break;
+        if (await change(this.ctx, now, { sizeMilli: toMilli }, fence)) break;
+      }
+      return { fromMilli: c.sizeMilli, toMilli, limits: result.limits, ms: Math.round(performance.now() - began) };
     });
   }
 
@@ -221,7 +270,7 @@ export class ComputeLifecycle {
     }
   }
 
-  private async resumeNow(id: string): Promise<ComputeView> {
+  private async resumeNow(id: string, beforeStart?: () => Promise<void>): Promise<ComputeView> {
     // The fast path, one statement: active with no operation in flight (here or anywhere).
     const awake = await this.opts.store.wakeIfActive(id, Date.now());
     if (awake) return computeView(awake);
@@ -235,7 +284,10 @@ export class ComputeLifecycle {
         continue;
       }
       ensureReachable(this.ctx, c);
-      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.opts.me }, resumed: true });
+      await beforeStart?.();
+      // A frozen compute thaws at the size it has; a stopped one starts at its project's minimum.
+      const sizeMilli = c.state === 'frozen' ? c.sizeMilli : ((await this.opts.startSize?.(c)) ?? MIN_CU_MILLI);
+      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.opts.me }, resumed: true, sizeMilli });
       if (!claimed) continue;
       const view = await bringUp(this.ctx, claimed, false, c.state);
       if (view) return view;

@@ -11,6 +11,7 @@
 // caller re-reads; nothing is retried blindly.
 import type { Logger } from 'pino';
 import { ApiError } from './api-error.js';
+import { resourcesOf } from './compute-size.js';
 import type { ComputeDriver, ComputeEndpoint, SuspendTier } from './drivers/driver.js';
 import { computeView, type ComputeRecord, type ComputeState, type ComputeView } from './records.js';
 import type { ComputeChange, LeaderFence, StateStore } from './store/state-store.js';
@@ -78,7 +79,7 @@ export async function bringUp(ctx: OperationContext, claimed: ComputeRecord, ado
   let endpoint: ComputeEndpoint;
   try {
     const seen = adoptFirst ? await ctx.driver.adopt(id, signal) : undefined;
-    endpoint = seen?.state === 'running' && seen.endpoint ? seen.endpoint : await ctx.driver.resume(id, signal);
+    endpoint = seen?.state === 'running' && seen.endpoint ? seen.endpoint : await ctx.driver.resume(id, signal, resourcesOf(claimed.sizeMilli));
   } catch (err) {
     const cause = timeout.aborted
       ? `did not start within ${ctx.wakeTimeoutMs} ms`
@@ -98,6 +99,8 @@ export async function bringUp(ctx: OperationContext, claimed: ComputeRecord, ado
     owner: ctx.me,
     placement: ctx.driver.placement,
     wokenAt: Date.now(),
+    // What the driver really started it at, when that is not what was asked.
+    ...(endpoint.sizeMilli !== undefined ? { sizeMilli: endpoint.sizeMilli } : {}),
   });
   if (!active) {
     ctx.logger.warn({ computeId: id, projectId: claimed.projectId }, 'started a compute whose claim another control plane took over meanwhile');

@@ -1,10 +1,16 @@
 // The control plane's own login to a compute, made at provisioning so it can read
 // the compute's accounts (role verifiers) while it is awake, check the compute
-// answers, and stop a statement whose client left a proxy (KILL QUERY, for
-// passthrough clients the proxy cannot log in as). It may read mysql.global_priv and
-// kill other users' statements (CONNECTION ADMIN) and nothing else: no data, no
-// writes, at most a few connections. Its password is random, kept in the state file
-// (0600) and never shown; the compute's init SQL holds only its verifier, like the owner's.
+// answers, stop a statement whose client left a proxy (KILL QUERY, for
+// passthrough clients the proxy cannot log in as), and resize it. It may read
+// mysql.global_priv, read the server's status (no privilege needed), kill other
+// users' statements (CONNECTION ADMIN), and call two procedures that set the
+// buffer pool size and max_connections, and nothing else: no data, no writes, no
+// other SET GLOBAL, at most a few connections. Those two settings need SUPER,
+// which would also let whoever has the login set any other global
+// (general_log_file, say); the procedures run as root@localhost (SQL SECURITY
+// DEFINER) and set only what their names say. Its password is random, kept in
+// the state file (0600) and never shown; the compute's init SQL holds only its
+// verifier, like the owner's.
 //
 // Where it may connect from is the driver's call: the process driver's computes
 // listen on 127.0.0.1 next to the control plane ('127.0.0.1'); a Kubernetes pod is
@@ -15,8 +21,14 @@ import { formatNativeVerifier, nativePasswordVerifier } from '../protocol/auth/n
 /** Reserved: never served as a role, so no client can be verified as it. */
 export const CONTROL_USER = 'wakeproxy_ctl';
 
-/** Concurrent connections the account may hold: a read, a probe and a KILL at a time per compute. */
-const MAX_CONNECTIONS = 3;
+/** Concurrent connections the account may hold per compute: a role read, a probe, a KILL, an autoscaler sample and a resize. */
+const MAX_CONNECTIONS = 5;
+
+/** What the autoscaler calls to resize a compute; a compute provisioned before them has neither. */
+export const SET_BUFFER_POOL = 'mysql.wakeproxy_set_buffer_pool';
+export const SET_MAX_CONNECTIONS = 'mysql.wakeproxy_set_max_connections';
+/** The procedures' definer: the installer's root, which exists in every datadir (unix_socket, or the image's). */
+const DEFINER = "'root'@'localhost'";
 
 const USER = /^[A-Za-z0-9_]{1,32}$/;
 const HOST = /^(%|[0-9A-Za-z.:-]{1,60})$/;
@@ -49,10 +61,15 @@ export function controlAccountSql(g: ControlGrant): string {
   if (!HOST.test(g.host)) throw new Error(`control account host '${g.host}' must match ${HOST}`);
   if (!VERIFIER.test(g.verifier)) throw new Error(`control account verifier is not '*' and 40 uppercase hex digits`);
   const account = `'${g.user}'@'${g.host}'`;
+  // Single-statement procedures: the server's --init-file reader takes one statement per ';'-ended line.
   return [
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD '${g.verifier}' WITH MAX_USER_CONNECTIONS ${MAX_CONNECTIONS};`,
     `GRANT SELECT ON mysql.global_priv TO ${account};`,
     `GRANT CONNECTION ADMIN ON *.* TO ${account};`,
+    `CREATE DEFINER = ${DEFINER} PROCEDURE IF NOT EXISTS ${SET_BUFFER_POOL}(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;`,
+    `CREATE DEFINER = ${DEFINER} PROCEDURE IF NOT EXISTS ${SET_MAX_CONNECTIONS}(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;`,
+    `GRANT EXECUTE ON PROCEDURE ${SET_BUFFER_POOL} TO ${account};`,
+    `GRANT EXECUTE ON PROCEDURE ${SET_MAX_CONNECTIONS} TO ${account};`,
     '',
   ].join('\n');
 }

@@ -5,7 +5,10 @@
 // accident.
 import type { Logger } from 'pino';
 import { ApiError, badRequest, conflict, notFound } from './api-error.js';
-import { ComputeLifecycle, idleCandidate, type IdleCandidate } from './compute-lifecycle.js';
+import { ComputeLifecycle, idleCandidate, type IdleCandidate, type Resized } from './compute-lifecycle.js';
+import { clamp, resourcesOf } from './compute-size.js';
+import { creationSettings, settingsChange } from './project-settings.js';
+import { ensureWithinQuota, type QuotaSources } from './quota-check.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
 import { controlVerifier, generateControlLogin, type ControlLogin } from './control-account.js';
 import { generateOwnerPassword, OWNER_USER, ownerVerifier } from './owner-credentials.js';
@@ -38,6 +41,8 @@ export interface ControlPlaneServiceOptions {
   provisionTimeoutMs?: number;
   /** Reading users' verifiers from computes (GET /projects/{id}/roles?user=). */
   roles?: ComputeRoleOptions;
+  /** Where quotas are checked against (usage, storage); without it nothing is refused for its quota. */
+  quota?: QuotaSources;
 }
 
 /** Computes adopted at once by the leader's sweep. */
@@ -77,6 +82,7 @@ export class ControlPlaneService {
       wakeTimeoutMs: opts.wakeTimeoutMs,
       onTransition: (t) => this.roles.computeTransition(t),
       beforeSuspend: (c) => this.roles.beforeSuspend(c),
+      startSize: async (c) => (await this.store.getProject(c.projectId))?.range.minMilli ?? c.sizeMilli,
     });
     this.roles.start();
   }
@@ -96,9 +102,11 @@ export class ControlPlaneService {
   }
 
   /** Provisions storage and the owner, starts the compute, and answers once it is active. */
-  async createProject(name: unknown): Promise<CreatedProject> {
+  async createProject(body: Record<string, unknown> | undefined): Promise<CreatedProject> {
+    const name = body?.name;
     const problem = projectNameProblem(name);
     if (problem) throw badRequest('invalid_project_name', problem);
+    const settings = creationSettings(body);
     const id = name as string;
     const password = generateOwnerPassword();
     const project: ProjectRecord = {
@@ -109,6 +117,7 @@ export class ControlPlaneService {
       ownerVerifier: ownerVerifier(password),
       computeId: `${id}-c1`,
       computeSeq: 1,
+      ...settings,
     };
     const control = generateControlLogin();
     const compute = this.newCompute(project, project.computeId!, control, 'provision-project');
@@ -125,6 +134,24 @@ export class ControlPlaneService {
     const view = await this.getProject(id);
     this.opts.logger.info({ projectId: id, computeId: compute.id }, 'project created');
     return { id, name: id, createdAt: view.createdAt, user: view.user, password, compute: view.compute };
+  }
+
+  /**
+   * Changes a project's range or quota. A compute running outside a new range
+   * is resized into it at once (if that fails, the autoscaler tries again).
+   */
+  async updateProject(id: string, body: Record<string, unknown> | undefined): Promise<ProjectView> {
+    const current = await this.project(id);
+    const updated = await this.store.updateProject(id, settingsChange(body, current));
+    if (!updated) throw notFound('project_not_found', `project '${id}' does not exist`);
+    const c = updated.computeId ? await this.store.getCompute(updated.computeId) : undefined;
+    if (c?.state === 'active' && clamp(c.sizeMilli, updated.range) !== c.sizeMilli) {
+      await this.lifecycle.resize(c.id, clamp(c.sizeMilli, updated.range)).catch((err: unknown) =>
+        this.opts.logger.warn({ err, projectId: id, computeId: c.id }, 'could not resize a compute into its new range now; the autoscaler will'),
+      );
+    }
+    this.opts.logger.info({ projectId: id, range: updated.range, quota: updated.quota }, 'project settings changed');
+    return this.view(updated);
   }
 
   async deleteProject(id: string): Promise<void> {
@@ -145,7 +172,8 @@ export class ControlPlaneService {
   }
 
   async getCompute(id: string): Promise<ComputeView> {
-    return computeView(await this.compute(id));
+    const c = await this.compute(id);
+    return computeView(c, (await this.store.getProject(c.projectId))?.range);
   }
 
   async deleteCompute(id: string): Promise<void> {
@@ -158,7 +186,7 @@ export class ControlPlaneService {
   }
 
   async listComputes(): Promise<ComputeView[]> {
-    return (await this.store.listComputes()).map(computeView);
+    return (await this.store.listComputes()).map((c) => computeView(c));
   }
 
   /** What the idle scheduler looks at: every compute with its last wake. */
@@ -203,7 +231,29 @@ export class ControlPlaneService {
     if (!project.computeId) {
       throw new ApiError(409, 'no_compute', `project '${projectId}' has no compute; create one with POST /api/v1/projects/${projectId}/compute`);
     }
-    return { project: projectId, compute: await this.lifecycle.wake(project.computeId, timeoutMs) };
+    // Only a wake that would start the compute asks: an awake one is answered at once.
+    const quota = this.opts.quota;
+    const beforeStart = quota ? async () => ensureWithinQuota(quota, (await this.store.getProject(projectId)) ?? project) : undefined;
+    return { project: projectId, compute: await this.lifecycle.wake(project.computeId, timeoutMs, beforeStart) };
+  }
+
+  /** Every compute as stored (the autoscaler's view: it needs the address and the control login). */
+  computeRecords(): Promise<ComputeRecord[]> {
+    return this.store.listComputes();
+  }
+
+  projectRecord(id: string): Promise<ProjectRecord | undefined> {
+    return this.store.getProject(id);
+  }
+
+  /** The autoscaler's resize (see ComputeLifecycle.resize). */
+  resizeCompute(id: string, toMilli: number, fence?: LeaderFence): Promise<Resized | undefined> {
+    return this.lifecycle.resize(id, toMilli, fence);
+  }
+
+  /** The leader's quota enforcement: stops the compute (fenced) if `stillOver` says so once nothing else is in flight. */
+  stopForQuota(id: string, stillOver: () => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined> {
+    return this.lifecycle.suspendIf(id, 'stop', stillOver, fence);
   }
 
   /**
@@ -258,6 +308,7 @@ export class ControlPlaneService {
       version: 1,
       claim: { op, holder: this.opts.instances.id, since: now.getTime() },
       placement: this.opts.driver.placement,
+      sizeMilli: project.range.minMilli,
     };
   }
 
@@ -273,6 +324,7 @@ export class ControlPlaneService {
           ownerUser: project.ownerUser,
           ownerVerifier: project.ownerVerifier,
           control: { user: control.user, verifier: controlVerifier(control) },
+          size: resourcesOf(project.range.minMilli),
         },
         signal,
       );

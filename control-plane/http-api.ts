@@ -15,6 +15,10 @@ export interface ApiHandlerOptions {
   logger: Logger;
   /** GET /api/v1/projects/{id}/usage; the route answers 404 without it. */
   usage?: (projectId: string, query: URLSearchParams) => Promise<unknown>;
+  /** GET /api/v1/usage: every project's usage (the billing export). */
+  allUsage?: (query: URLSearchParams) => Promise<unknown>;
+  /** GET /api/v1/usage/metrics: per-project usage counters in Prometheus' text format. */
+  usageMetrics?: () => Promise<string>;
   /** Added to /healthz: which control plane answered, whether it leads. */
   health?: () => Record<string, unknown>;
 }
@@ -23,6 +27,8 @@ type Body = Record<string, unknown> | undefined;
 interface Answer {
   status: number;
   body?: unknown;
+  /** The body is Prometheus text, not JSON. */
+  text?: boolean;
 }
 type Handler = (params: string[], body: () => Promise<Body>, query: URLSearchParams) => Promise<Answer>;
 
@@ -43,8 +49,9 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
 
   on('GET', '/healthz', async () => ok({ ok: true, ...o.health?.() }));
   on('GET', '/api/v1/projects', async () => ok({ projects: await s.listProjects() }));
-  on('POST', '/api/v1/projects', async (_, body) => ({ status: 201, body: await s.createProject((await body())?.name) }));
+  on('POST', '/api/v1/projects', async (_, body) => ({ status: 201, body: await s.createProject(await body()) }));
   on('GET', '/api/v1/projects/:id', async ([id]) => ok(await s.getProject(id!)));
+  on('PATCH', '/api/v1/projects/:id', async ([id], body) => ok(await s.updateProject(id!, await body())));
   on('DELETE', '/api/v1/projects/:id', async ([id]) => (await s.deleteProject(id!), { status: 204 }));
   on('POST', '/api/v1/projects/:id/compute', async ([id]) => ({ status: 201, body: await s.createCompute(id!) }));
   on('POST', '/api/v1/projects/:id/wake', async ([id], body) => ok(await s.wakeProject(id!, timeoutOf(await body(), s))));
@@ -57,6 +64,8 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   // '%2e%2e' is folded away by URL parsers on either side.
   on('GET', '/api/v1/projects/:id/roles', async ([id], _, query) => ok(await s.role(id!, userOf(query), query.get('fresh') === '1')));
   if (o.usage) on('GET', '/api/v1/projects/:id/usage', async ([id], _, query) => ok(await o.usage!(id!, query)));
+  if (o.allUsage) on('GET', '/api/v1/usage', async (_, __, query) => ok(await o.allUsage!(query)));
+  if (o.usageMetrics) on('GET', '/api/v1/usage/metrics', async () => ({ status: 200, body: await o.usageMetrics!(), text: true }));
 
   const expected = o.token === undefined ? undefined : digest(o.token);
 
@@ -69,7 +78,8 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
         if (expected && segments[0] === 'api') checkBearer(req, expected);
         const { route, params } = match(routes, req.method ?? 'GET', segments);
         const answer = await route.handler(params, () => readJsonBody(req), url.searchParams);
-        sendJson(res, answer.status, answer.body);
+        if (answer.text) res.writeHead(answer.status, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(String(answer.body));
+        else sendJson(res, answer.status, answer.body);
       } catch (err) {
         sendError(res, err, o.logger, req);
       }

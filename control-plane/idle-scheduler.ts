@@ -23,6 +23,7 @@ import { defaultCheckIntervalMs, idleTier, type IdleRules } from './idle-decisio
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { ComputeView } from './records.js';
 import { FencedError, type LeaderFence } from './store/state-store.js';
+import { PeriodicPass } from './periodic-pass.js';
 
 /** What the scheduler needs from the control plane (ControlPlaneService provides it). */
 export interface IdleTargets {
@@ -51,22 +52,24 @@ export interface IdleSuspension {
 export class IdleScheduler {
   readonly checkIntervalMs: number;
   private readonly startedAt = Date.now();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<IdleSuspension[]> | undefined;
+  private readonly passes: PeriodicPass<IdleSuspension[]>;
   private storeUnreadable = false;
   private warmingEpoch: number | undefined;
-  private closed = false;
 
   constructor(private readonly o: IdleSchedulerOptions) {
     this.checkIntervalMs = o.checkIntervalMs ?? defaultCheckIntervalMs(o.idleTimeoutMs);
+    this.passes = new PeriodicPass(
+      () => this.checkOnce(),
+      (err) => {
+        this.o.logger.error({ err }, 'idle scheduler pass failed');
+        return [];
+      },
+      this.checkIntervalMs,
+    );
   }
 
   start(): void {
-    const tick = () => {
-      this.timer = setTimeout(() => void this.check().finally(() => !this.closed && tick()), this.checkIntervalMs);
-      this.timer.unref();
-    };
-    tick();
+    this.passes.start();
     this.o.logger.info(
       { idleTimeoutMs: this.o.idleTimeoutMs, coldTimeoutMs: this.o.coldTimeoutMs, checkIntervalMs: this.checkIntervalMs, store: this.o.store.kind },
       'idle scheduler started',
@@ -75,19 +78,11 @@ export class IdleScheduler {
 
   /** One pass; never rejects. Concurrent calls share the pass under way. */
   check(): Promise<IdleSuspension[]> {
-    this.running ??= this.checkOnce()
-      .catch((err: unknown) => {
-        this.o.logger.error({ err }, 'idle scheduler pass failed');
-        return [];
-      })
-      .finally(() => (this.running = undefined));
-    return this.running;
+    return this.passes.now();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.timer);
-    await this.running;
+  close(): Promise<void> {
+    return this.passes.close();
   }
 
   private async checkOnce(): Promise<IdleSuspension[]> {

@@ -5,10 +5,12 @@
 //     start of the term, then every sweep interval);
 //   - the usage ledger's upkeep (usage-ledger.ts);
 //   - forgetting control planes gone for long;
-//   - the idle scheduler, a new one per term, fenced by the term's epoch;
+//   - stopping computes of projects over their quota (every quotaIntervalMs);
+//   - the idle scheduler and the autoscaler, a new one each per term, fenced by the term's epoch;
 //   - the health prober of active computes, likewise.
 import type { Logger } from 'pino';
 import type { ControlPlaneService } from './control-plane-service.js';
+import type { Autoscaler } from './autoscaler.js';
 import type { IdleScheduler } from './idle-scheduler.js';
 import type { ComputeProber } from './compute-prober.js';
 import type { InstanceRegistry } from './instance-registry.js';
@@ -24,6 +26,12 @@ export interface LeaderDutiesOptions {
   instances: InstanceRegistry;
   /** The idle scheduler for a term; absent when the scheduler is off. */
   makeScheduler?: (fence: () => LeaderFence | undefined) => IdleScheduler;
+  /** The autoscaler for a term; absent when autoscaling is off. */
+  makeAutoscaler?: (fence: () => LeaderFence | undefined) => Autoscaler;
+  /** Stops computes over their quota (quota-enforcer.ts); absent: quotas only refuse wakes. */
+  enforceQuotas?: (fence: LeaderFence) => Promise<number>;
+  /** How often enforceQuotas runs; default 30000. */
+  quotaIntervalMs?: number;
   /** The health prober for a term; absent when probing is off. */
   makeProber?: (fence: () => LeaderFence | undefined) => ComputeProber;
   /** How often the sweeps run during a term. */
@@ -37,6 +45,7 @@ export interface LeaderDutiesOptions {
 interface Term {
   epoch: number;
   scheduler?: IdleScheduler;
+  autoscaler?: Autoscaler;
   prober?: ComputeProber;
   timer?: NodeJS.Timeout;
 }
@@ -46,6 +55,7 @@ export class LeaderDuties {
   private switching: Promise<void> = Promise.resolve();
   private sweeping: Promise<void> | undefined;
   private closed = false;
+  private quotasCheckedAt = 0;
 
   constructor(private readonly opts: LeaderDutiesOptions) {
     opts.election.onChange((epoch) => {
@@ -56,6 +66,11 @@ export class LeaderDuties {
   /** The current term's idle scheduler (on the leader, with the scheduler on). */
   get scheduler(): IdleScheduler | undefined {
     return this.term?.scheduler;
+  }
+
+  /** The current term's autoscaler (on the leader, with autoscaling on). */
+  get autoscaler(): Autoscaler | undefined {
+    return this.term?.autoscaler;
   }
 
   /** Resolves once the last change of leadership has taken effect (the first adoption sweep included). */
@@ -90,6 +105,8 @@ export class LeaderDuties {
     };
     term.scheduler = this.opts.makeScheduler?.(fence);
     term.scheduler?.start();
+    term.autoscaler = this.opts.makeAutoscaler?.(fence);
+    term.autoscaler?.start();
     term.prober = this.opts.makeProber?.(fence);
     term.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs).unref();
   }
@@ -101,6 +118,7 @@ export class LeaderDuties {
     clearInterval(term.timer);
     term.prober?.close();
     await term.scheduler?.close();
+    await term.autoscaler?.close();
     await this.sweeping;
   }
 
@@ -115,6 +133,10 @@ export class LeaderDuties {
       log.warn({ err }, 'adoption sweep failed');
     }
     await this.opts.ledger.closeDangling(this.opts.instances.id, fence).catch((err: unknown) => log.warn({ err }, 'usage ledger upkeep failed'));
+    if (this.opts.enforceQuotas && Date.now() - this.quotasCheckedAt >= (this.opts.quotaIntervalMs ?? 30_000)) {
+      this.quotasCheckedAt = Date.now();
+      await this.opts.enforceQuotas(fence).catch((err: unknown) => log.warn({ err }, 'quota enforcement failed'));
+    }
     try {
       for (const gone of await this.opts.instances.deadFor(this.opts.forgetAfterMs)) {
         await this.opts.instances.forget(gone.id);

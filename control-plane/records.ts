@@ -2,6 +2,7 @@
 // API shows. Records hold the owner's verifier, never a password; views hold
 // neither.
 import type { ControlLogin } from './control-account.js';
+import { cuOf, type SizeRange } from './compute-size.js';
 import type { ComputeEndpoint } from './drivers/driver.js';
 
 export type ComputeState = 'stopped' | 'starting' | 'active' | 'frozen' | 'stopping' | 'failed';
@@ -27,6 +28,15 @@ export interface ComputeClaim {
   since: number;
 }
 
+/** A project's plan: what it may use. null is unlimited. */
+export interface Quota {
+  /** CU-milliseconds per calendar month (UTC); the API shows CU-hours. */
+  cuMsPerMonth: number | null;
+  storageBytes: number | null;
+}
+
+export const UNLIMITED: Quota = { cuMsPerMonth: null, storageBytes: null };
+
 export interface ProjectRecord {
   id: string;
   name: string;
@@ -37,6 +47,9 @@ export interface ProjectRecord {
   computeId: string | null;
   /** Compute ids are never reused, so a proxy's cached address for a deleted one cannot match a new one. */
   computeSeq: number;
+  /** The sizes its compute is kept within (milli-CU). */
+  range: SizeRange;
+  quota: Quota;
 }
 
 export interface ComputeRecord {
@@ -61,6 +74,8 @@ export interface ComputeRecord {
   placement?: string;
   /** The last wake answered for it (Unix ms): a proxy may connect with that answer for a while. */
   lastWakeAt?: number;
+  /** Its size (milli-CU): the one it runs at, or ran at last. */
+  sizeMilli: number;
 }
 
 export interface ComputeView {
@@ -72,6 +87,16 @@ export interface ComputeView {
   updatedAt: string;
   lastError?: string;
   resumeCount: number;
+  /** Its size in CU: what it runs at (or ran at last). */
+  cu: number;
+  /** The project's range, where the answer shows it (GET compute, projects). */
+  minCu?: number;
+  maxCu?: number;
+}
+
+export interface QuotaView {
+  cuHoursPerMonth: number | null;
+  storageBytes: number | null;
 }
 
 export interface ProjectView {
@@ -79,6 +104,9 @@ export interface ProjectView {
   name: string;
   createdAt: string;
   user: string;
+  minCu: number;
+  maxCu: number;
+  quota: QuotaView;
   compute: ComputeView | null;
 }
 
@@ -92,7 +120,7 @@ export function projectNameProblem(name: unknown): string | undefined {
   return undefined;
 }
 
-export function computeView(c: ComputeRecord): ComputeView {
+export function computeView(c: ComputeRecord, range?: SizeRange): ComputeView {
   return {
     id: c.id,
     projectId: c.projectId,
@@ -101,6 +129,15 @@ export function computeView(c: ComputeRecord): ComputeView {
     updatedAt: c.updatedAt,
     ...(c.lastError ? { lastError: c.lastError } : {}),
     resumeCount: c.resumeCount,
+    cu: cuOf(c.sizeMilli),
+    ...(range ? { minCu: cuOf(range.minMilli), maxCu: cuOf(range.maxMilli) } : {}),
+  };
+}
+
+export function quotaView(q: Quota): QuotaView {
+  return {
+    cuHoursPerMonth: q.cuMsPerMonth === null ? null : q.cuMsPerMonth / 3_600_000,
+    storageBytes: q.storageBytes,
   };
 }
 
@@ -110,6 +147,9 @@ export function projectView(p: ProjectRecord, compute: ComputeRecord | undefined
     name: p.name,
     createdAt: p.createdAt,
     user: p.ownerUser,
-    compute: compute ? computeView(compute) : null,
+    minCu: cuOf(p.range.minMilli),
+    maxCu: cuOf(p.range.maxMilli),
+    quota: quotaView(p.quota),
+    compute: compute ? computeView(compute, p.range) : null,
   };
 }

@@ -15,8 +15,16 @@ import type { ActivityStore } from '../activity/activity-store.js';
 import { LeaderDuties } from './leader-duties.js';
 import { join, type Membership } from './membership.js';
 import { createControlPlaneMetrics } from './metrics.js';
+import type { LeaderFence } from './store/state-store.js';
 import { scaleToZero, type IdleOptions, type ScaleToZero } from './scale-to-zero.js';
 import { UsageLedger } from './usage-ledger.js';
+import { Autoscaler } from './autoscaler.js';
+import { DEFAULT_RULES, type AutoscaleRules } from './autoscale-decision.js';
+import { enforceQuotas } from './quota-enforcer.js';
+import type { QuotaSources } from './quota-check.js';
+import { processComputeStorageBytes } from './usage-storage.js';
+import { allUsage } from './usage-report.js';
+import { usageMetricsText } from './usage-metrics.js';
 import { startComputeProber, type ProberOptions } from './compute-prober.js';
 
 export interface ControlPlaneOptions {
@@ -43,8 +51,21 @@ export interface ControlPlaneOptions {
   roles?: ComputeRoleOptions;
   /** Names this control plane among the others (default: host, pid, random). */
   instanceId?: string;
+  /** Resizing computes with their load (leader only); off without it. */
+  autoscale?: AutoscaleOptions;
+  /** CPU and memory limits of the default process driver's computes by cgroups; default 'auto'. */
+  cgroups?: 'auto' | 'off';
+  /** How often the leader stops computes over their quota; default 30000. */
+  quotaIntervalMs?: number;
   /** Asking active computes whether they answer, restarting those that do not (default every 5 s, 3 s bound). */
   probe?: ProberOptions;
+}
+
+export interface AutoscaleOptions {
+  /** How often every active compute is sampled (and resized if need be). */
+  intervalMs: number;
+  /** The rules' settings (autoscale-decision.ts); defaults for the rest. */
+  rules?: Partial<AutoscaleRules>;
 }
 
 export interface ControlPlane {
@@ -68,7 +89,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const logger = opts.logger ?? pino({ name: 'wake-proxy-control-plane' });
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const driver = opts.driver ?? createProcessDriver({ dataDir, logger: logger.child({ driver: 'process' }) });
+  const driver = opts.driver ?? createProcessDriver({ dataDir, logger: logger.child({ driver: 'process' }), cgroups: opts.cgroups ?? 'auto' });
   let membership: Membership;
   try {
     membership = await join({
@@ -85,6 +106,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   const { store, instances, election } = membership;
   const metrics = createControlPlaneMetrics();
+  const ledger = new UsageLedger(store, logger.child({ component: 'usage-ledger' }));
+  const quota: QuotaSources = {
+    ledger,
+    ...(driver.kind === 'process' ? { storageBytes: (id: string) => processComputeStorageBytes(dataDir, id) } : {}),
+    refused: () => metrics.quotaRefusals.inc({ action: 'refused' }),
+  };
   const service = new ControlPlaneService({
     store,
     driver,
@@ -93,15 +120,30 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger,
     wakeTimeoutMs: opts.wakeTimeoutMs ?? 30_000,
     ...(opts.roles ? { roles: opts.roles } : {}),
+    quota,
   });
-  const ledger = new UsageLedger(store, logger.child({ component: 'usage-ledger' }));
   const s2z = scaleToZero({ service, ledger, dataDir, driverKind: driver.kind, logger, store: opts.activity, idle: opts.idle, metrics });
+  const autoscale = opts.autoscale && opts.autoscale.intervalMs > 0 ? opts.autoscale : undefined;
+  if (!autoscale) logger.info('autoscaler off: computes keep the size they start at (their minimum)');
+  const makeAutoscaler = (fence: () => LeaderFence | undefined, a: AutoscaleOptions) =>
+    new Autoscaler({
+      targets: service,
+      driver,
+      fence,
+      intervalMs: a.intervalMs,
+      rules: { ...DEFAULT_RULES, ...a.rules },
+      logger: logger.child({ component: 'autoscaler' }),
+      metrics,
+    });
   const duties = new LeaderDuties({
     election,
     service,
     ledger,
     instances,
     ...(s2z.makeScheduler ? { makeScheduler: s2z.makeScheduler } : {}),
+    ...(autoscale ? { makeAutoscaler: (fence: () => LeaderFence | undefined) => makeAutoscaler(fence, autoscale) } : {}),
+    enforceQuotas: (fence) => enforceQuotas(service, quota, fence, logger.child({ component: 'quotas' }), metrics),
+    ...(opts.quotaIntervalMs !== undefined ? { quotaIntervalMs: opts.quotaIntervalMs } : {}),
     makeProber: (fence) =>
       startComputeProber(
         {
@@ -126,6 +168,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     service,
     logger,
     usage: s2z.usage,
+    allUsage: (query) => allUsage(ledger, query),
+    usageMetrics: () => usageMetricsText(ledger),
     health: () => ({ instance: instances.id, leader: election.leading }),
     ...(opts.token !== undefined ? { token: opts.token } : {}),
   });

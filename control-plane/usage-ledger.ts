@@ -1,5 +1,6 @@
-// Compute seconds per project, from the compute events the state store writes
-// with every transition (by whichever control plane makes it). A compute
+// Compute seconds and CU-seconds per project, from the compute events the
+// state store writes with every transition and every resize (by whichever
+// control plane makes it; usage-periods.ts does the arithmetic). A compute
 // counts while its process runs: starting, active, stopping. Frozen (SIGSTOP:
 // no CPU, memory kept), stopped and failed do not count.
 //
@@ -11,6 +12,7 @@
 // high is the honest bound.
 import type { Logger } from 'pino';
 import type { LeaderFence, StateStore } from './store/state-store.js';
+import { runningPeriods, seconds, sumByProject, sumPeriods, type UsageByHour } from './usage-periods.js';
 
 export class UsageLedger {
   constructor(
@@ -18,26 +20,21 @@ export class UsageLedger {
     private readonly logger: Logger,
   ) {}
 
-  /** Seconds the project's computes ran within [fromMs, toMs); a running one counts up to now. */
-  async computeSeconds(projectId: string, fromMs: number, toMs: number, now = Date.now()): Promise<number> {
+  /** What the project's computes ran within [fromMs, toMs), in total and per UTC hour; a running one counts up to now. */
+  async projectUsage(projectId: string, fromMs: number, toMs: number, byHour: boolean, now = Date.now()): Promise<UsageByHour> {
     const events = await this.store.projectEvents(projectId, toMs);
-    const open = new Map<string, number>();
-    let ms = 0;
-    const add = (start: number, end: number) => {
-      const s = Math.max(start, fromMs);
-      const e = Math.min(end, toMs);
-      if (e > s) ms += e - s;
-    };
-    for (const e of events) {
-      const started = open.get(e.computeId);
-      if (e.run && started === undefined) open.set(e.computeId, e.at);
-      else if (!e.run && started !== undefined) {
-        add(started, e.at);
-        open.delete(e.computeId);
-      }
-    }
-    for (const started of open.values()) add(started, now);
-    return ms / 1000;
+    return sumPeriods(runningPeriods(events, fromMs, toMs, now), byHour);
+  }
+
+  /** Every project's usage within [fromMs, toMs), deleted ones too: what a billing system invoices from. */
+  async allUsage(fromMs: number, toMs: number, byHour: boolean, now = Date.now()): Promise<Map<string, UsageByHour>> {
+    const events = await this.store.usageEvents(toMs);
+    return sumByProject(runningPeriods(events, fromMs, toMs, now), byHour);
+  }
+
+  /** Seconds the project's computes ran within [fromMs, toMs). */
+  async computeSeconds(projectId: string, fromMs: number, toMs: number, now = Date.now()): Promise<number> {
+    return seconds((await this.projectUsage(projectId, fromMs, toMs, false, now)).total);
   }
 
   /** The leader's upkeep: closes running periods of computes that no longer exist or no longer run. */

@@ -1,17 +1,27 @@
-// GET /api/v1/projects/{id}/usage?from=ISO&to=ISO: what a project used in a
-// time range. Compute seconds come from the control plane's own ledger (exact
-// to the transition); connection seconds and bytes from the proxies' minute
+// GET /api/v1/projects/{id}/usage?from=ISO&to=ISO[&granularity=hour]: what a
+// project used in a time range. Compute seconds and CU-seconds come from the
+// control plane's own ledger (exact to the transition and the resize), per UTC
+// hour when asked; connection seconds and bytes from the proxies' minute
 // buckets in the activity store (every minute the range overlaps counts
 // whole); storage is measured now, whatever the range.
+//
+// GET /api/v1/usage?from=ISO&to=ISO[&granularity=hour]: the same ledger for
+// every project at once, deleted ones included: what a billing system
+// invoices from.
 import { ApiError, badRequest } from './api-error.js';
 import type { ActivityStore } from '../activity/activity-store.js';
 import type { UsageLedger } from './usage-ledger.js';
+import { cuSeconds, seconds, type UsageByHour } from './usage-periods.js';
 
 export interface ProjectUsage {
   project: string;
   from: string;
   to: string;
   computeSeconds: number;
+  /** Size times running time: what billing counts. */
+  cuSeconds: number;
+  /** With granularity=hour: each UTC hour with usage in it. */
+  hours?: HourUsage[];
   /** null: no activity store configured (no proxy reports anything). */
   connectionSeconds: number | null;
   bytesIn: number | null;
@@ -28,16 +38,19 @@ export interface UsageSources {
   storageBytes?: (computeId: string) => Promise<number>;
 }
 
+export interface HourUsage {
+  hour: string;
+  computeSeconds: number;
+  cuSeconds: number;
+}
+
 /** A year and a bit: the widest range one request may ask for. */
 const MAX_RANGE_MS = 400 * 24 * 3_600_000;
 
 export async function projectUsage(src: UsageSources, projectId: string, query: URLSearchParams): Promise<ProjectUsage> {
   const project = await src.project(projectId);
   const now = Date.now();
-  const fromMs = instant(query.get('from'), 'from') ?? Date.parse(project.createdAt);
-  const toMs = instant(query.get('to'), 'to') ?? now;
-  if (!(fromMs < toMs)) throw badRequest('invalid_range', `'from' must be before 'to' (got ${iso(fromMs)} .. ${iso(toMs)})`);
-  if (toMs - fromMs > MAX_RANGE_MS) throw badRequest('invalid_range', 'the range may span at most 400 days');
+  const { fromMs, toMs, byHour } = rangeOf(query, Date.parse(project.createdAt), now);
 
   let proxies: { bytesIn: number; bytesOut: number; connectionSeconds: number } | undefined;
   if (src.store) {
@@ -56,16 +69,53 @@ export async function projectUsage(src: UsageSources, projectId: string, query: 
       throw new ApiError(503, 'storage_unmeasurable', `storage of project '${projectId}': ${(err as Error).message}`, { cause: err });
     }
   }
+  const ledger = await src.ledger.projectUsage(projectId, fromMs, toMs, byHour, now);
   return {
     project: projectId,
     from: iso(fromMs),
     to: iso(toMs),
-    computeSeconds: round3(await src.ledger.computeSeconds(projectId, fromMs, toMs, now)),
+    ...ledgerFields(ledger, byHour),
     connectionSeconds: proxies ? round3(proxies.connectionSeconds) : null,
     bytesIn: proxies ? proxies.bytesIn : null,
     bytesOut: proxies ? proxies.bytesOut : null,
     storageBytes,
   };
+}
+
+export interface AllUsage {
+  from: string;
+  to: string;
+  projects: Array<{ project: string; computeSeconds: number; cuSeconds: number; hours?: HourUsage[] }>;
+}
+
+/** Every project with usage in the range (default: the current calendar month so far). */
+export async function allUsage(ledger: UsageLedger, query: URLSearchParams): Promise<AllUsage> {
+  const now = Date.now();
+  const monthStart = new Date(now);
+  const { fromMs, toMs, byHour } = rangeOf(query, Date.UTC(monthStart.getUTCFullYear(), monthStart.getUTCMonth(), 1), now);
+  const byProject = await ledger.allUsage(fromMs, toMs, byHour, now);
+  const projects = [...byProject.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([project, u]) => ({ project, ...ledgerFields(u, byHour) }));
+  return { from: iso(fromMs), to: iso(toMs), projects };
+}
+
+function ledgerFields(u: UsageByHour, byHour: boolean): { computeSeconds: number; cuSeconds: number; hours?: HourUsage[] } {
+  return {
+    computeSeconds: round3(seconds(u.total)),
+    cuSeconds: cuSeconds(u.total),
+    ...(byHour ? { hours: u.hours.map((h) => ({ hour: iso(h.start), computeSeconds: round3(seconds(h)), cuSeconds: cuSeconds(h) })) } : {}),
+  };
+}
+
+function rangeOf(query: URLSearchParams, defaultFrom: number, now: number): { fromMs: number; toMs: number; byHour: boolean } {
+  const fromMs = instant(query.get('from'), 'from') ?? defaultFrom;
+  const toMs = instant(query.get('to'), 'to') ?? now;
+  if (!(fromMs < toMs)) throw badRequest('invalid_range', `'from' must be before 'to' (got ${iso(fromMs)} .. ${iso(toMs)})`);
+  if (toMs - fromMs > MAX_RANGE_MS) throw badRequest('invalid_range', 'the range may span at most 400 days');
+  const granularity = query.get('granularity');
+  if (granularity !== null && granularity !== 'hour' && granularity !== 'total') {
+    throw badRequest('invalid_granularity', `granularity must be 'hour' or 'total', not '${granularity.slice(0, 20)}'`);
+  }
+  return { fromMs, toMs, byHour: granularity === 'hour' };
 }
 
 function instant(text: string | null, name: string): number | undefined {

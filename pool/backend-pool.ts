@@ -27,6 +27,16 @@ export interface BackendPoolStats {
   computes: Record<string, PoolCounts>;
 }
 
+/** One pool key's connections (the admin console's SHOW POOLS). */
+export interface KeyPoolStats {
+  addr: BackendAddress;
+  user: string;
+  database: string | null;
+  counts: PoolCounts;
+  /** The compute's connection limit, over all its keys. */
+  max: number;
+}
+
 export interface BackendPools {
   /**
    * A connection for `key`: an idle one (validated), or a new one logged in with `login`.
@@ -46,6 +56,8 @@ export interface BackendPools {
   /** The compute was suspended: close its idle connections, fail its waiters, destroy the rest on return. */
   dropCompute(addr: BackendAddress): Promise<void>;
   stats(): BackendPoolStats;
+  /** Per key, for a person asking (it walks every key and waiter). */
+  keyStats(): KeyPoolStats[];
   close(): Promise<void>;
 }
 
@@ -232,6 +244,17 @@ class KeyedBackendPools implements BackendPools {
       total.open += c.open;
     }
     return { total, computes };
+  }
+
+  keyStats(): KeyPoolStats[] {
+    const out: KeyPoolStats[] = [];
+    for (const compute of this.computes.values()) {
+      for (const kp of compute.keys.values()) {
+        const { addr, user, database } = kp.key;
+        out.push({ addr, user, database, counts: compute.keyCounts(kp), max: compute.max });
+      }
+    }
+    return out;
   }
 
   async close(): Promise<void> {

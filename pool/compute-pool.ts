@@ -115,6 +115,15 @@ export class ComputePool {
     return { inUse: this.open - idle, idle, waiting: this.waiters.size, open: this.open };
   }
 
+  /**
+   * One key's share: its logged-in connections, idle or out (lent, pinged, reset), and
+   * its borrowers waiting. Connections still logging in count for the compute only.
+   */
+  keyCounts(kp: KeyPool): PoolCounts {
+    const idle = kp.idle.length;
+    return { inUse: kp.out, idle, waiting: this.waiters.countOf(kp), open: idle + kp.out };
+  }
+
   /** The idle connection, of any key, that has been idle longest, out of its list. */
   private longestIdle(): BackendEntry | undefined {
     let oldest: KeyPool | undefined;

@@ -28,6 +28,13 @@ export class WaitQueue<Tag, Grant> {
     });
   }
 
+  /** How many wait with `tag` (for statistics: it walks the queue). */
+  countOf(tag: Tag): number {
+    let n = 0;
+    for (const waiter of this.waiters) if (waiter.tag === tag) n++;
+    return n;
+  }
+
   /** Hand `grant` to the first waiter; false if nobody waits. */
   serveFirst(grant: Grant): boolean {
     const first = this.waiters.values().next();

@@ -34,6 +34,12 @@ export function framePacket(payload: Buffer, sequenceId: number): Buffer {
   return out;
 }
 
+/** The sequence id a logical packet's first fragment has (a command starts with it); `sequenceId` is its last's. */
+export function firstSequenceId(p: Packet): number {
+  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
+  return (p.sequenceId - fragments + 1) & 0xff;
+}
+
 /**
  * Turns a byte stream into logical packets, incrementally, on a FrameScanner: a chunk's
  * bytes are looked at once, so feeding one byte at a time or a 16 MiB packet in 64 KiB

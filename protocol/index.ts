@@ -20,6 +20,8 @@ export * from './commands/com-change-user.js';
 export * from './commands/com-init-db.js';
 export * from './commands/com-query.js';
 export * from './commands/simple-commands.js';
+export * from './commands/com-stmt.js';
+export * from './prepare-reply.js';
 export * from './result-set.js';
 export * from './text-result-writer.js';
 export * from './reply-tracker.js';

@@ -9,6 +9,12 @@
 // the first bytes of the few packets that decide something (OK, EOF, ERR, column count)
 // are looked at; rows and column definitions are counted and skipped. The framing
 // itself (headers, 16 MiB continuations) is the frame scanner's.
+//
+// Prepared statements: an execute's result set has the same shape (binary rows start
+// with 0x00, never 0xfe or 0xff), except that one which opens a cursor ends after its
+// column definitions, with CURSOR_EXISTS in the status; a COM_STMT_FETCH reply is rows
+// and an EOF only (expectRows). Checked against MariaDB 10.11, with and without
+// CLIENT_DEPRECATE_EOF.
 // https://mariadb.com/kb/en/result-set-packets/
 import {
   CLIENT_DEPRECATE_EOF,
@@ -20,6 +26,7 @@ import {
   OK_HEADER,
   SERVER_MORE_RESULTS_EXISTS,
   SERVER_SESSION_STATE_CHANGED,
+  SERVER_STATUS_CURSOR_EXISTS,
 } from './constants.js';
 import { FrameScanner, MAX_PAYLOAD_LENGTH, type FrameSink } from './frame-scanner.js';
 import { PROGRESS_REPORT_ERROR_CODE } from './packets/err-packet.js';
@@ -65,6 +72,11 @@ export class ReplyTracker implements FrameSink {
   private copied: Buffer | null = null;
   /** Size of the last length-encoded integer read by lenenc(). */
   private lenencSize = 0;
+  /** Replies expected and ended so far, to place the rare rows-only ones (expectRows). */
+  private expected = 0;
+  private ended = 0;
+  /** The numbers (by `expected`) of rows-only replies still to come; null when none. */
+  private rowsOnly: number[] | null = null;
 
   /**
    * `capabilities`/`mariadbCapabilities` as negotiated on the connection; `initialStatus`
@@ -95,6 +107,14 @@ export class ReplyTracker implements FrameSink {
   /** A command went to the server: one more reply to wait for. */
   expect(): void {
     this.pendingReplies++;
+    this.expected++;
+  }
+
+  /** A COM_STMT_FETCH went: its reply is rows and an EOF, without a column count or definitions. */
+  expectRows(): void {
+    (this.rowsOnly ??= []).push(this.expected);
+    if (this.pendingReplies === 0) this.state = 'rows';
+    this.expect();
   }
 
   /** The client sent the empty packet that ends a LOCAL INFILE file. */
@@ -187,6 +207,8 @@ export class ReplyTracker implements FrameSink {
         if (first !== EOF_HEADER || this.packetLength >= EOF_MAX_LENGTH) {
           throw new ProtocolError('expected EOF after the column definitions');
         }
+        // An execute that opened a cursor ends here; its rows come with COM_STMT_FETCH.
+        if (this.eofStatus() & SERVER_STATUS_CURSOR_EXISTS) return this.resultDone(this.eofStatus());
         this.state = 'rows';
         return;
       case 'rows':
@@ -237,6 +259,13 @@ export class ReplyTracker implements FrameSink {
   private replyDone(failed: boolean): void {
     const end: ReplyEnd = { statusFlags: this.lastStatus, stateChanged: this.stateChanged, failed };
     this.state = 'first';
+    const rowsOnly = this.rowsOnly;
+    if (rowsOnly !== null) {
+      if (rowsOnly[0] === this.ended) rowsOnly.shift();
+      if (rowsOnly[0] === this.ended + 1) this.state = 'rows';
+      if (rowsOnly.length === 0) this.rowsOnly = null;
+    }
+    this.ended++;
     this.stateChanged = false;
     this.infile = false;
     this.pendingReplies--;

@@ -91,6 +91,12 @@ export class ActivityReporter implements ActivityTracker {
     return untrack;
   }
 
+  lastActivity(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const [name, p] of this.projects) if (p.lastActive > 0) out.set(name, p.lastActive);
+    return out;
+  }
+
   /** Samples every socket and writes the whole state now; resolves once written or failed (never rejects). */
   flush(): Promise<void> {
     // One write at a time: a tick during a slow write is skipped, the next carries everything.

@@ -6,5 +6,10 @@ import type { Socket } from 'node:net';
 export interface ActivityTracker {
   /** A client of `project` starts relaying over `socket`; call the returned function when it ends. */
   track(project: string, socket: Socket): () => void;
+  /**
+   * When each project was last active as reported to the idle scheduler (epoch ms): a
+   * client came or went, or bytes moved by the last report interval.
+   */
+  lastActivity?(): ReadonlyMap<string, number>;
   close(): Promise<void>;
 }

@@ -170,6 +170,7 @@ function pooledBorrower(
 ): Borrow {
   const opener = {
     open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire({ ...key, addr }, login, signal),
+    connectingState: 'waiting_for_connection' as const,
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
     isFinal: isFinalLoginError,
     onRetry: (addr: BackendAddress) => void pools.dropCompute(addr),

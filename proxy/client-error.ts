@@ -33,6 +33,8 @@ export const ER_USER_IS_BLOCKED = 4150;
 export const ER_ACCOUNT_HAS_BEEN_LOCKED = 4151;
 /** MySQL's code for require_secure_transport refusals; clients know it. */
 export const ER_SECURE_TRANSPORT_REQUIRED = 3159;
+/** wake-proxy's own: the project is over its plan's quota. Outside every range MySQL and MariaDB use. */
+export const ER_WAKEPROXY_QUOTA_EXCEEDED = 7001;
 
 export function accessDenied(user: string, host: string, usingPassword: boolean): ClientError {
   return new ClientError(
@@ -138,6 +140,15 @@ export function computeUnavailable(project: string, cause: string, kind: string,
     kind,
     { cause: err },
   );
+}
+
+/**
+ * The project's plan does not let its compute run now, in the control plane's
+ * words (they name the project and the quota). Verified logins get it only
+ * after their password was checked.
+ */
+export function quotaExceeded(cause: string, err?: unknown): ClientError {
+  return new ClientError(ER_WAKEPROXY_QUOTA_EXCEEDED, '08004', `wake-proxy: ${cause}`, 'quota_exceeded', { cause: err });
 }
 
 export function shuttingDown(): ClientError {

@@ -1,7 +1,7 @@
 // What the proxy tells a client about "the server" before any compute is
 // awake. It must promise only what the computes honour, so it starts from a
 // MariaDB 10.11 greeting and then mirrors the computes it actually meets.
-import { SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
+import { MARIADB_CLIENT_CACHE_METADATA, SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
 import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
 
 // Read off MariaDB 10.11's own greeting.
@@ -15,12 +15,28 @@ export class GreetingProfile {
   mariadbCapabilities = MARIADB_10_11_EXTENDED;
   charset = MARIADB_10_11_CHARSET;
 
+  /**
+   * `withheldMariadb`: extended capabilities never offered. Transaction pooling withholds
+   * MARIADB_CLIENT_CACHE_METADATA: a compute skips an execute's column definitions when
+   * they are what it last sent for that statement, but a statement pooled connections
+   * share was last executed for someone else, and the client would decode its rows
+   * with the metadata of its own prepare.
+   */
+  constructor(private readonly withheldMariadb = 0) {
+    this.mariadbCapabilities = (MARIADB_10_11_EXTENDED & ~withheldMariadb) >>> 0;
+  }
+
   /** Mirror a compute's greeting so the next clients are offered exactly what computes support. */
   learn(backend: Greeting): void {
     this.serverVersion = backend.serverVersion;
     this.capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
-    this.mariadbCapabilities = backend.mariadbCapabilities;
+    this.mariadbCapabilities = (backend.mariadbCapabilities & ~this.withheldMariadb) >>> 0;
     this.charset = backend.charset;
+  }
+
+  /** The profile for a proxy in `poolMode`. */
+  static forPoolMode(poolMode: string): GreetingProfile {
+    return new GreetingProfile(poolMode === 'transaction' ? MARIADB_CLIENT_CACHE_METADATA : 0);
   }
 
   greeting(connectionId: number, scramble: Buffer, extraCapabilities = 0): Greeting {

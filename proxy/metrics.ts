@@ -24,7 +24,9 @@ export interface ProxyMetrics {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
-  collectDefaultMetrics({ register: registry, prefix: 'wakeproxy_process_' });
+  // Node's process metrics under their conventional names (process_cpu_seconds_total,
+  // nodejs_heap_size_used_bytes, ...), as every Node exporter's dashboards expect them.
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     connectionsOpened: new Counter({

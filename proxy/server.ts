@@ -72,14 +72,22 @@ export interface ProxyServer {
   readonly metrics: ProxyMetrics;
   /** Accepting clients and not draining. */
   readonly ready: boolean;
+  /** What the admin console reads: the live sessions and what they share (pools, resolver, metrics, TLS). */
+  readonly view: ProxyView;
   /** Bring live sessions' byte counts and pool sizes up to date (before a metrics scrape). */
   refreshMetrics(): void;
   /**
    * Stop accepting, let sessions finish for up to `timeoutMs`, then close the
-   * rest. Resolves when no session is left.
+   * rest. Resolves when no session is left. A second call joins the first.
    */
   drain(timeoutMs: number): Promise<{ closed: number }>;
   close(): Promise<void>;
+}
+
+export interface ProxyView {
+  /** Live sessions by id, from accept to close. */
+  readonly sessions: SessionRegistry<SessionContext>;
+  readonly cfg: SessionConfig;
 }
 
 export const PROXY_DEFAULTS = {
@@ -92,13 +100,13 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const metrics = opts.metrics ?? createProxyMetrics();
   if (opts.requireTls && !opts.tls) throw new Error('requiring TLS needs a certificate and key');
   const limits = new ProjectLimits(opts.limits ?? {});
-  const registry = new SessionRegistry(opts.kill?.instance ?? randomInstance().instance);
+  const registry = new SessionRegistry<SessionContext>(opts.kill?.instance ?? randomInstance().instance);
   const peers = opts.kill?.peers?.(registry) ?? null;
   const stopPassthrough = opts.kill?.stopPassthrough;
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
-    profile: new GreetingProfile(),
+    profile: GreetingProfile.forPoolMode(opts.pooling?.mode ?? 'pipe'),
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? PROXY_DEFAULTS.handshakeTimeoutMs,
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
@@ -162,10 +170,32 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   opts.logger.info({ host, port }, 'proxy listening');
 
   const stopListening = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  async function drainNow(timeoutMs: number): Promise<{ closed: number }> {
+    draining = true;
+    const listenerClosed = stopListening();
+    opts.logger.info({ sessions: live.size, timeoutMs }, 'draining');
+    if (live.size > 0) {
+      const empty = new Promise<void>((resolve) => (emptied = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([empty, timeout]);
+      clearTimeout(timer);
+    }
+    const closed = live.size;
+    if (closed > 0) opts.logger.warn({ sessions: closed }, 'drain timeout: closing remaining sessions');
+    for (const ctx of live.values()) endSession(ctx);
+    limits.close();
+    await listenerClosed;
+    await pools?.close();
+    await peers?.close();
+    return { closed };
+  }
+  let drained: Promise<{ closed: number }> | null = null;
   return {
     port,
     host,
     metrics,
+    view: { sessions: registry, cfg },
     get sessions() {
       return live.size;
     },
@@ -182,25 +212,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
         metrics.poolConnections.set({ state: 'open' }, total.open);
       }
     },
-    async drain(timeoutMs) {
-      draining = true;
-      const listenerClosed = stopListening();
-      opts.logger.info({ sessions: live.size, timeoutMs }, 'draining');
-      if (live.size > 0) {
-        const empty = new Promise<void>((resolve) => (emptied = resolve));
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-        await Promise.race([empty, timeout]);
-        clearTimeout(timer);
-      }
-      const closed = live.size;
-      if (closed > 0) opts.logger.warn({ sessions: closed }, 'drain timeout: closing remaining sessions');
-      for (const ctx of live.values()) endSession(ctx);
-      limits.close();
-      await listenerClosed;
-      await pools?.close();
-      await peers?.close();
-      return { closed };
+    drain(timeoutMs) {
+      drained ??= drainNow(timeoutMs);
+      return drained;
     },
     async close() {
       draining = true;

@@ -18,6 +18,7 @@ import type { PasswordErrorStore } from '../accounts/password-errors.js';
 import type { SourceAddress } from './source-address.js';
 import type { KillSupport } from './kill/session-kill.js';
 import type { KillTarget } from './kill/session-registry.js';
+import type { StateFields } from './session-state.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -26,6 +27,8 @@ export type PoolMode = 'session' | 'transaction';
 export interface PoolsInUse {
   mode: PoolMode;
   pools: BackendPools;
+  /** Transaction pooling: binary prepared statements kept per pooled connection. */
+  statementsPerConnection?: number;
 }
 
 /**
@@ -65,7 +68,8 @@ export interface SessionConfig {
   kill: KillSupport;
 }
 
-export interface SessionContext {
+/** What the admin console reads of a session besides its socket: state fields (session-state.ts) and who it is. */
+export interface SessionContext extends StateFields {
   id: number;
   /** The client's socket; replaced by the TLS socket after an upgrade. */
   socket: Socket;
@@ -86,8 +90,11 @@ export interface SessionContext {
   relaying: boolean;
   /** What another session's KILL of this one acts on; set once bytes flow. */
   target: KillTarget | undefined;
-  /** Ended by a KILL CONNECTION from another session. */
+  /** Ended by a KILL CONNECTION from another session, or from the admin console. */
   killed: boolean;
+  /** Once the handshake names them: the project (undefined with a static backend and no --project) and the user the compute knows. */
+  project: string | undefined;
+  user: string | undefined;
 }
 
 
@@ -95,6 +102,7 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
   const clientAddress = socket.remoteAddress ?? 'unknown';
   const log = new SessionLog(cfg.logger, { conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
   socket.setNoDelay(true);
+  const now = performance.now();
   return {
     id,
     socket,
@@ -104,12 +112,17 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     abort: new AbortController(),
     scramble: Buffer.alloc(0),
     clientAddress,
-    startedAt: performance.now(),
+    startedAt: now,
     servername: undefined,
     counted: { in: 0, out: 0 },
     relaying: false,
     target: undefined,
     killed: false,
+    project: undefined,
+    user: undefined,
+    state: 'handshake',
+    stateSince: now,
+    pin: null,
   };
 }
 

@@ -12,6 +12,7 @@ import { closeSoon, countBytes, failSession, statementFailure } from './session-
 import { round, type PoolsInUse, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
 import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
+import { enterHolding, enterPinned, enterState } from './session-state.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -100,6 +101,8 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
   const hello = await readHandshakeResponse(ctx);
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
   ctx.log.bind({ project: route.project, user: route.backendUser, ...(ctx.servername !== undefined ? { tls: true } : {}) });
+  ctx.project = route.project;
+  ctx.user = route.backendUser;
   let releaseSlot: (() => void) | undefined;
   limits.checkAuthFailures(limitKey(route), ctx.clientAddress);
   if (route.project) releaseSlot = limits.admitConnection(route.project);
@@ -122,6 +125,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
     metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
     ctx.cfg.profile.learn(backend.greeting);
     ctx.relaying = true;
+    enterState(ctx, 'relaying');
     ctx.log.info(
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
@@ -202,12 +206,17 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,
     hook: kill,
+    ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
     borrow: ready.borrow,
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
-    errorFor: (err) => statementFailure(ctx, err),
+    errorFor: (err) => {
+      enterHolding(ctx, false);
+      return statementFailure(ctx, err);
+    },
     onHold: (backend) => {
       kill.held = backend;
+      enterHolding(ctx, backend !== null);
       if (backend) {
         kill.addr = backend.key.addr;
         metrics.poolBorrows.inc();
@@ -218,6 +227,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
       }
     },
     onPin: (reason, detail) => {
+      enterPinned(ctx, reason);
       metrics.sessionPins.inc({ reason });
       ctx.log.info({ reason, detail }, 'session pinned to its backend');
     },

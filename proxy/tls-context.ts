@@ -27,14 +27,23 @@ export class TlsContextHolder {
 
   /** Load the files again; on failure keep serving with the previous certificate. */
   reload(): boolean {
+    return this.tryReload() === null;
+  }
+
+  /** As reload(), saying why it failed (null: reloaded). */
+  tryReload(): string | null {
     try {
       this.ctx = load(this.files);
       this.logger.info({ cert: this.files.certFile }, 'TLS certificate reloaded');
-      return true;
+      return null;
     } catch (err) {
       this.logger.error({ err: (err as Error).message, cert: this.files.certFile }, 'TLS reload failed; keeping the previous certificate');
-      return false;
+      return (err as Error).message;
     }
+  }
+
+  get certFile(): string {
+    return this.files.certFile;
   }
 
   /** Reload when either file changes (polled: works across symlink swaps as Kubernetes secrets do). */

@@ -1,12 +1,13 @@
 // Find the project's compute awake (or wake it) and open a connection to it.
 import { ProjectNotFoundError, WakeError } from '../control-client/errors.js';
 import type { BackendAddress } from '../backend/address.js';
-import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable } from './client-error.js';
+import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable, quotaExceeded } from './client-error.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionConfig } from './session-context.js';
 import type { SessionLog } from './session-log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
+import { enterStateAt, type SessionState, type StateFields } from './session-state.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {
@@ -15,13 +16,15 @@ export interface Opener<T> {
   isFinal(err: unknown): boolean;
   /** Told the address that failed, before waking again. */
   onRetry?(addr: BackendAddress): void;
+  /** What the session is doing while open() runs (pooled: waiting_for_connection); unchanged without one. */
+  readonly connectingState?: SessionState;
 }
 
 /**
  * What the wake step needs of a session, and no more: a SessionContext is one,
  * and unit tests drive the step with a fake resolver and opener.
  */
-export interface WakeContext {
+export interface WakeContext extends Pick<StateFields, 'state' | 'stateSince'> {
   cfg: Pick<SessionConfig, 'resolver' | 'wakeTimeoutMs' | 'limits'> & {
     metrics: Pick<ProxyMetrics, 'wakeRequests' | 'connectPhase' | 'clientsWaiting'>;
   };
@@ -47,6 +50,7 @@ export async function wakeAndConnect<T>(
   for (let attempt = 1; ; attempt++) {
     const addr = await waitForCompute(ctx, project, route, signal);
     const connectStarted = performance.now();
+    if (opener.connectingState) enterStateAt(ctx, opener.connectingState, connectStarted);
     try {
       const conn = await opener.open(addr, signal);
       metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
@@ -78,6 +82,10 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();
+  // Back to what it was afterwards, since when it was: the times already read serve (no clock read of its own).
+  const before = ctx.state;
+  const beforeSince = ctx.stateSince;
+  enterStateAt(ctx, 'waiting_for_wake', started);
   metrics.clientsWaiting.inc();
   try {
     const addr = await resolver.resolve(project, bound.signal);
@@ -91,6 +99,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
   } finally {
     bound.done();
     metrics.clientsWaiting.dec();
+    enterStateAt(ctx, before, beforeSince);
     endWait();
   }
 }
@@ -104,6 +113,7 @@ function explainWakeFailure(ctx: WakeContext, project: string, route: Route, err
     if (err.reason === 'rate_limited') {
       return new ClientError(ER_USER_LIMIT_REACHED, '42000', `Project '${project}': ${err.message}`, 'wake_rate_limited');
     }
+    if (err.reason === 'quota_exceeded') return quotaExceeded(err.message, err);
     return computeUnavailable(project, err.message, `wake_${err.reason}`, err);
   }
   if (signal.aborted) return err as Error;

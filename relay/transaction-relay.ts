@@ -10,9 +10,17 @@
 //
 // A statement that leaves session state behind pins the backend to the client for the
 // rest of its session (pin-rules.ts); so does any command other than COM_QUERY, COM_PING,
-// COM_RESET_CONNECTION and COM_INIT_DB (prepared statements, COM_CHANGE_USER, ...). A
-// pinned session is relayed untouched, like session pooling, and its backend is reset
-// when the client quits.
+// COM_RESET_CONNECTION, COM_INIT_DB and the prepared-statement commands (COM_CHANGE_USER,
+// COM_FIELD_LIST, ...). A pinned session keeps its backend, and it is reset when the
+// client quits; replies are still followed, unless a command pinned it (the proxy does
+// not know every command's reply), which leaves it relayed untouched.
+//
+// Binary prepared statements do not pin (statement-router.ts): statement ids are the
+// proxy's, translated in place, and a statement is prepared on whichever backend is
+// held when it is used. The proxy reads the replies to the prepares it sends (the
+// client's own, id rewritten and passed on; those made again on another backend,
+// swallowed) whole, once no other reply is pending, holding the client's later
+// commands meanwhile.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
 // keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes.
@@ -31,14 +39,16 @@ import {
   COM_QUERY,
   COM_QUIT,
   COM_RESET_CONNECTION,
-  MAX_PAYLOAD_LENGTH,
+  COM_STMT_SEND_LONG_DATA,
   PacketFramer,
   ProtocolError,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
+  firstSequenceId,
   framePacket,
+  isStatementCommand,
   writeErrPacket,
   writeOkPacket,
   type ErrPacket,
@@ -52,6 +62,10 @@ import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyCo
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import type { ClientStatement } from './client-statements.js';
+import { forgetStatements } from './connection-statements.js';
+import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
+import { StatementRelay, type StatementHost } from './statement-relay.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
@@ -77,6 +91,8 @@ export interface TransactionRelayOptions {
    * the backend dirty. Without it the backend is released dirty at once.
    */
   abandon?(backend: PooledBackend): void;
+  /** Binary prepared statements kept per compute connection (least recently used closed first). */
+  statementsPerConnection?: number;
 }
 
 export interface TransactionOutcome {
@@ -109,11 +125,11 @@ export function relayTransactions(
  * One session's relay. A class rather than closures: thousands of idle clients may
  * be held, and each should cost a few fields, not a score of functions.
  */
-class TransactionRelay {
+class TransactionRelay implements StatementHost {
   private readonly framer: PacketFramer;
-  private readonly queue: Packet[] = [];
-  /** What each pending reply's statement said about state, in order. */
-  private readonly verdicts: QueryVerdict[] = [];
+  readonly queue: Packet[] = [];
+  /** What each pending reply's statement said about state, in order; a prepared statement's reply, its statement. */
+  private readonly verdicts: Array<QueryVerdict | ClientStatement> = [];
   private backend: PooledBackend | null = null;
   /** Present while a backend is held and the session is not pinned. */
   private tracker: ReplyTracker | null = null;
@@ -131,6 +147,8 @@ class TransactionRelay {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** Made at the first prepared-statement command. */
+  private statements: StatementRelay | null = null;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
@@ -138,7 +156,7 @@ class TransactionRelay {
   private readonly onClientError = () => this.end('client_error');
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
-    if (!this.borrowing && !this.deciding && !this.ended) this.client.resume();
+    if (!this.blocked && !this.ended) this.client.resume();
   };
   private readonly onServerClose = () => this.end('backend_closed');
   private readonly onServerError = () => this.end('backend_error');
@@ -178,9 +196,9 @@ class TransactionRelay {
     this.borrowing?.abort(new Error('client went away'));
     if (this.backend) {
       // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
-      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0;
+      const mid = (this.tracker?.pending ?? 0) > 0 || this.framer.buffered > 0 || this.statements?.reading === true;
       const gone = why === 'client_closed' || why === 'client_error';
-      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.detach());
+      if (gone && this.opts.abandon && this.statementRunning()) this.opts.abandon(this.forget(this.detach()));
       else this.letGo({ dirty: why !== 'client_quit' || this.changedUser || mid, reset: true });
     }
     if (why === 'client_closed' || why === 'client_error') client.destroy();
@@ -208,10 +226,15 @@ class TransactionRelay {
   /** Send queued client packets on, borrowing a backend when a command needs one. */
   private pump(): void {
     const { queue } = this;
-    while (queue.length > 0 && !this.borrowing && !this.deciding && !this.ended) {
+    while (queue.length > 0 && !this.blocked && !this.ended) {
       const p = queue[0]!;
       const command = this.commandOf(p);
       if (command === COM_QUIT) return this.end('client_quit');
+      if (command >= 0 && isStatementCommand(command)) {
+        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
+        if (this.statements.step(p, command)) continue;
+        return;
+      }
       if (command >= 0 && p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true)) {
         this.intercept(p);
         continue;
@@ -219,6 +242,7 @@ class TransactionRelay {
       if (!this.backend) {
         if (command < 0) return this.end('client_error'); // bytes outside any command: out of step
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
+          if (command === COM_RESET_CONNECTION) this.statements?.table.clear();
           queue.shift();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
@@ -229,6 +253,11 @@ class TransactionRelay {
       }
       queue.shift();
       this.send(p, command);
+    }
+    // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
+    const t = this.tracker;
+    if (queue.length === 0 && this.backend && t && t.pending === 0 && !t.awaitingInfile && !this.blocked && !this.ended && this.mayLetGo()) {
+      this.letGo({ dirty: false, reset: false });
     }
   }
 
@@ -251,6 +280,11 @@ class TransactionRelay {
 
   private judge(p: Packet, command: number): void {
     if (command === COM_CHANGE_USER) this.changedUser = true;
+    if (command === COM_CHANGE_USER || command === COM_RESET_CONNECTION) {
+      // The compute drops every prepared statement of the connection.
+      this.statements?.table.clear();
+      this.forget(this.backend!);
+    }
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
     if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
@@ -260,23 +294,85 @@ class TransactionRelay {
     tracker.expect();
   }
 
+  // StatementHost: what the statement side (statement-relay.ts) uses of this relay.
+
+  get held(): PooledBackend | null {
+    return this.backend;
+  }
+
+  get replies(): ReplyTracker | null {
+    return this.tracker;
+  }
+
+  get capabilities(): number {
+    return this.opts.capabilities;
+  }
+
+  toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void {
+    this.awaiting = true;
+    this.lastCommand = command;
+    const t = this.tracker;
+    if (reply !== undefined && t) {
+      this.verdicts.push(reply ?? NOTHING_PINNED);
+      if (rowsOnly) t.expectRows();
+      else t.expect();
+    }
+    if (!this.backend!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+  }
+
+  toClient(bytes: Buffer): void {
+    this.client.write(bytes);
+  }
+
+  borrowNow(): void {
+    this.client.pause();
+    void this.borrowFor();
+  }
+
+  pauseClient(): void {
+    this.client.pause();
+  }
+
+  carryOn(): void {
+    if (this.queue.length === 0 && this.mayLetGo()) this.letGo({ dirty: false, reset: false });
+    this.client.resume();
+    this.pump();
+  }
+
+  broken(): void {
+    this.end('backend_error');
+  }
+
+  okPayload(): Buffer {
+    return okPayload(this.opts.capabilities);
+  }
+
   private replied(reply: ReplyEnd): void {
-    const verdict = this.verdicts.shift() ?? NOTHING_PINNED;
+    let verdict = this.verdicts.shift() ?? NOTHING_PINNED;
     this.status = reply.statusFlags;
+    if (!('pin' in verdict)) {
+      // A prepared statement's reply: its cursor, and what its text leaves behind when it runs.
+      this.statements!.replied(verdict, reply);
+      verdict = verdict.verdict;
+    }
     if (verdict.pin) this.pin(verdict.pin, 'statement text');
     else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
   }
 
   private pin(reason: PinReason, detail: string): void {
+    // Replies are followed on (prepared statements need it) unless a command whose reply is not known pinned.
+    if (reason === 'command') {
+      this.tracker = null;
+      this.verdicts.length = 0;
+    }
     if (this.pinned) return;
     this.pinned = reason;
-    this.tracker = null;
-    this.verdicts.length = 0;
     this.opts.onPin?.(reason, detail);
   }
 
   private fromServer(chunk: Buffer): void {
     this.awaiting = false;
+    if (this.statements?.reading) return this.statements.fromServer(chunk);
     if (!this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
     if (!t) return;
@@ -287,9 +383,22 @@ class TransactionRelay {
       return this.end('backend_error');
     }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker === t && t.pending === 0 && !t.awaitingInfile && this.outsideTransaction()) {
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
+    if (this.statements?.waitingQuiet) {
+      this.statements.quiet();
+    } else if (this.mayLetGo()) {
       this.letGo({ dirty: false, reset: false });
     }
+  }
+
+  /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
+  private mayLetGo(): boolean {
+    return !this.pinned && this.outsideTransaction() && !this.statements?.table.busy;
+  }
+
+  /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
+  private get blocked(): boolean {
+    return this.borrowing !== null || this.deciding || this.statements?.blocking === true;
   }
 
   private outsideTransaction(): boolean {
@@ -313,9 +422,11 @@ class TransactionRelay {
     if (got) {
       this.hold(got);
     } else {
-      // The statement gets the error; the client may try again.
+      // The statement gets the error; the client may try again. (Long data has no reply: it is lost, and so fails its execute.)
       const p = this.queue.shift()!;
-      this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+      const command = this.commandOf(p);
+      this.statements?.borrowFailed(command);
+      if (command !== COM_STMT_SEND_LONG_DATA) this.client.write(framePacket(writeErrPacket(this.opts.errorFor(failure), CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
     }
     this.client.resume();
     this.pump();
@@ -336,7 +447,15 @@ class TransactionRelay {
   }
 
   private letGo(opts: ReleaseOptions): void {
-    this.opts.giveBack(this.detach(), opts);
+    const b = this.detach();
+    if (opts.reset || opts.dirty) this.forget(b);
+    this.opts.giveBack(b, opts);
+  }
+
+  /** `b` is reset or goes away: its prepared statements with it. */
+  private forget(b: PooledBackend): PooledBackend {
+    forgetStatements(b);
+    return b;
   }
 
   /** Stop relaying the held backend and hand it over, paused. */
@@ -388,7 +507,7 @@ class TransactionRelay {
         if (this.ended) return;
         // Whether a backend is held is known only now: a reply may have let one go meanwhile.
         this.dispose(p, settleKill(a, this.replyContext(p)));
-        if (!this.ended && !this.borrowing) this.client.resume();
+        if (!this.ended && !this.blocked) this.client.resume();
         this.pump();
       });
   }
@@ -414,12 +533,6 @@ class TransactionRelay {
       if (d.end) this.end('terminated');
     }
   }
-}
-
-/** A logical packet's first fragment carries the sequence id a command starts with. */
-function firstSequenceId(p: Packet): number {
-  const fragments = Math.floor(p.payload.length / MAX_PAYLOAD_LENGTH) + 1;
-  return (p.sequenceId - fragments + 1) & 0xff;
 }
 
 /** The OK the proxy answers a held-nothing COM_PING or COM_RESET_CONNECTION with, one per capability set. */

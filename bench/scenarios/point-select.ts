@@ -28,7 +28,7 @@ export async function runPointSelect(ctx: BenchContext, target: BenchTarget): Pr
     const measure: Measure = async (c, group) => {
       const threads = Number.parseInt(group, 10);
       if (sysbench) {
-        const r = await runSysbench(sysbench, c.endpoint, p.tableSize, threads, seconds);
+        const r = await runSysbench(sysbench, c.endpoint, { tableSize: p.tableSize, threads, seconds });
         return { rate: r.qps, ops: r.queries, errors: r.errors, histogram: r.histogram };
       }
       const r = await runMysql2Load(workers!, c.endpoint, 'point-select', threads, seconds, p.tableSize);

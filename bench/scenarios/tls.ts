@@ -43,7 +43,7 @@ export async function runTls(ctx: BenchContext, target: BenchTarget): Promise<Sc
       const measure: Measure = async (c, group) => {
         const g = groups.get(group)!;
         if (g.load === 'select' && sysbench) {
-          const r = await runSysbench(sysbench, c.endpoint, ctx.profile.pointSelect.tableSize, g.threads, seconds, files.dir);
+          const r = await runSysbench(sysbench, c.endpoint, { tableSize: ctx.profile.pointSelect.tableSize, threads: g.threads, seconds, tlsDir: files.dir });
           return { rate: r.qps, ops: r.queries, errors: r.errors, histogram: r.histogram };
         }
         const mode = g.load === 'connect' ? 'churn' : 'point-select';

@@ -2,9 +2,29 @@
 // StatefulSets) implements. The control plane owns the records and the state
 // machine; a driver only does what it is told and reports what really runs.
 
+import type { SizeResources } from '../compute-size.js';
+
 export interface ComputeEndpoint {
   host: string;
   port: number;
+  /**
+   * The size it started at, when the driver could not start it at the one
+   * asked (Kubernetes: its pod template's); absent when it is the one asked.
+   */
+  sizeMilli?: number;
+}
+
+/** What setting a compute's limits did. */
+export type LimitsOutcome = { enforced: true; how: string } | { enforced: false; why: string };
+
+/** A compute's own use as the driver sees it; a field it cannot see is absent. */
+export interface ComputeUsage {
+  /** CPU time used since it started (seconds), to take rates from. */
+  cpuSecondsTotal?: number;
+  /** CPUs in use now, where the driver reads a rate rather than a total (Kubernetes metrics). */
+  cpuCores?: number;
+  /** Resident memory. */
+  memoryBytes?: number;
 }
 
 /** `freeze` keeps memory and resumes in milliseconds; `stop` frees everything. */
@@ -24,8 +44,10 @@ export interface ProvisionRequest {
   ownerUser: string;
   /** `mysql_native_password` verifier as MariaDB stores it: '*' + HEX(SHA1(SHA1(password))). */
   ownerVerifier: string;
-  /** The control plane's read-only account (role verifiers); the driver picks the host it may connect from. */
+  /** The control plane's account (role verifiers, resizing); the driver picks the host it may connect from. */
   control?: { user: string; verifier: string };
+  /** The size it starts at, where the driver fixes that at provisioning (Kubernetes: the pod template); default the smallest. */
+  size?: SizeResources;
 }
 
 export interface ComputeDriver {
@@ -41,8 +63,21 @@ export interface ComputeDriver {
   readonly supportsFreeze: boolean;
   /** Create the compute's storage and its owner account. Idempotent. */
   provision(req: ProvisionRequest, signal?: AbortSignal): Promise<void>;
-  /** Bring the compute to serving from any tier; resolves once it accepts connections. */
-  resume(computeId: string, signal: AbortSignal): Promise<ComputeEndpoint>;
+  /**
+   * Bring the compute to serving from any tier; resolves once it accepts
+   * connections. A start from stopped starts at `size` (default the
+   * smallest); a thaw keeps the size it had.
+   */
+  resume(computeId: string, signal: AbortSignal, size?: SizeResources): Promise<ComputeEndpoint>;
+  /**
+   * Sets the running compute's CPU and memory limits to `size`, without a
+   * restart. Resolves with what it did (limits it cannot enforce on this host
+   * are said, not thrown); rejects when the size must not change (the limits
+   * stay as they were).
+   */
+  applyLimits(computeId: string, size: SizeResources, signal: AbortSignal): Promise<LimitsOutcome>;
+  /** The running compute's CPU and memory use, as far as the driver sees it. */
+  usage(computeId: string, signal: AbortSignal): Promise<ComputeUsage>;
   suspend(computeId: string, tier: SuspendTier): Promise<void>;
   /** Stop the compute and remove its storage. */
   destroy(computeId: string): Promise<void>;

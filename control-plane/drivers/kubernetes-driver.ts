@@ -2,15 +2,19 @@
 // compute, its data on a PersistentVolumeClaim. Resume scales to 1 and waits
 // for the pod to be Ready; suspend scales to 0 (Kubernetes cannot freeze a
 // pod, so both tiers stop it). Scaling and waiting live in
-// kube/scale.ts, shared with the proxy's direct mode.
+// kube/scale.ts, shared with the proxy's direct mode. A pod starts at the
+// size its template was given at provisioning (its project's minimum then);
+// resizes go through the pod's resize subresource (kubernetes-resize.ts).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { abortable, isAlreadyExists, isNotFound, kubeErrorMessage } from '../../kube/kube-api.js';
 import { deadline } from '../../util/deadline.js';
 import { isPodReady, KubeWaitError } from '../../kube/pod-wait.js';
 import { kubeClients, podOf, readReplicas, scaleDownAndWaitGone, scaleUpAndWaitReady } from '../../kube/scale.js';
-import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ProvisionRequest } from './driver.js';
+import { CPU_MILLICORES_PER_CU, type SizeResources } from '../compute-size.js';
+import type { ComputeDriver, ComputeEndpoint, LimitsOutcome, ObservedCompute, ProvisionRequest } from './driver.js';
 import { PodExitWatch } from './kubernetes-exit-watch.js';
+import { podLimits, podUsage, resizePod } from './kubernetes-resize.js';
 import {
   COMPUTE_APP,
   LABEL_APP,
@@ -33,6 +37,8 @@ export interface KubernetesDriverOptions {
   readyTimeoutMs?: number;
   /** Bound on a suspend: the pod's graceful shutdown (terminationGracePeriodSeconds is 30). */
   stopTimeoutMs?: number;
+  /** Bound on the kubelet applying a resize; default 30000. */
+  resizeTimeoutMs?: number;
   port?: number;
   logger?: Logger;
 }
@@ -147,12 +153,16 @@ export function createKubernetesDriver(opts: KubernetesDriverOptions): ComputeDr
       opts.logger?.info({ computeId: req.computeId, projectId: req.projectId, namespace: ns }, 'compute provisioned');
     },
 
-    async resume(computeId: string, signal: AbortSignal): Promise<ComputeEndpoint> {
+    async resume(computeId: string, signal: AbortSignal, size?: SizeResources): Promise<ComputeEndpoint> {
       const name = computeName(computeId);
       try {
         const addr = await scaleUpAndWaitReady(k, name, { port: shape.port, timeoutMs: readyTimeoutMs, subject: subject(computeId), signal });
         exits.expect(computeId, true);
-        return { host: addr.host, port: addr.port };
+        // The pod has its template's size, fixed at provisioning; say so when that is not the one asked.
+        const limits = podLimits(addr.pod);
+        const started = limits ? (limits.cpuMillicores * 1000) / CPU_MILLICORES_PER_CU : undefined;
+        const differs = size && started !== undefined && started !== size.milli;
+        return { host: addr.host, port: addr.port, ...(differs ? { sizeMilli: started } : {}) };
       } catch (err) {
         if (isNotFound(err)) throw failure(`StatefulSet ${name} does not exist (not provisioned?)`, computeId, err);
         throw failure(`scale StatefulSet ${name} to 1`, computeId, err);
@@ -161,6 +171,16 @@ export function createKubernetesDriver(opts: KubernetesDriverOptions): ComputeDr
 
     // Both tiers stop: a pod cannot be frozen with its memory kept.
     suspend: (computeId: string) => stop(computeId),
+
+    async applyLimits(computeId: string, size: SizeResources, signal: AbortSignal): Promise<LimitsOutcome> {
+      const pod = podOf(computeName(computeId));
+      await resizePod(k, pod, size, opts.resizeTimeoutMs ?? 30_000, signal).catch((err: unknown) => {
+        throw failure(`resize pod ${pod}`, computeId, err);
+      });
+      return { enforced: true, how: 'pod resize' };
+    },
+
+    usage: (computeId: string, signal: AbortSignal) => call((s) => podUsage(k, podOf(computeName(computeId)), s), signal),
 
     async destroy(computeId: string): Promise<void> {
       const name = computeName(computeId);

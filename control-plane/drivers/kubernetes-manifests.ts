@@ -6,6 +6,8 @@
 import type { V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { ProvisionRequest } from './driver.js';
 import { ownerInitSql } from './compute-files.js';
+import { MIN_CU_MILLI, resourcesOf, sizeArgs } from '../compute-size.js';
+import { containerResources, MAIN_CONTAINER } from './kubernetes-resize.js';
 
 export const COMPUTE_APP = 'wake-proxy-compute';
 export const LABEL_APP = 'app.kubernetes.io/name';
@@ -83,6 +85,8 @@ export function headlessService(req: ProvisionRequest, s: ComputeShape): V1Servi
 export function computeStatefulSet(req: ProvisionRequest, s: ComputeShape): V1StatefulSet {
   const name = computeName(req.computeId);
   const labels = computeLabels(req);
+  // Every start begins at this size; the autoscaler resizes the running pod in place.
+  const size = req.size ?? resourcesOf(MIN_CU_MILLI);
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -105,10 +109,10 @@ export function computeStatefulSet(req: ProvisionRequest, s: ComputeShape): V1St
           securityContext: { fsGroup: 999 },
           containers: [
             {
-              name: 'mariadb',
+              name: MAIN_CONTAINER,
               image: s.image,
               // The proxy matches account hosts against its IP, as a compute that resolves no names does.
-              args: [`--port=${s.port}`, '--skip-name-resolve'],
+              args: [`--port=${s.port}`, '--skip-name-resolve', ...sizeArgs(size)],
               env: [
                 { name: 'MARIADB_RANDOM_ROOT_PASSWORD', value: '1' },
                 { name: 'MARIADB_AUTO_UPGRADE', value: '1' },
@@ -117,7 +121,13 @@ export function computeStatefulSet(req: ProvisionRequest, s: ComputeShape): V1St
               // TCP opens only once the real server runs (init uses --skip-networking);
               // probing every second keeps wake latency close to boot time.
               readinessProbe: { tcpSocket: { port: s.port }, periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 3 },
-              resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+              // Requests equal limits (Guaranteed QoS: an in-place resize must keep the class),
+              // and both resize without a restart.
+              resources: containerResources(size),
+              resizePolicy: [
+                { resourceName: 'cpu', restartPolicy: 'NotRequired' },
+                { resourceName: 'memory', restartPolicy: 'NotRequired' },
+              ],
               volumeMounts: [
                 { name: DATA_VOLUME, mountPath: '/var/lib/mysql' },
                 { name: 'init', mountPath: '/docker-entrypoint-initdb.d', readOnly: true },

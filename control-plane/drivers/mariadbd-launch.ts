@@ -20,6 +20,8 @@ export interface LaunchOptions {
   logPath: string;
   timeoutMs: number;
   signal: AbortSignal;
+  /** cgroup.procs files the process is written to before mariadbd runs, so it starts inside its groups. */
+  cgroupProcs?: string[];
 }
 
 export class LaunchError extends Error {
@@ -46,13 +48,24 @@ export async function launchMariadbd(o: LaunchOptions): Promise<ChildProcess> {
   try {
     const offset = (await log.stat()).size;
     // The fd is duplicated into the child during spawn, so ours can be closed right after.
-    const child = spawn(o.mariadbdPath, o.args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const [command, args] = inGroups(o.mariadbdPath, o.args, o.cgroupProcs ?? []);
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
     // Listen before the next await: a failed spawn reports 'error' on the next tick.
     ready = waitUntilReady(o, child, offset);
   } finally {
     await log.close();
   }
   return ready;
+}
+
+/**
+ * With groups to enter, a shell writes its own pid into each and then becomes
+ * mariadbd (exec keeps the pid): the server never runs outside its limits.
+ */
+function inGroups(command: string, args: string[], procs: string[]): [string, string[]] {
+  if (procs.length === 0) return [command, args];
+  const script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 70; shift; n=$((n - 1)); done; exec "$@"';
+  return ['/bin/sh', ['-c', script, 'mariadbd-in-cgroup', String(procs.length), ...procs, command, ...args]];
 }
 
 function waitUntilReady(o: LaunchOptions, child: ChildProcess, offset: number): Promise<ChildProcess> {

@@ -10,10 +10,12 @@ import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { MIN_CU_MILLI, resourcesOf, sizeArgs, type SizeResources } from '../compute-size.js';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ObservedState, SuspendTier } from './driver.js';
 import { computePaths, ensureTemplate, exists, INNODB_LOG_FILE_SIZE, provisionComputeFiles, type ComputePaths } from './compute-files.js';
 import { findFreePort } from './free-port.js';
 import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
+import { processUsage, ProcessLimits } from './process-limits.js';
 import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
 import { readRunFile, removeRunFileOf, writeRunFile, type RunInfo } from './run-file.js';
 import { findServerOf, waitUntilServing } from './stray-server.js';
@@ -29,6 +31,8 @@ export interface ProcessDriverOptions {
   stopTimeoutMs?: number;
   /** Extra mariadbd options for every compute, e.g. ['--innodb-buffer-pool-size=64M']; later options win. */
   extraArgs?: string[];
+  /** CPU and memory limits by cgroups: 'auto' (the default) uses them when the host allows, 'off' never. */
+  cgroups?: 'auto' | 'off';
 }
 
 /** A mariadbd this driver knows of; `child` is absent for one adopted after a restart. */
@@ -60,6 +64,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
   let template: Promise<string> | undefined;
   let adoptedWatch: NodeJS.Timeout | undefined;
   let closed = false;
+  const limits = new ProcessLimits(dataDir, opts.cgroups ?? 'auto', log);
 
   async function inspect(id: string): Promise<{ state: ObservedState; run?: RunInfo }> {
     const p = computePaths(dataDir, id);
@@ -90,8 +95,9 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     tracked.delete(id);
     if (entry.stopping || closed) return;
     void removeRunFileOf(computePaths(dataDir, id).runFile, entry.pid);
+    void limits.released(id);
     const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
-    log?.warn({ computeId: id, pid: entry.pid }, reason);
+    log?.warn({ computeId: id, computePid: entry.pid }, reason);
     for (const l of listeners) l(id, reason);
   }
 
@@ -102,12 +108,13 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     }
   }
 
-  async function start(id: string, signal: AbortSignal): Promise<ComputeEndpoint> {
+  async function start(id: string, signal: AbortSignal, size: SizeResources): Promise<ComputeEndpoint> {
     const p = computePaths(dataDir, id);
     if (!(await exists(p.provisioned))) throw new Error(`compute ${id} is not provisioned: ${p.provisioned} is missing`);
     await killStrayServer(p);
     await rotateLog(p.log);
     const withInit = await exists(p.initFile);
+    const cgroupProcs = await limits.beforeStart(id, size);
     for (let attempt = 1; ; attempt++) {
       const port = await findFreePort(HOST);
       const began = performance.now();
@@ -116,36 +123,40 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
         child = await launchMariadbd({
           computeId: id,
           mariadbdPath,
-          args: serverArgs(p, port, withInit, opts.extraArgs ?? []),
+          args: serverArgs(p, port, withInit, [...sizeArgs(size), ...(opts.extraArgs ?? [])]),
           logPath: p.log,
           timeoutMs: startTimeoutMs,
           signal,
+          cgroupProcs,
         });
       } catch (err) {
         if (err instanceof LaunchError && err.addressInUse && attempt < PORT_ATTEMPTS && !signal.aborted) {
           log?.info({ computeId: id, port }, 'port taken before mariadbd bound it; trying another');
           continue;
         }
+        await limits.released(id);
         throw err;
       }
       track(id, child.pid!, child);
+      // Serving now: its CPU ceiling applies from here (the start ran without one).
+      await limits.apply(id, child.pid!, size);
       const run: RunInfo = { pid: child.pid!, port, datadir: p.data, startedAt: new Date().toISOString() };
       await writeRunFile(p.runFile, run);
       // The owner exists now; the init file must not recreate it if it is dropped later.
       if (withInit) await rm(p.initFile, { force: true });
-      log?.info({ computeId: id, pid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
+      log?.info({ computeId: id, computePid: run.pid, port, ms: Math.round(performance.now() - began) }, 'compute started');
       return { host: HOST, port };
     }
   }
 
-  async function resumeOnce(id: string, signal: AbortSignal): Promise<ComputeEndpoint> {
+  async function resumeOnce(id: string, signal: AbortSignal, size: SizeResources): Promise<ComputeEndpoint> {
     const seen = await inspect(id);
-    if (!seen.run) return start(id, signal);
+    if (!seen.run) return start(id, signal, size);
     track(id, seen.run.pid);
     if (seen.state === 'frozen') {
       signalGroup(seen.run.pid, 'SIGCONT');
       await pollUntil(async () => (await processState(seen.run!.pid)) !== 'T', 1_000);
-      log?.info({ computeId: id, pid: seen.run.pid }, 'compute thawed');
+      log?.info({ computeId: id, computePid: seen.run.pid }, 'compute thawed');
     }
     return { host: HOST, port: seen.run.port };
   }
@@ -158,7 +169,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       signalGroup(pid, 'SIGCONT');
       signalGroup(pid, 'SIGTERM');
       if (!(await waitForExit(pid, stopTimeoutMs))) {
-        log?.warn({ computeId: id, pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
+        log?.warn({ computeId: id, computePid: pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
         signalGroup(pid, 'SIGKILL');
         if (!(await waitForExit(pid, 5_000))) throw new Error(`compute ${id}: mariadbd (pid ${pid}) survived SIGKILL`);
       }
@@ -170,7 +181,8 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     }
     if (tracked.get(id) === entry) tracked.delete(id);
     await removeRunFileOf(computePaths(dataDir, id).runFile, pid);
-    log?.info({ computeId: id, pid }, 'compute stopped');
+    await limits.released(id);
+    log?.info({ computeId: id, computePid: pid }, 'compute stopped');
   }
 
   async function suspend(id: string, tier: SuspendTier): Promise<void> {
@@ -185,7 +197,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     if (!(await pollUntil(async () => (await processState(pid)) === 'T', 2_000))) {
       throw new Error(`compute ${id}: mariadbd (pid ${pid}) did not stop on SIGSTOP`);
     }
-    log?.info({ computeId: id, pid }, 'compute frozen');
+    log?.info({ computeId: id, computePid: pid }, 'compute frozen');
   }
 
   /** run.json, or else a server whose start a dead control plane left half done (waited for and recorded). */
@@ -198,12 +210,12 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     }
     const stray = await findServerOf(p.data);
     if (!stray) return { state: 'stopped' };
-    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
+    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
     if (!(await waitUntilServing(HOST, stray, signal))) return { state: 'stopped' };
     await writeRunFile(p.runFile, { pid: stray.pid, port: stray.port, datadir: p.data, startedAt: new Date().toISOString() });
     if (await exists(p.initFile)) await rm(p.initFile, { force: true });
     if (!closed) track(id, stray.pid);
-    log?.info({ computeId: id, pid: stray.pid, port: stray.port }, 'compute adopted');
+    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'compute adopted');
     return { state: 'running', endpoint: { host: HOST, port: stray.port } };
   }
 
@@ -225,15 +237,26 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       await provisionComputeFiles(p, await template, req.ownerUser, req.ownerVerifier, control);
     },
 
-    resume(id, signal) {
+    resume(id, signal, size = resourcesOf(MIN_CU_MILLI)) {
       const inFlight = starting.get(id);
       if (inFlight) return inFlight;
-      const p = resumeOnce(id, signal).finally(() => starting.delete(id));
+      const p = resumeOnce(id, signal, size).finally(() => starting.delete(id));
       starting.set(id, p);
       return p;
     },
 
     suspend,
+
+    async applyLimits(id, size) {
+      const seen = await inspect(id);
+      if (!seen.run) throw new Error(`compute ${id} is not running`);
+      return limits.apply(id, seen.run.pid, size);
+    },
+
+    async usage(id) {
+      const seen = await inspect(id);
+      return seen.run ? processUsage(seen.run.pid) : {};
+    },
 
     async destroy(id) {
       await suspend(id, 'stop');
@@ -265,10 +288,12 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
         for (const entry of tracked.values()) entry.child?.unref();
       }
       tracked.clear();
+      await limits.close();
     },
   };
 }
 
+/** The options every start has; `extra` (the size's, then the operator's) come last and win. */
 function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: string[]): string[] {
   return [
     '--no-defaults',
@@ -286,9 +311,6 @@ function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: str
     '--skip-name-resolve',
     // Above the 16 MiB default so multi-packet (>16 MiB) statements and rows work out of the box.
     '--max-allowed-packet=64M',
-    // A storm of clients waking one compute opens one connection each (pipe mode);
-    // the default of 151 would refuse most of a few hundred.
-    '--max-connections=1000',
     ...(withInit ? [`--init-file=${p.initFile}`] : []),
     ...extra,
   ];

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ComputeAccounts } from '../../accounts/account.js';
-import type { ComputeRecord, ComputeState, ProjectRecord } from '../records.js';
+import { DEFAULT_RANGE, MIN_CU_MILLI } from '../compute-size.js';
+import { UNLIMITED, type ComputeRecord, type ComputeState, type ProjectRecord } from '../records.js';
 import { computeParams, placeholders, projectParams, COMPUTE_COLUMNS, PROJECT_COLUMNS } from './rows.js';
 import type { SqlDatabase } from './sql-database.js';
 
@@ -27,11 +28,11 @@ export interface LegacyImport {
   skippedLines: number;
 }
 
-type LegacyCompute = Omit<ComputeRecord, 'version' | 'claim' | 'owner' | 'placement' | 'lastWakeAt'> & { accounts?: ComputeAccounts };
+type LegacyCompute = Omit<ComputeRecord, 'version' | 'claim' | 'owner' | 'placement' | 'lastWakeAt' | 'sizeMilli'> & { accounts?: ComputeAccounts };
 
 interface LegacyState {
   version: 1;
-  projects: ProjectRecord[];
+  projects: Array<Omit<ProjectRecord, 'range' | 'quota'>>;
   computes: LegacyCompute[];
 }
 
@@ -55,11 +56,16 @@ export async function importLegacyState(db: SqlDatabase, opts: LegacyImportOptio
     if (Number(held.n) > 0) {
       throw new Error(`${statePath} would be imported, but the state store ${db.location} already holds projects: move the file away, or start with an empty store`);
     }
-    for (const p of state.projects) await tx.query(`INSERT INTO projects (${PROJECT_COLUMNS}) VALUES (${placeholders(7)})`, projectParams(p));
+    for (const p of state.projects) {
+      // Older control planes had no sizes or plans: the default range, no quota.
+      const params = projectParams({ ...p, range: DEFAULT_RANGE, quota: UNLIMITED });
+      await tx.query(`INSERT INTO projects (${PROJECT_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
+    }
     for (const c of state.computes) {
       const { accounts, ...rest } = c;
-      const record: ComputeRecord = { ...rest, version: 1, placement: opts.placement };
-      await tx.query(`INSERT INTO computes (${COMPUTE_COLUMNS}) VALUES (${placeholders(18)})`, computeParams(record));
+      const record: ComputeRecord = { ...rest, version: 1, placement: opts.placement, sizeMilli: MIN_CU_MILLI };
+      const params = computeParams(record);
+      await tx.query(`INSERT INTO computes (${COMPUTE_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
       if (accounts && Array.isArray(accounts.accounts) && accounts.policy) {
         await tx.query('INSERT INTO compute_accounts (compute_id, read_at, accounts) VALUES (?, ?, ?)', [c.id, accounts.readAt ?? c.updatedAt, JSON.stringify(accounts)]);
       }

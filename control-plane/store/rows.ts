@@ -1,5 +1,6 @@
 // Table rows to records and back. Columns are snake_case in both dialects;
 // optional fields are NULL in the row and absent in the record.
+import { MIN_CU_MILLI } from '../compute-size.js';
 import type { ComputeOp, ComputeRecord, ComputeState, ProjectRecord } from '../records.js';
 import type { ComputeEvent, InstanceRow } from './state-store.js';
 import type { SqlValue } from './sql-database.js';
@@ -12,6 +13,10 @@ export interface ProjectRow {
   owner_verifier: string;
   compute_id: string | null;
   compute_seq: number;
+  min_cu_milli: number;
+  max_cu_milli: number;
+  quota_cu_ms: number | null;
+  quota_storage_bytes: number | null;
 }
 
 export interface ComputeRow {
@@ -33,6 +38,7 @@ export interface ComputeRow {
   placement: string | null;
   control_user: string | null;
   control_password: string | null;
+  size_milli: number;
 }
 
 export interface EventRow {
@@ -44,6 +50,7 @@ export interface EventRow {
   run: number;
   by_instance: string;
   epoch: number | null;
+  cu_milli: number | null;
 }
 
 export interface InstanceTableRow {
@@ -56,10 +63,23 @@ export interface InstanceTableRow {
   silent_ms: number;
 }
 
-export const PROJECT_COLUMNS = 'id, name, created_at, owner_user, owner_verifier, compute_id, compute_seq';
+export const PROJECT_COLUMNS =
+  'id, name, created_at, owner_user, owner_verifier, compute_id, compute_seq, min_cu_milli, max_cu_milli, quota_cu_ms, quota_storage_bytes';
 
 export function projectParams(p: ProjectRecord): SqlValue[] {
-  return [p.id, p.name, p.createdAt, p.ownerUser, p.ownerVerifier, p.computeId, p.computeSeq];
+  return [
+    p.id,
+    p.name,
+    p.createdAt,
+    p.ownerUser,
+    p.ownerVerifier,
+    p.computeId,
+    p.computeSeq,
+    p.range.minMilli,
+    p.range.maxMilli,
+    p.quota.cuMsPerMonth,
+    p.quota.storageBytes,
+  ];
 }
 
 export function projectOf(r: ProjectRow): ProjectRecord {
@@ -71,12 +91,14 @@ export function projectOf(r: ProjectRow): ProjectRecord {
     ownerVerifier: r.owner_verifier,
     computeId: r.compute_id,
     computeSeq: r.compute_seq,
+    range: { minMilli: r.min_cu_milli, maxMilli: r.max_cu_milli },
+    quota: { cuMsPerMonth: r.quota_cu_ms, storageBytes: r.quota_storage_bytes },
   };
 }
 
 export const COMPUTE_COLUMNS =
   'id, project_id, state, version, endpoint_host, endpoint_port, created_at, updated_at, last_error, resume_count, ' +
-  'last_wake_at, op, op_holder, op_since, owner, placement, control_user, control_password';
+  'last_wake_at, op, op_holder, op_since, owner, placement, control_user, control_password, size_milli';
 
 export function computeParams(c: ComputeRecord): SqlValue[] {
   return [
@@ -98,6 +120,7 @@ export function computeParams(c: ComputeRecord): SqlValue[] {
     c.placement ?? null,
     c.control?.user ?? null,
     c.control?.password ?? null,
+    c.sizeMilli,
   ];
 }
 
@@ -117,6 +140,7 @@ export function computeOf(r: ComputeRow): ComputeRecord {
     ...(r.owner !== null ? { owner: r.owner } : {}),
     ...(r.placement !== null ? { placement: r.placement } : {}),
     ...(r.control_user !== null && r.control_password !== null ? { control: { user: r.control_user, password: r.control_password } } : {}),
+    sizeMilli: r.size_milli,
   };
 }
 
@@ -130,6 +154,7 @@ export function eventOf(r: EventRow): ComputeEvent {
     run: r.run === 1,
     by: r.by_instance,
     ...(r.epoch !== null ? { epoch: r.epoch } : {}),
+    cuMilli: r.cu_milli ?? MIN_CU_MILLI,
   };
 }
 

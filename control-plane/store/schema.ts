@@ -93,6 +93,21 @@ const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    what: 'compute sizes: a range per project, a size per compute and per event; quotas per project',
+    statements: () => [
+      // Sizes in milli-CU (250 = 0.25 CU). Projects made before sizes get the default range.
+      'ALTER TABLE projects ADD COLUMN min_cu_milli INTEGER NOT NULL DEFAULT 250',
+      'ALTER TABLE projects ADD COLUMN max_cu_milli INTEGER NOT NULL DEFAULT 1000',
+      // Quotas: NULL is unlimited. CU-milliseconds per calendar month (UTC); storage in bytes.
+      'ALTER TABLE projects ADD COLUMN quota_cu_ms BIGINT',
+      'ALTER TABLE projects ADD COLUMN quota_storage_bytes BIGINT',
+      'ALTER TABLE computes ADD COLUMN size_milli INTEGER NOT NULL DEFAULT 250',
+      // The size in effect from this event on (CU-seconds); NULL for events written before sizes: they count as 0.25 CU.
+      'ALTER TABLE compute_events ADD COLUMN cu_milli INTEGER',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -3,7 +3,7 @@
 // transition writes, accounts. Instances, events and leadership are in
 // sql-store-records.ts. The rules are state-store.ts's.
 import type { ComputeAccounts } from '../../accounts/account.js';
-import type { ComputeRecord, ProjectRecord } from '../records.js';
+import type { ComputeRecord, ComputeState, ProjectRecord } from '../records.js';
 import { advisoryLock } from './advisory-lock.js';
 import { leaseRowLock } from './leader-lock.js';
 import { importLegacyState, type LegacyImport, type LegacyImportOptions } from './legacy-import.js';
@@ -21,7 +21,7 @@ import {
   type ComputeRow,
   type ProjectRow,
 } from './rows.js';
-import { FencedError, type ChangeContext, type ComputeChange, type LeaderFence, type StateStore } from './state-store.js';
+import { FencedError, type ChangeContext, type ComputeChange, type LeaderFence, type ProjectChange, type StateStore } from './state-store.js';
 
 /** The NOTIFY channel every compute change is announced on (PostgreSQL). */
 const CHANGES = 'wake_proxy_computes';
@@ -77,7 +77,8 @@ class SqlStateStore extends StoreRecords implements StateStore {
 
   createProject(project: ProjectRecord, compute: ComputeRecord): Promise<boolean> {
     return this.write(`create project '${project.id}'`, compute.id, async (tx) => {
-      const inserted = await tx.query(`INSERT INTO projects (${PROJECT_COLUMNS}) VALUES (${placeholders(7)}) ON CONFLICT (id) DO NOTHING`, projectParams(project));
+      const params = projectParams(project);
+      const inserted = await tx.query(`INSERT INTO projects (${PROJECT_COLUMNS}) VALUES (${placeholders(params.length)}) ON CONFLICT (id) DO NOTHING`, params);
       if (inserted.count === 0) return false;
       await this.insertCompute(tx, compute);
       return true;
@@ -95,6 +96,26 @@ class SqlStateStore extends StoreRecords implements StateStore {
 
   async removeProject(id: string): Promise<void> {
     await this.write(`remove project '${id}'`, undefined, (tx) => tx.query('DELETE FROM projects WHERE id = ?', [id]));
+  }
+
+  updateProject(id: string, change: ProjectChange): Promise<ProjectRecord | undefined> {
+    return this.write(`change project '${id}'`, undefined, async (tx) => {
+      const sets: string[] = [];
+      const params: SqlValue[] = [];
+      if (change.range) {
+        sets.push('min_cu_milli = ?', 'max_cu_milli = ?');
+        params.push(change.range.minMilli, change.range.maxMilli);
+      }
+      if (change.quota) {
+        sets.push('quota_cu_ms = ?', 'quota_storage_bytes = ?');
+        params.push(change.quota.cuMsPerMonth, change.quota.storageBytes);
+      }
+      const sql = sets.length
+        ? `UPDATE projects SET ${sets.join(', ')} WHERE id = ? RETURNING ${PROJECT_COLUMNS}`
+        : `SELECT ${PROJECT_COLUMNS} FROM projects WHERE id = ?`;
+      const row = (await tx.query<ProjectRow>(sql, [...params, id])).rows[0];
+      return row ? projectOf(row) : undefined;
+    });
   }
 
   listComputes(): Promise<ComputeRecord[]> {
@@ -115,7 +136,9 @@ class SqlStateStore extends StoreRecords implements StateStore {
       if (!before || before.version !== version) return undefined;
       const { sets, params } = assignments(before, change, ctx);
       const after = (await tx.query<ComputeRow>(`UPDATE computes SET ${sets.join(', ')} WHERE id = ? RETURNING ${COMPUTE_COLUMNS}`, [...params, id])).rows[0]!;
-      if (change.state !== undefined && change.state !== before.state) await this.insertEvent(tx, after.project_id, id, change.state, ctx);
+      const entered = change.state !== undefined && change.state !== before.state;
+      const resized = after.size_milli !== before.size_milli;
+      if (entered || resized) await this.insertEvent(tx, after.project_id, id, after.state as ComputeState, after.size_milli, ctx);
       return computeOf(after);
     });
   }
@@ -135,12 +158,15 @@ class SqlStateStore extends StoreRecords implements StateStore {
   removeCompute(id: string, version: number, ctx: ChangeContext): Promise<boolean> {
     return this.write(`remove compute ${id}`, id, async (tx) => {
       if (ctx.fence) await this.checkFence(tx, ctx.fence);
-      const row = (await tx.query<{ project_id: string; version: number }>(`SELECT project_id, version FROM computes WHERE id = ?${this.db.forUpdate}`, [id])).rows[0];
+      const row = (await tx.query<{ project_id: string; version: number; size_milli: number }>(
+        `SELECT project_id, version, size_milli FROM computes WHERE id = ?${this.db.forUpdate}`,
+        [id],
+      )).rows[0];
       if (!row || row.version !== version) return false;
       await tx.query('DELETE FROM compute_accounts WHERE compute_id = ?', [id]);
       await tx.query('DELETE FROM computes WHERE id = ?', [id]);
       await tx.query('UPDATE projects SET compute_id = NULL WHERE compute_id = ?', [id]);
-      await this.insertEvent(tx, row.project_id, id, 'deleted', ctx);
+      await this.insertEvent(tx, row.project_id, id, 'deleted', row.size_milli, ctx);
       return true;
     });
   }
@@ -197,7 +223,8 @@ class SqlStateStore extends StoreRecords implements StateStore {
   }
 
   private async insertCompute(tx: SqlTx, c: ComputeRecord): Promise<void> {
-    await tx.query(`INSERT INTO computes (${COMPUTE_COLUMNS}) VALUES (${placeholders(18)})`, computeParams(c));
+    const params = computeParams(c);
+    await tx.query(`INSERT INTO computes (${COMPUTE_COLUMNS}) VALUES (${placeholders(params.length)})`, params);
   }
 
   private async checkFence(tx: SqlTx, fence: LeaderFence): Promise<void> {
@@ -237,5 +264,6 @@ function assignments(before: ComputeRow, change: ComputeChange, ctx: ChangeConte
   if (change.owner !== undefined) set('owner', change.owner);
   if (change.placement !== undefined) set('placement', change.placement);
   if (change.wokenAt !== undefined) set('last_wake_at', change.wokenAt);
+  if (change.sizeMilli !== undefined) set('size_milli', change.sizeMilli);
   return { sets, params };
 }

@@ -6,7 +6,7 @@ import { FencedError, type ChangeContext, type ComputeEvent, type InstanceInfo, 
 import type { SqlDatabase, SqlTx } from './sql-database.js';
 import { eventOf, instanceOf, type EventRow, type InstanceTableRow } from './rows.js';
 
-const EVENT_COLUMNS = 'seq, at, project_id, compute_id, state, run, by_instance, epoch';
+const EVENT_COLUMNS = 'seq, at, project_id, compute_id, state, run, by_instance, epoch, cu_milli';
 
 export abstract class StoreRecords {
   constructor(protected readonly db: SqlDatabase) {}
@@ -20,6 +20,12 @@ export abstract class StoreRecords {
       (await this.db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM compute_events WHERE project_id = ? AND at < ? ORDER BY seq`, [projectId, beforeMs])).rows.map(
         eventOf,
       ),
+    );
+  }
+
+  usageEvents(beforeMs: number): Promise<ComputeEvent[]> {
+    return this.read('read usage events', async () =>
+      (await this.db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM compute_events WHERE at < ? ORDER BY seq`, [beforeMs])).rows.map(eventOf),
     );
   }
 
@@ -39,7 +45,7 @@ export abstract class StoreRecords {
       this.db.transaction(async (tx) => {
         // Only if nothing was recorded for the compute since it was read.
         const later = await tx.query('SELECT 1 FROM compute_events WHERE compute_id = ? AND seq > ?', [open.computeId, open.seq]);
-        if (later.count === 0) await this.insertEvent(tx, open.projectId, open.computeId, state, ctx);
+        if (later.count === 0) await this.insertEvent(tx, open.projectId, open.computeId, state, open.cuMilli, ctx);
       }),
     );
   }
@@ -72,9 +78,16 @@ export abstract class StoreRecords {
     await this.read(`remove control plane ${id}`, () => this.db.query('DELETE FROM instances WHERE id = ?', [id]));
   }
 
-  protected async insertEvent(tx: SqlTx, projectId: string, computeId: string, state: ComputeState | 'deleted', ctx: ChangeContext): Promise<void> {
+  protected async insertEvent(
+    tx: SqlTx,
+    projectId: string,
+    computeId: string,
+    state: ComputeState | 'deleted',
+    cuMilli: number,
+    ctx: ChangeContext,
+  ): Promise<void> {
     const run = state !== 'deleted' && RUNNING_STATES.has(state) ? 1 : 0;
-    await tx.query(`INSERT INTO compute_events (at, project_id, compute_id, state, run, by_instance, epoch) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+    await tx.query(`INSERT INTO compute_events (at, project_id, compute_id, state, run, by_instance, epoch, cu_milli) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
       ctx.at,
       projectId,
       computeId,
@@ -82,6 +95,7 @@ export abstract class StoreRecords {
       run,
       ctx.by,
       ctx.fence?.epoch ?? ctx.epoch ?? null,
+      cuMilli,
     ]);
   }
 

@@ -19,7 +19,8 @@
 //     that was paused past its lease cannot act on what it decided before.
 import type { ComputeAccounts } from '../../accounts/account.js';
 import type { ComputeEndpoint } from '../drivers/driver.js';
-import type { ComputeOp, ComputeRecord, ComputeState, ProjectRecord } from '../records.js';
+import type { SizeRange } from '../compute-size.js';
+import type { ComputeOp, ComputeRecord, ComputeState, ProjectRecord, Quota } from '../records.js';
 import type { LeaderLock } from './leader-lock.js';
 
 export interface LeaderFence {
@@ -41,6 +42,14 @@ export interface ComputeChange {
   placement?: string;
   /** A wake answered now (Unix ms). */
   wokenAt?: number;
+  /** Its size from now on (milli-CU); a change of size alone writes an event too (CU-seconds). */
+  sizeMilli?: number;
+}
+
+/** A change of a project's settings; a field left undefined stays as it is. */
+export interface ProjectChange {
+  range?: SizeRange;
+  quota?: Quota;
 }
 
 /** Who makes a change and when; with a fence, only while that leader epoch leads. */
@@ -66,6 +75,8 @@ export interface ComputeEvent {
   by: string;
   /** The leader epoch, when the leader made it. */
   epoch?: number;
+  /** The compute's size from this event on (milli-CU): what its running time counts as. */
+  cuMilli: number;
 }
 
 export interface InstanceInfo {
@@ -104,6 +115,8 @@ export interface StateStore {
   addCompute(projectId: string, compute: ComputeRecord, computeSeq: number): Promise<boolean>;
   /** Removes a project (its compute must be removed first). */
   removeProject(id: string): Promise<void>;
+  /** Applies the change; answers the project as it is now, or undefined if there is none. */
+  updateProject(id: string, change: ProjectChange): Promise<ProjectRecord | undefined>;
 
   listComputes(): Promise<ComputeRecord[]>;
   getCompute(id: string): Promise<ComputeRecord | undefined>;
@@ -129,6 +142,8 @@ export interface StateStore {
 
   /** The project's events before `beforeMs`, in the order they were made. */
   projectEvents(projectId: string, beforeMs: number): Promise<ComputeEvent[]>;
+  /** Every project's events before `beforeMs` (deleted projects' too), in the order they were made: the billing export. */
+  usageEvents(beforeMs: number): Promise<ComputeEvent[]>;
   /** The last event of every compute whose last event has it running. */
   openRunningPeriods(): Promise<ComputeEvent[]>;
   /** Writes a closing event (not running) for a period no transition closed. */

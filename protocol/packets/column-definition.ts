@@ -8,7 +8,9 @@ import { PacketWriter } from '../packet-writer.js';
 
 /** Field types (the one byte after the length); only those the proxy writes. */
 export const MYSQL_TYPE_LONG = 0x03;
+export const MYSQL_TYPE_DOUBLE = 0x05;
 export const MYSQL_TYPE_LONGLONG = 0x08;
+export const MYSQL_TYPE_VAR_STRING = 0xfd;
 
 /** Column flags. */
 export const NOT_NULL_FLAG = 0x0001;

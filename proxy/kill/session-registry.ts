@@ -30,8 +30,9 @@ export function computeKey(addr: BackendAddress): string {
   return addr.computeId ?? `${addr.host}:${addr.port}`;
 }
 
-export class SessionRegistry {
-  private readonly sessions = new Map<number, Registered>();
+/** `T` is what the proxy registers (its sessions); KILL only needs their targets. */
+export class SessionRegistry<T extends Registered = Registered> {
+  private readonly sessions = new Map<number, T>();
   private readonly ids: SessionIds;
 
   constructor(readonly instance: number) {
@@ -43,7 +44,7 @@ export class SessionRegistry {
   }
 
   /** A new session, made with a fresh id, registered under it until remove(). */
-  add<T extends Registered>(make: (id: number) => T): T {
+  add<U extends T>(make: (id: number) => U): U {
     const id = this.ids.issue((n) => this.sessions.has(n));
     const session = make(id);
     this.sessions.set(id, session);
@@ -56,5 +57,15 @@ export class SessionRegistry {
 
   target(id: number): KillTarget | undefined {
     return this.sessions.get(id)?.target;
+  }
+
+  /** The session with this id (the admin console's KILL). */
+  get(id: number): T | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Every live session (the admin console's SHOW CLIENTS). */
+  values(): IterableIterator<T> {
+    return this.sessions.values();
   }
 }

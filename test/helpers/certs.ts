@@ -1,5 +1,6 @@
 // Self-signed certificates for TLS tests, made by Debian's openssl.
 import { execFile } from 'node:child_process';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -28,4 +29,17 @@ export async function presentedCn(port: number): Promise<string> {
   const m = /CN\s*=\s*([^,\n]+)/.exec(stdout);
   if (!m) throw new Error(`no certificate subject in: ${stdout}`);
   return m[1]!.trim();
+}
+
+/** The files a proxy serves (`live.crt`, `live.key` in `dir`), holding a new certificate for `cn`; installCert() replaces it. */
+export async function makeLiveCert(dir: string, cn: string): Promise<CertFiles> {
+  const live = { certFile: join(dir, 'live.crt'), keyFile: join(dir, 'live.key') };
+  await installCert(await makeCert(dir, 'first', cn), live);
+  return live;
+}
+
+/** Copies a certificate and its key over the served files, as a renewal would. */
+export async function installCert(from: CertFiles, live: CertFiles): Promise<void> {
+  await copyFile(from.certFile, live.certFile);
+  await copyFile(from.keyFile, live.keyFile);
 }

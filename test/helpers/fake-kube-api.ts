@@ -1,7 +1,8 @@
 // A small Kubernetes API server for tests: the real paths and request and
 // response shapes for StatefulSets (and their scale subresource), Services,
-// Secrets, PVCs and pods, including pod watches streamed as newline-delimited
-// events and Status objects for errors. `@kubernetes/client-node` talks to it
+// Secrets, PVCs and pods (and their resize subresource, fake-kube-resize.ts),
+// pod metrics, including pod watches streamed as newline-delimited events and
+// Status objects for errors. `@kubernetes/client-node` talks to it
 // exactly as it would to a cluster. It records every request so tests can
 // count API calls.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeStore, parseSelector, matches, type KubeObject, type Resource, type WatchEvent } from './fake-kube-store.js';
 import { FakeStatefulSetController, type WorkloadTiming } from './fake-kube-workloads.js';
+import { FakePodResizer, ResizeError } from './fake-kube-resize.js';
 
 export interface RecordedRequest {
   method: string;
@@ -22,6 +24,7 @@ interface Route {
   resource: Resource;
   name?: string;
   scale: boolean;
+  resize?: boolean;
 }
 
 const KINDS: Record<Resource, { kind: string; apiVersion: string; group: string }> = {
@@ -43,6 +46,8 @@ export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
   /** False answers watches with 403, as RBAC without the `watch` verb would. */
   watchEnabled = true;
+  /** In-place pod resize (supported, node capacity) and pod metrics. */
+  readonly resizer: FakePodResizer;
   private readonly controller: FakeStatefulSetController;
   private readonly watches = new Set<ServerResponse>();
   private readonly server = createServer((req, res) => void this.handle(req, res));
@@ -54,6 +59,7 @@ export class FakeKubeApi {
       deleteDelayMs: timing.deleteDelayMs ?? 20,
       podIp: timing.podIp ?? '127.0.0.1',
     });
+    this.resizer = new FakePodResizer(this.store, timing.resizeDelayMs ?? 30);
   }
 
   static async start(timing: Partial<WorkloadTiming> = {}): Promise<FakeKubeApi> {
@@ -104,6 +110,7 @@ export class FakeKubeApi {
 
   async close(): Promise<void> {
     this.controller.close();
+    this.resizer.close();
     for (const res of this.watches) res.end();
     this.watches.clear();
     this.server.closeAllConnections();
@@ -118,6 +125,13 @@ export class FakeKubeApi {
       body = text ? JSON.parse(text) : undefined;
       this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), body });
       if (req.headers.authorization !== 'Bearer test-token') throw new HttpError(401, 'Unauthorized', 'Unauthorized');
+      const metrics = /^\/apis\/metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname);
+      if (metrics) {
+        const usage = this.resizer.metrics.get(`${metrics[1]}/${metrics[2]}`);
+        if (!usage) throw new HttpError(404, 'NotFound', `podmetrics.metrics.k8s.io "${metrics[2]}" not found`);
+        send(res, 200, { kind: 'PodMetrics', apiVersion: 'metrics.k8s.io/v1beta1', metadata: { name: metrics[2], namespace: metrics[1] }, containers: [{ name: 'mariadb', usage }] });
+        return;
+      }
       const route = parseRoute(url.pathname);
       if (!route) throw new HttpError(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`);
       if (route.resource === 'pods' && !route.name && url.searchParams.get('watch') === 'true') {
@@ -127,7 +141,7 @@ export class FakeKubeApi {
       const [code, answer] = this.dispatch(req.method ?? 'GET', route, url.searchParams, body, req.headers['content-type']);
       send(res, code, answer);
     } catch (err) {
-      const e = err instanceof HttpError ? err : new HttpError(500, 'InternalError', (err as Error).message);
+      const e = err instanceof HttpError || err instanceof ResizeError ? err : new HttpError(500, 'InternalError', (err as Error).message);
       send(res, e.code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: e.message, reason: e.reason, code: e.code });
     }
   }
@@ -153,6 +167,14 @@ export class FakeKubeApi {
     }
     if (!existing) throw notFound();
     if (r.scale) return this.scale(method, r, existing, body, contentType);
+    if (r.resize) {
+      if (!this.resizer.supported) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
+      if (method === 'GET') return [200, existing];
+      if (method !== 'PATCH' || !contentType?.startsWith('application/strategic-merge-patch+json')) {
+        throw new HttpError(415, 'UnsupportedMediaType', `the fake resize takes strategic merge patches, got ${method} ${contentType}`);
+      }
+      return [200, this.resizer.patch(r.ns, existing, body)];
+    }
     if (method === 'GET') return [200, existing];
     if (method === 'DELETE') {
       if (r.resource === 'pods') this.controller.killPod(r.ns, r.name);
@@ -223,6 +245,8 @@ function typeMeta(resource: Resource): { apiVersion: string; kind: string } {
 function parseRoute(path: string): Route | undefined {
   let m = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/statefulsets(?:\/([^/]+)(\/scale)?)?$/.exec(path);
   if (m) return { ns: m[1]!, resource: 'statefulsets', ...(m[2] ? { name: m[2] } : {}), scale: !!m[3] };
+  m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/resize$/.exec(path);
+  if (m) return { ns: m[1]!, resource: 'pods', name: m[2]!, scale: false, resize: true };
   m = /^\/api\/v1\/namespaces\/([^/]+)\/(services|secrets|persistentvolumeclaims|pods)(?:\/([^/]+))?$/.exec(path);
   if (m) return { ns: m[1]!, resource: m[2] as Resource, ...(m[3] ? { name: m[3] } : {}), scale: false };
   return undefined;

@@ -11,6 +11,8 @@ export interface WorkloadTiming {
   /** Terminating → deleted. */
   deleteDelayMs: number;
   podIp: string;
+  /** A pod resize patched → applied by the kubelet. */
+  resizeDelayMs?: number;
 }
 
 export class FakeStatefulSetController {
@@ -100,7 +102,7 @@ export class FakeStatefulSetController {
       const current = this.store.get('pods', ns, `${name}-0`);
       if (!current || current.metadata.uid !== uid || current.metadata.deletionTimestamp) return;
       const ready = !this.neverReady.has(`${ns}/${name}`);
-      const containers = (current.spec?.containers ?? [{ name: 'main' }]) as { name: string }[];
+      const containers = (current.spec?.containers ?? [{ name: 'main' }]) as Array<{ name: string; resources?: unknown }>;
       current.status = {
         phase: 'Running',
         podIP: this.timing.podIp,
@@ -111,10 +113,12 @@ export class FakeStatefulSetController {
             ? { type: 'Ready', status: 'True' }
             : { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: 'readiness probe failed' },
         ],
-        containerStatuses: containers.map((c) => ({
+        containerStatuses: containers.map((c: any) => ({
           name: c.name,
           ready,
           restartCount: 0,
+          // What the kubelet gave it (a resize changes these once applied).
+          ...(c.resources ? { resources: structuredClone(c.resources) } : {}),
           image: 'fake',
           imageID: 'fake',
           state: { running: { startedAt: new Date().toISOString() } },

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { testLogger } from './logger.js';
 import { request } from 'undici';
-import { startControlPlane, type ControlPlane } from '../../control-plane/server.js';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../control-plane/server.js';
 import { createControlApiResolver } from '../../control-client/control-api-resolver.js';
 import type { ComputeResolver } from '../../control-client/types.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
@@ -33,7 +33,8 @@ export interface Stack {
   resolver: ComputeResolver;
   dataDir: string;
   logger: Logger;
-  createProject(name: string): Promise<ProjectCredentials>;
+  /** Creates a project; `settings` are the API's (minCu, maxCu, quota). */
+  createProject(name: string, settings?: Record<string, unknown>): Promise<ProjectCredentials>;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   compute(id: string): Promise<any>;
   suspend(computeId: string, tier?: 'freeze' | 'stop'): Promise<void>;
@@ -61,9 +62,13 @@ export interface StackOptions {
   proxy?: Partial<Omit<ProxyOptions, 'resolver' | 'logger'>>;
   cacheTtlMs?: number;
   wakeTimeoutMs?: number;
+  /** Where the proxy's resolver sends its wakes, given the control plane's URL (default: there). */
+  resolverUrl?: (cpUrl: string) => string;
   activity?: StackActivityOptions;
   /** Default: silent unless TEST_LOG_LEVEL. */
   logger?: Logger;
+  /** More control-plane options (autoscaling, quota checks). */
+  controlPlane?: Partial<ControlPlaneOptions>;
   /** The control plane's health probes of active computes (default: its own). */
   probe?: ProberOptions;
   /** Proxy-verified authentication against the control plane's role verifiers. */
@@ -73,6 +78,8 @@ export interface StackOptions {
     /** Pool limits; defaults 20 connections per compute and a 5 s acquire timeout. */
     poolMax?: number;
     poolAcquireTimeoutMs?: number;
+    /** Transaction pooling: prepared statements kept per pooled connection (default 256). */
+    poolMaxStatements?: number;
   };
 }
 
@@ -95,8 +102,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ...(a.checkIntervalMs ? { checkIntervalMs: a.checkIntervalMs } : {}),
       }
     : undefined;
-  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}), ...(opts.probe ? { probe: opts.probe } : {}) });
-  const resolver = createControlApiResolver({ url: cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
+  const cp = await startControlPlane({ dataDir, port: 0, logger, wakeTimeoutMs, ...(store ? { activity: store, idle } : {}), ...(opts.probe ? { probe: opts.probe } : {}), ...opts.controlPlane });
+  const resolver = createControlApiResolver({ url: opts.resolverUrl?.(cp.url) ?? cp.url, wakeTimeoutMs, cacheTtlMs: opts.cacheTtlMs ?? 5_000 });
   const reporter = store ? new ActivityReporter({ store, intervalMs: reportIntervalMs, logger }) : undefined;
   const verifiers = opts.verify ? createControlApiVerifiers({ url: cp.url, ttlMs: opts.verify.ttlMs }) : undefined;
   const poolMode = opts.verify?.poolMode ?? 'pipe';
@@ -111,6 +118,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
             logger,
           }),
+          ...(opts.verify?.poolMaxStatements ? { statementsPerConnection: opts.verify.poolMaxStatements } : {}),
         };
   const proxy = await startProxy({
     host: '127.0.0.1',
@@ -141,8 +149,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     dataDir,
     logger,
     api,
-    async createProject(name) {
-      const res = await api('POST', '/api/v1/projects', { name });
+    async createProject(name, settings = {}) {
+      const res = await api('POST', '/api/v1/projects', { name, ...settings });
       if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${JSON.stringify(res.body)}`);
       return { project: name, user: res.body.user, password: res.body.password, computeId: res.body.compute.id };
     },

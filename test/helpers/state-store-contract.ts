@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { ComputeRecord, ProjectRecord } from '../../control-plane/records.js';
 import { SCHEMA_VERSION } from '../../control-plane/store/schema.js';
 import { FencedError, type StateStore } from '../../control-plane/store/state-store.js';
+import { testCompute, testProject } from './store-records.js';
 
 export interface StoreFixture {
   /** Opens another store on the same database (another control plane). */
@@ -15,27 +16,9 @@ export interface StoreFixture {
   raw(sql: string): Promise<unknown[]>;
 }
 
-const project = (id: string): ProjectRecord => ({
-  id,
-  name: id,
-  createdAt: new Date(0).toISOString(),
-  ownerUser: 'owner',
-  ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
-  computeId: `${id}-c1`,
-  computeSeq: 1,
-});
-
-const compute = (projectId: string, extra: Partial<ComputeRecord> = {}): ComputeRecord => ({
-  id: `${projectId}-c1`,
-  projectId,
-  state: 'stopped',
-  createdAt: new Date(0).toISOString(),
-  updatedAt: new Date(0).toISOString(),
-  resumeCount: 0,
-  version: 1,
-  control: { user: 'wakeproxy_ctl', password: 'secret-control-password' },
-  ...extra,
-});
+const project = (id: string): ProjectRecord => testProject(id);
+const compute = (projectId: string, extra: Partial<ComputeRecord> = {}): ComputeRecord =>
+  testCompute(projectId, { control: { user: 'wakeproxy_ctl', password: 'secret-control-password' }, ...extra });
 
 const ctx = (by = 'cp-a') => ({ at: Date.now(), by });
 

@@ -160,6 +160,8 @@ export function fakeWakeContext(resolver: FakeResolver, opts: FakeWakeOptions = 
     log: { warn: (obj, msg) => void lines.push({ level: 'warn', obj, msg }) },
     abort: new AbortController(),
     clientAddress: '192.0.2.7',
+    state: 'handshake',
+    stateSince: performance.now(),
     lines,
   };
 }

@@ -73,6 +73,7 @@ async function traceCli(args: string[]): Promise<{ code: number; stderr: string;
   return { code, stderr, urls: await trace.urls() };
 }
 
+const prettyModules = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/pino-pretty/'));
 const kubernetesModules = (urls: string[]) => urls.filter((u) => KUBERNETES.some((k) => k.test(u)));
 
 test('--help loads no command and no package', async () => {
@@ -102,8 +103,16 @@ for (const [mode, flags] of [
     const urls = await trace.urls();
     assert.ok(urls.some((u) => u.endsWith('/proxy/session.js')), 'the trace saw the session path load');
     assert.deepEqual(kubernetesModules(urls), []);
+    // Its stdout is a pipe: JSON lines, and the pretty printer never loaded.
+    assert.deepEqual(prettyModules(urls), []);
   });
 }
+
+test('--log-format pretty loads the pretty printer (the check above can fail)', async () => {
+  const res = await traceCli(['proxy', '--backend', `${db.host}:${db.port}`, '--log-format', 'pretty', '--host', '127.0.0.1', '--port', String(busyPort), '--admin-port', '0']);
+  assert.equal(res.code, 1, res.stderr);
+  assert.ok(prettyModules(res.urls).length > 0);
+});
 
 test('control-plane with the process driver never loads the Kubernetes client', async () => {
   const res = await traceCli(['control-plane', '--insecure-dev', 'true', '--data-dir', join(dir, 'cp'),

@@ -18,6 +18,7 @@ import {
 import { poolCapabilities, type BackendKey } from '../../backend/login.js';
 import { runQuery, type CommandTarget } from '../../backend/query.js';
 import type { StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import type { ProxyServer } from '../../proxy/server.js';
 
 /** What a modern client negotiates: the set backend/login.ts documents. */
 export const CLIENT_CAPS =
@@ -63,4 +64,17 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await delay(10);
   }
+}
+
+/** Pooled compute connections a proxy has lent out now. */
+export async function pooledInUse(proxy: ProxyServer): Promise<number> {
+  proxy.refreshMetrics();
+  const m = await proxy.metrics.poolConnections.get();
+  return m.values.find((v) => v.labels.state === 'in_use')?.value ?? -1;
+}
+
+/** wakeproxy_pool_session_pins_total by reason. */
+export async function pinsByReason(proxy: ProxyServer): Promise<Record<string, number>> {
+  const m = await proxy.metrics.sessionPins.get();
+  return Object.fromEntries(m.values.map((v) => [String(v.labels.reason), v.value]));
 }

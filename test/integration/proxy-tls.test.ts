@@ -4,13 +4,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
-import { makeCert, presentedCn, type CertFiles } from '../helpers/certs.js';
+import { installCert, makeCert, makeLiveCert, presentedCn, type CertFiles } from '../helpers/certs.js';
 import { testLogger } from '../helpers/logger.js';
 import { TlsContextHolder } from '../../proxy/tls-context.js';
 import { startProxy, type ProxyServer } from '../../proxy/server.js';
@@ -25,10 +25,7 @@ let strict: ProxyServer;
 
 before(async () => {
   certDir = await mkdtemp(join(tmpdir(), 'wake-proxy-certs-'));
-  const first = await makeCert(certDir, 'first', 'first.db.example.com');
-  live = { certFile: join(certDir, 'live.crt'), keyFile: join(certDir, 'live.key') };
-  await copyFile(first.certFile, live.certFile);
-  await copyFile(first.keyFile, live.keyFile);
+  live = await makeLiveCert(certDir, 'first.db.example.com');
   tls = new TlsContextHolder(live, testLogger());
   stack = await startStack({ proxy: { tls, routing: { sniSuffix: 'db.example.com' }, handshakeTimeoutMs: 800 } });
   shop = await stack.createProject('shop');
@@ -120,9 +117,7 @@ test('a reloaded certificate serves new clients while a connected one keeps goin
     ssl,
   });
   assert.equal(await presentedCn(stack.proxy.port), 'first.db.example.com');
-  const second = await makeCert(certDir, 'second', 'second.db.example.com');
-  await copyFile(second.certFile, live.certFile);
-  await copyFile(second.keyFile, live.keyFile);
+  await installCert(await makeCert(certDir, 'second', 'second.db.example.com'), live);
   assert.equal(tls.reload(), true);
   assert.equal(await presentedCn(stack.proxy.port), 'second.db.example.com');
   const [rows] = await conn.query('SELECT 5 AS five');

@@ -107,16 +107,20 @@ test('the login settings are read strictly', () => {
   }
 });
 
-test('the control account may read mysql.global_priv and kill statements, nothing else', () => {
+test('the control account may read mysql.global_priv, kill statements and call the two resize procedures, nothing else', () => {
   const login = generateControlLogin();
   assert.equal(login.user, CONTROL_USER);
   assert.match(login.password, /^[A-Za-z0-9_-]{32}$/);
   const verifier = controlVerifier(login);
   assert.equal(
     controlAccountSql({ user: login.user, host: '127.0.0.1', verifier }),
-    `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 3;\n` +
+    `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 5;\n` +
       `GRANT SELECT ON mysql.global_priv TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
-      `GRANT CONNECTION ADMIN ON *.* TO 'wakeproxy_ctl'@'127.0.0.1';\n`,
+      `GRANT CONNECTION ADMIN ON *.* TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
+      "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_buffer_pool(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;\n" +
+      "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_max_connections(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;\n" +
+      "GRANT EXECUTE ON PROCEDURE mysql.wakeproxy_set_buffer_pool TO 'wakeproxy_ctl'@'127.0.0.1';\n" +
+      "GRANT EXECUTE ON PROCEDURE mysql.wakeproxy_set_max_connections TO 'wakeproxy_ctl'@'127.0.0.1';\n",
   );
   assert.throws(() => controlAccountSql({ user: login.user, host: "%'; DROP", verifier }), /host/);
   assert.throws(() => controlAccountSql({ user: login.user, host: '%', verifier: login.password }), /verifier/);

@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ComputeLifecycle } from '../../control-plane/compute-lifecycle.js';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute } from '../../control-plane/drivers/driver.js';
-import type { ComputeRecord, ProjectRecord } from '../../control-plane/records.js';
+import type { ComputeRecord } from '../../control-plane/records.js';
 import { openStateStore } from '../../control-plane/store/sql-state-store.js';
 import type { StateStore } from '../../control-plane/store/state-store.js';
 import { testLogger } from '../helpers/logger.js';
+import { testCompute, testProject } from '../helpers/store-records.js';
 
 interface Pending {
   resolve(e: ComputeEndpoint): void;
@@ -37,6 +38,13 @@ function scriptedDriver(opts: { supportsFreeze?: boolean } = {}) {
     async suspend(id, tier) {
       calls.push(`suspend ${id} ${tier}`);
     },
+    async applyLimits(id, size) {
+      calls.push(`limits ${id} ${size.milli}`);
+      return { enforced: false, why: 'scripted' };
+    },
+    async usage() {
+      return {};
+    },
     async destroy(id) {
       calls.push(`destroy ${id}`);
     },
@@ -55,16 +63,8 @@ function scriptedDriver(opts: { supportsFreeze?: boolean } = {}) {
   return { driver, calls, starts, crash: (reason: string) => crash('shop-c1', reason), sees: (s: ObservedCompute) => (seen = s) };
 }
 
-const project: ProjectRecord = {
-  id: 'shop',
-  name: 'shop',
-  createdAt: 't0',
-  ownerUser: 'owner',
-  ownerVerifier: '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19',
-  computeId: 'shop-c1',
-  computeSeq: 1,
-};
-const compute: ComputeRecord = { id: 'shop-c1', projectId: 'shop', state: 'stopped', createdAt: 't0', updatedAt: 't0', resumeCount: 0, version: 1 };
+const project = testProject('shop', { createdAt: 't0' });
+const compute = testCompute('shop', { createdAt: 't0', updatedAt: 't0' });
 
 async function newStore(initial: Partial<ComputeRecord> = {}): Promise<StateStore> {
   const { store } = await openStateStore({ location: ':memory:' });

@@ -25,13 +25,15 @@ test('state.json and usage-events.jsonl are imported once, whole, and renamed', 
   assert.deepEqual(first.imported, { projects: 2, computes: 2, events: 6, skippedLines: 0 });
   const store = first.store;
   assert.deepEqual((await store.listProjects()).map((p) => p.id), ['shop', 'blog']);
-  assert.deepEqual(await store.getProject('blog'), STATE.projects[1]);
+  // Older control planes had no sizes or plans: the default range, unlimited.
+  assert.deepEqual(await store.getProject('blog'), { ...STATE.projects[1], range: { minMilli: 250, maxMilli: 1000 }, quota: { cuMsPerMonth: null, storageBytes: null } });
   const shop = (await store.getCompute('shop-c1'))!;
   assert.equal(shop.state, 'frozen');
   assert.equal(shop.resumeCount, 4);
   assert.deepEqual(shop.endpoint, { host: '127.0.0.1', port: 41000 });
   assert.deepEqual(shop.control, { user: 'wakeproxy_ctl', password: 'ctl-secret' });
   assert.equal(shop.placement, 'process:here');
+  assert.equal(shop.sizeMilli, 250);
   assert.equal(shop.owner, undefined, 'nobody watches it yet: the leader adopts it');
   assert.deepEqual(await store.getAccounts('shop-c1'), STATE.computes[0]!.accounts);
   assert.equal((await store.getCompute('blog-c2'))!.lastError, 'earlier crash');

@@ -23,8 +23,9 @@ test('a compute shows its address only while active', () => {
     updatedAt: 'now',
     resumeCount: 3,
     version: 7,
+    sizeMilli: 500,
   };
-  assert.deepEqual(computeView(c), { id: 'shop-c1', projectId: 'shop', state: 'frozen', updatedAt: 'now', resumeCount: 3 });
+  assert.deepEqual(computeView(c), { id: 'shop-c1', projectId: 'shop', state: 'frozen', updatedAt: 'now', resumeCount: 3, cu: 0.5 });
   assert.deepEqual(computeView({ ...c, state: 'active', lastError: 'earlier crash' }), {
     id: 'shop-c1',
     projectId: 'shop',
@@ -34,7 +35,10 @@ test('a compute shows its address only while active', () => {
     updatedAt: 'now',
     lastError: 'earlier crash',
     resumeCount: 3,
+    cu: 0.5,
   });
+  // Where the answer shows the project's range too.
+  assert.deepEqual(computeView(c, { minMilli: 250, maxMilli: 2000 }), { id: 'shop-c1', projectId: 'shop', state: 'frozen', updatedAt: 'now', resumeCount: 3, cu: 0.5, minCu: 0.25, maxCu: 2 });
 });
 
 test('owner passwords are long, URL-safe and distinct; verifiers are what MariaDB stores', () => {

@@ -38,8 +38,10 @@ stateStoreContract('sqlite', () => {
 test('the state file and its write-ahead log are private (0600), also when the file existed with looser rights', async () => {
   const file = join(dir.path, 'private.db');
   const { store } = await openStateStore({ location: file });
-  const c = { id: 'p-c1', projectId: 'p', state: 'stopped' as const, createdAt: 'a', updatedAt: 'a', resumeCount: 0, version: 1 };
-  await store.createProject({ id: 'p', name: 'p', createdAt: 'a', ownerUser: 'owner', ownerVerifier: '*00', computeId: 'p-c1', computeSeq: 1 }, c);
+  const c = { id: 'p-c1', projectId: 'p', state: 'stopped' as const, createdAt: 'a', updatedAt: 'a', resumeCount: 0, version: 1, sizeMilli: 250 };
+  const range = { minMilli: 250, maxMilli: 1000 };
+  const quota = { cuMsPerMonth: null, storageBytes: null };
+  await store.createProject({ id: 'p', name: 'p', createdAt: 'a', ownerUser: 'owner', ownerVerifier: '*00', computeId: 'p-c1', computeSeq: 1, range, quota }, c);
   for (const name of (await readdir(dir.path)).filter((n) => n.startsWith('private.db'))) {
     assert.equal((await stat(join(dir.path, name))).mode & 0o777, 0o600, name);
   }

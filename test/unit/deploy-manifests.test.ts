@@ -123,12 +123,16 @@ describe('deploy manifests', () => {
     const needed: [string, string[]][] = [
       ['statefulsets', ['get', 'list', 'create', 'delete']],
       ['statefulsets/scale', ['get', 'update']],
-      ['pods', ['list', 'watch']],
+      ['pods', ['get', 'list', 'watch']],
+      ['pods/resize', ['patch']],
       ['services', ['create', 'delete']],
       ['secrets', ['create', 'delete']],
       ['persistentvolumeclaims', ['list', 'delete']],
     ];
     for (const [resource, verbs] of needed) for (const v of verbs) assert.ok(allows(resource, v), `${v} ${resource}`);
+    assert.ok(role.rules.some((r: any) => r.apiGroups.includes('metrics.k8s.io') && r.resources.includes('pods') && r.verbs.includes('get')), 'pod metrics');
+    // Resizing goes through the pod, never the StatefulSet's template: no update or patch of statefulsets.
+    assert.ok(!role.rules.some((r: any) => r.resources.includes('statefulsets') && (r.verbs.includes('update') || r.verbs.includes('patch'))));
   });
 
   it('the compute example is what the driver creates', () => {

@@ -307,3 +307,35 @@ test('a storm of 200 clients on a sleeping project: one wake, all connected', as
   assert.deepEqual(await wakeOutcomes(proxy.cfg.metrics), { ok: 200 });
   assert.equal(await clientsWaiting(proxy.cfg.metrics), 0);
 });
+
+test("the session's state: waiting_for_wake while held, the opener's connecting state while it opens, then what it was", async () => {
+  const answer = later<BackendAddress>();
+  const ctx = fakeWakeContext(new FakeResolver(new ScriptedControlPlane(answer.promise)));
+  ctx.state = 'idle';
+  ctx.stateSince = 1;
+  const opening = later<{ addr: BackendAddress }>();
+  const seen: string[] = [];
+  const opener = {
+    connectingState: 'waiting_for_connection' as const,
+    open: (addr: BackendAddress) => {
+      seen.push(ctx.state);
+      return opening.promise.then(() => ({ addr }));
+    },
+    isFinal: () => false,
+  };
+  const done = wakeAndConnect(ctx, SHOP, opener);
+  await settle();
+  assert.equal(ctx.state, 'waiting_for_wake');
+  assert.ok(ctx.stateSince > 1);
+  answer.resolve(ADDR_A);
+  await settle();
+  assert.deepEqual(seen, ['waiting_for_connection']);
+  opening.resolve({ addr: ADDR_A });
+  await done;
+  // The caller says what comes next (relaying); an opener without a connecting state leaves the state as it was.
+  const plain = fakeWakeContext(new FakeResolver(new ScriptedControlPlane(ADDR_A)));
+  plain.state = 'handshake';
+  plain.stateSince = 5;
+  await wakeAndConnect(plain, SHOP, new ScriptedOpener('ok'));
+  assert.deepEqual({ state: plain.state, since: plain.stateSince }, { state: 'handshake', since: 5 });
+});
