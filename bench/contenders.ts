@@ -1,4 +1,5 @@
-// Who is compared: a direct connection, HAProxy in TCP mode, and the proxy in
+// Who is compared: a direct connection, HAProxy in TCP mode, a bare Node
+// pipe() relay (what Node's sockets alone cost), and the proxy in
 // each pool mode, all in front of the same compute (bench-target.ts). The list
 // is data so that pool modes slot in as the proxy grows them; a contender that
 // cannot run here (no HAProxy installed, a pool mode the proxy rejects) is
@@ -14,6 +15,7 @@ import { findFreePort } from '../control-plane/drivers/free-port.js';
 import { VERIFY_OPTIONS } from '../cli/tables.js';
 import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
+import { startNodeRelay } from './node-relay.js';
 import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
 import { BASELINE_MODES, type BaselineMode } from './options.js';
@@ -24,7 +26,7 @@ export type PoolMode = (typeof POOL_MODES)[number];
 export interface ContenderSpec {
   id: string;
   label: string;
-  kind: 'direct' | 'haproxy' | 'proxy';
+  kind: 'direct' | 'haproxy' | 'node-relay' | 'proxy';
   poolMode?: PoolMode;
   /** Run the --baseline build's proxy instead of this one. */
   baseline?: boolean;
@@ -33,6 +35,7 @@ export interface ContenderSpec {
 export const CONTENDERS: ContenderSpec[] = [
   { id: 'direct', label: 'direct', kind: 'direct' },
   { id: 'haproxy', label: 'HAProxy (TCP)', kind: 'haproxy' },
+  { id: 'node-relay', label: 'Node pipe() relay', kind: 'node-relay' },
   ...POOL_MODES.map((m): ContenderSpec => ({ id: `proxy-${m}`, label: `proxy ${m}`, kind: 'proxy', poolMode: m })),
 ];
 
@@ -106,6 +109,10 @@ export async function startContenders(
         const h = await startHaproxy(binary, backend, ctx.workDir, join(ctx.outDir, 'logs', `${scenario}-haproxy.log`));
         stops.push(h.stop);
         running.push({ spec, endpoint: at(h.port), pid: h.pid });
+      } else if (spec.kind === 'node-relay') {
+        const r = await startNodeRelay(backend);
+        stops.push(r.stop);
+        running.push({ spec, endpoint: at(r.port), pid: r.pid });
       } else if (!modes.includes(mode)) {
         skipped.push({ spec, reason: `--pool-mode takes ${modes.join(', ')}` });
       } else if (mode === 'pipe') {

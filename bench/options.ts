@@ -55,7 +55,7 @@ const QUICK: BenchProfile = {
   coldWake: { runs: 5 },
   storm: { clients: 200, workers: 2 },
   // Connect paths need longer than a second before the proxy's JIT settles.
-  churn: { threads: 4, seconds: 3, warmupSeconds: 2, workers: 2 },
+  churn: { threads: 8, seconds: 3, warmupSeconds: 2, workers: 2 },
   tls: { connectThreads: [1], selectThreads: [8], seconds: 2, warmupSeconds: 2, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
   // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.

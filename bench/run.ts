@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { cleanupAll, trackDir } from './cleanup.js';
 import { fdLimit } from './proc-info.js';
 import { findHaproxy } from './haproxy.js';
+import { summarizeProfiles } from './report/profile-summary.js';
 import { startBenchTarget, type BenchTarget } from './bench-target.js';
 import { MARIADBD } from './mariadb.js';
 import { parseBenchOptions, USAGE, type ScenarioId } from './options.js';
@@ -85,6 +86,11 @@ async function main(): Promise<number> {
   } finally {
     say('stopping everything the bench started');
     await cleanupAll();
+  }
+  if (cpuProfDir) {
+    const profiles = await summarizeProfiles(cpuProfDir);
+    results.push(profiles);
+    process.stdout.write(`\n${renderScenario(profiles)}\n\n`);
   }
   const meta: RunMeta = {
     startedAt: started.toISOString(),

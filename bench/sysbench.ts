@@ -1,6 +1,8 @@
 // sysbench's oltp_point_select as the load generator: a C client whose own
 // cost is small next to the server's, so it measures the path, not itself.
 // Its text report is parsed for queries/s, errors and the latency histogram.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BENCH_DATABASE } from './mariadb.js';
 import type { Endpoint } from './contenders.js';
 import { Histogram } from './histogram.js';
@@ -20,16 +22,32 @@ export function findSysbench(): Promise<string | undefined> {
   return findExecutable('sysbench');
 }
 
-function commonArgs(e: Endpoint, tableSize: number): string[] {
+/** Where and as whom sysbench connects. */
+function connectionArgs(e: Endpoint): string[] {
   return [
-    'oltp_point_select',
     `--mysql-host=${e.host}`,
     `--mysql-port=${e.port}`,
     `--mysql-user=${e.user}`,
     `--mysql-password=${e.password}`,
     `--mysql-db=${BENCH_DATABASE}`,
-    '--tables=1',
-    `--table-size=${tableSize}`,
+  ];
+}
+
+function commonArgs(e: Endpoint, tableSize: number): string[] {
+  return ['oltp_point_select', ...connectionArgs(e), '--tables=1', `--table-size=${tableSize}`];
+}
+
+/** A timed run with the latency histogram; a failed query is counted rather than ending the run. */
+function runArgs(threads: number, seconds: number, extra: string[] = []): string[] {
+  return [
+    `--threads=${threads}`,
+    `--time=${seconds}`,
+    '--events=0',
+    '--histogram=on',
+    '--percentile=99',
+    '--mysql-ignore-errors=all',
+    ...extra,
+    'run',
   ];
 }
 
@@ -61,20 +79,51 @@ export async function runSysbench(binary: string, e: Endpoint, load: SysbenchLoa
   const args = [
     ...commonArgs(e, tableSize),
     ...(e.tls ? ['--mysql-ssl=on'] : []),
-    `--threads=${threads}`,
-    `--time=${seconds}`,
-    '--events=0',
-    '--histogram=on',
-    '--percentile=99',
-    // A failed query is counted rather than ending the run.
-    '--mysql-ignore-errors=all',
-    ...(load.reportEverySecond ? ['--report-interval=1'] : []),
-    ...(load.rate ? [`--rate=${load.rate}`] : []),
-    'run',
+    ...runArgs(threads, seconds, [
+      ...(load.reportEverySecond ? ['--report-interval=1'] : []),
+      ...(load.rate ? [`--rate=${load.rate}`] : []),
+    ]),
   ];
   const r = await runCommand(binary, args, (seconds + 30) * 1_000, e.tls ? { cwd: tlsDir! } : {});
   if (r.code !== 0) throw new Error(`sysbench run failed: ${lastLines(r.stdout + r.stderr)}`);
   return parseSysbenchReport(r.stdout);
+}
+
+/**
+ * sysbench's connect loop: each event connects (a new MySQL connection from
+ * the C client library), runs SELECT 1 and disconnects, so what is measured is
+ * the path's connection setup, not a Node client's. The script is written into
+ * dir (the bench's scratch directory) on first use.
+ */
+const CHURN_SCRIPT = `-- one event: connect, SELECT 1, disconnect
+function thread_init()
+  drv = sysbench.sql.driver()
+end
+function event()
+  local con = drv:connect()
+  con:query("SELECT 1")
+  con:disconnect()
+end
+`;
+
+export interface SysbenchChurnRun {
+  /** Connections (events) per second. */
+  rate: number;
+  connections: number;
+  errors: number;
+  histogram: Histogram;
+}
+
+export async function runSysbenchChurn(binary: string, e: Endpoint, dir: string, threads: number, seconds: number): Promise<SysbenchChurnRun> {
+  const script = join(dir, 'churn.lua');
+  await writeFile(script, CHURN_SCRIPT);
+  const args = [script, ...connectionArgs(e), ...runArgs(threads, seconds)];
+  const r = await runCommand(binary, args, (seconds + 30) * 1_000, { cwd: dir });
+  if (r.code !== 0) throw new Error(`sysbench churn failed: ${lastLines(r.stdout + r.stderr)}`);
+  const report = parseSysbenchReport(r.stdout);
+  const m = /^\s*transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/m.exec(r.stdout);
+  if (!m) throw new Error(`sysbench churn report has no transactions line:\n${lastLines(r.stdout)}`);
+  return { rate: Number(m[2]), connections: Number(m[1]), errors: report.errors, histogram: report.histogram };
 }
 
 /** Reads the "queries:", "ignored errors:", "total time:" lines and the histogram. */

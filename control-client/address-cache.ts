@@ -31,6 +31,12 @@ export class AddressCache {
     private readonly o: AddressCacheOptions = {},
   ) {}
 
+  /** The address get() would hand back at once, if it holds a fresh one. */
+  peek(key: string): BackendAddress | undefined {
+    const hit = this.addresses.get(key);
+    return hit && hit.expiresAt > Date.now() ? hit.addr : undefined;
+  }
+
   /**
    * The cached address, or the one being fetched, or a new fetch. Each caller
    * gives up on its own signal; the shared fetch runs on regardless, bounded by
@@ -72,8 +78,7 @@ export class AddressCache {
 
   /** Whether a fresh cached address exists (a connect failure then merits one more wake). */
   has(key: string): boolean {
-    const hit = this.addresses.get(key);
-    return hit !== undefined && hit.expiresAt > Date.now();
+    return this.peek(key) !== undefined;
   }
 
   invalidate(key: string, addr?: BackendAddress): void {

@@ -129,6 +129,7 @@ export function createControlApiResolver(opts: ControlApiResolverOptions): Compu
 
   return {
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
+    cached: (project) => cache.peek(project),
     invalidate: (project, addr) => cache.invalidate(project, addr),
     entries: () => cache.entries(),
     async close() {

@@ -122,11 +122,17 @@ export function createControlApiVerifiers(opts: ControlApiVerifierOptions): Role
     while (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
   }
 
+  function fresh(key: string): RoleVerifier | undefined {
+    const hit = cache.get(key);
+    return hit && Date.now() - hit.storedAt < opts.ttlMs ? hit.value : undefined;
+  }
+
   return {
+    cached: (project, user) => fresh(`${project}\u0000${user}`),
     get(project, user, signal) {
       const key = `${project}\u0000${user}`;
-      const hit = cache.get(key);
-      if (hit && Date.now() - hit.storedAt < opts.ttlMs) return Promise.resolve(hit.value);
+      const hit = fresh(key);
+      if (hit) return Promise.resolve(hit);
       let pending = inflight.get(key);
       if (!pending) {
         const generation = generations.get(key) ?? 0;

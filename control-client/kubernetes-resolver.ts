@@ -67,6 +67,7 @@ export function createKubernetesResolver(opts: KubernetesResolverOptions): Compu
 
   return {
     resolve: (project, signal) => cache.get(project, signal, () => wake(project)),
+    cached: (project) => cache.peek(project),
     invalidate: (project, addr) => cache.invalidate(project, addr),
     entries: () => cache.entries(),
     close() {

@@ -5,6 +5,7 @@ import type { BackendAddress } from '../backend/address.js';
 export function createStaticResolver(addr: BackendAddress): ComputeResolver {
   return {
     resolve: () => Promise.resolve(addr),
+    cached: () => addr,
     invalidate: () => {},
     close: () => Promise.resolve(),
   };

@@ -17,6 +17,12 @@ export interface ResolverEntry {
 export interface ComputeResolver {
   /** Resolve a project to a serving compute, waking it if it sleeps. */
   resolve(project: string, signal: AbortSignal): Promise<BackendAddress>;
+  /**
+   * What resolve() would answer at once from what it holds, without asking or
+   * waking; undefined when it would have to. Lets the connect path skip a
+   * wait's timer and signal when the address is known.
+   */
+  cached?(project: string): BackendAddress | undefined;
   /** A connect to `addr` failed: forget it so the next resolve wakes again. */
   invalidate(project: string, addr: BackendAddress): void;
   /** Its cached addresses and wakes in flight; absent where nothing is cached (a static backend). */

@@ -8,6 +8,8 @@ import type { UserAccounts } from '../accounts/account.js';
 export interface RoleVerifierClient {
   /** The accounts for (project, user); for an unknown project, none. Throws RoleVerifierError when it cannot say. */
   get(project: string, user: string, signal: AbortSignal): Promise<UserAccounts>;
+  /** What get() would answer at once from its cache, or undefined when it would have to ask. */
+  cached?(project: string, user: string): UserAccounts | undefined;
   /**
    * Ask past the cache, and have the source re-read an awake compute first: for a
    * password that did not match, or an address no account admits, in case the

@@ -84,7 +84,8 @@ export async function attachPassthrough(
       backend.socket.destroy();
       return null;
     }
-    ctx.cfg.sourceAddress.learn(backend.socket.localAddress);
+    // Only a proxy that judges logins itself needs the address (a getsockname per connection otherwise).
+    if (ctx.cfg.verifiers) ctx.cfg.sourceAddress.learn(backend.socket.localAddress);
     const clientLeftover = ctx.client.detach();
     const backendLeftover = backend.channel.detach();
     ctx.client.write(auth.final.payload, auth.final.sequenceId);

@@ -149,6 +149,9 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
 
 async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
   const { verifiers } = login.ctx.cfg;
+  // From the cache: no wait, so no need of the session's abort signal (made on first read).
+  const known = fresh ? undefined : verifiers!.cached?.(login.project, login.route.backendUser);
+  if (known) return known;
   try {
     return fresh
       ? await verifiers!.refresh(login.project, login.route.backendUser, login.ctx.abort.signal)
@@ -173,8 +176,9 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
     }
     if (failures >= accounts.policy.maxPasswordErrors) return { ok: false, error: userBlocked(), countsAsPasswordError: false };
   }
-  // With no method at all (an unreadable row, a reserved name), no password passes.
-  let last: Attempt = { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
+  // Filled in by a method that refused; the refusal is made only when needed (an
+  // error's stack trace costs more than checking a right password).
+  let last: Attempt | undefined;
   for (const method of account.methods) {
     const { plugin } = method;
     if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
@@ -196,7 +200,8 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
       last = { ok: false, error: accessDenied(login.user, login.ip, true), countsAsPasswordError: false };
     }
   }
-  return last;
+  // With no method at all (an unreadable row, a reserved name), no password passes.
+  return last ?? { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
 }
 
 /** The client's mysql_native_password answer, switching it to that plugin first if it answered with another. */

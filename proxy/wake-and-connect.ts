@@ -72,6 +72,13 @@ export async function wakeAndConnect<T>(
 /** Hold the client while its compute wakes, within the wake bound and the per-project waiting limit. */
 async function waitForCompute(ctx: WakeContext, project: string, route: Route, signal: AbortSignal): Promise<BackendAddress> {
   const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
+  // Known and fresh: the client does not wait, so no waiting slot, timer or signal.
+  const known = resolver.cached?.(project);
+  if (known) {
+    metrics.wakeRequests.inc({ outcome: 'ok' });
+    metrics.connectPhase.observe({ phase: 'wake' }, 0);
+    return known;
+  }
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();

@@ -1,5 +1,7 @@
 // Scenario 4: connection churn. Each client loop connects, runs SELECT 1 and
-// disconnects, as a serverless function or a PHP request does. In pipe mode
+// disconnects, as a serverless function or a PHP request does. The load is
+// sysbench's connect loop (a C client, cheap next to what it measures) where
+// installed, mysql2 in worker processes otherwise. In pipe mode
 // the proxy pays for the whole handshake (greeting, auth switch, backend
 // connect and login) on every query, which the point-select scenario never
 // shows; in the pooled modes a verified client borrows a logged-in backend from
@@ -11,24 +13,31 @@ import { startContenders } from '../contenders.js';
 import { runMysql2Load } from '../mysql2-load.js';
 import { barChart, cdfChart } from '../report/svg-charts.js';
 import { fmtRatio, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
-import { startWorkers } from '../workers/worker-pool.js';
+import { findSysbench, runSysbenchChurn } from '../sysbench.js';
+import { startWorkers, type WorkerGroup } from '../workers/worker-pool.js';
 
 const ID = 'churn';
 
 export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<ScenarioResult> {
   const p = ctx.profile.churn;
   const set = await startContenders(ctx, ID, target);
-  const workers = await startWorkers('load-worker.js', p.workers).catch(async (err) => {
-    await set.stop();
-    throw err;
-  });
+  const sysbench = await findSysbench();
+  let workers: WorkerGroup | undefined;
   try {
+    if (!sysbench) workers = await startWorkers('load-worker.js', p.workers);
     const group = `${p.threads} threads`;
     let seconds = p.warmupSeconds;
     const measure: Measure = async (c) => {
-      const r = await runMysql2Load(workers, c.endpoint, 'churn', p.threads, seconds, 0);
+      if (sysbench) {
+        const r = await runSysbenchChurn(sysbench, c.endpoint, ctx.workDir, p.threads, seconds);
+        return { rate: r.rate, ops: r.connections, errors: r.errors, histogram: r.histogram };
+      }
+      const r = await runMysql2Load(workers!, c.endpoint, 'churn', p.threads, seconds, 0);
       return { rate: r.rate, ops: r.ops, errors: r.errors, firstError: r.firstError, histogram: r.histogram };
     };
+    const generator = sysbench
+      ? `sysbench's connect loop (a Lua event: connect with the C client, SELECT 1, disconnect), ${p.threads} threads`
+      : `mysql2 (promise API) in ${p.workers} worker processes, ${p.threads} loops in all (sysbench not installed)`;
     say(`${ID}: warming up`);
     for (const c of set.running) await measure(c, group);
     seconds = p.seconds;
@@ -58,8 +67,9 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
       ],
       targets: churnTargets(summaries, samples, group),
       notes: [
-        `Load: mysql2 (promise API) in ${p.workers} worker processes, ${p.threads} loops in all, ${p.seconds} s per run, ${ctx.profile.rounds} rounds alternated.`,
+        `Load: ${generator}, ${p.seconds} s per run, ${ctx.profile.rounds} rounds alternated (rotated start).`,
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
+        'Node pipe() relay is a bare `net` relay (accept, connect, pipe both ways) in its own process: what Node\'s sockets alone cost, against which the proxy\'s own work shows.',
         'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session is `dev` in front of the control plane, which checks the password itself and lends a pooled, logged-in backend (reset with COM_RESET_CONNECTION on quit). Its CPU figure includes the idle control plane in the same process.',
         '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
@@ -68,7 +78,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
       data: { samples: samples.map((s) => ({ ...s, histogram: s.histogram.toJSON() })), summaries },
     };
   } finally {
-    await workers.stop();
+    await workers?.stop();
     await set.stop();
   }
 }

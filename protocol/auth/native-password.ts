@@ -12,6 +12,7 @@
 //
 // An empty password is "no password": an empty token, stage1 and verifier, as MariaDB
 // stores '' (not a hash of '') for an account without one.
+import * as crypto from 'node:crypto';
 import { createHash, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { ProtocolError } from '../protocol-error.js';
 
@@ -21,7 +22,12 @@ export const SCRAMBLE_LENGTH = 20;
 
 const EMPTY = Buffer.alloc(0);
 
+// crypto.hash (Node 20.12+, 21.7+) hashes in one call, without a Hash object: about
+// half the cost of createHash for inputs this small, three times per verified login.
+const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
+
 function sha1(...parts: Buffer[]): Buffer {
+  if (oneShot) return oneShot('sha1', parts.length === 1 ? parts[0]! : Buffer.concat(parts), 'buffer');
   const h = createHash('sha1');
   for (const part of parts) h.update(part);
   return h.digest();

@@ -97,25 +97,57 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
     else caps = (caps & ~CLIENT_PLUGIN_AUTH) >>> 0;
   }
 
-  let connectAttributes: Array<[string, string]> | null = null;
-  if (caps & CLIENT_CONNECT_ATTRS) {
-    const attrs = new PacketReader(r.lenencBytes('connection attributes'), 0, LABEL);
-    connectAttributes = [];
-    while (attrs.remaining > 0) {
-      const key = attrs.lenencString('connection attribute name');
-      connectAttributes.push([key, attrs.lenencString(`value of connection attribute ${JSON.stringify(key)}`)]);
-    }
-  }
+  const attributes = caps & CLIENT_CONNECT_ATTRS ? checkedAttributes(r.lenencBytes('connection attributes')) : null;
 
+  // connectAttributes decodes the checked block on first read (and keeps what is set).
+  let pairs: Array<[string, string]> | null | undefined = attributes ? undefined : null;
   return {
-    ...prefix,
     capabilities: caps,
+    maxPacketSize: prefix.maxPacketSize,
+    charset: prefix.charset,
+    mariadbCapabilities: prefix.mariadbCapabilities,
     user,
     authResponse: Buffer.from(authResponse),
     database,
     authPluginName,
-    connectAttributes,
+    get connectAttributes() {
+      return pairs === undefined ? (pairs = readAttributes(attributes!)) : pairs;
+    },
+    set connectAttributes(v) {
+      pairs = v;
+    },
   };
+}
+
+/**
+ * Checks the attribute block's framing now (a bad block fails the parse, as
+ * before) but makes no strings: only a login to the compute reads the pairs
+ * (a passthrough, or a pooled connection being opened), so a client served
+ * from the pool never pays for them. The block is copied out of the payload.
+ */
+function checkedAttributes(block: Buffer): Buffer {
+  const r = new PacketReader(block, 0, LABEL);
+  try {
+    while (r.remaining > 0) {
+      r.skip(r.lenencInt('connection attribute name'), 'connection attribute name');
+      r.skip(r.lenencInt('connection attribute value'), 'connection attribute value');
+    }
+  } catch (err) {
+    // A bad block: decode it to fail with the error that names the attribute.
+    readAttributes(block);
+    throw err;
+  }
+  return Buffer.from(block);
+}
+
+function readAttributes(block: Buffer): Array<[string, string]> {
+  const attrs = new PacketReader(block, 0, LABEL);
+  const out: Array<[string, string]> = [];
+  while (attrs.remaining > 0) {
+    const key = attrs.lenencString('connection attribute name');
+    out.push([key, attrs.lenencString(`value of connection attribute ${JSON.stringify(key)}`)]);
+  }
+  return out;
 }
 
 /**

@@ -115,3 +115,21 @@ test('clear forgets every address', async () => {
   cache.clear();
   assert.equal(cache.has('shop'), false);
 });
+
+test('peek: the address get() would hand back at once, none while a fetch is pending or once it expired or failed', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000 });
+  const cache = new AddressCache(5_000);
+  assert.equal(cache.peek('shop'), undefined);
+  const answer = later<BackendAddress>();
+  const pending = cache.get('shop', live(), scriptedFetch(answer.promise));
+  assert.equal(cache.peek('shop'), undefined, 'a wake in flight is not an answer');
+  answer.resolve(A);
+  await pending;
+  assert.equal(cache.peek('shop'), A);
+  cache.invalidate('shop', A);
+  assert.equal(cache.peek('shop'), undefined, 'a failed connect drops it');
+  await cache.get('shop', live(), scriptedFetch(B));
+  assert.equal(cache.peek('shop'), B);
+  t.mock.timers.tick(5_001);
+  assert.equal(cache.peek('shop'), undefined, 'expired');
+});

@@ -149,6 +149,24 @@ test('answers expire after ttlMs, so a changed password is seen', async () => {
   }
 });
 
+test('cached(): what get() would answer at once, nothing before a fetch, after ttlMs or after invalidate', async () => {
+  hits.clear();
+  const client = createControlApiVerifiers({ url, ttlMs: 40 });
+  try {
+    assert.equal(client.cached?.('shop', 'app'), undefined);
+    const fetched = await client.get('shop', 'app', live());
+    assert.equal(client.cached?.('shop', 'app'), fetched);
+    assert.equal(count('shop', 'app'), 1, 'cached() asks nothing');
+    client.invalidate('shop', 'app');
+    assert.equal(client.cached?.('shop', 'app'), undefined);
+    await client.get('shop', 'app', live());
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(client.cached?.('shop', 'app'), undefined, 'expired');
+  } finally {
+    await client.close();
+  }
+});
+
 test('concurrent gets share one request; one caller giving up does not fail the others', async () => {
   hits.clear();
   delayMs = 50;
