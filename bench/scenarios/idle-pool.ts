@@ -31,20 +31,29 @@ class ComputeWatch {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly conn: mysql.Connection) {}
+  constructor(
+    private readonly conn: mysql.Connection,
+    private readonly user: string,
+  ) {}
 
   static async open(stack: WakeStack, p: ProjectAccess): Promise<ComputeWatch> {
     const addr = await stack.address(p.computeId);
-    return new ComputeWatch(await mysql.createConnection({ ...addr, user: p.ownerUser, password: p.password }));
+    return new ComputeWatch(await mysql.createConnection({ ...addr, user: p.ownerUser, password: p.password }), p.ownerUser);
   }
 
-  /** Threads_connected less this admin connection; Max_used_connections as the server counts it (this one included). */
+  /**
+   * maxThreads: the proxy's logins (the project's user, less this admin connection);
+   * maxUsed: Max_used_connections as the server counts it, which also holds this admin
+   * login and the control plane's health probe.
+   */
   async sample(): Promise<void> {
-    const [rows] = await this.conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Threads_connected', 'Max_used_connections')");
-    for (const r of rows as Array<{ Variable_name: string; Value: string }>) {
-      if (r.Variable_name === 'Threads_connected') this.maxThreads = Math.max(this.maxThreads, Number(r.Value) - 1);
-      if (r.Variable_name === 'Max_used_connections') this.maxUsed = Math.max(this.maxUsed, Number(r.Value));
-    }
+    const [rows] = await this.conn.query(
+      "SELECT (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = ?) - 1 AS mine, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'MAX_USED_CONNECTIONS') AS used",
+      [this.user],
+    );
+    const r = (rows as Array<{ mine: unknown; used: unknown }>)[0]!;
+    this.maxThreads = Math.max(this.maxThreads, Number(r.mine));
+    this.maxUsed = Math.max(this.maxUsed, Number(r.used));
   }
 
   start(everyMs: number): void {
@@ -99,14 +108,16 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
   const all = <T extends WorkerMessage>(type: string, timeoutMs: number) => Promise.all(group.workers.map((w: Worker) => w.next<T>(type, timeoutMs)));
   try {
     const watch = await ComputeWatch.open(stack, project);
-    watch.start(200);
+    watch.start(100);
     const pinsBefore = await pins(adminPort);
     group.workers.forEach((w, i) =>
-      w.send({ type: 'open', driver: DRIVERS[i]!, host: '127.0.0.1', port: stack.proxyPort, user: project.user, password: project.password, count: p.clientsPerDriver, inFlight: 20 }),
+      w.send({ type: 'open', driver: DRIVERS[i]!, host: '127.0.0.1', port: stack.proxyPort, user: project.user, password: project.password, count: p.clientsPerDriver, inFlight: p.loginsInFlight }),
     );
     const opened = await all<Opened>('opened', 120_000);
     const pinsAfterSetup = await pins(adminPort);
-    say(`${ID}: ${opened.map((o, i) => `${DRIVERS[i]} ${o.opened}`).join(', ')} connected; pins ${show(pinsAfterSetup)}`);
+    await watch.sample();
+    const setupThreads = watch.maxThreads;
+    say(`${ID}: ${opened.map((o, i) => `${DRIVERS[i]} ${o.opened}`).join(', ')} connected; pins ${show(pinsAfterSetup)}; compute connections so far ${setupThreads}`);
     group.workers.forEach((w) => w.send({ type: 'run', ms: p.runSeconds * 1_000, periodMs: p.periodMs }));
     const ran = await all<Ran>('ran', p.runSeconds * 1_000 + 60_000);
     const idleFrom = Date.now();
@@ -139,11 +150,12 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
     const connected = opened.reduce((s, o) => s + o.opened, 0);
     const latencies = answered.flatMap((a) => a.latencies);
     const errors = sum(answered);
-    const maxUsed = Math.max(watch.maxUsed, lastWatch.maxUsed) - 1; // less the admin connection
+    const maxUsed = Math.max(watch.maxUsed, lastWatch.maxUsed);
+    const maxProxy = Math.max(watch.maxThreads, lastWatch.maxThreads);
     const setupPins = total(pinsAfterSetup) - total(pinsBefore);
     const runPins = total(pinsAfterRun) - total(pinsAfterSetup);
     const targets: TargetCheck[] = [
-      { name: `${ID}: compute connections under ${clients} clients (pool max at its default)`, target: `<= ${MAX_COMPUTE_CONNECTIONS}`, measured: String(maxUsed), met: maxUsed <= MAX_COMPUTE_CONNECTIONS },
+      { name: `${ID}: compute connections under ${clients} clients (pool max at its default)`, target: `<= ${MAX_COMPUTE_CONNECTIONS}`, measured: String(maxProxy), met: maxProxy <= MAX_COMPUTE_CONNECTIONS },
       { name: `${ID}: session pins from the drivers' setup and statements`, target: '0', measured: String(setupPins + runPins), met: setupPins + runPins === 0 },
       { name: `${ID}: compute asleep under idle, connected clients`, target: `within ${p.maxIdleSeconds} s`, measured: Number.isFinite(sleptMs) ? `${fmt(sleptMs / 1_000)} s` : 'never', met: Number.isFinite(sleptMs) },
       { name: `${ID}: every client's next statement answered, one wake`, target: `${clients} answered, 1 wake, 0 errors`, measured: `${latencies.length} answered, ${wakes} wake(s), ${total(errors)} errors`, met: latencies.length === clients && wakes === 1 && total(errors) === 0 },
@@ -156,11 +168,12 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
       tables: [
         {
           title: '',
-          columns: ['clients connected', 'statements', 'compute connections max', 'pins at setup', 'pins while running', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
+          columns: ['clients connected', 'statements', 'compute connections after logins', 'compute connections max', 'pins at setup', 'pins while running', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
           rows: [[
             `${connected}/${clients}`,
+            String(setupThreads),
             String(ran.reduce((s, r) => s + r.statements, 0) + connected + latencies.length),
-            `${maxUsed} (Threads_connected max ${watch.maxThreads})`,
+            `${maxProxy} (Max_used_connections ${maxUsed})`,
             show(pinsAfterSetup),
             show(Object.fromEntries(Object.entries(pinsAfterRun).map(([k, v]) => [k, v - (pinsAfterSetup[k] ?? 0)]).filter(([, v]) => (v as number) > 0))),
             fmt(sleptMs / 1_000),
@@ -175,12 +188,12 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
       charts: [],
       targets,
       notes: [
-        `Method: \`wake-proxy dev --auth verify --pool-mode transaction --idle-timeout ${p.idleTimeoutSeconds}s\` (--pool-max-per-compute at its default); ${p.clientsPerDriver} mysql2 clients (execute(), a binary prepared statement) in one process and ${p.clientsPerDriver} npm mariadb clients (execute() and query() by halves) in another, logging in 20 at a time per driver; each runs SELECT ? + 0 and checks the answer, about every ${p.periodMs} ms (0.5-1.5x, random) for ${p.runSeconds} s. Compute connections are the compute's Max_used_connections read over a direct login to it (not through the proxy), less that admin connection; Threads_connected sampled every 200 ms alongside. Pins are the proxy's wakeproxy_pool_session_pins_total.`,
+        `Method: \`wake-proxy dev --auth verify --pool-mode transaction --idle-timeout ${p.idleTimeoutSeconds}s\` (--pool-max-per-compute at its default); ${p.clientsPerDriver} mysql2 clients (execute(), a binary prepared statement) in one process and ${p.clientsPerDriver} npm mariadb clients (execute() and query() by halves) in another, logging in ${p.loginsInFlight} at a time per driver; each runs SELECT ? + 0 and checks the answer, about every ${p.periodMs} ms (0.5-1.5x, random) for ${p.runSeconds} s. Compute connections are the proxy's logins as the compute lists them (information_schema.PROCESSLIST, the project's user), sampled every 100 ms over a direct login to the compute (not through the proxy) and less that login; Max_used_connections beside it also counts the admin login and the control plane's health probe. Pins are the proxy's wakeproxy_pool_session_pins_total.`,
         `Then every client stays connected and idle; "asleep after" runs from the end of the load until the control plane reports the compute no longer active. Each client then sends its next statement at a random moment within ${p.periodMs} ms; its latency is from sending to the checked answer, the first ones including the wake.`,
         ...Object.entries(errors).map(([k, v]) => `error x${v}: ${k}`),
         `Result: ${pass ? 'PASS' : 'FAIL'} against the issue's figures (<= ${MAX_COMPUTE_CONNECTIONS} compute connections, 0 pins, compute asleep, woken once, 0 errors).`,
       ],
-      data: { profile: p, connected, pinsBefore, pinsAfterSetup, pinsAfterRun, maxUsed, maxThreads: watch.maxThreads, sleptMs, wakes, latencies, errors },
+      data: { profile: p, connected, setupThreads, pinsBefore, pinsAfterSetup, pinsAfterRun, maxUsed, maxProxy, sleptMs, wakes, latencies, errors },
     };
   } finally {
     await group.stop();
