@@ -168,7 +168,7 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
       tables: [
         {
           title: '',
-          columns: ['clients connected', 'statements', 'compute connections after logins', 'compute connections max', 'pins at setup', 'pins while running', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
+          columns: ['clients connected', 'compute connections after logins', 'statements', 'compute connections max', 'pins at setup', 'pins while running', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
           rows: [[
             `${connected}/${clients}`,
             String(setupThreads),
