@@ -5,19 +5,12 @@
 // pause (idle but connected) and release; every statement's answer is checked.
 import mysql from 'mysql2/promise';
 import mariadb from 'mariadb';
-import { reportFailure } from './worker-pool.js';
+import { reportFailure, type OpenClients } from './worker-pool.js';
 
 export type Driver = 'mysql2' | 'mariadb';
 
-interface Open {
-  type: 'open';
+interface Open extends OpenClients {
   driver: Driver;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  count: number;
-  inFlight: number;
 }
 
 interface Run {
