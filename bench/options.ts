@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls', 'autoscale', 'noisy-neighbour'] as const;
+export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls', 'autoscale', 'noisy-neighbour', 'idle-pool'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchProfile {
@@ -31,6 +31,8 @@ export interface BenchProfile {
   };
   /** Victim latency beside a neighbour idle and saturated by turns (phaseMs each); `contrast` repeats it without cgroups. */
   neighbours: { seconds: number; phaseMs: number; victimRate: number; burners: number; tableSize: number; contrast: boolean };
+  /** Application pools in transaction mode: clients per driver, how long they run a statement per period, then idle until the compute sleeps. */
+  idlePool: { clientsPerDriver: number; loginsInFlight: number; runSeconds: number; periodMs: number; idleTimeoutSeconds: number; maxIdleSeconds: number };
 }
 
 export interface BenchOptions {
@@ -61,6 +63,7 @@ const QUICK: BenchProfile = {
   // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.
   autoscale: { threads: [1, 4, 16], stepSeconds: 15, leadSeconds: 4, downAfterSeconds: 15, idleTimeoutSeconds: 45, maxIdleSeconds: 80, tableSize: 10_000 },
   neighbours: { seconds: 20, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: false },
+  idlePool: { clientsPerDriver: 100, loginsInFlight: 20, runSeconds: 20, periodMs: 1_000, idleTimeoutSeconds: 5, maxIdleSeconds: 60 },
 };
 
 const FULL: BenchProfile = {
@@ -74,6 +77,7 @@ const FULL: BenchProfile = {
   idle: { clients: 10_000, workers: 4 },
   autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
   neighbours: { seconds: 40, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: true },
+  idlePool: { clientsPerDriver: 100, loginsInFlight: 20, runSeconds: 60, periodMs: 1_000, idleTimeoutSeconds: 10, maxIdleSeconds: 90 },
 };
 
 export const USAGE = `Usage: npm run bench -- [options]

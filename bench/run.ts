@@ -27,6 +27,7 @@ import { runTls } from './scenarios/tls.js';
 import { startWakeStack, type WakeStack } from './wake-stack.js';
 import { runAutoscale, startAutoscaleStack } from './scenarios/autoscale.js';
 import { runNoisyNeighbour } from './scenarios/noisy-neighbour.js';
+import { runIdlePool } from './scenarios/idle-pool.js';
 
 const RESULTS_ROOT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
     idle: () => runIdleClients(ctx),
     autoscale: async () => runAutoscale(ctx, await startAutoscaleStack(ctx)),
     'noisy-neighbour': () => runNoisyNeighbour(ctx),
+    'idle-pool': () => runIdlePool(ctx),
   };
   try {
     for (const id of parsed.scenarios) {

@@ -3,17 +3,9 @@
 // release, then closes them all. Opening is paced (a bounded number in flight)
 // so the listener's accept backlog never overflows.
 import mysql from 'mysql2/promise';
-import { reportFailure } from './worker-pool.js';
+import { reportFailure, type OpenClients } from './worker-pool.js';
 
-interface Open {
-  type: 'open';
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  count: number;
-  inFlight: number;
-}
+type Open = OpenClients;
 
 const held: mysql.Connection[] = [];
 

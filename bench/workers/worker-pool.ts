@@ -12,6 +12,17 @@ export interface WorkerMessage {
   [key: string]: unknown;
 }
 
+/** What a worker that holds clients is told to open: `count` logins, `inFlight` at a time. */
+export interface OpenClients {
+  type: 'open';
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  count: number;
+  inFlight: number;
+}
+
 export interface Worker {
   send(m: WorkerMessage): void;
   /** The next message of this type; rejects on timeout, a 'failed' message or an early exit. */
