@@ -13,7 +13,7 @@
 import type { BackendAddress } from '../backend/address.js';
 import { describeCompute, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { ComputePool, type PoolCounts } from './compute-pool.js';
-import type { KeyPool } from './key-pool.js';
+import { keyPoolId, type KeyPool } from './key-pool.js';
 import { startJanitor } from './janitor.js';
 import { poolSettings, type BackendPoolOptions, type PoolSettings, type ReleaseOptions } from './pool-options.js';
 import { BackendEntry, type PooledBackend } from './pooled-backend.js';
@@ -45,6 +45,14 @@ export interface BackendPools {
    * PoolClosedError, or the login's own error (BackendLoginError for nativeLogin).
    */
   acquire(key: BackendKey, login: BackendLogin, signal?: AbortSignal): Promise<PooledBackend>;
+  /**
+   * An idle connection for `key` at once, when one is ready without a check (alive, idle
+   * less than pingAfterIdleMs), else null and nothing changes: acquire() then does the
+   * rest. Transaction pooling borrows per statement; this spares it a promise chain,
+   * an abort signal and two key strings. Keep passing the same `key` object: its pool
+   * is remembered for it.
+   */
+  tryAcquire(key: BackendKey): PooledBackend | null;
   /**
    * Give a connection back: reset and kept; or destroyed when `dirty`, when the reset or
    * the state check fails, when it died, or when its compute was dropped. Never rejects.
@@ -108,6 +116,8 @@ class KeyedBackendPools implements BackendPools {
   private readonly stopJanitor: () => void;
   private closed = false;
   private nextId = 1;
+  /** tryAcquire()'s memory: the key pool each key object found last (checked still current before use). */
+  private readonly known = new WeakMap<BackendKey, KeyPool>();
 
   constructor(private readonly settings: PoolSettings) {
     this.stopJanitor = startJanitor(this.computes, settings);
@@ -152,6 +162,24 @@ class KeyedBackendPools implements BackendPools {
     } finally {
       kp.acquiring--;
     }
+  }
+
+  tryAcquire(key: BackendKey): PooledBackend | null {
+    if (this.closed) return null;
+    let kp = this.known.get(key);
+    // The janitor forgets unused key pools and computes, and a drop replaces a compute: look again then.
+    if (!kp || kp.compute.dropped || kp.compute.keys.get(kp.id) !== kp || this.computes.get(kp.compute.id) !== kp.compute) {
+      kp = this.computes.get(addrId(key.addr))?.keys.get(keyPoolId(key));
+      if (!kp) return null;
+      this.known.set(key, kp);
+    }
+    const { idle } = kp;
+    const entry = idle[idle.length - 1];
+    if (!entry || !entry.alive || Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs) return null;
+    kp.takeIdle();
+    entry.lent = true;
+    entry.borrows++;
+    return entry;
   }
 
   /** Log in on a slot this borrower holds; a failure frees the slot and goes to this borrower. */

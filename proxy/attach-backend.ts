@@ -41,6 +41,13 @@ export interface OwnBackend extends Attached {
 /** Borrows a pooled connection like the session's first, waking its compute if need be. */
 export type Borrow = (signal?: AbortSignal) => Promise<PooledBackend>;
 
+/**
+ * A pooled connection like the session's first at once, without a promise: when the
+ * compute's address is cached and an idle connection is ready (see BackendPools.tryAcquire).
+ * Null: use Borrow.
+ */
+export type BorrowAtOnce = () => PooledBackend | null;
+
 /** A pooled connection (verified, session or transaction mode): it goes back to `pooling.pools` at the end. */
 export interface BorrowedBackend extends Attached {
   kind: 'pooled';
@@ -48,6 +55,8 @@ export interface BorrowedBackend extends Attached {
   pooled: PooledBackend;
   /** Another connection like `pooled`: transaction mode's later statements. */
   borrow: Borrow;
+  /** Transaction mode only. */
+  borrowAtOnce: BorrowAtOnce | null;
 }
 
 export type AttachedBackend = OwnBackend | BorrowedBackend;
@@ -112,7 +121,8 @@ export async function attachVerified(
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
-    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow };
+    const borrowAtOnce = pooling.mode === 'transaction' ? idleBorrower(ctx, route, pooling.pools, key) : null;
+    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
@@ -180,6 +190,28 @@ function pooledBorrower(
       throw loginFailure(ctx, route, err);
     });
 }
+
+/**
+ * Borrow's shortcut for transaction mode's statements: no wake to wait for, no connection
+ * to check. Counted as a resolution like Borrow's, but not as a connect phase (nothing
+ * connects). The full key is made once per compute address, so the pool finds its key
+ * pool by object.
+ */
+function idleBorrower(ctx: SessionContext, route: Route, pools: BackendPools, key: Omit<BackendKey, 'addr'>): BorrowAtOnce {
+  const project = limitKey(route);
+  const { resolver, metrics } = ctx.cfg;
+  let full: BackendKey | null = null;
+  return () => {
+    const addr = resolver.cached?.(project);
+    if (!addr) return null;
+    if (full?.addr !== addr) full = { ...key, addr };
+    const got = pools.tryAcquire(full);
+    if (got) metrics.wakeRequests.inc(RESOLVED);
+    return got;
+  };
+}
+
+const RESOLVED = { outcome: 'ok' } as const;
 
 /**
  * The pool key of a verified client (what makes a compute connection fit it), but

@@ -4,7 +4,7 @@ import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow } from './attach-backend.js';
+import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
 import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
@@ -47,6 +47,7 @@ interface PooledReady extends ReadyBase {
   pooling: PoolsInUse;
   pooled: PooledBackend;
   borrow: Borrow;
+  borrowAtOnce: BorrowAtOnce | null;
 }
 
 type Ready = PipedReady | PooledReady;
@@ -156,7 +157,7 @@ function readyFrom(backend: AttachedBackend, project: string | undefined, releas
     const { socket, backendLeftover, addr } = backend;
     return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
-  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, releaseSlot, who };
+  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, borrowAtOnce: backend.borrowAtOnce, releaseSlot, who };
 }
 
 /**
@@ -215,6 +216,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     hook: kill,
     ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
     borrow: ready.borrow,
+    ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => {
