@@ -206,12 +206,10 @@ function idleBorrower(ctx: SessionContext, route: Route, pools: BackendPools, ke
     if (!addr) return null;
     if (full?.addr !== addr) full = { ...key, addr };
     const got = pools.tryAcquire(full);
-    if (got) metrics.wakeRequests.inc(RESOLVED);
+    if (got) metrics.pending.wakesOk.n++;
     return got;
   };
 }
-
-const RESOLVED = { outcome: 'ok' } as const;
 
 /**
  * The pool key of a verified client (what makes a compute connection fit it), but

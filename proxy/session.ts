@@ -228,7 +228,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
       enterHolding(ctx, backend !== null);
       if (backend) {
         kill.addr = backend.key.addr;
-        metrics.poolBorrows.inc();
+        metrics.pending.poolBorrows.n++;
         if (project) untrack = activity?.track(project, ctx.socket);
       } else {
         untrack?.();
