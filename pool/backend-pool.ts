@@ -106,6 +106,7 @@ function computeDropped(key: BackendKey, compute: string): ComputeDroppedError {
 }
 
 const NEVER = new AbortController().signal;
+const DONE = Promise.resolve();
 
 export function createBackendPools(opts: BackendPoolOptions): BackendPools {
   return new KeyedBackendPools(poolSettings(opts));
@@ -167,8 +168,8 @@ class KeyedBackendPools implements BackendPools {
   tryAcquire(key: BackendKey): PooledBackend | null {
     if (this.closed) return null;
     let kp = this.known.get(key);
-    // The janitor forgets unused key pools and computes, and a drop replaces a compute: look again then.
-    if (!kp || kp.compute.dropped || kp.compute.keys.get(kp.id) !== kp || this.computes.get(kp.compute.id) !== kp.compute) {
+    // The janitor forgets unused key pools (and then their computes), and a drop replaces a compute: look again then.
+    if (!kp || kp.forgotten || kp.compute.dropped) {
       kp = this.computes.get(addrId(key.addr))?.keys.get(keyPoolId(key));
       if (!kp) return null;
       this.known.set(key, kp);
@@ -227,20 +228,35 @@ class KeyedBackendPools implements BackendPools {
     return false;
   }
 
-  async release(backend: PooledBackend, { dirty, reset = true }: ReleaseOptions): Promise<void> {
+  release(backend: PooledBackend, opts: ReleaseOptions): Promise<void> {
     const entry = backend as BackendEntry;
     if (!(entry instanceof BackendEntry) || !entry.lent) {
       this.settings.log.warn({ backend: (entry as Partial<BackendEntry>).id }, 'release of a backend that is not on loan ignored');
-      return;
+      return DONE;
     }
     entry.lent = false;
-    let why = dirty ? 'returned dirty' : this.unfit(entry);
-    if (!why && reset) {
+    // Transaction pooling gives a connection back after every statement, mostly without a reset: no promise then.
+    if (opts.reset === false || opts.dirty) {
+      this.keepUnless(entry, opts.dirty ? 'returned dirty' : this.unfit(entry));
+      return DONE;
+    }
+    return this.resetAndKeep(entry);
+  }
+
+  /** A connection back from its borrower that asked for a reset: reset, checked, and kept if fit. */
+  private async resetAndKeep(entry: BackendEntry): Promise<void> {
+    let why = this.unfit(entry);
+    if (!why) {
       const check = await this.settings.checks
         .reset(entry, entry.key.database, entry.baseline, this.settings.resetTimeoutMs)
         .catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
       why = check.ok ? this.unfit(entry) : `reset failed: ${check.reason}`;
     }
+    this.keepUnless(entry, why);
+  }
+
+  /** Back to its compute (a waiter or the idle list), or closed for `why`. */
+  private keepUnless(entry: BackendEntry, why: string | null): void {
     if (why) this.discard(entry, why);
     else entry.home.compute.giveBack(entry, Date.now());
   }
