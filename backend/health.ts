@@ -8,6 +8,9 @@
 // sequence ids and reply kinds checked, so replies left over from a client that quit
 // mid-command shift the expected pattern and fail the check.
 import {
+  readSessionState,
+  CLIENT_IGNORE_SPACE,
+  CLIENT_INTERACTIVE,
   writeComInitDb,
   writeComPing,
   writeComQuery,
@@ -15,25 +18,60 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { runCommands, type CommandTarget } from './query.js';
+import { SETTINGS_SELECT, TRACKING_ON, replayedIndex, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
 export interface SessionBaseline {
   database: string | null;
   role: string | null;
+  /** A tracked connection's replayed settings (transaction pooling): its login values. */
+  settings?: SessionSettings;
+  /**
+   * The compute's init_connect as it stood at login, when the server ran it for this
+   * user (no CONNECTION ADMIN or SUPER); null otherwise. A new client on a reused
+   * connection has it run again (runInitConnect), where a login would.
+   */
+  initConnect?: string | null;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
-export type HealthCheck = { ok: true } | { ok: false; reason: string; timedOut?: boolean };
+export type HealthCheck = { ok: true; settings?: SessionSettings } | { ok: false; reason: string; timedOut?: boolean };
 
-const BASELINE_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
+/**
+ * init_connect when the server runs it for the logged-in account, else NULL: accounts with
+ * SUPER or CONNECTION ADMIN (granted to the account itself, not a role) skip it.
+ */
+const INIT_CONNECT_SQL =
+  "IF(@@GLOBAL.init_connect = '' OR EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') " +
+  "AND GRANTEE = CONCAT('''', REPLACE(LEFT(CURRENT_USER(), LENGTH(CURRENT_USER()) - LOCATE('@', REVERSE(CURRENT_USER()))), '''', ''''''), " +
+  "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), NULL, @@GLOBAL.init_connect)";
+const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
+/**
+ * After COM_RESET_CONNECTION, MariaDB 10.11 reads @@profiling as 0 but goes on recording
+ * statements, and keeps the history: a connection whose client turned profiling on
+ * would show its statements, and the pool's, to the next client. Its history (SHOW
+ * PROFILES is not recorded itself) is empty unless that happened; then it is destroyed.
+ */
+const PROFILES_SQL = 'SHOW PROFILES';
+/** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${SETTINGS_SELECT}`;
 
-/** Read right after login, before the first client sees the connection. */
+/**
+ * Read right after login, before the first client sees the connection; a tracked one
+ * (`target.tracked`) has its trackers turned on in the same round trip.
+ */
 export async function readBaseline(target: CommandTarget, timeoutMs: number): Promise<SessionBaseline> {
-  const [reply] = await runCommands(target, [writeComQuery(BASELINE_SQL)], timeoutMs);
-  const row = baselineRow(reply!);
-  if (!row) throw new Error(`unexpected reply to the baseline query (${describe(reply!)})`);
+  const replies = await runCommands(target, baselineCommands(target), timeoutMs);
+  if (replies.length > 1 && replies[0]!.kind !== 'ok') throw new Error(`turning the session trackers on answered ${describe(replies[0]!)}`);
+  const reply = replies[replies.length - 1]!;
+  const row = baselineRow(reply, target.tracked === true);
+  if (!row) throw new Error(`unexpected reply to the baseline query (${describe(reply)})`);
   return row;
+}
+
+function baselineCommands(target: CommandTarget): Buffer[] {
+  return target.tracked ? [writeComQuery(TRACKING_ON), writeComQuery(TRACKED_BASELINE_SQL)] : [writeComQuery(BASELINE_SQL)];
 }
 
 export async function resetBackend(
@@ -44,21 +82,52 @@ export async function resetBackend(
 ): Promise<HealthCheck> {
   const commands = [writeComResetConnection()];
   if (database) commands.push(writeComInitDb(database));
-  commands.push(writeComQuery(BASELINE_SQL));
+  const restore = clientFlagSettings(target.capabilities);
+  if (restore) commands.push(writeComQuery(restore));
+  const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
+  commands.push(...baselineCommands(target));
   let replies: CommandReply[];
   try {
     replies = await runCommands(target, commands, timeoutMs);
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
-  for (const reply of replies.slice(0, -1)) {
-    if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
+  for (const [i, reply] of replies.slice(0, -1).entries()) {
+    if (i === profilesAt) {
+      if (reply.kind !== 'rows') return { ok: false, reason: `SHOW PROFILES answered ${describe(reply)}` };
+      if (reply.rows.length > 0) return { ok: false, reason: 'a client turned profiling on: the history would show to the next' };
+    } else if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
   }
-  const row = baselineRow(replies[replies.length - 1]!);
+  const row = baselineRow(replies[replies.length - 1]!, target.tracked === true);
   if (!row) return { ok: false, reason: `state check answered ${describe(replies[replies.length - 1]!)}` };
   if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
   if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
-  return { ok: true };
+  return row.settings ? { ok: true, settings: row.settings } : { ok: true };
+}
+
+/**
+ * Runs init_connect on a reused connection for a new client, as the server does at
+ * login: as one compound statement (init_connect may hold several, and the connection
+ * need not allow multi-statements). A tracked connection's settings follow what it
+ * reports. Throws when it fails: the server refuses such a login.
+ */
+export async function runInitConnect(target: CommandTarget & { settings: SessionSettings | null }, sql: string, timeoutMs: number): Promise<void> {
+  const [reply] = await runCommands(target, [writeComQuery(`BEGIN NOT ATOMIC ${sql}; END`)], timeoutMs);
+  if (reply!.kind === 'error') throw new Error(`init_connect failed: ${reply!.error.code} ${reply!.error.message}`);
+  const state = reply!.kind === 'ok' ? reply!.ok.sessionState : undefined;
+  const current = target.settings;
+  if (!state || !current) return;
+  readSessionState(state, 0, state.length, {
+    variable(name, value) {
+      const i = replayedIndex(name);
+      if (i >= 0) current.values[i] = value;
+    },
+    schema(name) {
+      current.database = name;
+    },
+    stateChanged() {},
+    other() {},
+  });
 }
 
 export async function pingBackend(target: CommandTarget, timeoutMs: number): Promise<HealthCheck> {
@@ -70,11 +139,28 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
   }
 }
 
-function baselineRow(reply: CommandReply): SessionBaseline | null {
-  if (reply.kind !== 'rows' || reply.columns.length !== 2 || reply.rows.length !== 1) return null;
-  const [database, role] = reply.rows[0]!;
-  return { database: database ?? null, role: role ?? null };
+/**
+ * What the login's client flags set and COM_RESET_CONNECTION takes back to the global
+ * values (MariaDB 10.11): CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode, and
+ * CLIENT_INTERACTIVE makes wait_timeout interactive_timeout. Null when neither.
+ */
+export function clientFlagSettings(capabilities: number): string | null {
+  const parts: string[] = [];
+  if (capabilities & CLIENT_IGNORE_SPACE) parts.push("sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'IGNORE_SPACE')");
+  if (capabilities & CLIENT_INTERACTIVE) parts.push('wait_timeout = @@GLOBAL.interactive_timeout');
+  return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
 }
+
+function baselineRow(reply: CommandReply, tracked: boolean): SessionBaseline | null {
+  const columns = tracked ? 3 + SETTINGS_COLUMNS : 3;
+  if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
+  const [database, role, initConnect, ...settings] = reply.rows[0]!;
+  const row: SessionBaseline = { database: database ?? null, role: role ?? null, initConnect: initConnect ?? null };
+  if (tracked) row.settings = settingsFromRow(settings, row.database);
+  return row;
+}
+
+const SETTINGS_COLUMNS = SETTINGS_SELECT.split(',').length;
 
 function describe(reply: CommandReply): string {
   if (reply.kind === 'error') return `error ${reply.error.code}`;

@@ -57,6 +57,11 @@ export interface BackendKey {
    * expiry, global privileges) is not lent to a login judged against the new one.
    */
   account?: string;
+  /**
+   * Transaction pooling: CLIENT_SESSION_TRACK is negotiated with the compute whatever
+   * the client did, and the session trackers are on (backend/session-settings.ts).
+   */
+  tracked?: boolean;
 }
 
 /** A connection that finished its login; its socket is paused, with nothing unread. */

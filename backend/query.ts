@@ -10,6 +10,8 @@ export interface CommandTarget {
   /** The connection's negotiated capabilities: they decide how replies look. */
   capabilities: number;
   mariadbCapabilities: number;
+  /** Its session trackers are on (transaction pooling): the pool turns them on again after a reset. */
+  tracked?: boolean;
 }
 
 const MAX_REPLY_PACKET = 16 * 1024 * 1024;

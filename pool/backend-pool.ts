@@ -17,6 +17,7 @@ import { keyPoolId, type KeyPool } from './key-pool.js';
 import { startJanitor } from './janitor.js';
 import { poolSettings, type BackendPoolOptions, type PoolSettings, type ReleaseOptions } from './pool-options.js';
 import { BackendEntry, type PooledBackend } from './pooled-backend.js';
+import { copySettings } from '../backend/session-settings.js';
 
 export type { BackendPoolOptions, PoolChecks, ReleaseOptions } from './pool-options.js';
 export type { PoolCounts } from './compute-pool.js';
@@ -196,6 +197,7 @@ class KeyedBackendPools implements BackendPools {
     }
     try {
       entry.baseline = await this.settings.checks.readBaseline(entry, this.settings.resetTimeoutMs);
+      if (entry.baseline.settings) entry.settings = copySettings(entry.baseline.settings);
     } catch (err) {
       this.discard(entry, `baseline check failed: ${(err as Error).message}`);
       throw err;
@@ -251,6 +253,10 @@ class KeyedBackendPools implements BackendPools {
         .reset(entry, entry.key.database, entry.baseline, this.settings.resetTimeoutMs)
         .catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
       why = check.ok ? this.unfit(entry) : `reset failed: ${check.reason}`;
+      if (check.ok) {
+        entry.settings = check.settings ?? null;
+        entry.restoring = null;
+      }
     }
     this.keepUnless(entry, why);
   }

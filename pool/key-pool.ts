@@ -100,5 +100,5 @@ export class KeyPool {
  */
 export function keyPoolId(key: BackendKey): string {
   const db = key.database === null ? '-' : `${key.database.length}:${key.database}`;
-  return `${key.capabilities >>> 0}/${key.mariadbCapabilities >>> 0}/${key.charset}/${key.account ?? ''}/${db}/${key.user}`;
+  return `${key.tracked ? 'T' : ''}${key.capabilities >>> 0}/${key.mariadbCapabilities >>> 0}/${key.charset}/${key.account ?? ''}/${db}/${key.user}`;
 }

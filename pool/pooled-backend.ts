@@ -6,6 +6,7 @@ import type { Greeting } from '../protocol/index.js';
 import type { BackendKey, LoggedInBackend } from '../backend/login.js';
 import type { CommandTarget } from '../backend/query.js';
 import type { SessionBaseline } from '../backend/health.js';
+import type { SessionSettings } from '../backend/session-settings.js';
 import type { KeyPool } from './key-pool.js';
 import { quitConnection } from '../backend/quit-connection.js';
 
@@ -23,6 +24,19 @@ export interface PooledBackend extends CommandTarget {
   readonly borrows: number;
   /** Never lend it again: it is destroyed when released (a KILL aimed at its thread may land late). */
   retire(reason: string): void;
+  /** Its session trackers are on (transaction pooling). */
+  readonly tracked: boolean;
+  /** Its replayed settings as they were right after login: a new client's own. Null when not tracked. */
+  readonly loginSettings: SessionSettings | null;
+  /** Its replayed settings now, kept up to date by whoever holds it. Null when not tracked. */
+  settings: SessionSettings | null;
+  /**
+   * Variables a `SET STATEMENT ... FOR` changed for one statement: the server reports
+   * their restored values with a later statement, which is not a change of that one's.
+   */
+  restoring: Set<string> | null;
+  /** init_connect when the server ran it at this connection's login (backend/health.ts), else null. */
+  readonly initConnect: string | null;
 }
 
 export class BackendEntry implements PooledBackend {
@@ -37,6 +51,9 @@ export class BackendEntry implements PooledBackend {
   /** When it last went idle (epoch ms). */
   idleSince = 0;
   baseline: SessionBaseline = { database: null, role: null };
+  readonly tracked: boolean;
+  settings: SessionSettings | null = null;
+  restoring: Set<string> | null = null;
   private deadReason: string | null = null;
   private readonly onClose = () => this.markDead('connection closed');
   private readonly onIdleData = () => this.markDead('unexpected bytes while idle');
@@ -51,10 +68,19 @@ export class BackendEntry implements PooledBackend {
     this.key = home.key;
     this.capabilities = home.key.capabilities;
     this.mariadbCapabilities = home.key.mariadbCapabilities;
+    this.tracked = home.key.tracked === true;
     this.socket = conn.socket;
     this.greeting = conn.greeting;
     conn.socket.on('close', this.onClose);
     if (conn.socket.destroyed) this.markDead('connection closed');
+  }
+
+  get initConnect(): string | null {
+    return this.baseline.initConnect ?? null;
+  }
+
+  get loginSettings(): SessionSettings | null {
+    return this.baseline.settings ?? null;
   }
 
   get threadId(): number {

@@ -136,6 +136,8 @@ export class FrameScanner {
           const m = n < wanted ? n : wanted;
           this.wanted = wanted - m;
           sink.onPayload(chunk, pos, pos + m);
+          // The sink saw enough to want the rest (wantRest()): it follows in this chunk too.
+          if (this.wanted < 0 && m < n) sink.onPayload(chunk, pos + m, pos + n);
         }
         pos += n;
         this.fragmentLeft -= n;
@@ -155,6 +157,14 @@ export class FrameScanner {
     if (this.atBoundary) return;
     const where = this.headerFill > 0 ? `${this.headerFill} bytes into a header` : 'inside a packet';
     throw new ProtocolError(`${what} ended ${where}`);
+  }
+
+  /**
+   * Called by the sink from onPayload: it wants the current packet's whole payload after
+   * all (its first bytes said so: an OK whose session state must be read).
+   */
+  wantRest(): void {
+    if (this.wanted >= 0) this.wanted = WHOLE_PAYLOAD;
   }
 
   /** Forget the packet being read: the caller took its bytes elsewhere (a byte pipe). */

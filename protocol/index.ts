@@ -26,3 +26,4 @@ export * from './prepare-reply.js';
 export * from './result-set.js';
 export * from './text-result-writer.js';
 export * from './reply-tracker.js';
+export * from './session-state.js';

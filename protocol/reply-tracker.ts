@@ -15,6 +15,14 @@
 // column definitions, with CURSOR_EXISTS in the status; a COM_STMT_FETCH reply is rows
 // and an EOF only (expectRows). Checked against MariaDB 10.11, with and without
 // CLIENT_DEPRECATE_EOF.
+//
+// With a SessionStateWatcher (transaction pooling, where the proxy negotiates
+// CLIENT_SESSION_TRACK with the compute whatever the client did), every OK is read
+// whole and a flagged one's session-state block handed to the watcher. The tracker then
+// also says what to send the client (`output`): the chunk as it came (the usual case,
+// nothing copied), or pieces without the replies the proxy sent for itself (`expect(true)`)
+// and, for a client without CLIENT_SESSION_TRACK, with flagged OKs rewritten as it
+// expects them. A packet that may need rewriting is held back until it ends.
 // https://mariadb.com/kb/en/result-set-packets/
 import {
   CLIENT_DEPRECATE_EOF,
@@ -29,6 +37,8 @@ import {
   SERVER_STATUS_CURSOR_EXISTS,
 } from './constants.js';
 import { FrameScanner, MAX_PAYLOAD_LENGTH, type FrameSink } from './frame-scanner.js';
+import { framePacket } from './framing.js';
+import { okLayout, withoutSessionState } from './session-state.js';
 import { PROGRESS_REPORT_ERROR_CODE } from './packets/err-packet.js';
 import { ProtocolError } from './protocol-error.js';
 
@@ -38,6 +48,14 @@ export interface ReplyEnd {
   /** Some result of the reply had SERVER_SESSION_STATE_CHANGED (needs CLIENT_SESSION_TRACK). */
   stateChanged: boolean;
   failed: boolean;
+}
+
+/** Who reads the session state of the OKs a tracker sees. */
+export interface SessionStateWatcher {
+  /** An OK in buf[start, end) whose session-state block begins at `stateAt`; `swallowed`: a reply the proxy sent for itself. */
+  onSessionState(buf: Buffer, start: number, end: number, stateAt: number, swallowed: boolean): void;
+  /** The client did not negotiate CLIENT_SESSION_TRACK: flagged OKs are rewritten without their session state. */
+  readonly strip: boolean;
 }
 
 type State = 'first' | 'columns' | 'columns_eof' | 'rows';
@@ -72,6 +90,26 @@ export class ReplyTracker implements FrameSink {
   private copied: Buffer | null = null;
   /** Size of the last length-encoded integer read by lenenc(). */
   private lenencSize = 0;
+  // Reading OKs whole (with a watcher).
+  /** The packet is an OK read whole: a view of the chunk, or `okCopy` when it came in pieces. */
+  private okWhole = false;
+  private okBuf: Buffer = EMPTY;
+  private okAt = 0;
+  private okFill = 0;
+  private okCopy: Buffer | null = null;
+  /** Per pending reply, in order: whether the proxy sent it for itself (its packets go nowhere). */
+  private readonly swallow: boolean[] = [];
+  private swallowing = 0;
+  // What to send the client (with a watcher), while a push runs.
+  /** After push(): the pieces to send the client, or null to send the chunk as it came. */
+  output: Buffer[] | null = null;
+  /** Bytes of the packet being read (or a header cut short) from earlier chunks, not sent yet. */
+  private held: Buffer[] | null = null;
+  /** Where the current packet's header began in the chunk, -1: in an earlier one. */
+  private packetAt = -1;
+  private inPacket = false;
+  /** Bytes of the current chunk before this offset are decided (sent or dropped). */
+  private sentTo = 0;
   /** Replies expected and ended so far, to place the rare rows-only ones (expectRows). */
   private expected = 0;
   private ended = 0;
@@ -87,6 +125,7 @@ export class ReplyTracker implements FrameSink {
     mariadbCapabilities: number,
     initialStatus: number,
     private readonly onReply: (end: ReplyEnd) => void,
+    private readonly watcher: SessionStateWatcher | null = null,
   ) {
     this.deprecateEof = (capabilities & CLIENT_DEPRECATE_EOF) !== 0;
     this.cachedMetadata = (mariadbCapabilities & MARIADB_CLIENT_CACHE_METADATA) !== 0;
@@ -104,10 +143,14 @@ export class ReplyTracker implements FrameSink {
     return this.infile;
   }
 
-  /** A command went to the server: one more reply to wait for. */
-  expect(): void {
+  /** A command went to the server: one more reply to wait for; `swallow` (with a watcher): the proxy's own, not the client's. */
+  expect(swallow = false): void {
     this.pendingReplies++;
     this.expected++;
+    if (this.watcher) {
+      this.swallow.push(swallow);
+      if (swallow) this.swallowing++;
+    }
   }
 
   /** A COM_STMT_FETCH went: its reply is rows and an EOF, without a column count or definitions. */
@@ -128,9 +171,19 @@ export class ReplyTracker implements FrameSink {
    * connection is then out of step and must go.
    */
   push(chunk: Buffer): void {
+    if (!this.watcher) {
+      this.scanner.scan(chunk);
+      // A packet still arriving keeps its head, not the chunk it was seen in.
+      if (this.head === chunk) this.copyHead();
+      return;
+    }
+    this.output = null;
+    this.sentTo = 0;
+    if (this.inPacket) this.packetAt = -1; // it began in an earlier chunk
     this.scanner.scan(chunk);
-    // A packet still arriving keeps its head, not the chunk it was seen in.
     if (this.head === chunk) this.copyHead();
+    if (this.okWhole && this.okBuf === chunk) this.copyOk(this.okAt, this.okFill);
+    this.chunkDone(chunk);
   }
 
   /** The server's stream ended here: ProtocolError if inside a packet or with a reply pending. */
@@ -140,17 +193,26 @@ export class ReplyTracker implements FrameSink {
   }
 
   /** Only a packet's head decides anything: the rest (rows, large or not) is skipped unseen. */
-  onPacketStart(length: number): number {
+  onPacketStart(length: number, _sequenceId: number, headerAt: number): number {
     if (this.pendingReplies === 0) {
       throw new ProtocolError(`server sent a ${length}-byte packet while no reply was pending`);
     }
     this.packetLength = length;
     this.headFill = 0;
     if (length === MAX_PAYLOAD_LENGTH) this.checkLargePacket();
+    if (this.watcher) this.packetStarts(headerAt);
     return HEAD_LENGTH;
   }
 
   onPayload(chunk: Buffer, start: number, end: number): void {
+    if (this.watcher) {
+      if (this.headFill === 0 && this.okWanted(chunk[start]!)) {
+        this.okWhole = true;
+        this.okFill = 0;
+        this.scanner.wantRest();
+      }
+      if (this.okWhole) this.okBytes(chunk, start, end);
+    }
     const want = Math.min(this.packetLength, HEAD_LENGTH);
     if (this.headFill === 0) {
       if (end - start >= want) {
@@ -169,10 +231,14 @@ export class ReplyTracker implements FrameSink {
     this.headFill += take;
   }
 
-  onPacketEnd(): boolean {
+  onPacketEnd(chunk: Buffer, end: number, sequenceId: number): boolean {
+    const swallowed = this.swallow[0] === true;
+    let replacement: Buffer | null = null;
+    if (this.okWhole) replacement = this.readOk(swallowed);
     this.packetDone();
     // Let go of the chunk: an idle tracker should not keep the last read alive.
     this.head = EMPTY;
+    if (this.watcher) this.packetEnds(chunk, end, sequenceId, swallowed, replacement);
     return false;
   }
 
@@ -269,7 +335,114 @@ export class ReplyTracker implements FrameSink {
     this.stateChanged = false;
     this.infile = false;
     this.pendingReplies--;
+    if (this.watcher && this.swallow.shift()) {
+      this.swallowing--;
+      // The proxy's own command: its status is the connection's, but the client is told nothing.
+      if (!failed) return;
+      throw new ProtocolError('a command the proxy sent for itself failed');
+    }
     this.onReply(end);
+  }
+
+  /** Whether a packet starting with `first` is an OK to read whole (one that may carry session state). */
+  private okWanted(first: number): boolean {
+    if (this.packetLength === MAX_PAYLOAD_LENGTH) return false;
+    if (this.state === 'first') return first === OK_HEADER;
+    return this.state === 'rows' && this.deprecateEof && first === EOF_HEADER;
+  }
+
+  private okBytes(chunk: Buffer, start: number, end: number): void {
+    if (this.okFill === 0) {
+      this.okBuf = chunk;
+      this.okAt = start;
+      this.okFill = end - start;
+      return;
+    }
+    if (this.okBuf === chunk && this.okAt + this.okFill === start) {
+      this.okFill += end - start; // the rest of the same chunk (see FrameScanner.wantRest)
+      return;
+    }
+    if (this.okBuf !== this.okCopy) this.copyOk(this.okAt, this.okFill);
+    const need = this.okFill + (end - start);
+    if (this.okBuf.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, 2 * this.okBuf.length));
+      this.okBuf.copy(grown, 0, 0, this.okFill);
+      this.okBuf = this.okCopy = grown;
+    }
+    chunk.copy(this.okBuf, this.okFill, start, end);
+    this.okFill = need;
+  }
+
+  /** The OK seen so far into the tracker's own bytes: its chunk is gone after this push. */
+  private copyOk(at: number, fill: number): void {
+    let copy = this.okCopy;
+    if (!copy || copy.length < Math.max(fill, this.packetLength)) copy = this.okCopy = Buffer.allocUnsafe(Math.max(64, this.packetLength));
+    this.okBuf.copy(copy, 0, at, at + fill);
+    this.okBuf = copy;
+    this.okAt = 0;
+  }
+
+  /** A whole OK: its session state to the watcher; for a client that does not track, the OK it should get instead (or null). */
+  private readOk(swallowed: boolean): Buffer | null {
+    this.okWhole = false;
+    const buf = this.okBuf;
+    const start = this.okAt;
+    const end = start + this.okFill;
+    this.okBuf = EMPTY;
+    if (this.okFill !== this.packetLength) throw new ProtocolError('OK packet read short');
+    const { stateAt } = okLayout(buf, start, end);
+    if (stateAt < 0) return null;
+    this.watcher!.onSessionState(buf, start, end, stateAt, swallowed);
+    return this.watcher!.strip && !swallowed ? withoutSessionState(buf, start, end) : null;
+  }
+
+  private packetStarts(headerAt: number): void {
+    this.inPacket = true;
+    if (headerAt >= 0 && this.held) this.release(); // a header cut short that began no packet of ours
+    this.packetAt = headerAt;
+  }
+
+  /** The packet in chunk[packetAt or earlier, end) is whole: it goes on, is replaced, or is dropped. */
+  private packetEnds(chunk: Buffer, end: number, sequenceId: number, swallowed: boolean, replacement: Buffer | null): void {
+    this.inPacket = false;
+    if (!swallowed && replacement === null) {
+      if (this.held) this.release();
+      return;
+    }
+    // Up to the packet's start goes on; the packet itself (held parts included) does not.
+    const out = (this.output ??= []);
+    const start = this.packetAt >= 0 ? this.packetAt : 0;
+    if (this.packetAt >= 0 && this.held) this.release();
+    this.held = null;
+    if (start > this.sentTo) out.push(chunk.subarray(this.sentTo, start));
+    if (replacement) out.push(framePacket(replacement, sequenceId));
+    this.sentTo = end;
+  }
+
+  /** After a chunk: what it sends, and what of it waits for the next one. */
+  private chunkDone(chunk: Buffer): void {
+    let keepFrom = chunk.length;
+    if (this.swallowing > 0 || this.watcher!.strip) {
+      // Held: a packet that may yet be dropped or rewritten (its first byte unseen, an OK, the proxy's own), or a header cut short.
+      if (this.inPacket && (this.headFill === 0 || this.okWhole || this.swallow[0] === true)) {
+        keepFrom = this.packetAt >= 0 ? this.packetAt : this.sentTo;
+      } else if (!this.inPacket && this.scanner.partialHeader > 0) {
+        keepFrom = chunk.length - this.scanner.partialHeader;
+      }
+    }
+    if (keepFrom === chunk.length && this.held) this.release();
+    if (this.output === null && this.sentTo === 0 && keepFrom === chunk.length) return;
+    const out = (this.output ??= []);
+    if (keepFrom > this.sentTo) out.push(chunk.subarray(this.sentTo, keepFrom));
+    if (keepFrom < chunk.length) (this.held ??= []).push(chunk.subarray(Math.max(keepFrom, this.sentTo)));
+  }
+
+  /** Held bytes turned out to go on as they are: before anything of the current chunk. */
+  private release(): void {
+    const held = this.held!;
+    this.held = null;
+    const out = (this.output ??= []);
+    for (const piece of held) out.push(piece);
   }
 
   /** Status flags of an OK packet (header 0x00 or 0xfe) from its head. */

@@ -3,8 +3,12 @@
 // with the stage1 it recovered).
 import type { Socket } from 'node:net';
 import {
+  CLIENT_SESSION_TRACK,
+  SERVER_SESSION_STATE_CHANGED,
   SERVER_STATUS_AUTOCOMMIT,
   writeOkPacket,
+  writeSessionVariables,
+  type OkPacket,
   type Greeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
@@ -14,6 +18,7 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
 import { ClientError, ER_CON_COUNT_ERROR, accessDenied, computeUnavailable } from './client-error.js';
+import { runInitConnect } from '../backend/health.js';
 import { authenticatePassthrough } from './passthrough-auth.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
@@ -21,6 +26,7 @@ import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import { pickAccount } from '../accounts/account-order.js';
+import { loginReport } from '../backend/session-settings.js';
 import { serverUserName } from '../accounts/user-accounts.js';
 
 interface Attached {
@@ -57,11 +63,15 @@ export interface BorrowedBackend extends Attached {
   borrow: Borrow;
   /** Transaction mode only. */
   borrowAtOnce: BorrowAtOnce | null;
+  /** What the client negotiated (pool-normalised): a tracked connection has CLIENT_SESSION_TRACK whatever the client did. */
+  clientCapabilities: number;
 }
 
 export type AttachedBackend = OwnBackend | BorrowedBackend;
 
 const EMPTY = Buffer.alloc(0);
+/** What the server answers a login whose init_connect failed. */
+const ER_NEW_ABORTING_CONNECTION = 1184;
 
 /** Passthrough: returns null when the compute refused the client (its ERR already forwarded). */
 export async function attachPassthrough(
@@ -116,13 +126,20 @@ export async function attachVerified(
   const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities, creds.account);
+  const clientCapabilities = key.capabilities;
+  if (pooling.mode === 'transaction') {
+    // The proxy reads what each statement leaves in the session (relay/tracked-session.ts).
+    key.tracked = true;
+    key.capabilities = (key.capabilities | CLIENT_SESSION_TRACK) >>> 0;
+  }
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
+    await initConnect(ctx, route, pooling.pools, pooled);
     const borrowAtOnce = pooling.mode === 'transaction' ? idleBorrower(ctx, route, pooling.pools, key) : null;
-    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce };
+    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce, clientCapabilities };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
@@ -134,11 +151,39 @@ export async function attachVerified(
   }
   await checkSourceAddress(ctx, route, creds, attached);
   const clientLeftover = ctx.client.detach();
-  ctx.client.write(
-    writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, negotiated),
-    ctx.client.nextSequenceId,
-  );
+  ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return { ...attached, clientLeftover };
+}
+
+/**
+ * A reused connection missed the init_connect the server runs at each login for users
+ * without CONNECTION ADMIN or SUPER: run for this client, as its login would have. A
+ * failure refuses the login, as the server does (1184), and the connection goes.
+ */
+async function initConnect(ctx: SessionContext, route: Route, pools: BackendPools, pooled: PooledBackend): Promise<void> {
+  if (pooled.borrows <= 1 || !pooled.initConnect) return;
+  try {
+    await runInitConnect(pooled, pooled.initConnect, ctx.cfg.connectTimeoutMs);
+  } catch (err) {
+    await pools.release(pooled, { dirty: true });
+    const message = `Aborted connection ${ctx.id} to db: '${route.database ?? 'unconnected'}' user: '${route.backendUser}' host: '${ctx.clientAddress}' (init_connect command failed)`;
+    throw new ClientError(ER_NEW_ABORTING_CONNECTION, '08S01', message, 'init_connect_failed', { cause: err });
+  }
+}
+
+/**
+ * The OK that ends a verified login. A tracked connection's login values go to a client
+ * that negotiated CLIENT_SESSION_TRACK as session-state data, as a compute reporting them
+ * would: what the client's driver would otherwise ask for with a statement.
+ */
+function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
+  const ok: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
+  const login = attached.pooled?.loginSettings;
+  if (login && negotiated & CLIENT_SESSION_TRACK) {
+    ok.statusFlags |= SERVER_SESSION_STATE_CHANGED;
+    ok.sessionState = writeSessionVariables(loginReport(login));
+  }
+  return writeOkPacket(ok, negotiated);
 }
 
 /**

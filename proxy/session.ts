@@ -1,5 +1,6 @@
 // One client from greeting to goodbye, as a story of small steps.
 import type { Socket } from 'node:net';
+import { CLIENT_SESSION_TRACK } from '../protocol/index.js';
 import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
@@ -48,6 +49,7 @@ interface PooledReady extends ReadyBase {
   pooled: PooledBackend;
   borrow: Borrow;
   borrowAtOnce: BorrowAtOnce | null;
+  clientCapabilities: number;
 }
 
 type Ready = PipedReady | PooledReady;
@@ -157,7 +159,8 @@ function readyFrom(backend: AttachedBackend, project: string | undefined, releas
     const { socket, backendLeftover, addr } = backend;
     return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
-  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, borrowAtOnce: backend.borrowAtOnce, releaseSlot, who };
+  const { pooling, pooled, borrow, borrowAtOnce, clientCapabilities } = backend;
+  return { kind: 'pooled', project, clientLeftover, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, releaseSlot, who };
 }
 
 /**
@@ -209,7 +212,8 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
   const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
   ctx.target = kill;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
-    capabilities: pooled.capabilities,
+    capabilities: ready.clientCapabilities,
+    clientTracks: (ready.clientCapabilities & CLIENT_SESSION_TRACK) !== 0,
     mariadbCapabilities: pooled.mariadbCapabilities,
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,

@@ -1,11 +1,17 @@
 // Transaction pooling hands a client's next statement to whichever backend is free, so
 // a statement that leaves state behind on its backend must keep ("pin") that backend to
-// the client. The server says so itself for some state (SERVER_SESSION_STATE_CHANGED,
-// when the client negotiated CLIENT_SESSION_TRACK), but not for all of it: checked
-// against MariaDB 10.11, GET_LOCK, LOCK TABLES, `SELECT ... INTO @v` and `SELECT @v :=`
-// change nothing in the status flags, and clients without session tracking (PyMySQL)
-// get no flag at all. So the statement text is read too, conservatively: a false pin
-// costs a little pooling, a missed one hands state to another client.
+// the client. The compute's session trackers report most of it (tracked-session.ts):
+// system variables (replayed, or a pin), the database, and a bare "state changed" for
+// user variables, temporary tables, PREPARE, SET ROLE. Checked against MariaDB 10.11,
+// they report nothing for GET_LOCK, `SELECT ... INTO @v`, `DO (SELECT @v := ...)`,
+// XA START or SET TRANSACTION (the next transaction's, possibly another client's); and
+// a user variable set in the same statement as a reported variable hides behind it.
+// So the statement text is read too, all of it (SET inside IF ... END IF and BEGIN NOT
+// ATOMIC ... END as well as first), conservatively: a false pin costs a little pooling,
+// a missed one hands state to another client.
+//
+// Without the trackers (`tracked` false: a compute that cannot report), any SET and
+// USE pin by their text, as they did before the trackers were read.
 //
 // Read as latin1 (see sql-lexer.ts).
 import { executableMarker, isDigit, isWordChar, skipLine, skipQuoted } from './sql-lexer.js';
@@ -32,6 +38,12 @@ export interface QueryVerdict {
    * `SET autocommit=1` (Django, PyMySQL's autocommit=True) does not pin.
    */
   autocommitOnly: boolean;
+  /** `SET STATEMENT ... FOR`: the variables it sets (lower case), which hold for that statement only. */
+  temporary?: string[];
+  /** The text has a SET: its text in lower case (a variable it names is its own doing, not a restore). */
+  setsVariables?: string;
+  /** `SET NAMES ... COLLATE c`: the collation the tracker does not report. */
+  collation?: string;
 }
 
 const AUTOCOMMIT_ONLY =
@@ -47,8 +59,6 @@ const PIN_ANYWHERE: Record<string, PinReason> = {
 
 /** Words that pin as the first word of a statement. */
 const PIN_FIRST: Record<string, PinReason> = {
-  SET: 'set_statement',
-  USE: 'use_database',
   PREPARE: 'prepared_statement',
   EXECUTE: 'prepared_statement',
   DEALLOCATE: 'prepared_statement',
@@ -58,30 +68,96 @@ const PIN_FIRST: Record<string, PinReason> = {
   CALL: 'stored_procedure',
 };
 
+/** Words after which a statement starts inside a compound statement (BEGIN NOT ATOMIC, IF, loops). */
+const STARTS_STATEMENT = new Set(['BEGIN', 'ATOMIC', 'THEN', 'ELSE', 'DO', 'LOOP', 'REPEAT']);
+
+/** Words after SET that leave state the trackers do not describe. */
+const SET_PINS = new Set(['ROLE', 'TRANSACTION']);
+
 const LONGEST_KEYWORD = 'SQL_CALC_FOUND_ROWS'.length;
 
-/** `sql` is a COM_QUERY's text (the payload after the command byte). */
-export function judgeQuery(sql: Buffer): QueryVerdict {
+const NOTHING: QueryVerdict = { pin: null, autocommitOnly: false };
+const AUTOCOMMIT: QueryVerdict = { pin: null, autocommitOnly: true };
+
+/**
+ * `sql` is a COM_QUERY's text (the payload after the command byte); `tracked`: the
+ * compute's session trackers are read (transaction pooling on a tracked connection).
+ */
+export function judgeQuery(sql: Buffer, tracked = false): QueryVerdict {
   const text = sql.toString('latin1');
-  if (AUTOCOMMIT_ONLY.test(text)) return { pin: null, autocommitOnly: true };
-  return { pin: scan(text), autocommitOnly: false };
+  if (AUTOCOMMIT_ONLY.test(text)) return AUTOCOMMIT;
+  const found = scan(text, tracked);
+  if (!tracked) return found.pin ? { pin: found.pin, autocommitOnly: false } : NOTHING;
+  if (found.pin) return { pin: found.pin, autocommitOnly: false };
+  if (!found.sets) return NOTHING;
+  const verdict: QueryVerdict = { pin: null, autocommitOnly: false, setsVariables: text.toLowerCase() };
+  // A plain SET of a variable the proxy does not replay pins before it runs: the backend
+  // is the client's from then on, and nothing the proxy sends to it afterwards (turning
+  // the trackers off) lands in what the setting records (SET profiling=1, SHOW PROFILES).
+  const assigned = /^\s*SET\s+(?!STATEMENT\b)([^]*)$/i.exec(text);
+  if (assigned && assignedNames(assigned[1]!).some((name) => !SET_REPLAYED.test(name))) return SET_PINNED;
+  const statement = /^\s*SET\s+STATEMENT\s+([^]*?)\s+FOR\s/i.exec(text);
+  if (statement) verdict.temporary = assignedNames(statement[1]!);
+  const names = /\bSET\s+NAMES\s+\S+\s+COLLATE\s+['"`]?(\w+)/i.exec(text);
+  if (names) verdict.collation = names[1]!.toLowerCase();
+  return verdict;
 }
 
-function scan(s: string): PinReason | null {
+/** What SET may assign without a pin: the replayed settings, autocommit, the trackers (the compute's report decides). */
+const SET_REPLAYED =
+  /^(character_set_(client|results|connection)|collation_connection|time_zone|sql_mode|tx_isolation|tx_read_only|transaction_isolation|transaction_read_only|autocommit|session_track_\w+)$/;
+
+const SET_PINNED: QueryVerdict = { pin: 'set_statement', autocommitOnly: false };
+
+/** The session variables a SET list assigns (lower case): `a = 1, @@SESSION.b := 'x'`. */
+function assignedNames(list: string): string[] {
+  return [...list.matchAll(/(?:^|,)\s*(?:(?:SESSION|LOCAL)\s+)?(?:@@(?:SESSION\.|LOCAL\.)?)?(\w+)\s*:?=/gi)].map((m) => m[1]!.toLowerCase());
+}
+
+interface Scan {
+  pin: PinReason | null;
+  /** A SET statement was seen (tracked: left to the trackers). */
+  sets: boolean;
+}
+
+const found: Scan = { pin: null, sets: false };
+
+function scan(s: string, tracked: boolean): Scan {
+  found.pin = null;
+  found.sets = false;
   const n = s.length;
   let statementStart = true;
+  /** The previous word was a statement-starting SET: the next word says what it sets. */
+  let afterSet = false;
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
     if (isWordChar(c)) {
       let j = i + 1;
       while (j < n && isWordChar(s.charCodeAt(j))) j++;
+      let next = false;
       if (j - i <= LONGEST_KEYWORD) {
         const word = s.slice(i, j).toUpperCase();
-        const reason = PIN_ANYWHERE[word] ?? (statementStart ? PIN_FIRST[word] : undefined);
-        if (reason) return reason;
+        let reason = PIN_ANYWHERE[word] ?? (statementStart ? PIN_FIRST[word] : undefined);
+        if (statementStart && (word === 'SET' || word === 'USE')) {
+          if (!tracked) reason = word === 'SET' ? 'set_statement' : 'use_database';
+          else if (word === 'SET') {
+            found.sets = true;
+            afterSet = true;
+            statementStart = false;
+            i = j;
+            continue;
+          }
+        }
+        if (afterSet && SET_PINS.has(word)) reason = 'set_statement';
+        if (reason) {
+          found.pin = reason;
+          return found;
+        }
+        next = STARTS_STATEMENT.has(word);
       }
-      statementStart = false;
+      afterSet = false;
+      statementStart = next;
       i = j;
       continue;
     }
@@ -96,8 +172,10 @@ function scan(s: string): PinReason | null {
           i += 2; // @@system_variable: reading one leaves nothing behind
           continue;
         }
-        return 'user_variable';
+        found.pin = 'user_variable';
+        return found;
       case 0x3b: // ;
+      case 0x3a: // : after a label
         statementStart = true;
         break;
       case 0x23: // # comment
@@ -125,5 +203,5 @@ function scan(s: string): PinReason | null {
     }
     i++;
   }
-  return null;
+  return found;
 }

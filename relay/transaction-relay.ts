@@ -8,12 +8,18 @@
 // After a reply, with nothing else pending, no transaction open and autocommit on, the
 // backend goes back to the pool without a reset: nothing was left on it.
 //
-// A statement that leaves session state behind pins the backend to the client for the
-// rest of its session (pin-rules.ts); so does any command other than COM_QUERY, COM_PING,
-// COM_RESET_CONNECTION, COM_INIT_DB and the prepared-statement commands (COM_CHANGE_USER,
-// COM_FIELD_LIST, ...). A pinned session keeps its backend, and it is reset when the
-// client quits; replies are still followed, unless a command pinned it (the proxy does
-// not know every command's reply), which leaves it relayed untouched.
+// Backends are tracked (backend/session-settings.ts): the compute reports what each
+// statement changed in the session, and the client's own settings (charsets, collation,
+// time zone, sql_mode, isolation, read-only, database) are remembered and replayed on
+// the next backend it borrows, as soon as it is borrowed, when that backend's differ
+// (tracked-session.ts). What the trackers cannot describe, or the text says they miss
+// (pin-rules.ts), pins the backend to the client for the rest of its session; so does
+// any command other than COM_QUERY, COM_PING, COM_RESET_CONNECTION, COM_INIT_DB and the
+// prepared-statement commands (COM_CHANGE_USER, COM_FIELD_LIST, ...). A pinned session
+// keeps its backend, and it is reset when the client quits; replies are still followed
+// (flagged OKs rewritten for a client without CLIENT_SESSION_TRACK), unless a command
+// pinned it (the proxy does not know every command's reply), which leaves it relayed
+// untouched once the trackers are off again.
 //
 // Binary prepared statements do not pin (statement-router.ts): statement ids are the
 // proxy's, translated in place, and a statement is prepared on whichever backend is
@@ -45,6 +51,8 @@ import {
   PacketFramer,
   ProtocolError,
   ReplyTracker,
+  writeComInitDb,
+  writeComQuery,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   commandName,
@@ -63,6 +71,8 @@ import { interceptCommand, mayIntercept, type KillAction, type KillHook } from '
 import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
+import { TrackedSession } from './tracked-session.js';
+import { TRACKING_OFF, adoptSettings, copySettings, replaySql } from '../backend/session-settings.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { ReplyFence } from './reply-fence.js';
 import type { ClientStatement } from './client-statements.js';
@@ -71,8 +81,10 @@ import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
 import { StatementRelay, type StatementHost } from './statement-relay.js';
 
 export interface TransactionRelayOptions {
-  /** What the client negotiated; pooled backends have the same (see backend/login.ts). */
+  /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
   capabilities: number;
+  /** The client negotiated CLIENT_SESSION_TRACK (tracked backends: else their OKs are rewritten without session state). */
+  clientTracks: boolean;
   mariadbCapabilities: number;
   /** Largest client packet accepted (continuations joined); beyond it the session ends with 1153. */
   maxPacketSize: number;
@@ -109,6 +121,8 @@ export interface TransactionOutcome {
 
 const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
 const DATABASE_CHANGED: QueryVerdict = { pin: 'use_database', autocommitOnly: false };
+/** The client's own COM_RESET_CONNECTION on a held backend (tracked: see replied()). */
+const CLIENT_RESET: QueryVerdict = { pin: null, autocommitOnly: false };
 const TOO_LARGE = { code: 1153, sqlState: '08S01', message: "Got a packet bigger than 'max_allowed_packet' bytes" };
 /** Stands in for a KILL decision that failed unexpectedly (a bug): the client gets an error, never a raw KILL. */
 const KILL_FAILED: KillAction = {
@@ -152,6 +166,12 @@ class TransactionRelay implements StatementHost {
   private lastCommand = -1;
   private borrows = 0;
   private ended = false;
+  /** The client's settings and the trackers' reader; null for untracked backends. */
+  private tracked: TrackedSession | null = null;
+  /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
+  private draining = false;
+  /** The client reset the held backend's session: it goes back through the pool's reset. */
+  private resetOnRelease = false;
   /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
   private quitting = false;
   /** Untracked (pinned by a command), the same: the fence marks where the client's replies end (reply-fence.ts). */
@@ -190,10 +210,12 @@ class TransactionRelay implements StatementHost {
 
   start(first: PooledBackend, clientLeftover: Buffer): void {
     const { client } = this;
+    const login = first.tracked ? first.loginSettings : null;
+    if (login) this.tracked = new TrackedSession(copySettings(login), !this.opts.clientTracks, login.database === null, this.verdicts);
     client.on('close', this.onClientClose);
     client.on('error', this.onClientError);
     client.on('drain', this.onClientDrain);
-    this.hold(first);
+    this.hold(first, false);
     if (client.destroyed) return this.end('client_closed');
     this.letGo({ dirty: false, reset: false });
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
@@ -262,14 +284,14 @@ class TransactionRelay implements StatementHost {
         if (command === COM_PING || command === COM_RESET_CONNECTION) {
           if (command === COM_RESET_CONNECTION) this.statements?.table.clear();
           queue.shift();
+          if (command === COM_RESET_CONNECTION) this.tracked?.backToLogin();
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
         }
         if (this.borrowSoon()) continue;
         return;
       }
-      queue.shift();
-      this.send(p, command);
+      if (!this.send(p, command)) return;
     }
     // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
     const t = this.tracker;
@@ -284,15 +306,39 @@ class TransactionRelay implements StatementHost {
     return firstSequenceId(p) === 0 ? p.payload[0]! : -1;
   }
 
-  private send(p: Packet, command: number): void {
+  /** Sends the queue's head on; false when it must wait (its pin waits for the proxy's own replies). */
+  private send(p: Packet, command: number): boolean {
     const b = this.backend!;
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
-    this.awaiting = true;
     if (command >= 0) {
-      this.lastCommand = command;
       this.judge(p, command);
+      if (this.draining) return false;
+      this.lastCommand = command;
     }
+    this.queue.shift();
+    this.awaiting = true;
     if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+    return true;
+  }
+
+  /**
+   * The client's settings onto a backend just borrowed, when they differ: written at once,
+   * ahead of whatever the client sends on it (a statement, an execute, a prepare, which
+   * waits for their replies), read and dropped by the tracker.
+   */
+  private replay(b: PooledBackend): void {
+    const wanted = this.tracked!.settings;
+    const current = b.settings!;
+    const commands: Buffer[] = [];
+    if (wanted.database !== null && wanted.database !== current.database) commands.push(writeComInitDb(wanted.database));
+    const sql = replaySql(wanted, current);
+    if (sql) commands.push(writeComQuery(sql));
+    if (commands.length === 0) return;
+    adoptSettings(current, wanted);
+    for (const c of commands) {
+      this.tracker!.expect(true);
+      b.socket.write(framePacket(c, 0));
+    }
   }
 
   private judge(p: Packet, command: number): void {
@@ -304,10 +350,17 @@ class TransactionRelay implements StatementHost {
     }
     const { tracker } = this;
     if (!tracker) return; // pinned: relayed untouched
-    if (command === COM_QUERY) this.verdicts.push(judgeQuery(p.payload.subarray(1)));
-    else if (command === COM_PING || command === COM_RESET_CONNECTION) this.verdicts.push(NOTHING_PINNED);
-    else if (command === COM_INIT_DB) this.verdicts.push(DATABASE_CHANGED);
+    const tracked = this.tracked !== null;
+    let verdict: QueryVerdict;
+    if (command === COM_QUERY) verdict = judgeQuery(p.payload.subarray(1), tracked);
+    else if (command === COM_PING) verdict = NOTHING_PINNED;
+    else if (command === COM_RESET_CONNECTION) verdict = CLIENT_RESET;
+    // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
+    else if (command === COM_INIT_DB) verdict = tracked ? NOTHING_PINNED : DATABASE_CHANGED;
     else return this.pin('command', commandName(command));
+    // Tracked, a statement that pins by its text pins before it goes (SET profiling=1 records what follows).
+    if (tracked && verdict.pin) this.pin(verdict.pin, 'statement text');
+    this.verdicts.push(verdict);
     tracker.expect();
   }
 
@@ -371,17 +424,27 @@ class TransactionRelay implements StatementHost {
       this.statements!.replied(verdict, reply);
       verdict = verdict.verdict;
     }
-    if (verdict.pin) this.pin(verdict.pin, 'statement text');
-    else if (reply.stateChanged && !verdict.autocommitOnly) this.pin('session_state', 'server reported a session state change');
+    const flagged = reply.stateChanged && !verdict.autocommitOnly;
+    // Every reply's report is read, pinned or not (the client's own settings follow it).
+    const why = this.tracked ? this.tracked.replyEnded(flagged, verdict) : flagged ? 'server reported a session state change' : null;
+    if (verdict.pin) return this.pin(verdict.pin, 'statement text');
+    if (verdict === CLIENT_RESET && this.tracked) {
+      // The client's session is back at its login; the backend's trackers and settings
+      // are the compute's defaults now: the pool resets it (trackers on, settings read)
+      // before anyone borrows it again.
+      this.tracked.backToLogin();
+      this.resetOnRelease = true;
+    }
+    if (why) this.pin('session_state', why);
   }
 
   private pin(reason: PinReason, detail: string): void {
-    // Replies are followed on (prepared statements need it) unless a command whose reply is not known pinned.
+    // Replies are followed on (prepared statements need it; flagged OKs are rewritten for a
+    // client that does not track) unless a command whose reply is not known pinned.
     if (reason === 'command') {
-      this.tracker = null;
-      this.verdicts.length = 0;
+      this.unfollow();
       // Quitting with replies still to come: untracked from here on, so a fence marks their end.
-      if (this.quitting) {
+      if (this.quitting && !this.tracker) {
         this.quitting = false;
         this.raiseFence(this.backend!);
       }
@@ -389,6 +452,23 @@ class TransactionRelay implements StatementHost {
     if (this.pinned) return;
     this.pinned = reason;
     this.opts.onPin?.(reason, detail);
+  }
+
+  /**
+   * Stop following replies: once the proxy's own replies are in, and for a client that
+   * does not track, once the trackers are off (nothing it cannot read may reach it). The
+   * queue waits meanwhile.
+   */
+  private unfollow(): void {
+    const t = this.tracker;
+    this.verdicts.length = 0;
+    if (!t) return;
+    if (this.tracked?.strip) {
+      t.expect(true);
+      this.backend!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
+    }
+    if (t.pending > 0) this.draining = true;
+    else this.tracker = null;
   }
 
   private fromServer(chunk: Buffer): void {
@@ -402,22 +482,39 @@ class TransactionRelay implements StatementHost {
       return;
     }
     if (this.statements?.reading) return this.statements.fromServer(chunk);
-    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
-    if (!this.client.destroyed && !this.client.write(chunk)) this.backend!.socket.pause();
     const t = this.tracker;
-    if (!t) return;
+    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
+    const gone = this.client.destroyed;
+    if (!t) {
+      if (!gone && !this.client.write(chunk)) this.backend!.socket.pause();
+      return;
+    }
     try {
       t.push(chunk);
     } catch {
-      // Bytes no reply explains: the stream is out of step and neither side can be trusted.
+      // Bytes no reply explains (or the proxy's own command failed): neither side can be trusted.
       return this.end('backend_error');
+    }
+    const out = this.tracked ? t.output : null;
+    let flowing = true;
+    if (!gone && out === null) flowing = this.client.write(chunk);
+    else if (!gone) for (const piece of out!) flowing = this.client.write(piece);
+    if (!flowing) this.backend?.socket.pause();
+    if (this.draining) {
+      if (t.pending > 0) return;
+      // Pinned, and the tracker's last reply is in: bytes go untouched from here.
+      this.draining = false;
+      this.tracker = null;
+      this.client.resume();
+      return this.pump();
     }
     // A reply in this chunk may have pinned the session (tracker gone).
     if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
     if (this.statements?.waitingQuiet) {
       this.statements.quiet();
     } else if (this.mayLetGo()) {
-      this.letGo({ dirty: false, reset: false });
+      this.letGo({ dirty: false, reset: this.resetOnRelease });
+      this.resetOnRelease = false;
     }
     if (this.quitting) this.end('client_quit');
   }
@@ -449,7 +546,7 @@ class TransactionRelay implements StatementHost {
 
   /** The client's queue waits: for a backend, a KILL's decision, or the proxy's own prepare. */
   private get blocked(): boolean {
-    return this.borrowing !== null || this.deciding || this.statements?.blocking === true;
+    return this.borrowing !== null || this.deciding || this.draining || this.statements?.blocking === true;
   }
 
   private outsideTransaction(): boolean {
@@ -499,17 +596,21 @@ class TransactionRelay implements StatementHost {
     this.pump();
   }
 
-  private hold(b: PooledBackend): void {
+  /** `replay`: the client's settings go onto it (not for the login's, which goes straight back). */
+  private hold(b: PooledBackend, replay = true): void {
     this.backend = b;
     this.borrows++;
     this.status = SERVER_STATUS_AUTOCOMMIT;
-    if (!this.pinned) this.tracker = new ReplyTracker(this.opts.capabilities, this.opts.mariadbCapabilities, this.status, this.onReply);
+    const tracked = this.tracked;
+    if (tracked) tracked.backend = b;
+    if (!this.pinned) this.tracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.status, this.onReply, tracked);
     const s = b.socket;
     s.on('data', this.onServerData);
     s.on('drain', this.onServerDrain);
     s.on('close', this.onServerClose);
     s.on('error', this.onServerError);
     s.resume();
+    if (replay && tracked && this.tracker) this.replay(b);
     this.opts.onHold?.(b);
   }
 
@@ -531,6 +632,7 @@ class TransactionRelay implements StatementHost {
     this.backend = null;
     this.tracker = null;
     this.verdicts.length = 0;
+    if (this.tracked) this.tracked.backend = null;
     const s = b.socket;
     s.off('data', this.onServerData);
     s.off('drain', this.onServerDrain);

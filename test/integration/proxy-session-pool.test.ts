@@ -89,3 +89,24 @@ test('the mariadb CLI works in session mode and pool sizes are exported', async 
   const idle = gauge.values.find((v) => v.labels.state === 'idle')?.value ?? 0;
   assert.ok(idle >= 1, `idle pooled connections: ${idle}`);
 });
+
+test('client flags that change the session survive a reset: mariadb -i twice (IGNORE_SPACE), and -i sessions keep interactive_timeout', async () => {
+  const user = `shop.${shop.user}`;
+  const sql = 'SELECT COUNT (*) FROM mysql.db; SELECT @@wait_timeout = @@interactive_timeout';
+  for (let i = 0; i < 3; i++) {
+    const r = await mariadbCli(stack.proxy.port, user, shop.password, sql, ['-i']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\d+\n1\n$/);
+  }
+});
+
+test("the pool's own statements never show in a client's session (SHOW PROFILES)", async () => {
+  for (let i = 0; i < 2; i++) {
+    const c = await connect();
+    await c.query('SET profiling = 1');
+    await c.query('SELECT 1');
+    const [rows] = await c.query('SHOW PROFILES');
+    assert.deepEqual((rows as any[]).map((r) => String(r.Query)), ['SELECT 1']);
+    await c.end();
+  }
+});

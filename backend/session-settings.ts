@@ -1,0 +1,124 @@
+// The session settings transaction pooling replays instead of pinning: a client's own
+// values are remembered (from the compute's session tracker) and set on whichever
+// connection it borrows, before its next statement, when that connection's differ.
+// The connection's own values are known the same way (read after login or a reset,
+// then followed through every reply), so an equal setting costs no round trip.
+//
+// Values are kept as the server reports them, as latin1 strings (one character per
+// byte), and written back the same way.
+
+/** By the names the compute's tracker reports (10.11 calls the transaction ones tx_*). */
+export const REPLAYED_VARIABLES = [
+  'character_set_client',
+  'character_set_results',
+  'character_set_connection',
+  'collation_connection',
+  'time_zone',
+  'sql_mode',
+  'tx_isolation',
+  'tx_read_only',
+] as const;
+
+const COLLATION = REPLAYED_VARIABLES.indexOf('collation_connection');
+const CHARSET_CONNECTION = REPLAYED_VARIABLES.indexOf('character_set_connection');
+const CHARSET_RESULTS = REPLAYED_VARIABLES.indexOf('character_set_results');
+
+/** Names a newer server reports for the same variables. */
+const ALIASES: Record<string, string> = { transaction_isolation: 'tx_isolation', transaction_read_only: 'tx_read_only' };
+
+/**
+ * collation_connection as "whatever character_set_connection defaults to": what SET
+ * NAMES without COLLATE leaves, which the tracker does not report. Setting
+ * character_set_connection restores it.
+ */
+export const DEFAULT_COLLATION = '';
+
+/** One session's replayed settings and current database. */
+export interface SessionSettings {
+  /** In REPLAYED_VARIABLES order. */
+  values: string[];
+  database: string | null;
+}
+
+/** The index of a replayed variable in `values`, or -1. */
+export function replayedIndex(name: string): number {
+  return (REPLAYED_VARIABLES as readonly string[]).indexOf(ALIASES[name] ?? name);
+}
+
+export function isCollationIndex(i: number): boolean {
+  return i === COLLATION;
+}
+
+export function isCharsetConnectionIndex(i: number): boolean {
+  return i === CHARSET_CONNECTION;
+}
+
+export function copySettings(s: SessionSettings): SessionSettings {
+  return { values: s.values.slice(), database: s.database };
+}
+
+/** The select list that reads them (after DATABASE() and CURRENT_ROLE() in the pool's baseline query). */
+export const SETTINGS_SELECT = REPLAYED_VARIABLES.map((v) => `@@SESSION.${v}`).join(', ');
+
+/** What turns the session trackers on for a pooled connection (transaction pooling reads them). */
+export const TRACKING_ON =
+  "SET SESSION session_track_state_change=ON, session_track_schema=ON, session_track_system_variables='*'";
+
+/** What turns them off again: a pinned session of a client that does not track is relayed untouched. */
+export const TRACKING_OFF =
+  "SET SESSION session_track_state_change=OFF, session_track_schema=OFF, session_track_system_variables=''";
+
+/** The settings from a row of SETTINGS_SELECT (NULL character_set_results as the tracker reports it: ''). */
+export function settingsFromRow(row: Array<string | null>, database: string | null): SessionSettings {
+  // SELECT answers a boolean as 0/1; the tracker, and SET, say OFF/ON.
+  const values = row.map((v, i) => (i === READ_ONLY ? (v === '1' ? 'ON' : v === '0' ? 'OFF' : (v ?? '')) : (v ?? '')));
+  return { values, database };
+}
+
+const READ_ONLY = REPLAYED_VARIABLES.indexOf('tx_read_only');
+
+/**
+ * One SET that makes `current` what `wanted` says, or null when they agree. Only the
+ * differing variables are assigned, in an order that leaves the collation right.
+ */
+export function replaySql(wanted: SessionSettings, current: SessionSettings): string | null {
+  const parts: string[] = [];
+  const w = wanted.values;
+  const c = current.values;
+  for (let i = 0; i < w.length; i++) {
+    if (i === COLLATION) continue;
+    const collationOff = i === CHARSET_CONNECTION && w[COLLATION] === DEFAULT_COLLATION && c[COLLATION] !== DEFAULT_COLLATION;
+    if (w[i] === c[i] && !collationOff) continue;
+    parts.push(`${REPLAYED_VARIABLES[i]}=${i === CHARSET_RESULTS && w[i] === '' ? 'NULL' : quote(w[i]!)}`);
+    // Assigning character_set_connection sets the collation to its default: say it again after.
+    if (i === CHARSET_CONNECTION && w[COLLATION] !== DEFAULT_COLLATION) parts.push(`collation_connection=${quote(w[COLLATION]!)}`);
+  }
+  if (w[COLLATION] !== c[COLLATION] && w[COLLATION] !== DEFAULT_COLLATION && !parts.some((p) => p.startsWith('collation_'))) {
+    parts.push(`collation_connection=${quote(w[COLLATION]!)}`);
+  }
+  return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
+}
+
+/** What a server's trackers report by default (session_track_system_variables' default list). */
+const REPORTED_AT_LOGIN = ['character_set_client', 'character_set_connection', 'character_set_results', 'time_zone'];
+
+/**
+ * The variables the proxy's own OK after a login reports to a client that negotiated
+ * CLIENT_SESSION_TRACK: the default tracked list, with the login's values. Drivers read
+ * their connection charset there (the npm mariadb connector then skips SET NAMES).
+ */
+export function loginReport(login: SessionSettings): Array<[string, string]> {
+  const report: Array<[string, string]> = [['autocommit', 'ON']];
+  for (const name of REPORTED_AT_LOGIN) report.push([name, login.values[replayedIndex(name)]!]);
+  return report;
+}
+
+/** After replaySql() ran: `current` is what was wanted. */
+export function adoptSettings(current: SessionSettings, wanted: SessionSettings): void {
+  for (let i = 0; i < wanted.values.length; i++) current.values[i] = wanted.values[i]!;
+  current.database = wanted.database;
+}
+
+function quote(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}

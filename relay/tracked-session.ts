@@ -1,0 +1,146 @@
+// Server -> Client, transaction pooling: what the compute's session trackers say each
+// statement changed, turned into the client's own settings (replayed on the next
+// connection it borrows) or a reason to pin. "Flagged" is not "pin": the server flags
+// `SET autocommit=1`, a SET to the current value and `SET STATEMENT ... FOR`, which
+// leave nothing, and reports the values that now hold, so the payload decides:
+// - a replayed variable (backend/session-settings.ts) or the current database: the
+//   client's new value, remembered, and the connection's;
+// - a variable that follows another (the database's charset and collation after USE),
+//   autocommit (the status flags hold the connection while it is off): nothing;
+// - any other variable (unique_checks, max_statement_time, ...): pin;
+// - a state change with nothing else (a user variable, a temporary table, PREPARE,
+//   SET ROLE, ...): pin. The statement text catches what comes with a variable in the
+//   same statement (pin-rules.ts).
+import {
+  adoptSettings,
+  copySettings,
+  isCharsetConnectionIndex,
+  isCollationIndex,
+  replayedIndex,
+  DEFAULT_COLLATION,
+  type SessionSettings,
+} from '../backend/session-settings.js';
+import { readSessionState, type SessionStateSink, type SessionStateWatcher } from '../protocol/index.js';
+import type { QueryVerdict } from './pin-rules.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
+
+/** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */
+const TRACKING: Record<string, string> = { session_track_schema: 'ON', session_track_state_change: 'ON', session_track_system_variables: '*' };
+
+/** Variables that change with another and need no replay of their own. */
+const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'autocommit']);
+
+export class TrackedSession implements SessionStateWatcher, SessionStateSink {
+  /** The held connection's (set by the relay on each borrow). */
+  backend: PooledBackend | null = null;
+  /** Why the reply being read pins, if it does. */
+  private pinWhy: string | null = null;
+  /** The reply being read had a session-state block. */
+  private sawState = false;
+  // The OK being read.
+  private verdict: QueryVerdict | undefined;
+  private swallowed = false;
+  private changes = 0;
+  private stateChange = false;
+  private charsetConnection = false;
+  private collation = false;
+
+  /**
+   * `settings`: the client's own, starting as a fresh login's. `verdicts` is the relay's
+   * queue of pending statements' verdicts: the head is the reply being read.
+   */
+  /** The client's own settings, starting as its login's. */
+  readonly settings: SessionSettings;
+
+  constructor(
+    /** A fresh login's settings (COM_RESET_CONNECTION brings the client back to them). */
+    private readonly login: SessionSettings,
+    readonly strip: boolean,
+    /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
+    private readonly noDatabase: boolean,
+    private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
+  ) {
+    this.settings = copySettings(login);
+  }
+
+  /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
+  backToLogin(): void {
+    adoptSettings(this.settings, this.login);
+  }
+
+  onSessionState(buf: Buffer, _start: number, end: number, stateAt: number, swallowed: boolean): void {
+    const head = swallowed ? undefined : this.verdicts[0];
+    // A prepared statement's reply carries its text's verdict.
+    this.verdict = head === undefined || 'pin' in head ? head : head.verdict;
+    this.swallowed = swallowed;
+    this.changes = 0;
+    this.stateChange = false;
+    this.charsetConnection = false;
+    this.collation = false;
+    readSessionState(buf, stateAt, end, this);
+    if (swallowed) return;
+    this.sawState = true;
+    if (this.charsetConnection && !this.collation) {
+      // SET NAMES and SET character_set_connection leave the charset's default collation, unreported.
+      const c = this.verdict?.collation ?? DEFAULT_COLLATION;
+      this.settings.values[COLLATION] = c;
+      if (this.backend?.settings) this.backend.settings.values[COLLATION] = c;
+    }
+    if (this.stateChange && this.changes === 0) this.pinWhy ??= 'the compute reported a session state change';
+  }
+
+  /**
+   * After a reply: why it pins (or null). `flagged`: its status said the state changed;
+   * `verdict`: its statement's.
+   */
+  replyEnded(flagged: boolean, verdict: QueryVerdict): string | null {
+    const temporary = verdict.temporary;
+    // SET STATEMENT's variables come back with a later statement's report (or were in this one's).
+    if (temporary && this.backend) for (const name of temporary) (this.backend.restoring ??= new Set()).add(name);
+    const undescribed = flagged && !this.sawState && !temporary;
+    const why = this.pinWhy ?? (undescribed ? 'the compute flagged a state change it did not describe' : null);
+    this.pinWhy = null;
+    this.sawState = false;
+    return why;
+  }
+
+  variable(name: string, value: string): void {
+    this.changes++;
+    const b = this.backend;
+    // A restore, unless this statement may have set the variable itself.
+    const restored = b?.restoring?.delete(name) === true && this.verdict?.setsVariables?.includes(name) !== true;
+    if (this.verdict?.temporary) {
+      // SET STATEMENT: the value for that statement only; the old one is back after it.
+      (b!.restoring ??= new Set()).add(name);
+      return;
+    }
+    const i = replayedIndex(name);
+    if (i >= 0) {
+      if (b?.settings) b.settings.values[i] = value;
+      if (!restored && !this.swallowed) this.settings.values[i] = value;
+      if (isCollationIndex(i)) this.collation = true;
+      if (isCharsetConnectionIndex(i)) this.charsetConnection = true;
+      return;
+    }
+    if (FOLLOWERS.has(name) || TRACKING[name] === value || restored || this.swallowed) return;
+    this.pinWhy ??= `the compute reported a change of ${name}`;
+  }
+
+  schema(name: string): void {
+    this.changes++;
+    if (this.backend?.settings) this.backend.settings.database = name;
+    if (this.swallowed) return;
+    this.settings.database = name;
+    if (this.noDatabase) this.pinWhy ??= 'USE in a session that logged in without a database';
+  }
+
+  stateChanged(): void {
+    this.stateChange = true;
+  }
+
+  other(): void {
+    this.changes++;
+  }
+}
+
+const COLLATION = replayedIndex('collation_connection');
