@@ -77,6 +77,22 @@ export function settingsFromRow(row: Array<string | null>, database: string | nu
 
 const READ_ONLY = REPLAYED_VARIABLES.indexOf('tx_read_only');
 
+/** The settings a statement's text is read under (which tables it names, what its literals and operators mean). */
+const PARSE_CONTEXT = ['character_set_client', 'character_set_connection', 'collation_connection', 'sql_mode'].map((v) =>
+  (REPLAYED_VARIABLES as readonly string[]).indexOf(v),
+);
+
+/**
+ * What a statement prepared now depends on besides its text: the default database and the
+ * settings the server parses it under. Two sessions whose contexts differ may mean
+ * different things by one text.
+ */
+export function parseContext(s: SessionSettings): string {
+  let key = s.database ?? '';
+  for (const i of PARSE_CONTEXT) key += '\0' + s.values[i]!;
+  return key;
+}
+
 /**
  * One SET that makes `current` what `wanted` says, or null when they agree. Only the
  * differing variables are assigned, in an order that leaves the collation right.

@@ -15,6 +15,8 @@ export interface ClientStatement {
   readonly sql: Buffer;
   /** What connections cache it by: the text, and what its meaning depends on (connection-statements.ts). */
   readonly key: string;
+  /** The session's parse context when it was prepared (backend/session-settings.ts parseContext). */
+  readonly context: string;
   readonly params: number;
   readonly columns: number;
   /** What its text leaves behind when it runs, as pin-rules.ts judges it. */

@@ -56,6 +56,8 @@ export interface StatementHost {
   broken(): void;
   /** The OK a held-nothing session answers with. */
   okPayload(): Buffer;
+  /** The session's parse context now (backend/session-settings.ts parseContext), '' when its settings are not followed. */
+  statementContext(): string;
 }
 
 /** What the compute answers when it may hold no more prepared statements (max_prepared_stmt_count). */
@@ -85,7 +87,7 @@ export class StatementRelay {
     private readonly host: StatementHost,
     perConnection: number,
   ) {
-    this.router = new StatementRouter(perConnection);
+    this.router = new StatementRouter(perConnection, () => host.statementContext());
   }
 
   get table(): ClientStatements {
@@ -180,16 +182,31 @@ export class StatementRelay {
       this.answer(p, PREPARE_UNTRACKED);
       return true;
     }
+    if (t.pending === 0 && this.refusedHere(p)) return true;
     this.host.pauseClient();
     if (t.pending > 0) this.waitingQuiet = true;
     else this.sendPrepare(this.router.sql, false);
     return false;
   }
 
-  /** The replies before the waiting command ended: prepare now. */
+  /** The replies before the waiting command ended (the session's settings are known now): prepare now. */
   quiet(): void {
     this.waitingQuiet = false;
+    if (this.refusedHere(this.host.queue[0]!)) return this.host.carryOn();
     this.sendPrepare(this.router.sql, false);
+  }
+
+  /**
+   * A statement to prepare again whose session moved to another parse context since it was
+   * prepared: answered with the error (nothing is pending, so straight to the client).
+   */
+  private refusedHere(p: Packet): boolean {
+    const s = this.router.preparing;
+    const error = s === null ? null : this.router.contextMoved(s);
+    if (error === null) return false;
+    this.host.queue.shift();
+    if (p.payload[0] !== COM_STMT_SEND_LONG_DATA) this.host.toClient(framePacket(writeErrPacket(error, CLIENT_PROTOCOL_41), (p.sequenceId + 1) & 0xff));
+    return true;
   }
 
   private sendPrepare(sql: Buffer, retried: boolean): void {

@@ -66,7 +66,11 @@ export class StatementRouter {
   sql: Buffer = EMPTY;
   preparing: ClientStatement | null = null;
 
-  constructor(private readonly perConnection: number) {}
+  constructor(
+    private readonly perConnection: number,
+    /** The session's parse context now ('' for a session whose settings are not followed). */
+    private readonly context: () => string,
+  ) {}
 
   /** What to do with the statement command `payload` (command byte first), holding `held`. */
   step(payload: Buffer, command: number, held: PooledBackend | null): number {
@@ -110,10 +114,12 @@ export class StatementRouter {
   clientPrepared(reader: PrepareReplyReader, held: PooledBackend): { statement: ClientStatement; close: number[] } {
     const ok = reader.ok!;
     const sql = Buffer.from(this.sql);
-    const key = statementKey(sql);
+    const context = this.context();
+    const key = statementKey(sql, context);
     const statement = this.table.add({
       sql,
       key,
+      context,
       verdict: judgeQuery(sql),
       params: ok.params,
       columns: ok.columns,
@@ -143,6 +149,22 @@ export class StatementRouter {
     }
     for (const id of this.on(held).add(s.key, ok.statementId).close) close.push(id);
     return null;
+  }
+
+  /**
+   * `s` is to be prepared again on the held connection, whose settings are the session's
+   * now: the error that answers instead when the session's parse context moved since the
+   * client prepared it (a USE, SET NAMES or sql_mode since), else null. Prepared there,
+   * its text would name other tables or mean something else; the server keeps a
+   * statement's own context, the proxy cannot give it back on another connection.
+   */
+  contextMoved(s: ClientStatement): ErrPacket | null {
+    if (s.context === this.context()) return null;
+    return {
+      code: 1615,
+      sqlState: 'HY000',
+      message: `wake-proxy: prepared statement ${s.id} was prepared under another default database, character set or sql_mode than the session has now; prepare it again`,
+    };
   }
 
   /** A reply to a command of `s` ended: what it says of its cursor and long data. */
@@ -232,13 +254,13 @@ function noCursor(id: number): ErrPacket {
 }
 
 /**
- * What connections cache a statement by: its text. A statement's meaning also depends on
- * the default database and character set it was prepared under; today both are the pool
- * key's for every unpinned session (USE and SET NAMES pin), so the text is enough. Once
- * they are replayed per client instead of pinning, they belong in this key.
+ * What connections cache a statement by: its text and the parse context it was prepared
+ * under (the default database, character sets and sql_mode, which transaction pooling
+ * replays per client rather than pinning), so clients in different databases never
+ * share a statement of the same text.
  */
-export function statementKey(sql: Buffer): string {
-  return sql.toString('latin1');
+export function statementKey(sql: Buffer, context: string): string {
+  return context + '\0\0' + sql.toString('latin1');
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -72,7 +72,7 @@ import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyCo
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { TrackedSession } from './tracked-session.js';
-import { TRACKING_OFF, adoptSettings, copySettings, replaySql } from '../backend/session-settings.js';
+import { TRACKING_OFF, adoptSettings, copySettings, parseContext, replaySql } from '../backend/session-settings.js';
 import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { ReplyFence } from './reply-fence.js';
 import type { ClientStatement } from './client-statements.js';
@@ -410,6 +410,10 @@ class TransactionRelay implements StatementHost {
 
   broken(): void {
     this.end('backend_error');
+  }
+
+  statementContext(): string {
+    return this.tracked ? parseContext(this.tracked.settings) : '';
   }
 
   okPayload(): Buffer {

@@ -306,3 +306,53 @@ async function directConnection(): Promise<mysql.Connection> {
   const compute = await stack.compute(shop.computeId);
   return mysql.createConnection({ host: compute.host, port: Number(compute.port), user: shop.user, password: shop.password });
 }
+
+test('one text in two databases: each client runs its own database\'s statement; one prepared before a USE never runs in the new database', async () => {
+  const setup = await connect();
+  for (const [db, v] of [['ps_a', 'from a'], ['ps_b', 'from b']] as const) {
+    await setup.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+    await setup.query(`CREATE OR REPLACE TABLE ${db}.t (v VARCHAR(10))`);
+    await setup.query(`INSERT INTO ${db}.t VALUES (?)`, [v]);
+  }
+  await setup.end();
+  const before = await pinCount();
+  const text = 'SELECT v, ? AS n FROM t';
+  const a = await connect({ database: 'ps_a' });
+  // Logged in to one database (pooled together), one moved by USE (replayed, not pinned).
+  const b = await connect({ database: 'ps_a' });
+  await b.query('USE ps_b');
+  try {
+    // Interleaved on the pool's two connections: each finds the text prepared by the other.
+    for (let round = 0; round < 6; round++) {
+      for (const [c, want] of [[a, 'from a'], [b, 'from b']] as const) {
+        const rows = await exec(c, text, [round]);
+        assert.deepEqual(rows, [{ v: want, n: round }]);
+      }
+    }
+    assert.equal(await pinCount(), before, 'replayed databases pin nothing');
+
+    // Directly, a statement keeps the database it was prepared in.
+    const c = await stack.compute(shop.computeId);
+    const direct = await mysql.createConnection({ host: c.host, port: c.port, user: shop.user, password: shop.password, database: 'ps_a' });
+    const proxied = await connect({ database: 'ps_a' });
+    try {
+      const [d, p] = await Promise.all([direct.prepare(text), proxied.prepare(text)]);
+      await direct.query('USE ps_b');
+      await proxied.query('USE ps_b');
+      assert.deepEqual(await d.execute([1]).then(([r]) => r), [{ v: 'from a', n: 1 }]);
+      // Through the proxy: the same, or (prepared again on a connection it was not on) 1615, never ps_b's row.
+      for (let i = 0; i < 4; i++) {
+        const got = await p.execute([1]).then(([r]) => r, (e: { errno?: number }) => e.errno);
+        if (typeof got === 'number') assert.equal(got, 1615);
+        else assert.deepEqual(got, [{ v: 'from a', n: 1 }]);
+        await exec(b, text, [i]);
+      }
+    } finally {
+      await direct.end();
+      await proxied.end();
+    }
+  } finally {
+    await a.end();
+    await b.end();
+  }
+});
