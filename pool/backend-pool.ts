@@ -13,7 +13,7 @@
 import type { BackendAddress } from '../backend/address.js';
 import { describeCompute, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { ComputePool, type PoolCounts } from './compute-pool.js';
-import type { KeyPool } from './key-pool.js';
+import { keyPoolId, type KeyPool } from './key-pool.js';
 import { startJanitor } from './janitor.js';
 import { poolSettings, type BackendPoolOptions, type PoolSettings, type ReleaseOptions } from './pool-options.js';
 import { BackendEntry, type PooledBackend } from './pooled-backend.js';
@@ -46,6 +46,14 @@ export interface BackendPools {
    * PoolClosedError, or the login's own error (BackendLoginError for nativeLogin).
    */
   acquire(key: BackendKey, login: BackendLogin, signal?: AbortSignal): Promise<PooledBackend>;
+  /**
+   * An idle connection for `key` at once, when one is ready without a check (alive, idle
+   * less than pingAfterIdleMs), else null and nothing changes: acquire() then does the
+   * rest. Transaction pooling borrows per statement; this spares it a promise chain,
+   * an abort signal and two key strings. Keep passing the same `key` object: its pool
+   * is remembered for it.
+   */
+  tryAcquire(key: BackendKey): PooledBackend | null;
   /**
    * Give a connection back: reset and kept; or destroyed when `dirty`, when the reset or
    * the state check fails, when it died, or when its compute was dropped. Never rejects.
@@ -99,6 +107,7 @@ function computeDropped(key: BackendKey, compute: string): ComputeDroppedError {
 }
 
 const NEVER = new AbortController().signal;
+const DONE = Promise.resolve();
 
 export function createBackendPools(opts: BackendPoolOptions): BackendPools {
   return new KeyedBackendPools(poolSettings(opts));
@@ -109,6 +118,8 @@ class KeyedBackendPools implements BackendPools {
   private readonly stopJanitor: () => void;
   private closed = false;
   private nextId = 1;
+  /** tryAcquire()'s memory: the key pool each key object found last (checked still current before use). */
+  private readonly known = new WeakMap<BackendKey, KeyPool>();
 
   constructor(private readonly settings: PoolSettings) {
     this.stopJanitor = startJanitor(this.computes, settings);
@@ -153,6 +164,24 @@ class KeyedBackendPools implements BackendPools {
     } finally {
       kp.acquiring--;
     }
+  }
+
+  tryAcquire(key: BackendKey): PooledBackend | null {
+    if (this.closed) return null;
+    let kp = this.known.get(key);
+    // The janitor forgets unused key pools (and then their computes), and a drop replaces a compute: look again then.
+    if (!kp || kp.forgotten || kp.compute.dropped) {
+      kp = this.computes.get(addrId(key.addr))?.keys.get(keyPoolId(key));
+      if (!kp) return null;
+      this.known.set(key, kp);
+    }
+    const { idle } = kp;
+    const entry = idle[idle.length - 1];
+    if (!entry || !entry.alive || Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs) return null;
+    kp.takeIdle();
+    entry.lent = true;
+    entry.borrows++;
+    return entry;
   }
 
   /** Log in on a slot this borrower holds; a failure frees the slot and goes to this borrower. */
@@ -201,15 +230,25 @@ class KeyedBackendPools implements BackendPools {
     return false;
   }
 
-  async release(backend: PooledBackend, { dirty, reset = true }: ReleaseOptions): Promise<void> {
+  release(backend: PooledBackend, opts: ReleaseOptions): Promise<void> {
     const entry = backend as BackendEntry;
     if (!(entry instanceof BackendEntry) || !entry.lent) {
       this.settings.log.warn({ backend: (entry as Partial<BackendEntry>).id }, 'release of a backend that is not on loan ignored');
-      return;
+      return DONE;
     }
     entry.lent = false;
-    let why = dirty ? 'returned dirty' : this.unfit(entry);
-    if (!why && reset) {
+    // Transaction pooling gives a connection back after every statement, mostly without a reset: no promise then.
+    if (opts.reset === false || opts.dirty) {
+      this.keepUnless(entry, opts.dirty ? 'returned dirty' : this.unfit(entry));
+      return DONE;
+    }
+    return this.resetAndKeep(entry);
+  }
+
+  /** A connection back from its borrower that asked for a reset: reset, checked, and kept if fit. */
+  private async resetAndKeep(entry: BackendEntry): Promise<void> {
+    let why = this.unfit(entry);
+    if (!why) {
       const check = await this.settings.checks
         .reset(entry, entry.key.database, entry.baseline, this.settings.resetTimeoutMs)
         .catch((err: unknown) => ({ ok: false as const, reason: (err as Error).message }));
@@ -219,6 +258,11 @@ class KeyedBackendPools implements BackendPools {
         entry.restoring = null;
       }
     }
+    this.keepUnless(entry, why);
+  }
+
+  /** Back to its compute (a waiter or the idle list), or closed for `why`. */
+  private keepUnless(entry: BackendEntry, why: string | null): void {
     if (why) this.discard(entry, why);
     else entry.home.compute.giveBack(entry, Date.now());
   }

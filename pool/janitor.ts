@@ -35,7 +35,10 @@ function sweep(computes: Map<string, ComputePool>, now: number, s: JanitorSettin
         );
         compute.close(entry);
       }
-      if (kp.unused) compute.keys.delete(kp.id);
+      if (kp.unused) {
+        compute.keys.delete(kp.id);
+        kp.forgotten = true;
+      }
     }
     if (compute.keys.size === 0 && compute.open === 0 && compute.waiting === 0) computes.delete(compute.id);
   }

@@ -16,6 +16,8 @@ export class KeyPool {
   out = 0;
   /** acquire() calls for this key that hold no connection yet: waiting, logging in. */
   acquiring = 0;
+  /** The janitor dropped it from its compute (unused): whoever remembered it looks the key up again. */
+  forgotten = false;
 
   constructor(
     readonly id: string,

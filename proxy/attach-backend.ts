@@ -47,6 +47,13 @@ export interface OwnBackend extends Attached {
 /** Borrows a pooled connection like the session's first, waking its compute if need be. */
 export type Borrow = (signal?: AbortSignal) => Promise<PooledBackend>;
 
+/**
+ * A pooled connection like the session's first at once, without a promise: when the
+ * compute's address is cached and an idle connection is ready (see BackendPools.tryAcquire).
+ * Null: use Borrow.
+ */
+export type BorrowAtOnce = () => PooledBackend | null;
+
 /** A pooled connection (verified, session or transaction mode): it goes back to `pooling.pools` at the end. */
 export interface BorrowedBackend extends Attached {
   kind: 'pooled';
@@ -54,6 +61,8 @@ export interface BorrowedBackend extends Attached {
   pooled: PooledBackend;
   /** Another connection like `pooled`: transaction mode's later statements. */
   borrow: Borrow;
+  /** Transaction mode only. */
+  borrowAtOnce: BorrowAtOnce | null;
   /** What the client negotiated (pool-normalised): a tracked connection has CLIENT_SESSION_TRACK whatever the client did. */
   clientCapabilities: number;
 }
@@ -129,7 +138,8 @@ export async function attachVerified(
     const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
     const pooled = await borrow();
     await initConnect(ctx, route, pooling.pools, pooled);
-    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, clientCapabilities };
+    const borrowAtOnce = pooling.mode === 'transaction' ? idleBorrower(ctx, route, pooling.pools, key) : null;
+    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce, clientCapabilities };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
@@ -224,6 +234,26 @@ function pooledBorrower(
     wakeAndConnect(ctx, route, opener, signal).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);
     });
+}
+
+/**
+ * Borrow's shortcut for transaction mode's statements: no wake to wait for, no connection
+ * to check. Counted as a resolution like Borrow's, but not as a connect phase (nothing
+ * connects). The full key is made once per compute address, so the pool finds its key
+ * pool by object.
+ */
+function idleBorrower(ctx: SessionContext, route: Route, pools: BackendPools, key: Omit<BackendKey, 'addr'>): BorrowAtOnce {
+  const project = limitKey(route);
+  const { resolver, metrics } = ctx.cfg;
+  let full: BackendKey | null = null;
+  return () => {
+    const addr = resolver.cached?.(project);
+    if (!addr) return null;
+    if (full?.addr !== addr) full = { ...key, addr };
+    const got = pools.tryAcquire(full);
+    if (got) metrics.pending.wakesOk.n++;
+    return got;
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow } from './attach-backend.js';
+import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
 import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
@@ -48,6 +48,7 @@ interface PooledReady extends ReadyBase {
   pooling: PoolsInUse;
   pooled: PooledBackend;
   borrow: Borrow;
+  borrowAtOnce: BorrowAtOnce | null;
   clientCapabilities: number;
 }
 
@@ -158,7 +159,8 @@ function readyFrom(backend: AttachedBackend, project: string | undefined, releas
     const { socket, backendLeftover, addr } = backend;
     return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
-  return { kind: 'pooled', project, clientLeftover, pooling: backend.pooling, pooled: backend.pooled, borrow: backend.borrow, clientCapabilities: backend.clientCapabilities, releaseSlot, who };
+  const { pooling, pooled, borrow, borrowAtOnce, clientCapabilities } = backend;
+  return { kind: 'pooled', project, clientLeftover, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, releaseSlot, who };
 }
 
 /**
@@ -218,6 +220,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     hook: kill,
     ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
     borrow: ready.borrow,
+    ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => {
@@ -229,7 +232,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
       enterHolding(ctx, backend !== null);
       if (backend) {
         kill.addr = backend.key.addr;
-        metrics.poolBorrows.inc();
+        metrics.pending.poolBorrows.n++;
         if (project) untrack = activity?.track(project, ctx.socket);
       } else {
         untrack?.();

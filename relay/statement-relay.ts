@@ -47,8 +47,8 @@ export interface StatementHost {
    */
   toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void;
   toClient(bytes: Buffer): void;
-  /** The queue's head needs a backend: borrow one (the queue waits). */
-  borrowNow(): void;
+  /** The queue's head needs a backend: borrow one; true when it is held at once, else the queue waits. */
+  borrowNow(): boolean;
   pauseClient(): void;
   /** A wait of this side is over: give the backend back if nothing keeps it, read the client, go on with the queue. */
   carryOn(): void;
@@ -116,8 +116,7 @@ export class StatementRelay {
     const step = router.step(p.payload, command, host.held);
     switch (step) {
       case STEP_BORROW:
-        host.borrowNow();
-        return false;
+        return host.borrowNow();
       case STEP_DROP:
         host.queue.shift();
         return true;

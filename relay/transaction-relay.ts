@@ -90,6 +90,8 @@ export interface TransactionRelayOptions {
   maxPacketSize: number;
   /** A backend for the client's next statement, waking the compute if it sleeps; `signal` aborts the wait. */
   borrow(signal: AbortSignal): Promise<PooledBackend>;
+  /** A backend at once when one is ready (no wake, no check, no wait), else null: borrow() then. */
+  borrowAtOnce?(): PooledBackend | null;
   giveBack(backend: PooledBackend, opts: ReleaseOptions): void;
   /** The ERR that answers a statement no backend could be borrowed for. */
   errorFor(err: unknown): ErrPacket;
@@ -286,8 +288,7 @@ class TransactionRelay implements StatementHost {
           this.client.write(framePacket(okPayload(this.opts.capabilities), (p.sequenceId + 1) & 0xff));
           continue;
         }
-        this.client.pause();
-        void this.borrowFor();
+        if (this.borrowSoon()) continue;
         return;
       }
       if (!this.send(p, command)) return;
@@ -393,9 +394,8 @@ class TransactionRelay implements StatementHost {
     this.client.write(bytes);
   }
 
-  borrowNow(): void {
-    this.client.pause();
-    void this.borrowFor();
+  borrowNow(): boolean {
+    return this.borrowSoon();
   }
 
   pauseClient(): void {
@@ -555,6 +555,22 @@ class TransactionRelay implements StatementHost {
 
   private outsideTransaction(): boolean {
     return (this.status & SERVER_STATUS_IN_TRANS) === 0 && (this.status & SERVER_STATUS_AUTOCOMMIT) !== 0;
+  }
+
+  /**
+   * A backend for the queue's head: true when one is held at once (an idle one, taken
+   * without a promise, signal or timer: the common case per statement); else the queue
+   * waits for borrowFor() to end.
+   */
+  private borrowSoon(): boolean {
+    const got = this.opts.borrowAtOnce?.();
+    if (got) {
+      this.hold(got);
+      return true;
+    }
+    this.client.pause();
+    void this.borrowFor();
+    return false;
   }
 
   private async borrowFor(): Promise<void> {

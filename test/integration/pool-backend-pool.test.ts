@@ -320,3 +320,44 @@ test('idle connections are evicted after idleTimeoutMs', async () => {
   await waitFor('eviction', () => a.socket.destroyed, 3_000);
   await waitFor('the janitor', () => Object.keys(p.stats().computes).length === 0, 3_000);
 });
+
+test('tryAcquire lends a ready idle connection at once, and leaves anything needing a check to acquire()', async () => {
+  const p = pools({ pingAfterIdleMs: 200, idleTimeoutMs: 300, evictionIntervalMs: 25 });
+  const key = keyFor(db, { database: 'shop' });
+  assert.equal(p.tryAcquire(key), null, 'no compute pool yet');
+  const a = await p.acquire(key, login());
+  assert.equal(p.tryAcquire(key), null, 'nothing idle');
+  await p.release(a, { dirty: false, reset: false });
+  const b = p.tryAcquire(key);
+  assert.equal(b, a, 'the idle connection, lent');
+  assert.equal(b!.borrows, 2);
+  assert.equal(b!.socket.isPaused(), true, 'handed out paused');
+  assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 });
+  assert.equal(await scalar(b!, 'SELECT 1'), '1');
+  await p.release(b!, { dirty: false, reset: false });
+
+  // Idle past pingAfterIdleMs: not lent unchecked; acquire() pings it and lends it.
+  await delay(250);
+  assert.equal(p.tryAcquire(key), null);
+  assert.equal(p.stats().total.idle, 1, 'left where it was');
+  const c = await p.acquire(key, login());
+  assert.equal(c.threadId, a.threadId);
+  await p.release(c, { dirty: false, reset: false });
+
+  // Dead while idle: not lent.
+  await exec(adminTarget(), `KILL ${c.threadId}`);
+  await waitFor('the pool to notice', () => !c.alive);
+  assert.equal(p.tryAcquire(key), null);
+
+  // The janitor forgets the key pool once it is empty; a new one is found again.
+  await waitFor('the janitor', () => Object.keys(p.stats().computes).length === 0, 3_000);
+  const d = await p.acquire(key, login());
+  await p.release(d, { dirty: false, reset: false });
+  const e = p.tryAcquire(key);
+  assert.equal(e, d);
+  await p.release(e!, { dirty: false, reset: false });
+
+  // A dropped compute lends nothing.
+  await p.dropCompute(key.addr);
+  assert.equal(p.tryAcquire(key), null);
+});
