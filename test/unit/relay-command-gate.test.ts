@@ -3,30 +3,13 @@
 // know when a client leaves while its statement may run. Over loopback socket pairs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
 import { framePacket } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComPing } from '../../protocol/commands/simple-commands.js';
 import { relayPipe } from '../../relay/pipe-relay.js';
 import { relaySession } from '../../relay/session-relay.js';
 import type { KillAction, KillHook, KillStatement } from '../../relay/intercepted-command.js';
-
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const near = connect((server.address() as { port: number }).port, '127.0.0.1');
-  const far = await accepted;
-  await new Promise<void>((resolve) => (near.connecting ? near.once('connect', () => resolve()) : resolve()));
-  server.close();
-  return [near, far];
-}
-
-function collect(s: Socket): () => Buffer {
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  return () => Buffer.concat(chunks);
-}
+import { socketPair, collect } from '../helpers/socket-pair.js';
 
 const q = (sql: string) => framePacket(writeComQuery(sql), 0);
 const PING = framePacket(writeComPing(), 0);

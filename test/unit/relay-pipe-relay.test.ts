@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { connectBackendSocket, divert, undivert } from '../../backend/backend-socket.js';
 import { relayPipe } from '../../relay/pipe-relay.js';
 import { relaySession } from '../../relay/session-relay.js';
@@ -11,22 +11,9 @@ import { framePacket } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComQuit } from '../../protocol/commands/simple-commands.js';
 import { fenceAnswer } from '../helpers/fence-answer.js';
+import { plain, socketPair, type Dial } from '../helpers/socket-pair.js';
 
-type Dial = (port: number) => Socket;
-const plain: Dial = (port) => connect(port, '127.0.0.1');
 const shared: Dial = (port) => connectBackendSocket('127.0.0.1', port);
-
-/** [the side the proxy holds, the far end]; `dial` makes the near side. */
-async function socketPair(dial: Dial = plain): Promise<[Socket, Socket]> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const near = dial((server.address() as { port: number }).port);
-  const far = await accepted;
-  await new Promise<void>((resolve) => (near.connecting ? near.once('connect', () => resolve()) : resolve()));
-  server.close();
-  return [near, far];
-}
 
 /** The first `size` bytes `s` sends, read slowly: paused for a moment every few chunks. */
 function drainSlowly(s: Socket, size: number): Promise<Buffer> {

@@ -2,30 +2,12 @@
 // with real clients and mariadbd is test/integration/pool-session-relay.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
 import { framePacket, MAX_PAYLOAD_LENGTH } from '../../protocol/framing.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComQuit } from '../../protocol/commands/simple-commands.js';
 import { relaySession } from '../../relay/session-relay.js';
 import { answerFences, fenceAnswer } from '../helpers/fence-answer.js';
-
-/** Two connected sockets: [the side we hand to the relay, the far end]. */
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const near = connect((server.address() as { port: number }).port, '127.0.0.1');
-  const far = await accepted;
-  await new Promise<void>((resolve) => (near.connecting ? near.once('connect', () => resolve()) : resolve()));
-  server.close();
-  return [near, far];
-}
-
-function collect(s: Socket): () => Buffer {
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  return () => Buffer.concat(chunks);
-}
+import { socketPair, collect } from '../helpers/socket-pair.js';
 
 test('carries bytes both ways and stops at COM_QUIT, leaving the backend open and paused', async () => {
   const [client, clientApp] = await socketPair();

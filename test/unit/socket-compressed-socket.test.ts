@@ -3,23 +3,12 @@
 // id of the client's last compressed packet).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type Socket } from 'node:net';
 import { CompressedPacketReader, framePacket, writeComQuery, writeCompressedPackets } from '../../protocol/index.js';
 import { compressedClient } from '../../socket/compressed-socket.js';
-
-async function socketPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  const far = connect((server.address() as { port: number }).port, '127.0.0.1');
-  const near = await accepted;
-  await new Promise<void>((resolve) => (far.connecting ? far.once('connect', () => resolve()) : resolve()));
-  server.close();
-  return [near, far];
-}
+import { socketPair } from '../helpers/socket-pair.js';
 
 test('plain bytes each way; the reply numbered on from the command, the leftover read first', async () => {
-  const [near, far] = await socketPair();
+  const [far, near] = await socketPair();
   const command = framePacket(writeComQuery('SELECT 1'), 0);
   const first = writeCompressedPackets(command, 0).packets[0]!;
   // The first command arrived with the login's last bytes; the second comes later, as compressed packet 0 again.
@@ -57,7 +46,7 @@ test('plain bytes each way; the reply numbered on from the command, the leftover
 });
 
 test('bad compressed bytes from the client destroy the session', async () => {
-  const [near, far] = await socketPair();
+  const [far, near] = await socketPair();
   const client = compressedClient(near, Buffer.alloc(0));
   const failed = new Promise<Error>((resolve) => client.once('error', resolve));
   client.resume();
