@@ -15,7 +15,8 @@ import {
 import { framePacket } from '../../protocol/framing.js';
 import { writeErrPacket } from '../../protocol/packets/err-packet.js';
 import { writeOkPacket } from '../../protocol/packets/ok-packet.js';
-import { ReplyTracker, type SessionStateWatcher } from '../../protocol/reply-tracker.js';
+import { ReplyTracker } from '../../protocol/reply-tracker.js';
+import type { SessionStateWatcher } from '../../protocol/reply-filter.js';
 import { withoutSessionState } from '../../protocol/session-state.js';
 
 const CAPS = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF | CLIENT_SESSION_TRACK;
