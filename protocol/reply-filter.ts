@@ -50,6 +50,21 @@ export class ReplyFilter {
     private readonly head: PacketHead,
   ) {}
 
+  /** As new (ReplyTracker.reset). */
+  reset(): void {
+    this.output = null;
+    if (this.swallow.length !== 0) this.swallow.length = 0;
+    this.swallowing = 0;
+    this.okWhole = false;
+    this.okBuf = EMPTY;
+    this.okAt = 0;
+    this.okFill = 0;
+    this.held = null;
+    this.packetAt = -1;
+    this.inPacket = false;
+    this.sentTo = 0;
+  }
+
   /** One more reply to come; `swallow`: the proxy's own, not the client's. */
   expect(swallow: boolean): void {
     this.swallow.push(swallow);
@@ -115,11 +130,10 @@ export class ReplyFilter {
   }
 
   /**
-   * A packet ended: if it was an OK read whole, its session state to the watcher, and
-   * for a client that does not track, the OK it should get instead (else null).
+   * The OK read whole (readingOk) ended: its session state to the watcher, and for a
+   * client that does not track, the OK it should get instead (else null).
    */
   readOk(swallowed: boolean): Buffer | null {
-    if (!this.okWhole) return null;
     this.okWhole = false;
     const buf = this.okBuf;
     const start = this.okAt;

@@ -51,9 +51,9 @@ type State = 'first' | 'columns' | 'columns_eof' | 'rows';
 const EOF_MAX_LENGTH = 9;
 
 export class ReplyTracker implements FrameSink {
-  private readonly deprecateEof: boolean;
-  private readonly cachedMetadata: boolean;
-  private readonly progress: boolean;
+  private deprecateEof = false;
+  private cachedMetadata = false;
+  private progress = false;
   private readonly scanner = new FrameScanner(this);
   /** The first bytes of the packet being read. */
   private readonly head = new PacketHead();
@@ -63,7 +63,7 @@ export class ReplyTracker implements FrameSink {
   private state: State = 'first';
   private columnsLeft = 0;
   private stateChanged = false;
-  private lastStatus: number;
+  private lastStatus = 0;
   private infile = false;
   /** Replies expected and ended so far, to place the rare rows-only ones (expectRows). */
   private expected = 0;
@@ -82,11 +82,27 @@ export class ReplyTracker implements FrameSink {
     private readonly onReply: (end: ReplyEnd) => void,
     watcher: SessionStateWatcher | null = null,
   ) {
+    this.filter = watcher ? new ReplyFilter(watcher, this.scanner, this.head) : null;
+    this.reset(capabilities, mariadbCapabilities, initialStatus);
+  }
+
+  /** As if just made for a connection: a relay keeps one tracker for every connection it borrows, not one per borrow. */
+  reset(capabilities: number, mariadbCapabilities: number, initialStatus: number): void {
     this.deprecateEof = (capabilities & CLIENT_DEPRECATE_EOF) !== 0;
     this.cachedMetadata = (mariadbCapabilities & MARIADB_CLIENT_CACHE_METADATA) !== 0;
     this.progress = (mariadbCapabilities & MARIADB_CLIENT_PROGRESS) !== 0;
     this.lastStatus = initialStatus;
-    this.filter = watcher ? new ReplyFilter(watcher, this.scanner, this.head) : null;
+    this.pendingReplies = 0;
+    this.state = 'first';
+    this.columnsLeft = 0;
+    this.stateChanged = false;
+    this.infile = false;
+    this.expected = 0;
+    this.ended = 0;
+    this.rowsOnly = null;
+    this.scanner.reset();
+    this.head.clear(); // the next packet's start sets the rest
+    this.filter?.reset();
   }
 
   /** Replies sent for but not yet complete. */
@@ -171,7 +187,7 @@ export class ReplyTracker implements FrameSink {
       return false;
     }
     const swallowed = f.swallowed;
-    const replacement = f.readOk(swallowed);
+    const replacement = f.readingOk ? f.readOk(swallowed) : null;
     this.packetDone();
     this.head.clear();
     f.packetEnds(chunk, end, sequenceId, swallowed, replacement);

@@ -2,8 +2,17 @@
 // statement or a transaction to the give-back. An idle pooled connection that is ready
 // is taken at once (no promise, abort signal or timer: the common case per statement);
 // otherwise the session's queue waits for borrow() (a wake, a login, a queue at the
-// compute's limit), which the session's end aborts. While held, the connection's bytes
-// and events go to the relay; it is handed back paused, without them.
+// compute's limit), which the session's end aborts.
+//
+// A borrow happens per statement in autocommit, so holding costs as little as pipe
+// mode's relay: while held, the connection's reads go straight to the relay
+// (backend-socket.ts divert(), past the Readable machinery), and its drain, close and
+// error listeners are module functions added once for the connection's life, which
+// look up who holds it now; a borrow adds and removes none. A connection made
+// elsewhere (TLS to the compute) is read through 'data' events instead. It is handed
+// back paused and reading, as the pool lends it.
+import type { Socket } from 'node:net';
+import { divert, undivert, type ReadSink } from '../backend/backend-socket.js';
 import type { ReleaseOptions } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { forgetStatements } from './connection-statements.js';
@@ -27,28 +36,47 @@ export interface LeaseHost {
   unleased(): void;
   /** A borrow that waited is over: `got` is held now, or (null) it failed with `failure`. */
   borrowed(got: PooledBackend | null, failure: unknown): void;
-  fromServer(chunk: Buffer): void;
+  /** Bytes the held backend sent; false: stop reading it until resume(). */
+  fromServer(chunk: Buffer): boolean;
   /** The held backend's socket drained. */
   serverDrained(): void;
   serverClosed(): void;
   serverFailed(): void;
 }
 
-export class BackendLease {
+/** Who holds each compute socket now (null: nobody); a socket in here has the listeners below. */
+const holders = new WeakMap<Socket, BackendLease | null>();
+
+// Listeners for a socket's life: `this` is the socket that emitted.
+function onDrain(this: Socket): void {
+  holders.get(this)?.host.serverDrained();
+}
+function onClose(this: Socket): void {
+  holders.get(this)?.host.serverClosed();
+}
+function onError(this: Socket): void {
+  holders.get(this)?.host.serverFailed();
+}
+
+export class BackendLease implements ReadSink {
   /** The backend held now. */
   held: PooledBackend | null = null;
   /** Times a backend was held, the login's included. */
   borrows = 0;
   /** Set while a borrow is under way; aborted if the session ends meanwhile. */
   private borrowing: AbortController | null = null;
+  /** The held socket's reads come through onBackendData (else through 'data'). */
+  private diverted = false;
+  /** Reading the held socket stopped (the client could not take more) and was not resumed since. */
+  private stopped = false;
 
-  private readonly onData = (chunk: Buffer) => this.host.fromServer(chunk);
-  private readonly onDrain = () => this.host.serverDrained();
-  private readonly onClose = () => this.host.serverClosed();
-  private readonly onError = () => this.host.serverFailed();
+  /** For a socket that cannot be diverted. */
+  private readonly onData = (chunk: Buffer) => {
+    if (!this.onBackendData(chunk)) this.held!.socket.pause();
+  };
 
   constructor(
-    private readonly host: LeaseHost,
+    readonly host: LeaseHost,
     private readonly opts: LeaseOptions,
   ) {}
 
@@ -95,12 +123,36 @@ export class BackendLease {
     this.borrows++;
     this.host.leased(b, replay);
     const s = b.socket;
-    s.on('data', this.onData);
-    s.on('drain', this.onDrain);
-    s.on('close', this.onClose);
-    s.on('error', this.onError);
-    s.resume();
+    if (!holders.has(s)) {
+      s.on('drain', onDrain);
+      s.on('close', onClose);
+      s.on('error', onError);
+    }
+    holders.set(s, this);
+    // Bytes that came while it was paused go first (divert passes them on).
+    this.diverted = divert(s, this);
+    if (!this.diverted) {
+      s.on('data', this.onData);
+      s.resume();
+    }
     this.opts.onHold?.(b);
+  }
+
+  /** The held backend's bytes; false stops reading it until resume(). */
+  onBackendData(chunk: Buffer): boolean {
+    const b = this.held;
+    // Given back while its bytes were relayed: it is the pool's now, and must go on reading.
+    if (this.host.fromServer(chunk) || this.held !== b) return true;
+    this.stopped = true;
+    return false;
+  }
+
+  /** Reads the held backend again (the client drained). */
+  resume(): void {
+    const b = this.held;
+    if (!b) return;
+    this.stopped = false;
+    b.socket.resume();
   }
 
   /** Gives the held backend back to the pool. */
@@ -110,17 +162,23 @@ export class BackendLease {
     this.opts.giveBack(b, opts);
   }
 
-  /** Stops relaying the held backend and hands it over, paused. */
+  /** Stops relaying the held backend and hands it over, paused (reading, if diverted). */
   detach(): PooledBackend {
     const b = this.held!;
     this.held = null;
     this.host.unleased();
     const s = b.socket;
-    s.off('data', this.onData);
-    s.off('drain', this.onDrain);
-    s.off('close', this.onClose);
-    s.off('error', this.onError);
-    s.pause();
+    holders.set(s, null);
+    if (this.diverted) {
+      undivert(s);
+      // Reading again (paused in the Readable's sense only, as a pooled socket is).
+      if (this.stopped) s.resume();
+      if (s.readableFlowing) s.pause();
+    } else {
+      s.off('data', this.onData);
+      s.pause();
+    }
+    this.stopped = false;
     this.opts.onHold?.(null);
     return b;
   }

@@ -37,17 +37,13 @@ export interface ExchangeOptions extends LeaseOptions {
   abandon?(backend: PooledBackend): void;
 }
 
-/** What the exchange needs of its relay (the client's side). */
-export interface ExchangeHost {
-  readonly ended: boolean;
+/** What the exchange needs of its relay (the client's side); borrowed() and serverDrained() are passed on from the lease. */
+export interface ExchangeHost extends Pick<LeaseHost, 'ended' | 'borrowed' | 'serverDrained'> {
   /** Made at the first prepared-statement command. */
   readonly statements: StatementRelay | null;
   end(why: SessionEnd): void;
   /** Go on with the client's queue. */
   pump(): void;
-  /** As LeaseHost's. */
-  borrowed(got: PooledBackend | null, failure: unknown): void;
-  serverDrained(): void;
 }
 
 export class ComputeExchange implements LeaseHost, PinHost {
@@ -55,8 +51,9 @@ export class ComputeExchange implements LeaseHost, PinHost {
   readonly pins: PinJudge;
   /** The client's settings and the trackers' reader; null for untracked backends. */
   tracked: TrackedSession | null = null;
-  /** Present while a backend is held and its replies are followed (not once a command pinned). */
+  /** Present while a backend is held and its replies are followed (not once a command pinned): `replyTracker` then. */
   private tracker: ReplyTracker | null = null;
+  private replyTracker: ReplyTracker | null = null;
   lastStatus = SERVER_STATUS_AUTOCOMMIT;
   /** Untracked (pinned by a command): a command went and nothing came back since. */
   private awaiting = false;
@@ -135,46 +132,47 @@ export class ComputeExchange implements LeaseHost, PinHost {
     if (!this.lease.held!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
   }
 
-  fromServer(chunk: Buffer): void {
+  /** Bytes from the held backend, in order; false: the client cannot take more now (stop reading the backend). */
+  fromServer(chunk: Buffer): boolean {
     this.awaiting = false;
     const { fence, client } = this;
     if (fence) {
       const out = fence.push(chunk);
       const flowing = client.destroyed || client.write(out);
-      if (fence.done) return this.host.end('client_quit');
-      if (!flowing) this.lease.held!.socket.pause();
-      return;
+      if (fence.done) this.host.end('client_quit');
+      return flowing;
     }
     const { statements } = this.host;
-    if (statements?.reading) return statements.fromServer(chunk);
+    if (statements?.reading) {
+      statements.fromServer(chunk);
+      return true;
+    }
     const t = this.tracker;
     // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
     const gone = client.destroyed;
-    if (!t) {
-      if (!gone && !client.write(chunk)) this.lease.held!.socket.pause();
-      return;
-    }
+    if (!t) return gone || client.write(chunk);
     try {
       t.push(chunk);
     } catch {
       // Bytes no reply explains (or the proxy's own command failed): neither side can be trusted.
-      return this.host.end('backend_error');
+      this.host.end('backend_error');
+      return true;
     }
     const out = this.tracked ? t.output : null;
     let flowing = true;
     if (!gone && out === null) flowing = client.write(chunk);
     else if (!gone) for (const piece of out!) flowing = client.write(piece);
-    if (!flowing) this.lease.held?.socket.pause();
     if (this.draining) {
-      if (t.pending > 0) return;
+      if (t.pending > 0) return flowing;
       // Pinned, and the tracker's last reply is in: bytes go untouched from here.
       this.draining = false;
       this.tracker = null;
       client.resume();
-      return this.host.pump();
+      this.host.pump();
+      return flowing;
     }
     // A reply in this chunk may have pinned the session (tracker gone).
-    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return;
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return flowing;
     if (statements?.waitingQuiet) {
       statements.quiet();
     } else if (this.mayLetGo()) {
@@ -182,6 +180,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
       this.pins.resetOnRelease = false;
     }
     if (this.quitting) this.host.end('client_quit');
+    return flowing;
   }
 
   /** COM_QUIT at the head of the queue: MariaDB answers what came before it, then closes. */
@@ -226,8 +225,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
 
   /** Whether the held backend may be running the client's statement. */
   private statementRunning(): boolean {
-    if (this.tracker) return this.tracker.pending > 0;
-    return this.awaiting && this.lastCommand !== COM_QUIT;
+    return this.tracker ? this.tracker.pending > 0 : this.awaiting && this.lastCommand !== COM_QUIT;
   }
 
   // LeaseHost: the backend-lease.ts side.
@@ -237,7 +235,11 @@ export class ComputeExchange implements LeaseHost, PinHost {
     const { tracked } = this;
     if (tracked) tracked.backend = b;
     if (this.pins.pinned) return;
-    const t = (this.tracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.lastStatus, this.onReply, tracked));
+    // One tracker for every borrow (a borrow per statement in autocommit), made afresh for each.
+    let t = this.replyTracker;
+    if (t) t.reset(b.capabilities, b.mariadbCapabilities, this.lastStatus);
+    else t = this.replyTracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.lastStatus, this.onReply, tracked);
+    this.tracker = t;
     if (replay && tracked) tracked.replayOnto(b, t);
   }
 
@@ -267,11 +269,8 @@ export class ComputeExchange implements LeaseHost, PinHost {
 
   // PinHost: the pin-judge.ts side.
 
-  /**
-   * Stop following replies: once the proxy's own replies are in, and for a client that
-   * does not track, once the trackers are off (nothing it cannot read may reach it). The
-   * queue waits meanwhile. Quitting with replies still to come, a fence marks their end.
-   */
+  /** Stop following replies once the proxy's own are in (the queue waits), for a client that does not track once the
+   * trackers are off (nothing it cannot read may reach it). Quitting with replies still to come, a fence marks their end. */
   unfollow(): void {
     const t = this.tracker;
     this.pins.verdicts.length = 0;

@@ -87,6 +87,12 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   replayOnto(b: PooledBackend, tracker: ReplyTracker): void {
     const wanted = this.settings;
     const current = b.settings!;
+    // The usual case on every borrow: nothing differs, and nothing is made to find that out.
+    const w = wanted.values;
+    const c = current.values;
+    let same = wanted.database === null || wanted.database === current.database;
+    for (let i = 0; same && i < w.length; i++) same = w[i] === c[i];
+    if (same) return;
     const commands: Buffer[] = [];
     if (wanted.database !== null && wanted.database !== current.database) commands.push(writeComInitDb(wanted.database));
     const sql = replaySql(wanted, current);

@@ -94,7 +94,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
   ended = false;
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
-  private readonly onClientDrain = () => this.exchange.lease.held?.socket.resume();
+  private readonly onClientDrain = () => this.exchange.lease.resume();
   // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited.
   private readonly onClientClose = () => {
     if (!this.exchange.leaving) this.end('client_closed');
