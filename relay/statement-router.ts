@@ -89,7 +89,7 @@ export class StatementRouter {
     }
     if (!s) return command === COM_STMT_SEND_LONG_DATA ? STEP_DROP : this.fail(unknownStatement(id, command));
     // What needs nothing on the held connection, or nothing held at all.
-    const on = held ? this.on(held).get(s.key) : undefined;
+    const on = held ? this.on(held).get(s.key, s.sentTo) : undefined;
     if (command === COM_STMT_RESET && !on) return this.resetHere(s);
     if (command === COM_STMT_FETCH && !on) return this.fail(noCursor(id));
     if (!held) return STEP_BORROW;
