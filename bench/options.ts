@@ -90,6 +90,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only <a,b,...>      run only these scenarios: ${SCENARIO_IDS.join(', ')}
   --storm-clients <n>   clients in the storm scenario (default 500, quick 200)
   --idle-clients <n>    idle connections to hold (default 10000, quick 2000)
+  --rounds <n>          rounds of alternated contenders (default 3, quick 2; read-write 5, quick 3)
   --cpu-prof            profile every proxy process (node --cpu-prof), kept with the results
   --out <dir>           where results go (default bench/results/<timestamp>)
   --baseline <dist>     another build's dist/ (e.g. of the commit before a change): its proxy
@@ -107,6 +108,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       only: { type: 'string' },
       'storm-clients': { type: 'string' },
       'idle-clients': { type: 'string' },
+      rounds: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       baseline: { type: 'string' },
@@ -121,6 +123,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const profile: BenchProfile = structuredClone(base);
   if (values['storm-clients'] !== undefined) profile.storm.clients = positive('--storm-clients', values['storm-clients']);
   if (values['idle-clients'] !== undefined) profile.idle.clients = positive('--idle-clients', values['idle-clients']);
+  if (values.rounds !== undefined) profile.rounds = profile.readWrite.rounds = positive('--rounds', values.rounds);
   let scenarios: ScenarioId[] = [...SCENARIO_IDS];
   if (values.only !== undefined) {
     const wanted = values.only.split(',').map((s) => s.trim());
