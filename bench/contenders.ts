@@ -69,6 +69,8 @@ export interface Contender {
   endpoint: Endpoint;
   /** The process between client and backend (HAProxy, the proxy), whose CPU use is measured. */
   pid?: number;
+  /** A transaction-mode proxy's admin HTTP port (its /metrics). */
+  adminPort?: number;
 }
 
 export interface ContenderSet {
@@ -127,14 +129,15 @@ export async function startContenders(
         const p = target.pooled;
         running.push({ spec, endpoint: { host: '127.0.0.1', port: p.port, user: p.user, password: p.password }, pid: p.pid });
       } else if (mode === 'transaction' && target.pooled) {
-        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, hostScript);
+        const adminPort = await findFreePort();
+        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, hostScript, adminPort);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
         const p = target.pooled;
         stops.push(outcome.proxy.stop);
-        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, user: p.user, password: p.password }, pid: outcome.proxy.pid });
+        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, user: p.user, password: p.password }, pid: outcome.proxy.pid, adminPort });
       } else {
         skipped.push({ spec, reason: target.pooledSkipped ?? `no ${mode}-mode proxy in front of the control plane` });
       }
@@ -153,9 +156,10 @@ export async function startContenders(
 }
 
 /** `proxy --control-url` in transaction pool mode (verified logins) in its own process, in front of the target's control plane. */
-export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string, hostScript?: string): Promise<StartOutcome> {
+export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string, hostScript?: string, adminPort?: number): Promise<StartOutcome> {
   return startProxyProcess({
     hostScript,
+    adminPort,
     command: 'proxy',
     args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', 'transaction'],
     port: await findFreePort(),

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls', 'autoscale', 'noisy-neighbour', 'idle-pool'] as const;
+export const SCENARIO_IDS = ['point-select', 'cold-wake', 'storm', 'churn', 'idle', 'tls', 'autoscale', 'noisy-neighbour', 'idle-pool', 'read-write'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchProfile {
@@ -33,6 +33,8 @@ export interface BenchProfile {
   neighbours: { seconds: number; phaseMs: number; victimRate: number; burners: number; tableSize: number; contrast: boolean };
   /** Application pools in transaction mode: clients per driver, how long they run a statement per period, then idle until the compute sleeps. */
   idlePool: { clientsPerDriver: number; loginsInFlight: number; runSeconds: number; periodMs: number; idleTimeoutSeconds: number; maxIdleSeconds: number };
+  /** sysbench oltp_read_write through pipe and transaction mode: rounds of its own (a ratio wants at least 3), tables of a database of its own. */
+  readWrite: { threads: number[]; seconds: number; warmupSeconds: number; rounds: number; tables: number; tableSize: number };
 }
 
 export interface BenchOptions {
@@ -64,6 +66,7 @@ const QUICK: BenchProfile = {
   autoscale: { threads: [1, 4, 16], stepSeconds: 15, leadSeconds: 4, downAfterSeconds: 15, idleTimeoutSeconds: 45, maxIdleSeconds: 80, tableSize: 10_000 },
   neighbours: { seconds: 20, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: false },
   idlePool: { clientsPerDriver: 100, loginsInFlight: 20, runSeconds: 20, periodMs: 1_000, idleTimeoutSeconds: 5, maxIdleSeconds: 60 },
+  readWrite: { threads: [8], seconds: 10, warmupSeconds: 3, rounds: 3, tables: 4, tableSize: 10_000 },
 };
 
 const FULL: BenchProfile = {
@@ -78,6 +81,7 @@ const FULL: BenchProfile = {
   autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
   neighbours: { seconds: 40, phaseMs: 1_000, victimRate: 500, burners: 4, tableSize: 10_000, contrast: true },
   idlePool: { clientsPerDriver: 100, loginsInFlight: 20, runSeconds: 60, periodMs: 1_000, idleTimeoutSeconds: 10, maxIdleSeconds: 90 },
+  readWrite: { threads: [1, 8, 32], seconds: 20, warmupSeconds: 5, rounds: 5, tables: 4, tableSize: 10_000 },
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -86,11 +90,12 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only <a,b,...>      run only these scenarios: ${SCENARIO_IDS.join(', ')}
   --storm-clients <n>   clients in the storm scenario (default 500, quick 200)
   --idle-clients <n>    idle connections to hold (default 10000, quick 2000)
+  --rounds <n>          rounds of alternated contenders (default 3, quick 2; read-write 5, quick 3)
   --cpu-prof            profile every proxy process (node --cpu-prof), kept with the results
   --out <dir>           where results go (default bench/results/<timestamp>)
   --baseline <dist>     another build's dist/ (e.g. of the commit before a change): its proxy
                         runs as an extra "(baseline)" contender in pipe and transaction mode
-                        (point-select, churn, idle), so before and after alternate in one run
+                        (point-select, churn, idle, read-write), so before and after alternate in one run
   --baseline-modes <m>  pipe, transaction or both (default): transaction mode needs a
                         baseline that speaks this build's control API
   --help`;
@@ -103,6 +108,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       only: { type: 'string' },
       'storm-clients': { type: 'string' },
       'idle-clients': { type: 'string' },
+      rounds: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       baseline: { type: 'string' },
@@ -117,6 +123,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   const profile: BenchProfile = structuredClone(base);
   if (values['storm-clients'] !== undefined) profile.storm.clients = positive('--storm-clients', values['storm-clients']);
   if (values['idle-clients'] !== undefined) profile.idle.clients = positive('--idle-clients', values['idle-clients']);
+  if (values.rounds !== undefined) profile.rounds = profile.readWrite.rounds = positive('--rounds', values.rounds);
   let scenarios: ScenarioId[] = [...SCENARIO_IDS];
   if (values.only !== undefined) {
     const wanted = values.only.split(',').map((s) => s.trim());

@@ -40,6 +40,8 @@ export interface ProxyStart {
   stopGraceMs?: number;
   /** Another build's proxy-host.js (--baseline); default this build's. */
   hostScript?: string | undefined;
+  /** Where admin HTTP (/metrics) listens; default a port the system picks, not told. */
+  adminPort?: number | undefined;
 }
 
 export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
@@ -50,7 +52,7 @@ export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
     s.command,
     '--port', String(s.port),
     '--host', '127.0.0.1',
-    '--admin-port', '0',
+    '--admin-port', String(s.adminPort ?? 0),
     '--admin-host', '127.0.0.1',
     '--drain-timeout', '2s',
     '--log-level', 'warn',

@@ -28,6 +28,7 @@ import { startWakeStack, type WakeStack } from './wake-stack.js';
 import { runAutoscale, startAutoscaleStack } from './scenarios/autoscale.js';
 import { runNoisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { runIdlePool } from './scenarios/idle-pool.js';
+import { runReadWrite } from './scenarios/read-write.js';
 
 const RESULTS_ROOT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -71,6 +72,7 @@ async function main(): Promise<number> {
     autoscale: async () => runAutoscale(ctx, await startAutoscaleStack(ctx)),
     'noisy-neighbour': () => runNoisyNeighbour(ctx),
     'idle-pool': () => runIdlePool(ctx),
+    'read-write': async () => runReadWrite(ctx, await benchTarget()),
   };
   try {
     for (const id of parsed.scenarios) {

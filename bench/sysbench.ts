@@ -23,18 +23,29 @@ export function findSysbench(): Promise<string | undefined> {
 }
 
 /** Where and as whom sysbench connects. */
-function connectionArgs(e: Endpoint): string[] {
+function connectionArgs(e: Endpoint, database = BENCH_DATABASE): string[] {
   return [
     `--mysql-host=${e.host}`,
     `--mysql-port=${e.port}`,
     `--mysql-user=${e.user}`,
     `--mysql-password=${e.password}`,
-    `--mysql-db=${BENCH_DATABASE}`,
+    `--mysql-db=${database}`,
   ];
 }
 
 function commonArgs(e: Endpoint, tableSize: number): string[] {
   return ['oltp_point_select', ...connectionArgs(e), '--tables=1', `--table-size=${tableSize}`];
+}
+
+/** oltp_read_write's tables: a database of their own (point selects' sbtest1 stays as it is). */
+export interface ReadWriteTables {
+  database: string;
+  tables: number;
+  tableSize: number;
+}
+
+function readWriteArgs(e: Endpoint, t: ReadWriteTables): string[] {
+  return ['oltp_read_write', ...connectionArgs(e, t.database), `--tables=${t.tables}`, `--table-size=${t.tableSize}`];
 }
 
 /** A timed run with the latency histogram; a failed query is counted rather than ending the run. */
@@ -55,6 +66,31 @@ function runArgs(threads: number, seconds: number, extra: string[] = []): string
 export async function prepareSysbench(binary: string, e: Endpoint, tableSize: number): Promise<void> {
   const r = await runCommand(binary, [...commonArgs(e, tableSize), 'prepare'], 120_000);
   if (r.code !== 0) throw new Error(`sysbench prepare failed: ${lastLines(r.stdout + r.stderr)}`);
+}
+
+/** Creates and fills oltp_read_write's tables (directly against the backend, once; the database must exist). */
+export async function prepareSysbenchReadWrite(binary: string, e: Endpoint, t: ReadWriteTables): Promise<void> {
+  const r = await runCommand(binary, [...readWriteArgs(e, t), 'prepare'], 300_000);
+  if (r.code !== 0) throw new Error(`sysbench oltp_read_write prepare failed: ${lastLines(r.stdout + r.stderr)}`);
+}
+
+export interface SysbenchReadWriteRun extends SysbenchRun {
+  transactions: number;
+  /** Transactions per second. */
+  tps: number;
+}
+
+/**
+ * oltp_read_write with binary prepared statements where the driver can (`--db-ps-mode=auto`,
+ * sysbench's default, given so it stays that way): each transaction is BEGIN, 14 selects,
+ * 4 writes and COMMIT. The latency histogram is per transaction.
+ */
+export async function runSysbenchReadWrite(binary: string, e: Endpoint, t: ReadWriteTables, threads: number, seconds: number): Promise<SysbenchReadWriteRun> {
+  const args = [...readWriteArgs(e, t), '--db-ps-mode=auto', ...runArgs(threads, seconds)];
+  const r = await runCommand(binary, args, (seconds + 30) * 1_000);
+  if (r.code !== 0) throw new Error(`sysbench oltp_read_write failed: ${lastLines(r.stdout + r.stderr)}`);
+  const { count, rate } = parseTransactions(r.stdout, 'sysbench oltp_read_write');
+  return { ...parseSysbenchReport(r.stdout), transactions: count, tps: rate };
 }
 
 export interface SysbenchLoad {
@@ -121,9 +157,8 @@ export async function runSysbenchChurn(binary: string, e: Endpoint, dir: string,
   const r = await runCommand(binary, args, (seconds + 30) * 1_000, { cwd: dir });
   if (r.code !== 0) throw new Error(`sysbench churn failed: ${lastLines(r.stdout + r.stderr)}`);
   const report = parseSysbenchReport(r.stdout);
-  const m = /^\s*transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/m.exec(r.stdout);
-  if (!m) throw new Error(`sysbench churn report has no transactions line:\n${lastLines(r.stdout)}`);
-  return { rate: Number(m[2]), connections: Number(m[1]), errors: report.errors, histogram: report.histogram };
+  const { count, rate } = parseTransactions(r.stdout, 'sysbench churn');
+  return { rate, connections: count, errors: report.errors, histogram: report.histogram };
 }
 
 /** Reads the "queries:", "ignored errors:", "total time:" lines and the histogram. */
@@ -148,6 +183,13 @@ export function parseSysbenchReport(text: string): SysbenchRun {
     p99Ms: Number(m[3]),
   }));
   return { qps, queries, errors, seconds, histogram, perSecond };
+}
+
+/** The "transactions:" line: how many, and per second. */
+function parseTransactions(text: string, what: string): { count: number; rate: number } {
+  const m = /^\s*transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/m.exec(text);
+  if (!m) throw new Error(`${what} report has no transactions line:\n${lastLines(text)}`);
+  return { count: Number(m[1]), rate: Number(m[2]) };
 }
 
 function lastLines(text: string, n = 6): string {

@@ -26,4 +26,5 @@ export * from './prepare-reply.js';
 export * from './result-set.js';
 export * from './text-result-writer.js';
 export * from './reply-tracker.js';
+export * from './reply-filter.js';
 export * from './session-state.js';

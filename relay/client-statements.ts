@@ -51,7 +51,23 @@ export class ClientStatements {
   }
 
   add(s: Omit<ClientStatement, 'id' | 'types' | 'longData' | 'cursor' | 'heldOn' | 'sentTo'>): ClientStatement {
-    const statement: ClientStatement = { ...s, id: this.nextId++, types: null, longData: false, cursor: false, heldOn: null, sentTo: null };
+    // Every field named, in one order: all statements then share one shape, and every
+    // execute reads them through one (monomorphic) property access. A spread of `s` gave
+    // each statement a shape of its own.
+    const statement: ClientStatement = {
+      id: this.nextId++,
+      sql: s.sql,
+      key: s.key,
+      context: s.context,
+      params: s.params,
+      columns: s.columns,
+      verdict: s.verdict,
+      types: null,
+      longData: false,
+      cursor: false,
+      heldOn: null,
+      sentTo: null,
+    };
     if (this.nextId > 0xfffffffe) this.nextId = 1; // 0xffffffff means "the last one"
     this.byId.set(statement.id, statement);
     this.last = statement;

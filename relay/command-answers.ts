@@ -73,6 +73,17 @@ export function idleStatus(lastStatus: number): number {
   return SERVER_STATUS_AUTOCOMMIT | (lastStatus & (SERVER_STATUS_NO_BACKSLASH_ESCAPES | SERVER_STATUS_ANSI_QUOTES));
 }
 
+/** The OK a session holding no backend answers COM_PING and COM_RESET_CONNECTION with, one per capability set. */
+const idleOks = new Map<number, Buffer>();
+export function idleOkPayload(capabilities: number): Buffer {
+  let ok = idleOks.get(capabilities);
+  if (!ok) {
+    ok = writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' }, capabilities);
+    idleOks.set(capabilities, ok);
+  }
+  return ok;
+}
+
 function replace(sql: string): Disposal {
   return { kind: 'replace', payload: statementPayload(sql) };
 }

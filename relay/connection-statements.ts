@@ -13,6 +13,10 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 
 /** One statement on one connection. */
 export interface ConnectionStatement {
+  /** The connection's statements it is one of (until evicted). */
+  readonly home: ConnectionStatements;
+  /** Closed on the compute to make room: no longer in `home`. */
+  evicted: boolean;
   readonly key: string;
   /** The compute's id for it. */
   readonly id: number;
@@ -35,9 +39,13 @@ export class ConnectionStatements {
     return this.byKey.size;
   }
 
-  /** The statement prepared here for `key`, marked used; undefined if none. */
-  get(key: string): ConnectionStatement | undefined {
-    const s = this.byKey.get(key);
+  /**
+   * The statement prepared here for `key`, marked used; undefined if none. `last`, where
+   * the same client statement went last, is taken without a lookup when it is here
+   * (within a transaction a client runs its statements on one connection, over and over).
+   */
+  get(key: string, last: ConnectionStatement | null = null): ConnectionStatement | undefined {
+    const s = last !== null && last.home === this && !last.evicted ? last : this.byKey.get(key);
     if (s !== undefined) s.used = ++this.clock;
     return s;
   }
@@ -50,7 +58,7 @@ export class ConnectionStatements {
   add(key: string, id: number): { statement: ConnectionStatement; close: number[] } {
     const existing = this.get(key);
     if (existing) return { statement: existing, close: existing.id === id ? [] : [id] };
-    const statement: ConnectionStatement = { key, id, types: null, holders: 0, used: ++this.clock };
+    const statement: ConnectionStatement = { home: this, evicted: false, key, id, types: null, holders: 0, used: ++this.clock };
     this.byKey.set(key, statement);
     return { statement, close: this.byKey.size > this.limit ? this.shed(this.byKey.size - this.limit, statement) : [] };
   }
@@ -65,6 +73,7 @@ export class ConnectionStatements {
       }
       if (oldest === null) break;
       this.byKey.delete(oldest.key);
+      oldest.evicted = true;
       close.push(oldest.id);
     }
     return close;

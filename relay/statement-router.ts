@@ -89,7 +89,7 @@ export class StatementRouter {
     }
     if (!s) return command === COM_STMT_SEND_LONG_DATA ? STEP_DROP : this.fail(unknownStatement(id, command));
     // What needs nothing on the held connection, or nothing held at all.
-    const on = held ? this.on(held).get(s.key) : undefined;
+    const on = held ? this.on(held).get(s.key, s.sentTo) : undefined;
     if (command === COM_STMT_RESET && !on) return this.resetHere(s);
     if (command === COM_STMT_FETCH && !on) return this.fail(noCursor(id));
     if (!held) return STEP_BORROW;
@@ -214,7 +214,7 @@ export class StatementRouter {
     const where = parameterTypesOf(payload, s.params);
     if (where.present) {
       const end = where.at + 2 * s.params;
-      if (s.types === null || payload.compare(s.types, 0, s.types.length, where.at, end) !== 0) s.types = Buffer.from(payload.subarray(where.at, end));
+      if (!sameBytes(s.types, payload, where.at, end)) s.types = Buffer.from(payload.subarray(where.at, end));
       on.types = s.types;
       return payload;
     }
@@ -234,6 +234,13 @@ export class StatementRouter {
     this.error = error;
     return STEP_ERROR;
   }
+}
+
+/** `types` holds payload[at, end): a few bytes, so a loop (Buffer#compare costs a native call and its checks per execute). */
+function sameBytes(types: Buffer | null, payload: Buffer, at: number, end: number): boolean {
+  if (types === null || types.length !== end - at) return false;
+  for (let i = 0; i < types.length; i++) if (types[i] !== payload[at + i]) return false;
+  return true;
 }
 
 /** The server's answer to a command naming a statement it does not have. */

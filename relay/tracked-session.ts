@@ -11,16 +11,27 @@
 // - a state change with nothing else (a user variable, a temporary table, PREPARE,
 //   SET ROLE, ...): pin. The statement text catches what comes with a variable in the
 //   same statement (pin-rules.ts).
+//
+// The client's settings go onto each backend it borrows when they differ (replayOnto).
 import {
   adoptSettings,
   copySettings,
   isCharsetConnectionIndex,
   isCollationIndex,
   replayedIndex,
+  replaySql,
   DEFAULT_COLLATION,
   type SessionSettings,
 } from '../backend/session-settings.js';
-import { readSessionState, type SessionStateSink, type SessionStateWatcher } from '../protocol/index.js';
+import {
+  framePacket,
+  readSessionState,
+  writeComInitDb,
+  writeComQuery,
+  type ReplyTracker,
+  type SessionStateSink,
+  type SessionStateWatcher,
+} from '../protocol/index.js';
 import type { QueryVerdict } from './pin-rules.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 
@@ -66,6 +77,32 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
   backToLogin(): void {
     adoptSettings(this.settings, this.login);
+  }
+
+  /**
+   * The client's settings onto a backend just borrowed, when they differ: written at once,
+   * ahead of whatever the client sends on it (a statement, an execute, a prepare, which
+   * waits for their replies), read and dropped by `tracker`.
+   */
+  replayOnto(b: PooledBackend, tracker: ReplyTracker): void {
+    const wanted = this.settings;
+    const current = b.settings!;
+    // The usual case on every borrow: nothing differs, and nothing is made to find that out.
+    const w = wanted.values;
+    const c = current.values;
+    let same = wanted.database === null || wanted.database === current.database;
+    for (let i = 0; same && i < w.length; i++) same = w[i] === c[i];
+    if (same) return;
+    const commands: Buffer[] = [];
+    if (wanted.database !== null && wanted.database !== current.database) commands.push(writeComInitDb(wanted.database));
+    const sql = replaySql(wanted, current);
+    if (sql) commands.push(writeComQuery(sql));
+    if (commands.length === 0) return;
+    adoptSettings(current, wanted);
+    for (const c of commands) {
+      tracker.expect(true);
+      b.socket.write(framePacket(c, 0));
+    }
   }
 
   onSessionState(buf: Buffer, _start: number, end: number, stateAt: number, swallowed: boolean): void {

@@ -7,9 +7,9 @@
 // the compute with --pool-max-per-compute at its default, no session pins from the
 // drivers' own setup, the compute asleep under idle clients, one wake, no errors.
 import mysql from 'mysql2/promise';
-import { request } from 'undici';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { quantileOf } from '../histogram.js';
+import { countsSince, readPins, showCounts, totalOf, type Counts } from '../proxy-metrics.js';
 import { sleep } from '../processes.js';
 import { fmt, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
 import { startWakeStack, type ProjectAccess, type WakeStack } from '../wake-stack.js';
@@ -19,7 +19,7 @@ const ID = 'idle-pool';
 const DRIVERS = ['mysql2', 'mariadb'] as const;
 const MAX_COMPUTE_CONNECTIONS = 10;
 
-type Errors = Record<string, number>;
+type Errors = Counts;
 interface Opened extends WorkerMessage { opened: number; errors: Errors }
 interface Ran extends WorkerMessage { statements: number; errors: Errors }
 interface Answered extends WorkerMessage { latencies: number[]; errors: Errors }
@@ -73,17 +73,6 @@ class ComputeWatch {
   }
 }
 
-/** wakeproxy_pool_session_pins_total by reason, from the proxy's /metrics. */
-async function pins(adminPort: number): Promise<Errors> {
-  const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
-  const text = await res.body.text();
-  const out: Errors = {};
-  for (const m of text.matchAll(/^wakeproxy_pool_session_pins_total\{reason="([^"]+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
-
-const total = (r: Errors) => Object.values(r).reduce((s, v) => s + v, 0);
-const show = (r: Errors) => (total(r) === 0 ? '0' : Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', '));
 /** Workers report their errors so far with every message: the last messages, summed. */
 const sum = (last: Array<{ errors: Errors }>) => {
   const out: Errors = {};
@@ -109,19 +98,19 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
   try {
     const watch = await ComputeWatch.open(stack, project);
     watch.start(100);
-    const pinsBefore = await pins(adminPort);
+    const pinsBefore = await readPins(adminPort);
     group.workers.forEach((w, i) =>
       w.send({ type: 'open', driver: DRIVERS[i]!, host: '127.0.0.1', port: stack.proxyPort, user: project.user, password: project.password, count: p.clientsPerDriver, inFlight: p.loginsInFlight }),
     );
     const opened = await all<Opened>('opened', 120_000);
-    const pinsAfterSetup = await pins(adminPort);
+    const pinsAfterSetup = await readPins(adminPort);
     await watch.sample();
     const setupThreads = watch.maxThreads;
-    say(`${ID}: ${opened.map((o, i) => `${DRIVERS[i]} ${o.opened}`).join(', ')} connected; pins ${show(pinsAfterSetup)}; compute connections so far ${setupThreads}`);
+    say(`${ID}: ${opened.map((o, i) => `${DRIVERS[i]} ${o.opened}`).join(', ')} connected; pins ${showCounts(pinsAfterSetup)}; compute connections so far ${setupThreads}`);
     group.workers.forEach((w) => w.send({ type: 'run', ms: p.runSeconds * 1_000, periodMs: p.periodMs }));
     const ran = await all<Ran>('ran', p.runSeconds * 1_000 + 60_000);
     const idleFrom = Date.now();
-    const pinsAfterRun = await pins(adminPort);
+    const pinsAfterRun = await readPins(adminPort);
     await watch.close();
     say(`${ID}: ${ran.reduce((s, r) => s + r.statements, 0)} statements; compute connections max ${watch.maxThreads}; now idle`);
 
@@ -152,13 +141,13 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
     const errors = sum(answered);
     const maxUsed = Math.max(watch.maxUsed, lastWatch.maxUsed);
     const maxProxy = Math.max(watch.maxThreads, lastWatch.maxThreads);
-    const setupPins = total(pinsAfterSetup) - total(pinsBefore);
-    const runPins = total(pinsAfterRun) - total(pinsAfterSetup);
+    const setupPins = totalOf(pinsAfterSetup) - totalOf(pinsBefore);
+    const runPins = totalOf(pinsAfterRun) - totalOf(pinsAfterSetup);
     const targets: TargetCheck[] = [
       { name: `${ID}: compute connections under ${clients} clients (pool max at its default)`, target: `<= ${MAX_COMPUTE_CONNECTIONS}`, measured: String(maxProxy), met: maxProxy <= MAX_COMPUTE_CONNECTIONS },
       { name: `${ID}: session pins from the drivers' setup and statements`, target: '0', measured: String(setupPins + runPins), met: setupPins + runPins === 0 },
       { name: `${ID}: compute asleep under idle, connected clients`, target: `within ${p.maxIdleSeconds} s`, measured: Number.isFinite(sleptMs) ? `${fmt(sleptMs / 1_000)} s` : 'never', met: Number.isFinite(sleptMs) },
-      { name: `${ID}: every client's next statement answered, one wake`, target: `${clients} answered, 1 wake, 0 errors`, measured: `${latencies.length} answered, ${wakes} wake(s), ${total(errors)} errors`, met: latencies.length === clients && wakes === 1 && total(errors) === 0 },
+      { name: `${ID}: every client's next statement answered, one wake`, target: `${clients} answered, 1 wake, 0 errors`, measured: `${latencies.length} answered, ${wakes} wake(s), ${totalOf(errors)} errors`, met: latencies.length === clients && wakes === 1 && totalOf(errors) === 0 },
     ];
     const pass = targets.every((t) => t.met);
     say(`${ID}: ${pass ? 'PASS' : 'FAIL'}`);
@@ -174,14 +163,14 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
             String(setupThreads),
             String(ran.reduce((s, r) => s + r.statements, 0) + connected + latencies.length),
             `${maxProxy} (Max_used_connections ${maxUsed})`,
-            show(pinsAfterSetup),
-            show(Object.fromEntries(Object.entries(pinsAfterRun).map(([k, v]) => [k, v - (pinsAfterSetup[k] ?? 0)]).filter(([, v]) => (v as number) > 0))),
+            showCounts(pinsAfterSetup),
+            showCounts(countsSince(pinsAfterRun, pinsAfterSetup)),
             fmt(sleptMs / 1_000),
             String(wakes),
             fmt(quantileOf(latencies, 0.5)),
             fmt(quantileOf(latencies, 0.99)),
             fmt(Math.max(...latencies)),
-            String(total(errors)),
+            String(totalOf(errors)),
           ]],
         },
       ],

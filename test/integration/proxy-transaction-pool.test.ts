@@ -47,6 +47,12 @@ async function one<T = any>(conn: mysql.Connection, sql: string, params?: unknow
 const inUse = () => pooledInUse(stack.proxy);
 const pins = () => pinsByReason(stack.proxy);
 
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
 }
@@ -174,6 +180,38 @@ test('multi-statement replies, procedures with several results and large results
   assert.equal((await one(a, 'SELECT 6 AS v')).v, 6);
   await a.end();
   await released('the pinned session quit');
+});
+
+test('a client too slow for its result: the compute connection waits for it, then serves the next client waiting for one', async () => {
+  // Two transactions hold two of the three connections; the slow client's result fills
+  // the proxy's buffers towards it, so reading its connection stops until it reads again.
+  const holders = await Promise.all([connect(), connect()]);
+  const waiter = await connect(); // logged in (which borrows a connection) while there are some
+  for (const h of holders) {
+    await h.query('BEGIN');
+    await h.query('SELECT 1');
+  }
+  const slow = await connect();
+  const stream = (slow as any).connection.stream;
+  const big = slow.query("SELECT seq, REPEAT('x', 1000) AS pad FROM app.seq_1_to_20000");
+  stream.pause();
+  await new Promise((r) => setTimeout(r, 300));
+  // Queued for a connection: the slow client's, handed over as soon as its reply is out.
+  const next = one(waiter, 'SELECT 7 AS v');
+  await new Promise((r) => setTimeout(r, 100));
+  stream.resume();
+  const [rows] = await within(big, 10_000, 'the slow client never got the rest of its result');
+  assert.equal((rows as any[]).length, 20_000);
+  assert.equal((await within(next, 1_400, 'the waiting client was never answered')).v, 7);
+  assert.equal((await one(waiter, 'SELECT 8 AS v')).v, 8);
+  for (const h of holders) {
+    await h.query('COMMIT');
+    await h.end();
+  }
+  await slow.end();
+  await waiter.end();
+  await settle();
+  assert.equal(await inUse(), 0);
 });
 
 test('a statement over 64 MiB gets 1153 and the connection closes; one below it runs', async () => {

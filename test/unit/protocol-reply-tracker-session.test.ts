@@ -15,7 +15,8 @@ import {
 import { framePacket } from '../../protocol/framing.js';
 import { writeErrPacket } from '../../protocol/packets/err-packet.js';
 import { writeOkPacket } from '../../protocol/packets/ok-packet.js';
-import { ReplyTracker, type SessionStateWatcher } from '../../protocol/reply-tracker.js';
+import { ReplyTracker } from '../../protocol/reply-tracker.js';
+import type { SessionStateWatcher } from '../../protocol/reply-filter.js';
 import { withoutSessionState } from '../../protocol/session-state.js';
 
 const CAPS = CLIENT_PROTOCOL_41 | CLIENT_DEPRECATE_EOF | CLIENT_SESSION_TRACK;
@@ -118,4 +119,39 @@ test('a failing reply to the proxy\u2019s own command is an error, not the clien
   const t = new ReplyTracker(CAPS, 0, AC, () => {}, { strip: true, onSessionState() {} });
   t.expect(true);
   assert.throws(() => t.push(frame(...client4)), /proxy sent for itself failed/);
+});
+
+test('reset: a tracker left anywhere in a stream (mid-packet, a reply of its own held back) reads the next connection as a new one does', () => {
+  const want = expected(true);
+  const fresh = feed([stream], true);
+  // One tracker for several connections, as the transaction relay keeps it: reset at every cut.
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const states: string[] = [];
+    let ends = 0;
+    const watcher: SessionStateWatcher = {
+      strip: true,
+      onSessionState(buf, _start, end, stateAt, own) {
+        states.push(`${own ? 'own' : 'client'}:${buf.subarray(stateAt, end).toString('latin1')}`);
+      },
+    };
+    const t = new ReplyTracker(CAPS, 0, AC, () => ends++, watcher);
+    swallowed.forEach((s) => t.expect(s));
+    t.push(Buffer.from(stream.subarray(0, cut)));
+    t.reset(CAPS, 0, AC);
+    assert.equal(t.pending, 0);
+    assert.equal(t.output as unknown, null);
+    states.length = 0;
+    ends = 0;
+    swallowed.forEach((s) => t.expect(s));
+    const out: Buffer[] = [];
+    for (const piece of [stream.subarray(0, cut), stream.subarray(cut)]) {
+      t.push(Buffer.from(piece));
+      if (t.output === null) out.push(piece);
+      else out.push(...t.output);
+    }
+    assert.deepEqual(Buffer.concat(out), want, `reset after ${cut} bytes`);
+    assert.deepEqual(states, fresh.states, `reset after ${cut} bytes`);
+    assert.equal(ends, fresh.ends);
+    assert.equal(t.pending, 0);
+  }
 });

@@ -174,3 +174,26 @@ test('a column definition continued past 16 MiB still counts as one column', () 
   const { ends } = run(bytes, 1, P41, 0, (b) => [b.subarray(0, 100), b.subarray(100, MAX_PAYLOAD_LENGTH + 9), b.subarray(MAX_PAYLOAD_LENGTH + 9)]);
   assert.deepEqual(ends, [{ statusFlags: SERVER_STATUS_IN_TRANS, stateChanged: false, failed: false }]);
 });
+
+test('reset: one tracker serves connection after connection, whatever state the last one left it in', () => {
+  const rows = reply(...resultSet(3, SERVER_STATUS_AUTOCOMMIT, false));
+  const ends: ReplyEnd[] = [];
+  const t = new ReplyTracker(P41, 0, SERVER_STATUS_IN_TRANS, (e) => ends.push(e));
+  // Left mid-row, with a rows-only reply and a LOCAL INFILE still expected.
+  t.expect();
+  t.expectRows();
+  t.push(rows.subarray(0, rows.length - 6));
+  t.reset(P41 | CLIENT_DEPRECATE_EOF, 0, SERVER_STATUS_AUTOCOMMIT);
+  assert.equal(t.pending, 0);
+  assert.equal(t.awaitingInfile, false);
+  // The next connection negotiated CLIENT_DEPRECATE_EOF: its result set ends at the 0xfe OK.
+  t.expect();
+  t.push(reply(...resultSet(2, SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS, true)));
+  assert.deepEqual(ends, [{ statusFlags: SERVER_STATUS_AUTOCOMMIT | SERVER_STATUS_IN_TRANS, stateChanged: false, failed: false }]);
+  // And an ERR first keeps the status it was reset to.
+  t.reset(P41, 0, SERVER_STATUS_AUTOCOMMIT);
+  t.expect();
+  t.push(reply(err()));
+  assert.deepEqual(ends[1], { statusFlags: SERVER_STATUS_AUTOCOMMIT, stateChanged: false, failed: true });
+  assert.throws(() => t.push(reply(ok(SERVER_STATUS_AUTOCOMMIT))), ProtocolError);
+});

@@ -22,6 +22,15 @@ test('a connection keeps at most its limit, closing the least recently used but 
   assert.deepEqual(again.close, [5]);
   assert.deepEqual(c.shed(5), [4]);
   assert.equal(c.size, 1);
+  // Where a client statement went last is taken without a lookup only while it is still there.
+  const d = again.statement;
+  assert.equal(d.evicted, true);
+  assert.equal(c.get('d', d), undefined, 'evicted: looked up, and gone');
+  const e = c.add('e', 6).statement;
+  assert.equal(c.get('e', e), e);
+  const other = new ConnectionStatements(2);
+  const e2 = other.add('e', 7).statement;
+  assert.equal(c.get('e', e2), e, "another connection's statement is not this one's");
 });
 
 test('a client table: ids from 1, the last prepared, long data and cursors hold, close and clear', () => {
@@ -31,7 +40,7 @@ test('a client table: ids from 1, the last prepared, long data and cursors hold,
   const b = t.add(base);
   assert.deepEqual([a.id, b.id], [1, 2]);
   assert.equal(t.last, b);
-  const where = { key: 'SELECT ?', id: 9, types: null, holders: 0, used: 0 };
+  const where = new ConnectionStatements(4).add('SELECT ?', 9).statement;
   t.setLongData(a, true, where);
   t.setCursor(a, true, where);
   assert.equal(t.busy, true);

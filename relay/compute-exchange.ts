@@ -1,0 +1,299 @@
+// Transaction pooling: the exchange with the compute connection a session holds.
+// Commands go to it whole (the client's, judged as they go: pin-judge.ts; the proxy's
+// own), and its bytes come back as they arrive while a ReplyTracker finds where each
+// reply ends and what its status says: with nothing pending, no transaction open and
+// autocommit on, the backend goes back to the pool without a reset. Once a command the
+// proxy does not follow pins the session, its replies go untouched. After COM_QUIT the
+// session ends once the replies before it are relayed: counted by the tracker or,
+// untracked, up to a fence the compute answers (reply-fence.ts).
+import type { Socket } from 'node:net';
+import {
+  COM_QUIT,
+  ReplyTracker,
+  SERVER_STATUS_AUTOCOMMIT,
+  SERVER_STATUS_IN_TRANS,
+  firstSequenceId,
+  framePacket,
+  writeComQuery,
+  type Packet,
+  type ReplyEnd,
+} from '../protocol/index.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
+import { TRACKING_OFF } from '../backend/session-settings.js';
+import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
+import type { ClientStatement } from './client-statements.js';
+import { forgetStatements } from './connection-statements.js';
+import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
+import type { PinReason } from './pin-rules.js';
+import { ReplyFence } from './reply-fence.js';
+import type { SessionEnd } from './session-relay.js';
+import type { StatementRelay } from './statement-relay.js';
+import type { TrackedSession } from './tracked-session.js';
+
+export interface ExchangeOptions extends LeaseOptions {
+  /** Called once, when the session gets pinned. */
+  onPin?(reason: PinReason, detail: string): void;
+  /** The client left while `backend` may run its statement: stop it, then release it dirty (without this: dirty at once). */
+  abandon?(backend: PooledBackend): void;
+}
+
+/** What the exchange needs of its relay (the client's side); borrowed() and serverDrained() are passed on from the lease. */
+export interface ExchangeHost extends Pick<LeaseHost, 'ended' | 'borrowed' | 'serverDrained'> {
+  /** Made at the first prepared-statement command. */
+  readonly statements: StatementRelay | null;
+  end(why: SessionEnd): void;
+  /** Go on with the client's queue. */
+  pump(): void;
+}
+
+export class ComputeExchange implements LeaseHost, PinHost {
+  readonly lease: BackendLease;
+  readonly pins: PinJudge;
+  /** The client's settings and the trackers' reader; null for untracked backends. */
+  tracked: TrackedSession | null = null;
+  /** Present while a backend is held and its replies are followed (not once a command pinned): `replyTracker` then. */
+  private tracker: ReplyTracker | null = null;
+  private replyTracker: ReplyTracker | null = null;
+  lastStatus = SERVER_STATUS_AUTOCOMMIT;
+  /** Untracked (pinned by a command): a command went and nothing came back since. */
+  private awaiting = false;
+  private lastCommand = -1;
+  /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
+  draining = false;
+  /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
+  private quitting = false;
+  /** Untracked, the same: the fence marks where the client's replies end. */
+  private fence: ReplyFence | null = null;
+
+  private readonly onReply = (reply: ReplyEnd) => {
+    this.lastStatus = reply.statusFlags;
+    this.pins.replied(reply);
+  };
+
+  constructor(
+    private readonly host: ExchangeHost,
+    private readonly client: Socket,
+    private readonly opts: ExchangeOptions,
+  ) {
+    this.lease = new BackendLease(this, opts);
+    this.pins = new PinJudge(this, opts.onPin);
+  }
+
+  get ended(): boolean {
+    return this.host.ended;
+  }
+
+  /** Null while nothing is held, or once a command the proxy does not follow pinned the session. */
+  get replies(): ReplyTracker | null {
+    return this.tracker;
+  }
+
+  /** The client said COM_QUIT and waits for its last replies: its socket closing does not end the session. */
+  get leaving(): boolean {
+    return this.quitting || this.fence !== null;
+  }
+
+  /** Held, followed and nothing pending: the backend could go back now. */
+  get idle(): boolean {
+    const t = this.tracker;
+    return this.lease.held !== null && t !== null && t.pending === 0 && !t.awaitingInfile;
+  }
+
+  /** The command byte of a client packet that starts a command, else -1. */
+  commandOf(p: Packet): number {
+    if (this.tracker?.awaitingInfile || p.payload.length === 0) return -1;
+    return firstSequenceId(p) === 0 ? p.payload[0]! : -1;
+  }
+
+  /** Sends client packet `p` to the held backend; false when it must wait (its pin waits for the proxy's own replies). */
+  send(p: Packet, command: number): boolean {
+    const b = this.lease.held!;
+    if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
+    if (command >= 0) {
+      this.pins.judge(p, command);
+      if (this.draining) return false;
+      this.lastCommand = command;
+    }
+    this.awaiting = true;
+    if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+    return true;
+  }
+
+  /** A command for the held backend (statement-relay.ts): `reply` says what its reply concerns, undefined when none comes. */
+  toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void {
+    this.awaiting = true;
+    this.lastCommand = command;
+    const t = this.tracker;
+    if (reply !== undefined && t) {
+      this.pins.verdicts.push(reply ?? NOTHING_PINNED);
+      if (rowsOnly) t.expectRows();
+      else t.expect();
+    }
+    if (!this.lease.held!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+  }
+
+  /** Bytes from the held backend, in order; false: the client cannot take more now (stop reading the backend). */
+  fromServer(chunk: Buffer): boolean {
+    this.awaiting = false;
+    const { fence, client } = this;
+    if (fence) {
+      const out = fence.push(chunk);
+      const flowing = client.destroyed || client.write(out);
+      if (fence.done) this.host.end('client_quit');
+      return flowing;
+    }
+    const { statements } = this.host;
+    if (statements?.reading) {
+      statements.fromServer(chunk);
+      return true;
+    }
+    const t = this.tracker;
+    // A client gone after its COM_QUIT: its replies go nowhere, but they are still counted.
+    const gone = client.destroyed;
+    if (!t) return gone || client.write(chunk);
+    try {
+      t.push(chunk);
+    } catch {
+      // Bytes no reply explains (or the proxy's own command failed): neither side can be trusted.
+      this.host.end('backend_error');
+      return true;
+    }
+    const out = this.tracked ? t.output : null;
+    let flowing = true;
+    if (!gone && out === null) flowing = client.write(chunk);
+    else if (!gone) for (const piece of out!) flowing = client.write(piece);
+    if (this.draining) {
+      if (t.pending > 0) return flowing;
+      // Pinned, and the tracker's last reply is in: bytes go untouched from here.
+      this.draining = false;
+      this.tracker = null;
+      client.resume();
+      this.host.pump();
+      return flowing;
+    }
+    // A reply in this chunk may have pinned the session (tracker gone).
+    if (this.tracker !== t || t.pending > 0 || t.awaitingInfile) return flowing;
+    if (statements?.waitingQuiet) {
+      statements.quiet();
+    } else if (this.mayLetGo()) {
+      this.lease.release({ dirty: false, reset: this.pins.resetOnRelease });
+      this.pins.resetOnRelease = false;
+    }
+    if (this.quitting) this.host.end('client_quit');
+    return flowing;
+  }
+
+  /** COM_QUIT at the head of the queue: MariaDB answers what came before it, then closes. */
+  quit(): void {
+    if (this.leaving) return;
+    const b = this.lease.held;
+    const t = this.tracker;
+    if (!b || (t && t.pending === 0 && !t.awaitingInfile)) return this.host.end('client_quit');
+    this.client.pause();
+    if (t) this.quitting = true;
+    else this.raiseFence(b);
+  }
+
+  private raiseFence(b: PooledBackend): void {
+    this.fence = new ReplyFence();
+    b.socket.write(this.fence.command);
+  }
+
+  /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
+  mayLetGo(): boolean {
+    const s = this.lastStatus;
+    const outsideTransaction = (s & SERVER_STATUS_IN_TRANS) === 0 && (s & SERVER_STATUS_AUTOCOMMIT) !== 0;
+    return !this.pins.pinned && outsideTransaction && !this.host.statements?.table.busy;
+  }
+
+  /** The session ends (`why`) holding what it holds; `clientMid`: the client stopped inside a packet or a prepare. */
+  finish(why: SessionEnd, clientMid: boolean): void {
+    const { lease } = this;
+    lease.abort();
+    if (!lease.held) return;
+    // Reset whatever it holds (an open transaction, pinned state); a client gone mid-stream makes it unusable.
+    const mid = (this.tracker?.pending ?? 0) > 0 || clientMid;
+    const gone = why === 'client_closed' || why === 'client_error';
+    if (gone && this.opts.abandon && this.statementRunning()) {
+      const b = lease.detach();
+      forgetStatements(b);
+      this.opts.abandon(b);
+    } else {
+      lease.release({ dirty: why !== 'client_quit' || this.pins.changedUser || mid, reset: true });
+    }
+  }
+
+  /** Whether the held backend may be running the client's statement. */
+  private statementRunning(): boolean {
+    return this.tracker ? this.tracker.pending > 0 : this.awaiting && this.lastCommand !== COM_QUIT;
+  }
+
+  // LeaseHost: the backend-lease.ts side.
+
+  leased(b: PooledBackend, replay: boolean): void {
+    this.lastStatus = SERVER_STATUS_AUTOCOMMIT;
+    const { tracked } = this;
+    if (tracked) tracked.backend = b;
+    if (this.pins.pinned) return;
+    // One tracker for every borrow (a borrow per statement in autocommit), made afresh for each.
+    let t = this.replyTracker;
+    if (t) t.reset(b.capabilities, b.mariadbCapabilities, this.lastStatus);
+    else t = this.replyTracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.lastStatus, this.onReply, tracked);
+    this.tracker = t;
+    if (replay && tracked) tracked.replayOnto(b, t);
+  }
+
+  unleased(): void {
+    this.tracker = null;
+    this.pins.verdicts.length = 0;
+    if (this.tracked) this.tracked.backend = null;
+  }
+
+  borrowed(got: PooledBackend | null, failure: unknown): void {
+    this.host.borrowed(got, failure);
+  }
+
+  serverDrained(): void {
+    this.host.serverDrained();
+  }
+
+  serverClosed(): void {
+    // Whatever a fence held back was the client's.
+    if (this.fence && !this.host.ended && !this.client.destroyed) this.client.write(this.fence.rest());
+    this.host.end('backend_closed');
+  }
+
+  serverFailed(): void {
+    this.host.end('backend_error');
+  }
+
+  // PinHost: the pin-judge.ts side.
+
+  /** Stop following replies once the proxy's own are in (the queue waits), for a client that does not track once the
+   * trackers are off (nothing it cannot read may reach it). Quitting with replies still to come, a fence marks their end. */
+  unfollow(): void {
+    const t = this.tracker;
+    this.pins.verdicts.length = 0;
+    if (t) {
+      if (this.tracked?.strip) {
+        t.expect(true);
+        this.lease.held!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
+      }
+      if (t.pending > 0) this.draining = true;
+      else this.tracker = null;
+    }
+    if (this.quitting && !this.tracker) {
+      this.quitting = false;
+      this.raiseFence(this.lease.held!);
+    }
+  }
+
+  statementsDropped(): void {
+    this.host.statements?.table.clear();
+    forgetStatements(this.lease.held!);
+  }
+
+  statementReplied(s: ClientStatement, reply: ReplyEnd): void {
+    this.host.statements!.replied(s, reply);
+  }
+}
