@@ -47,7 +47,8 @@ interface PooledReady extends ReadyBase {
   kind: 'pooled';
   pooling: PoolsInUse;
   pooled: PooledBackend;
-  borrow: Borrow;
+  /** Transaction mode only, like borrowAtOnce. */
+  borrow: Borrow | null;
   borrowAtOnce: BorrowAtOnce | null;
   clientCapabilities: number;
 }
@@ -205,8 +206,9 @@ async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string
  */
 async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promise<string> {
   const { activity, metrics } = ctx.cfg;
-  const { project, pooled } = ready;
+  const { project, pooled, borrow } = ready;
   const { pools } = ready.pooling;
+  if (!borrow) throw new Error('transaction pooling without a borrower');
   let untrack: (() => void) | undefined;
   // Follows the connection the session holds, and the compute it last held one of.
   const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
@@ -219,7 +221,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     sessionId: ctx.id,
     hook: kill,
     ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
-    borrow: ready.borrow,
+    borrow,
     ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
