@@ -177,7 +177,7 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
     const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
     kill.held = pooled;
     ctx.target = kill;
-    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill });
+    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill, follow: pooled });
     if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
     await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable });
     return outcome.end;
