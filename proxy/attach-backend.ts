@@ -202,14 +202,26 @@ async function initConnect(ctx: SessionContext, route: Route, pools: BackendPool
  * would: what the client's driver would otherwise ask for with a statement.
  */
 function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
-  const ok: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
   const login = attached.pooled?.loginSettings;
-  if (login && negotiated & CLIENT_SESSION_TRACK) {
-    ok.statusFlags |= SERVER_SESSION_STATE_CHANGED;
-    ok.sessionState = writeSessionVariables(loginReport(login));
+  const reports = login && negotiated & CLIENT_SESSION_TRACK ? login : null;
+  // The same few bytes for every client of a connection: made once per connection (its login settings) and capability set.
+  const made = loginOks.get(reports ?? NO_REPORT);
+  let ok = made?.get(negotiated);
+  if (ok) return ok;
+  const packet: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
+  if (reports) {
+    packet.statusFlags |= SERVER_SESSION_STATE_CHANGED;
+    packet.sessionState = writeSessionVariables(loginReport(reports));
   }
-  return writeOkPacket(ok, negotiated);
+  ok = writeOkPacket(packet, negotiated);
+  if (made) made.set(negotiated, ok);
+  else loginOks.set(reports ?? NO_REPORT, new Map([[negotiated, ok]]));
+  return ok;
 }
+
+/** Login OKs by the settings they report (NO_REPORT: none) and the client's capabilities; written, never changed. */
+const loginOks = new WeakMap<object, Map<number, Buffer>>();
+const NO_REPORT = {};
 
 /**
  * The account was matched for the address the proxy expected to connect from: learn
