@@ -10,7 +10,7 @@ import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
-import { round, type PoolsInUse, type SessionContext } from './session-context.js';
+import { SessionAbort, round, type PoolsInUse, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
 import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 import { CLIENT_COMPRESS } from '../protocol/index.js';
@@ -55,15 +55,13 @@ interface PooledReady extends ReadyBase {
 
 type Ready = PipedReady | PooledReady;
 
+/** The server aborts a session's waits when its client's socket closes (SessionAbort.clientGone). */
 export async function runSession(ctx: SessionContext): Promise<void> {
-  const rawSocket = ctx.socket;
-  const onClientGone = () => ctx.abort.abort(new Error('client went away'));
-  rawSocket.once('close', onClientGone);
   let ready: Ready | null = null;
   try {
     ready = await establish(ctx);
     if (!ready) return;
-    forgetHandshake(ctx, rawSocket, onClientGone);
+    forgetHandshake(ctx);
     // Only a pooled (verified) session borrows per transaction; others keep one backend to the end.
     const why =
       ready.kind === 'pooled' && ready.pooling.mode === 'transaction' ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
@@ -81,19 +79,17 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     failSession(ctx, err);
   } finally {
     ready?.releaseSlot?.();
-    rawSocket.off('close', onClientGone);
   }
 }
 
-/** Stands in for a relaying session's abort controller: nothing waits on its behalf any more. */
-const RELAYING = new AbortController();
+/** Stands in for a relaying session's abort: nothing waits on its behalf any more. */
+const RELAYING = new SessionAbort(true);
 
 /**
  * A held client should cost little: what only the handshake needed (its
- * abort controller and listener, the scramble) is let go once bytes flow.
+ * abort, the scramble) is let go once bytes flow.
  */
-function forgetHandshake(ctx: SessionContext, rawSocket: Socket, onClientGone: () => void): void {
-  rawSocket.off('close', onClientGone);
+function forgetHandshake(ctx: SessionContext): void {
   ctx.abort = RELAYING;
   ctx.scramble = EMPTY;
 }
