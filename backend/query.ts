@@ -33,8 +33,23 @@ export async function runCommands(
   const replies: CommandReply[] = [];
   try {
     socket.resume();
-    socket.write(Buffer.concat(commands.map((c) => framePacket(c, 0))));
-    while (replies.length < commands.length) replies.push(await readReply(channel, target, deadline));
+    socket.write(commands.length === 1 ? framePacket(commands[0]!, 0) : Buffer.concat(commands.map((c) => framePacket(c, 0))));
+    let reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
+    for (let expected = 1; replies.length < commands.length; ) {
+      // Packets already here are read at once: a wait (and its timer) only when none is.
+      const packet = channel.tryRead() ?? (await channel.read(Math.max(1, deadline - Date.now()), 'command reply'));
+      if (packet.sequenceId !== expected) {
+        throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
+      }
+      const reply = reader.push(packet.payload);
+      if (!reply) {
+        expected = (expected + 1) & 0xff;
+        continue;
+      }
+      if (moreResults(reply)) throw new Error('multi-result replies are not supported here');
+      if (replies.push(reply) < commands.length) reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
+      expected = 1;
+    }
   } finally {
     const leftover = channel.detach();
     socket.pause();
@@ -49,18 +64,4 @@ export async function runCommands(
 export async function runQuery(target: CommandTarget, sql: string, timeoutMs = 5_000): Promise<CommandReply> {
   const [reply] = await runCommands(target, [writeComQuery(sql)], timeoutMs);
   return reply!;
-}
-
-async function readReply(channel: PacketChannel, target: CommandTarget, deadline: number): Promise<CommandReply> {
-  const reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
-  for (let expected = 1; ; expected = (expected + 1) & 0xff) {
-    const packet = await channel.read(Math.max(1, deadline - Date.now()), 'command reply');
-    if (packet.sequenceId !== expected) {
-      throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
-    }
-    const reply = reader.push(packet.payload);
-    if (!reply) continue;
-    if (moreResults(reply)) throw new Error('multi-result replies are not supported here');
-    return reply;
-  }
 }
