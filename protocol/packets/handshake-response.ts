@@ -80,13 +80,14 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   let caps = prefix.capabilities;
   const user = r.nulString('user');
 
+  // Copied: the session keeps it, and the payload may be a view of a larger read.
   let authResponse: Buffer;
   if (caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
-    authResponse = r.lenencBytes('auth response');
+    authResponse = r.copy(r.lenencInt('auth response'), 'auth response');
   } else if (caps & CLIENT_SECURE_CONNECTION) {
-    authResponse = r.bytes(r.u8('auth response length'), 'auth response');
+    authResponse = r.copy(r.u8('auth response length'), 'auth response');
   } else {
-    authResponse = r.nulBytes('auth response');
+    authResponse = Buffer.from(r.nulBytes('auth response'));
   }
 
   const database = caps & CLIENT_CONNECT_WITH_DB ? r.nulString('database') : null;
@@ -107,7 +108,7 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
     charset: prefix.charset,
     mariadbCapabilities: prefix.mariadbCapabilities,
     user,
-    authResponse: Buffer.from(authResponse),
+    authResponse,
     database,
     authPluginName,
     get connectAttributes() {
