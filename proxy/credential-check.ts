@@ -183,7 +183,7 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
     const { plugin } = method;
     if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
       const token = await nativeAnswer(login);
-      const stage1 = verifyNativePassword(token, login.ctx.scramble, parseNativeVerifier(method.verifier));
+      const stage1 = verifyNativePassword(token, login.ctx.scramble, verifierOf(method as { verifier: string }));
       if (stage1) return { ok: true, stage1 };
       // The server counts a failure only when a password was sent (handle_password_errors).
       last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: token.length > 0 };
@@ -219,6 +219,21 @@ async function nativeAnswer(login: Login): Promise<Buffer> {
   }
   return login.token;
 }
+
+/**
+ * A method's verifier as bytes, parsed once per account answer (the verifier cache
+ * hands the same objects to every login until it reads the accounts again).
+ */
+function verifierOf(method: { verifier: string }): Buffer {
+  let v = parsedVerifiers.get(method);
+  if (!v) {
+    v = parseNativeVerifier(method.verifier);
+    parsedVerifiers.set(method, v);
+  }
+  return v;
+}
+
+const parsedVerifiers = new WeakMap<object, Buffer>();
 
 function denied(login: Login, refusal: ClientError): ClientError {
   login.ctx.cfg.limits.recordAuthFailure(login.project, login.ctx.clientAddress);
