@@ -150,6 +150,11 @@ export class PacketReader {
     this.advance(n, what);
   }
 
+  /** Steps over a length-encoded string, checked, without reading it. */
+  skipLenenc(what: string): void {
+    this.advance(this.lenencInt(what), what);
+  }
+
   /** Moves past n bytes, checked; returns where they start. */
   private advance(n: number, what: string): number {
     if (!Number.isInteger(n) || n < 0) throw this.error(`invalid length ${n} reading ${what}`);
