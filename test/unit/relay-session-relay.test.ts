@@ -98,96 +98,83 @@ const OK = framePacket(writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusF
 const QUIT = framePacket(writeComQuit(), 0);
 const settle = () => new Promise((r) => setTimeout(r, 40));
 
-test('following replies, a COM_QUIT after the last reply ends the session at once: no fence goes to the compute', async () => {
+/** A relay that follows replies, between a client and a compute that are plain sockets (the compute answers fences). */
+async function followedSession() {
   const [client, clientApp] = await socketPair();
   const [backend, compute] = await socketPair();
   const atCompute = collect(compute);
   answerFences(compute);
   const atClient = collect(clientApp);
   const done = relaySession(client, Buffer.alloc(0), { socket: backend }, FOLLOW);
+  const close = () => {
+    for (const s of [backend, compute, clientApp]) s.destroy();
+  };
+  return { clientApp, compute, atCompute, atClient, done, close };
+}
+
+/** The client sends `command`, the compute answers `answer`, then the client quits. */
+async function quitAfterReply(command: Buffer, answer: Buffer) {
+  const s = await followedSession();
+  s.clientApp.write(command);
+  await settle();
+  s.compute.write(answer);
+  await settle();
+  s.clientApp.write(QUIT);
+  const outcome = await s.done;
+  await settle();
+  s.close();
+  return { outcome, atCompute: s.atCompute(), atClient: s.atClient() };
+}
+
+test('following replies, a COM_QUIT after the last reply ends the session at once: no fence goes to the compute', async () => {
   const query = framePacket(writeComQuery('DO 1'), 0);
-  clientApp.write(query);
-  await settle();
-  compute.write(OK);
-  await settle();
-  clientApp.write(QUIT);
-  assert.deepEqual(await done, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
-  await settle();
-  assert.ok(atCompute().equals(query), 'only the query reached the compute');
-  assert.ok(atClient().equals(OK));
-  for (const s of [backend, compute, clientApp]) s.destroy();
+  const { outcome, atCompute, atClient } = await quitAfterReply(query, OK);
+  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
+  assert.ok(atCompute.equals(query), 'only the query reached the compute');
+  assert.ok(atClient.equals(OK));
 });
 
 test('following replies, a COM_QUIT pipelined behind a query ends once its reply is relayed, still without a fence', async () => {
-  const [client, clientApp] = await socketPair();
-  const [backend, compute] = await socketPair();
-  const atCompute = collect(compute);
-  answerFences(compute);
-  const atClient = collect(clientApp);
+  const s = await followedSession();
   let ended = false;
-  const done = relaySession(client, Buffer.alloc(0), { socket: backend }, FOLLOW).then((o) => ((ended = true), o));
+  const done = s.done.then((o) => ((ended = true), o));
   const query = framePacket(writeComQuery('DO SLEEP(0.01)'), 0);
-  clientApp.write(Buffer.concat([query, QUIT]));
+  s.clientApp.write(Buffer.concat([query, QUIT]));
   await settle();
   assert.equal(ended, false, 'the reply is still due');
   // The reply in two pieces: the session ends with the second.
-  compute.write(OK.subarray(0, 3));
+  s.compute.write(OK.subarray(0, 3));
   await settle();
   assert.equal(ended, false);
-  compute.write(OK.subarray(3));
+  s.compute.write(OK.subarray(3));
   assert.equal((await done).end, 'client_quit');
   await settle();
-  assert.ok(atCompute().equals(query), 'no fence');
-  assert.ok(atClient().equals(OK), 'the reply came before the close');
-  for (const s of [backend, compute, clientApp]) s.destroy();
+  assert.ok(s.atCompute().equals(query), 'no fence');
+  assert.ok(s.atClient().equals(OK), 'the reply came before the close');
+  s.close();
 });
 
 test('following replies, a client that leaves before its reply is known to leave its statement running', async () => {
-  const [client, clientApp] = await socketPair();
-  const [backend, compute] = await socketPair();
-  collect(compute);
-  const done = relaySession(client, Buffer.alloc(0), { socket: backend }, FOLLOW);
-  clientApp.write(framePacket(writeComQuery('DO SLEEP(10)'), 0));
+  const s = await followedSession();
+  s.clientApp.write(framePacket(writeComQuery('DO SLEEP(10)'), 0));
   await settle();
-  clientApp.destroy();
-  assert.equal((await done).statementRunning, true);
-  for (const s of [backend, compute]) s.destroy();
+  s.clientApp.destroy();
+  assert.equal((await s.done).statementRunning, true);
+  s.close();
 });
 
 test('after a command whose reply it does not follow (COM_STMT_PREPARE), a quit raises the fence', async () => {
-  const [client, clientApp] = await socketPair();
-  const [backend, compute] = await socketPair();
-  const atCompute = collect(compute);
-  answerFences(compute);
-  const atClient = collect(clientApp);
-  const done = relaySession(client, Buffer.alloc(0), { socket: backend }, FOLLOW);
   const prepare = framePacket(writeComStmtPrepare(Buffer.from('SELECT ?')), 0);
-  clientApp.write(prepare);
-  await settle();
-  compute.write(Buffer.from('prepare reply'));
-  await settle();
-  clientApp.write(QUIT);
-  assert.equal((await done).end, 'client_quit');
-  assert.ok(fenceAnswer(atCompute().subarray(prepare.length)), 'a fence followed the prepare');
-  assert.equal(atClient().toString(), 'prepare reply');
-  for (const s of [backend, compute, clientApp]) s.destroy();
+  const { outcome, atCompute, atClient } = await quitAfterReply(prepare, Buffer.from('prepare reply'));
+  assert.equal(outcome.end, 'client_quit');
+  assert.ok(fenceAnswer(atCompute.subarray(prepare.length)), 'a fence followed the prepare');
+  assert.equal(atClient.toString(), 'prepare reply');
 });
 
 test('replies the tracker cannot place (more than were asked for) make a quit raise the fence, and reach the client as they came', async () => {
-  const [client, clientApp] = await socketPair();
-  const [backend, compute] = await socketPair();
-  const atCompute = collect(compute);
-  answerFences(compute);
-  const atClient = collect(clientApp);
-  const done = relaySession(client, Buffer.alloc(0), { socket: backend }, FOLLOW);
   const query = framePacket(writeComQuery('DO 1'), 0);
-  clientApp.write(query);
-  await settle();
-  compute.write(Buffer.concat([OK, OK]));
-  await settle();
-  clientApp.write(QUIT);
-  assert.equal((await done).end, 'client_quit');
-  assert.ok(fenceAnswer(atCompute().subarray(query.length)), 'a fence followed');
-  assert.ok(atClient().equals(Buffer.concat([OK, OK])));
-  for (const s of [backend, compute, clientApp]) s.destroy();
+  const { outcome, atCompute, atClient } = await quitAfterReply(query, Buffer.concat([OK, OK]));
+  assert.equal(outcome.end, 'client_quit');
+  assert.ok(fenceAnswer(atCompute.subarray(query.length)), 'a fence followed');
+  assert.ok(atClient.equals(Buffer.concat([OK, OK])));
 });
