@@ -17,7 +17,7 @@ import {
   writeComResetConnection,
   type CommandReply,
 } from '../protocol/index.js';
-import { runCommands, type CommandTarget } from './query.js';
+import { frameCommands, runCommands, type CommandTarget, type FramedCommands } from './query.js';
 import { SETTINGS_SELECT, TRACKING_ON, replayedIndex, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
@@ -89,12 +89,7 @@ export async function resetBackend(
   baseline: SessionBaseline,
   timeoutMs: number,
 ): Promise<HealthCheck> {
-  const commands = [writeComResetConnection()];
-  if (database) commands.push(writeComInitDb(database));
-  const restore = clientFlagSettings(target.capabilities);
-  if (restore) commands.push(writeComQuery(restore));
-  const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
-  commands.push(...baselineCommands(target, true));
+  const { commands, profilesAt } = resetBatch(target, database);
   let replies: CommandReply[];
   try {
     replies = await runCommands(target, commands, timeoutMs);
@@ -112,6 +107,32 @@ export async function resetBackend(
   if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
   if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
   return row.settings ? { ok: true, settings: row.settings } : { ok: true };
+}
+
+interface ResetBatch {
+  commands: FramedCommands;
+  /** Which reply is SHOW PROFILES'. */
+  profilesAt: number;
+}
+
+/** The same few commands for every reset of a pool key's connections: framed once per database, capability set and tracking. */
+const resetBatches = new Map<string, ResetBatch>();
+const MAX_RESET_BATCHES = 1_000;
+
+function resetBatch(target: CommandTarget, database: string | null): ResetBatch {
+  const id = `${target.tracked ? 'T' : ''}${target.capabilities >>> 0}/${database ?? ''}`;
+  let batch = resetBatches.get(id);
+  if (batch) return batch;
+  const commands = [writeComResetConnection()];
+  if (database) commands.push(writeComInitDb(database));
+  const restore = clientFlagSettings(target.capabilities);
+  if (restore) commands.push(writeComQuery(restore));
+  const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
+  commands.push(...baselineCommands(target, true));
+  batch = { commands: frameCommands(commands), profilesAt };
+  if (resetBatches.size >= MAX_RESET_BATCHES) resetBatches.clear();
+  resetBatches.set(id, batch);
+  return batch;
 }
 
 /**
