@@ -5,17 +5,21 @@
 import type { Logger } from 'pino';
 
 export class SessionLog {
-  /** Fields bound later (project, user), merged only into lines actually written. */
-  private bound: Record<string, unknown> | null = null;
+  // Bound at login, merged only into lines actually written: a held client keeps two references, not a merged object.
+  private project: string | undefined = undefined;
+  private user: string | undefined = undefined;
+  private tls = false;
 
   constructor(
     private readonly root: Logger,
     private readonly fields: Record<string, unknown>,
   ) {}
 
-  /** Add fields (project, user) to every later line. */
-  bind(more: Record<string, unknown>): void {
-    this.bound = this.bound ? { ...this.bound, ...more } : more;
+  /** Add the project, the user and whether the client uses TLS to every later line. */
+  bindLogin(project: string | undefined, user: string, tls: boolean): void {
+    this.project = project;
+    this.user = user;
+    this.tls = tls;
   }
 
   debug(obj: Record<string, unknown>, msg: string): void {
@@ -35,6 +39,7 @@ export class SessionLog {
   }
 
   private line(obj: Record<string, unknown>): Record<string, unknown> {
-    return this.bound ? { ...this.fields, ...this.bound, ...obj } : { ...this.fields, ...obj };
+    if (this.user === undefined) return { ...this.fields, ...obj };
+    return { ...this.fields, project: this.project, user: this.user, ...(this.tls ? { tls: true } : {}), ...obj };
   }
 }

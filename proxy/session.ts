@@ -102,7 +102,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
   sendGreeting(ctx);
   const hello = await readHandshakeResponse(ctx);
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
-  ctx.log.bind({ project: route.project, user: route.backendUser, ...(ctx.servername !== undefined ? { tls: true } : {}) });
+  ctx.log.bindLogin(route.project, route.backendUser, ctx.servername !== undefined);
   ctx.project = route.project;
   ctx.user = route.backendUser;
   let releaseSlot: (() => void) | undefined;
