@@ -8,7 +8,7 @@ import {
   ERR_HEADER,
   OK_HEADER,
   writeAuthSwitchRequest,
-  writeHandshakeResponse,
+  writeHandshakeResponseAs,
   type HandshakeResponse,
   type Packet,
 } from '../protocol/index.js';
@@ -50,8 +50,7 @@ export async function authenticatePassthrough(
   );
   const answer = await client.read(timeoutMs, 'auth switch response');
   backend.channel.write(
-    writeHandshakeResponse({
-      ...hello,
+    writeHandshakeResponseAs(hello, {
       ...login,
       capabilities: (login.capabilities | (backend.tls ? CLIENT_SSL : 0)) >>> 0,
       user: route.backendUser,

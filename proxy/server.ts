@@ -135,13 +135,18 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const live = new Map<Socket, SessionContext>();
   let draining = false;
   let emptied: (() => void) | null = null;
-  const mode = { mode: cfg.pooling.mode };
+  const opened = metrics.pending.opened.for(cfg.pooling.mode);
+  const active = metrics.pending.active;
   const pools = cfg.pooling.mode === 'pipe' ? undefined : cfg.pooling.pools;
   function onClose(this: Socket): void {
     const ctx = live.get(this);
-    if (ctx) registry.remove(ctx.id);
+    if (ctx) {
+      // Whatever waits on the client's behalf (a wake, an account read) stops.
+      ctx.abort.clientGone();
+      registry.remove(ctx.id);
+    }
     live.delete(this);
-    metrics.connectionsActive.dec();
+    active.n--;
     if (live.size === 0) emptied?.();
   }
   const server: Server = createServer({ noDelay: true }, (socket) => {
@@ -154,8 +159,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     }
     const ctx = registry.add((id) => createSession(id, socket, cfg));
     live.set(socket, ctx);
-    metrics.connectionsOpened.inc(mode);
-    metrics.connectionsActive.inc();
+    opened.n++;
+    active.n++;
     socket.on('close', onClose);
     runSession(ctx).catch((err: unknown) => {
       ctx.log.error({ err }, 'session crashed');

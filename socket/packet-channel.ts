@@ -96,6 +96,20 @@ export class PacketChannel {
     });
   }
 
+  /**
+   * The next packet if it has already arrived whole, else null (then read() waits for
+   * it): a reader of several packets awaits only when it must. Throws what read() rejects with.
+   */
+  tryRead(): Packet | null {
+    if (this.waiter) return null;
+    try {
+      return this.cut();
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+  }
+
   /** Deliver every packet to `fn` as it arrives (buffered ones first). */
   listen(fn: ((p: Packet) => void) | null): void {
     this.listener = fn;
