@@ -79,6 +79,7 @@ import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
 import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
 import { StatementRelay, type StatementHost } from './statement-relay.js';
+import { queueFin } from './client-fin.js';
 
 export interface TransactionRelayOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
@@ -181,12 +182,21 @@ class TransactionRelay implements StatementHost {
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.backend?.socket.resume();
-  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited (see quit()).
+  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited (see quit()),
+  // read on (a backend paused on the client's backpressure would wait for a drain that never comes).
   private readonly onClientClose = () => {
     if (!this.quitting && !this.fence) this.end('client_closed');
+    else this.backend?.socket.resume();
   };
   private readonly onClientError = () => {
     if (!this.quitting && !this.fence) this.end('client_error');
+    else this.backend?.socket.resume();
+  };
+  // A FIN ends the client's commands as COM_QUIT does (client-fin.ts); mid-LOAD DATA the file is cut short: gone.
+  private readonly onClientEnd = () => {
+    if (this.tracker?.awaitingInfile) return this.end('client_closed');
+    queueFin(this.queue);
+    this.pump();
   };
   private readonly onServerData = (chunk: Buffer) => this.fromServer(chunk);
   private readonly onServerDrain = () => {
@@ -221,7 +231,9 @@ class TransactionRelay implements StatementHost {
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
     if (this.ended) return;
     client.on('data', this.onClientData);
-    client.resume();
+    client.on('end', this.onClientEnd);
+    if (client.readableEnded) this.onClientEnd();
+    else client.resume();
   }
 
   private end(why: SessionEnd): void {
@@ -229,6 +241,7 @@ class TransactionRelay implements StatementHost {
     this.ended = true;
     const { client } = this;
     client.off('data', this.onClientData);
+    client.off('end', this.onClientEnd);
     client.off('drain', this.onClientDrain);
     client.off('close', this.onClientClose);
     client.off('error', this.onClientError);
