@@ -81,10 +81,21 @@ export async function attachPassthrough(
   hello: HandshakeResponse,
   route: Route,
 ): Promise<OwnBackend | null> {
+  // The client's login is not complete until it answers the compute's auth switch: one that
+  // half-closes before it never can, so its wait ends and nothing is woken for it.
+  ctx.client.onFailure((err) => ctx.abort.abort(err));
+  // A FIN sent with the login is read one poll of the event loop after it: looked for
+  // before a wake is asked for (a cached address needs none).
+  if (!ctx.cfg.resolver.cached?.(limitKey(route))) await nextPoll();
   let backend = await wakeAndConnect(ctx, route, {
     open: (addr, signal) => connectBackend(addr, ctx.cfg.connectTimeoutMs, signal),
     isFinal: (err) => err instanceof BackendRefusedError || err instanceof BackendTlsError,
   });
+  ctx.client.onFailure(null);
+  if (ctx.abort.signal.aborted) {
+    backend.socket.destroy();
+    throw ctx.abort.signal.reason;
+  }
   try {
     const authStarted = performance.now();
     const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs, ctx.cfg.backendTls);
@@ -343,6 +354,11 @@ function loginOptions(ctx: SessionContext, hello: HandshakeResponse | null) {
     connectAttributes: hello?.connectAttributes ?? null,
     ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
   };
+}
+
+/** Resolves once the event loop has polled its sockets again (a setImmediate runs before the next poll, the second after it). */
+function nextPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 function isFinalLoginError(err: unknown): boolean {

@@ -43,6 +43,8 @@ export interface SessionConfig {
   profile: GreetingProfile;
   handshakeTimeoutMs: number;
   wakeTimeoutMs: number;
+  /** A client that half-closed and reads nothing: how long a write to it may make no progress. */
+  halfClosedWriteTimeoutMs: number;
   connectTimeoutMs: number;
   logger: Logger;
   metrics: ProxyMetrics;

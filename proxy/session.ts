@@ -16,6 +16,7 @@ import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 import { CLIENT_COMPRESS } from '../protocol/index.js';
 import { compressedClient } from '../socket/compressed-socket.js';
 import { enterHolding, enterPinned, enterState } from './session-state.js';
+import { endStalledAfterFin } from '../socket/socket-ends.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -132,6 +133,8 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
     );
+    // A client that half-closed is answered before the close, unless it also stops reading.
+    endStalledAfterFin(ctx.socket, ctx.cfg.halfClosedWriteTimeoutMs);
     // From the login's OK on, a client that asked for compression speaks compressed packets.
     if (hello.capabilities & CLIENT_COMPRESS) {
       ctx.socket = compressedClient(ctx.socket, backend.clientLeftover);

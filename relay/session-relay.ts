@@ -16,10 +16,14 @@
 //   fresh scramble (checked against mariadbd 10.11), so the client's answer is judged by
 //   the compute whatever scramble the client used first. Afterwards the backend may be
 //   logged in as someone else, so it is not reusable: it is destroyed on release.
-// - A client that leaves without COM_QUIT (crash, kill, network) may have left a
+// - A client whose connection resets or fails without COM_QUIT may have left a
 //   transaction, a half-read result or a half-sent packet: not reusable either.
-// Reusable therefore means exactly: the client said COM_QUIT at a command boundary and
-// never changed user. The reset on release still checks the stream is in step.
+// Reusable therefore means exactly: the client said COM_QUIT (or half-closed, below) at a
+// command boundary and never changed user. The reset on release still checks the stream
+// is in step.
+//
+// A client that half-closes (FIN) after its last command has said goodbye as with
+// COM_QUIT: it is answered up to a fence the same way, then closed (client-fin.ts).
 //
 // KILL and a bare SELECT CONNECTION_ID() carry the session's id, not the compute's:
 // they are rewritten on their way (command-gate.ts).
@@ -30,6 +34,7 @@ import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { CommandGate } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
 import { ReplyFence } from './reply-fence.js';
+import { finStep } from './client-fin.js';
 
 export type SessionEnd =
   | 'client_quit'
@@ -95,12 +100,15 @@ export function relaySession(
 
   return new Promise<SessionOutcome>((resolve) => {
     let ended = false;
+    // A FIN while a KILL is decided waits for it: the KILL goes first.
+    let finPending = false;
     const end = (why: SessionEnd) => {
       if (ended) return;
       ended = true;
       gate.close();
       client.off('data', fromClient);
       client.off('drain', resumeServer);
+      client.off('end', onClientEnd);
       client.off('close', onClientClose);
       client.off('error', onClientError);
       if (diverted) undivert(server);
@@ -128,6 +136,7 @@ export function relaySession(
         toCompute: (bytes) => server.write(bytes),
         pauseClient: () => client.pause(),
         resumeClient: () => {
+          if (finPending) onClientEnd();
           if (!ended && !server.writableNeedDrain) client.resume();
         },
         quit: () => fenceReplies(),
@@ -202,12 +211,22 @@ export function relaySession(
     const resumeClient = () => {
       if (!ended && !gate.holding) client.resume();
     };
-    // After its COM_QUIT a client that closes has said goodbye: the fence is still awaited.
+    const onClientEnd = () => {
+      const step = finStep(gate);
+      finPending = step === 'after_kill';
+      if (finPending || ended) return;
+      if (step === 'cut_short') return end('client_closed');
+      fenceReplies();
+    };
+    // After its COM_QUIT a client that closes has said goodbye: the fence is still awaited, read on
+    // (a backend paused on the client's backpressure would wait for a drain that never comes).
     const onClientClose = () => {
       if (!fence && !quitting) end('client_closed');
+      else if (!ended) server.resume();
     };
     const onClientError = () => {
       if (!fence && !quitting) end('client_error');
+      else if (!ended) server.resume();
     };
     const onServerClose = () => {
       // Whatever the fence held back was the client's.
@@ -217,6 +236,7 @@ export function relaySession(
     const onServerError = () => end('backend_error');
     const onAbort = () => end('terminated');
 
+    client.on('end', onClientEnd);
     client.on('close', onClientClose);
     client.on('error', onClientError);
     server.on('close', onServerClose);
@@ -233,7 +253,9 @@ export function relaySession(
     if (!diverted) server.on('data', fromServer);
     client.on('data', fromClient);
     server.resume();
-    if (!gate.holding) client.resume();
+    // A client may have half-closed during the login.
+    if (client.readableEnded) onClientEnd();
+    else if (!gate.holding) client.resume();
   });
 }
 

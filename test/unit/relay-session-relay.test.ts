@@ -63,12 +63,12 @@ test('a backend that closes ends the session and the client', async () => {
   await new Promise<void>((resolve) => clientApp.once('close', () => resolve()));
 });
 
-test('a client that closes without COM_QUIT is not reusable; an abort terminates', async () => {
+test('a client whose connection resets without COM_QUIT is not reusable; an abort terminates', async () => {
   const [client, clientApp] = await socketPair();
   const [backend, compute] = await socketPair();
   const done = relaySession(client, Buffer.alloc(0), { socket: backend });
-  clientApp.destroy();
-  assert.deepEqual(await done, { end: 'client_closed', reusable: false, changedUser: false, commands: 0, statementRunning: false });
+  clientApp.resetAndDestroy();
+  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 0, statementRunning: false });
   assert.equal(backend.destroyed, false, 'the pool decides what happens to the backend');
 
   const [client2, clientApp2] = await socketPair();
