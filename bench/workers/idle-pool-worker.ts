@@ -95,19 +95,22 @@ async function open(m: Open): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Each answered statement's latency is kept: what the pool's waits cost a client. */
 async function run(m: Run): Promise<void> {
   const end = Date.now() + m.ms;
   const before = statements;
+  const latencies: number[] = [];
   await Promise.all(
     clients.map(async (c) => {
       await sleep(Math.random() * m.periodMs);
       while (Date.now() < end) {
-        await checked(c);
+        const t0 = performance.now();
+        if (await checked(c)) latencies.push(performance.now() - t0);
         await sleep(m.periodMs * (0.5 + Math.random()));
       }
     }),
   );
-  process.send!({ type: 'ran', statements: statements - before, errors: { ...errors } });
+  process.send!({ type: 'ran', statements: statements - before, latencies, errors: { ...errors } });
 }
 
 /** Every client's next statement after the idle pause; latency from the moment it was sent. */
