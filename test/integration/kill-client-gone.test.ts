@@ -15,7 +15,7 @@ import { startProxy, type ProxyServer } from '../../proxy/server.js';
 import { createStaticResolver } from '../../control-client/static-resolver.js';
 import { createBackendAccountVerifiers } from '../../control-client/backend-account-verifiers.js';
 import { createControlApiKill } from '../../control-client/control-api-kill.js';
-import { createBackendPools } from '../../pool/backend-pool.js';
+import { createBackendPools, defaultGrowDelayMs } from '../../pool/backend-pool.js';
 import { stopperWithAccount } from '../../proxy/kill/session-kill.js';
 import { nativePasswordStage1 } from '../../protocol/index.js';
 import type { BackendTlsOptions } from '../../backend/connect.js';
@@ -56,7 +56,7 @@ async function proxyFor(mode: Mode, backendTls: BackendTlsOptions | undefined, s
   const verifiers = mode === 'pipe (passthrough)' ? undefined : createBackendAccountVerifiers({ backend, login: READER, ttlMs: 5_000, logger });
   const pooling: Pooling =
     mode === 'session' || mode === 'transaction'
-      ? { mode, pools: createBackendPools({ maxPerCompute: 10, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, logger }) }
+      ? { mode, pools: createBackendPools({ maxPerCompute: 10, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, growDelayMs: defaultGrowDelayMs(mode), logger }) }
       : { mode: 'pipe' };
   const proxy = await startProxy({
     host: '127.0.0.1',

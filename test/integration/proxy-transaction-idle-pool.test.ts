@@ -1,9 +1,10 @@
 // Application pools of two real drivers through transaction pooling, with the idle
 // scheduler on: mysql2 clients using execute() (binary prepared statements) and npm
-// mariadb connector clients using execute() and query() log in and run a statement
-// every half second or so; the compute sees a few connections (pool max at the CLI's
-// default), nothing pins, and once the clients go quiet (still connected) the compute
-// is frozen under them and woken once by their next statements, each answered.
+// mariadb connector clients using execute() and query() log in all at once and run a
+// statement every second or so; the compute sees a few connections (pool max and grow
+// delay at the CLI's defaults: a burst of logins, each borrowing a connection, must not
+// open one each), nothing pins, and once the clients go quiet (still connected) the
+// compute is frozen under them and woken once by their next statements, each answered.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
@@ -95,12 +96,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('two drivers in transaction mode: few compute connections, no pins, the compute sleeps under idle clients and wakes once', async (t) => {
   const watch = await watchCompute();
-  const clients: Client[] = [];
-  for (const driver of ['mysql2', 'mariadb'] as const) {
-    // Two logins at a time: each login borrows a compute connection of its own (the bench's
-    // idle-pool scenario shows what a burst of logins opens).
-    for (let i = 0; i < PER_DRIVER; i += 2) clients.push(...(await Promise.all([0, 1].map((k) => openClient(driver, i + k)))));
-  }
+  // Every client logs in at once, and runs its first statement right after.
+  const clients = (
+    await Promise.all(
+      (['mysql2', 'mariadb'] as const).flatMap((driver) =>
+        Array.from({ length: PER_DRIVER }, async (_, i) => {
+          const c = await openClient(driver, i);
+          await answers(c);
+          return c;
+        }),
+      ),
+    )
+  ).flat();
   const afterLogins = watch.max();
   assert.equal(await pinTotal(), 0, `the drivers' setup pins nothing: ${JSON.stringify(await pinsByReason(stack.proxy))}`);
 
