@@ -13,7 +13,8 @@
 // Then a waiter gets a new connection when, over the window,
 //   - borrowers kept waiting: at least one borrow in WAIT_RATIO waited (fewer: the
 //     connections there serve the load, and the waits were coincidences);
-//   - the queue is not shorter than after the last decision (a burst draining on its own);
+//   - the queue is not draining on its own: shorter than after the last decision, with
+//     as many served in the window as still wait (a burst that a delay more empties);
 //   - connections came back at all (while nothing comes back, the compute or the proxy
 //     may have stalled, and a new connection would stall too);
 // or when the longest waiting borrower has waited LONG_WAIT delays, whatever those say:
@@ -40,7 +41,7 @@ const WAIT_RATIO = 16;
 const LONG_WAIT = 8;
 
 export class PoolGrowth {
-  /** Borrowers that found nothing idle and queued, in the window. */
+  /** Borrowers that found nothing idle and queued, in the window (not counting those already waiting). */
   waits = 0;
   /** Connections given back (to a waiter or idle), in the window. */
   returns = 0;
@@ -52,7 +53,7 @@ export class PoolGrowth {
   private due = 0;
   /** The last check ran late and decided nothing. */
   private lateBefore = false;
-  /** Borrowers waiting after the last decision (0 for a new window). */
+  /** Borrowers waiting when the window began (0 after a quiet spell). */
   private queuedAtDecision = 0;
 
   constructor(
@@ -91,7 +92,11 @@ export class PoolGrowth {
     const longWaitFrom = pool.waitingSince + LONG_WAIT * this.delayMs;
     if (now < longWaitFrom) {
       if (this.returns === 0) return this.schedule(Math.min(this.delayMs, longWaitFrom - now));
-      if (this.waits * WAIT_RATIO < this.returns || queued < this.queuedAtDecision) return this.decided(now, queued);
+      // Borrowers that waited in the window: those already waiting when it began, and those that came.
+      const waited = this.queuedAtDecision + this.waits;
+      const left = waited - queued;
+      const draining = queued < this.queuedAtDecision && left >= queued;
+      if (waited * WAIT_RATIO < this.returns || draining) return this.decided(now, queued);
     }
     // At the limit with nothing idle to close, slots freed and connections given back go to the waiters.
     if (!pool.growForFirstWaiter() || pool.waiting > 0) return this.decided(now, pool.waiting);
