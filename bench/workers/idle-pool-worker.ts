@@ -75,13 +75,17 @@ async function checked(c: Client): Promise<boolean> {
   }
 }
 
+/** Each login's latency is kept: from connecting to the login's OK (the driver's connect). */
 async function open(m: Open): Promise<void> {
   let next = 0;
+  const logins: number[] = [];
   const lane = async () => {
     while (next < m.count) {
       const i = next++;
       try {
+        const t0 = performance.now();
         const c = await openClient(m, i);
+        logins.push(performance.now() - t0);
         clients.push(c);
         await checked(c);
       } catch (err) {
@@ -90,7 +94,7 @@ async function open(m: Open): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(m.inFlight, m.count) }, lane));
-  process.send!({ type: 'opened', opened: clients.length, errors: { ...errors } });
+  process.send!({ type: 'opened', opened: clients.length, logins, errors: { ...errors } });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
