@@ -9,7 +9,7 @@ import { testLogger } from './logger.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
 import { createStaticResolver } from '../../control-client/static-resolver.js';
 import { createBackendAccountVerifiers } from '../../control-client/backend-account-verifiers.js';
-import { createBackendPools } from '../../pool/backend-pool.js';
+import { createBackendPools, defaultGrowDelayMs } from '../../pool/backend-pool.js';
 import type { Pooling } from '../../proxy/session-context.js';
 
 export const MODES: Record<string, string[]> = {
@@ -68,7 +68,7 @@ export async function startModeProxy(
   const verifiers = mode === 'pipe (passthrough)' ? undefined : createBackendAccountVerifiers({ backend, login: READER, ttlMs: 5_000, logger });
   const pooling: Pooling =
     mode === 'session' || mode === 'transaction'
-      ? { mode, pools: createBackendPools({ maxPerCompute: 10, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, logger }) }
+      ? { mode, pools: createBackendPools({ maxPerCompute: 10, idleTimeoutMs: 30_000, acquireTimeoutMs: 5_000, growDelayMs: defaultGrowDelayMs(mode), logger }) }
       : { mode: 'pipe' };
   const proxy = await startProxy({
     host: '127.0.0.1',
