@@ -22,6 +22,9 @@ import { ProtocolError } from '../../protocol/protocol-error.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
 
+/** A parsed response's fields as a plain object (its attributes are read through an accessor). */
+const fields = (r: HandshakeResponse): HandshakeResponse => ({ ...r, connectAttributes: r.connectAttributes });
+
 // Captured from the `mariadb` 10.11 CLI (libmariadb 3.3.20): `mariadb -u app -psecret shop`.
 const MARIADB_CLI = hex(
   '8ca2bf000000100021000000000000000000000000000000000000001d000000617070001444665e272594b0162fb21c607e6f5d25d3e7' +
@@ -62,7 +65,7 @@ const BASE: HandshakeResponse = {
 };
 
 test('parses the mariadb CLI handshake response', () => {
-  assert.deepEqual(parseHandshakeResponse(MARIADB_CLI), {
+  assert.deepEqual(fields(parseHandshakeResponse(MARIADB_CLI)), {
     capabilities: 0x00bfa28c,
     maxPacketSize: 0x100000,
     charset: 33,
@@ -122,7 +125,7 @@ test('CLIENT_SECURE_CONNECTION: 1-byte auth length', () => {
   const bytes = writeHandshakeResponse(BASE);
   assert.equal(bytes.length, 32 + 4 + 1 + 20);
   assert.equal(bytes[36], 20);
-  assert.deepEqual(parseHandshakeResponse(bytes), BASE);
+  assert.deepEqual(fields(parseHandshakeResponse(bytes)), BASE);
   assertEveryPrefixFails(bytes);
 });
 
@@ -132,7 +135,7 @@ test('CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA allows auth data over 255 bytes', ()
     capabilities: BASE.capabilities | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
     authResponse: Buffer.alloc(300, 7),
   };
-  assert.deepEqual(parseHandshakeResponse(writeHandshakeResponse(r)), r);
+  assert.deepEqual(fields(parseHandshakeResponse(writeHandshakeResponse(r))), r);
   assert.throws(() => writeHandshakeResponse({ ...BASE, authResponse: Buffer.alloc(300) }), ProtocolError);
 });
 
@@ -144,7 +147,7 @@ test('old clients: NUL-terminated auth data', () => {
   };
   const bytes = writeHandshakeResponse(r);
   assert.equal(bytes[bytes.length - 1], 0);
-  assert.deepEqual(parseHandshakeResponse(bytes), r);
+  assert.deepEqual(fields(parseHandshakeResponse(bytes)), r);
   assertEveryPrefixFails(bytes);
 });
 
@@ -157,11 +160,11 @@ test('optional fields appear exactly when their flags are set', () => {
     authPluginName: 'mysql_native_password',
     connectAttributes: [['k', 'v'], ['', ''], ['k', '\u20ac'.repeat(100)]],
   };
-  assert.deepEqual(parseHandshakeResponse(writeHandshakeResponse(r)), r);
+  assert.deepEqual(fields(parseHandshakeResponse(writeHandshakeResponse(r))), r);
   assertEveryPrefixFails(writeHandshakeResponse(r));
 
   const withoutFlags = writeHandshakeResponse({ ...r, capabilities: BASE.capabilities });
-  assert.deepEqual(parseHandshakeResponse(withoutFlags), { ...r, ...BASE, user: r.user });
+  assert.deepEqual(fields(parseHandshakeResponse(withoutFlags)), { ...r, ...BASE, user: r.user });
 });
 
 test('a set flag with a null value writes an empty field', () => {
@@ -234,7 +237,7 @@ test('a parsed response passed on with changes keeps its attributes as sent, or 
     const hello = parseHandshakeResponse(golden);
     assert.ok(writeHandshakeResponseAs(hello, {}).equals(golden), 'unchanged: the same bytes');
     const changes = { user: 'app', database: 'orders', authResponse: Buffer.alloc(20, 7), capabilities: hello.capabilities | CLIENT_CONNECT_WITH_DB };
-    const decoded = { ...parseHandshakeResponse(golden), ...changes };
+    const decoded = { ...fields(parseHandshakeResponse(golden)), ...changes };
     assert.ok(writeHandshakeResponseAs(parseHandshakeResponse(golden), changes).equals(writeHandshakeResponse(decoded)));
     const replaced = parseHandshakeResponse(golden);
     replaced.connectAttributes = [['_client_name', 'someone else']];
