@@ -16,6 +16,16 @@ export interface CommandTarget {
 
 const MAX_REPLY_PACKET = 16 * 1024 * 1024;
 
+/** Commands framed and joined once, for a batch the proxy sends again and again (a reset). */
+export interface FramedCommands {
+  bytes: Buffer;
+  count: number;
+}
+
+export function frameCommands(commands: Buffer[]): FramedCommands {
+  return { bytes: commands.length === 1 ? framePacket(commands[0]!, 0) : Buffer.concat(commands.map((c) => framePacket(c, 0))), count: commands.length };
+}
+
 /**
  * One reply per command, in order. Throws on timeout, close, a reply out of step, a
  * multi-result reply, or bytes beyond the last reply; the caller then destroys the
@@ -23,22 +33,38 @@ const MAX_REPLY_PACKET = 16 * 1024 * 1024;
  */
 export async function runCommands(
   target: CommandTarget,
-  commands: Buffer[],
+  commands: Buffer[] | FramedCommands,
   timeoutMs: number,
 ): Promise<CommandReply[]> {
   const { socket } = target;
+  const { bytes, count } = Array.isArray(commands) ? frameCommands(commands) : commands;
   if (socket.destroyed) throw new Error('backend connection is closed');
   const channel = new PacketChannel(socket, 'backend', MAX_REPLY_PACKET);
   const deadline = Date.now() + timeoutMs;
   const replies: CommandReply[] = [];
   try {
     socket.resume();
-    socket.write(Buffer.concat(commands.map((c) => framePacket(c, 0))));
-    while (replies.length < commands.length) replies.push(await readReply(channel, target, deadline));
+    socket.write(bytes);
+    let reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
+    for (let expected = 1; replies.length < count; ) {
+      // Packets already here are read at once: a wait (and its timer) only when none is.
+      const packet = channel.tryRead() ?? (await channel.read(Math.max(1, deadline - Date.now()), 'command reply'));
+      if (packet.sequenceId !== expected) {
+        throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
+      }
+      const reply = reader.push(packet.payload);
+      if (!reply) {
+        expected = (expected + 1) & 0xff;
+        continue;
+      }
+      if (moreResults(reply)) throw new Error('multi-result replies are not supported here');
+      if (replies.push(reply) < count) reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
+      expected = 1;
+    }
   } finally {
     const leftover = channel.detach();
     socket.pause();
-    if (leftover.length > 0 && replies.length === commands.length) {
+    if (leftover.length > 0 && replies.length === count) {
       throw new Error(`backend sent ${leftover.length} bytes beyond the replies`);
     }
   }
@@ -49,18 +75,4 @@ export async function runCommands(
 export async function runQuery(target: CommandTarget, sql: string, timeoutMs = 5_000): Promise<CommandReply> {
   const [reply] = await runCommands(target, [writeComQuery(sql)], timeoutMs);
   return reply!;
-}
-
-async function readReply(channel: PacketChannel, target: CommandTarget, deadline: number): Promise<CommandReply> {
-  const reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
-  for (let expected = 1; ; expected = (expected + 1) & 0xff) {
-    const packet = await channel.read(Math.max(1, deadline - Date.now()), 'command reply');
-    if (packet.sequenceId !== expected) {
-      throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
-    }
-    const reply = reader.push(packet.payload);
-    if (!reply) continue;
-    if (moreResults(reply)) throw new Error('multi-result replies are not supported here');
-    return reply;
-  }
 }

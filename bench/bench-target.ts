@@ -1,10 +1,12 @@
 // The MariaDB that the steady-state scenarios (point selects, churn, TLS) run
 // against: a compute of a control plane of its own (`wake-proxy dev` with the
 // process driver), so that direct connections, HAProxy, `proxy --backend`
-// (pipe) and that control plane's own proxy in session pool mode all reach the
-// same server. Session pooling needs proxy-verified logins, hence a control
-// plane and a project: its clients log in as `<project>.<user>` with the
-// owner's credentials, which the control API answers once at creation.
+// (pipe) and `proxy --control-url` processes in the pooled modes all reach the
+// same server. Pooling needs proxy-verified logins, hence a control plane and a
+// project: its clients log in as `<project>.<user>` with the owner's
+// credentials, which the control API answers once at creation. The `dev`
+// process's own proxy carries no contender: its CPU would include the control
+// plane's.
 import mysql from 'mysql2/promise';
 import type { Credentials } from './mariadb.js';
 import { BENCH_DATABASE } from './mariadb.js';
@@ -12,14 +14,12 @@ import { prepareTableWithMysql2 } from './mysql2-load.js';
 import { findMariadbdByPort } from './proc-info.js';
 import { say, type BenchContext } from './scenario.js';
 import { findSysbench, prepareSysbench } from './sysbench.js';
-import { StackRejected, startWakeStack, type WakeStack } from './wake-stack.js';
+import { startWakeStack } from './wake-stack.js';
 
 const PROJECT = 'bench';
 
-export interface PooledProxy {
-  port: number;
-  /** The `dev` process; its CPU time includes the (idle) control plane. */
-  pid: number;
+/** How a client of a proxy in front of the control plane logs in to the bench project. */
+export interface ProjectLogin {
   /** `<project>.<user>`, as the proxy wants it. */
   user: string;
   password: string;
@@ -32,11 +32,9 @@ export interface BenchTarget {
   creds: Credentials;
   /** The compute's mariadbd, whose CPU per operation the tables show; undefined if not found. */
   backendPid: number | undefined;
-  /** The control plane's proxy in session pool mode; undefined when it refused the mode. */
-  pooled: PooledProxy | undefined;
-  /** Why there is no session-mode proxy. */
-  pooledSkipped: string | undefined;
-  /** The target's control API, for more proxies in front of it (transaction mode). */
+  /** The project's login through a proxy in front of the control plane (the pooled modes). */
+  login: ProjectLogin;
+  /** The target's control API, for the pooled-mode proxies in front of it. */
   controlUrl: string;
 }
 
@@ -50,30 +48,14 @@ export interface BenchTarget {
 const BASE_ARGS = ['--idle-timeout', '0', '--wake-timeout', '60s', '--autoscale-interval', '0', '--cgroups', 'off'];
 
 export async function startBenchTarget(ctx: BenchContext): Promise<BenchTarget> {
-  let stack: WakeStack;
-  let pooledSkipped: string | undefined;
-  try {
-    stack = await startWakeStack(ctx, { name: 'target', args: [...BASE_ARGS, '--pool-mode', 'session'] });
-  } catch (err) {
-    if (!(err instanceof StackRejected)) throw err;
-    pooledSkipped = `the proxy refused --pool-mode session: ${err.reason}`;
-    say(`target: ${pooledSkipped}; continuing in pipe mode`);
-    stack = await startWakeStack(ctx, { name: 'target-pipe', args: BASE_ARGS });
-  }
+  const stack = await startWakeStack(ctx, { name: 'target', args: BASE_ARGS });
   const project = await stack.createProject(PROJECT);
   const backend = await stack.address(project.computeId);
   const creds = { user: project.ownerUser, password: project.password };
   await createBenchDatabase(backend, creds);
   const backendPid = await findMariadbdByPort(backend.port);
-  say(`target: compute ${project.computeId} on port ${backend.port}, session proxy ${pooledSkipped ? 'skipped' : `on ${stack.proxyPort}`}`);
-  return {
-    backend,
-    creds,
-    backendPid,
-    pooled: pooledSkipped ? undefined : { port: stack.proxyPort, pid: stack.pid, user: project.user, password: project.password },
-    pooledSkipped,
-    controlUrl: stack.controlUrl,
-  };
+  say(`target: compute ${project.computeId} on port ${backend.port}, control API ${stack.controlUrl}`);
+  return { backend, creds, backendPid, login: { user: project.user, password: project.password }, controlUrl: stack.controlUrl };
 }
 
 /** sysbench's database, made directly on the compute (the owner may create databases). */

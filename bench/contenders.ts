@@ -7,9 +7,9 @@
 //
 // Pipe runs as `proxy --backend` (static backend, passthrough auth). Pooling
 // needs proxy-verified logins, which only a proxy in front of a control API
-// does, so `session` is the target's own `dev` proxy, reached as
-// `<project>.<user>`, and `transaction` a `proxy --control-url` process in
-// front of the same control plane.
+// does, so `session` and `transaction` are each a `proxy --control-url
+// --pool-mode <mode>` process of its own in front of the target's control
+// plane, reached as `<project>.<user>`: the CPU measured is the proxy's alone.
 import { join } from 'node:path';
 import { findFreePort } from '../control-plane/drivers/free-port.js';
 import { VERIFY_OPTIONS } from '../cli/tables.js';
@@ -125,21 +125,15 @@ export async function startContenders(
         }
         stops.push(outcome.proxy.stop);
         running.push({ spec, endpoint: at(outcome.proxy.port), pid: outcome.proxy.pid });
-      } else if (mode === 'session' && target.pooled && !spec.baseline) {
-        const p = target.pooled;
-        running.push({ spec, endpoint: { host: '127.0.0.1', port: p.port, user: p.user, password: p.password }, pid: p.pid });
-      } else if (mode === 'transaction' && target.pooled) {
+      } else {
         const adminPort = await findFreePort();
-        const outcome = await startTransactionProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, hostScript, adminPort);
+        const outcome = await startPooledProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, mode, hostScript, adminPort);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
-        const p = target.pooled;
         stops.push(outcome.proxy.stop);
-        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, user: p.user, password: p.password }, pid: outcome.proxy.pid, adminPort });
-      } else {
-        skipped.push({ spec, reason: target.pooledSkipped ?? `no ${mode}-mode proxy in front of the control plane` });
+        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, ...target.login }, pid: outcome.proxy.pid, adminPort });
       }
     }
   } catch (err) {
@@ -155,13 +149,20 @@ export async function startContenders(
   };
 }
 
-/** `proxy --control-url` in transaction pool mode (verified logins) in its own process, in front of the target's control plane. */
-export async function startTransactionProxy(ctx: BenchContext, label: string, controlUrl: string, hostScript?: string, adminPort?: number): Promise<StartOutcome> {
+/** `proxy --control-url` in a pool mode (verified logins) in its own process, in front of a control plane. */
+export async function startPooledProxy(
+  ctx: BenchContext,
+  label: string,
+  controlUrl: string,
+  mode: 'session' | 'transaction',
+  hostScript?: string,
+  adminPort?: number,
+): Promise<StartOutcome> {
   return startProxyProcess({
     hostScript,
     adminPort,
     command: 'proxy',
-    args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', 'transaction'],
+    args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', mode],
     port: await findFreePort(),
     label,
     logPath: join(ctx.outDir, 'logs', `${label}.log`),

@@ -49,7 +49,7 @@ export interface BenchOptions {
   baselineModes: BaselineMode[];
 }
 
-export const BASELINE_MODES = ['pipe', 'transaction'] as const;
+export const BASELINE_MODES = ['pipe', 'session', 'transaction'] as const;
 export type BaselineMode = (typeof BASELINE_MODES)[number];
 
 const QUICK: BenchProfile = {
@@ -94,10 +94,11 @@ export const USAGE = `Usage: npm run bench -- [options]
   --cpu-prof            profile every proxy process (node --cpu-prof), kept with the results
   --out <dir>           where results go (default bench/results/<timestamp>)
   --baseline <dist>     another build's dist/ (e.g. of the commit before a change): its proxy
-                        runs as an extra "(baseline)" contender in pipe and transaction mode
-                        (point-select, churn, idle, read-write), so before and after alternate in one run
-  --baseline-modes <m>  pipe, transaction or both (default): transaction mode needs a
-                        baseline that speaks this build's control API
+                        runs as an extra "(baseline)" contender in each pool mode
+                        (point-select, churn, read-write; idle: pipe and transaction), so
+                        before and after alternate in one run
+  --baseline-modes <m>  pipe, session, transaction, comma-separated (default all three):
+                        the pooled modes need a baseline that speaks this build's control API
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {

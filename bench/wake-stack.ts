@@ -1,8 +1,8 @@
 // The serverless path: `wake-proxy dev` (control plane with the process
 // driver + proxy) in its own process, plus a small client for the control API
 // to create projects, find their computes and put them to sleep. Cold wake and
-// storm use one with a short address cache; bench-target.ts starts another in
-// session pool mode for the steady-state scenarios.
+// storm use one with a short address cache; bench-target.ts starts another
+// for the steady-state scenarios.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';

@@ -11,7 +11,7 @@ import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import { readFileSync } from 'node:fs';
 import { TlsContextHolder } from '../proxy/tls-context.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
-import { createBackendPools } from '../pool/backend-pool.js';
+import { createBackendPools, defaultGrowDelayMs } from '../pool/backend-pool.js';
 import type { Pooling } from '../proxy/session-context.js';
 import { createBackendAccountVerifiers } from '../control-client/backend-account-verifiers.js';
 import type { ActivityReporter } from '../proxy/activity-reporter.js';
@@ -251,6 +251,7 @@ function poolingFromValues(
     maxPerCompute: values['pool-max-per-compute'],
     idleTimeoutMs: values['pool-idle-timeout'],
     acquireTimeoutMs: values['pool-acquire-timeout'],
+    growDelayMs: values['pool-grow-delay'] ?? defaultGrowDelayMs(mode),
     logger,
   });
   return { mode, pools, statementsPerConnection: values['pool-max-statements'] };

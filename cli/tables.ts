@@ -1,5 +1,6 @@
 // The flags of each command. Shared groups are declared once.
 import { defineOptions, type OptionSpec } from './option-spec.js';
+import { TRANSACTION_GROW_DELAY_MS } from '../pool/backend-pool.js';
 
 export const LOG_OPTIONS = defineOptions({
   'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
@@ -190,6 +191,11 @@ export const VERIFY_OPTIONS = defineOptions({
     default: '100',
     help: 'Pooled connections open per compute, over all its users and databases',
   },
+  'pool-grow-delay': {
+    kind: 'duration',
+    env: 'WAKE_PROXY_POOL_GROW_DELAY',
+    help: `Pooled connections grow by need: a client whose connections are all in use waits for one to come back, and its compute opens another only for waiting that lasts this long, one per this delay at most; 0 opens one at once. Default per pool mode: transaction ${TRANSACTION_GROW_DELAY_MS}ms, session 0`,
+  },
   'pool-max-statements': {
     kind: 'count',
     env: 'WAKE_PROXY_POOL_MAX_STATEMENTS',
@@ -206,7 +212,7 @@ export const VERIFY_OPTIONS = defineOptions({
     kind: 'duration',
     env: 'WAKE_PROXY_POOL_ACQUIRE_TIMEOUT',
     default: '10s',
-    help: 'How long a client waits for a pooled connection when its compute is at the limit',
+    help: 'How long a client waits for a pooled connection (its compute at the limit, or its connections in use) before error 1040',
   },
   'verifier-ttl': {
     kind: 'duration',

@@ -28,7 +28,8 @@ import { resizeRunning } from './compute-resize.js';
 import { MIN_CU_MILLI } from './compute-size.js';
 import type { ComputeDriver, LimitsOutcome, SuspendTier } from './drivers/driver.js';
 import type { Logger } from 'pino';
-import { computeView, type ComputeRecord, type ComputeView } from './records.js';
+import { computeView, idleCandidate, type ComputeRecord, type ComputeView, type IdleCandidate } from './records.js';
+import { withDeadline } from '../util/deadline.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
 
 export interface ComputeLifecycleOptions {
@@ -57,15 +58,6 @@ export interface Resized {
   toMilli: number;
   limits: LimitsOutcome;
   ms: number;
-}
-
-/** What the idle scheduler decides on. */
-export interface IdleCandidate {
-  id: string;
-  projectId: string;
-  state: ComputeRecord['state'];
-  updatedAt: string;
-  lastWakeAt?: number;
 }
 
 /** States in which a compute has a process someone must watch. */
@@ -326,26 +318,4 @@ export class ComputeLifecycle {
     if (!q) this.queues.set(id, (q = new CoalescingQueue()));
     return q;
   }
-}
-
-/** What the idle scheduler may know of a compute: no address, no login. */
-export function idleCandidate(c: ComputeRecord): IdleCandidate {
-  return { id: c.id, projectId: c.projectId, state: c.state, updatedAt: c.updatedAt, ...(c.lastWakeAt !== undefined ? { lastWakeAt: c.lastWakeAt } : {}) };
-}
-
-/** The promise's outcome, or makeError()'s rejection after ms, whichever comes first. */
-export function withDeadline<T>(p: Promise<T>, ms: number, makeError: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(makeError()), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

@@ -30,7 +30,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
-import { withDeadline } from './compute-lifecycle.js';
+import { withDeadline } from '../util/deadline.js';
 import { readAccounts } from '../accounts/compute-accounts.js';
 import { DEFAULT_POLICY, NATIVE_PASSWORD, plainAccount, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
 import { serverUserName, userAccounts } from '../accounts/user-accounts.js';

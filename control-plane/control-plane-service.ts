@@ -5,20 +5,24 @@
 // accident.
 import type { Logger } from 'pino';
 import { ApiError, badRequest, conflict, notFound } from './api-error.js';
-import { ComputeLifecycle, idleCandidate, type IdleCandidate, type Resized } from './compute-lifecycle.js';
-import { clamp, resourcesOf } from './compute-size.js';
+import { ComputeLifecycle, type Resized } from './compute-lifecycle.js';
+import { clamp } from './compute-size.js';
 import { creationSettings, settingsChange } from './project-settings.js';
 import { ensureWithinQuota, type QuotaSources } from './quota-check.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
-import { controlVerifier, generateControlLogin, type ControlLogin } from './control-account.js';
+import { generateControlLogin, type ControlLogin } from './control-account.js';
+import { newComputeRecord, provisionStorage } from './compute-provisioning.js';
+import { adoptOrphans } from './orphan-adoption.js';
 import { generateOwnerPassword, OWNER_USER, ownerVerifier } from './owner-credentials.js';
 import {
   computeView,
+  idleCandidate,
   projectNameProblem,
   projectView,
   type ComputeOp,
   type ComputeRecord,
   type ComputeView,
+  type IdleCandidate,
   type ProjectRecord,
   type ProjectView,
 } from './records.js';
@@ -44,9 +48,6 @@ export interface ControlPlaneServiceOptions {
   /** Where quotas are checked against (usage, storage); without it nothing is refused for its quota. */
   quota?: QuotaSources;
 }
-
-/** Computes adopted at once by the leader's sweep. */
-const ADOPT_AT_ONCE = 8;
 
 export interface CreatedProject {
   id: string;
@@ -266,18 +267,9 @@ export class ControlPlaneService {
   }
 
   /** The leader's sweep: operations and computes left by control planes that are gone are taken over. */
-  async adoptOrphans(): Promise<number> {
-    const orphans: ComputeRecord[] = [];
-    for (const c of await this.store.listComputes()) if (await this.orphaned(c)) orphans.push(c);
-    // A few at a time: each may wait for a start left half done.
-    for (let i = 0; i < orphans.length; i += ADOPT_AT_ONCE) {
-      await Promise.all(
-        orphans.slice(i, i + ADOPT_AT_ONCE).map((c) =>
-          this.lifecycle.adopt(c.id).catch((err: unknown) => this.opts.logger.warn({ err, computeId: c.id, projectId: c.projectId }, 'could not adopt a compute')),
-        ),
-      );
-    }
-    return orphans.length;
+  adoptOrphans(): Promise<number> {
+    const { store, instances, logger, driver } = this.opts;
+    return adoptOrphans({ store, lifecycle: this.lifecycle, instances, placement: driver.placement, logger });
   }
 
   /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
@@ -287,51 +279,12 @@ export class ControlPlaneService {
     await this.lifecycle.close(opts.stopComputes ?? false);
   }
 
-  private async orphaned(c: ComputeRecord): Promise<boolean> {
-    const me = this.opts.instances.id;
-    if (c.placement && c.placement !== this.opts.driver.placement) return false;
-    if (c.claim) return c.claim.holder !== me && !(await this.opts.instances.alive(c.claim.holder));
-    if (c.state === 'stopped' || c.state === 'failed') return false;
-    return !c.owner || (c.owner !== me && !(await this.opts.instances.alive(c.owner)));
-  }
-
   private newCompute(project: ProjectRecord, id: string, control: ControlLogin, op: ComputeOp): ComputeRecord {
-    const now = new Date();
-    return {
-      id,
-      projectId: project.id,
-      state: 'stopped',
-      createdAt: now.toISOString(),
-      updatedAt: now.toISOString(),
-      resumeCount: 0,
-      control,
-      version: 1,
-      claim: { op, holder: this.opts.instances.id, since: now.getTime() },
-      placement: this.opts.driver.placement,
-      sizeMilli: project.range.minMilli,
-    };
+    return newComputeRecord(project, id, control, op, this.opts.instances.id, this.opts.driver.placement);
   }
 
-  private async provisionStorage(project: ProjectRecord, computeId: string, control: ControlLogin): Promise<void> {
-    const signal = AbortSignal.timeout(this.opts.provisionTimeoutMs ?? 120_000);
-    try {
-      // Leftovers under this id can only come from a creation that never finished.
-      await this.opts.driver.destroy(computeId);
-      await this.opts.driver.provision(
-        {
-          computeId,
-          projectId: project.id,
-          ownerUser: project.ownerUser,
-          ownerVerifier: project.ownerVerifier,
-          control: { user: control.user, verifier: controlVerifier(control) },
-          size: resourcesOf(project.range.minMilli),
-        },
-        signal,
-      );
-    } catch (err) {
-      const cause = err instanceof Error ? err.message : String(err);
-      throw new ApiError(503, 'provision_failed', `project '${project.id}': could not provision compute ${computeId}: ${cause}`, { cause: err });
-    }
+  private provisionStorage(project: ProjectRecord, computeId: string, control: ControlLogin): Promise<void> {
+    return provisionStorage(this.opts.driver, project, computeId, control, this.opts.provisionTimeoutMs);
   }
 
   /** Removes the project's compute (process and storage), then the project. */

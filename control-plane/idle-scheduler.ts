@@ -17,7 +17,7 @@
 // resumed cannot act on what it decided before.
 import type { Logger } from 'pino';
 import { REPORT_TTL_INTERVALS, type ActivitySnapshot, type ActivityStore } from '../activity/activity-store.js';
-import type { IdleCandidate } from './compute-lifecycle.js';
+import type { IdleCandidate } from './records.js';
 import type { SuspendTier } from './drivers/driver.js';
 import { defaultCheckIntervalMs, idleTier, type IdleRules } from './idle-decision.js';
 import type { ControlPlaneMetrics } from './metrics.js';

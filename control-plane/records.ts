@@ -153,3 +153,17 @@ export function projectView(p: ProjectRecord, compute: ComputeRecord | undefined
     compute: compute ? computeView(compute, p.range) : null,
   };
 }
+
+/** What the idle scheduler decides on. */
+export interface IdleCandidate {
+  id: string;
+  projectId: string;
+  state: ComputeRecord['state'];
+  updatedAt: string;
+  lastWakeAt?: number;
+}
+
+/** What the idle scheduler may know of a compute: no address, no login. */
+export function idleCandidate(c: ComputeRecord): IdleCandidate {
+  return { id: c.id, projectId: c.projectId, state: c.state, updatedAt: c.updatedAt, ...(c.lastWakeAt !== undefined ? { lastWakeAt: c.lastWakeAt } : {}) };
+}

@@ -20,6 +20,7 @@ import { BackendEntry, type PooledBackend } from './pooled-backend.js';
 import { copySettings } from '../backend/session-settings.js';
 
 export type { BackendPoolOptions, PoolChecks, ReleaseOptions } from './pool-options.js';
+export { TRANSACTION_GROW_DELAY_MS, defaultGrowDelayMs } from './pool-options.js';
 export type { PoolCounts } from './compute-pool.js';
 
 export interface BackendPoolStats {
@@ -137,7 +138,7 @@ class KeyedBackendPools implements BackendPools {
         let entry = kp.takeIdle();
         if (entry) {
           if (entry.alive && Date.now() - entry.idleSince >= this.settings.pingAfterIdleMs && !(await this.ping(kp, entry))) continue;
-        } else if (compute.tryTakeSlot()) {
+        } else if (compute.tryTakeSlot(kp)) {
           entry = await this.connect(kp, login, signal);
         } else {
           waitUntil ||= Date.now() + this.settings.acquireTimeoutMs;
@@ -188,12 +189,17 @@ class KeyedBackendPools implements BackendPools {
   private async connect(kp: KeyPool, login: BackendLogin, signal: AbortSignal): Promise<BackendEntry> {
     const started = performance.now();
     let entry: BackendEntry;
+    kp.opening++;
+    kp.compute.opening++;
     try {
       if (signal.aborted) throw signal.reason;
       entry = kp.adopt(this.nextId++, await login(kp.key, signal));
     } catch (err) {
       kp.compute.freeSlot();
       throw err;
+    } finally {
+      kp.opening--;
+      kp.compute.opening--;
     }
     try {
       entry.baseline = await this.settings.checks.readBaseline(entry, this.settings.resetTimeoutMs);
@@ -318,7 +324,7 @@ class KeyedBackendPools implements BackendPools {
     const id = addrId(addr);
     let compute = this.computes.get(id);
     if (!compute) {
-      compute = new ComputePool(id, describeCompute(addr), this.settings.maxPerCompute);
+      compute = new ComputePool(id, describeCompute(addr), this.settings.maxPerCompute, this.settings.growDelayMs);
       this.computes.set(id, compute);
     }
     return compute;

@@ -16,6 +16,8 @@ export class KeyPool {
   out = 0;
   /** acquire() calls for this key that hold no connection yet: waiting, logging in. */
   acquiring = 0;
+  /** Of those, the ones logging in (on a slot): connections it will have within a login's time. */
+  opening = 0;
   /** The janitor dropped it from its compute (unused): whoever remembered it looks the key up again. */
   forgotten = false;
 
@@ -24,6 +26,11 @@ export class KeyPool {
     readonly key: BackendKey,
     readonly compute: ComputePool,
   ) {}
+
+  /** Connections lent or being logged in: they will be back (or idle) within milliseconds, unless pinned. */
+  get busy(): boolean {
+    return this.out + this.opening > 0;
+  }
 
   /** Nothing refers to it: the janitor may forget it. */
   get unused(): boolean {

@@ -28,6 +28,12 @@ export class WaitQueue<Tag, Grant> {
     });
   }
 
+  /** When the first waiter came (performance.now()), or NaN when nobody waits. */
+  firstSince(): number {
+    const first = this.waiters.values().next();
+    return first.done ? NaN : first.value.since;
+  }
+
   /** How many wait with `tag` (for statistics: it walks the queue). */
   countOf(tag: Tag): number {
     let n = 0;
@@ -80,6 +86,7 @@ export class WaitQueue<Tag, Grant> {
 /** One borrower in the queue; it is its own abort listener, so waiting costs no closures. */
 class Waiter<Tag, Grant> {
   timer: NodeJS.Timeout | undefined;
+  readonly since = performance.now();
 
   constructor(
     readonly queue: WaitQueue<Tag, Grant>,

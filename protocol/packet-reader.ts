@@ -95,25 +95,35 @@ export class PacketReader {
 
   /** A view into the payload, not a copy: keep it only as long as the payload. */
   bytes(n: number, what: string): Buffer {
-    if (!Number.isInteger(n) || n < 0) throw this.error(`invalid length ${n} reading ${what}`);
-    this.need(n, what);
-    const out = this.buffer.subarray(this.offset, this.offset + n);
-    this.offset += n;
+    const at = this.advance(n, what);
+    return this.buffer.subarray(at, at + n);
+  }
+
+  /**
+   * The next n bytes in a Buffer of their own (a login's auth response outlives the
+   * payload). Small ones are copied byte by byte: a view to copy from costs more.
+   */
+  copy(n: number, what: string): Buffer {
+    const at = this.advance(n, what);
+    if (n > 64) return Buffer.from(this.buffer.subarray(at, at + n));
+    const out = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) out[i] = this.buffer[at + i]!;
     return out;
   }
 
   nulBytes(what: string): Buffer {
-    // indexOf on the buffer itself stops at its end, so a missing NUL cannot make us
-    // read beyond the payload or loop.
-    const end = this.buffer.indexOf(0, this.offset);
-    if (end < 0) throw this.error(`truncated reading ${what} (no NUL terminator)`);
+    const end = this.nulEnd(what);
     const out = this.buffer.subarray(this.offset, end);
     this.offset = end + 1;
     return out;
   }
 
   nulString(what: string): string {
-    return this.nulBytes(what).toString('utf8');
+    // Decoded in place: a view of the bytes first would cost about as much as the decoding.
+    const end = this.nulEnd(what);
+    const out = this.buffer.toString('utf8', this.offset, end);
+    this.offset = end + 1;
+    return out;
   }
 
   lenencBytes(what: string): Buffer {
@@ -121,7 +131,9 @@ export class PacketReader {
   }
 
   lenencString(what: string): string {
-    return this.lenencBytes(what).toString('utf8');
+    const n = this.lenencInt(what);
+    const at = this.advance(n, what);
+    return this.buffer.toString('utf8', at, at + n);
   }
 
   rest(): Buffer {
@@ -135,6 +147,29 @@ export class PacketReader {
   }
 
   skip(n: number, what: string): void {
-    this.bytes(n, what);
+    this.advance(n, what);
+  }
+
+  /** Steps over a length-encoded string, checked, without reading it. */
+  skipLenenc(what: string): void {
+    this.advance(this.lenencInt(what), what);
+  }
+
+  /** Moves past n bytes, checked; returns where they start. */
+  private advance(n: number, what: string): number {
+    if (!Number.isInteger(n) || n < 0) throw this.error(`invalid length ${n} reading ${what}`);
+    this.need(n, what);
+    const at = this.offset;
+    this.offset += n;
+    return at;
+  }
+
+  /** Where the NUL that ends a string at the offset is. */
+  private nulEnd(what: string): number {
+    // indexOf on the buffer itself stops at its end, so a missing NUL cannot make us
+    // read beyond the payload or loop.
+    const end = this.buffer.indexOf(0, this.offset);
+    if (end < 0) throw this.error(`truncated reading ${what} (no NUL terminator)`);
+    return end;
   }
 }

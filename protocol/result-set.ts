@@ -144,13 +144,13 @@ export function moreResults(reply: CommandReply): boolean {
 /** Column alias from a ColumnDefinition41, the rest checked for shape but not kept. */
 function readColumnName(payload: Buffer, mariadbCapabilities: number): string {
   const r = new PacketReader(payload, 0, 'ColumnDefinition41');
-  r.lenencBytes('catalog');
-  r.lenencBytes('schema');
-  r.lenencBytes('table alias');
-  r.lenencBytes('table');
+  r.skipLenenc('catalog');
+  r.skipLenenc('schema');
+  r.skipLenenc('table alias');
+  r.skipLenenc('table');
   const name = r.lenencString('column alias');
-  r.lenencBytes('column');
-  if (mariadbCapabilities & MARIADB_CLIENT_EXTENDED_TYPE_INFO) r.lenencBytes('extended type info');
+  r.skipLenenc('column');
+  if (mariadbCapabilities & MARIADB_CLIENT_EXTENDED_TYPE_INFO) r.skipLenenc('extended type info');
   const fixed = r.lenencInt('length of fixed fields');
   if (fixed !== COLUMN_FIXED_FIELDS_LENGTH) throw r.error(`length of fixed fields is ${fixed}, expected 12`);
   r.skip(fixed, 'fixed fields');

@@ -59,8 +59,8 @@ export interface BorrowedBackend extends Attached {
   kind: 'pooled';
   pooling: PoolsInUse;
   pooled: PooledBackend;
-  /** Another connection like `pooled`: transaction mode's later statements. */
-  borrow: Borrow;
+  /** Another connection like `pooled`: transaction mode's later statements (null in session mode). */
+  borrow: Borrow | null;
   /** Transaction mode only. */
   borrowAtOnce: BorrowAtOnce | null;
   /** What the client negotiated (pool-normalised): a tracked connection has CLIENT_SESSION_TRACK whatever the client did. */
@@ -70,6 +70,8 @@ export interface BorrowedBackend extends Attached {
 export type AttachedBackend = OwnBackend | BorrowedBackend;
 
 const EMPTY = Buffer.alloc(0);
+const WAKE_PHASE = { phase: 'wake' } as const;
+const CONNECT_PHASE = { phase: 'backend_connect' } as const;
 /** What the server answers a login whose init_connect failed. */
 const ER_NEW_ABORTING_CONNECTION = 1184;
 
@@ -79,10 +81,21 @@ export async function attachPassthrough(
   hello: HandshakeResponse,
   route: Route,
 ): Promise<OwnBackend | null> {
+  // The client's login is not complete until it answers the compute's auth switch: one that
+  // half-closes before it never can, so its wait ends and nothing is woken for it.
+  ctx.client.onFailure((err) => ctx.abort.abort(err));
+  // A FIN sent with the login is read one poll of the event loop after it: looked for
+  // before a wake is asked for (a cached address needs none).
+  if (!ctx.cfg.resolver.cached?.(limitKey(route))) await nextPoll();
   let backend = await wakeAndConnect(ctx, route, {
     open: (addr, signal) => connectBackend(addr, ctx.cfg.connectTimeoutMs, signal),
     isFinal: (err) => err instanceof BackendRefusedError || err instanceof BackendTlsError,
   });
+  ctx.client.onFailure(null);
+  if (ctx.abort.signal.aborted) {
+    backend.socket.destroy();
+    throw ctx.abort.signal.reason;
+  }
   try {
     const authStarted = performance.now();
     const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs, ctx.cfg.backendTls);
@@ -135,11 +148,34 @@ export async function attachVerified(
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   if (pooling.mode !== 'pipe' && !creds.sandboxed) {
-    const borrow = pooledBorrower(ctx, route, pooling.pools, key, heldLogin(stage1, loginOptions(ctx, null)));
-    const pooled = await borrow();
-    await initConnect(ctx, route, pooling.pools, pooled);
-    const borrowAtOnce = pooling.mode === 'transaction' ? idleBorrower(ctx, route, pooling.pools, key) : null;
-    attached = { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce, clientCapabilities };
+    const { pools } = pooling;
+    const transactions = pooling.mode === 'transaction';
+    const borrowAtOnce = idleBorrower(ctx, route, pools, key);
+    // The compute's address cached and an idle connection ready (used within the ping interval):
+    // taken at once, with no wake step, abort signal or promise in between.
+    let pooled = borrowAtOnce();
+    let borrow: Borrow | null = null;
+    if (pooled) {
+      const { connectPhase } = ctx.cfg.metrics;
+      connectPhase.observe(WAKE_PHASE, 0);
+      connectPhase.observe(CONNECT_PHASE, 0);
+    } else {
+      borrow = pooledBorrower(ctx, route, pools, key, heldLogin(stage1, loginOptions(ctx, null)));
+      pooled = await borrow();
+    }
+    if (pooled.borrows > 1 && pooled.initConnect) await initConnect(ctx, route, pools, pooled, pooled.initConnect);
+    // Transaction mode borrows again for later statements; session mode keeps this one.
+    if (transactions) borrow ??= pooledBorrower(ctx, route, pools, key, heldLogin(stage1, loginOptions(ctx, null)));
+    attached = {
+      kind: 'pooled',
+      addr: pooled.key.addr,
+      greeting: pooled.greeting,
+      pooling,
+      pooled,
+      borrow,
+      borrowAtOnce: transactions ? borrowAtOnce : null,
+      clientCapabilities,
+    };
   } else {
     const login = await wakeAndConnect(ctx, route, {
       open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
@@ -149,7 +185,8 @@ export async function attachVerified(
     });
     attached = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY };
   }
-  await checkSourceAddress(ctx, route, creds, attached);
+  const actual = sourceAddressChanged(ctx, creds, attached);
+  if (actual) await checkSourceAddress(ctx, route, creds, attached, actual);
   const clientLeftover = ctx.client.detach();
   ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return { ...attached, clientLeftover };
@@ -160,10 +197,9 @@ export async function attachVerified(
  * without CONNECTION ADMIN or SUPER: run for this client, as its login would have. A
  * failure refuses the login, as the server does (1184), and the connection goes.
  */
-async function initConnect(ctx: SessionContext, route: Route, pools: BackendPools, pooled: PooledBackend): Promise<void> {
-  if (pooled.borrows <= 1 || !pooled.initConnect) return;
+async function initConnect(ctx: SessionContext, route: Route, pools: BackendPools, pooled: PooledBackend, sql: string): Promise<void> {
   try {
-    await runInitConnect(pooled, pooled.initConnect, ctx.cfg.connectTimeoutMs);
+    await runInitConnect(pooled, sql, ctx.cfg.connectTimeoutMs);
   } catch (err) {
     await pools.release(pooled, { dirty: true });
     const message = `Aborted connection ${ctx.id} to db: '${route.database ?? 'unconnected'}' user: '${route.backendUser}' host: '${ctx.clientAddress}' (init_connect command failed)`;
@@ -177,30 +213,53 @@ async function initConnect(ctx: SessionContext, route: Route, pools: BackendPool
  * would: what the client's driver would otherwise ask for with a statement.
  */
 function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
-  const ok: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
   const login = attached.pooled?.loginSettings;
-  if (login && negotiated & CLIENT_SESSION_TRACK) {
-    ok.statusFlags |= SERVER_SESSION_STATE_CHANGED;
-    ok.sessionState = writeSessionVariables(loginReport(login));
+  const reports = login && negotiated & CLIENT_SESSION_TRACK ? login : null;
+  // The same few bytes for every client of a connection: made once per connection (its login settings) and capability set.
+  const made = loginOks.get(reports ?? NO_REPORT);
+  let ok = made?.get(negotiated);
+  if (ok) return ok;
+  const packet: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
+  if (reports) {
+    packet.statusFlags |= SERVER_SESSION_STATE_CHANGED;
+    packet.sessionState = writeSessionVariables(loginReport(reports));
   }
-  return writeOkPacket(ok, negotiated);
+  ok = writeOkPacket(packet, negotiated);
+  if (made) made.set(negotiated, ok);
+  else loginOks.set(reports ?? NO_REPORT, new Map([[negotiated, ok]]));
+  return ok;
+}
+
+/** Login OKs by the settings they report (NO_REPORT: none) and the client's capabilities; written, never changed. */
+const loginOks = new WeakMap<object, Map<number, Buffer>>();
+const NO_REPORT = {};
+
+/**
+ * The account was matched for the address the proxy expected to connect from: learn
+ * the address the connection came from, and return it if it is another (else null).
+ */
+function sourceAddressChanged(
+  ctx: SessionContext,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
+  attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>,
+): string | null {
+  const socket = attached.kind === 'pooled' ? attached.pooled.socket : attached.socket;
+  const actual = ctx.cfg.sourceAddress.learn(socket.localAddress);
+  return actual && actual !== creds.sourceIp ? actual : null;
 }
 
 /**
- * The account was matched for the address the proxy expected to connect from; if
- * the connection came from another, the compute may have picked another account.
- * Learn the address, and if the match differs, end the connection and refuse
- * rather than run the client as an account it was not judged for.
+ * The connection came from another address than the account was matched for, so the
+ * compute may have picked another account: if the match differs, end the connection
+ * and refuse rather than run the client as an account it was not judged for.
  */
 async function checkSourceAddress(
   ctx: SessionContext,
   route: Route,
   creds: Extract<CredentialOutcome, { kind: 'verified' }>,
   attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>,
+  actual: string,
 ): Promise<void> {
-  const socket = attached.kind === 'pooled' ? attached.pooled.socket : attached.socket;
-  const actual = ctx.cfg.sourceAddress.learn(socket.localAddress);
-  if (!actual || actual === creds.sourceIp) return;
   const accounts = await ctx.cfg.verifiers?.get(limitKey(route), route.backendUser, ctx.abort.signal).catch(() => undefined);
   const again = accounts && pickAccount(accounts.candidates, serverUserName(route.backendUser), actual);
   if (again && again.user === creds.account.user && again.host === creds.account.host) return;
@@ -237,10 +296,10 @@ function pooledBorrower(
 }
 
 /**
- * Borrow's shortcut for transaction mode's statements: no wake to wait for, no connection
- * to check. Counted as a resolution like Borrow's, but not as a connect phase (nothing
- * connects). The full key is made once per compute address, so the pool finds its key
- * pool by object.
+ * Borrow's shortcut, for a pooled login and transaction mode's statements: no wake to
+ * wait for, no connection to check. Counted as a resolution like Borrow's; a login
+ * counts its connect phases itself (a statement has none). The full key is made once
+ * per compute address, so the pool finds its key pool by object.
  */
 function idleBorrower(ctx: SessionContext, route: Route, pools: BackendPools, key: Omit<BackendKey, 'addr'>): BorrowAtOnce {
   const project = limitKey(route);
@@ -295,6 +354,11 @@ function loginOptions(ctx: SessionContext, hello: HandshakeResponse | null) {
     connectAttributes: hello?.connectAttributes ?? null,
     ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
   };
+}
+
+/** Resolves once the event loop has polled its sockets again (a setImmediate runs before the next poll, the second after it). */
+function nextPoll(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 function isFinalLoginError(err: unknown): boolean {

@@ -7,7 +7,6 @@ import {
   generateScramble,
   isSslRequest,
   parseHandshakeResponse,
-  writeGreeting,
   type HandshakeResponse,
 } from '../protocol/index.js';
 import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
@@ -21,7 +20,7 @@ export function sendGreeting(ctx: SessionContext): void {
   ctx.scramble = generateScramble();
   // Compression is the client hop's own (session.ts wraps the socket after the login): offered always.
   const extra = (CLIENT_COMPRESS | (ctx.cfg.tls ? CLIENT_SSL : 0)) >>> 0;
-  ctx.client.write(writeGreeting(ctx.cfg.profile.greeting(ctx.id, ctx.scramble, extra)), 0);
+  ctx.client.write(ctx.cfg.profile.greetingPayload(ctx.id, ctx.scramble, extra), 0);
 }
 
 export async function readHandshakeResponse(ctx: SessionContext): Promise<HandshakeResponse> {

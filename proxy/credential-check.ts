@@ -101,7 +101,8 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
     token: hello.authPluginName === null || hello.authPluginName === NATIVE_PASSWORD_PLUGIN ? hello.authResponse : null,
     switched: false,
   };
-  let accounts = await ask(login, false);
+  // From the cache when it has them: no wait, no await.
+  let accounts = verifiers.cached?.(login.project, route.backendUser) ?? (await ask(login, false));
   let account = pickAccount(accounts.candidates, login.user, login.ip);
   if (!account) {
     // Perhaps created a moment ago: one read of the compute that started after we asked.
@@ -149,9 +150,6 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
 
 async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
   const { verifiers } = login.ctx.cfg;
-  // From the cache: no wait, so no need of the session's abort signal (made on first read).
-  const known = fresh ? undefined : verifiers!.cached?.(login.project, login.route.backendUser);
-  if (known) return known;
   try {
     return fresh
       ? await verifiers!.refresh(login.project, login.route.backendUser, login.ctx.abort.signal)
@@ -182,8 +180,8 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
   for (const method of account.methods) {
     const { plugin } = method;
     if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
-      const token = await nativeAnswer(login);
-      const stage1 = verifyNativePassword(token, login.ctx.scramble, parseNativeVerifier(method.verifier));
+      const token = login.token ?? (await nativeAnswer(login));
+      const stage1 = verifyNativePassword(token, login.ctx.scramble, verifierOf(method as { verifier: string }));
       if (stage1) return { ok: true, stage1 };
       // The server counts a failure only when a password was sent (handle_password_errors).
       last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: token.length > 0 };
@@ -204,9 +202,8 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
   return last ?? { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
 }
 
-/** The client's mysql_native_password answer, switching it to that plugin first if it answered with another. */
+/** The client's mysql_native_password answer, switching it to that plugin (it answered with another). */
 async function nativeAnswer(login: Login): Promise<Buffer> {
-  if (login.token) return login.token;
   const { ctx } = login;
   ctx.client.write(nativeAuthSwitchRequest(ctx.scramble), ctx.client.nextSequenceId);
   login.switched = true;
@@ -219,6 +216,21 @@ async function nativeAnswer(login: Login): Promise<Buffer> {
   }
   return login.token;
 }
+
+/**
+ * A method's verifier as bytes, parsed once per account answer (the verifier cache
+ * hands the same objects to every login until it reads the accounts again).
+ */
+function verifierOf(method: { verifier: string }): Buffer {
+  let v = parsedVerifiers.get(method);
+  if (!v) {
+    v = parseNativeVerifier(method.verifier);
+    parsedVerifiers.set(method, v);
+  }
+  return v;
+}
+
+const parsedVerifiers = new WeakMap<object, Buffer>();
 
 function denied(login: Login, refusal: ClientError): ClientError {
   login.ctx.cfg.limits.recordAuthFailure(login.project, login.ctx.clientAddress);

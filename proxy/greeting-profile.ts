@@ -1,7 +1,7 @@
 // What the proxy tells a client about "the server" before any compute is
 // awake. It must promise only what the computes honour, so it starts from a
 // MariaDB 10.11 greeting and then mirrors the computes it actually meets.
-import { MARIADB_CLIENT_CACHE_METADATA, SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
+import { GreetingTemplate, MARIADB_CLIENT_CACHE_METADATA, SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
 import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
 
 // Read off MariaDB 10.11's own greeting.
@@ -26,17 +26,41 @@ export class GreetingProfile {
     this.mariadbCapabilities = (MARIADB_10_11_EXTENDED & ~withheldMariadb) >>> 0;
   }
 
+  /** Greetings written once per set of extra capabilities, until learn() changes what they say. */
+  private templates = new Map<number, GreetingTemplate>();
+
   /** Mirror a compute's greeting so the next clients are offered exactly what computes support. */
   learn(backend: Greeting): void {
+    const capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
+    const mariadbCapabilities = (backend.mariadbCapabilities & ~this.withheldMariadb) >>> 0;
+    if (
+      backend.serverVersion === this.serverVersion &&
+      capabilities === this.capabilities &&
+      mariadbCapabilities === this.mariadbCapabilities &&
+      backend.charset === this.charset
+    ) {
+      return;
+    }
     this.serverVersion = backend.serverVersion;
-    this.capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
-    this.mariadbCapabilities = (backend.mariadbCapabilities & ~this.withheldMariadb) >>> 0;
+    this.capabilities = capabilities;
+    this.mariadbCapabilities = mariadbCapabilities;
     this.charset = backend.charset;
+    this.templates.clear();
   }
 
   /** The profile for a proxy in `poolMode`. */
   static forPoolMode(poolMode: string): GreetingProfile {
     return new GreetingProfile(poolMode === 'transaction' ? MARIADB_CLIENT_CACHE_METADATA : 0);
+  }
+
+  /** The greeting payload for one client: greeting(), written from a template. */
+  greetingPayload(connectionId: number, scramble: Buffer, extraCapabilities = 0): Buffer {
+    let template = this.templates.get(extraCapabilities);
+    if (!template) {
+      template = new GreetingTemplate(this.greeting(0, Buffer.alloc(scramble.length), extraCapabilities));
+      this.templates.set(extraCapabilities, template);
+    }
+    return template.write(connectionId, scramble);
   }
 
   greeting(connectionId: number, scramble: Buffer, extraCapabilities = 0): Greeting {

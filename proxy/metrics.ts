@@ -1,6 +1,7 @@
 // What an operator watches. No per-project labels: label values stay a small
 // fixed set however many projects there are.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PhaseHistogram } from './phase-histogram.js';
 
 export interface ProxyMetrics {
   registry: Registry;
@@ -8,7 +9,7 @@ export interface ProxyMetrics {
   connectionsActive: Gauge;
   connectionsRefused: Counter<'reason'>;
   wakeRequests: Counter<'outcome'>;
-  connectPhase: Histogram<'phase'>;
+  connectPhase: PhaseHistogram<'phase'>;
   clientsWaiting: Gauge;
   bytesRelayed: Counter<'direction'>;
   sessionErrors: Counter<'kind'>;
@@ -18,8 +19,19 @@ export interface ProxyMetrics {
   /** Transaction pooling: backends borrowed per statement or transaction, and sessions pinned. */
   poolBorrows: Counter;
   sessionPins: Counter<'reason'>;
-  /** Counts bumped per statement: added to poolBorrows and wakeRequests{outcome="ok"} when those are read. */
-  pending: { poolBorrows: PendingCount; wakesOk: PendingCount };
+  /**
+   * Counts bumped per statement or connection, added to their counters when those are
+   * read: poolBorrows, wakeRequests{outcome="ok"}, bytesRelayed by direction,
+   * connectionsOpened by mode; `active` is connectionsActive's value.
+   */
+  pending: {
+    poolBorrows: PendingCount;
+    wakesOk: PendingCount;
+    bytesIn: PendingCount;
+    bytesOut: PendingCount;
+    opened: PendingByLabel;
+    active: { n: number };
+  };
 }
 
 /**
@@ -38,6 +50,22 @@ export class PendingCount {
   }
 }
 
+/** PendingCounts per value of one label (a proxy's pool mode): each caller keeps its own. */
+export class PendingByLabel {
+  private readonly counts = new Map<string, PendingCount>();
+
+  for(value: string): PendingCount {
+    let c = this.counts.get(value);
+    if (!c) this.counts.set(value, (c = new PendingCount()));
+    return c;
+  }
+
+  /** Each value's count since the last call. */
+  take(): Array<[string, number]> {
+    return [...this.counts].map(([value, c]) => [value, c.take()]);
+  }
+}
+
 // From a cache hit (sub-millisecond) to a cold process start (seconds).
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -45,7 +73,14 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
   // Node's process metrics under their conventional names (process_cpu_seconds_total,
   // nodejs_heap_size_used_bytes, ...), as every Node exporter's dashboards expect them.
   collectDefaultMetrics({ register: registry });
-  const pending = { poolBorrows: new PendingCount(), wakesOk: new PendingCount() };
+  const pending = {
+    poolBorrows: new PendingCount(),
+    wakesOk: new PendingCount(),
+    bytesIn: new PendingCount(),
+    bytesOut: new PendingCount(),
+    opened: new PendingByLabel(),
+    active: { n: 0 },
+  };
   return {
     registry,
     pending,
@@ -54,11 +89,17 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
       help: 'Client connections accepted by the proxy, by pool mode',
       labelNames: ['mode'],
       registers: [registry],
+      collect() {
+        for (const [mode, n] of pending.opened.take()) if (n > 0) this.inc({ mode }, n);
+      },
     }),
     connectionsActive: new Gauge({
       name: 'wakeproxy_client_connections_active',
       help: 'Client connections open now (handshaking or relaying)',
       registers: [registry],
+      collect() {
+        this.set(pending.active.n);
+      },
     }),
     connectionsRefused: new Counter({
       name: 'wakeproxy_client_connections_refused_total',
@@ -76,13 +117,13 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
         if (n > 0) this.inc({ outcome: 'ok' }, n);
       },
     }),
-    connectPhase: new Histogram({
-      name: 'wakeproxy_connect_phase_seconds',
-      help: 'Time a new client spends in each phase before its session is ready (wake, backend_connect, auth, total)',
-      labelNames: ['phase'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    }),
+    connectPhase: new PhaseHistogram(
+      'wakeproxy_connect_phase_seconds',
+      'Time a new client spends in each phase before its session is ready (wake, backend_connect, auth, total)',
+      'phase',
+      LATENCY_BUCKETS,
+      registry,
+    ),
     clientsWaiting: new Gauge({
       name: 'wakeproxy_clients_waiting_for_wake',
       help: 'Clients held while their compute wakes',
@@ -93,6 +134,12 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
       help: 'Bytes carried after authentication, by direction (client_to_backend, backend_to_client)',
       labelNames: ['direction'],
       registers: [registry],
+      collect() {
+        const bytesIn = pending.bytesIn.take();
+        const bytesOut = pending.bytesOut.take();
+        if (bytesIn > 0) this.inc({ direction: 'client_to_backend' }, bytesIn);
+        if (bytesOut > 0) this.inc({ direction: 'backend_to_client' }, bytesOut);
+      },
     }),
     sessionErrors: new Counter({
       name: 'wakeproxy_session_errors_total',

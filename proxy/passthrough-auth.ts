@@ -8,13 +8,13 @@ import {
   ERR_HEADER,
   OK_HEADER,
   writeAuthSwitchRequest,
-  writeHandshakeResponse,
+  writeHandshakeResponseAs,
   type HandshakeResponse,
   type Packet,
 } from '../protocol/index.js';
 import { negotiateBackendCapabilities } from '../backend/capabilities.js';
 import { secureBackend, type BackendConnection, type BackendTlsOptions } from '../backend/connect.js';
-import type { PacketChannel } from '../socket/packet-channel.js';
+import { ChannelClosedError, type PacketChannel } from '../socket/packet-channel.js';
 import type { Route } from './routing.js';
 
 export interface AuthOutcome {
@@ -50,8 +50,7 @@ export async function authenticatePassthrough(
   );
   const answer = await client.read(timeoutMs, 'auth switch response');
   backend.channel.write(
-    writeHandshakeResponse({
-      ...hello,
+    writeHandshakeResponseAs(hello, {
       ...login,
       capabilities: (login.capabilities | (backend.tls ? CLIENT_SSL : 0)) >>> 0,
       user: route.backendUser,
@@ -89,7 +88,10 @@ function relayUntilVerdict(
       resolve(verdict);
     };
     const timer = setTimeout(() => fail(new Error(`authentication did not finish within ${timeoutMs} ms`)), timeoutMs);
-    client.onFailure(fail);
+    // A client that half-closes after its last auth packet still gets the compute's verdict, as from MariaDB.
+    client.onFailure((err) => {
+      if (!(err instanceof ChannelClosedError && err.halfClosed)) fail(err);
+    });
     client.listen((p) => backend.write(p.payload, (p.sequenceId - shift) & 0xff));
     const next = (): void => {
       backend.read(0, 'auth reply').then((p) => {
@@ -98,6 +100,8 @@ function relayUntilVerdict(
         if (p.payload[0] === OK_HEADER) return finish({ final: renumbered, ok: true });
         if (p.payload[0] === ERR_HEADER) return finish({ final: renumbered, ok: false });
         client.write(renumbered.payload, renumbered.sequenceId);
+        // The compute asks for more of a client that half-closed: it cannot answer, so the login ends (MariaDB closes too).
+        if (client.ended) return fail(new ChannelClosedError('client', undefined, true));
         next();
       }, fail);
     };

@@ -39,6 +39,8 @@ export interface ProxyOptions {
   routing?: RoutingConfig;
   handshakeTimeoutMs?: number;
   wakeTimeoutMs?: number;
+  /** A client that half-closed and reads nothing: how long a write to it may make no progress. */
+  halfClosedWriteTimeoutMs?: number;
   connectTimeoutMs?: number;
   metrics?: ProxyMetrics;
   activity?: ActivityTracker;
@@ -92,6 +94,8 @@ export interface ProxyView {
 
 export const PROXY_DEFAULTS = {
   handshakeTimeoutMs: 10_000,
+  // MariaDB's net_write_timeout default, which a direct client would meet.
+  halfClosedWriteTimeoutMs: 60_000,
   wakeTimeoutMs: 30_000,
   connectTimeoutMs: 5_000,
 };
@@ -109,6 +113,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     profile: GreetingProfile.forPoolMode(opts.pooling?.mode ?? 'pipe'),
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? PROXY_DEFAULTS.handshakeTimeoutMs,
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
+    halfClosedWriteTimeoutMs: opts.halfClosedWriteTimeoutMs ?? PROXY_DEFAULTS.halfClosedWriteTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
     logger: opts.logger,
     metrics,
@@ -135,16 +140,24 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const live = new Map<Socket, SessionContext>();
   let draining = false;
   let emptied: (() => void) | null = null;
-  const mode = { mode: cfg.pooling.mode };
+  const opened = metrics.pending.opened.for(cfg.pooling.mode);
+  const active = metrics.pending.active;
   const pools = cfg.pooling.mode === 'pipe' ? undefined : cfg.pooling.pools;
   function onClose(this: Socket): void {
     const ctx = live.get(this);
-    if (ctx) registry.remove(ctx.id);
+    if (ctx) {
+      // Whatever waits on the client's behalf (a wake, an account read) stops.
+      ctx.abort.clientGone();
+      registry.remove(ctx.id);
+    }
     live.delete(this);
-    metrics.connectionsActive.dec();
+    active.n--;
     if (live.size === 0) emptied?.();
   }
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  // Half-open allowed: a client that half-closes (FIN after its last statement) still
+  // reads, and gets what it asked for before the session closes, as from MariaDB. Every
+  // step of a session ends the socket itself (relays on the client's 'end').
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     const max = limits.maxConnections;
     if (max !== undefined && live.size >= max) {
       metrics.connectionsRefused.inc({ reason: 'too_many_connections' });
@@ -154,8 +167,8 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     }
     const ctx = registry.add((id) => createSession(id, socket, cfg));
     live.set(socket, ctx);
-    metrics.connectionsOpened.inc(mode);
-    metrics.connectionsActive.inc();
+    opened.n++;
+    active.n++;
     socket.on('close', onClose);
     runSession(ctx).catch((err: unknown) => {
       ctx.log.error({ err }, 'session crashed');

@@ -43,6 +43,8 @@ export interface SessionConfig {
   profile: GreetingProfile;
   handshakeTimeoutMs: number;
   wakeTimeoutMs: number;
+  /** A client that half-closed and reads nothing: how long a write to it may make no progress. */
+  halfClosedWriteTimeoutMs: number;
   connectTimeoutMs: number;
   logger: Logger;
   metrics: ProxyMetrics;
@@ -77,7 +79,7 @@ export interface SessionContext extends StateFields {
   log: SessionLog;
   client: PacketChannel;
   /** Aborted when the client leaves or the server shuts down: stops any wait on its behalf. */
-  abort: AbortController;
+  abort: SessionAbort;
   /** Our scramble from the greeting. */
   scramble: Buffer;
   clientAddress: string;
@@ -98,6 +100,53 @@ export interface SessionContext extends StateFields {
 }
 
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * What stops the waits made on a session's behalf (a wake, an account read) when its
+ * client leaves or the proxy shuts down. Its AbortController is made when something
+ * first waits: a pooled login served from caches never needs one.
+ */
+export class SessionAbort {
+  private controller: AbortController | null = null;
+  /** Why it was aborted; undefined for a client that left (its error is made when a signal needs it). */
+  private reason: unknown = undefined;
+  private done = false;
+
+  /** `inert`: a stand-in that never aborts (a relaying session has nothing waiting). */
+  constructor(private readonly inert = false) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.done) this.controller.abort(this.reason ?? clientGone());
+    }
+    return this.controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.done;
+  }
+
+  abort(reason: unknown): void {
+    if (this.done || this.inert) return;
+    this.done = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+
+  /** The client's socket closed. */
+  clientGone(): void {
+    if (this.done || this.inert) return;
+    this.done = true;
+    this.controller?.abort(clientGone());
+  }
+}
+
+function clientGone(): Error {
+  return new Error('client went away');
+}
+
 export function createSession(id: number, socket: Socket, cfg: SessionConfig): SessionContext {
   const clientAddress = socket.remoteAddress ?? 'unknown';
   const log = new SessionLog(cfg.logger, { conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
@@ -109,8 +158,8 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     cfg,
     log,
     client: new PacketChannel(socket, 'client', HANDSHAKE_MAX_PACKET),
-    abort: new AbortController(),
-    scramble: Buffer.alloc(0),
+    abort: new SessionAbort(),
+    scramble: EMPTY,
     clientAddress,
     startedAt: now,
     servername: undefined,

@@ -27,7 +27,7 @@ export function failSession(ctx: SessionContext, err: unknown): void {
     return;
   }
   const clientError = toClientError(ctx, err);
-  const gone = (err instanceof ChannelClosedError && err.side === 'client') || ctx.abort.signal.aborted;
+  const gone = (err instanceof ChannelClosedError && err.side === 'client') || ctx.abort.aborted;
   const reason = gone ? 'client_left' : clientError.kind;
   metrics.connectionsRefused.inc({ reason });
   if (!gone && reason !== 'access_denied') metrics.sessionErrors.inc({ kind: reason });
@@ -106,8 +106,9 @@ function causeOf(err: unknown): string | undefined {
 export function countBytes(ctx: SessionContext): void {
   if (!ctx.relaying) return;
   const { bytesRead, bytesWritten } = ctx.socket;
-  ctx.cfg.metrics.bytesRelayed.inc({ direction: 'client_to_backend' }, bytesRead - ctx.counted.in);
-  ctx.cfg.metrics.bytesRelayed.inc({ direction: 'backend_to_client' }, bytesWritten - ctx.counted.out);
+  const { pending } = ctx.cfg.metrics;
+  pending.bytesIn.n += bytesRead - ctx.counted.in;
+  pending.bytesOut.n += bytesWritten - ctx.counted.out;
   ctx.counted.in = bytesRead;
   ctx.counted.out = bytesWritten;
 }

@@ -5,29 +5,41 @@
 import type { Logger } from 'pino';
 
 export class SessionLog {
+  // Bound at login, merged only into lines actually written: a held client keeps two references, not a merged object.
+  private project: string | undefined = undefined;
+  private user: string | undefined = undefined;
+  private tls = false;
+
   constructor(
     private readonly root: Logger,
-    private fields: Record<string, unknown>,
+    private readonly fields: Record<string, unknown>,
   ) {}
 
-  /** Add fields (project, user) to every later line. */
-  bind(more: Record<string, unknown>): void {
-    this.fields = { ...this.fields, ...more };
+  /** Add the project, the user and whether the client uses TLS to every later line. */
+  bindLogin(project: string | undefined, user: string, tls: boolean): void {
+    this.project = project;
+    this.user = user;
+    this.tls = tls;
   }
 
   debug(obj: Record<string, unknown>, msg: string): void {
-    if (this.root.isLevelEnabled('debug')) this.root.debug({ ...this.fields, ...obj }, msg);
+    if (this.root.isLevelEnabled('debug')) this.root.debug(this.line(obj), msg);
   }
 
   info(obj: Record<string, unknown>, msg: string): void {
-    if (this.root.isLevelEnabled('info')) this.root.info({ ...this.fields, ...obj }, msg);
+    if (this.root.isLevelEnabled('info')) this.root.info(this.line(obj), msg);
   }
 
   warn(obj: Record<string, unknown>, msg: string): void {
-    this.root.warn({ ...this.fields, ...obj }, msg);
+    this.root.warn(this.line(obj), msg);
   }
 
   error(obj: Record<string, unknown>, msg: string): void {
-    this.root.error({ ...this.fields, ...obj }, msg);
+    this.root.error(this.line(obj), msg);
+  }
+
+  private line(obj: Record<string, unknown>): Record<string, unknown> {
+    if (this.user === undefined) return { ...this.fields, ...obj };
+    return { ...this.fields, project: this.project, user: this.user, ...(this.tls ? { tls: true } : {}), ...obj };
   }
 }

@@ -10,12 +10,13 @@ import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
 import { closeSoon, countBytes, failSession, statementFailure } from './session-exit.js';
-import { round, type PoolsInUse, type SessionContext } from './session-context.js';
+import { SessionAbort, round, type PoolsInUse, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
 import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 import { CLIENT_COMPRESS } from '../protocol/index.js';
 import { compressedClient } from '../socket/compressed-socket.js';
 import { enterHolding, enterPinned, enterState } from './session-state.js';
+import { endStalledAfterFin } from '../socket/socket-ends.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -47,22 +48,21 @@ interface PooledReady extends ReadyBase {
   kind: 'pooled';
   pooling: PoolsInUse;
   pooled: PooledBackend;
-  borrow: Borrow;
+  /** Transaction mode only, like borrowAtOnce. */
+  borrow: Borrow | null;
   borrowAtOnce: BorrowAtOnce | null;
   clientCapabilities: number;
 }
 
 type Ready = PipedReady | PooledReady;
 
+/** The server aborts a session's waits when its client's socket closes (SessionAbort.clientGone). */
 export async function runSession(ctx: SessionContext): Promise<void> {
-  const rawSocket = ctx.socket;
-  const onClientGone = () => ctx.abort.abort(new Error('client went away'));
-  rawSocket.once('close', onClientGone);
   let ready: Ready | null = null;
   try {
     ready = await establish(ctx);
     if (!ready) return;
-    forgetHandshake(ctx, rawSocket, onClientGone);
+    forgetHandshake(ctx);
     // Only a pooled (verified) session borrows per transaction; others keep one backend to the end.
     const why =
       ready.kind === 'pooled' && ready.pooling.mode === 'transaction' ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
@@ -80,19 +80,17 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     failSession(ctx, err);
   } finally {
     ready?.releaseSlot?.();
-    rawSocket.off('close', onClientGone);
   }
 }
 
-/** Stands in for a relaying session's abort controller: nothing waits on its behalf any more. */
-const RELAYING = new AbortController();
+/** Stands in for a relaying session's abort: nothing waits on its behalf any more. */
+const RELAYING = new SessionAbort(true);
 
 /**
  * A held client should cost little: what only the handshake needed (its
- * abort controller and listener, the scramble) is let go once bytes flow.
+ * abort, the scramble) is let go once bytes flow.
  */
-function forgetHandshake(ctx: SessionContext, rawSocket: Socket, onClientGone: () => void): void {
-  rawSocket.off('close', onClientGone);
+function forgetHandshake(ctx: SessionContext): void {
   ctx.abort = RELAYING;
   ctx.scramble = EMPTY;
 }
@@ -105,7 +103,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
   sendGreeting(ctx);
   const hello = await readHandshakeResponse(ctx);
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
-  ctx.log.bind({ project: route.project, user: route.backendUser, ...(ctx.servername !== undefined ? { tls: true } : {}) });
+  ctx.log.bindLogin(route.project, route.backendUser, ctx.servername !== undefined);
   ctx.project = route.project;
   ctx.user = route.backendUser;
   let releaseSlot: (() => void) | undefined;
@@ -135,6 +133,8 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
       { readyMs: round(performance.now() - ctx.startedAt), compute: backend.addr.computeId, auth: creds.kind },
       'session ready',
     );
+    // A client that half-closed is answered before the close, unless it also stops reading.
+    endStalledAfterFin(ctx.socket, ctx.cfg.halfClosedWriteTimeoutMs);
     // From the login's OK on, a client that asked for compression speaks compressed packets.
     if (hello.capabilities & CLIENT_COMPRESS) {
       ctx.socket = compressedClient(ctx.socket, backend.clientLeftover);
@@ -176,7 +176,7 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
     const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
     kill.held = pooled;
     ctx.target = kill;
-    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill });
+    const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill, follow: pooled });
     if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
     await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable });
     return outcome.end;
@@ -205,8 +205,9 @@ async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string
  */
 async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promise<string> {
   const { activity, metrics } = ctx.cfg;
-  const { project, pooled } = ready;
+  const { project, pooled, borrow } = ready;
   const { pools } = ready.pooling;
+  if (!borrow) throw new Error('transaction pooling without a borrower');
   let untrack: (() => void) | undefined;
   // Follows the connection the session holds, and the compute it last held one of.
   const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
@@ -219,7 +220,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     sessionId: ctx.id,
     hook: kill,
     ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
-    borrow: ready.borrow,
+    borrow,
     ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),

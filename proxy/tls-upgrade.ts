@@ -26,6 +26,7 @@ export function upgradeToTls(
       tls.off('secure', onSecure);
       tls.off('error', onError);
       tls.off('close', onClose);
+      tls.off('end', onClose);
       if (!err) return resolve(tls);
       tls.destroy();
       reject(err);
@@ -36,5 +37,7 @@ export function upgradeToTls(
     tls.once('secure', onSecure);
     tls.once('error', onError);
     tls.once('close', onClose);
+    // Half-open sockets do not close on a FIN: a client that sends one here has given up.
+    tls.once('end', onClose);
   });
 }

@@ -48,6 +48,8 @@ export async function wakeAndConnect<T>(
   const project = limitKey(route);
   const { resolver, metrics } = ctx.cfg;
   for (let attempt = 1; ; attempt++) {
+    // A client gone already: no wake starts for it (a shared one runs on regardless once asked for).
+    signal.throwIfAborted();
     const addr = await waitForCompute(ctx, project, route, signal);
     const connectStarted = performance.now();
     if (opener.connectingState) enterStateAt(ctx, opener.connectingState, connectStarted);

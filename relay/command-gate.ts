@@ -98,6 +98,11 @@ export class CommandGate implements CommandListener {
     return this.awaiting && this.lastCommand !== COM_QUIT;
   }
 
+  /** The client's stream is between packets (a FIN here cuts no command short). */
+  get atBoundary(): boolean {
+    return this.tracker.atBoundary;
+  }
+
   /** A KILL is being decided: the client stays paused, whatever drains. */
   get holding(): boolean {
     return this.deciding;

@@ -107,6 +107,11 @@ export class ClientCommandTracker implements FrameSink {
     return this.quitSeen;
   }
 
+  /** Between packets: nothing of a packet is held here or was passed on without its end. */
+  get atBoundary(): boolean {
+    return this.scanner.atBoundary;
+  }
+
   /**
    * Reads chunk[from..]; see the SCAN_* results for what to pass on. Throws
    * ProtocolError when a 16 MiB continuation is out of sequence: the session must end.

@@ -13,11 +13,17 @@
 // open: the caller stops the statement first (KILL QUERY on a connection of its
 // own), then closes it. Ending it here would let the statement run on, and with
 // TLS the close alert would sit unread and the compute would think the client there.
+//
+// A client that half-closes (FIN: it may still read) has its FIN passed on once what
+// it sent before has gone: the compute answers, then closes, as it would directly
+// (client-fin.ts), and judges what runs as it would for a direct client (SLEEP()
+// notices within 5 s).
 import type { Socket } from 'node:net';
 import { divert, undivert, type ReadSink } from '../backend/backend-socket.js';
 import { closed, destroyLater, endOnce } from '../socket/socket-ends.js';
 import { CommandGate, type GateSide } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
+import { finStep } from './client-fin.js';
 
 export type RelayEnd = 'client_closed' | 'backend_closed' | 'client_error' | 'backend_error';
 
@@ -40,6 +46,10 @@ export interface PipeRelayOptions {
 
 class PipeRelay implements ReadSink, GateSide {
   private ended = false;
+  /** The client sent FIN while a KILL was being decided: passed on once it is. */
+  private finPending = false;
+  /** The client's FIN went to the compute: from then on the compute judges what runs. */
+  private finPassed = false;
   readonly gate: CommandGate;
 
   constructor(
@@ -66,7 +76,16 @@ class PipeRelay implements ReadSink, GateSide {
   }
 
   resumeClient(): void {
+    if (this.finPending) this.clientEnded();
     if (!this.ended && !this.backend.writableNeedDrain) this.client.resume();
+  }
+
+  /** The client sent FIN: the compute gets it after everything the client sent before. */
+  clientEnded(): void {
+    this.finPending = finStep(this.gate) === 'after_kill';
+    if (this.finPending) return;
+    this.finPassed = true;
+    endOnce(this.backend);
   }
 
   quit(): void {
@@ -81,7 +100,8 @@ class PipeRelay implements ReadSink, GateSide {
     if (this.ended) return;
     this.ended = true;
     this.gate.close();
-    const running = (why === 'client_closed' || why === 'client_error') && this.gate.statementRunning;
+    const gone = why === 'client_error' || (why === 'client_closed' && !this.finPassed);
+    const running = gone && this.gate.statementRunning;
     // end() lets a final packet (an ERR, a QUIT) drain; destroy stops a stuck peer.
     endOnce(this.client);
     destroyLater(this.client);
@@ -126,8 +146,9 @@ export function relayPipe(
     backend.on('close', onBackendClose);
     client.on('error', onClientError);
     backend.on('error', onBackendError);
-    // Both arrive paused from the handshake.
-    if (!relay.gate.holding) client.resume();
+    // Both arrive paused from the handshake; a client may have half-closed during it.
+    if (client.readableEnded) relay.clientEnded();
+    else if (!relay.gate.holding) client.resume();
     backend.resume();
   });
 }
@@ -165,10 +186,8 @@ function resumeBackend(this: Socket): void {
   relays.get(this)!.backend.resume();
 }
 
-/** A peer that half-closes: pass the FIN on, unless a statement runs (the close that follows stops it). */
 function passClientEnd(this: Socket): void {
-  const relay = relays.get(this)!;
-  if (!relay.gate.statementRunning) endOnce(relay.backend);
+  relays.get(this)!.clientEnded();
 }
 
 function passBackendEnd(this: Socket): void {

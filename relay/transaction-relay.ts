@@ -49,6 +49,7 @@ import { idleOkPayload } from './command-answers.js';
 import { ComputeExchange, type ExchangeHost, type ExchangeOptions } from './compute-exchange.js';
 import { InterceptRelay, type InterceptHost, type InterceptOptions } from './intercept-relay.js';
 import type { PinReason } from './pin-rules.js';
+import { queueFin } from './client-fin.js';
 
 export interface TransactionRelayOptions extends ExchangeOptions, InterceptOptions {
   /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
@@ -95,12 +96,21 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
 
   private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.exchange.lease.resume();
-  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited.
+  // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited,
+  // read on (a backend paused on the client's backpressure would wait for a drain that never comes).
   private readonly onClientClose = () => {
     if (!this.exchange.leaving) this.end('client_closed');
+    else this.exchange.lease.resume();
   };
   private readonly onClientError = () => {
     if (!this.exchange.leaving) this.end('client_error');
+    else this.exchange.lease.resume();
+  };
+  // A FIN ends the client's commands as COM_QUIT does (client-fin.ts); mid-LOAD DATA the file is cut short: gone.
+  private readonly onClientEnd = () => {
+    if (this.exchange.replies?.awaitingInfile) return this.end('client_closed');
+    queueFin(this.queue);
+    this.pump();
   };
 
   constructor(
@@ -126,7 +136,9 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
     if (this.ended) return;
     client.on('data', this.onClientData);
-    client.resume();
+    client.on('end', this.onClientEnd);
+    if (client.readableEnded) this.onClientEnd();
+    else client.resume();
   }
 
   end(why: SessionEnd): void {
@@ -134,6 +146,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
     this.ended = true;
     const { client, exchange } = this;
     client.off('data', this.onClientData);
+    client.off('end', this.onClientEnd);
     client.off('drain', this.onClientDrain);
     client.off('close', this.onClientClose);
     client.off('error', this.onClientError);

@@ -25,12 +25,15 @@ export class CompressedSocket extends Duplex {
     /** Compressed bytes the client sent after its login, already read off `raw`. */
     leftover: Buffer,
   ) {
-    super({ allowHalfOpen: false });
+    // Half-open like the client's socket: a client's FIN ends what it sends, not what it reads.
+    super({ allowHalfOpen: true });
     raw.on('data', this.onData);
     raw.on('end', this.onEnd);
     raw.on('error', this.onError);
     raw.on('close', this.onClose);
     if (leftover.length > 0) this.onData(leftover);
+    // A client that half-closed during its login.
+    if (raw.readableEnded) this.onEnd();
   }
 
   // What the proxy reads off a client socket besides its stream: counted on the wire.

@@ -14,8 +14,13 @@ export type Side = 'client' | 'backend';
 
 export class ChannelClosedError extends Error {
   override readonly name = 'ChannelClosedError';
-  constructor(readonly side: Side, cause?: unknown) {
-    super(`${side} closed the connection`, { cause });
+  constructor(
+    readonly side: Side,
+    cause?: unknown,
+    /** The peer only half-closed (sent FIN): it may still read what it is sent. */
+    readonly halfClosed = false,
+  ) {
+    super(`${side} ${halfClosed ? 'half-closed' : 'closed'} the connection`, { cause });
   }
 }
 
@@ -55,7 +60,8 @@ export class PacketChannel {
     this.bufAt = 0;
     this.pump();
   };
-  private onEnd = () => this.fail(new ChannelClosedError(this.side, this.cutShort()));
+  private onEnd = () => this.fail(new ChannelClosedError(this.side, this.cutShort(), true));
+  private onClose = () => this.fail(new ChannelClosedError(this.side, this.cutShort()));
   private onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
 
   constructor(
@@ -68,8 +74,13 @@ export class PacketChannel {
     this.framer = new PacketFramer(maxPacketSize);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
+    socket.on('close', this.onClose);
     socket.on('error', this.onError);
+  }
+
+  /** The peer sent FIN (or went away): it sends nothing more. */
+  get ended(): boolean {
+    return this.failure instanceof ChannelClosedError;
   }
 
   /** The next packet, or a rejection when the peer closes, misbehaves or stays silent. */
@@ -94,6 +105,20 @@ export class PacketChannel {
           : undefined;
       this.waiter = { resolve, reject, timer };
     });
+  }
+
+  /**
+   * The next packet if it has already arrived whole, else null (then read() waits for
+   * it): a reader of several packets awaits only when it must. Throws what read() rejects with.
+   */
+  tryRead(): Packet | null {
+    if (this.waiter) return null;
+    try {
+      return this.cut();
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
   }
 
   /** Deliver every packet to `fn` as it arrives (buffered ones first). */
@@ -128,7 +153,7 @@ export class PacketChannel {
     this.socket.pause();
     this.socket.off('data', this.onData);
     this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
+    this.socket.off('close', this.onClose);
     this.socket.off('error', this.onError);
     if (this.waiter?.timer) clearTimeout(this.waiter.timer);
     this.waiter = null;
@@ -136,7 +161,7 @@ export class PacketChannel {
     this.failureListener = null;
     // The session that took over may keep this channel for its whole life: the
     // listener closures need not live that long.
-    this.onData = this.onEnd = this.onError = detached;
+    this.onData = this.onEnd = this.onClose = this.onError = detached;
     const partial = this.framer?.takeRemaining() ?? EMPTY;
     this.framer = null;
     const unread = this.buf.subarray(this.bufAt);

@@ -38,3 +38,23 @@ function sweep(): void {
     sweeper = null;
   }
 }
+
+/**
+ * A client that half-closed is answered, then closed; one that also stops reading would
+ * hold its session (and a pooled compute connection) for good, since a relay paused on
+ * it never sees the compute give up. As MariaDB's net_write_timeout does for a direct
+ * client: once it has sent FIN, a write to it that makes no progress for `timeoutMs`
+ * ends it. A client waiting for a long statement has nothing pending and is left alone.
+ */
+export function endStalledAfterFin(socket: Socket, timeoutMs: number): void {
+  const check = () => {
+    if (socket.writableLength > 0) socket.destroy();
+  };
+  const arm = () => {
+    // Node's idle timer restarts on each write and each completed write: it fires only when nothing moved.
+    socket.setTimeout(timeoutMs);
+    socket.on('timeout', check);
+  };
+  if (socket.readableEnded) arm();
+  else socket.once('end', arm);
+}

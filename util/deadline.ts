@@ -82,3 +82,20 @@ class LazyDeadline implements Deadline {
     this.controller!.abort(new TimeoutError(`timed out after ${this.ms} ms`));
   }
 }
+
+/** The promise's outcome, or makeError()'s rejection after ms, whichever comes first. */
+export function withDeadline<T>(p: Promise<T>, ms: number, makeError: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(makeError()), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}

@@ -70,7 +70,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
         `Load: ${generator}, ${p.seconds} s per run, ${ctx.profile.rounds} rounds alternated (rotated start).`,
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
         'Node pipe() relay is a bare `net` relay (accept, connect, pipe both ways) in its own process: what Node\'s sockets alone cost, against which the proxy\'s own work shows.',
-        'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session is `dev` in front of the control plane, which checks the password itself and lends a pooled, logged-in backend (reset with COM_RESET_CONNECTION on quit). Its CPU figure includes the idle control plane in the same process.',
+        'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session and proxy transaction are each `proxy --control-url --pool-mode <mode>` in a process of its own in front of the control plane: they check the password themselves and lend a pooled, logged-in backend (session mode resets it with COM_RESET_CONNECTION on quit).',
         '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
         ...summaries.filter((s) => s.firstError).map((s) => `${s.label}: first error: ${s.firstError}`),

@@ -14,7 +14,7 @@ import { fdLimit, FD_HEADROOM, rssBytes } from '../proc-info.js';
 import { findHaproxy, startHaproxy } from '../haproxy.js';
 import { prepareDatadir, startMariadb, type Credentials } from '../mariadb.js';
 import { startProxyProcess, type MemorySample } from '../proxy-process.js';
-import { startTransactionProxy } from '../contenders.js';
+import { startPooledProxy } from '../contenders.js';
 import { startWakeStack } from '../wake-stack.js';
 import { fmt, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
 import { split, startWorkers, type WorkerGroup, type WorkerMessage } from '../workers/worker-pool.js';
@@ -152,7 +152,7 @@ async function holdTransactionPooled(
   const tag = hostScript ? '-baseline' : '';
   const stack = await startWakeStack(ctx, { name: `idle-tx${tag}`, args: ['--idle-timeout', '0', '--wake-timeout', '60s'] });
   const project = await stack.createProject('idle');
-  const started = await startTransactionProxy(ctx, `idle-proxy-transaction${tag}`, stack.controlUrl, hostScript);
+  const started = await startPooledProxy(ctx, `idle-proxy-transaction${tag}`, stack.controlUrl, 'transaction', hostScript);
   if (!started.ok) throw new Error(`transaction proxy did not start: ${started.reason}`);
   try {
     return await hold(`proxy transaction${suffix}`, workers, started.proxy.port, { user: project.user, password: project.password }, n, () => started.proxy.memory());

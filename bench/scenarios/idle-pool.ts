@@ -20,8 +20,8 @@ const DRIVERS = ['mysql2', 'mariadb'] as const;
 const MAX_COMPUTE_CONNECTIONS = 10;
 
 type Errors = Counts;
-interface Opened extends WorkerMessage { opened: number; errors: Errors }
-interface Ran extends WorkerMessage { statements: number; errors: Errors }
+interface Opened extends WorkerMessage { opened: number; logins: number[]; errors: Errors }
+interface Ran extends WorkerMessage { statements: number; latencies: number[]; errors: Errors }
 interface Answered extends WorkerMessage { latencies: number[]; errors: Errors }
 
 /** Samples the compute's own view of its connections over a direct (not proxied) login. */
@@ -138,6 +138,8 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
     const clients = p.clientsPerDriver * DRIVERS.length;
     const connected = opened.reduce((s, o) => s + o.opened, 0);
     const latencies = answered.flatMap((a) => a.latencies);
+    const running = ran.flatMap((r) => r.latencies);
+    const logins = opened.flatMap((o) => o.logins);
     const errors = sum(answered);
     const maxUsed = Math.max(watch.maxUsed, lastWatch.maxUsed);
     const maxProxy = Math.max(watch.maxThreads, lastWatch.maxThreads);
@@ -157,14 +159,18 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
       tables: [
         {
           title: '',
-          columns: ['clients connected', 'compute connections after logins', 'statements', 'compute connections max', 'pins at setup', 'pins while running', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
+          columns: ['clients connected', 'compute connections after logins', 'login p50 ms', 'login p99 ms', 'statements', 'compute connections max', 'pins at setup', 'pins while running', 'statement p50 ms', 'statement p99 ms', 'asleep after s', 'wakes', 'wake p50 ms', 'wake p99 ms', 'max ms', 'errors'],
           rows: [[
             `${connected}/${clients}`,
             String(setupThreads),
+            fmt(quantileOf(logins, 0.5)),
+            fmt(quantileOf(logins, 0.99)),
             String(ran.reduce((s, r) => s + r.statements, 0) + connected + latencies.length),
             `${maxProxy} (Max_used_connections ${maxUsed})`,
             showCounts(pinsAfterSetup),
             showCounts(countsSince(pinsAfterRun, pinsAfterSetup)),
+            fmt(quantileOf(running, 0.5)),
+            fmt(quantileOf(running, 0.99)),
             fmt(sleptMs / 1_000),
             String(wakes),
             fmt(quantileOf(latencies, 0.5)),
@@ -177,12 +183,12 @@ export async function runIdlePool(ctx: BenchContext): Promise<ScenarioResult> {
       charts: [],
       targets,
       notes: [
-        `Method: \`wake-proxy dev --auth verify --pool-mode transaction --idle-timeout ${p.idleTimeoutSeconds}s\` (--pool-max-per-compute at its default); ${p.clientsPerDriver} mysql2 clients (execute(), a binary prepared statement) in one process and ${p.clientsPerDriver} npm mariadb clients (execute() and query() by halves) in another, logging in ${p.loginsInFlight} at a time per driver; each runs SELECT ? + 0 and checks the answer, about every ${p.periodMs} ms (0.5-1.5x, random) for ${p.runSeconds} s. Compute connections are the proxy's logins as the compute lists them (information_schema.PROCESSLIST, the project's user), sampled every 100 ms over a direct login to the compute (not through the proxy) and less that login; Max_used_connections beside it also counts the admin login and the control plane's health probe. Pins are the proxy's wakeproxy_pool_session_pins_total.`,
+        `Method: \`wake-proxy dev --auth verify --pool-mode transaction --idle-timeout ${p.idleTimeoutSeconds}s\` (--pool-max-per-compute at its default); ${p.clientsPerDriver} mysql2 clients (execute(), a binary prepared statement) in one process and ${p.clientsPerDriver} npm mariadb clients (execute() and query() by halves) in another, logging in ${p.loginsInFlight} at a time per driver (a login's latency is the driver's connect, to the login's OK); each runs SELECT ? + 0 and checks the answer, about every ${p.periodMs} ms (0.5-1.5x, random) for ${p.runSeconds} s; "statement p50/p99" is its latency from sending to the checked answer over that run. Compute connections are the proxy's logins as the compute lists them (information_schema.PROCESSLIST, the project's user), sampled every 100 ms over a direct login to the compute (not through the proxy) and less that login; Max_used_connections beside it also counts the admin login and the control plane's health probe. Pins are the proxy's wakeproxy_pool_session_pins_total.`,
         `Then every client stays connected and idle; "asleep after" runs from the end of the load until the control plane reports the compute no longer active. Each client then sends its next statement at a random moment within ${p.periodMs} ms; its latency is from sending to the checked answer, the first ones including the wake.`,
         ...Object.entries(errors).map(([k, v]) => `error x${v}: ${k}`),
         `Result: ${pass ? 'PASS' : 'FAIL'} against the issue's figures (<= ${MAX_COMPUTE_CONNECTIONS} compute connections, 0 pins, compute asleep, woken once, 0 errors).`,
       ],
-      data: { profile: p, connected, setupThreads, pinsBefore, pinsAfterSetup, pinsAfterRun, maxUsed, maxProxy, sleptMs, wakes, latencies, errors },
+      data: { profile: p, connected, setupThreads, pinsBefore, pinsAfterSetup, pinsAfterRun, maxUsed, maxProxy, sleptMs, wakes, latencies, running, logins, errors },
     };
   } finally {
     await group.stop();

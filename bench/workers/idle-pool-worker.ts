@@ -75,13 +75,17 @@ async function checked(c: Client): Promise<boolean> {
   }
 }
 
+/** Each login's latency is kept: from connecting to the login's OK (the driver's connect). */
 async function open(m: Open): Promise<void> {
   let next = 0;
+  const logins: number[] = [];
   const lane = async () => {
     while (next < m.count) {
       const i = next++;
       try {
+        const t0 = performance.now();
         const c = await openClient(m, i);
+        logins.push(performance.now() - t0);
         clients.push(c);
         await checked(c);
       } catch (err) {
@@ -90,24 +94,27 @@ async function open(m: Open): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(m.inFlight, m.count) }, lane));
-  process.send!({ type: 'opened', opened: clients.length, errors: { ...errors } });
+  process.send!({ type: 'opened', opened: clients.length, logins, errors: { ...errors } });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Each answered statement's latency is kept: what the pool's waits cost a client. */
 async function run(m: Run): Promise<void> {
   const end = Date.now() + m.ms;
   const before = statements;
+  const latencies: number[] = [];
   await Promise.all(
     clients.map(async (c) => {
       await sleep(Math.random() * m.periodMs);
       while (Date.now() < end) {
-        await checked(c);
+        const t0 = performance.now();
+        if (await checked(c)) latencies.push(performance.now() - t0);
         await sleep(m.periodMs * (0.5 + Math.random()));
       }
     }),
   );
-  process.send!({ type: 'ran', statements: statements - before, errors: { ...errors } });
+  process.send!({ type: 'ran', statements: statements - before, latencies, errors: { ...errors } });
 }
 
 /** Every client's next statement after the idle pause; latency from the moment it was sent. */

@@ -12,13 +12,14 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { controlAccountSql, type ControlGrant } from '../control-account.js';
 
 const run = promisify(execFile);
+const ROTATE_LOG_BYTES = 4 * 1024 * 1024;
 
 /**
  * The redo log is preallocated at this size and dominates the template (96 MiB
@@ -149,4 +150,16 @@ export async function provisionComputeFiles(
   await cp(template, paths.data, { recursive: true, mode: constants.COPYFILE_FICLONE });
   await writeFile(paths.initFile, sql, { mode: 0o600 });
   await writeFile(paths.provisioned, new Date().toISOString() + '\n');
+}
+
+/** mariadbd.err kept from growing without end: one older file beside it. */
+export async function rotateLog(path: string): Promise<void> {
+  const size = await stat(path).then((s) => s.size, () => 0);
+  if (size > ROTATE_LOG_BYTES) await rename(path, `${path}.1`);
+}
+
+/** The ids of the computes provisioned (or being provisioned) under dataDir. */
+export async function listComputes(dataDir: string): Promise<string[]> {
+  const entries = await readdir(`${dataDir}/computes`, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
 }

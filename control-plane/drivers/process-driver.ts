@@ -6,19 +6,20 @@
 // operate them (placement).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { MIN_CU_MILLI, resourcesOf, sizeArgs, type SizeResources } from '../compute-size.js';
 import type { ComputeDriver, ComputeEndpoint, ObservedCompute, ObservedState, SuspendTier } from './driver.js';
-import { computePaths, ensureTemplate, exists, INNODB_LOG_FILE_SIZE, provisionComputeFiles, type ComputePaths } from './compute-files.js';
+import { computePaths, ensureTemplate, exists, listComputes, provisionComputeFiles, rotateLog } from './compute-files.js';
+import { serverArgs } from './mariadbd-args.js';
 import { findFreePort } from './free-port.js';
 import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
 import { processUsage, ProcessLimits } from './process-limits.js';
 import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
 import { readRunFile, removeRunFileOf, writeRunFile, type RunInfo } from './run-file.js';
-import { findServerOf, waitUntilServing } from './stray-server.js';
+import { findServerOf, killStrayServer, waitUntilServing } from './stray-server.js';
 
 export interface ProcessDriverOptions {
   dataDir: string;
@@ -45,7 +46,6 @@ interface Tracked {
 const HOST = '127.0.0.1';
 const PORT_ATTEMPTS = 3;
 const ADOPTED_POLL_MS = 1_000;
-const ROTATE_LOG_BYTES = 4 * 1024 * 1024;
 
 function defaultPath(debianPath: string, name: string): string {
   return existsSync(debianPath) ? debianPath : name;
@@ -123,7 +123,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
         child = await launchMariadbd({
           computeId: id,
           mariadbdPath,
-          args: serverArgs(p, port, withInit, [...sizeArgs(size), ...(opts.extraArgs ?? [])]),
+          args: serverArgs(p, HOST, port, withInit, [...sizeArgs(size), ...(opts.extraArgs ?? [])]),
           logPath: p.log,
           timeoutMs: startTimeoutMs,
           signal,
@@ -291,51 +291,4 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       await limits.close();
     },
   };
-}
-
-/** The options every start has; `extra` (the size's, then the operator's) come last and win. */
-function serverArgs(p: ComputePaths, port: number, withInit: boolean, extra: string[]): string[] {
-  return [
-    '--no-defaults',
-    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
-    `--datadir=${p.data}`,
-    `--port=${port}`,
-    `--bind-address=${HOST}`,
-    `--socket=${p.socket}`,
-    `--pid-file=${p.pidFile}`,
-    // Its own temporary directory, never a shared /tmp that others clean.
-    `--tmpdir=${p.dir}`,
-    '--skip-log-bin',
-    `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
-    // Accounts are '%' or socket-only; reverse DNS would only slow each connect.
-    '--skip-name-resolve',
-    // Above the 16 MiB default so multi-packet (>16 MiB) statements and rows work out of the box.
-    '--max-allowed-packet=64M',
-    ...(withInit ? [`--init-file=${p.initFile}`] : []),
-    ...extra,
-  ];
-}
-
-/**
- * A mariadbd left from a start the control plane never saw finish (it died in
- * between) still holds the datadir's locks, and nobody knows its port: end it.
- */
-async function killStrayServer(p: ComputePaths): Promise<void> {
-  const pid = Number.parseInt(await readFile(p.pidFile, 'utf8').catch(() => ''), 10);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  if ((await isProcessAlive(pid)) && (await cmdlineIncludes(pid, `--datadir=${p.data}`))) {
-    signalGroup(pid, 'SIGCONT');
-    signalGroup(pid, 'SIGKILL');
-    await waitForExit(pid, 5_000);
-  }
-}
-
-async function rotateLog(path: string): Promise<void> {
-  const size = await stat(path).then((s) => s.size, () => 0);
-  if (size > ROTATE_LOG_BYTES) await rename(path, `${path}.1`);
-}
-
-async function listComputes(dataDir: string): Promise<string[]> {
-  const entries = await readdir(`${dataDir}/computes`, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name);
 }

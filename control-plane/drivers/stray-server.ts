@@ -5,7 +5,8 @@
 // is started once, not twice.
 import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { isProcessAlive } from './process-table.js';
+import type { ComputePaths } from './compute-files.js';
+import { cmdlineIncludes, isProcessAlive, signalGroup, waitForExit } from './process-table.js';
 
 export interface StrayServer {
   pid: number;
@@ -55,4 +56,18 @@ function greets(host: string, port: number): Promise<boolean> {
     // The first packet of any MySQL-protocol server is its greeting (or an error packet when it refuses).
     sock.once('data', (d: Buffer) => done(d.length >= 5 && d[4] !== 0xff));
   });
+}
+
+/**
+ * A mariadbd left from a start the control plane never saw finish (it died in
+ * between) still holds the datadir's locks, and nobody knows its port: end it.
+ */
+export async function killStrayServer(p: ComputePaths): Promise<void> {
+  const pid = Number.parseInt(await readFile(p.pidFile, 'utf8').catch(() => ''), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  if ((await isProcessAlive(pid)) && (await cmdlineIncludes(pid, `--datadir=${p.data}`))) {
+    signalGroup(pid, 'SIGCONT');
+    signalGroup(pid, 'SIGKILL');
+    await waitForExit(pid, 5_000);
+  }
 }

@@ -1,4 +1,5 @@
-// Real clients other than mysql2: the mariadb command line and Python's PyMySQL.
+// Real clients other than mysql2: the mariadb command line and Python's PyMySQL (also
+// one that half-closes its socket after its statement).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -48,4 +49,23 @@ except pymysql.err.OperationalError as e:
 /** Debian's python3-pymysql, run by Debian's own interpreter. */
 export function pymysql(port: number, user: string, password: string, sql: string) {
   return capture('/usr/bin/python3', ['-c', PYMYSQL_SCRIPT, String(port), user, password, sql], 30_000);
+}
+
+const PYMYSQL_HALF_CLOSE_SCRIPT = `
+import sys, socket, pymysql
+from pymysql.constants import COMMAND
+port, user, password, sql = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+conn = pymysql.connect(host='127.0.0.1', port=port, user=user, password=password, connect_timeout=30, read_timeout=30)
+# The statement goes as PyMySQL sends it; then the socket is shut for writing (FIN) before its result is read.
+conn._execute_command(COMMAND.COM_QUERY, sql)
+conn._sock.shutdown(socket.SHUT_WR)
+conn._read_query_result()
+for row in conn._result.rows or ():
+    print('\\t'.join(str(v) for v in row))
+print('closed' if conn._sock.recv(1) == b'' else 'more bytes')
+`;
+
+/** PyMySQL sends `sql`, shuts its socket for writing, then reads the result and the close (prints the rows, then `closed`). */
+export function pymysqlHalfClose(port: number, user: string, password: string, sql: string) {
+  return capture('/usr/bin/python3', ['-c', PYMYSQL_HALF_CLOSE_SCRIPT, String(port), user, password, sql], 30_000);
 }

@@ -7,9 +7,15 @@ export type Dial = (port: number) => Socket;
 
 export const plain: Dial = (port) => connect(port, '127.0.0.1');
 
-/** Two connected sockets: [the dialed side, which a test hands to the code under test; the accepted far end]. */
-export async function socketPair(dial: Dial = plain): Promise<[Socket, Socket]> {
-  const server = createServer();
+/** As the proxy accepts clients: a FIN from the far end ends only what it sends. */
+export const halfOpen: Dial = (port) => connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+
+/**
+ * Two connected sockets: [the dialed side, which a test hands to the code under test; the
+ * accepted far end]. `farHalfOpen`: the far end reads on after a FIN, and writes until it ends.
+ */
+export async function socketPair(dial: Dial = plain, farHalfOpen = false): Promise<[Socket, Socket]> {
+  const server = createServer({ allowHalfOpen: farHalfOpen });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
   const near = dial((server.address() as { port: number }).port);

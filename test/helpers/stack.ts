@@ -16,7 +16,7 @@ import type { ActivityStore } from '../../activity/activity-store.js';
 import type { IdleOptions } from '../../control-plane/scale-to-zero.js';
 import { ActivityReporter } from '../../proxy/activity-reporter.js';
 import { createControlApiVerifiers } from '../../control-client/control-api-verifiers.js';
-import { createBackendPools } from '../../pool/backend-pool.js';
+import { createBackendPools, defaultGrowDelayMs } from '../../pool/backend-pool.js';
 import type { Pooling } from '../../proxy/session-context.js';
 import type { ProberOptions } from '../../control-plane/compute-prober.js';
 
@@ -78,6 +78,8 @@ export interface StackOptions {
     /** Pool limits; defaults 20 connections per compute and a 5 s acquire timeout. */
     poolMax?: number;
     poolAcquireTimeoutMs?: number;
+    /** Default: the CLI's for the mode. */
+    poolGrowDelayMs?: number;
     /** Transaction pooling: prepared statements kept per pooled connection (default 256). */
     poolMaxStatements?: number;
   };
@@ -116,6 +118,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             maxPerCompute: opts.verify?.poolMax ?? 20,
             idleTimeoutMs: 30_000,
             acquireTimeoutMs: opts.verify?.poolAcquireTimeoutMs ?? 5_000,
+            growDelayMs: opts.verify?.poolGrowDelayMs ?? defaultGrowDelayMs(poolMode),
             logger,
           }),
           ...(opts.verify?.poolMaxStatements ? { statementsPerConnection: opts.verify.poolMaxStatements } : {}),

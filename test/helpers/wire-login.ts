@@ -1,9 +1,12 @@
 // A raw login for tests that need what no driver sends: user names that are not
 // valid UTF-8, a plugin the proxy must switch away from, a client that hangs up
-// at the auth switch.
+// at the auth switch, a session whose socket half-closes (over TLS, compressed).
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import {
+  CLIENT_COMPRESS,
   CLIENT_LONG_PASSWORD,
+  CLIENT_SSL,
   CLIENT_PLUGIN_AUTH,
   CLIENT_PROTOCOL_41,
   CLIENT_SECURE_CONNECTION,
@@ -20,6 +23,8 @@ import {
   parseGreeting,
   scrambleNativePassword,
   writeHandshakeResponse,
+  writeSslRequest,
+  type Greeting,
   type Packet,
 } from '../../protocol/index.js';
 
@@ -39,6 +44,10 @@ export interface WireLogin {
   plugin?: string;
   /** Hang up instead of answering an auth switch. */
   hangUpAtSwitch?: boolean;
+  /** SSLRequest, then the rest over TLS (any certificate); the session's socket is the TLS one. */
+  tls?: boolean;
+  /** Ask for CLIENT_COMPRESS: what follows the login's OK is compressed both ways. */
+  compress?: boolean;
   timeoutMs?: number;
 }
 
@@ -53,13 +62,15 @@ export async function wireLogin(o: WireLogin): Promise<WireOutcome> {
 
 /**
  * The same login, its socket left open (paused, no listeners but an error one) for
- * what a test sends next: a logged-in session on the raw wire.
+ * what a test sends next: a logged-in session on the raw wire. A test may end() its
+ * side (half-close) and read on until the server closes.
  */
 export function wireSession(o: WireLogin): Promise<{ outcome: WireOutcome; socket: Socket }> {
   return loginOn(connect({ host: '127.0.0.1', port: o.port }), o);
 }
 
-async function loginOn(socket: Socket, o: WireLogin): Promise<{ outcome: WireOutcome; socket: Socket }> {
+async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcome; socket: Socket }> {
+  let socket = raw;
   const done = (outcome: WireOutcome) => ({ outcome, socket });
   const framer = new PacketFramer(1 << 24);
   const queue: Packet[] = [];
@@ -93,26 +104,23 @@ async function loginOn(socket: Socket, o: WireLogin): Promise<{ outcome: WireOut
     if (!greetingPacket) return done({ kind: 'closed' });
     if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
-    const plugin = o.plugin ?? 'mysql_native_password';
-    const token =
-      plugin === 'mysql_native_password' && o.password
-        ? scrambleNativePassword(o.password, greeting.scramble.subarray(0, SCRAMBLE_LENGTH))
-        : Buffer.from('x');
-    // Written with a one-byte stand-in, then the user's own bytes put in its place.
-    const built = writeHandshakeResponse({
-      capabilities: CAPS,
-      maxPacketSize: 1 << 24,
-      charset: UTF8MB4_GENERAL_CI,
-      mariadbCapabilities: 0,
-      user: PLACEHOLDER,
-      authResponse: token,
-      database: null,
-      authPluginName: plugin,
-      connectAttributes: null,
-    });
-    const at = 32;
-    const payload = Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
-    socket.write(framePacket(payload, 1));
+    const caps = (CAPS | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0)) >>> 0;
+    let sequenceId = 1;
+    if (o.tls) {
+      raw.write(framePacket(writeSslRequest({ capabilities: caps, maxPacketSize: 1 << 24, charset: UTF8MB4_GENERAL_CI, mariadbCapabilities: 0 }), sequenceId++));
+      raw.off('data', onData);
+      raw.off('close', onClose);
+      socket = connectTls({ socket: raw, rejectUnauthorized: false });
+      socket.on('data', onData);
+      socket.on('close', onClose);
+      socket.on('error', () => {});
+      await new Promise<void>((resolve, reject) => {
+        socket.once('secureConnect', resolve);
+        socket.once('close', () => reject(new Error('wireLogin: TLS handshake failed')));
+      });
+    }
+    const payload = handshakeResponse(greeting, o, caps);
+    socket.write(framePacket(payload, sequenceId));
     for (;;) {
       const reply = await next();
       if (!reply) return done({ kind: 'closed' });
@@ -138,6 +146,29 @@ async function loginOn(socket: Socket, o: WireLogin): Promise<{ outcome: WireOut
     socket.off('close', onClose);
     socket.pause();
   }
+}
+
+/** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
+export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin'>, caps = CAPS): Buffer {
+  const plugin = o.plugin ?? 'mysql_native_password';
+  const token =
+    plugin === 'mysql_native_password' && o.password
+      ? scrambleNativePassword(o.password, greeting.scramble.subarray(0, SCRAMBLE_LENGTH))
+      : Buffer.from('x');
+  // Written with a one-byte stand-in, then the user's own bytes put in its place.
+  const built = writeHandshakeResponse({
+    capabilities: caps,
+    maxPacketSize: 1 << 24,
+    charset: UTF8MB4_GENERAL_CI,
+    mariadbCapabilities: 0,
+    user: PLACEHOLDER,
+    authResponse: token,
+    database: null,
+    authPluginName: plugin,
+    connectAttributes: null,
+  });
+  const at = 32;
+  return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
 }
 
 function errorOf(p: Packet): WireOutcome {

@@ -6,14 +6,13 @@
 // exactly that; then KILL, RELOAD and DRAIN act on it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
+import { startWakeGate, type WakeGate } from '../helpers/wake-gate.js';
 import { mariadbCli } from '../helpers/clients.js';
 import { installCert, makeCert, makeLiveCert, presentedCn, type CertFiles } from '../helpers/certs.js';
 import { testLogger } from '../helpers/logger.js';
@@ -23,45 +22,13 @@ import { startAdminConsole, type AdminConsole } from '../../proxy/admin-console/
 
 const ADMIN = { user: 'admin', password: 'admin-secret' };
 
-/** Forwards the control API, holding wakes of `held` until release(). */
-async function startWakeGate(held: string): Promise<{ url: string; target: { url: string }; release(): void; close(): Promise<void> }> {
-  const target = { url: '' };
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', async () => {
-      try {
-        if (req.url?.endsWith(`/projects/${held}/wake`)) await gate;
-        const headers: Record<string, string> = {};
-        for (const h of ['content-type', 'authorization']) if (typeof req.headers[h] === 'string') headers[h] = req.headers[h] as string;
-        const body = Buffer.concat(chunks);
-        const answer = await request(`${target.url}${req.url}`, { method: req.method as 'POST', headers, ...(body.length ? { body } : {}) });
-        res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') });
-        res.end(Buffer.from(await answer.body.arrayBuffer()));
-      } catch (err) {
-        res.writeHead(502).end((err as Error).message);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    target,
-    release,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
 type Row = Record<string, unknown>;
 
 describe('admin console', () => {
   let dir: string;
   let stack: Stack;
   let adminConsole: AdminConsole;
-  let wakeGate: Awaited<ReturnType<typeof startWakeGate>>;
+  let wakeGate: WakeGate;
   let shop: ProjectCredentials;
   let cold: ProjectCredentials;
   let tls: TlsContextHolder;

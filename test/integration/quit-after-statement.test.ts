@@ -4,13 +4,13 @@
 // every mode, and the statement's effect is checked on the compute.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
-import mysql from 'mysql2/promise';
-import { COM_QUERY, framePacket, writeComQuit } from '../../protocol/index.js';
+import { framePacket, writeComQuit } from '../../protocol/index.js';
 import type { StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { MODES, startModeProxies, type ModeProxies } from '../helpers/mode-proxies.js';
 import { wireSession } from '../helpers/wire-login.js';
+import { exchange, query } from '../helpers/wire-exchange.js';
+import { appliedOnceEachWay, differencesFromDirect, pooledThread, rowsWith } from '../helpers/mode-comparison.js';
 
 let db: StandaloneMariadb;
 let proxies: Map<string, ProxyProcess>;
@@ -25,49 +25,6 @@ after(async () => {
 });
 
 const QUIT = framePacket(writeComQuit(), 0);
-
-function query(sql: string): Buffer {
-  return framePacket(Buffer.concat([Buffer.from([COM_QUERY]), Buffer.from(sql, 'utf8')]), 0);
-}
-
-/** Everything the server sends until it closes; a server that has not closed within 5 s is a failure. */
-function readToClose(socket: Socket): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no close within 5 s (${Buffer.concat(chunks).length} bytes received)`));
-    }, 5_000);
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    socket.resume();
-  });
-}
-
-/** Logs in on the raw wire, writes `writes` (each one TCP write, back to back; a number waits so many ms), reads to the close. */
-async function exchange(port: number, writes: Array<Buffer | number>): Promise<Buffer> {
-  const { outcome, socket } = await wireSession({ port, user: Buffer.from('app'), password: 'app-secret' });
-  assert.equal(outcome.kind, 'ok', JSON.stringify(outcome));
-  const received = readToClose(socket);
-  for (const w of writes) {
-    if (typeof w === 'number') await new Promise((r) => setTimeout(r, w));
-    else socket.write(w);
-  }
-  return received;
-}
-
-async function rowsWith(marker: string): Promise<number> {
-  const c = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
-  try {
-    const [rows] = await c.query('SELECT COUNT(*) AS n FROM q.t WHERE v = ?', [marker]);
-    return Number((rows as any[])[0].n);
-  } finally {
-    await c.end();
-  }
-}
 
 const CASES: Array<{ name: string; writes: (marker: string) => Array<Buffer | number> }> = [
   { name: 'an INSERT and COM_QUIT in one write', writes: (m) => [Buffer.concat([query(`INSERT INTO q.t VALUES ('${m}')`), QUIT])] },
@@ -101,27 +58,9 @@ for (const c of CASES) {
   test(`${c.name}: the reply arrives before the close, as directly`, async () => {
     const direct = await exchange(db.port, c.writes('direct'));
     assert.ok(direct.length > 0, 'the server answers');
-    const differences: string[] = [];
-    for (const mode of Object.keys(MODES)) {
-      const marker = `via ${mode}`;
-      const got = await exchange(proxies.get(mode)!.port, c.writes(marker));
-      const expected = await exchange(db.port, c.writes(marker));
-      if (!got.equals(expected)) differences.push(`${mode}: ${got.length} bytes, directly ${expected.length}`);
-      if (c.name.includes('INSERT')) assert.equal(await rowsWith(marker), 2, `${mode}: applied once each way`);
-    }
-    assert.deepEqual(differences, []);
+    const check = c.name.includes('INSERT') ? appliedOnceEachWay(db) : undefined;
+    assert.deepEqual(await differencesFromDirect(db, proxies, c.writes, {}, check), []);
   });
-}
-
-/** The compute thread a new pooled client gets (a bare CONNECTION_ID() would answer the session's id). */
-async function pooledThread(port: number): Promise<number> {
-  const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret' });
-  try {
-    const [rows] = await c.query('SELECT CONNECTION_ID() + 0 AS id');
-    return Number((rows as any[])[0].id);
-  } finally {
-    await c.end();
-  }
 }
 
 test('session mode: the connection a quitting client pipelined on is reset and lent again', async () => {
@@ -143,5 +82,5 @@ test('a client that closes right after its statement and COM_QUIT (as libmariadb
     socket.destroy();
   }
   await new Promise((r) => setTimeout(r, 1_000));
-  for (const mode of modes) assert.equal(await rowsWith(`closed after quit, ${mode}`), 1, mode);
+  for (const mode of modes) assert.equal(await rowsWith(db, `closed after quit, ${mode}`), 1, mode);
 });

@@ -11,7 +11,7 @@ import {
   MARIADB_CLIENT_STMT_BULK_OPERATIONS,
   UTF8MB4_GENERAL_CI,
 } from '../../protocol/constants.js';
-import { parseGreeting, writeGreeting, type Greeting } from '../../protocol/packets/greeting.js';
+import { GreetingTemplate, parseGreeting, writeGreeting, type Greeting } from '../../protocol/packets/greeting.js';
 import { generateScramble } from '../../protocol/auth/native-password.js';
 import { ProtocolError } from '../../protocol/protocol-error.js';
 
@@ -133,4 +133,18 @@ test('refuses to write a scramble it cannot represent', () => {
   const g = parseGreeting(GOLDEN);
   assert.throws(() => writeGreeting({ ...g, scramble: Buffer.alloc(4, 1) }), ProtocolError);
   assert.throws(() => writeGreeting({ ...g, scramble: Buffer.alloc(300, 1) }), ProtocolError);
+});
+
+test('a template writes each connection the greeting writeGreeting would, byte for byte', () => {
+  const golden = parseGreeting(GOLDEN);
+  const other = parseGreeting(GOLDEN_2);
+  const template = new GreetingTemplate({ ...golden, serverVersion: '5.5.5-10.11.0-MariaDB-wäke-proxy', connectionId: 7, scramble: Buffer.alloc(20) });
+  for (const g of [golden, other, { ...golden, connectionId: 0xfffffffe, scramble: generateScramble() }]) {
+    const want = writeGreeting({ ...g, serverVersion: '5.5.5-10.11.0-MariaDB-wäke-proxy' });
+    assert.ok(template.write(g.connectionId, g.scramble).equals(want), `connection ${g.connectionId}`);
+  }
+  // The golden greeting itself, from a template of its own.
+  assert.ok(new GreetingTemplate({ ...golden, scramble: Buffer.alloc(20) }).write(golden.connectionId, golden.scramble).equals(GOLDEN));
+  assert.throws(() => template.write(1, Buffer.alloc(8)), ProtocolError);
+  assert.throws(() => new GreetingTemplate({ ...golden, capabilities: golden.capabilities & ~CLIENT_SECURE_CONNECTION, scramble: Buffer.alloc(8) }), ProtocolError);
 });

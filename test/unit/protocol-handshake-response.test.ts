@@ -15,6 +15,7 @@ import {
 import {
   parseHandshakeResponse,
   writeHandshakeResponse,
+  writeHandshakeResponseAs,
   type HandshakeResponse,
 } from '../../protocol/packets/handshake-response.js';
 import { ProtocolError } from '../../protocol/protocol-error.js';
@@ -226,4 +227,17 @@ test('bad connection attributes fail with ProtocolError', () => {
   const bytes = Buffer.from(writeHandshakeResponse(r));
   bytes[bytes.length - 6] = 9; // the value's length now runs past the attribute block
   assert.throws(() => parseHandshakeResponse(bytes), { message: /connection attribute "key"/ });
+});
+
+test('a parsed response passed on with changes keeps its attributes as sent, or the ones set since', () => {
+  for (const golden of [MARIADB_CLI, MYSQL2, MARIADB_CLI_ED25519]) {
+    const hello = parseHandshakeResponse(golden);
+    assert.ok(writeHandshakeResponseAs(hello, {}).equals(golden), 'unchanged: the same bytes');
+    const changes = { user: 'app', database: 'orders', authResponse: Buffer.alloc(20, 7), capabilities: hello.capabilities | CLIENT_CONNECT_WITH_DB };
+    const decoded = { ...parseHandshakeResponse(golden), ...changes };
+    assert.ok(writeHandshakeResponseAs(parseHandshakeResponse(golden), changes).equals(writeHandshakeResponse(decoded)));
+    const replaced = parseHandshakeResponse(golden);
+    replaced.connectAttributes = [['_client_name', 'someone else']];
+    assert.deepEqual(parseHandshakeResponse(writeHandshakeResponseAs(replaced, {})).connectAttributes, [['_client_name', 'someone else']]);
+  }
 });

@@ -151,6 +151,18 @@ test('the client leaves during the wake: the wait stops at once, no connect, no 
   assert.equal(cp.wakes.length, 1);
 });
 
+test('a client gone before its wake (a passthrough login half-closed) asks for none and opens nothing', async () => {
+  const cp = new ScriptedControlPlane();
+  const ctx = fakeWakeContext(new FakeResolver(cp));
+  const opener = new ScriptedOpener();
+  const gone = new Error('client half-closed');
+  ctx.abort.abort(gone);
+  await assert.rejects(wakeAndConnect(ctx, SHOP, opener), (err: unknown) => err === gone);
+  assert.deepEqual(cp.wakes, []);
+  assert.deepEqual(opener.opened, []);
+  assert.equal(await clientsWaiting(ctx.cfg.metrics), 0);
+});
+
 test('the client leaves during a connect: no second wake, and the address (and its pool) is kept', async () => {
   const cp = new ScriptedControlPlane(ADDR_A);
   const resolver = new FakeResolver(cp);
