@@ -85,7 +85,8 @@ before(async () => {
   }
   pools = createBackendPools({ maxPerCompute: 8, idleTimeoutMs: 60_000, acquireTimeoutMs: 5_000, logger: testLogger() });
   let ids = 0;
-  proxy = createServer((socket) => {
+  // Half-open, as the proxy's listener: a client's FIN ends what it sends, not what it reads.
+  proxy = createServer({ allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
     serve(socket, ++ids).catch(() => socket.destroy());
   });
@@ -135,9 +136,10 @@ test('mysql2: a client that vanishes mid-transaction gets its backend destroyed,
   await c.query('START TRANSACTION');
   await c.query('INSERT INTO orders VALUES (7)');
   const ended = nextOutcome();
-  c.destroy();
+  // Gone for good: its connection resets (a FIN alone is a goodbye like COM_QUIT: see the next test).
+  (c as any).connection.stream.resetAndDestroy();
   const outcome = await ended;
-  assert.equal(outcome.end, 'client_closed');
+  assert.equal(outcome.end, 'client_error');
   assert.equal(outcome.reusable, false);
   await waitFor('the backend thread to end', async () =>
     (await scalar(adminTarget(), `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ${id}`)) === '0',
@@ -153,6 +155,24 @@ test('mysql2: a client that vanishes mid-transaction gets its backend destroyed,
   await next;
 });
 
+test('mysql2: a client that leaves with a FIN mid-transaction has said goodbye: its backend is reset before the next client, its insert rolled back', async () => {
+  const c = await connect();
+  await c.query('START TRANSACTION');
+  await c.query('INSERT INTO orders VALUES (8)');
+  const ended = nextOutcome();
+  c.destroy(); // a FIN, nothing unread: it may still be reading, as after a shutdown(SHUT_WR)
+  const outcome = await ended;
+  assert.equal(outcome.end, 'client_quit');
+  assert.equal(outcome.reusable, true);
+  const d = await connect();
+  const [[row]] = (await d.query('SELECT (SELECT COUNT(*) FROM orders) AS n, @@in_transaction AS tx')) as unknown as [[{ n: number; tx: number }]];
+  assert.equal(Number(row.n), 0);
+  assert.equal(Number(row.tx), 0);
+  const next = nextOutcome();
+  await d.end();
+  await next;
+});
+
 test('mysql2: a client that leaves in the middle of a large result set does not hand on a busy backend', async () => {
   const c = mysqlCallbacks.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret', database: 'shop' });
   c.on('error', () => {});
@@ -163,7 +183,7 @@ test('mysql2: a client that leaves in the middle of a large result set does not 
   const big = 'SELECT REPEAT("x", 1000) FROM information_schema.COLUMNS a, information_schema.COLUMNS b LIMIT 200000';
   const stream = c.query(big).stream();
   await new Promise<void>((resolve) => stream.once('data', () => resolve()));
-  c.destroy();
+  (c as any).stream.resetAndDestroy();
   assert.equal((await ended).reusable, false);
   const d = await connect();
   const [[row]] = (await d.query('SELECT CONNECTION_ID() AS id')) as unknown as [[{ id: number }]];
