@@ -1,26 +1,18 @@
 // Transaction pooling's relay: a client holds a backend only while a statement runs or a
 // transaction is open, so an idle client holds none and its compute may sleep; its next
 // statement borrows a backend again (waking the compute if need be: backend-lease.ts).
-//
-// Client bytes are cut into whole packets (client packets are small, and a held-back
-// command must be sent whole to whichever backend comes). Server bytes are relayed as
-// they come while a ReplyTracker finds where each reply ends and what its status says.
-// After a reply, with nothing else pending, no transaction open and autocommit on, the
-// backend goes back to the pool without a reset: nothing was left on it.
-//
-// Backends are tracked (backend/session-settings.ts): the compute reports what each
-// statement changed, and the client's own settings are replayed on the next backend it
-// borrows when that backend's differ (tracked-session.ts). What cannot be replayed pins
-// the backend to the client (pin-judge.ts). Binary prepared statements do not pin
-// (statement-relay.ts); KILL and a bare SELECT CONNECTION_ID() carry the session's id
-// (intercept-relay.ts).
+// This is the client's side: its bytes cut into whole packets (a held-back command goes
+// whole to whichever backend comes), queued, and each command sent, answered here or
+// held. The backend's side, replies followed to their end and the backend given back
+// between transactions, is compute-exchange.ts; pins are pin-judge.ts, settings replayed
+// tracked-session.ts, binary prepared statements statement-relay.ts, KILL and a bare
+// SELECT CONNECTION_ID() intercept-relay.ts.
 //
 // With no backend held, COM_PING and COM_RESET_CONNECTION are answered here (a pool's
-// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes. Holding
-// one, COM_QUIT closes once the replies to what came before it are relayed (counted by
-// the reply tracker; untracked, up to a fence: reply-fence.ts), as MariaDB answers, then
-// closes. A client that leaves while its statement runs hands the backend to `abandon`,
-// which stops the statement before the connection goes anywhere.
+// keep-alive pings must not wake a sleeping compute), and COM_QUIT just closes; holding
+// one, COM_QUIT (or a FIN) closes once the replies to what came before it are relayed,
+// as MariaDB answers. A client that leaves while its statement runs hands the backend to
+// `abandon`, which stops the statement before the connection goes anywhere.
 import type { Socket } from 'node:net';
 import {
   CLIENT_PROTOCOL_41,
@@ -98,14 +90,8 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
   private readonly onClientDrain = () => this.exchange.lease.resume();
   // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited,
   // read on (a backend paused on the client's backpressure would wait for a drain that never comes).
-  private readonly onClientClose = () => {
-    if (!this.exchange.leaving) this.end('client_closed');
-    else this.exchange.lease.resume();
-  };
-  private readonly onClientError = () => {
-    if (!this.exchange.leaving) this.end('client_error');
-    else this.exchange.lease.resume();
-  };
+  private readonly onClientClose = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_closed'));
+  private readonly onClientError = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_error'));
   // A FIN ends the client's commands as COM_QUIT does (client-fin.ts); mid-LOAD DATA the file is cut short: gone.
   private readonly onClientEnd = () => {
     if (this.exchange.replies?.awaitingInfile) return this.end('client_closed');
