@@ -3,6 +3,7 @@
 // What the pool does with connections (lists, limits, waiters) is tested with these;
 // the real login and checks are tested against mariadbd in test/integration/.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { after, before } from 'node:test';
 import type { Logger } from 'pino';
 import type { BackendKey, BackendLogin } from '../../backend/login.js';
 import type { HealthCheck } from '../../backend/health.js';
@@ -127,6 +128,33 @@ export function fakePools(checks: PoolChecks, over: Partial<BackendPoolOptions> 
     checks,
     ...over,
   });
+}
+
+/**
+ * A test file's fake compute and pools: the compute starts before the file's tests and
+ * stops after them, and every pool made with `pools()` is closed before it.
+ */
+export function fakeComputeSuite(): { readonly compute: FakeCompute; pools: typeof fakePools } {
+  let started: FakeCompute | undefined;
+  const made: BackendPools[] = [];
+  before(async () => {
+    started = await FakeCompute.start();
+  });
+  after(async () => {
+    await Promise.all(made.map((p) => p.close()));
+    await started?.stop();
+  });
+  return {
+    get compute() {
+      if (!started) throw new Error('the fake compute starts before the tests');
+      return started;
+    },
+    pools(...args) {
+      const p = fakePools(...args);
+      made.push(p);
+      return p;
+    },
+  };
 }
 
 export function delay(ms: number): Promise<void> {

@@ -4,33 +4,19 @@
 // small delays: what must not happen early is checked by when logins started, not by
 // counting them after a sleep of the test's own (late on a busy machine); what must
 // happen is waited for.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ComputeDroppedError, PoolTimeoutError, type BackendPools } from '../../pool/backend-pool.js';
 import type { BackendKey } from '../../backend/login.js';
 import type { PooledBackend } from '../../pool/pooled-backend.js';
-import { FakeCompute, ScriptedChecks, closedByPool, delay, fakePools, settle } from '../helpers/fake-logins.js';
+import { ScriptedChecks, closedByPool, delay, fakeComputeSuite, settle, type FakeCompute } from '../helpers/fake-logins.js';
 
-let compute: FakeCompute;
-const open: Array<{ close(): Promise<void> }> = [];
-const pools = (...args: Parameters<typeof fakePools>) => {
-  const p = fakePools(...args);
-  open.push(p);
-  return p;
-};
-
-before(async () => {
-  compute = await FakeCompute.start();
-});
-
-after(async () => {
-  await Promise.all(open.map((p) => p.close()));
-  await compute.stop();
-});
+const fake = fakeComputeSuite();
+const { pools } = fake;
 
 /** A login that records when each call started (performance.now()). */
 function timedLogin(opts: Parameters<FakeCompute['login']>[0] = {}) {
-  const inner = compute.login(opts);
+  const inner = fake.compute.login(opts);
   const starts: number[] = [];
   return Object.assign((...args: Parameters<typeof inner>) => {
     starts.push(performance.now());
@@ -65,12 +51,12 @@ test('a cold pool opens at once, and so does the first connection of another key
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 10_000 });
   const login = timedLogin();
   const t0 = performance.now();
-  const a = await p.acquire(compute.key(), login);
+  const a = await p.acquire(fake.compute.key(), login);
   assert.ok(performance.now() - t0 < 5_000, 'no grow delay for the first connection');
-  const waiting = p.acquire(compute.key(), login);
+  const waiting = p.acquire(fake.compute.key(), login);
   await settle();
   assert.equal(p.stats().total.waiting, 1, 'its key has a connection lent: the next borrower waits');
-  const other = await p.acquire(compute.key({ database: 'other' }), login);
+  const other = await p.acquire(fake.compute.key({ database: 'other' }), login);
   assert.equal(login.starts.length, 2, "a key with nothing lent logs in at once, past the other key's waiter");
   await p.release(other, { dirty: false });
   assert.equal(closedByPool(other.socket), false, 'under the limit, not closed to make room for a waiter of another key');
@@ -82,7 +68,7 @@ test('a cold pool opens at once, and so does the first connection of another key
 
 test('a connection given back within the delay goes to the waiter, and nothing grows', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 80 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const a = await p.acquire(key, login);
   const waiting = p.acquire(key, login);
@@ -97,7 +83,7 @@ test('a connection given back within the delay goes to the waiter, and nothing g
 
 test('the grow delay is honoured: borrowers that keep waiting for a busy connection get another after it', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 60 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   await p.release(await p.acquire(key, login), { dirty: false });
   const t0 = performance.now();
@@ -114,7 +100,7 @@ test('the grow delay is honoured: borrowers that keep waiting for a busy connect
 
 test('borrowers that keep their connections get new ones after eight delays, then one a delay', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 20, growDelayMs: 15, acquireTimeoutMs: 10_000 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const held: PooledBackend[] = [await p.acquire(key, login)];
   const t0 = performance.now();
@@ -134,7 +120,7 @@ test('borrowers that keep their connections get new ones after eight delays, the
 
 test('sustained demand grows the pool, one connection a delay at most, until borrows stop waiting', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 20, growDelayMs: 15, acquireTimeoutMs: 10_000 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   await p.release(await p.acquire(key, login), { dirty: false });
   // Six borrowers that come back at once: every connection short of six keeps one waiting.
@@ -165,10 +151,10 @@ test('sustained demand grows the pool, one connection a delay at most, until bor
 
 test('a waiter among busy keys: no growth while waits are rare, but it waits eight delays at most', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 20, growDelayMs: 100, acquireTimeoutMs: 10_000 });
-  const quiet = compute.key({ database: 'quiet' });
+  const quiet = fake.compute.key({ database: 'quiet' });
   const login = timedLogin();
   // Six borrowers of keys of their own give their connections back every turn of the event loop, never waiting.
-  const loads = [1, 2, 3, 4, 5, 6].map((i) => churn(p, compute.key({ database: `busy${i}` }), login, 1, 0));
+  const loads = [1, 2, 3, 4, 5, 6].map((i) => churn(p, fake.compute.key({ database: `busy${i}` }), login, 1, 0));
   const load = { stop: () => Promise.all(loads.map((l) => l.stop())) };
   try {
     const held = await p.acquire(quiet, login);
@@ -187,7 +173,7 @@ test('a waiter among busy keys: no growth while waits are rare, but it waits eig
 
 test('no growth while a login is in flight: a slow compute gets one login at a time', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 5, acquireTimeoutMs: 10_000 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const a = await p.acquire(key, timedLogin());
   let open!: () => void;
   const slow = timedLogin({ gate: new Promise<void>((resolve) => (open = resolve)) });
@@ -203,7 +189,7 @@ test('no growth while a login is in flight: a slow compute gets one login at a t
 
 test('a waiter that times out or aborts leaves, and nothing grows for it', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 10, acquireTimeoutMs: 30 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const a = await p.acquire(key, login);
   const t0 = performance.now();
@@ -226,7 +212,7 @@ test('a waiter that times out or aborts leaves, and nothing grows for it', async
 
 test('a compute dropped while borrowers wait fails them, and opens nothing after', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10, growDelayMs: 10 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const a = await p.acquire(key, login);
   const waiting = p.acquire(key, login);
@@ -241,10 +227,10 @@ test('a compute dropped while borrowers wait fails them, and opens nothing after
 
 test("at the limit, growth takes the slot of another key's idle connection", async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 2, growDelayMs: 5 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const a = await p.acquire(key, login);
-  const other = await p.acquire(compute.key({ database: 'other' }), login);
+  const other = await p.acquire(fake.compute.key({ database: 'other' }), login);
   await p.release(other, { dirty: false });
   const b = await p.acquire(key, login);
   assert.equal(closedByPool(other.socket), true, 'the idle connection of the other key made room');
@@ -255,7 +241,7 @@ test("at the limit, growth takes the slot of another key's idle connection", asy
 
 test('without a grow delay (session pooling) a borrower opens a connection at once, as before', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 10 });
-  const key = compute.key();
+  const key = fake.compute.key();
   const login = timedLogin();
   const a = await p.acquire(key, login);
   const b = await p.acquire(key, login);

@@ -1,18 +1,13 @@
 // The pool's upkeep without mariadbd: checks on return and before lending, dead idle
 // connections, the janitor, a dropped compute and a closed pool. Logins are loopback
 // socket pairs and the checks are scripted (test/helpers/fake-logins.ts).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ComputeDroppedError, ComputeUnresponsiveError, PoolClosedError } from '../../pool/backend-pool.js';
-import { FakeCompute, ScriptedChecks, closedByPool, delay, fakePools, settle } from '../helpers/fake-logins.js';
+import { ScriptedChecks, closedByPool, delay, fakeComputeSuite, fakePools, settle } from '../helpers/fake-logins.js';
 
-let compute: FakeCompute;
-const open: Array<{ close(): Promise<void> }> = [];
-const pools = (...args: Parameters<typeof fakePools>) => {
-  const p = fakePools(...args);
-  open.push(p);
-  return p;
-};
+const fake = fakeComputeSuite();
+const { pools } = fake;
 
 async function until(what: string, check: () => boolean, timeoutMs = 2_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -22,20 +17,11 @@ async function until(what: string, check: () => boolean, timeoutMs = 2_000): Pro
   }
 }
 
-before(async () => {
-  compute = await FakeCompute.start();
-});
-
-after(async () => {
-  await Promise.all(open.map((p) => p.close()));
-  await compute.stop();
-});
-
 test('a release resets; a failed reset, a dirty return or a dead connection is closed', async () => {
   const checks = new ScriptedChecks();
   const p = pools(checks);
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   await p.release(a, { dirty: false });
   assert.equal(checks.resets, 1);
@@ -56,7 +42,7 @@ test('a release resets; a failed reset, a dirty return or a dead connection is c
   assert.equal(checks.resets, 2, 'no reset for a dirty return');
 
   const d = await p.acquire(key, login);
-  compute.endOf(d.socket).destroy();
+  fake.compute.endOf(d.socket).destroy();
   await until('the close', () => !d.alive);
   await p.release(d, { dirty: false });
   assert.equal(closedByPool(d.socket), true);
@@ -65,11 +51,11 @@ test('a release resets; a failed reset, a dirty return or a dead connection is c
 
 test('an idle connection the compute closed is noticed and never lent', async () => {
   const p = pools(new ScriptedChecks());
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   await p.release(a, { dirty: false });
-  compute.endOf(a.socket).destroy();
+  fake.compute.endOf(a.socket).destroy();
   await until('the idle watch to see the close', () => !a.alive);
   const b = await p.acquire(key, login);
   assert.notEqual(b, a);
@@ -77,7 +63,7 @@ test('an idle connection the compute closed is noticed and never lent', async ()
   assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 });
   // Stray bytes on an idle connection: the stream is out of step, it is not lent either.
   await p.release(b, { dirty: false });
-  compute.endOf(b.socket).write('x');
+  fake.compute.endOf(b.socket).write('x');
   await until('the idle watch to see the byte', () => !b.alive);
   const c = await p.acquire(key, login);
   assert.notEqual(c, b);
@@ -87,8 +73,8 @@ test('an idle connection the compute closed is noticed and never lent', async ()
 test('a connection idle past pingAfterIdleMs is pinged before it is lent', async () => {
   const checks = new ScriptedChecks();
   const p = pools(checks, { pingAfterIdleMs: 20 });
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   await p.release(a, { dirty: false });
   assert.equal(await p.acquire(key, login), a);
@@ -110,8 +96,8 @@ test('a connection idle past pingAfterIdleMs is pinged before it is lent', async
 test('a ping that gets no answer at all fails the borrow: the compute is frozen or wedged', async () => {
   const checks = new ScriptedChecks();
   const p = pools(checks, { pingAfterIdleMs: 0 });
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   await p.release(a, { dirty: false });
   checks.pingAnswer = { ok: false, reason: 'backend sent no command reply within 2000 ms', timedOut: true };
@@ -124,8 +110,8 @@ test('a ping that gets no answer at all fails the borrow: the compute is frozen 
 test('connections used within the last second are lent without a ping by default', async () => {
   const checks = new ScriptedChecks();
   const p = pools(checks);
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   await p.release(a, { dirty: false });
   assert.equal(await p.acquire(key, login), a);
@@ -140,13 +126,13 @@ test('connections used within the last second are lent without a ping by default
 test('a borrower that aborts during the ping leaves the connection in the pool', async () => {
   const checks = new ScriptedChecks();
   const p = pools(checks, { pingAfterIdleMs: 0 });
-  const key = compute.key();
-  const a = await p.acquire(key, compute.login());
+  const key = fake.compute.key();
+  const a = await p.acquire(key, fake.compute.login());
   await p.release(a, { dirty: false });
   let answer!: () => void;
   checks.pingGate = new Promise<void>((resolve) => (answer = resolve));
   const ac = new AbortController();
-  const borrowing = p.acquire(key, compute.login(), ac.signal);
+  const borrowing = p.acquire(key, fake.compute.login(), ac.signal);
   await settle();
   assert.deepEqual(p.stats().total, { inUse: 1, idle: 0, waiting: 0, open: 1 }, 'out of the idle list while pinged');
   ac.abort(new Error('client went away'));
@@ -160,17 +146,17 @@ test('a failing baseline check closes the new connection and frees its slot', as
   const checks = new ScriptedChecks();
   const p = pools(checks, { maxPerCompute: 1 });
   checks.baselineFailure = new Error('unexpected reply to the baseline query');
-  await assert.rejects(p.acquire(compute.key(), compute.login()), /baseline/);
+  await assert.rejects(p.acquire(fake.compute.key(), fake.compute.login()), /baseline/);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
   checks.baselineFailure = null;
-  const a = await p.acquire(compute.key(), compute.login());
+  const a = await p.acquire(fake.compute.key(), fake.compute.login());
   await p.release(a, { dirty: false });
 });
 
 test('the janitor closes connections idle too long and forgets what is empty', async () => {
   const p = pools(new ScriptedChecks(), { idleTimeoutMs: 60, evictionIntervalMs: 10 });
-  const key = compute.key();
-  const [a, b] = await Promise.all([p.acquire(key, compute.login()), p.acquire(key, compute.login())]);
+  const key = fake.compute.key();
+  const [a, b] = await Promise.all([p.acquire(key, fake.compute.login()), p.acquire(key, fake.compute.login())]);
   const ports = [a.socket.localPort!, b.socket.localPort!];
   await p.release(a, { dirty: false });
   await delay(40);
@@ -182,17 +168,17 @@ test('the janitor closes connections idle too long and forgets what is empty', a
   await until('the compute to be forgotten', () => Object.keys(p.stats().computes).length === 0);
   // Each said goodbye (COM_QUIT) before its end, and the compute's close finished it.
   await until('both to be closed by the compute', () => a.socket.destroyed && b.socket.destroyed);
-  assert.ok(ports.every((port) => compute.quits.has(port)));
+  assert.ok(ports.every((port) => fake.compute.quits.has(port)));
 });
 
 test('a dropped compute fails its waiters at once, closes idle connections and what comes back', async () => {
   const p = pools(new ScriptedChecks(), { maxPerCompute: 2, acquireTimeoutMs: 5_000 });
-  const key = compute.key();
-  const login = compute.login();
+  const key = fake.compute.key();
+  const login = fake.compute.login();
   const a = await p.acquire(key, login);
   let finishLogin!: () => void;
-  const loggingIn = p.acquire(compute.key({ database: 'other' }), compute.login({ gate: new Promise<void>((resolve) => (finishLogin = resolve)) }));
-  const waiting = p.acquire(compute.key({ database: 'third' }), login);
+  const loggingIn = p.acquire(fake.compute.key({ database: 'other' }), fake.compute.login({ gate: new Promise<void>((resolve) => (finishLogin = resolve)) }));
+  const waiting = p.acquire(fake.compute.key({ database: 'third' }), login);
   await settle();
   assert.deepEqual(p.stats().total, { inUse: 2, idle: 0, waiting: 1, open: 2 });
 
@@ -217,13 +203,13 @@ test('a dropped compute fails its waiters at once, closes idle connections and w
 
 test('a closed pool fails its waiters, closes its connections and lends nothing more', async () => {
   const p = fakePools(new ScriptedChecks(), { maxPerCompute: 1, acquireTimeoutMs: 5_000 });
-  const key = compute.key();
-  const a = await p.acquire(key, compute.login());
-  const waiting = p.acquire(key, compute.login());
+  const key = fake.compute.key();
+  const a = await p.acquire(key, fake.compute.login());
+  const waiting = p.acquire(key, fake.compute.login());
   await settle();
   await p.close();
   await assert.rejects(waiting, PoolClosedError);
-  await assert.rejects(p.acquire(key, compute.login()), PoolClosedError);
+  await assert.rejects(p.acquire(key, fake.compute.login()), PoolClosedError);
   await p.release(a, { dirty: false });
   assert.equal(closedByPool(a.socket), true);
   assert.deepEqual(p.stats().total, { inUse: 0, idle: 0, waiting: 0, open: 0 });
