@@ -16,6 +16,7 @@ import { VERIFY_OPTIONS } from '../cli/tables.js';
 import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { startNodeRelay } from './node-relay.js';
+import { startWireFloor } from './node-wire-floor.js';
 import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
 import { BASELINE_MODES, type BaselineMode } from './options.js';
@@ -26,7 +27,7 @@ export type PoolMode = (typeof POOL_MODES)[number];
 export interface ContenderSpec {
   id: string;
   label: string;
-  kind: 'direct' | 'haproxy' | 'node-relay' | 'proxy';
+  kind: 'direct' | 'haproxy' | 'node-relay' | 'wire-floor' | 'proxy';
   poolMode?: PoolMode;
   /** Run the --baseline build's proxy instead of this one. */
   baseline?: boolean;
@@ -38,6 +39,12 @@ export const CONTENDERS: ContenderSpec[] = [
   { id: 'node-relay', label: 'Node pipe() relay', kind: 'node-relay' },
   ...POOL_MODES.map((m): ContenderSpec => ({ id: `proxy-${m}`, label: `proxy ${m}`, kind: 'proxy', poolMode: m })),
 ];
+
+/**
+ * A Node server that answers the login and `SELECT 1` itself (node-wire-floor.ts): the
+ * least a pooled proxy in Node spends per connection. Churn only: it has no data.
+ */
+export const WIRE_FLOOR: ContenderSpec = { id: 'node-wire-floor', label: 'Node wire floor (no backend)', kind: 'wire-floor' };
 
 /** The baseline build's proxies, in the modes that run as processes of their own. */
 const BASELINE_CONTENDERS: ContenderSpec[] = BASELINE_MODES.map((m) => ({
@@ -115,6 +122,10 @@ export async function startContenders(
         const r = await startNodeRelay(backend);
         stops.push(r.stop);
         running.push({ spec, endpoint: at(r.port), pid: r.pid });
+      } else if (spec.kind === 'wire-floor') {
+        const f = await startWireFloor();
+        stops.push(f.stop);
+        running.push({ spec, endpoint: at(f.port), pid: f.pid });
       } else if (!modes.includes(mode)) {
         skipped.push({ spec, reason: `--pool-mode takes ${modes.join(', ')}` });
       } else if (mode === 'pipe') {

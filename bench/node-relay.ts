@@ -6,31 +6,13 @@
 //
 // argv: <listen port> <backend host> <backend port>
 import { connect, createServer } from 'node:net';
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { findFreePort } from '../control-plane/drivers/free-port.js';
-import { onCleanup } from './cleanup.js';
-import { forkGroup, stopGroup, waitForPort } from './processes.js';
-
-export interface RunningRelay {
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
+import { startForkedServer, type ForkedServer } from './processes.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
-export async function startNodeRelay(backend: { host: string; port: number }): Promise<RunningRelay> {
-  const port = await findFreePort();
-  const child: ChildProcess = forkGroup(SELF, [String(port), backend.host, String(backend.port)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const stop = onCleanup(`node relay (pid ${child.pid})`, () => stopGroup(child, 2_000));
-  try {
-    await waitForPort('127.0.0.1', port, 10_000, child);
-  } catch (err) {
-    await stop();
-    throw new Error(`node relay did not start: ${(err as Error).message}`);
-  }
-  return { port, pid: child.pid!, stop };
+export function startNodeRelay(backend: { host: string; port: number }): Promise<ForkedServer> {
+  return startForkedServer(SELF, 'node relay', [backend.host, String(backend.port)]);
 }
 
 function serve(port: number, host: string, backendPort: number): void {

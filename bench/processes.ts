@@ -4,7 +4,8 @@ import { spawn, fork, type ChildProcess, type SpawnOptions, type ForkOptions } f
 import { access, constants } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { signalGroup, waitForExit } from '../control-plane/drivers/process-table.js';
-import { trackGroup, untrackGroup } from './cleanup.js';
+import { onCleanup, trackGroup, untrackGroup } from './cleanup.js';
+import { findFreePort } from '../control-plane/drivers/free-port.js';
 
 /** Spawns a program as the leader of a new process group and tracks the group. */
 export function spawnGroup(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
@@ -108,4 +109,25 @@ export async function findExecutable(name: string, candidates: string[] = []): P
     }
   }
   return undefined;
+}
+
+/** A bench server forked from `script` with its port first in argv, stopped with the bench. */
+export interface ForkedServer {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Forks `script <port> ...args` in a process group of its own and waits until it listens. */
+export async function startForkedServer(script: string, label: string, args: string[]): Promise<ForkedServer> {
+  const port = await findFreePort();
+  const child = forkGroup(script, [String(port), ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const stop = onCleanup(`${label} (pid ${child.pid})`, () => stopGroup(child, 2_000));
+  try {
+    await waitForPort('127.0.0.1', port, 10_000, child);
+  } catch (err) {
+    await stop();
+    throw new Error(`${label} did not start: ${(err as Error).message}`);
+  }
+  return { port, pid: child.pid!, stop };
 }

@@ -9,7 +9,7 @@
 // connect clients at least as fast as HAProxy, and pipe mode not far behind.
 import { alternate, comparisonTable, histogramsOf, roundRatios, summarize, type Measure, type Sample, type Summary } from '../compare.js';
 import type { BenchTarget } from '../bench-target.js';
-import { startContenders } from '../contenders.js';
+import { WIRE_FLOOR, contendersFor, startContenders } from '../contenders.js';
 import { runMysql2Load } from '../mysql2-load.js';
 import { barChart, cdfChart } from '../report/svg-charts.js';
 import { fmtRatio, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
@@ -20,7 +20,9 @@ const ID = 'churn';
 
 export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<ScenarioResult> {
   const p = ctx.profile.churn;
-  const set = await startContenders(ctx, ID, target);
+  // The wire floor right after the Node relay: what Node costs with one socket, then with two.
+  const specs = contendersFor(ctx).flatMap((c) => (c.kind === 'node-relay' ? [c, WIRE_FLOOR] : [c]));
+  const set = await startContenders(ctx, ID, target, specs);
   const sysbench = await findSysbench();
   let workers: WorkerGroup | undefined;
   try {
@@ -70,6 +72,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
         `Load: ${generator}, ${p.seconds} s per run, ${ctx.profile.rounds} rounds alternated (rotated start).`,
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
         'Node pipe() relay is a bare `net` relay (accept, connect, pipe both ways) in its own process: what Node\'s sockets alone cost, against which the proxy\'s own work shows.',
+        'Node wire floor answers the login (any password) and SELECT 1 itself from canned packets, with no backend: one socket per client, the least a pooled proxy in Node can spend per connection on this machine (a pooled proxy adds the password check, the borrow and its bookkeeping).',
         'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session and proxy transaction are each `proxy --control-url --pool-mode <mode>` in a process of its own in front of the control plane: they check the password themselves and lend a pooled, logged-in backend (session mode resets it with COM_RESET_CONNECTION on quit).',
         '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
