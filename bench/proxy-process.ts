@@ -48,6 +48,7 @@ export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
   const execArgv = ['--expose-gc'];
   if (s.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`, `--cpu-prof-name=${s.label}.cpuprofile`);
   // Admin HTTP on a free port (several proxies run at once); a short drain so a stop is quick.
+  // The log level is the default (info), as shipped: its line per session is part of a connection's cost.
   const argv = [
     s.command,
     '--port', String(s.port),
@@ -55,7 +56,6 @@ export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
     '--admin-port', String(s.adminPort ?? 0),
     '--admin-host', '127.0.0.1',
     '--drain-timeout', '2s',
-    '--log-level', 'warn',
     ...s.args,
   ];
   const log = openSync(s.logPath, 'a');

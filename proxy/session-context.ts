@@ -97,6 +97,8 @@ export interface SessionContext extends StateFields {
   /** Once the handshake names them: the project (undefined with a static backend and no --project) and the user the compute knows. */
   project: string | undefined;
   user: string | undefined;
+  /** Once bytes flow: how the login went, logged with the session's end (one line a session). */
+  ready: { readyMs: number; compute: string | undefined; auth: string } | undefined;
 }
 
 
@@ -169,6 +171,7 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     killed: false,
     project: undefined,
     user: undefined,
+    ready: undefined,
     state: 'handshake',
     stateSince: now,
     pin: null,
