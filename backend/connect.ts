@@ -53,7 +53,7 @@ const GREETING_TIMEOUT_MS = 2_000;
 export async function connectBackend(
   addr: BackendAddress,
   timeoutMs: number,
-  signal: AbortSignal,
+  signal?: AbortSignal,
 ): Promise<BackendConnection> {
   const socket = await openSocket(addr, timeoutMs, signal);
   const channel = new PacketChannel(socket, 'backend', HANDSHAKE_MAX_PACKET);
@@ -124,7 +124,7 @@ export async function secureBackend(
   return { ...conn, socket: secure, channel: new PacketChannel(secure, 'backend', HANDSHAKE_MAX_PACKET, 1), tls: true };
 }
 
-async function openSocket(addr: BackendAddress, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+async function openSocket(addr: BackendAddress, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
   const socket = connectBackendSocket(addr.host, addr.port);
   try {
     await settle(socket, 'connect', timeoutMs, signal);

@@ -28,7 +28,7 @@ import { startAdminConsole, type AdminConsole } from '../proxy/admin-console/con
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
 type ProxyValues = OptionValues<typeof PROXY_OPTIONS> &
   OptionValues<typeof VERIFY_OPTIONS> &
-  Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url' | 'control-token' | 'accounts-user' | 'accounts-password'>> &
+  Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url' | 'control-token' | 'accounts-user' | 'accounts-password' | 'connect-at-accept'>> &
   Partial<Pick<OptionValues<typeof ACTIVITY_OPTIONS>, 'redis'>>;
 type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
 
@@ -97,6 +97,7 @@ export async function startProxyFromValues(
     wakeTimeoutMs: values['wake-timeout'],
     handshakeTimeoutMs: values['handshake-timeout'],
     connectTimeoutMs: values['connect-timeout'],
+    connectAtAccept: values['connect-at-accept'] ?? true,
     logger,
     ...(activity ? { activity } : {}),
   }).catch(async (err: unknown) => {

@@ -261,6 +261,12 @@ export const PROXY_ONLY_OPTIONS = defineOptions({
     env: 'WAKE_PROXY_PROJECT',
     help: 'Fixed project for every client (sidecar mode); user names pass untouched',
   },
+  'connect-at-accept': {
+    kind: 'boolean',
+    env: 'WAKE_PROXY_CONNECT_AT_ACCEPT',
+    default: 'true',
+    help: "Passthrough logins to --backend, or to a --project whose compute is awake: connect to the compute when a client connects and greet the client with the compute's scramble, so no auth switch follows (a port scan or TCP health check then opens a compute connection too)",
+  },
 });
 
 export const CONTROL_PLANE_OPTIONS = defineOptions({

@@ -1,6 +1,6 @@
 // The two ways a session gets a logged-in compute connection: passthrough (the
-// compute judges the client's answer) and verified (the proxy logs in itself
-// with the stage1 it recovered).
+// compute judges the client's answer: attach-passthrough.ts) and verified (the
+// proxy logs in itself with the stage1 it recovered).
 import type { Socket } from 'node:net';
 import {
   CLIENT_SESSION_TRACK,
@@ -16,11 +16,8 @@ import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, typ
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
-import { BackendRefusedError, BackendTlsError, connectBackend } from '../backend/connect.js';
 import { ClientError, ER_CON_COUNT_ERROR, accessDenied, computeUnavailable } from './client-error.js';
 import { runInitConnect } from '../backend/health.js';
-import { authenticatePassthrough } from './passthrough-auth.js';
-import { ChannelClosedError } from '../socket/packet-channel.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
@@ -74,54 +71,6 @@ const WAKE_PHASE = { phase: 'wake' } as const;
 const CONNECT_PHASE = { phase: 'backend_connect' } as const;
 /** What the server answers a login whose init_connect failed. */
 const ER_NEW_ABORTING_CONNECTION = 1184;
-
-/** Passthrough: returns null when the compute refused the client (its ERR already forwarded). */
-export async function attachPassthrough(
-  ctx: SessionContext,
-  hello: HandshakeResponse,
-  route: Route,
-): Promise<OwnBackend | null> {
-  // The client's login is not complete until it answers the compute's auth switch: one that
-  // half-closes before it never can, so its wait ends and nothing is woken for it.
-  ctx.client.onFailure((err) => ctx.abort.abort(err));
-  // A FIN sent with the login is read one poll of the event loop after it: looked for
-  // before a wake is asked for (a cached address needs none).
-  if (!ctx.cfg.resolver.cached?.(limitKey(route))) await nextPoll();
-  let backend = await wakeAndConnect(ctx, route, {
-    open: (addr, signal) => connectBackend(addr, ctx.cfg.connectTimeoutMs, signal),
-    isFinal: (err) => err instanceof BackendRefusedError || err instanceof BackendTlsError,
-  });
-  ctx.client.onFailure(null);
-  if (ctx.abort.signal.aborted) {
-    backend.socket.destroy();
-    throw ctx.abort.signal.reason;
-  }
-  try {
-    const authStarted = performance.now();
-    const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.cfg.handshakeTimeoutMs, ctx.cfg.backendTls);
-    backend = auth.backend;
-    ctx.cfg.metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - authStarted) / 1000);
-    if (!auth.ok) {
-      ctx.client.write(auth.final.payload, auth.final.sequenceId);
-      backend.socket.destroy();
-      return null;
-    }
-    // Only a proxy that judges logins itself needs the address (a getsockname per connection otherwise).
-    if (ctx.cfg.verifiers) ctx.cfg.sourceAddress.learn(backend.socket.localAddress);
-    const clientLeftover = ctx.client.detach();
-    const backendLeftover = backend.channel.detach();
-    ctx.client.write(auth.final.payload, auth.final.sequenceId);
-    return { kind: 'own', addr: backend.addr, socket: backend.socket, greeting: backend.greeting, clientLeftover, backendLeftover };
-  } catch (err) {
-    backend.socket.destroy();
-    // Hanging up instead of answering the compute is a failed login: it must not dodge the limiter.
-    if (err instanceof ChannelClosedError && err.side === 'client') ctx.cfg.limits.recordAuthFailure(limitKey(route), ctx.clientAddress);
-    if (err instanceof BackendTlsError) {
-      throw computeUnavailable(limitKey(route), err.message, 'backend_tls_failed', err);
-    }
-    throw err;
-  }
-}
 
 /**
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
@@ -354,11 +303,6 @@ function loginOptions(ctx: SessionContext, hello: HandshakeResponse | null) {
     connectAttributes: hello?.connectAttributes ?? null,
     ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
   };
-}
-
-/** Resolves once the event loop has polled its sockets again (a setImmediate runs before the next poll, the second after it). */
-function nextPoll(): Promise<void> {
-  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 function isFinalLoginError(err: unknown): boolean {

@@ -16,8 +16,9 @@ import type { SessionContext } from './session-context.js';
 import { upgradeToTls } from './tls-upgrade.js';
 import { deadline } from '../util/deadline.js';
 
-export function sendGreeting(ctx: SessionContext): void {
-  ctx.scramble = generateScramble();
+/** `scramble`: the compute's, when the proxy connected to it at accept (compute-at-accept.ts); else one of the proxy's own. */
+export function sendGreeting(ctx: SessionContext, scramble?: Buffer): void {
+  ctx.scramble = scramble ?? generateScramble();
   // Compression is the client hop's own (session.ts wraps the socket after the login): offered always.
   const extra = (CLIENT_COMPRESS | (ctx.cfg.tls ? CLIENT_SSL : 0)) >>> 0;
   ctx.client.write(ctx.cfg.profile.greetingPayload(ctx.id, ctx.scramble, extra), 0);

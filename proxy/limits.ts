@@ -98,6 +98,21 @@ export class ProjectLimits {
     }
   }
 
+  /**
+   * Whether a client of `key` (a limitKey) from `clientAddress` would be admitted now,
+   * without admitting it: the per-project checks apply only with a `project`, as in the
+   * session. For work done before the client's handshake names itself, so a client the
+   * limits will refuse costs its compute nothing.
+   */
+  mayAdmit(key: string, project: string | undefined, clientAddress: string): boolean {
+    if (this.cfg.maxAuthFailuresPerMinute && this.authFailures.get(`${key}\u0000${clientAddress}`)?.peek() === false) return false;
+    if (project === undefined) return true;
+    const c = this.projects.get(project);
+    if (!c) return true;
+    const max = this.cfg.maxConnectionsPerProject;
+    return !(max !== undefined && c.connections >= max) && (!c.bucket || c.bucket.peek());
+  }
+
   recordAuthFailure(project: string, clientAddress: string): void {
     const max = this.cfg.maxAuthFailuresPerMinute;
     if (!max) return;

@@ -1,7 +1,10 @@
 // Passthrough authentication: the compute judges the password, the proxy
-// never sees one. The client is switched to the compute's own scramble, then
-// every further auth packet (caching_sha2 and ed25519 round trips included)
-// is relayed with sequence ids shifted until the compute says OK or ERR.
+// never sees one. A client greeted with the compute's own scramble (connected
+// at accept) has already answered it: its handshake goes on as it is, as
+// through a TCP proxy. Any other is first switched to the compute's scramble.
+// Then every further auth packet (the compute's switch to the account's plugin,
+// caching_sha2 and ed25519 round trips) is relayed with sequence ids shifted
+// until the compute says OK or ERR.
 import {
   CLIENT_CONNECT_WITH_DB,
   CLIENT_SSL,
@@ -34,6 +37,8 @@ export async function authenticatePassthrough(
   hello: HandshakeResponse,
   route: Route,
   plain: BackendConnection,
+  /** The scramble the client was greeted with. */
+  greeted: Buffer,
   timeoutMs: number,
   tls?: BackendTlsOptions,
 ): Promise<AuthOutcome> {
@@ -44,11 +49,18 @@ export async function authenticatePassthrough(
     charset: hello.charset,
   };
   const backend = tls ? await secureBackend(plain, tls, login, timeoutMs) : plain;
-  client.write(
-    writeAuthSwitchRequest({ pluginName: bg.authPluginName, pluginData: Buffer.concat([bg.scramble, NUL]) }),
-    client.nextSequenceId,
-  );
-  const answer = await client.read(timeoutMs, 'auth switch response');
+  // The client answered this compute's own scramble (the scramble stays across a TLS upgrade on either hop).
+  const answered = bg.scramble.equals(greeted);
+  let answer: Packet;
+  if (answered) {
+    answer = { payload: hello.authResponse, sequenceId: (client.nextSequenceId - 1) & 0xff };
+  } else {
+    client.write(
+      writeAuthSwitchRequest({ pluginName: bg.authPluginName, pluginData: Buffer.concat([bg.scramble, NUL]) }),
+      client.nextSequenceId,
+    );
+    answer = await client.read(timeoutMs, 'auth switch response');
+  }
   backend.channel.write(
     writeHandshakeResponseAs(hello, {
       ...login,
@@ -56,12 +68,13 @@ export async function authenticatePassthrough(
       user: route.backendUser,
       database: route.database,
       authResponse: answer.payload,
-      authPluginName: bg.authPluginName,
+      // An answer to the greeting names the client's plugin: the compute switches a client whose plugin differs, as directly.
+      authPluginName: answered ? hello.authPluginName : bg.authPluginName,
     }),
     backend.channel.nextSequenceId,
   );
-  // The client is ahead of the compute by the auth switch and its answer, less the
-  // compute's SSLRequest when the proxy talks TLS to it.
+  // Sequence ids: the client is ahead of the compute by its own SSLRequest and the auth
+  // switch and its answer (each if any), behind by the compute's SSLRequest (if any).
   const shift = (answer.sequenceId - backend.channel.nextSequenceId + 1) & 0xff;
   const outcome = await relayUntilVerdict(client, backend.channel, shift, timeoutMs);
   return { ...outcome, backend };
@@ -92,7 +105,10 @@ function relayUntilVerdict(
     client.onFailure((err) => {
       if (!(err instanceof ChannelClosedError && err.halfClosed)) fail(err);
     });
-    client.listen((p) => backend.write(p.payload, (p.sequenceId - shift) & 0xff));
+    // The client's packets go on only once the compute has asked for more: what it sent
+    // after its answer (a statement pipelined behind its login) waits for the relay.
+    const forward = (p: Packet) => backend.write(p.payload, (p.sequenceId - shift) & 0xff);
+    let asked = false;
     const next = (): void => {
       backend.read(0, 'auth reply').then((p) => {
         const renumbered = { sequenceId: (p.sequenceId + shift) & 0xff, payload: p.payload };
@@ -100,6 +116,10 @@ function relayUntilVerdict(
         if (p.payload[0] === OK_HEADER) return finish({ final: renumbered, ok: true });
         if (p.payload[0] === ERR_HEADER) return finish({ final: renumbered, ok: false });
         client.write(renumbered.payload, renumbered.sequenceId);
+        if (!asked) {
+          asked = true;
+          client.listen(forward);
+        }
         // The compute asks for more of a client that half-closed: it cannot answer, so the login ends (MariaDB closes too).
         if (client.ended) return fail(new ChannelClosedError('client', undefined, true));
         next();

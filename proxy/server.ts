@@ -42,6 +42,12 @@ export interface ProxyOptions {
   /** A client that half-closed and reads nothing: how long a write to it may make no progress. */
   halfClosedWriteTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /**
+   * Passthrough logins whose compute is known before the client's handshake (a static
+   * backend, a fixed project with a cached address): connect when the client does and
+   * greet it with the compute's scramble, so no auth switch follows. Default true.
+   */
+  connectAtAccept?: boolean;
   metrics?: ProxyMetrics;
   activity?: ActivityTracker;
   limits?: LimitsConfig;
@@ -115,6 +121,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
     halfClosedWriteTimeoutMs: opts.halfClosedWriteTimeoutMs ?? PROXY_DEFAULTS.halfClosedWriteTimeoutMs,
     connectTimeoutMs: opts.connectTimeoutMs ?? PROXY_DEFAULTS.connectTimeoutMs,
+    connectAtAccept: opts.connectAtAccept ?? true,
     logger: opts.logger,
     metrics,
     limits,

@@ -46,6 +46,8 @@ export interface SessionConfig {
   /** A client that half-closed and reads nothing: how long a write to it may make no progress. */
   halfClosedWriteTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Passthrough with the compute known before the handshake: connect at accept and greet with its scramble (compute-at-accept.ts). */
+  connectAtAccept: boolean;
   logger: Logger;
   metrics: ProxyMetrics;
   limits: ProjectLimits;

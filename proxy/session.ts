@@ -5,7 +5,8 @@ import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachPassthrough, attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
+import { attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
+import { attachPassthrough } from './attach-passthrough.js';
 import { relaySession } from '../relay/session-relay.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
@@ -17,6 +18,7 @@ import { CLIENT_COMPRESS } from '../protocol/index.js';
 import { compressedClient } from '../socket/compressed-socket.js';
 import { enterHolding, enterPinned, enterState } from './session-state.js';
 import { endStalledAfterFin } from '../socket/socket-ends.js';
+import { ComputeAtAccept } from './compute-at-accept.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -100,8 +102,18 @@ const EMPTY = Buffer.alloc(0);
 
 /** Greeting to OK: returns null when the compute refused the client (its ERR already sent). */
 async function establish(ctx: SessionContext): Promise<Ready | null> {
+  const early = await ComputeAtAccept.open(ctx);
+  try {
+    return await logIn(ctx, early);
+  } finally {
+    // Unless the login took it: a client that left, sent nothing or was refused.
+    early?.close();
+  }
+}
+
+async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promise<Ready | null> {
   const { metrics, limits } = ctx.cfg;
-  sendGreeting(ctx);
+  sendGreeting(ctx, early?.scramble);
   const hello = await readHandshakeResponse(ctx);
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
   ctx.log.bindLogin(route.project, route.backendUser, ctx.servername !== undefined);
@@ -117,7 +129,7 @@ async function establish(ctx: SessionContext): Promise<Ready | null> {
     const backend =
       creds.kind === 'verified'
         ? await attachVerified(ctx, hello, route, creds)
-        : await attachPassthrough(ctx, hello, route);
+        : await attachPassthrough(ctx, hello, route, early);
     if (!backend) {
       if (route.project) limits.recordAuthFailure(route.project, ctx.clientAddress);
       metrics.connectionsRefused.inc({ reason: 'access_denied' });

@@ -2,8 +2,8 @@
 // disconnects, as a serverless function or a PHP request does. The load is
 // sysbench's connect loop (a C client, cheap next to what it measures) where
 // installed, mysql2 in worker processes otherwise. In pipe mode
-// the proxy pays for the whole handshake (greeting, auth switch, backend
-// connect and login) on every query, which the point-select scenario never
+// the proxy pays for the whole handshake (backend connect, greeting, the
+// client's login relayed) on every query, which the point-select scenario never
 // shows; in the pooled modes a verified client borrows a logged-in backend from
 // the pool instead, which a TCP proxy cannot do: so the pooled modes should
 // connect clients at least as fast as HAProxy, and pipe mode not far behind.
@@ -73,7 +73,7 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
         'Node pipe() relay is a bare `net` relay (accept, connect, pipe both ways) in its own process: what Node\'s sockets alone cost, against which the proxy\'s own work shows.',
         'Node wire floor answers the login (any password) and SELECT 1 itself from canned packets, with no backend: one socket per client, the least a pooled proxy in Node can spend per connection on this machine (a pooled proxy adds the password check, the borrow and its bookkeeping).',
-        'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: auth switch, then the compute checks the password); proxy session and proxy transaction are each `proxy --control-url --pool-mode <mode>` in a process of its own in front of the control plane: they check the password themselves and lend a pooled, logged-in backend (session mode resets it with COM_RESET_CONNECTION on quit).',
+        'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: connected to the compute at accept, the client greeted with its scramble, so the compute checks the answer of the client with no auth switch; a baseline from before that change switches); proxy session and proxy transaction are each `proxy --control-url --pool-mode <mode>` in a process of its own in front of the control plane: they check the password themselves and lend a pooled, logged-in backend (session mode resets it with COM_RESET_CONNECTION on quit).',
         '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),
         ...summaries.filter((s) => s.firstError).map((s) => `${s.label}: first error: ${s.firstError}`),

@@ -48,6 +48,8 @@ export interface WireLogin {
   tls?: boolean;
   /** Ask for CLIENT_COMPRESS: what follows the login's OK is compressed both ways. */
   compress?: boolean;
+  /** Collects the plugin of every auth switch the server sends. */
+  switches?: string[];
   timeoutMs?: number;
 }
 
@@ -128,6 +130,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
       if (reply.payload[0] === ERR_HEADER) return done(errorOf(reply));
       if (isAuthSwitchRequest(reply.payload)) {
         const sw = parseAuthSwitchRequest(reply.payload);
+        o.switches?.push(sw.pluginName);
         if (o.hangUpAtSwitch) return done({ kind: 'hung_up', plugin: sw.pluginName });
         const answer =
           sw.pluginName === 'mysql_native_password'
