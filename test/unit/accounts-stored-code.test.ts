@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   MAX_STORED_OBJECTS,
   StoredCodeFormatError,
@@ -113,4 +115,13 @@ test('the procedure is one statement on one line, run as its definer, reading ev
   assert.match(sql, /^CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql\.wakeproxy_stored_code\(\) READS SQL DATA SQL SECURITY DEFINER SELECT /);
   for (const table of ['ROUTINES', 'TRIGGERS', 'VIEWS', 'COLUMNS']) assert.ok(sql.includes(`information_schema.${table}`), table);
   assert.ok(sql.endsWith(';'));
+});
+
+test("the README shows the procedure as the control plane makes it, for owners of older computes and static backends", () => {
+  const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+  const section = readme.slice(readme.indexOf('### Stored code and transaction pooling'));
+  const shown = /CREATE DEFINER = 'root'@'localhost' PROCEDURE[^]*?;\n/.exec(section)?.[0];
+  assert.ok(shown, 'the section shows the procedure');
+  const flat = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+  assert.equal(flat(shown), flat(storedCodeProcedureSql("'root'@'localhost'")));
 });
