@@ -10,7 +10,7 @@ import mysql from 'mysql2';
 import { accountFromRow, type GlobalPrivRow } from './global-priv.js';
 import { sortAccounts } from './account-order.js';
 import type { Account, AccountPolicy } from './account.js';
-import { STORED_CODE_PROCEDURE, hazardousNames, storedObjectsFromRows, type StoredCode } from './stored-code.js';
+import { STORED_CODE_PROCEDURE, hazardsOf, storedObjectsFromRows, type StoredCode } from './stored-code.js';
 
 /** Where to read, and as whom: an account that may SELECT from mysql.global_priv (and EXECUTE the stored-code procedure). */
 export interface AccountsEndpoint {
@@ -117,8 +117,8 @@ export function readAccounts(endpoint: AccountsEndpoint, login: AccountsLogin, t
           if (err3) return finish(undefined, { ...read, storedCode: { readAt, names: null, reason: `calling ${STORED_CODE_PROCEDURE}: ${err3.message}` } });
           try {
             // A CALL answers its result set, then the procedure's own OK.
-            const names = hazardousNames(storedObjectsFromRows((answer as unknown[])[0]));
-            finish(undefined, { ...read, storedCode: { readAt, names } });
+            const { names, procedures } = hazardsOf(storedObjectsFromRows((answer as unknown[])[0]));
+            finish(undefined, { ...read, storedCode: { readAt, names, procedures } });
           } catch (e) {
             finish(undefined, { ...read, storedCode: { readAt, names: null, reason: (e as Error).message } });
           }

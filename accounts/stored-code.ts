@@ -21,6 +21,8 @@ export interface StoredCode {
   readAt: string;
   /** Lower case, sorted; null when unknown. */
   names: string[] | null;
+  /** The procedures that pin what CALLs them (lower case, sorted): for judging stored code made through a proxy. */
+  procedures?: string[];
   /** Why it is unknown (for the log). */
   reason?: string;
 }
@@ -88,11 +90,12 @@ export function mentionedNames(text: string): Set<string> {
  * The names a statement must not mention without pinning: the fixed point of "its text
  * uses a hazard word, or mentions a name already in the set", over every object. A
  * procedure runs only by CALL: what CALLs a hazardous one is hazardous (a mere mention,
- * GET DIAGNOSTICS of the sys schema's `diagnostics`, is not), and its own name is not
- * given out, since a client's CALL pins anyway. So a fresh compute, whose sys schema has
- * a procedure that takes a named lock (ps_setup_save), has no names at all.
+ * GET DIAGNOSTICS of the sys schema's `diagnostics`, is not), and its name is no name a
+ * statement must avoid, since a client's CALL pins anyway: procedures are given apart,
+ * for judging stored code made through a proxy. So a fresh compute, whose sys schema
+ * has a procedure that takes a named lock (ps_setup_save), has no names at all.
  */
-export function hazardousNames(objects: readonly StoredObject[]): string[] {
+export function hazardsOf(objects: readonly StoredObject[]): { names: string[]; procedures: string[] } {
   const hazardous = objects.map(() => false);
   /** Which objects mention a word, and which CALL a procedure: walked when it turns out hazardous. */
   const mentionedBy = new Map<string, number[]>();
@@ -119,11 +122,12 @@ export function hazardousNames(objects: readonly StoredObject[]): string[] {
     followed.add(key);
     for (const i of (called ? calledBy : mentionedBy).get(o.name.toLowerCase()) ?? []) mark(i);
   }
-  const given = new Set<string>();
+  const names = new Set<string>();
+  const procedures = new Set<string>();
   objects.forEach((o, i) => {
-    if (hazardous[i] && o.kind !== 'procedure') given.add(o.name.toLowerCase());
+    if (hazardous[i]) (o.kind === 'procedure' ? procedures : names).add(o.name.toLowerCase());
   });
-  return [...given].sort();
+  return { names: [...names].sort(), procedures: [...procedures].sort() };
 }
 
 /** CALL [db.]name: the procedure's name, unquoted or in backticks. */
@@ -155,10 +159,13 @@ export function parseStoredCode(v: unknown): StoredCode {
   const o = v as Record<string, unknown>;
   if (typeof o.readAt !== 'string' || Number.isNaN(Date.parse(o.readAt))) throw new StoredCodeFormatError('storedCode.readAt is not a time');
   if (o.names === null) return { readAt: o.readAt, names: null, reason: typeof o.reason === 'string' ? o.reason : 'not said' };
-  if (!Array.isArray(o.names) || o.names.some((n) => typeof n !== 'string' || n === '' || n !== n.toLowerCase())) {
-    throw new StoredCodeFormatError('storedCode.names is not a list of lower-case names');
-  }
-  return { readAt: o.readAt, names: o.names as string[] };
+  if (!isNameList(o.names)) throw new StoredCodeFormatError('storedCode.names is not a list of lower-case names');
+  if (o.procedures !== undefined && !isNameList(o.procedures)) throw new StoredCodeFormatError('storedCode.procedures is not a list of lower-case names');
+  return { readAt: o.readAt, names: o.names, procedures: o.procedures ?? [] };
+}
+
+function isNameList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((n) => typeof n === 'string' && n !== '' && n === n.toLowerCase());
 }
 
 export class StoredCodeFormatError extends Error {

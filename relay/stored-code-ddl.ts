@@ -1,8 +1,9 @@
 // Transaction pooling: stored code made through this proxy counts at once. A CREATE or
 // ALTER of a function, procedure, package, trigger, view or table whose text uses a
-// hazard word (GET_LOCK, NEXTVAL, SETVAL, NEXT VALUE FOR) or mentions a name already
-// known to pin makes its name pin too (a trigger's: its table's), before the statement
-// even runs, so the next statement calling it from any session of the compute pins.
+// hazard word (GET_LOCK, NEXTVAL, SETVAL, NEXT VALUE FOR), mentions a name already
+// known to pin or CALLs a procedure known to, makes its name pin too (a trigger's: its
+// table's; a procedure's: what CALLs it), before the statement even runs, so the next
+// statement calling it from any session of the compute pins.
 // Stored code made elsewhere (another proxy, dynamic SQL) reaches the names with the
 // compute's next read (stored-code-names.ts).
 //
@@ -47,7 +48,7 @@ function learnOne(tokens: Token[], start: number, code: StoredCodeNames): void {
     if (name === null) return;
     i = name.next;
   }
-  if (pins(tokens, i, code)) code.learn(StoredCodeNames.fromStatement(name.name));
+  if (pins(tokens, i, code)) code.learn(StoredCodeNames.fromStatement(name.name), isWord(tokens[at], 'PROCEDURE'));
 }
 
 /** Where the definition's kind word is, or -1 for any other statement (CREATE USER, INDEX, DATABASE, ...). */
@@ -89,6 +90,10 @@ function pins(tokens: Token[], i: number, code: StoredCodeNames): boolean {
     if (t.kind !== 'word') continue;
     const word = t.text.toUpperCase();
     if (HAZARDS.has(word) || (word === 'VALUE' && previous === 'NEXT') || code.matches(t.text)) return true;
+    if (word === 'CALL') {
+      const called = qualifiedName(tokens, i + 1);
+      if (called && code.callsHazard(StoredCodeNames.fromStatement(called.name))) return true;
+    }
     previous = word;
   }
   return false;

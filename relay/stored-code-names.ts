@@ -17,6 +17,8 @@
 export interface StoredCodeRead {
   readAt: string;
   names: readonly string[] | null;
+  /** Procedures that pin what CALLs them (a client's own CALL pins anyway): for judging DDL. */
+  procedures?: readonly string[];
   reason?: string;
 }
 
@@ -38,6 +40,9 @@ export class StoredCodeNames {
   private last: StoredCodeRead | null = null;
   /** Names learned from DDL seen here, with when (this proxy's clock), until a read lists them. */
   private readonly learned = new Map<string, number>();
+  /** The same for procedures, which only DDL calling them is judged by. */
+  private readProcedures: readonly string[] = [];
+  private readonly learnedProcedures = new Map<string, number>();
   // A cheap first test of a word: its length (in latin1 characters, as statements are read).
   private lengths = 0;
   private longest = 0;
@@ -56,19 +61,31 @@ export class StoredCodeNames {
       this.known = false;
       this.reason = read.reason ?? 'not said';
       this.read = [];
+      this.readProcedures = [];
     } else {
       this.known = true;
       this.read = read.names;
-      for (const [name, when] of this.learned) if (read.names.includes(name) || at > when + LEARNED_HOLD_MS) this.learned.delete(name);
+      this.readProcedures = read.procedures ?? [];
+      forgetListed(this.learned, read.names, at);
+      forgetListed(this.learnedProcedures, this.readProcedures, at);
     }
     return this.rebuild() || knownBefore !== this.known;
   }
 
-  /** A name DDL through this proxy made hazardous (lower case). */
-  learn(name: string): void {
+  /** A name DDL through this proxy made hazardous (lower case); a procedure's pins only what CALLs it. */
+  learn(name: string, procedure = false): void {
+    if (procedure) {
+      this.learnedProcedures.set(name, Date.now());
+      return;
+    }
     if (this.names?.has(name)) return;
     this.learned.set(name, Date.now());
     this.rebuild();
+  }
+
+  /** Whether CALLing procedure `name` (lower case) leaves untracked state. */
+  callsHazard(name: string): boolean {
+    return this.readProcedures.includes(name) || this.learnedProcedures.has(name);
   }
 
   /** Whether a word of `n` latin1 characters may be one of the names: the test before a word is cut out of its statement. */
@@ -115,4 +132,9 @@ export class StoredCodeNames {
     this.generation++;
     return true;
   }
+}
+
+/** Names learned here that a read lists now (it covers them), or that a read made well after them does not. */
+function forgetListed(learned: Map<string, number>, listed: readonly string[], readAt: number): void {
+  for (const [name, when] of learned) if (listed.includes(name) || readAt > when + LEARNED_HOLD_MS) learned.delete(name);
 }

@@ -104,7 +104,7 @@ test('a trigger that takes a named lock: an INSERT firing it pins', async () => 
   });
 });
 
-test('a view over such a function, and a function calling one, pin', async () => {
+test('a view over such a function, a function calling one, and one calling such a procedure, pin', async () => {
   await direct.query("CREATE FUNCTION app.lock_z() RETURNS INT RETURN GET_LOCK('z', 0)");
   await direct.query('CREATE VIEW app.v_z AS SELECT app.lock_z() AS got');
   await lockStaysWithItsSession('z', (a) => one(a, 'SELECT got FROM v_z'));
@@ -112,6 +112,10 @@ test('a view over such a function, and a function calling one, pin', async () =>
   await direct.query('CREATE FUNCTION app.outer_w() RETURNS INT RETURN app.lock_w() + 0');
   // Quoted names are names too.
   await lockStaysWithItsSession('w', (a) => one(a, 'SELECT `OUTER_W`()'));
+  // A function that CALLs a procedure taking the lock.
+  await direct.query("CREATE PROCEDURE app.lock_q() DO GET_LOCK('q', 0)");
+  await direct.query("CREATE FUNCTION app.calls_q() RETURNS INT BEGIN CALL app.lock_q(); RETURN IS_USED_LOCK('q') IS NOT NULL; END");
+  await lockStaysWithItsSession('q', (a) => one(a, 'SELECT calls_q()'));
 });
 
 test('a prepared statement calling such a function pins when it runs', async () => {

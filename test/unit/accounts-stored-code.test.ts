@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   MAX_STORED_OBJECTS,
   StoredCodeFormatError,
-  hazardousNames,
+  hazardsOf,
   mentionedNames,
   parseStoredCode,
   storedCodeProcedureSql,
@@ -41,6 +41,8 @@ test('mentioned names: words, quoted identifiers whole, lower case; a quote in a
   for (const n of ['select', 'my func', 'other"s', 'db', 't1', 'get_lock', 'é']) assert.ok(names.has(n), n);
 });
 
+const hazardousNames = (objects: StoredObject[]) => hazardsOf(objects).names;
+
 test('the names that pin are a fixed point over routines, triggers and views', () => {
   const objects = [
     routine('lock_x', "RETURN GET_LOCK('x', 0)"),
@@ -71,6 +73,7 @@ test('the names that pin are a fixed point over routines, triggers and views', (
     'v_over_f',
     'writes_audit',
   ]);
+  assert.deepEqual(hazardsOf(objects).procedures, ['p_calls_p', 'p_lock'], 'procedures come apart, for judging DDL');
   assert.deepEqual(hazardousNames([]), []);
   assert.deepEqual(hazardousNames([routine('a', 'RETURN b()'), routine('b', 'RETURN a()')]), [], 'a cycle with no hazard is no hazard');
   // Procedures count for what calls them, but are not given out: a client runs one only with CALL, which pins.
@@ -101,10 +104,11 @@ test("the procedure's rows are read strictly: a bad row or too many make the rea
 
 test('the wire form: names lower case, or null with a reason; anything else is an error; absent is unknown', () => {
   const readAt = '2026-01-01T00:00:00.000Z';
-  assert.deepEqual(parseStoredCode({ readAt, names: ['f', 't'] }), { readAt, names: ['f', 't'] });
+  assert.deepEqual(parseStoredCode({ readAt, names: ['f', 't'] }), { readAt, names: ['f', 't'], procedures: [] });
+  assert.deepEqual(parseStoredCode({ readAt, names: [], procedures: ['p'] }), { readAt, names: [], procedures: ['p'] });
   assert.deepEqual(parseStoredCode({ readAt, names: null, reason: 'no procedure' }), { readAt, names: null, reason: 'no procedure' });
   assert.equal(parseStoredCode(undefined).names, null, 'a control plane from before it: unknown, never none');
-  for (const bad of [null, [], { readAt }, { readAt: 'yesterday', names: [] }, { readAt, names: ['F'] }, { readAt, names: [''] }, { readAt, names: [1] }, { readAt, names: 'f' }]) {
+  for (const bad of [null, [], { readAt }, { readAt: 'yesterday', names: [] }, { readAt, names: ['F'] }, { readAt, names: [''] }, { readAt, names: [1] }, { readAt, names: 'f' }, { readAt, names: [], procedures: ['P'] }]) {
     assert.throws(() => parseStoredCode(bad), StoredCodeFormatError, JSON.stringify(bad));
   }
 });

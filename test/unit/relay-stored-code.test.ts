@@ -63,9 +63,11 @@ test('CREATE or ALTER of stored code that pins adds its name at once; other DDL 
   };
   learns("CREATE FUNCTION f1() RETURNS INT RETURN GET_LOCK('a', 0)", 'f1');
   learns('CREATE OR REPLACE DEFINER = `root`@`localhost` FUNCTION IF NOT EXISTS app.`F2`() RETURNS INT RETURN lock_x()', 'f2');
-  learns('CREATE DEFINER=view@localhost PROCEDURE p1() BEGIN DO f1(); END', 'p1');
+  judgeQuery(Buffer.from('CREATE DEFINER=view@localhost PROCEDURE p1() BEGIN DO f1(); END'), true, code);
+  assert.ok(!code.names?.has('p1') && code.callsHazard('p1'), 'a procedure pins what CALLs it, not statements naming it');
+  learns('CREATE FUNCTION calls_p1() RETURNS INT BEGIN CALL app.`P1`(); RETURN 1; END', 'calls_p1');
   learns('CREATE TRIGGER tr BEFORE INSERT ON app.`Orders` FOR EACH ROW SET NEW.id = NEXT VALUE FOR s', 'orders');
-  learns('CREATE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW v1 AS SELECT p1 FROM t WHERE f2() > 0', 'v1');
+  learns('CREATE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW v1 AS SELECT x FROM t WHERE f2() > 0', 'v1');
   learns('ALTER VIEW v2 AS SELECT * FROM v1', 'v2');
   learns('CREATE TABLE t1 (id INT DEFAULT NEXTVAL(s))', 't1');
   learns('ALTER TABLE t2 ALTER COLUMN id SET DEFAULT SETVAL(s, 1)', 't2');
@@ -74,6 +76,7 @@ test('CREATE or ALTER of stored code that pins adds its name at once; other DDL 
   learns('CREATE PACKAGE BODY pkg AS FUNCTION g RETURN INT AS BEGIN RETURN f1(); END; END', 'pkg');
   const before = [...code.names!].sort();
   for (const sql of [
+    'CREATE FUNCTION mentions_p1() RETURNS INT RETURN p1',
     'CREATE FUNCTION plain() RETURNS INT RETURN 1',
     "CREATE FUNCTION strings() RETURNS TEXT RETURN 'GET_LOCK(lock_x)'",
     'CREATE TABLE t3 (id INT)',
@@ -110,4 +113,16 @@ test('reads: an older read changes nothing; a name learned here stays until a re
   code.learn('x');
   code.update({ readAt: new Date(Date.now() + 200_000).toISOString(), names: ['x'] });
   assert.deepEqual([...code.names!], ['x']);
+});
+
+test('procedures that pin come with a read, for judging DDL only; a read well after forgets one learned here', () => {
+  const code = new StoredCodeNames();
+  code.update({ readAt: readAt(1), names: [], procedures: ['ps_setup_save'] });
+  assert.equal(code.names, null, 'no names: statements cost nothing');
+  assert.ok(code.callsHazard('ps_setup_save'));
+  judgeQuery(Buffer.from('CREATE FUNCTION f() RETURNS INT BEGIN CALL sys.ps_setup_save(1); RETURN 1; END'), true, code);
+  assert.ok((code.names as Set<string> | null)?.has('f'));
+  code.learn('p_here', true);
+  code.update({ readAt: new Date(Date.now() + 120_000).toISOString(), names: ['f'], procedures: [] });
+  assert.equal(code.callsHazard('p_here'), false);
 });
