@@ -2,7 +2,10 @@
 // compute would: every account (user@host), its methods in the server's order,
 // lock and password-expiry facts, and the server settings that bear on a login.
 // Read by the control plane (or, for a static backend, by the proxy itself) from
-// mysql.global_priv; see global-priv.ts for how a row becomes an Account.
+// mysql.global_priv; see global-priv.ts for how a row becomes an Account. The
+// names of the compute's stored code that transaction pooling pins on come with
+// them (stored-code.ts): read at the same moments, served in the same answer.
+import type { StoredCode } from './stored-code.js';
 
 /** One authentication method of an account, in the order the server tries them. */
 export interface AuthMethod {
@@ -76,6 +79,8 @@ export interface ComputeAccounts {
   /** Every account but roles, in the server's order (account-order.ts). */
   accounts: Account[];
   policy: AccountPolicy;
+  /** Absent in what a control plane from before it saved: unknown. */
+  storedCode?: StoredCode;
 }
 
 /** What the proxy is told for one user name: the accounts a login by that name can match. */
@@ -84,6 +89,8 @@ export interface UserAccounts {
   /** The user's own accounts, then the anonymous ones, each group in the server's order. */
   candidates: Account[];
   policy: AccountPolicy;
+  /** The compute's stored code that pins (names null: unknown); absent when there is no compute to speak of (no such project). */
+  storedCode?: StoredCode;
 }
 
 export const NATIVE_PASSWORD = 'mysql_native_password';

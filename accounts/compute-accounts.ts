@@ -1,6 +1,7 @@
 // Reading a compute's accounts: every mysql.global_priv row (global-priv.ts turns
-// each into an Account) in the server's order (account-order.ts), and the server
-// settings a login depends on. One connection, two queries, closed.
+// each into an Account) in the server's order (account-order.ts), the server
+// settings a login depends on, and the names of its stored code that transaction
+// pooling must pin on (stored-code.ts). One connection, three queries, closed.
 //
 // What a user name is served as (user-accounts.ts) is chosen from this list, so it
 // keeps every account, locked ones and the reader's own included: the server's
@@ -9,8 +10,9 @@ import mysql from 'mysql2';
 import { accountFromRow, type GlobalPrivRow } from './global-priv.js';
 import { sortAccounts } from './account-order.js';
 import type { Account, AccountPolicy } from './account.js';
+import { STORED_CODE_PROCEDURE, hazardsOf, storedObjectsFromRows, type StoredCode } from './stored-code.js';
 
-/** Where to read, and as whom: an account that may SELECT from mysql.global_priv. */
+/** Where to read, and as whom: an account that may SELECT from mysql.global_priv (and EXECUTE the stored-code procedure). */
 export interface AccountsEndpoint {
   host: string;
   port: number;
@@ -53,16 +55,20 @@ export class AccountReadError extends Error {
   override readonly name = 'AccountReadError';
 }
 
+/** What one read of a compute gives. */
+export interface AccountsRead {
+  accounts: Account[];
+  policy: AccountPolicy;
+  /** Unknown (names null) when the procedure is missing or refused: the accounts are read all the same. */
+  storedCode: StoredCode;
+}
+
 /**
- * One connection, two queries, closed: the compute's accounts and settings. Bounded
- * by timeoutMs from connect to answer; past it the socket is destroyed (a frozen
- * compute accepts TCP but never greets).
+ * One connection, three queries, closed: the compute's accounts, settings and stored
+ * code. Bounded by timeoutMs from connect to answer; past it the socket is destroyed
+ * (a frozen compute accepts TCP but never greets).
  */
-export function readAccounts(
-  endpoint: AccountsEndpoint,
-  login: AccountsLogin,
-  timeoutMs: number,
-): Promise<{ accounts: Account[]; policy: AccountPolicy }> {
+export function readAccounts(endpoint: AccountsEndpoint, login: AccountsLogin, timeoutMs: number): Promise<AccountsRead> {
   return new Promise((resolve, reject) => {
     const where = `${endpoint.host}:${endpoint.port}`;
     const conn = mysql.createConnection({
@@ -74,7 +80,7 @@ export function readAccounts(
       charset: 'utf8mb4',
     });
     let settled = false;
-    const finish = (err: Error | undefined, read?: { accounts: Account[]; policy: AccountPolicy }) => {
+    const finish = (err: Error | undefined, read?: AccountsRead) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -100,12 +106,23 @@ export function readAccounts(
       }));
       conn.query(POLICY_SQL, (err2, settings) => {
         if (err2) return finish(new AccountReadError(`reading login settings on ${where}: ${err2.message}`, { cause: err2 }));
+        let read: Omit<AccountsRead, 'storedCode'>;
         try {
-          const policy = policyFromRow((settings as Array<{ l: unknown; d: unknown; m: unknown }>)[0]);
-          finish(undefined, { accounts: accountsFromRows(rows), policy });
+          read = { accounts: accountsFromRows(rows), policy: policyFromRow((settings as Array<{ l: unknown; d: unknown; m: unknown }>)[0]) };
         } catch (e) {
-          finish(e as Error);
+          return finish(e as Error);
         }
+        const readAt = new Date().toISOString();
+        conn.query(`CALL ${STORED_CODE_PROCEDURE}()`, (err3, answer) => {
+          if (err3) return finish(undefined, { ...read, storedCode: { readAt, names: null, reason: `calling ${STORED_CODE_PROCEDURE}: ${err3.message}` } });
+          try {
+            // A CALL answers its result set, then the procedure's own OK.
+            const { names, procedures } = hazardsOf(storedObjectsFromRows((answer as unknown[])[0]));
+            finish(undefined, { ...read, storedCode: { readAt, names, procedures } });
+          } catch (e) {
+            finish(undefined, { ...read, storedCode: { readAt, names: null, reason: (e as Error).message } });
+          }
+        });
       });
     });
   });

@@ -13,6 +13,7 @@ import {
   type SslRequirement,
   type UserAccounts,
 } from './account.js';
+import { parseStoredCode, type StoredCode } from './stored-code.js';
 
 /** The name the server looks up for a login name: surrounding quotes go, and it is cut at 128 characters. */
 export function serverUserName(name: string): string {
@@ -23,7 +24,13 @@ export function serverUserName(name: string): string {
 }
 
 /** `accounts` in the server's order; `reserved` names are served without methods. */
-export function userAccounts(accounts: readonly Account[], name: string, policy: AccountPolicy, reserved: ReadonlySet<string>): UserAccounts {
+export function userAccounts(
+  accounts: readonly Account[],
+  name: string,
+  policy: AccountPolicy,
+  reserved: ReadonlySet<string>,
+  storedCode: StoredCode,
+): UserAccounts {
   const user = serverUserName(name);
   const serve = (a: Account): Account => (reserved.has(a.user) ? { ...a, methods: [] } : a);
   const own: Account[] = [];
@@ -32,7 +39,7 @@ export function userAccounts(accounts: readonly Account[], name: string, policy:
     if (a.user === user) own.push(serve(a));
     else if (a.user === '') anonymous.push(a);
   }
-  return { user, candidates: [...own, ...anonymous], policy };
+  return { user, candidates: [...own, ...anonymous], policy, storedCode };
 }
 
 export class UserAccountsFormatError extends Error {
@@ -51,7 +58,13 @@ export function parseUserAccounts(body: unknown, user: string): UserAccounts {
   for (const c of candidates) {
     if (c.user !== user && c.user !== '') throw new UserAccountsFormatError("a candidate is neither the user's nor anonymous");
   }
-  return { user, candidates, policy: parsePolicy(o.policy) };
+  let storedCode: StoredCode;
+  try {
+    storedCode = parseStoredCode(o.storedCode);
+  } catch (err) {
+    throw new UserAccountsFormatError((err as Error).message);
+  }
+  return { user, candidates, policy: parsePolicy(o.policy), storedCode };
 }
 
 function parsePolicy(v: unknown): AccountPolicy {

@@ -10,9 +10,15 @@
 // made or changed with SQL a moment ago works at once. Reads start at most once per
 // MIN_REREAD_MS and every login waiting meanwhile shares the next one, so a flood of
 // bad logins costs the backend a few small queries a second.
+//
+// The same read lists the backend's stored code that transaction pooling pins on
+// (accounts/stored-code.ts), through the procedure the README's static-backend
+// section shows: without it (or EXECUTE on it) that is unknown, and every
+// transaction-pooled session pins.
 import type { Logger } from 'pino';
 import { readAccounts } from '../accounts/compute-accounts.js';
 import type { Account, AccountPolicy, UserAccounts } from '../accounts/account.js';
+import type { StoredCode } from '../accounts/stored-code.js';
 import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CoalescedReads } from '../util/coalesced-reads.js';
 import { raceSignal } from '../util/abort.js';
@@ -21,7 +27,7 @@ import type { BackendAddress } from '../backend/address.js';
 
 export interface BackendAccountVerifierOptions {
   backend: BackendAddress;
-  /** An account that may SELECT from mysql.global_priv. */
+  /** An account that may SELECT from mysql.global_priv (and EXECUTE the stored-code procedure). */
   login: { user: string; password: string };
   ttlMs: number;
   logger: Logger;
@@ -36,15 +42,15 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
   const where = `${o.backend.host}:${o.backend.port}`;
   // The reading account itself is served without methods: nobody logs in as it through the proxy.
   const reserved = new Set([o.login.user]);
-  let known: { accounts: Account[]; policy: AccountPolicy; names: Set<string> } | null = null;
+  let known: { accounts: Account[]; policy: AccountPolicy; names: Set<string>; storedCode: StoredCode } | null = null;
   let readAt = -Infinity;
   let lastError: RoleVerifierError | null = null;
 
   const reads = new CoalescedReads(async () => {
     const started = performance.now();
     try {
-      const { accounts, policy } = await readAccounts(o.backend, o.login, timeoutMs);
-      known = { accounts, policy, names: new Set(accounts.map((a) => a.user)) };
+      const { accounts, policy, storedCode } = await readAccounts(o.backend, o.login, timeoutMs);
+      known = { accounts, policy, names: new Set(accounts.map((a) => a.user)), storedCode };
       lastError = null;
       o.logger.debug({ backend: where, accounts: accounts.length, ms: Math.round(performance.now() - started) }, 'backend accounts read');
     } catch (err) {
@@ -62,7 +68,7 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
 
   function answer(user: string): UserAccounts {
     if (!known) throw lastError ?? new RoleVerifierError(`the accounts of ${where} have not been read`);
-    return userAccounts(known.accounts, user, known.policy, reserved);
+    return userAccounts(known.accounts, user, known.policy, reserved, known.storedCode);
   }
 
   return {

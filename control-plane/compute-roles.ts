@@ -25,6 +25,12 @@
 // A compute provisioned before control accounts existed has none: only its
 // owner is served (said once in the log).
 //
+// The same reads give the names of the compute's stored code that transaction
+// pooling must pin on (accounts/stored-code.ts), served with every answer as
+// `storedCode`: unknown (names null) when the compute cannot be asked (provisioned
+// before the procedure that lists them; never read), so proxies pin rather than
+// guess. A compute that never ran holds what provisioning put there: no such code.
+//
 // Verifiers are kept in the state store (a 0600 SQLite file, or PostgreSQL) like
 // /etc/shadow keeps hashes, and never logged.
 import { createHash } from 'node:crypto';
@@ -35,6 +41,7 @@ import { readAccounts } from '../accounts/compute-accounts.js';
 import { DEFAULT_POLICY, NATIVE_PASSWORD, plainAccount, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
 import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CONTROL_USER } from './control-account.js';
+import { StoredCodeNotes, storedCodeOf } from './compute-stored-code.js';
 import { CoalescedReads } from '../util/coalesced-reads.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';
 import type { ComputeTransition } from './compute-operations.js';
@@ -75,6 +82,7 @@ export class ComputeRoles {
   /** Computes whose last read failed (warned once) or that have no control account (said once). */
   private readonly failing = new Set<string>();
   private readonly noControl = new Set<string>();
+  private readonly storedCodeNotes: StoredCodeNotes;
   private readonly slotWaiters: Array<() => void> = [];
   private backgroundRunning = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -90,6 +98,7 @@ export class ComputeRoles {
     this.onDemandIntervalMs = o.onDemandIntervalMs ?? 250;
     this.onDemandWaitMs = o.onDemandWaitMs ?? 3_000;
     this.concurrency = Math.max(1, o.concurrency ?? 4);
+    this.storedCodeNotes = new StoredCodeNotes(d.logger);
   }
 
   /** Starts the periodic sweep (unref'd: it never keeps the process alive). */
@@ -121,7 +130,7 @@ export class ComputeRoles {
       );
       if (read) accounts = await this.d.store.getAccounts(compute.id);
     }
-    return this.answer(project, name, accounts);
+    return this.answer(project, name, accounts, compute);
   }
 
   /** Told every compute transition this control plane makes: an active compute is read at once; a deleted one forgotten. */
@@ -134,6 +143,7 @@ export class ComputeRoles {
       this.reads.delete(e.computeId);
       this.failing.delete(e.computeId);
       this.noControl.delete(e.computeId);
+      this.storedCodeNotes.forget(e.computeId);
     }
   }
 
@@ -162,11 +172,12 @@ export class ComputeRoles {
     await Promise.all([this.sweeping, ...[...this.reads.values()].map((r) => r.settled())]);
   }
 
-  private answer(project: ProjectRecord, user: string, accounts: ComputeAccounts | undefined): RoleAnswer {
-    if (accounts) return userAccounts(accounts.accounts, user, accounts.policy, RESERVED);
+  private answer(project: ProjectRecord, user: string, accounts: ComputeAccounts | undefined, compute: ComputeRecord | undefined): RoleAnswer {
+    const storedCode = storedCodeOf(accounts, compute);
+    if (accounts) return userAccounts(accounts.accounts, user, accounts.policy, RESERVED, storedCode);
     // Never read: the owner alone, as created.
     const candidates = user === project.ownerUser ? [ownerAccount(project)] : [];
-    return { user, candidates, policy: DEFAULT_POLICY };
+    return { user, candidates, policy: DEFAULT_POLICY, storedCode };
   }
 
   /** Whether the compute is awake and the control plane can read it. */
@@ -213,10 +224,11 @@ export class ComputeRoles {
     const change = diff(before, read.accounts, read.policy);
     // Saved every time: the read time tells other control planes how fresh it is.
     await this.d.store
-      .saveAccounts(c.id, { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy })
+      .saveAccounts(c.id, { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy, storedCode: read.storedCode })
       .catch((err: unknown) => this.d.logger.error({ err, computeId: c.id }, 'could not save compute accounts'));
     // Names and counts only: hashes stay out of logs.
     if (change) this.d.logger.info({ computeId: c.id, projectId: c.projectId, accounts: read.accounts.length, ...change }, 'compute accounts updated');
+    this.storedCodeNotes.read(c, before?.storedCode, read.storedCode);
   }
 
   private async sweep(): Promise<void> {

@@ -3,12 +3,14 @@
 // answers, stop a statement whose client left a proxy (KILL QUERY, for
 // passthrough clients the proxy cannot log in as), and resize it. It may read
 // mysql.global_priv, read the server's status (no privilege needed), kill other
-// users' statements (CONNECTION ADMIN), and call two procedures that set the
-// buffer pool size and max_connections, and nothing else: no data, no writes, no
-// other SET GLOBAL, at most a few connections. Those two settings need SUPER,
-// which would also let whoever has the login set any other global
-// (general_log_file, say); the procedures run as root@localhost (SQL SECURITY
-// DEFINER) and set only what their names say. Its password is random, kept in
+// users' statements (CONNECTION ADMIN), call two procedures that set the buffer
+// pool size and max_connections, and one that lists the stored code (routines,
+// triggers, views) transaction pooling must know of (accounts/stored-code.ts), and
+// nothing else: no data, no writes, no other SET GLOBAL, at most a few
+// connections. Those two settings need SUPER, which would also let whoever has
+// the login set any other global (general_log_file, say), and seeing every
+// trigger needs TRIGGER, which can also make and drop them; the procedures run as
+// root@localhost (SQL SECURITY DEFINER) and do only what their names say. Its password is random, kept in
 // the state file (0600) and never shown; the compute's init SQL holds only its
 // verifier, like the owner's.
 //
@@ -17,6 +19,7 @@
 // reached from another pod ('%').
 import { randomBytes } from 'node:crypto';
 import { formatNativeVerifier, nativePasswordVerifier } from '../protocol/auth/native-password.js';
+import { STORED_CODE_PROCEDURE, storedCodeProcedureSql } from '../accounts/stored-code.js';
 
 /** Reserved: never served as a role, so no client can be verified as it. */
 export const CONTROL_USER = 'wakeproxy_ctl';
@@ -70,6 +73,8 @@ export function controlAccountSql(g: ControlGrant): string {
     `CREATE DEFINER = ${DEFINER} PROCEDURE IF NOT EXISTS ${SET_MAX_CONNECTIONS}(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;`,
     `GRANT EXECUTE ON PROCEDURE ${SET_BUFFER_POOL} TO ${account};`,
     `GRANT EXECUTE ON PROCEDURE ${SET_MAX_CONNECTIONS} TO ${account};`,
+    storedCodeProcedureSql(DEFINER),
+    `GRANT EXECUTE ON PROCEDURE ${STORED_CODE_PROCEDURE} TO ${account};`,
     '',
   ].join('\n');
 }

@@ -27,6 +27,7 @@ import {
   type HandshakeResponse,
 } from '../protocol/index.js';
 import type { Account, UserAccounts } from '../accounts/account.js';
+import type { StoredCode } from '../accounts/stored-code.js';
 import { pickAccount } from '../accounts/account-order.js';
 import { serverUserName } from '../accounts/user-accounts.js';
 import { passwordErrorKey } from '../accounts/password-errors.js';
@@ -69,6 +70,8 @@ export type CredentialOutcome =
       sandboxed: boolean;
       /** The address the account was matched for (the proxy's own, as the compute sees it). */
       sourceIp: string;
+      /** What the answer said of the compute's stored code (transaction pooling pins by it). */
+      storedCode: StoredCode | undefined;
     }
   | { kind: 'passthrough' };
 
@@ -145,6 +148,7 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
     account: { user: account.user, host: account.host, accountVersion: account.version },
     sandboxed: expiry !== 'valid',
     sourceIp: login.ip,
+    storedCode: accounts.storedCode,
   };
 }
 

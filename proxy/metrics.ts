@@ -158,7 +158,7 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
     }),
     sessionPins: new Counter({
       name: 'wakeproxy_pool_session_pins_total',
-      help: 'Transaction pooling: sessions pinned to their backend, by what left state on it (user_variable, set_statement, use_database, temporary_table, prepared_statement, lock, found_rows, handler, stored_procedure, session_state, command)',
+      help: 'Transaction pooling: sessions pinned to their backend, by what left state on it (user_variable, set_statement, use_database, temporary_table, prepared_statement, lock, found_rows, handler, stored_procedure, sequence, stored_code, stored_code_unknown, session_state, command)',
       labelNames: ['reason'],
       registers: [registry],
     }),

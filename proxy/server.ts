@@ -13,6 +13,7 @@ import type { RoleVerifierClient } from '../control-client/verifiers.js';
 import type { UnverifiedPolicy } from './credential-check.js';
 import type { BackendTlsOptions } from '../backend/connect.js';
 import { createProxyMetrics, type ProxyMetrics } from './metrics.js';
+import { StoredCodeRegistry } from './stored-code-registry.js';
 import type { RoutingConfig } from './routing.js';
 import type { ActivityTracker } from './activity.js';
 import { SourceAddress } from './source-address.js';
@@ -62,6 +63,8 @@ export interface ProxyOptions {
   otherPlugins?: UnverifiedPolicy;
   /** Pooling (verified clients only): the mode and the pools to borrow from, closed by the server. Default pipe. */
   pooling?: Pooling;
+  /** Transaction pooling: how often a project in use asks for its stored code that pins again (default 5 s). */
+  storedCodeRefreshMs?: number;
   /** TLS from the proxy to computes. */
   backendTls?: BackendTlsOptions;
   /** Where computes see this proxy connect from (default: learned from its connections, loopback before). */
@@ -131,6 +134,9 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     sourceAddress: opts.sourceAddress ?? new SourceAddress(),
     passwordErrors: opts.passwordErrors ?? new MemoryPasswordErrors(),
     ...(opts.verifiers ? { verifiers: opts.verifiers } : {}),
+    ...(opts.verifiers && opts.pooling?.mode === 'transaction'
+      ? { storedCode: new StoredCodeRegistry({ verifiers: opts.verifiers, logger: opts.logger, ...(opts.storedCodeRefreshMs ? { refreshMs: opts.storedCodeRefreshMs } : {}) }) }
+      : {}),
     pooling: opts.pooling ?? { mode: 'pipe' },
     ...(opts.backendTls ? { backendTls: opts.backendTls } : {}),
     ...(opts.activity ? { activity: opts.activity } : {}),

@@ -19,6 +19,7 @@ import type { SourceAddress } from './source-address.js';
 import type { KillSupport } from './kill/session-kill.js';
 import type { KillTarget } from './kill/session-registry.js';
 import type { StateFields } from './session-state.js';
+import type { StoredCodeRegistry } from './stored-code-registry.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -70,6 +71,8 @@ export interface SessionConfig {
   backendTls?: BackendTlsOptions;
   /** Session ids and KILL (proxy/kill/). */
   kill: KillSupport;
+  /** Transaction pooling with verified logins: each compute's stored code that pins. */
+  storedCode?: StoredCodeRegistry;
 }
 
 /** What the admin console reads of a session besides its socket: state fields (session-state.ts) and who it is. */

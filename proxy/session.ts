@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { CLIENT_SESSION_TRACK } from '../protocol/index.js';
 import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
+import type { StoredCode } from '../accounts/stored-code.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
 import { attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
@@ -54,6 +55,8 @@ interface PooledReady extends ReadyBase {
   borrow: Borrow | null;
   borrowAtOnce: BorrowAtOnce | null;
   clientCapabilities: number;
+  /** What the login's role answer said of the compute's stored code, and the project it is kept under. */
+  storedCode: { key: string; said: StoredCode | undefined };
 }
 
 type Ready = PipedReady | PooledReady;
@@ -160,21 +163,28 @@ async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promis
       // Kept as a short string, like the pools' held login (attach-backend.ts).
       stage1: creds.kind === 'verified' ? creds.stage1.toString('latin1') : null,
     };
-    return readyFrom(backend, route.project, releaseSlot, who);
+    const storedCode = { key: limitKey(route), said: creds.kind === 'verified' ? creds.storedCode : undefined };
+    return readyFrom(backend, route.project, releaseSlot, who, storedCode);
   } catch (err) {
     releaseSlot?.();
     throw err;
   }
 }
 
-function readyFrom(backend: AttachedBackend, project: string | undefined, releaseSlot: (() => void) | undefined, who: SessionIdentity): Ready {
+function readyFrom(
+  backend: AttachedBackend,
+  project: string | undefined,
+  releaseSlot: (() => void) | undefined,
+  who: SessionIdentity,
+  storedCode: PooledReady['storedCode'],
+): Ready {
   const { clientLeftover } = backend;
   if (backend.kind === 'own') {
     const { socket, backendLeftover, addr } = backend;
     return { kind: 'piped', project, clientLeftover, backend: socket, backendLeftover, addr, thread: backend.greeting.connectionId, releaseSlot, who };
   }
   const { pooling, pooled, borrow, borrowAtOnce, clientCapabilities } = backend;
-  return { kind: 'pooled', project, clientLeftover, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, releaseSlot, who };
+  return { kind: 'pooled', project, clientLeftover, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, releaseSlot, who, storedCode };
 }
 
 /**
@@ -218,7 +228,7 @@ async function carryPipe(ctx: SessionContext, ready: PipedReady): Promise<string
  * relay's own signal when the client leaves.
  */
 async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promise<string> {
-  const { activity, metrics } = ctx.cfg;
+  const { activity, metrics, storedCode } = ctx.cfg;
   const { project, pooled, borrow } = ready;
   const { pools } = ready.pooling;
   if (!borrow) throw new Error('transaction pooling without a borrower');
@@ -226,6 +236,9 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
   // Follows the connection the session holds, and the compute it last held one of.
   const kill = new SessionKill(ctx, ready.who, pooled.key.addr, null);
   ctx.target = kill;
+  // The compute's stored code that pins, shared with its other sessions here.
+  const code = storedCode?.join(ready.storedCode.key, ready.storedCode.said);
+  const { user } = ready.who;
   const outcome = await relayTransactions(ctx.socket, ready.clientLeftover, pooled, {
     capabilities: ready.clientCapabilities,
     clientTracks: (ready.clientCapabilities & CLIENT_SESSION_TRACK) !== 0,
@@ -234,6 +247,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     sessionId: ctx.id,
     hook: kill,
     ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
+    ...(code ? { storedCode: code.names } : {}),
     borrow,
     ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
     giveBack: (backend, opts) => void pools.release(backend, opts),
@@ -249,6 +263,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
         kill.addr = backend.key.addr;
         metrics.pending.poolBorrows.n++;
         if (project) untrack = activity?.track(project, ctx.socket);
+        code?.borrowed(user, ctx.stateSince); // the clock enterHolding just read
       } else {
         untrack?.();
         untrack = undefined;
@@ -261,6 +276,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     },
   });
   untrack?.();
+  if (code) storedCode!.leave(code);
   return outcome.end;
 }
 

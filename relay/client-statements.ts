@@ -21,6 +21,8 @@ export interface ClientStatement {
   readonly columns: number;
   /** What its text leaves behind when it runs, as pin-rules.ts judges it. */
   readonly verdict: QueryVerdict;
+  /** The generation of the compute's stored-code names its text was last judged by (stored-code-names.ts). */
+  codeGeneration: number;
   /** The parameter types of the last execute that carried some (a client may send them once). */
   types: Buffer | null;
   /** Long data sent and not yet consumed by an execute. */
@@ -62,6 +64,7 @@ export class ClientStatements {
       params: s.params,
       columns: s.columns,
       verdict: s.verdict,
+      codeGeneration: s.codeGeneration,
       types: null,
       longData: false,
       cursor: false,

@@ -29,12 +29,15 @@ import { ReplyFence } from './reply-fence.js';
 import type { SessionEnd } from './session-relay.js';
 import type { StatementRelay } from './statement-relay.js';
 import type { TrackedSession } from './tracked-session.js';
+import type { StoredCodeNames } from './stored-code-names.js';
 
 export interface ExchangeOptions extends LeaseOptions {
   /** Called once, when the session gets pinned. */
   onPin?(reason: PinReason, detail: string): void;
   /** The client left while `backend` may run its statement: stop it, then release it dirty (without this: dirty at once). */
   abandon?(backend: PooledBackend): void;
+  /** The compute's stored code that pins (stored-code-names.ts), shared by its sessions; absent: not followed. */
+  storedCode?: StoredCodeNames;
 }
 
 /** What the exchange needs of its relay (the client's side); borrowed() and serverDrained() are passed on from the lease. */
@@ -76,7 +79,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     private readonly opts: ExchangeOptions,
   ) {
     this.lease = new BackendLease(this, opts);
-    this.pins = new PinJudge(this, opts.onPin);
+    this.pins = new PinJudge(this, opts.onPin, opts.storedCode ?? null);
   }
 
   get ended(): boolean {
@@ -124,6 +127,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     this.awaiting = true;
     this.lastCommand = command;
     const t = this.tracker;
+    if (reply) this.pins.statementRuns(); // an execute (or a fetch) of the client's statement
     if (reply !== undefined && t) {
       this.pins.verdicts.push(reply ?? NOTHING_PINNED);
       if (rowsOnly) t.expectRows();

@@ -8,10 +8,15 @@
 // A command that pins (COM_CHANGE_USER, COM_FIELD_LIST, ...) has a reply the proxy does
 // not know: the relay stops following replies (PinHost.unfollow) and relays them
 // untouched from then on.
+//
+// The compute's stored code (stored-code-names.ts): a statement mentioning a name of it
+// pins; while it is unknown, the session's first statement pins. A prepared statement
+// was judged when prepared: it is judged again when it runs if the names changed since.
 import { COM_CHANGE_USER, COM_INIT_DB, COM_PING, COM_QUERY, COM_RESET_CONNECTION, commandName, type Packet, type ReplyEnd, type ReplyTracker } from '../protocol/index.js';
 import type { ClientStatement } from './client-statements.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
 import type { TrackedSession } from './tracked-session.js';
+import type { StoredCodeNames } from './stored-code-names.js';
 
 /** What the judge needs of its relay. */
 export interface PinHost {
@@ -45,7 +50,15 @@ export class PinJudge {
     private readonly host: PinHost,
     /** Called once, when the session gets pinned. */
     private readonly onPin: ((reason: PinReason, detail: string) => void) | undefined,
+    /** The compute's stored code that pins; null when not followed (tests of other parts). */
+    readonly code: StoredCodeNames | null,
   ) {}
+
+  /** A statement is about to run (a query, an execute): while the compute's stored code is unknown, it pins. */
+  statementRuns(): void {
+    const { code } = this;
+    if (code !== null && !code.known && this.pinned === null) this.pin('stored_code_unknown', `the compute's stored code is not known: ${code.reason}`);
+  }
 
   /** A command at the queue's head is about to go to the held backend. */
   judge(p: Packet, command: number): void {
@@ -56,7 +69,10 @@ export class PinJudge {
     if (!tracker) return; // pinned: relayed untouched
     const tracked = host.tracked !== null;
     let verdict: QueryVerdict;
-    if (command === COM_QUERY) verdict = judgeQuery(p.payload.subarray(1), tracked);
+    if (command === COM_QUERY) {
+      this.statementRuns();
+      verdict = judgeQuery(p.payload.subarray(1), tracked, this.code);
+    }
     else if (command === COM_PING) verdict = NOTHING_PINNED;
     else if (command === COM_RESET_CONNECTION) verdict = CLIENT_RESET;
     // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
@@ -74,7 +90,14 @@ export class PinJudge {
     if (!('pin' in verdict)) {
       // A prepared statement's reply: its cursor, and what its text leaves behind when it runs.
       this.host.statementReplied(verdict, reply);
-      verdict = verdict.verdict;
+      const s = verdict;
+      verdict = s.verdict;
+      const { code } = this;
+      if (verdict.pin === null && code !== null && s.codeGeneration !== code.generation) {
+        s.codeGeneration = code.generation;
+        const again = judgeQuery(s.sql, false, code).pin;
+        if (again !== null) this.pin(again, 'statement text');
+      }
     }
     const { tracked } = this.host;
     const flagged = reply.stateChanged && !verdict.autocommitOnly;

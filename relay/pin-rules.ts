@@ -10,11 +10,20 @@
 // ATOMIC ... END as well as first), conservatively: a false pin costs a little pooling,
 // a missed one hands state to another client.
 //
+// Nor do they report a sequence advanced (NEXTVAL, SETVAL, NEXT VALUE FOR: LASTVAL then
+// reads it per session), and nothing at all for a lock taken or a sequence advanced
+// inside a stored function, trigger or view: a statement that mentions such stored
+// code pins (`stored_code`; the compute's names, stored-code-names.ts), and while the
+// compute's stored code is not known every statement does (`stored_code_unknown`,
+// pin-judge.ts).
+//
 // Without the trackers (`tracked` false: a compute that cannot report), any SET and
 // USE pin by their text, as they did before the trackers were read.
 //
 // Read as latin1 (see sql-lexer.ts).
 import { executableMarker, isDigit, isWordChar, skipLine, skipQuoted } from './sql-lexer.js';
+import { learnDefinition } from './stored-code-ddl.js';
+import type { StoredCodeNames } from './stored-code-names.js';
 
 export type PinReason =
   | 'user_variable'
@@ -26,6 +35,9 @@ export type PinReason =
   | 'found_rows'
   | 'handler'
   | 'stored_procedure'
+  | 'sequence'
+  | 'stored_code'
+  | 'stored_code_unknown'
   | 'session_state'
   | 'command';
 
@@ -55,6 +67,8 @@ const PIN_ANYWHERE: Record<string, PinReason> = {
   GET_LOCK: 'lock',
   LOCK: 'lock',
   SQL_CALC_FOUND_ROWS: 'found_rows',
+  NEXTVAL: 'sequence',
+  SETVAL: 'sequence',
 };
 
 /** Words that pin as the first word of a statement. */
@@ -81,12 +95,15 @@ const AUTOCOMMIT: QueryVerdict = { pin: null, autocommitOnly: true };
 
 /**
  * `sql` is a COM_QUERY's text (the payload after the command byte); `tracked`: the
- * compute's session trackers are read (transaction pooling on a tracked connection).
+ * compute's session trackers are read (transaction pooling on a tracked connection);
+ * `code`: the compute's stored code that pins, which a CREATE or ALTER of stored code
+ * here adds to (stored-code-ddl.ts).
  */
-export function judgeQuery(sql: Buffer, tracked = false): QueryVerdict {
+export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames | null = null): QueryVerdict {
   const text = sql.toString('latin1');
   if (AUTOCOMMIT_ONLY.test(text)) return AUTOCOMMIT;
-  const found = scan(text, tracked);
+  const found = scan(text, tracked, code);
+  if (found.defines) learnDefinition(text, code!);
   if (!tracked) return found.pin ? { pin: found.pin, autocommitOnly: false } : NOTHING;
   if (found.pin) return { pin: found.pin, autocommitOnly: false };
   if (!found.sets) return NOTHING;
@@ -118,27 +135,43 @@ interface Scan {
   pin: PinReason | null;
   /** A SET statement was seen (tracked: left to the trackers). */
   sets: boolean;
+  /** A statement of the text starts with CREATE or ALTER, and the compute's stored code is followed. */
+  defines: boolean;
 }
 
-const found: Scan = { pin: null, sets: false };
+const found: Scan = { pin: null, sets: false, defines: false };
 
-function scan(s: string, tracked: boolean): Scan {
+function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
   found.pin = null;
   found.sets = false;
+  found.defines = false;
+  // Null unless the compute has stored code that pins: then nothing more is done per word.
+  const names = code === null ? null : code.names;
   const n = s.length;
   let statementStart = true;
   /** The previous word was a statement-starting SET: the next word says what it sets. */
   let afterSet = false;
+  /** The previous word was NEXT (NEXT VALUE FOR a sequence). */
+  let afterNext = false;
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
     if (isWordChar(c)) {
       let j = i + 1;
       while (j < n && isWordChar(s.charCodeAt(j))) j++;
+      let raw: string | null = null;
+      if (names !== null && code!.mayMatch(j - i) && code!.matches((raw = s.slice(i, j)))) {
+        found.pin = 'stored_code';
+        return found;
+      }
       let next = false;
+      let nextWord = false;
       if (j - i <= LONGEST_KEYWORD) {
-        const word = s.slice(i, j).toUpperCase();
+        const word = (raw ?? s.slice(i, j)).toUpperCase();
+        if (statementStart && code !== null && (word === 'CREATE' || word === 'ALTER')) found.defines = true;
         let reason = PIN_ANYWHERE[word] ?? (statementStart ? PIN_FIRST[word] : undefined);
+        if (afterNext && word === 'VALUE') reason = 'sequence';
+        nextWord = word === 'NEXT';
         if (statementStart && (word === 'SET' || word === 'USE')) {
           if (!tracked) reason = word === 'SET' ? 'set_statement' : 'use_database';
           else if (word === 'SET') {
@@ -157,16 +190,25 @@ function scan(s: string, tracked: boolean): Scan {
         next = STARTS_STATEMENT.has(word);
       }
       afterSet = false;
+      afterNext = nextWord;
       statementStart = next;
       i = j;
       continue;
     }
     switch (c) {
       case 0x27: // '
-      case 0x22: // "
-      case 0x60: // `
         i = skipQuoted(s, i, c);
         continue;
+      case 0x22: // " (an identifier under ANSI_QUOTES)
+      case 0x60: /* ` */ {
+        const end = skipQuoted(s, i, c);
+        if (names !== null && (code!.mayMatch(end - i - 2) || holds(s, i + 1, end - 1, c)) && code!.matches(quotedName(s, i, end, c))) {
+          found.pin = 'stored_code';
+          return found;
+        }
+        i = end;
+        continue;
+      }
       case 0x40: // @
         if (s.charCodeAt(i + 1) === 0x40) {
           i += 2; // @@system_variable: reading one leaves nothing behind
@@ -204,4 +246,17 @@ function scan(s: string, tracked: boolean): Scan {
     i++;
   }
   return found;
+}
+
+/** Whether s[from, to) holds `c` (a quoted identifier's doubled quote: its name is shorter than its text). */
+function holds(s: string, from: number, to: number, c: number): boolean {
+  for (let k = from; k < to; k++) if (s.charCodeAt(k) === c) return true;
+  return false;
+}
+
+/** The name a quoted identifier from `start` to `end` holds: quotes off, doubled ones single. */
+function quotedName(s: string, start: number, end: number, quote: number): string {
+  const inner = s.slice(start + 1, s.charCodeAt(end - 1) === quote && end - start >= 2 ? end - 1 : end);
+  const q = String.fromCharCode(quote);
+  return inner.includes(q + q) ? inner.replaceAll(q + q, q) : inner;
 }

@@ -30,6 +30,7 @@ import {
 } from '../protocol/index.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { ClientStatement, ClientStatements } from './client-statements.js';
+import type { StoredCodeNames } from './stored-code-names.js';
 import { answerStatement, statementPayload } from './intercepted-command.js';
 import { EXPECT_NONE, EXPECT_ROWS, STEP_BORROW, STEP_DROP, STEP_ERROR, STEP_OK, STEP_PREPARE, StatementRouter } from './statement-router.js';
 
@@ -86,8 +87,10 @@ export class StatementRelay {
   constructor(
     private readonly host: StatementHost,
     perConnection: number,
+    /** The compute's stored code that pins (null: not followed). */
+    code: StoredCodeNames | null,
   ) {
-    this.router = new StatementRouter(perConnection, () => host.statementContext());
+    this.router = new StatementRouter(perConnection, () => host.statementContext(), code);
   }
 
   get table(): ClientStatements {

@@ -38,6 +38,7 @@ import {
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { ClientStatements, type ClientStatement } from './client-statements.js';
 import { judgeQuery } from './pin-rules.js';
+import type { StoredCodeNames } from './stored-code-names.js';
 import { statementsOn, type ConnectionStatement, type ConnectionStatements } from './connection-statements.js';
 
 export const STEP_SEND = 0;
@@ -70,6 +71,8 @@ export class StatementRouter {
     private readonly perConnection: number,
     /** The session's parse context now ('' for a session whose settings are not followed). */
     private readonly context: () => string,
+    /** The compute's stored code that pins, which statements are judged by. */
+    private readonly code: StoredCodeNames | null = null,
   ) {}
 
   /** What to do with the statement command `payload` (command byte first), holding `held`. */
@@ -120,7 +123,8 @@ export class StatementRouter {
       sql,
       key,
       context,
-      verdict: judgeQuery(sql),
+      verdict: judgeQuery(sql, false, this.code),
+      codeGeneration: this.code?.generation ?? 0,
       params: ok.params,
       columns: ok.columns,
     });

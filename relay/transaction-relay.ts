@@ -168,7 +168,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
       const command = exchange.commandOf(p);
       if (command === COM_QUIT) return exchange.quit();
       if (command >= 0 && isStatementCommand(command)) {
-        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION);
+        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION, this.opts.storedCode ?? null);
         if (this.statements.step(p, command)) continue;
         return;
       }

@@ -11,6 +11,7 @@ import { createStaticResolver } from '../../control-client/static-resolver.js';
 import { createBackendAccountVerifiers } from '../../control-client/backend-account-verifiers.js';
 import { createBackendPools, defaultGrowDelayMs } from '../../pool/backend-pool.js';
 import type { Pooling } from '../../proxy/session-context.js';
+import { STORED_CODE_PROCEDURE, storedCodeProcedureSql } from '../../accounts/stored-code.js';
 
 export const MODES: Record<string, string[]> = {
   'pipe (passthrough)': [],
@@ -19,9 +20,20 @@ export const MODES: Record<string, string[]> = {
   transaction: ['--pool-mode', 'transaction'],
 };
 
-export const READER_SQL = "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';";
+/** The accounts reader an operator makes for a static backend (README): the accounts, and the stored code transaction pooling pins on. */
+export const READER_SQL = readerSql('reader', 'reader-secret');
 export const READER = { user: 'reader', password: 'reader-secret' };
 const READER_FLAGS = ['--accounts-user', READER.user, '--accounts-password', READER.password];
+
+/** An accounts reader: SELECT on mysql.global_priv, EXECUTE on the stored-code procedure (made here as root). */
+export function readerSql(user: string, password: string): string {
+  return [
+    `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';`,
+    `GRANT SELECT ON mysql.global_priv TO '${user}'@'%';`,
+    storedCodeProcedureSql("'root'@'localhost'"),
+    `GRANT EXECUTE ON PROCEDURE ${STORED_CODE_PROCEDURE} TO '${user}'@'%';`,
+  ].join('\n');
+}
 
 export interface ModeProxies {
   db: StandaloneMariadb;

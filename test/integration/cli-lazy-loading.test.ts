@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess } from '../helpers/proxy-process.js';
 
 const run = promisify(execFile);
@@ -32,7 +33,7 @@ let traces = 0;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wake-proxy-lazy-'));
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';");
+  db = await startStandaloneMariadb('app', 'app-secret', READER_SQL);
   blocker = createServer();
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
   busyPort = (blocker.address() as { port: number }).port;

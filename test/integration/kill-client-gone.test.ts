@@ -12,7 +12,7 @@ import { startStack, type Stack } from '../helpers/stack.js';
 import { makeCert } from '../helpers/certs.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
 import { testLogger } from '../helpers/logger.js';
-import { MODES, READER, startModeProxy } from '../helpers/mode-proxies.js';
+import { MODES, READER, READER_SQL, startModeProxy } from '../helpers/mode-proxies.js';
 import { startProxy, type ProxyServer } from '../../proxy/server.js';
 import { createControlApiKill } from '../../control-client/control-api-kill.js';
 import { stopperWithAccount } from '../../proxy/kill/session-kill.js';
@@ -32,7 +32,7 @@ before(async () => {
   db = await startStandaloneMariadb(
     'app',
     'app-secret',
-    `CREATE USER '${READER.user}'@'%' IDENTIFIED BY '${READER.password}';\nGRANT SELECT ON mysql.global_priv TO '${READER.user}'@'%';\nGRANT CONNECTION ADMIN ON *.* TO '${READER.user}'@'%';`,
+    `${READER_SQL}\nGRANT CONNECTION ADMIN ON *.* TO '${READER.user}'@'%';`,
     [`--ssl-cert=${cert.certFile}`, `--ssl-key=${cert.keyFile}`],
   );
   admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });

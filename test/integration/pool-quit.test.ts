@@ -7,12 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 
 let db: StandaloneMariadb;
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';");
+  db = await startStandaloneMariadb('app', 'app-secret', READER_SQL);
 });
 after(async () => {
   await db?.stop();

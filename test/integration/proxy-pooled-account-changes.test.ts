@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 
 let db: StandaloneMariadb;
@@ -13,7 +14,7 @@ const proxies: Record<string, ProxyProcess> = {};
 const MODES = ['session', 'transaction'] as const;
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';\nGRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;");
+  db = await startStandaloneMariadb('app', 'app-secret', `${READER_SQL}\nGRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;`);
   for (const mode of MODES) {
     proxies[mode] = await startProxyProcess([
       '--backend', `${db.host}:${db.port}`,

@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
+import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { pymysql } from '../helpers/clients.js';
 
@@ -15,7 +16,7 @@ let db: StandaloneMariadb;
 let proxy: ProxyProcess;
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret', "CREATE USER 'reader'@'%' IDENTIFIED BY 'reader-secret';\nGRANT SELECT ON mysql.global_priv TO 'reader'@'%';\nGRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;");
+  db = await startStandaloneMariadb('app', 'app-secret', `${READER_SQL}\nGRANT ALL ON *.* TO 'app'@'%' WITH GRANT OPTION;`);
   proxy = await startProxyProcess([
     '--backend', `${db.host}:${db.port}`,
     '--accounts-user', 'reader',
@@ -134,5 +135,31 @@ test('a view or routine created through the proxy has the logged-in account as i
     assert.equal(proc.d, me.u);
   } finally {
     await admin.end();
+  }
+});
+
+test("a reader that may not list the backend's stored code: every transaction-pooled session pins at its first statement, said once", async () => {
+  const admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
+  await admin.query("CREATE USER 'reader_old'@'%' IDENTIFIED BY 'old-secret'");
+  await admin.query("GRANT SELECT ON mysql.global_priv TO 'reader_old'@'%'");
+  await admin.end();
+  const old = await startProxyProcess(['--backend', `${db.host}:${db.port}`, '--accounts-user', 'reader_old', '--accounts-password', 'old-secret', '--pool-mode', 'transaction']);
+  try {
+    const clients = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: old.port, user: 'app', password: 'app-secret' });
+      clients.push(c);
+      await c.query('SELECT 1');
+    }
+    // Pinned: each client keeps its own compute connection while the others are connected.
+    const ids = new Set<number>();
+    for (const c of clients) ids.add(Number(((await c.query(COMPUTE_THREAD))[0] as any[])[0].id));
+    assert.equal(ids.size, 3);
+    await Promise.all(clients.map((c) => c.end()));
+    const records = old.lines.map((l) => JSON.parse(l) as { msg: string; reason?: string });
+    assert.equal(records.filter((r) => r.msg === 'session pinned to its backend' && r.reason === 'stored_code_unknown').length, 3);
+    assert.equal(records.filter((r) => /stored code is not known/.test(r.msg)).length, 1, 'said once');
+  } finally {
+    await old.kill('SIGTERM');
   }
 });

@@ -6,11 +6,13 @@ import { accountFromRow, type GlobalPrivRow } from '../../accounts/global-priv.j
 import { accountsFromRows, policyFromRow } from '../../accounts/compute-accounts.js';
 import { userAccounts } from '../../accounts/user-accounts.js';
 import { DEFAULT_POLICY } from '../../accounts/account.js';
+import { storedCodeProcedureSql } from '../../accounts/stored-code.js';
 import { CONTROL_USER, controlAccountSql, controlVerifier, generateControlLogin } from '../../control-plane/control-account.js';
 import { ownerInitSql } from '../../control-plane/drivers/compute-files.js';
 import { initSecret } from '../../control-plane/drivers/kubernetes-manifests.js';
 
 const X = '*B69027D44F6E5EDC07F1AEAD1477967B16F28227';
+const CODE = { readAt: '2026-01-01T00:00:00.000Z', names: ['f'] };
 const Y = '*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19';
 const native = (s: string, extra = '') => `{"access":0,"plugin":"mysql_native_password","authentication_string":"${s}"${extra}}`;
 const methods = (row: GlobalPrivRow) => accountFromRow(row)?.methods;
@@ -90,13 +92,14 @@ test('a user is served its own accounts and the anonymous ones; reserved names w
     { user: '__proto__', host: '%', priv: native(X) },
   ]);
   const reserved = new Set([CONTROL_USER]);
-  const app = userAccounts(accounts, 'app', DEFAULT_POLICY, reserved);
+  const app = userAccounts(accounts, 'app', DEFAULT_POLICY, reserved, CODE);
   assert.deepEqual(app.candidates.map((a) => `${a.user}@${a.host}`), ['app@10.0.0.%', 'app@%', '@localhost']);
-  const ctl = userAccounts(accounts, CONTROL_USER, DEFAULT_POLICY, reserved);
+  assert.deepEqual(app.storedCode, CODE, "every answer carries the compute's stored code that pins");
+  const ctl = userAccounts(accounts, CONTROL_USER, DEFAULT_POLICY, reserved, CODE);
   assert.deepEqual(ctl.candidates[0]!.methods, []);
   assert.equal(JSON.stringify(ctl).includes(Y), false, 'the control account hash never leaves');
-  assert.deepEqual(userAccounts(accounts, "'app'", DEFAULT_POLICY, reserved).candidates.length, 3, 'quotes around a name go');
-  assert.equal(userAccounts(accounts, '__proto__', DEFAULT_POLICY, reserved).candidates[0]!.user, '__proto__');
+  assert.deepEqual(userAccounts(accounts, "'app'", DEFAULT_POLICY, reserved, CODE).candidates.length, 3, 'quotes around a name go');
+  assert.equal(userAccounts(accounts, '__proto__', DEFAULT_POLICY, reserved, CODE).candidates[0]!.user, '__proto__');
 });
 
 test('the login settings are read strictly', () => {
@@ -107,7 +110,7 @@ test('the login settings are read strictly', () => {
   }
 });
 
-test('the control account may read mysql.global_priv, kill statements and call the two resize procedures, nothing else', () => {
+test('the control account may read mysql.global_priv, kill statements and call the two resize procedures and the stored-code one, nothing else', () => {
   const login = generateControlLogin();
   assert.equal(login.user, CONTROL_USER);
   assert.match(login.password, /^[A-Za-z0-9_-]{32}$/);
@@ -120,7 +123,9 @@ test('the control account may read mysql.global_priv, kill statements and call t
       "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_buffer_pool(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;\n" +
       "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_max_connections(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;\n" +
       "GRANT EXECUTE ON PROCEDURE mysql.wakeproxy_set_buffer_pool TO 'wakeproxy_ctl'@'127.0.0.1';\n" +
-      "GRANT EXECUTE ON PROCEDURE mysql.wakeproxy_set_max_connections TO 'wakeproxy_ctl'@'127.0.0.1';\n",
+      "GRANT EXECUTE ON PROCEDURE mysql.wakeproxy_set_max_connections TO 'wakeproxy_ctl'@'127.0.0.1';\n" +
+      storedCodeProcedureSql("'root'@'localhost'") +
+      "\nGRANT EXECUTE ON PROCEDURE mysql.wakeproxy_stored_code TO 'wakeproxy_ctl'@'127.0.0.1';\n",
   );
   assert.throws(() => controlAccountSql({ user: login.user, host: "%'; DROP", verifier }), /host/);
   assert.throws(() => controlAccountSql({ user: login.user, host: '%', verifier: login.password }), /verifier/);

@@ -297,6 +297,9 @@ test('answers the client does not expect are errors, never verdicts', async () =
       status: 200,
       text: '{"user":"app","candidates":[{"user":"app","host":"%","methods":[],"locked":"no","passwordExpired":false,"passwordLastChanged":0,"passwordLifetime":-1,"ssl":"none","neverBlocked":false,"version":"v"}],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}}',
     },
+    // The stored code that pins, malformed: an error, never "none".
+    { status: 200, text: '{"user":"app","candidates":[],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3},"storedCode":{"readAt":"2026-01-01T00:00:00Z","names":"f"}}' },
+    { status: 200, text: '{"user":"app","candidates":[],"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3},"storedCode":{"names":[]}}' },
   ];
   for (const c of cases) {
     junk = c;
@@ -343,5 +346,23 @@ test('with several control-plane URLs, a role read that gets no answer from one 
     assert.equal(count('shop', 'app'), 3);
   } finally {
     await client.close();
+  }
+});
+
+test("the compute's stored code comes with the answer; without it (a control plane from before it) it is unknown, not none", async () => {
+  const policy = '"policy":{"defaultPasswordLifetime":0,"disconnectOnExpiredPassword":false,"maxPasswordErrors":3}';
+  for (const [text, names] of [
+    [`{"user":"app","candidates":[],${policy},"storedCode":{"readAt":"2026-01-01T00:00:00Z","names":["f","t"]}}`, ['f', 't']],
+    [`{"user":"app","candidates":[],${policy},"storedCode":{"readAt":"2026-01-01T00:00:00Z","names":null,"reason":"no procedure"}}`, null],
+    [`{"user":"app","candidates":[],${policy}}`, null],
+  ] as const) {
+    junk = { status: 200, text };
+    const client = createControlApiVerifiers({ url, ttlMs: 60_000 });
+    try {
+      assert.deepEqual((await client.get('shop', 'app', live())).storedCode?.names ?? null, names, text);
+    } finally {
+      junk = null;
+      await client.close();
+    }
   }
 });

@@ -35,7 +35,7 @@ test('a connection keeps at most its limit, closing the least recently used but 
 
 test('a client table: ids from 1, the last prepared, long data and cursors hold, close and clear', () => {
   const t = new ClientStatements();
-  const base = { sql: Buffer.from('SELECT ?'), key: 'SELECT ?', context: '', verdict: { pin: null, autocommitOnly: false }, params: 1, columns: 1 };
+  const base = { sql: Buffer.from('SELECT ?'), key: 'SELECT ?', context: '', verdict: { pin: null, autocommitOnly: false }, codeGeneration: 0, params: 1, columns: 1 };
   const a = t.add(base);
   const b = t.add(base);
   assert.deepEqual([a.id, b.id], [1, 2]);
