@@ -12,7 +12,7 @@
 // plane, reached as `<project>.<user>`: the CPU measured is the proxy's alone.
 import { join } from 'node:path';
 import { findFreePort } from '../control-plane/drivers/free-port.js';
-import { VERIFY_OPTIONS } from '../cli/tables.js';
+import { VERIFY_OPTIONS } from '../cli/proxy-options.js';
 import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { startNodeRelay } from './node-relay.js';

@@ -8,7 +8,8 @@ import { ActivityReporter } from '../proxy/activity-reporter.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
 import { ConfigError } from './options.js';
 import type { OptionValues } from './option-spec.js';
-import type { ACTIVITY_OPTIONS, IDLE_OPTIONS } from './tables.js';
+import type { ACTIVITY_OPTIONS } from './common-options.js';
+import type { IDLE_OPTIONS } from './control-plane-options.js';
 
 type ActivityValues = OptionValues<typeof ACTIVITY_OPTIONS>;
 

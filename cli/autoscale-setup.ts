@@ -3,7 +3,7 @@
 import type { ControlPlaneOptions } from '../control-plane/server.js';
 import { ConfigError } from './options.js';
 import type { OptionValues } from './option-spec.js';
-import type { AUTOSCALE_OPTIONS } from './tables.js';
+import type { AUTOSCALE_OPTIONS } from './control-plane-options.js';
 
 /** Below this, sampling every compute (a connection and two queries each) would load the computes it measures. */
 const MIN_INTERVAL_MS = 500;

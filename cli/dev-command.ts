@@ -7,7 +7,9 @@ import { startControlPlane, type ControlPlane } from '../control-plane/server.js
 import { createControlApiResolver } from '../control-client/control-api-resolver.js';
 import { MemoryActivityStore } from '../activity/memory-activity-store.js';
 import { formatHelp, parseOptions } from './options.js';
-import { ACTIVITY_OPTIONS, AUTOSCALE_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS, LOG_OPTIONS, PROXY_OPTIONS, VERIFY_OPTIONS } from './tables.js';
+import { ACTIVITY_OPTIONS, LOG_OPTIONS } from './common-options.js';
+import { AUTOSCALE_OPTIONS, CONTROL_PLANE_OPTIONS, IDLE_OPTIONS } from './control-plane-options.js';
+import { PROXY_OPTIONS, VERIFY_OPTIONS } from './proxy-options.js';
 import { createReporter, idleOptionsFrom, openActivityStore } from './activity-setup.js';
 import { autoscaleFrom } from './autoscale-setup.js';
 import { createLoggers } from './logger.js';

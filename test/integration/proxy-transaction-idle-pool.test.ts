@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
-import { VERIFY_OPTIONS } from '../../cli/tables.js';
+import { VERIFY_OPTIONS } from '../../cli/proxy-options.js';
 import { pinsByReason } from './pool-support.js';
 
 const PER_DRIVER = 20;

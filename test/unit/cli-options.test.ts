@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, formatHelp, parseOptions } from '../../cli/options.js';
 import { defineOptions, type OptionValues } from '../../cli/option-spec.js';
-import type { VERIFY_OPTIONS } from '../../cli/tables.js';
+import type { VERIFY_OPTIONS } from '../../cli/proxy-options.js';
 import type { BackendAddress } from '../../backend/address.js';
 
 const TABLE = defineOptions({

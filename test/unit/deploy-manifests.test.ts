@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { computeStatefulSet, headlessService, initSecret } from '../../control-plane/drivers/kubernetes-manifests.js';
-import { VERIFY_OPTIONS } from '../../cli/tables.js';
+import { VERIFY_OPTIONS } from '../../cli/proxy-options.js';
 
 // dist/test/unit → repository root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,17 +1,7 @@
-// The flags of each command. Shared groups are declared once.
-import { defineOptions, type OptionSpec } from './option-spec.js';
+// The proxy's flags (`proxy`, and `dev` for what it runs of the proxy).
+import { defineOptions } from './option-spec.js';
+import { KUBE_NAMESPACE } from './common-options.js';
 import { TRANSACTION_GROW_DELAY_MS } from '../pool/backend-pool.js';
-
-export const LOG_OPTIONS = defineOptions({
-  'log-level': { kind: 'level', env: 'WAKE_PROXY_LOG_LEVEL', default: 'info', help: 'Log level' },
-  'log-format': {
-    kind: 'choice',
-    env: 'WAKE_PROXY_LOG_FORMAT',
-    choices: ['auto', 'json', 'pretty'],
-    default: 'auto',
-    help: 'json: one JSON object a line; pretty: short readable lines; auto: pretty when stdout is a terminal',
-  },
-});
 
 export const PROXY_OPTIONS = defineOptions({
   port: { kind: 'port', env: 'WAKE_PROXY_PORT', default: '3306', help: 'MySQL port clients connect to' },
@@ -148,13 +138,6 @@ export const PROXY_OPTIONS = defineOptions({
   },
 });
 
-const KUBE_NAMESPACE = {
-  kind: 'string',
-  env: 'WAKE_PROXY_KUBE_NAMESPACE',
-  default: 'default',
-  help: 'Kubernetes namespace of the compute StatefulSets',
-} as const satisfies OptionSpec;
-
 /** With a control API (it keeps the verifiers), or a static backend with --accounts-user. */
 export const VERIFY_OPTIONS = defineOptions({
   auth: {
@@ -266,110 +249,5 @@ export const PROXY_ONLY_OPTIONS = defineOptions({
     env: 'WAKE_PROXY_CONNECT_AT_ACCEPT',
     default: 'true',
     help: "Passthrough logins to --backend, or to a --project whose compute is awake: connect to the compute when a client connects and greet the client with the compute's scramble, so no auth switch follows (a port scan or TCP health check then opens a compute connection too)",
-  },
-});
-
-export const CONTROL_PLANE_OPTIONS = defineOptions({
-  'control-port': { kind: 'port', env: 'WAKE_PROXY_CONTROL_PORT', default: '8080', help: 'Control API port' },
-  'control-host': {
-    kind: 'string',
-    env: 'WAKE_PROXY_CONTROL_HOST',
-    default: '127.0.0.1',
-    help: 'Address the control API listens on',
-  },
-  'data-dir': {
-    kind: 'string',
-    env: 'WAKE_PROXY_DATA_DIR',
-    default: '.wake-proxy',
-    help: 'Where computes keep their data (process driver) and, by default, the control plane its state',
-  },
-  state: {
-    kind: 'string',
-    env: 'WAKE_PROXY_STATE',
-    secret: true,
-    help: 'The control-plane state: a SQLite file (default <data-dir>/state.db), or postgres://user@host:5432/db shared by several control planes (the password from PGPASSWORD or the URL)',
-  },
-});
-
-export const CONTROL_PLANE_ONLY_OPTIONS = defineOptions({
-  driver: {
-    kind: 'choice',
-    env: 'WAKE_PROXY_DRIVER',
-    choices: ['process', 'kubernetes'],
-    default: 'process',
-    help: 'Compute driver: local mariadbd processes, or a StatefulSet per project',
-  },
-  'kube-namespace': KUBE_NAMESPACE,
-  token: {
-    kind: 'string',
-    env: 'WAKE_PROXY_CONTROL_TOKEN',
-    secret: true,
-    help: 'Bearer token clients of the control API must present (required unless --insecure-dev)',
-  },
-  lease: {
-    kind: 'duration',
-    env: 'WAKE_PROXY_LEASE',
-    default: '5s',
-    help: 'How long a control plane may stay silent before the others take over its leadership (idle scheduler) and the operations it had under way',
-  },
-  'insecure-dev': {
-    kind: 'boolean',
-    env: 'WAKE_PROXY_INSECURE_DEV',
-    default: 'false',
-    help: 'Serve the control API without a token (local development only)',
-  },
-});
-
-/** Where activity goes (proxy) and comes from (control plane); shared by every command. */
-export const ACTIVITY_OPTIONS = defineOptions({
-  redis: {
-    kind: 'url',
-    env: 'WAKE_PROXY_REDIS_URL',
-    secret: true,
-    help: 'Redis URL for activity and usage (redis://host:6379); dev mode keeps them in memory without it',
-  },
-  'report-interval': {
-    kind: 'duration',
-    env: 'WAKE_PROXY_REPORT_INTERVAL',
-    default: '5s',
-    help: 'How often a proxy writes activity; proxies and control plane must agree',
-  },
-});
-
-export const IDLE_OPTIONS = defineOptions({
-  'idle-timeout': {
-    kind: 'duration',
-    env: 'WAKE_PROXY_IDLE_TIMEOUT',
-    default: '5m',
-    help: 'Suspend (freeze) a compute nobody used for this long; 0 turns the idle scheduler off',
-  },
-  'cold-timeout': {
-    kind: 'duration',
-    env: 'WAKE_PROXY_COLD_TIMEOUT',
-    default: '30m',
-    help: 'Stop a compute that stayed frozen this long; 0 stops idle computes at once',
-  },
-});
-
-/** Sizes: the autoscaler (on the leader) and the process driver's limits; `dev` and `control-plane`. */
-export const AUTOSCALE_OPTIONS = defineOptions({
-  'autoscale-interval': {
-    kind: 'duration',
-    env: 'WAKE_PROXY_AUTOSCALE_INTERVAL',
-    default: '3s',
-    help: 'How often every active compute is sampled and resized within its project\'s range; 0 turns the autoscaler off (computes stay at their minimum)',
-  },
-  'scale-down-after': {
-    kind: 'duration',
-    env: 'WAKE_PROXY_SCALE_DOWN_AFTER',
-    default: '60s',
-    help: 'A compute shrinks only once its load has asked for less this long (and it was not resized meanwhile)',
-  },
-  cgroups: {
-    kind: 'choice',
-    env: 'WAKE_PROXY_CGROUPS',
-    choices: ['auto', 'off'],
-    default: 'auto',
-    help: 'process driver: CPU and memory limits per compute by cgroups (v2 or v1) where the host allows, or never',
   },
 });
