@@ -9,12 +9,15 @@
 import type { Socket } from 'node:net';
 import {
   COM_QUIT,
+  COM_STMT_BULK_EXECUTE,
+  COM_STMT_EXECUTE,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   firstSequenceId,
   framePacket,
   writeComQuery,
+  type ErrPacket,
   type Packet,
   type ReplyEnd,
 } from '../protocol/index.js';
@@ -23,8 +26,10 @@ import { TRACKING_OFF } from '../backend/session-settings.js';
 import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
+import { answerStatement, statementPayload } from './intercepted-command.js';
 import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
-import type { PinReason } from './pin-rules.js';
+import type { PinReason, QueryVerdict } from './pin-rules.js';
+import { PreviousStatement } from './previous-statement.js';
 import { ReplyFence } from './reply-fence.js';
 import type { SessionEnd } from './session-relay.js';
 import type { StatementRelay } from './statement-relay.js';
@@ -64,6 +69,8 @@ export class ComputeExchange implements LeaseHost, PinHost {
   private quitting = false;
   /** Untracked, the same: the fence marks where the client's replies end. */
   private fence: ReplyFence | null = null;
+  /** What the client's previous statement left: LAST_INSERT_ID() put back, ROW_COUNT() read where it is. */
+  private readonly previous = new PreviousStatement();
 
   private readonly onReply = (reply: ReplyEnd) => {
     this.lastStatus = reply.statusFlags;
@@ -109,13 +116,15 @@ export class ComputeExchange implements LeaseHost, PinHost {
   send(p: Packet, command: number): boolean {
     const b = this.lease.held!;
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
+    let payload = p.payload;
     if (command >= 0) {
-      this.pins.judge(p, command);
+      const refused = this.pins.judge(p, command);
       if (this.draining) return false;
       this.lastCommand = command;
+      if (refused) payload = standIn(refused);
     }
     this.awaiting = true;
-    if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+    if (!b.socket.write(framePacket(payload, firstSequenceId(p)))) this.client.pause();
     return true;
   }
 
@@ -125,11 +134,27 @@ export class ComputeExchange implements LeaseHost, PinHost {
     this.lastCommand = command;
     const t = this.tracker;
     if (reply !== undefined && t) {
+      // A stand-in (reply null) runs in place of a command: not the client's statement.
+      let refused: ErrPacket | null = null;
+      if (reply === null) this.previous.interrupted();
+      else if (command === COM_STMT_EXECUTE || command === COM_STMT_BULK_EXECUTE) refused = this.beforeStatement(reply.verdict);
+      if (refused) payload = standIn(refused);
       this.pins.verdicts.push(reply ?? NOTHING_PINNED);
-      if (rowsOnly) t.expectRows();
+      if (rowsOnly && !refused) t.expectRows();
       else t.expect();
     }
     if (!this.lease.held!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+  }
+
+  /**
+   * Gives the held backend back between transactions, once the client's LAST_INSERT_ID()
+   * is read off it if only the connection knows it (then the read's reply lets it go).
+   */
+  letGo(reset: boolean): void {
+    const t = this.tracker;
+    const b = this.lease.held!;
+    if (t && this.tracked && this.previous.readBeforeRelease(this.tracked, b, t)) return;
+    this.lease.release({ dirty: false, reset });
   }
 
   /** Bytes from the held backend, in order; false: the client cannot take more now (stop reading the backend). */
@@ -176,7 +201,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     if (statements?.waitingQuiet) {
       statements.quiet();
     } else if (this.mayLetGo()) {
-      this.lease.release({ dirty: false, reset: this.pins.resetOnRelease });
+      this.letGo(this.pins.resetOnRelease);
       this.pins.resetOnRelease = false;
     }
     if (this.quitting) this.host.end('client_quit');
@@ -232,6 +257,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
 
   leased(b: PooledBackend, replay: boolean): void {
     this.lastStatus = SERVER_STATUS_AUTOCOMMIT;
+    this.previous.interrupted();
     const { tracked } = this;
     if (tracked) tracked.backend = b;
     if (this.pins.pinned) return;
@@ -275,6 +301,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     const t = this.tracker;
     this.pins.verdicts.length = 0;
     if (t) {
+      if (this.tracked) this.previous.settle(this.tracked, this.lease.held!, t);
       if (this.tracked?.strip) {
         t.expect(true);
         this.lease.held!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
@@ -296,4 +323,20 @@ export class ComputeExchange implements LeaseHost, PinHost {
   statementReplied(s: ClientStatement, reply: ReplyEnd): void {
     this.host.statements!.replied(s, reply);
   }
+
+  beforeStatement(verdict: QueryVerdict): ErrPacket | null {
+    const { tracked, tracker } = this;
+    if (!tracked || !tracker) return null;
+    return this.previous.before(verdict.previous ?? 0, tracked, this.lease.held!, tracker);
+  }
+
+  /** The proxy sent a command of its own on the held backend (a prepare made again there). */
+  proxyCommand(): void {
+    this.previous.interrupted();
+  }
+}
+
+/** What runs in place of a refused command: its reply is the error, in order, with the connection's status. */
+function standIn(error: ErrPacket): Buffer {
+  return statementPayload(answerStatement({ kind: 'error', error }));
 }

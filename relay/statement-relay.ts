@@ -47,6 +47,8 @@ export interface StatementHost {
    */
   toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void;
   toClient(bytes: Buffer): void;
+  /** The proxy sends a command of its own on the held backend (a statement prepared again there). */
+  proxyCommand(): void;
   /** The queue's head needs a backend: borrow one; true when it is held at once, else the queue waits. */
   borrowNow(): boolean;
   pauseClient(): void;
@@ -211,6 +213,7 @@ export class StatementRelay {
 
   private sendPrepare(sql: Buffer, retried: boolean): void {
     this.preparing = { framer: new PacketFramer(MAX_REPLY_PACKET), reader: new PrepareReplyReader(this.host.capabilities), retried };
+    if (retried || this.router.preparing !== null) this.host.proxyCommand();
     this.host.held!.socket.write(framePacket(writeComStmtPrepare(sql), 0));
   }
 
