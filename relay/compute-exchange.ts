@@ -125,6 +125,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     }
     this.awaiting = true;
     if (!b.socket.write(framePacket(payload, firstSequenceId(p)))) this.client.pause();
+    if (command >= 0) this.afterStatement();
     return true;
   }
 
@@ -144,6 +145,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
       else t.expect();
     }
     if (!this.lease.held!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+    if (reply) this.afterStatement();
   }
 
   /**
@@ -151,9 +153,13 @@ export class ComputeExchange implements LeaseHost, PinHost {
    * is read off it if only the connection knows it (then the read's reply lets it go).
    */
   letGo(reset: boolean): void {
-    const t = this.tracker;
-    const b = this.lease.held!;
-    if (t && this.tracked && this.previous.readBeforeRelease(this.tracked, b, t)) return;
+    const { tracker: t, tracked } = this;
+    if (t && tracked) {
+      if (t.pending > 0) return; // the end of what is pending lets it go
+      const outcome = this.previous.beforeRelease(tracked, this.lease.held!, t);
+      if (outcome === 'read') return;
+      if (outcome === 'lost') return this.pins.pin('session_state', 'LAST_INSERT_ID() could not be read back');
+    }
     this.lease.release({ dirty: false, reset });
   }
 
@@ -257,7 +263,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
 
   leased(b: PooledBackend, replay: boolean): void {
     this.lastStatus = SERVER_STATUS_AUTOCOMMIT;
-    this.previous.interrupted();
+    this.previous.leased(this.tracked);
     const { tracked } = this;
     if (tracked) tracked.backend = b;
     if (this.pins.pinned) return;
@@ -327,7 +333,16 @@ export class ComputeExchange implements LeaseHost, PinHost {
   beforeStatement(verdict: QueryVerdict): ErrPacket | null {
     const { tracked, tracker } = this;
     if (!tracked || !tracker) return null;
-    return this.previous.before(verdict.previous ?? 0, tracked, this.lease.held!, tracker);
+    const s = this.lastStatus;
+    // A pinned session keeps its connection: nothing is read back from it (it would come between statements).
+    const autocommit = (s & SERVER_STATUS_IN_TRANS) === 0 && (s & SERVER_STATUS_AUTOCOMMIT) !== 0 && !this.pins.pinned;
+    return this.previous.before(verdict.previous ?? 0, tracked, this.lease.held!, tracker, autocommit);
+  }
+
+  /** A client statement was written to the held backend. */
+  private afterStatement(): void {
+    const { tracked, tracker } = this;
+    if (tracked && tracker) this.previous.after(tracked, this.lease.held!, tracker);
   }
 
   /** The proxy sent a command of its own on the held backend (a prepare made again there). */

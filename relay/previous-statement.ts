@@ -10,8 +10,10 @@
 // or a compound statement that inserted, and an INSERT that fails may still change it
 // (a multi-row one, after its first rows: checked on 10.11.19). So after a statement that
 // may change it, only the connection knows it, and the proxy reads it off the connection
-// before giving the connection back (`SET last_insert_id=LAST_INSERT_ID()`, whose OK
-// reports it: tracked-session.ts). A statement that only reads costs a SET at most.
+// (`SET last_insert_id=LAST_INSERT_ID()`, whose OK reports it: tracked-session.ts) before
+// giving the connection back: written right behind an autocommit statement, in the same
+// write (the connection goes back after it anyway, and a round trip more would hold it
+// longer), else when the transaction ends. A statement that only reads costs a SET at most.
 //
 // ROW_COUNT() and FOUND_ROWS() cannot be set. A statement that reads them is let through
 // only when the connection it goes to last ran this client's previous statement (held
@@ -36,18 +38,27 @@ const INSERT_ID = READS_INSERT_ID | CHANGES_INSERT_ID;
 export class PreviousStatement {
   /** The held connection's last command was this client's previous statement, with nothing of the proxy's since. */
   private continuous = false;
+  /** The statement going now may change LAST_INSERT_ID() outside a transaction: read it right behind. */
+  private readAfter = false;
 
-  /** A connection was borrowed, or the proxy sent something of its own on it. */
+  /** The proxy sent something of its own on the held connection. */
   interrupted(): void {
     this.continuous = false;
+  }
+
+  /** `client` borrowed a connection: nothing of the last one's is still to come. */
+  leased(client: TrackedSession | null): void {
+    this.continuous = false;
+    if (client) client.insertIdReportsToSkip = 0;
   }
 
   /**
    * A client statement that does `previous` (pin-rules.ts bits) goes to `b` next, its
    * reply followed by `tracker`: the error that must answer it instead, or null (and
-   * the client's LAST_INSERT_ID() is written ahead of it when it needs it).
+   * the client's LAST_INSERT_ID() is written ahead of it when it needs it). `autocommit`:
+   * no transaction is open, so the connection goes back after the statement.
    */
-  before(previous: number, client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): ErrPacket | null {
+  before(previous: number, client: TrackedSession, b: PooledBackend, tracker: ReplyTracker, autocommit: boolean): ErrPacket | null {
     const continuous = this.continuous;
     this.continuous = true;
     if (previous === 0) return null;
@@ -56,31 +67,58 @@ export class PreviousStatement {
     const set = (previous & INSERT_ID) !== 0 && mine.lastInsertId !== null && mine.lastInsertId !== theirs.lastInsertId;
     if ((previous & READS_ROW_COUNTS) !== 0 && (!continuous || set)) return ROW_COUNTS_ELSEWHERE;
     if (set) {
-      tracker.expect(true);
-      b.socket.write(framePacket(writeComQuery(lastInsertIdSql(mine.lastInsertId!)), 0));
+      this.write(client, b, tracker, lastInsertIdSql(mine.lastInsertId!));
       theirs.lastInsertId = mine.lastInsertId;
     }
     if ((previous & CHANGES_INSERT_ID) !== 0) {
       // Known to the connection only, until read back before it goes: a read already on its
       // way (the client's statement came before the connection went) reads too early.
-      client.readingInsertId = false;
+      if (client.readingInsertId) {
+        client.readingInsertId = false;
+        client.insertIdReportsToSkip++;
+      }
       mine.lastInsertId = null;
       theirs.lastInsertId = null;
+      this.readAfter = autocommit;
     }
     return null;
   }
 
+  /** The statement before() let through was written: the read behind it, if it wants one. */
+  after(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): void {
+    if (!this.readAfter) return;
+    this.readAfter = false;
+    this.read(client, b, tracker);
+  }
+
   /**
-   * `b` is about to go back to the pool: true when the client's LAST_INSERT_ID() is known
-   * only there, and the read was sent (the connection goes once its reply is in).
+   * `b` is about to go back to the pool, nothing pending: 'read' when the client's
+   * LAST_INSERT_ID() is known only there and the read was sent (the connection goes once
+   * its reply is in); 'lost' when a read came back without it (the client turned the
+   * trackers off): only that connection knows it now, so the session must keep it.
    */
-  readBeforeRelease(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): boolean {
-    if (client.settings.lastInsertId !== null) return false;
+  beforeRelease(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): 'go' | 'read' | 'lost' {
+    if (client.readingInsertId) {
+      client.readingInsertId = false;
+      return 'lost';
+    }
+    if (client.settings.lastInsertId !== null) return 'go';
+    this.read(client, b, tracker);
+    return 'read';
+  }
+
+  private read(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): void {
+    b.socket.write(framePacket(writeComQuery(LAST_INSERT_ID_READ), 0));
+    tracker.expect(true);
     this.continuous = false;
     client.readingInsertId = true;
+  }
+
+  /** A SET of the proxy's: its reply is swallowed, and its report says nothing of the client's value. */
+  private write(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker, sql: string): void {
+    b.socket.write(framePacket(writeComQuery(sql), 0));
     tracker.expect(true);
-    b.socket.write(framePacket(writeComQuery(LAST_INSERT_ID_READ), 0));
-    return true;
+    client.insertIdReportsToSkip++;
   }
 
   /**
@@ -90,10 +128,7 @@ export class PreviousStatement {
   settle(client: TrackedSession, b: PooledBackend, tracker: ReplyTracker): void {
     const mine = client.settings;
     const theirs = b.settings!;
-    if (mine.lastInsertId !== null && mine.lastInsertId !== theirs.lastInsertId) {
-      tracker.expect(true);
-      b.socket.write(framePacket(writeComQuery(lastInsertIdSql(mine.lastInsertId)), 0));
-    }
+    if (mine.lastInsertId !== null && mine.lastInsertId !== theirs.lastInsertId) this.write(client, b, tracker, lastInsertIdSql(mine.lastInsertId));
     this.continuous = false;
     mine.lastInsertId = null;
     theirs.lastInsertId = null;

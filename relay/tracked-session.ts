@@ -46,6 +46,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   backend: PooledBackend | null = null;
   /** The proxy's read of LAST_INSERT_ID() is on its way (previous-statement.ts): its report is the client's value. */
   readingInsertId = false;
+  /** Reports of last_insert_id to come before that read's that say nothing of the client's (the proxy's SETs, reads overtaken). */
+  insertIdReportsToSkip = 0;
   /** Why the reply being read pins, if it does. */
   private pinWhy: string | null = null;
   /** The reply being read had a session-state block. */
@@ -156,11 +158,14 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       (b!.restoring ??= new Set()).add(name);
       return;
     }
-    if (name === 'last_insert_id' && this.readingInsertId && this.swallowed) {
-      // The proxy read it off the connection before giving it back (previous-statement.ts).
-      this.readingInsertId = false;
-      this.settings.lastInsertId = value;
-      if (b?.settings) b.settings.lastInsertId = value;
+    if (name === 'last_insert_id' && this.swallowed) {
+      // The proxy's SET of it, or its read before giving the connection back (previous-statement.ts).
+      if (this.insertIdReportsToSkip > 0) this.insertIdReportsToSkip--;
+      else if (this.readingInsertId) {
+        this.readingInsertId = false;
+        this.settings.lastInsertId = value;
+        if (b?.settings) b.settings.lastInsertId = value;
+      }
     }
     const i = replayedIndex(name);
     if (i >= 0) {
