@@ -193,6 +193,18 @@ test('ROW_COUNT() and FOUND_ROWS() where the previous statement ran: as direct i
   ]);
 });
 
+test('a client that turns the trackers off: its LAST_INSERT_ID() cannot be read back, so its session keeps the connection', async () => {
+  const before = await pins();
+  const { children } = await sideBySide([
+    [0, "SET SESSION session_track_system_variables = ''"],
+    [0, "INSERT INTO $p (who) VALUES ('a')"],
+    [0, "INSERT INTO $c VALUES (LAST_INSERT_ID(), 'a')"],
+    [0, 'SELECT LAST_INSERT_ID() AS id'],
+  ]);
+  assert.deepEqual(children, [{ child: 'a', parent: 'a' }]);
+  assert.equal(await pins(), before + 1);
+});
+
 test('PyMySQL: two clients alternating inserts read their own LAST_INSERT_ID(), as on direct connections', async () => {
   const script = `
 import sys, pymysql
