@@ -26,7 +26,7 @@ import { TRACKING_OFF } from '../backend/session-settings.js';
 import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
-import { answerStatement, statementPayload } from './intercepted-command.js';
+import { errorStandIn } from './intercepted-command.js';
 import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
 import type { PinReason, QueryVerdict } from './pin-rules.js';
 import { PreviousStatement } from './previous-statement.js';
@@ -121,7 +121,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
       const refused = this.pins.judge(p, command);
       if (this.draining) return false;
       this.lastCommand = command;
-      if (refused) payload = standIn(refused);
+      if (refused) payload = errorStandIn(refused);
     }
     this.awaiting = true;
     if (!b.socket.write(framePacket(payload, firstSequenceId(p)))) this.client.pause();
@@ -139,7 +139,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
       let refused: ErrPacket | null = null;
       if (reply === null) this.previous.interrupted();
       else if (command === COM_STMT_EXECUTE || command === COM_STMT_BULK_EXECUTE) refused = this.beforeStatement(reply.verdict);
-      if (refused) payload = standIn(refused);
+      if (refused) payload = errorStandIn(refused);
       this.pins.verdicts.push(reply ?? NOTHING_PINNED);
       if (rowsOnly && !refused) t.expectRows();
       else t.expect();
@@ -351,7 +351,3 @@ export class ComputeExchange implements LeaseHost, PinHost {
   }
 }
 
-/** What runs in place of a refused command: its reply is the error, in order, with the connection's status. */
-function standIn(error: ErrPacket): Buffer {
-  return statementPayload(answerStatement({ kind: 'error', error }));
-}

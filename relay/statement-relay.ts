@@ -30,7 +30,7 @@ import {
 } from '../protocol/index.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { ClientStatement, ClientStatements } from './client-statements.js';
-import { answerStatement, statementPayload } from './intercepted-command.js';
+import { errorStandIn } from './intercepted-command.js';
 import { EXPECT_NONE, EXPECT_ROWS, STEP_BORROW, STEP_DROP, STEP_ERROR, STEP_OK, STEP_PREPARE, StatementRouter } from './statement-router.js';
 
 /** What the statement side needs of its transaction relay. */
@@ -171,7 +171,7 @@ export class StatementRelay {
       host.toClient(framePacket(payload, (p.sequenceId + 1) & 0xff));
       return;
     }
-    const standIn = error ? statementPayload(answerStatement({ kind: 'error', error })) : writeComPing();
+    const standIn = error ? errorStandIn(error) : writeComPing();
     host.toCompute(standIn, 0, standIn[0]!, null, false);
   }
 
