@@ -57,6 +57,8 @@ export const READS_INSERT_ID = 1;
 export const CHANGES_INSERT_ID = 2;
 /** Reads ROW_COUNT() or FOUND_ROWS(), which no SET can give back. */
 export const READS_ROW_COUNTS = 4;
+/** LOAD as a statement: its reply may ask for the client's file, so nothing of the proxy's may follow it before its end. */
+export const MAY_READ_FILE = 8;
 
 const AUTOCOMMIT_ONLY =
   /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?AUTOCOMMIT\s*(?:=|:=)\s*(?:0|1|ON|OFF|TRUE|FALSE)\s*;?\s*$/i;
@@ -90,7 +92,7 @@ const WORDS: Record<string, WordMeaning> = {
   // Stored functions and triggers give LAST_INSERT_ID() back when they return (checked on 10.11.19).
   INSERT: { previousFirst: CHANGES_INSERT_ID },
   REPLACE: { previousFirst: CHANGES_INSERT_ID },
-  LOAD: { previousFirst: CHANGES_INSERT_ID },
+  LOAD: { previousFirst: CHANGES_INSERT_ID | MAY_READ_FILE },
   CREATE: { previousFirst: CHANGES_INSERT_ID },
 };
 

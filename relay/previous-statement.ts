@@ -22,7 +22,7 @@
 import { framePacket, writeComQuery, type ErrPacket, type ReplyTracker } from '../protocol/index.js';
 import { LAST_INSERT_ID_READ, lastInsertIdSql } from '../backend/session-settings.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { CHANGES_INSERT_ID, READS_INSERT_ID, READS_ROW_COUNTS } from './pin-rules.js';
+import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from './pin-rules.js';
 import type { TrackedSession } from './tracked-session.js';
 
 export const ROW_COUNTS_ELSEWHERE: ErrPacket = {
@@ -79,7 +79,8 @@ export class PreviousStatement {
       }
       mine.lastInsertId = null;
       theirs.lastInsertId = null;
-      this.readAfter = autocommit;
+      // Not behind LOAD DATA LOCAL: the compute would take the read for the file's first bytes.
+      this.readAfter = autocommit && (previous & MAY_READ_FILE) === 0;
     }
     return null;
   }

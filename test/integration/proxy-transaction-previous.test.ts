@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 
@@ -68,7 +69,10 @@ async function runScript(
   for (const [who, sql] of steps) {
     const text = sql.replace(/\$p/g, p).replace(/\$c/g, c);
     try {
-      const [result] = await (via === 'query' ? conns[who]!.query(text) : conns[who]!.execute(text));
+      const conn = conns[who]!;
+      // LOAD DATA LOCAL sends two rows for `who`.
+      const infileStreamFactory = () => Readable.from([Buffer.from('l\nl\n')]);
+      const [result] = await (via === 'execute' ? conn.execute(text) : /^LOAD/.test(text) ? conn.query({ sql: text, infileStreamFactory }) : conn.query(text));
       answers.push(Array.isArray(result) ? result : { affectedRows: (result as any).affectedRows, insertId: (result as any).insertId });
     } catch (err) {
       answers.push({ error: (err as { errno?: number }).errno });
@@ -148,6 +152,10 @@ test('what changes LAST_INSERT_ID() and what does not, as on a direct connection
     [0, 'SELECT LAST_INSERT_ID(42) AS x'],
     [1, 'SELECT LAST_INSERT_ID() AS id'],
     [0, 'SELECT LAST_INSERT_ID() AS id'],
+    [1, "BEGIN NOT ATOMIC INSERT INTO $p (who) VALUES ('b'); END"],
+    [0, "LOAD DATA LOCAL INFILE 'rows' INTO TABLE $p (who)"],
+    [1, 'SELECT LAST_INSERT_ID() AS id'],
+    [0, 'SELECT LAST_INSERT_ID() AS id, COUNT(*) AS n FROM $p'],
     [1, "BEGIN NOT ATOMIC INSERT INTO $p (who) VALUES ('b'); END"],
     [0, 'UPDATE $p SET v = LAST_INSERT_ID(77) WHERE u = 1'],
     [1, 'SELECT LAST_INSERT_ID() AS id'],

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANGES_INSERT_ID, READS_INSERT_ID, READS_ROW_COUNTS, judgeQuery } from '../../relay/pin-rules.js';
+import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS, judgeQuery } from '../../relay/pin-rules.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
 
@@ -76,7 +76,8 @@ test("what a statement does with the previous statement's values: LAST_INSERT_ID
     ['UPDATE t SET v = LAST_INSERT_ID(v + 1)', both],
     ['INSERT INTO t (a) VALUES (1)', CHANGES_INSERT_ID],
     ['  /* bulk */ replace INTO t VALUES (1)', CHANGES_INSERT_ID],
-    ["LOAD DATA INFILE 'f' INTO TABLE t", CHANGES_INSERT_ID],
+    ["LOAD DATA INFILE 'f' INTO TABLE t", CHANGES_INSERT_ID | MAY_READ_FILE],
+    ["load data local infile 'f' into table t", CHANGES_INSERT_ID | MAY_READ_FILE],
     ['CREATE TABLE u SELECT * FROM t', CHANGES_INSERT_ID],
     ['BEGIN NOT ATOMIC INSERT INTO t VALUES (); END', CHANGES_INSERT_ID],
     ['IF 1 THEN INSERT INTO t VALUES (); END IF', CHANGES_INSERT_ID],
