@@ -2,7 +2,9 @@
 // Commands go to it whole (the client's, judged as they go: pin-judge.ts; the proxy's
 // own), and its bytes come back as they arrive while a ReplyTracker finds where each
 // reply ends and what its status says: with nothing pending, no transaction open and
-// autocommit on, the backend goes back to the pool without a reset. Once a command the
+// autocommit on, the backend goes back to the pool without a reset (once the client's
+// LAST_INSERT_ID() is read off it, if only it knows it: previous-statement.ts, which also
+// puts that value back before a statement that reads it). Once a command the
 // proxy does not follow pins the session, its replies go untouched. After COM_QUIT the
 // session ends once the replies before it are relayed: counted by the tracker or,
 // untracked, up to a fence the compute answers (reply-fence.ts).
