@@ -38,6 +38,12 @@ export interface SessionSettings {
   /** In REPLAYED_VARIABLES order. */
   values: string[];
   database: string | null;
+  /**
+   * LAST_INSERT_ID() as the proxy knows it (decimal), or null while only the held
+   * connection knows it (a statement that may have changed it ran there since). Not
+   * replayed with the rest: only before a statement that reads or may change it.
+   */
+  lastInsertId: string | null;
 }
 
 /** The index of a replayed variable in `values`, or -1. */
@@ -54,7 +60,7 @@ export function isCharsetConnectionIndex(i: number): boolean {
 }
 
 export function copySettings(s: SessionSettings): SessionSettings {
-  return { values: s.values.slice(), database: s.database };
+  return { values: s.values.slice(), database: s.database, lastInsertId: s.lastInsertId };
 }
 
 /** The select list that reads them (after DATABASE() and CURRENT_ROLE() in the pool's baseline query). */
@@ -72,8 +78,21 @@ export const TRACKING_OFF =
 export function settingsFromRow(row: Array<string | null>, database: string | null): SessionSettings {
   // SELECT answers a boolean as 0/1; the tracker, and SET, say OFF/ON.
   const values = row.map((v, i) => (i === READ_ONLY ? (v === '1' ? 'ON' : v === '0' ? 'OFF' : (v ?? '')) : (v ?? '')));
-  return { values, database };
+  // LAST_INSERT_ID() is 0 after a login and after COM_RESET_CONNECTION, when this row is read.
+  return { values, database, lastInsertId: '0' };
 }
+
+/** What makes a connection's LAST_INSERT_ID() `value` (a decimal the compute reported). */
+export function lastInsertIdSql(value: string): string {
+  if (!/^\d{1,20}$/.test(value)) throw new Error(`not a LAST_INSERT_ID() value: ${value}`);
+  return `SET SESSION last_insert_id=${value}`;
+}
+
+/**
+ * What reads a connection's LAST_INSERT_ID() through the trackers: setting the variable
+ * to itself changes nothing, and its OK reports `last_insert_id` with the value.
+ */
+export const LAST_INSERT_ID_READ = 'SET SESSION last_insert_id=LAST_INSERT_ID()';
 
 const READ_ONLY = REPLAYED_VARIABLES.indexOf('tx_read_only');
 

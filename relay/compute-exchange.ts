@@ -2,19 +2,24 @@
 // Commands go to it whole (the client's, judged as they go: pin-judge.ts; the proxy's
 // own), and its bytes come back as they arrive while a ReplyTracker finds where each
 // reply ends and what its status says: with nothing pending, no transaction open and
-// autocommit on, the backend goes back to the pool without a reset. Once a command the
+// autocommit on, the backend goes back to the pool without a reset (once the client's
+// LAST_INSERT_ID() is read off it, if only it knows it: previous-statement.ts, which also
+// puts that value back before a statement that reads it). Once a command the
 // proxy does not follow pins the session, its replies go untouched. After COM_QUIT the
 // session ends once the replies before it are relayed: counted by the tracker or,
 // untracked, up to a fence the compute answers (reply-fence.ts).
 import type { Socket } from 'node:net';
 import {
   COM_QUIT,
+  COM_STMT_BULK_EXECUTE,
+  COM_STMT_EXECUTE,
   ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   firstSequenceId,
   framePacket,
   writeComQuery,
+  type ErrPacket,
   type Packet,
   type ReplyEnd,
 } from '../protocol/index.js';
@@ -23,8 +28,10 @@ import { TRACKING_OFF } from '../backend/session-settings.js';
 import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
+import { errorStandIn } from './intercepted-command.js';
 import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
-import type { PinReason } from './pin-rules.js';
+import type { PinReason, QueryVerdict } from './pin-rules.js';
+import { PreviousStatement } from './previous-statement.js';
 import { ReplyFence } from './reply-fence.js';
 import type { SessionEnd } from './session-relay.js';
 import type { StatementRelay } from './statement-relay.js';
@@ -67,6 +74,8 @@ export class ComputeExchange implements LeaseHost, PinHost {
   private quitting = false;
   /** Untracked, the same: the fence marks where the client's replies end. */
   private fence: ReplyFence | null = null;
+  /** What the client's previous statement left: LAST_INSERT_ID() put back, ROW_COUNT() read where it is. */
+  private readonly previous = new PreviousStatement();
 
   private readonly onReply = (reply: ReplyEnd) => {
     this.lastStatus = reply.statusFlags;
@@ -112,13 +121,16 @@ export class ComputeExchange implements LeaseHost, PinHost {
   send(p: Packet, command: number): boolean {
     const b = this.lease.held!;
     if (this.tracker?.awaitingInfile && p.payload.length === 0) this.tracker.infileSent();
+    let payload = p.payload;
     if (command >= 0) {
-      this.pins.judge(p, command);
+      const refused = this.pins.judge(p, command);
       if (this.draining) return false;
       this.lastCommand = command;
+      if (refused) payload = errorStandIn(refused);
     }
     this.awaiting = true;
-    if (!b.socket.write(framePacket(p.payload, firstSequenceId(p)))) this.client.pause();
+    if (!b.socket.write(framePacket(payload, firstSequenceId(p)))) this.client.pause();
+    if (command >= 0) this.afterStatement();
     return true;
   }
 
@@ -129,11 +141,32 @@ export class ComputeExchange implements LeaseHost, PinHost {
     const t = this.tracker;
     if (reply) this.pins.statementRuns(); // an execute (or a fetch) of the client's statement
     if (reply !== undefined && t) {
+      // A stand-in (reply null) runs in place of a command: not the client's statement.
+      let refused: ErrPacket | null = null;
+      if (reply === null) this.previous.interrupted();
+      else if (command === COM_STMT_EXECUTE || command === COM_STMT_BULK_EXECUTE) refused = this.beforeStatement(reply.verdict);
+      if (refused) payload = errorStandIn(refused);
       this.pins.verdicts.push(reply ?? NOTHING_PINNED);
-      if (rowsOnly) t.expectRows();
+      if (rowsOnly && !refused) t.expectRows();
       else t.expect();
     }
     if (!this.lease.held!.socket.write(framePacket(payload, sequenceId))) this.client.pause();
+    if (reply) this.afterStatement();
+  }
+
+  /**
+   * Gives the held backend back between transactions, once the client's LAST_INSERT_ID()
+   * is read off it if only the connection knows it (then the read's reply lets it go).
+   */
+  letGo(reset: boolean): void {
+    const { tracker: t, tracked } = this;
+    if (t && tracked) {
+      if (t.pending > 0) return; // the end of what is pending lets it go
+      const outcome = this.previous.beforeRelease(tracked, this.lease.held!, t);
+      if (outcome === 'read') return;
+      if (outcome === 'lost') return this.pins.pin('session_state', 'LAST_INSERT_ID() could not be read back');
+    }
+    this.lease.release({ dirty: false, reset });
   }
 
   /** Bytes from the held backend, in order; false: the client cannot take more now (stop reading the backend). */
@@ -180,7 +213,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     if (statements?.waitingQuiet) {
       statements.quiet();
     } else if (this.mayLetGo()) {
-      this.lease.release({ dirty: false, reset: this.pins.resetOnRelease });
+      this.letGo(this.pins.resetOnRelease);
       this.pins.resetOnRelease = false;
     }
     if (this.quitting) this.host.end('client_quit');
@@ -236,6 +269,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
 
   leased(b: PooledBackend, replay: boolean): void {
     this.lastStatus = SERVER_STATUS_AUTOCOMMIT;
+    this.previous.leased(this.tracked);
     const { tracked } = this;
     if (tracked) tracked.backend = b;
     if (this.pins.pinned) return;
@@ -279,6 +313,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
     const t = this.tracker;
     this.pins.verdicts.length = 0;
     if (t) {
+      if (this.tracked) this.previous.settle(this.tracked, this.lease.held!, t);
       if (this.tracked?.strip) {
         t.expect(true);
         this.lease.held!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
@@ -300,4 +335,25 @@ export class ComputeExchange implements LeaseHost, PinHost {
   statementReplied(s: ClientStatement, reply: ReplyEnd): void {
     this.host.statements!.replied(s, reply);
   }
+
+  beforeStatement(verdict: QueryVerdict): ErrPacket | null {
+    const { tracked, tracker } = this;
+    if (!tracked || !tracker) return null;
+    const s = this.lastStatus;
+    // A pinned session keeps its connection: nothing is read back from it (it would come between statements).
+    const autocommit = (s & SERVER_STATUS_IN_TRANS) === 0 && (s & SERVER_STATUS_AUTOCOMMIT) !== 0 && !this.pins.pinned;
+    return this.previous.before(verdict.previous ?? 0, tracked, this.lease.held!, tracker, autocommit);
+  }
+
+  /** A client statement was written to the held backend. */
+  private afterStatement(): void {
+    const { tracked, tracker } = this;
+    if (tracked && tracker) this.previous.after(tracked, this.lease.held!, tracker);
+  }
+
+  /** The proxy sent a command of its own on the held backend (a prepare made again there). */
+  proxyCommand(): void {
+    this.previous.interrupted();
+  }
 }
+

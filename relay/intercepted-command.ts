@@ -117,6 +117,11 @@ export function answerStatement(a: Extract<KillAction, { kind: 'ok' | 'error' }>
   return `SIGNAL SQLSTATE '${a.error.sqlState}' SET MYSQL_ERRNO = ${a.error.code}, MESSAGE_TEXT = '${text}'`;
 }
 
+/** A COM_QUERY payload whose reply is `error`, in order, with the connection's own status: a refused command's stand-in. */
+export function errorStandIn(error: ErrPacket): Buffer {
+  return statementPayload(answerStatement({ kind: 'error', error }));
+}
+
 /**
  * The COM_QUERY payload of a statement the proxy sends in a client's stead. Its text is
  * latin1, like the text it came from: a rewrite keeps the client's bytes as they were.

@@ -12,7 +12,18 @@
 // The compute's stored code (stored-code-names.ts): a statement mentioning a name of it
 // pins; while it is unknown, the session's first statement pins. A prepared statement
 // was judged when prepared: it is judged again when it runs if the names changed since.
-import { COM_CHANGE_USER, COM_INIT_DB, COM_PING, COM_QUERY, COM_RESET_CONNECTION, commandName, type Packet, type ReplyEnd, type ReplyTracker } from '../protocol/index.js';
+import {
+  COM_CHANGE_USER,
+  COM_INIT_DB,
+  COM_PING,
+  COM_QUERY,
+  COM_RESET_CONNECTION,
+  commandName,
+  type ErrPacket,
+  type Packet,
+  type ReplyEnd,
+  type ReplyTracker,
+} from '../protocol/index.js';
 import type { ClientStatement } from './client-statements.js';
 import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
 import type { TrackedSession } from './tracked-session.js';
@@ -30,6 +41,11 @@ export interface PinHost {
   statementsDropped(): void;
   /** A prepared statement's reply ended. */
   statementReplied(s: ClientStatement, reply: ReplyEnd): void;
+  /**
+   * A followed command with `verdict` is about to go (before its reply is expected): the
+   * error that must answer it instead, or null (previous-statement.ts).
+   */
+  beforeStatement(verdict: QueryVerdict): ErrPacket | null;
 }
 
 export const NOTHING_PINNED: QueryVerdict = { pin: null, autocommitOnly: false };
@@ -60,13 +76,13 @@ export class PinJudge {
     if (code !== null && !code.known && this.pinned === null) this.pin('stored_code_unknown', `the compute's stored code is not known: ${code.reason}`);
   }
 
-  /** A command at the queue's head is about to go to the held backend. */
-  judge(p: Packet, command: number): void {
+  /** A command at the queue's head is about to go to the held backend: the error that answers it instead, or null. */
+  judge(p: Packet, command: number): ErrPacket | null {
     const { host } = this;
     if (command === COM_CHANGE_USER) this.changedUser = true;
     if (command === COM_CHANGE_USER || command === COM_RESET_CONNECTION) host.statementsDropped();
     const tracker = host.replies;
-    if (!tracker) return; // pinned: relayed untouched
+    if (!tracker) return null; // pinned: relayed untouched
     const tracked = host.tracked !== null;
     let verdict: QueryVerdict;
     if (command === COM_QUERY) {
@@ -77,11 +93,16 @@ export class PinJudge {
     else if (command === COM_RESET_CONNECTION) verdict = CLIENT_RESET;
     // Tracked: the reply reports the schema (replayed; a pin if the client logged in without one).
     else if (command === COM_INIT_DB) verdict = tracked ? NOTHING_PINNED : DATABASE_CHANGED;
-    else return this.pin('command', commandName(command));
+    else {
+      this.pin('command', commandName(command));
+      return null;
+    }
     // Tracked, a statement that pins by its text pins before it goes (SET profiling=1 records what follows).
     if (tracked && verdict.pin) this.pin(verdict.pin, 'statement text');
+    const refused = host.beforeStatement(verdict);
     this.verdicts.push(verdict);
     tracker.expect();
+    return refused;
   }
 
   /** A reply to the client ended (the proxy's own are not told). */

@@ -56,30 +56,58 @@ export interface QueryVerdict {
   setsVariables?: string;
   /** `SET NAMES ... COLLATE c`: the collation the tracker does not report. */
   collation?: string;
+  /** What the text reads or changes of the previous statement's values (READS_INSERT_ID, ...); absent: none. */
+  previous?: number;
 }
+
+// What a statement does with the values its session's previous statement left
+// (previous-statement.ts). Found by the same scan, by whole words outside strings and
+// comments: a column named `identity` costs a needless SET, never a wrong answer.
+/** Reads LAST_INSERT_ID() (also `@@last_insert_id`, `@@identity`). */
+export const READS_INSERT_ID = 1;
+/** May change it: INSERT, REPLACE, LOAD DATA, CREATE ... SELECT as a statement, or LAST_INSERT_ID(expr). */
+export const CHANGES_INSERT_ID = 2;
+/** Reads ROW_COUNT() or FOUND_ROWS(), which no SET can give back. */
+export const READS_ROW_COUNTS = 4;
+/** LOAD as a statement: its reply may ask for the client's file, so nothing of the proxy's may follow it before its end. */
+export const MAY_READ_FILE = 8;
 
 const AUTOCOMMIT_ONLY =
   /^\s*SET\s+(?:(?:SESSION|LOCAL)\s+|@@(?:SESSION\.|LOCAL\.)?)?AUTOCOMMIT\s*(?:=|:=)\s*(?:0|1|ON|OFF|TRUE|FALSE)\s*;?\s*$/i;
 
-/** Words that pin wherever they appear outside strings and comments. */
-const PIN_ANYWHERE: Record<string, PinReason> = {
-  TEMPORARY: 'temporary_table',
-  GET_LOCK: 'lock',
-  LOCK: 'lock',
-  SQL_CALC_FOUND_ROWS: 'found_rows',
-  NEXTVAL: 'sequence',
-  SETVAL: 'sequence',
-};
+/** What a word of the scan means: a pin anywhere or as a statement's first word, and `previous` bits anywhere or first. */
+interface WordMeaning {
+  anywhere?: PinReason;
+  first?: PinReason;
+  previous?: number;
+  previousFirst?: number;
+}
 
-/** Words that pin as the first word of a statement. */
-const PIN_FIRST: Record<string, PinReason> = {
-  PREPARE: 'prepared_statement',
-  EXECUTE: 'prepared_statement',
-  DEALLOCATE: 'prepared_statement',
-  HANDLER: 'handler',
+/** The words the scan looks up (one lookup per word: most words are none of these). */
+const WORDS: Record<string, WordMeaning> = {
+  TEMPORARY: { anywhere: 'temporary_table' },
+  GET_LOCK: { anywhere: 'lock' },
+  LOCK: { anywhere: 'lock' },
+  SQL_CALC_FOUND_ROWS: { anywhere: 'found_rows' },
+  NEXTVAL: { anywhere: 'sequence' },
+  SETVAL: { anywhere: 'sequence' },
+  PREPARE: { first: 'prepared_statement' },
+  EXECUTE: { first: 'prepared_statement' },
+  DEALLOCATE: { first: 'prepared_statement' },
+  HANDLER: { first: 'handler' },
   // A procedure may leave anything behind, and MariaDB flags every CALL as a session
   // state change anyway (it restores character_set_client on the way out).
-  CALL: 'stored_procedure',
+  CALL: { first: 'stored_procedure' },
+  LAST_INSERT_ID: { previous: READS_INSERT_ID | CHANGES_INSERT_ID },
+  // `SET @@identity = n` changes it: a statement that names it may.
+  IDENTITY: { previous: READS_INSERT_ID | CHANGES_INSERT_ID },
+  ROW_COUNT: { previous: READS_ROW_COUNTS },
+  FOUND_ROWS: { previous: READS_ROW_COUNTS },
+  // Stored functions and triggers give LAST_INSERT_ID() back when they return (checked on 10.11.19).
+  INSERT: { previousFirst: CHANGES_INSERT_ID },
+  REPLACE: { previousFirst: CHANGES_INSERT_ID },
+  LOAD: { previousFirst: CHANGES_INSERT_ID | MAY_READ_FILE },
+  CREATE: { previousFirst: CHANGES_INSERT_ID },
 };
 
 /** Words after which a statement starts inside a compound statement (BEGIN NOT ATOMIC, IF, loops). */
@@ -94,6 +122,14 @@ const NOTHING: QueryVerdict = { pin: null, autocommitOnly: false };
 const AUTOCOMMIT: QueryVerdict = { pin: null, autocommitOnly: true };
 
 /**
+ * A statement that pins stops the scan where it pins: what it may do with the previous
+ * statement's values is then guessed from its whole text (a pin is rare).
+ */
+function previousOfPinned(text: string): number {
+  return READS_INSERT_ID | CHANGES_INSERT_ID | (/\b(?:ROW_COUNT|FOUND_ROWS)\b/i.test(text) ? READS_ROW_COUNTS : 0);
+}
+
+/**
  * `sql` is a COM_QUERY's text (the payload after the command byte); `tracked`: the
  * compute's session trackers are read (transaction pooling on a tracked connection);
  * `code`: the compute's stored code that pins, which a CREATE or ALTER of stored code
@@ -104,15 +140,18 @@ export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames |
   if (AUTOCOMMIT_ONLY.test(text)) return AUTOCOMMIT;
   const found = scan(text, tracked, code);
   if (found.defines) learnDefinition(text, code!);
-  if (!tracked) return found.pin ? { pin: found.pin, autocommitOnly: false } : NOTHING;
-  if (found.pin) return { pin: found.pin, autocommitOnly: false };
-  if (!found.sets) return NOTHING;
+  if (found.pin) return { pin: found.pin, autocommitOnly: false, previous: previousOfPinned(text) };
+  const previous = found.previous;
+  if (!tracked || !found.sets) return previous === 0 ? NOTHING : { pin: null, autocommitOnly: false, previous };
   const verdict: QueryVerdict = { pin: null, autocommitOnly: false, setsVariables: text.toLowerCase() };
+  if (previous !== 0) verdict.previous = previous;
   // A plain SET of a variable the proxy does not replay pins before it runs: the backend
   // is the client's from then on, and nothing the proxy sends to it afterwards (turning
   // the trackers off) lands in what the setting records (SET profiling=1, SHOW PROFILES).
   const assigned = /^\s*SET\s+(?!STATEMENT\b)([^]*)$/i.exec(text);
-  if (assigned && assignedNames(assigned[1]!).some((name) => !SET_REPLAYED.test(name))) return SET_PINNED;
+  if (assigned && assignedNames(assigned[1]!).some((name) => !SET_REPLAYED.test(name))) {
+    return previous === 0 ? SET_PINNED : { ...SET_PINNED, previous: previous | previousOfPinned(text) };
+  }
   const statement = /^\s*SET\s+STATEMENT\s+([^]*?)\s+FOR\s/i.exec(text);
   if (statement) verdict.temporary = assignedNames(statement[1]!);
   const names = /\bSET\s+NAMES\s+\S+\s+COLLATE\s+['"`]?(\w+)/i.exec(text);
@@ -137,14 +176,17 @@ interface Scan {
   sets: boolean;
   /** A statement of the text starts with CREATE or ALTER, and the compute's stored code is followed. */
   defines: boolean;
+  /** What it does with the previous statement's values (READS_INSERT_ID, ...). */
+  previous: number;
 }
 
-const found: Scan = { pin: null, sets: false, defines: false };
+const found: Scan = { pin: null, sets: false, defines: false, previous: 0 };
 
 function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
   found.pin = null;
   found.sets = false;
   found.defines = false;
+  found.previous = 0;
   // Null unless the compute has stored code that pins: then nothing more is done per word.
   const names = code === null ? null : code.names;
   const n = s.length;
@@ -153,6 +195,8 @@ function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
   let afterSet = false;
   /** The previous word was NEXT (NEXT VALUE FOR a sequence). */
   let afterNext = false;
+  /** Past a `;`: ROW_COUNT() and FOUND_ROWS() read a statement of the same text from here. */
+  let later = false;
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
@@ -169,7 +213,13 @@ function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
       if (j - i <= LONGEST_KEYWORD) {
         const word = (raw ?? s.slice(i, j)).toUpperCase();
         if (statementStart && code !== null && (word === 'CREATE' || word === 'ALTER')) found.defines = true;
-        let reason = PIN_ANYWHERE[word] ?? (statementStart ? PIN_FIRST[word] : undefined);
+        const meaning = WORDS[word];
+        let reason: PinReason | undefined;
+        if (meaning !== undefined) {
+          reason = meaning.anywhere ?? (statementStart ? meaning.first : undefined);
+          const previous = (meaning.previous ?? 0) | (statementStart ? (meaning.previousFirst ?? 0) : 0);
+          found.previous |= later ? previous & ~READS_ROW_COUNTS : previous;
+        }
         if (afterNext && word === 'VALUE') reason = 'sequence';
         nextWord = word === 'NEXT';
         if (statementStart && (word === 'SET' || word === 'USE')) {
@@ -217,6 +267,9 @@ function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
         found.pin = 'user_variable';
         return found;
       case 0x3b: // ;
+        later = true;
+        statementStart = true;
+        break;
       case 0x3a: // : after a label
         statementStart = true;
         break;

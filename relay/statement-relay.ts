@@ -31,7 +31,7 @@ import {
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { ClientStatement, ClientStatements } from './client-statements.js';
 import type { StoredCodeNames } from './stored-code-names.js';
-import { answerStatement, statementPayload } from './intercepted-command.js';
+import { errorStandIn } from './intercepted-command.js';
 import { EXPECT_NONE, EXPECT_ROWS, STEP_BORROW, STEP_DROP, STEP_ERROR, STEP_OK, STEP_PREPARE, StatementRouter } from './statement-router.js';
 
 /** What the statement side needs of its transaction relay. */
@@ -48,6 +48,8 @@ export interface StatementHost {
    */
   toCompute(payload: Buffer, sequenceId: number, command: number, reply: ClientStatement | null | undefined, rowsOnly: boolean): void;
   toClient(bytes: Buffer): void;
+  /** The proxy sends a command of its own on the held backend (a statement prepared again there). */
+  proxyCommand(): void;
   /** The queue's head needs a backend: borrow one; true when it is held at once, else the queue waits. */
   borrowNow(): boolean;
   pauseClient(): void;
@@ -172,7 +174,7 @@ export class StatementRelay {
       host.toClient(framePacket(payload, (p.sequenceId + 1) & 0xff));
       return;
     }
-    const standIn = error ? statementPayload(answerStatement({ kind: 'error', error })) : writeComPing();
+    const standIn = error ? errorStandIn(error) : writeComPing();
     host.toCompute(standIn, 0, standIn[0]!, null, false);
   }
 
@@ -214,6 +216,7 @@ export class StatementRelay {
 
   private sendPrepare(sql: Buffer, retried: boolean): void {
     this.preparing = { framer: new PacketFramer(MAX_REPLY_PACKET), reader: new PrepareReplyReader(this.host.capabilities), retried };
+    if (retried || this.router.preparing !== null) this.host.proxyCommand();
     this.host.held!.socket.write(framePacket(writeComStmtPrepare(sql), 0));
   }
 

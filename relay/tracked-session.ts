@@ -44,6 +44,10 @@ const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'auto
 export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   /** The held connection's (set by the relay on each borrow). */
   backend: PooledBackend | null = null;
+  /** The proxy's read of LAST_INSERT_ID() is on its way (previous-statement.ts): its report is the client's value. */
+  readingInsertId = false;
+  /** Reports of last_insert_id to come before that read's that say nothing of the client's (the proxy's SETs, reads overtaken). */
+  insertIdReportsToSkip = 0;
   /** Why the reply being read pins, if it does. */
   private pinWhy: string | null = null;
   /** The reply being read had a session-state block. */
@@ -77,6 +81,9 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
   backToLogin(): void {
     adoptSettings(this.settings, this.login);
+    // COM_RESET_CONNECTION sets LAST_INSERT_ID() to 0, on the held connection too.
+    this.settings.lastInsertId = '0';
+    if (this.backend?.settings) this.backend.settings.lastInsertId = '0';
   }
 
   /**
@@ -150,6 +157,15 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       // SET STATEMENT: the value for that statement only; the old one is back after it.
       (b!.restoring ??= new Set()).add(name);
       return;
+    }
+    if (name === 'last_insert_id' && this.swallowed) {
+      // The proxy's SET of it, or its read before giving the connection back (previous-statement.ts).
+      if (this.insertIdReportsToSkip > 0) this.insertIdReportsToSkip--;
+      else if (this.readingInsertId) {
+        this.readingInsertId = false;
+        this.settings.lastInsertId = value;
+        if (b?.settings) b.settings.lastInsertId = value;
+      }
     }
     const i = replayedIndex(name);
     if (i >= 0) {

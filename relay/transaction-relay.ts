@@ -194,9 +194,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
       queue.shift();
     }
     // Commands that need no reply (COM_STMT_CLOSE, long data) may leave the backend with nothing to wait for.
-    if (queue.length === 0 && exchange.idle && !this.blocked && !this.ended && exchange.mayLetGo()) {
-      exchange.lease.release({ dirty: false, reset: false });
-    }
+    if (queue.length === 0 && exchange.idle && !this.blocked && !this.ended && exchange.mayLetGo()) exchange.letGo(false);
   }
 
   /** The client's queue waits: for a backend, a KILL's decision, the proxy's own replies or prepare. */
@@ -260,6 +258,10 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
     this.client.write(bytes);
   }
 
+  proxyCommand(): void {
+    this.exchange.proxyCommand();
+  }
+
   /** A backend for the queue's head: true when one is held at once, else the queue waits for borrowed(). */
   borrowNow(): boolean {
     const { lease } = this.exchange;
@@ -274,7 +276,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
   }
 
   carryOn(): void {
-    if (this.queue.length === 0 && this.exchange.mayLetGo()) this.exchange.lease.release({ dirty: false, reset: false });
+    if (this.queue.length === 0 && this.exchange.mayLetGo()) this.exchange.letGo(false);
     this.client.resume();
     this.pump();
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeQuery } from '../../relay/pin-rules.js';
+import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS, judgeQuery } from '../../relay/pin-rules.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
 
@@ -56,5 +56,49 @@ test('setting only autocommit is left to the status flags', () => {
   for (const sql of ['SET autocommit=1', 'SET AUTOCOMMIT = 0', 'set session autocommit = ON', 'SET @@autocommit := 1;', 'SET @@session.autocommit=true ']) {
     assert.deepEqual(judgeQuery(Buffer.from(sql)), { pin: null, autocommitOnly: true }, sql);
   }
-  assert.deepEqual(judgeQuery(Buffer.from('SET autocommit=1, @x=2')), { pin: 'set_statement', autocommitOnly: false });
+  // A statement that pins is taken to read and change LAST_INSERT_ID() (the scan stopped where it pinned).
+  assert.deepEqual(judgeQuery(Buffer.from('SET autocommit=1, @x=2')), {
+    pin: 'set_statement',
+    autocommitOnly: false,
+    previous: READS_INSERT_ID | CHANGES_INSERT_ID,
+  });
+});
+
+test("what a statement does with the previous statement's values: LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS()", () => {
+  const both = READS_INSERT_ID | CHANGES_INSERT_ID;
+  const cases: Array<[string, number]> = [
+    ['SELECT 1', 0],
+    ['SELECT * FROM t WHERE id = 3', 0],
+    ['SELECT LAST_INSERT_ID()', both],
+    ['select last_insert_id ( )', both],
+    ['SELECT @@last_insert_id, @@SESSION.identity', both],
+    ['INSERT INTO child VALUES (LAST_INSERT_ID())', both],
+    ['UPDATE t SET v = LAST_INSERT_ID(v + 1)', both],
+    ['INSERT INTO t (a) VALUES (1)', CHANGES_INSERT_ID],
+    ['  /* bulk */ replace INTO t VALUES (1)', CHANGES_INSERT_ID],
+    ["LOAD DATA INFILE 'f' INTO TABLE t", CHANGES_INSERT_ID | MAY_READ_FILE],
+    ["load data local infile 'f' into table t", CHANGES_INSERT_ID | MAY_READ_FILE],
+    ['CREATE TABLE u SELECT * FROM t', CHANGES_INSERT_ID],
+    ['BEGIN NOT ATOMIC INSERT INTO t VALUES (); END', CHANGES_INSERT_ID],
+    ['IF 1 THEN INSERT INTO t VALUES (); END IF', CHANGES_INSERT_ID],
+    // Not a statement's first word, in a string or a comment: nothing.
+    ["SELECT REPLACE(name, 'a', 'b') FROM t", 0],
+    ["SELECT 'LAST_INSERT_ID()', `row_count` FROM t", 0],
+    ['SELECT 1 /* FOUND_ROWS() */ -- ROW_COUNT()\n', 0],
+    ['UPDATE t SET a = 1 WHERE b IN (SELECT c FROM d)', 0],
+    ['SELECT ROW_COUNT()', READS_ROW_COUNTS],
+    ['SELECT FOUND_ROWS() AS n', READS_ROW_COUNTS],
+    ['IF ROW_COUNT() > 0 THEN DO 1; END IF', READS_ROW_COUNTS],
+    // After a `;` they read a statement of the same text.
+    ['UPDATE t SET a = 1; SELECT ROW_COUNT()', 0],
+    ['INSERT INTO t VALUES (); SELECT ROW_COUNT(), LAST_INSERT_ID()', both],
+    // A statement that pins: guessed from its whole text.
+    ['SET @x = ROW_COUNT()', both | READS_ROW_COUNTS],
+    ['SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1', both],
+  ];
+  for (const tracked of [false, true]) {
+    for (const [sql, previous] of cases) {
+      assert.equal(judgeQuery(Buffer.from(sql), tracked).previous ?? 0, previous, `${sql} (tracked: ${tracked})`);
+    }
+  }
 });
