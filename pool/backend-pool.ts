@@ -118,6 +118,8 @@ class KeyedBackendPools implements BackendPools {
   private readonly computes = new Map<string, ComputePool>();
   private readonly stopJanitor: () => void;
   private closed = false;
+  /** Resets under way (connections given back by quitting sessions): close() waits for them, bounded by the reset's timeout. */
+  private readonly resetting = new Set<Promise<void>>();
   private nextId = 1;
   /** tryAcquire()'s memory: the key pool each key object found last (checked still current before use). */
   private readonly known = new WeakMap<BackendKey, KeyPool>();
@@ -248,7 +250,11 @@ class KeyedBackendPools implements BackendPools {
       this.keepUnless(entry, opts.dirty ? 'returned dirty' : this.unfit(entry));
       return DONE;
     }
-    return this.resetAndKeep(entry);
+    const reset = this.resetAndKeep(entry);
+    this.resetting.add(reset);
+    const settled = () => void this.resetting.delete(reset);
+    reset.then(settled, settled);
+    return reset;
   }
 
   /** A connection back from its borrower that asked for a reset: reset, checked, and kept if fit. */
@@ -318,6 +324,9 @@ class KeyedBackendPools implements BackendPools {
     this.stopJanitor();
     for (const compute of this.computes.values()) compute.drop(() => new PoolClosedError());
     this.computes.clear();
+    // A connection still being reset is closed (with COM_QUIT) once its reset ends: waited
+    // for, so a shutdown that exits next does not cut it off mid-reset (Aborted_clients).
+    await Promise.allSettled(this.resetting);
   }
 
   private computeFor(addr: BackendAddress): ComputePool {

@@ -67,7 +67,12 @@ export interface QueryVerdict {
 export const READS_INSERT_ID = 1;
 /** May change it: INSERT, REPLACE, LOAD DATA, CREATE ... SELECT as a statement, or LAST_INSERT_ID(expr). */
 export const CHANGES_INSERT_ID = 2;
-/** Reads ROW_COUNT() or FOUND_ROWS(), which no SET can give back. */
+/**
+ * Reads what the previous statement left that no SET can give back: ROW_COUNT(),
+ * FOUND_ROWS(), its warnings and errors (SHOW WARNINGS, SHOW ERRORS, SHOW COUNT(*)
+ * WARNINGS, @@warning_count, @@error_count, GET DIAGNOSTICS), whose texts may hold another
+ * client's data (a duplicate key's value).
+ */
 export const READS_ROW_COUNTS = 4;
 /** LOAD as a statement: its reply may ask for the client's file, so nothing of the proxy's may follow it before its end. */
 export const MAY_READ_FILE = 8;
@@ -81,6 +86,8 @@ interface WordMeaning {
   first?: PinReason;
   previous?: number;
   previousFirst?: number;
+  /** READS_ROW_COUNTS when the statement's first word is this one (SHOW WARNINGS, GET DIAGNOSTICS). */
+  readsAfter?: string;
 }
 
 /** The words the scan looks up (one lookup per word: most words are none of these). */
@@ -103,6 +110,11 @@ const WORDS: Record<string, WordMeaning> = {
   IDENTITY: { previous: READS_INSERT_ID | CHANGES_INSERT_ID },
   ROW_COUNT: { previous: READS_ROW_COUNTS },
   FOUND_ROWS: { previous: READS_ROW_COUNTS },
+  WARNING_COUNT: { previous: READS_ROW_COUNTS },
+  ERROR_COUNT: { previous: READS_ROW_COUNTS },
+  WARNINGS: { readsAfter: 'SHOW' },
+  ERRORS: { readsAfter: 'SHOW' },
+  DIAGNOSTICS: { readsAfter: 'GET' },
   // Stored functions and triggers give LAST_INSERT_ID() back when they return (checked on 10.11.19).
   INSERT: { previousFirst: CHANGES_INSERT_ID },
   REPLACE: { previousFirst: CHANGES_INSERT_ID },
@@ -126,7 +138,7 @@ const AUTOCOMMIT: QueryVerdict = { pin: null, autocommitOnly: true };
  * statement's values is then guessed from its whole text (a pin is rare).
  */
 function previousOfPinned(text: string): number {
-  return READS_INSERT_ID | CHANGES_INSERT_ID | (/\b(?:ROW_COUNT|FOUND_ROWS)\b/i.test(text) ? READS_ROW_COUNTS : 0);
+  return READS_INSERT_ID | CHANGES_INSERT_ID | (/\b(?:ROW_COUNT|FOUND_ROWS|WARNING_COUNT|ERROR_COUNT|WARNINGS|ERRORS|DIAGNOSTICS)\b/i.test(text) ? READS_ROW_COUNTS : 0);
 }
 
 /**
@@ -197,6 +209,8 @@ function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
   let afterNext = false;
   /** Past a `;`: ROW_COUNT() and FOUND_ROWS() read a statement of the same text from here. */
   let later = false;
+  /** The current statement's first word (upper case), for SHOW WARNINGS and GET DIAGNOSTICS. */
+  let firstWord = '';
   let i = 0;
   while (i < n) {
     const c = s.charCodeAt(i);
@@ -210,14 +224,17 @@ function scan(s: string, tracked: boolean, code: StoredCodeNames | null): Scan {
       }
       let next = false;
       let nextWord = false;
+      if (statementStart) firstWord = '';
       if (j - i <= LONGEST_KEYWORD) {
         const word = (raw ?? s.slice(i, j)).toUpperCase();
+        if (statementStart) firstWord = word;
         if (statementStart && code !== null && (word === 'CREATE' || word === 'ALTER')) found.defines = true;
         const meaning = WORDS[word];
         let reason: PinReason | undefined;
         if (meaning !== undefined) {
           reason = meaning.anywhere ?? (statementStart ? meaning.first : undefined);
-          const previous = (meaning.previous ?? 0) | (statementStart ? (meaning.previousFirst ?? 0) : 0);
+          let previous = (meaning.previous ?? 0) | (statementStart ? (meaning.previousFirst ?? 0) : 0);
+          if (meaning.readsAfter === firstWord) previous |= READS_ROW_COUNTS;
           found.previous |= later ? previous & ~READS_ROW_COUNTS : previous;
         }
         if (afterNext && word === 'VALUE') reason = 'sequence';

@@ -15,7 +15,7 @@
 // write (the connection goes back after it anyway, and a round trip more would hold it
 // longer), else when the transaction ends. A statement that only reads costs a SET at most.
 //
-// ROW_COUNT() and FOUND_ROWS() cannot be set. A statement that reads them is let through
+// ROW_COUNT(), FOUND_ROWS() and the previous statement's warnings cannot be set. A statement that reads them is let through
 // only when the connection it goes to last ran this client's previous statement (held
 // since, in a transaction or pinned, with nothing of the proxy's in between); otherwise
 // it is refused with an error rather than answered with another client's count.
@@ -29,8 +29,8 @@ export const ROW_COUNTS_ELSEWHERE: ErrPacket = {
   code: 1105,
   sqlState: 'HY000',
   message:
-    'wake-proxy: ROW_COUNT() and FOUND_ROWS() read the previous statement, which ran on another compute connection ' +
-    '(transaction pooling); read them in the same transaction or multi-statement as that statement',
+    'wake-proxy: ROW_COUNT(), FOUND_ROWS() and the previous statement\'s warnings (SHOW WARNINGS, GET DIAGNOSTICS) read the previous statement, ' +
+    'which ran on another compute connection (transaction pooling); read them in the same transaction or multi-statement as that statement',
 };
 
 const INSERT_ID = READS_INSERT_ID | CHANGES_INSERT_ID;

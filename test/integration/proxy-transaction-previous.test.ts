@@ -201,6 +201,29 @@ test('ROW_COUNT() and FOUND_ROWS() where the previous statement ran: as direct i
   ]);
 });
 
+test("the previous statement's warnings: never another client's (a duplicate key's value), as direct where the statement ran", async () => {
+  const { answers } = await runScript(connectProxy, [
+    [0, "INSERT INTO $p (who, u) VALUES ('a', 7)"],
+    [0, "INSERT IGNORE INTO $p (who, u) VALUES ('a', 7)"],
+    [1, 'SHOW WARNINGS'],
+    [1, 'SELECT @@warning_count AS n'],
+    [1, 'SHOW COUNT(*) WARNINGS'],
+    [1, 'SELECT 1 AS one'],
+  ]);
+  // Client 1's previous statement ran elsewhere: refused, never client 0's "Duplicate entry '7'".
+  assert.deepEqual(answers.slice(2, 5), [{ error: 1105 }, { error: 1105 }, { error: 1105 }]);
+  assert.deepEqual(answers[5], [{ one: 1 }]);
+  await sideBySide([
+    [0, "INSERT INTO $p (who, u) VALUES ('a', 8)"],
+    [1, 'BEGIN'],
+    [1, "INSERT IGNORE INTO $p (who, u) VALUES ('b', 8)"],
+    [1, 'SHOW WARNINGS'],
+    [1, 'SELECT @@warning_count AS n'],
+    [1, 'COMMIT'],
+    [0, "INSERT IGNORE INTO $p (who, u) VALUES ('a', 8); SHOW WARNINGS"],
+  ]);
+});
+
 test('a client that turns the trackers off: its LAST_INSERT_ID() cannot be read back, so its session keeps the connection', async () => {
   const before = await pins();
   const { children } = await sideBySide([

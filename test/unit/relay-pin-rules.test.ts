@@ -89,6 +89,16 @@ test("what a statement does with the previous statement's values: LAST_INSERT_ID
     ['SELECT ROW_COUNT()', READS_ROW_COUNTS],
     ['SELECT FOUND_ROWS() AS n', READS_ROW_COUNTS],
     ['IF ROW_COUNT() > 0 THEN DO 1; END IF', READS_ROW_COUNTS],
+    // The previous statement's warnings and errors, whose texts may hold its data.
+    ['SHOW WARNINGS', READS_ROW_COUNTS],
+    ['show errors limit 5', READS_ROW_COUNTS],
+    ['SHOW COUNT(*) WARNINGS', READS_ROW_COUNTS],
+    ['SELECT @@warning_count, @@session.error_count', READS_ROW_COUNTS],
+    ['GET DIAGNOSTICS CONDITION 1 @p = MESSAGE_TEXT', READS_ROW_COUNTS | both],
+    // A column or table of that name is not a read of them.
+    ['SELECT warnings, errors FROM jobs', 0],
+    ['SHOW TABLES', 0],
+    ['UPDATE t SET a = 1; SHOW WARNINGS', 0],
     // After a `;` they read a statement of the same text.
     ['UPDATE t SET a = 1; SELECT ROW_COUNT()', 0],
     ['INSERT INTO t VALUES (); SELECT ROW_COUNT(), LAST_INSERT_ID()', both],
