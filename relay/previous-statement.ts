@@ -66,6 +66,9 @@ export class PreviousStatement {
     const theirs = b.settings!;
     const set = (previous & INSERT_ID) !== 0 && mine.lastInsertId !== null && mine.lastInsertId !== theirs.lastInsertId;
     if ((previous & READS_ROW_COUNTS) !== 0 && (!continuous || set)) return ROW_COUNTS_ELSEWHERE;
+    const readAfter = autocommit && (previous & CHANGES_INSERT_ID) !== 0 && (previous & MAY_READ_FILE) === 0;
+    // The SET ahead, the statement and the read behind leave in one write, not three.
+    if (set || readAfter) corkForThisTick(b);
     if (set) {
       this.write(client, b, tracker, lastInsertIdSql(mine.lastInsertId!));
       theirs.lastInsertId = mine.lastInsertId;
@@ -80,7 +83,7 @@ export class PreviousStatement {
       mine.lastInsertId = null;
       theirs.lastInsertId = null;
       // Not behind LOAD DATA LOCAL: the compute would take the read for the file's first bytes.
-      this.readAfter = autocommit && (previous & MAY_READ_FILE) === 0;
+      this.readAfter = readAfter;
     }
     return null;
   }
@@ -136,3 +139,13 @@ export class PreviousStatement {
   }
 }
 
+/** Holds `b`'s writes until the current tick ends, then sends them as one (Node's cork). */
+function corkForThisTick(b: PooledBackend): void {
+  const socket = b.socket;
+  socket.cork();
+  process.nextTick(uncork, socket);
+}
+
+function uncork(socket: PooledBackend['socket']): void {
+  socket.uncork();
+}
