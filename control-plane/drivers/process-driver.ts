@@ -19,7 +19,7 @@ import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
 import { processUsage, ProcessLimits } from './process-limits.js';
 import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
 import { readRunFile, removeRunFileOf, writeRunFile, type RunInfo } from './run-file.js';
-import { findServerOf, killStrayServer, waitUntilServing } from './stray-server.js';
+import { killStrayServer, recordStrayServer } from './stray-server.js';
 
 export interface ProcessDriverOptions {
   dataDir: string;
@@ -151,7 +151,14 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
 
   async function resumeOnce(id: string, signal: AbortSignal, size: SizeResources): Promise<ComputeEndpoint> {
     const seen = await inspect(id);
-    if (!seen.run) return start(id, signal, size);
+    if (!seen.run) {
+      // No recorded server, but one may hold the data directory: a start whose control plane died (or was
+      // counted dead) before recording it. It is used once it serves; a second mariadbd is never put beside it.
+      const stray = await adoptStray(id, signal);
+      if (stray) return stray;
+      signal.throwIfAborted();
+      return start(id, signal, size);
+    }
     track(id, seen.run.pid);
     if (seen.state === 'frozen') {
       signalGroup(seen.run.pid, 'SIGCONT');
@@ -203,20 +210,20 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
   /** run.json, or else a server whose start a dead control plane left half done (waited for and recorded). */
   async function adopt(id: string, signal: AbortSignal): Promise<ObservedCompute> {
     const seen = await inspect(id);
-    const p = computePaths(dataDir, id);
     if (seen.run) {
       if (!closed) track(id, seen.run.pid);
       return { state: seen.state, endpoint: { host: HOST, port: seen.run.port } };
     }
-    const stray = await findServerOf(p.data);
-    if (!stray) return { state: 'stopped' };
-    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
-    if (!(await waitUntilServing(HOST, stray, signal))) return { state: 'stopped' };
-    await writeRunFile(p.runFile, { pid: stray.pid, port: stray.port, datadir: p.data, startedAt: new Date().toISOString() });
-    if (await exists(p.initFile)) await rm(p.initFile, { force: true });
+    const stray = await adoptStray(id, signal);
+    return stray ? { state: 'running', endpoint: stray } : { state: 'stopped' };
+  }
+
+  /** A server found on the compute's data directory that no run.json records, once it serves: watched from now on. */
+  async function adoptStray(id: string, signal: AbortSignal): Promise<ComputeEndpoint | undefined> {
+    const stray = await recordStrayServer(computePaths(dataDir, id), HOST, signal, log?.child({ computeId: id }));
+    if (!stray) return undefined;
     if (!closed) track(id, stray.pid);
-    log?.info({ computeId: id, computePid: stray.pid, port: stray.port }, 'compute adopted');
-    return { state: 'running', endpoint: { host: HOST, port: stray.port } };
+    return { host: HOST, port: stray.port };
   }
 
   return {

@@ -2,11 +2,14 @@
 // server ready (SIGKILL, a crash): nothing recorded its port, but the process
 // runs on and holds the datadir. Another control plane on the same host finds
 // it by its command line, waits for it to serve, and adopts it, so the compute
-// is started once, not twice.
-import { readdir, readFile } from 'node:fs/promises';
+// is started once, not twice: when it adopts what another left, and as well
+// when it is simply asked to start a compute that no run.json says is running.
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
+import type { Logger } from 'pino';
 import type { ComputePaths } from './compute-files.js';
 import { cmdlineIncludes, isProcessAlive, signalGroup, waitForExit } from './process-table.js';
+import { writeRunFile } from './run-file.js';
 
 export interface StrayServer {
   pid: number;
@@ -56,6 +59,23 @@ function greets(host: string, port: number): Promise<boolean> {
     // The first packet of any MySQL-protocol server is its greeting (or an error packet when it refuses).
     sock.once('data', (d: Buffer) => done(d.length >= 5 && d[4] !== 0xff));
   });
+}
+
+/**
+ * The mariadbd on the compute's datadir that no run.json records, once it
+ * serves: then recorded, for this control plane and the next. Undefined when
+ * none runs, it exits before it serves, or the signal aborts the wait.
+ */
+export async function recordStrayServer(p: ComputePaths, host: string, signal: AbortSignal, log?: Logger): Promise<StrayServer | undefined> {
+  const stray = await findServerOf(p.data);
+  if (!stray) return undefined;
+  log?.info({ computePid: stray.pid, port: stray.port }, 'found a start left half done; waiting for it to serve');
+  if (!(await waitUntilServing(host, stray, signal))) return undefined;
+  await writeRunFile(p.runFile, { pid: stray.pid, port: stray.port, datadir: p.data, startedAt: new Date().toISOString() });
+  // The owner exists now; the init file must not recreate it if it is dropped later.
+  await rm(p.initFile, { force: true });
+  log?.info({ computePid: stray.pid, port: stray.port }, 'compute adopted');
+  return stray;
 }
 
 /**
