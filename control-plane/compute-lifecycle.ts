@@ -28,7 +28,7 @@ import { resizeRunning } from './compute-resize.js';
 import { MIN_CU_MILLI } from './compute-size.js';
 import type { ComputeDriver, LimitsOutcome, SuspendTier } from './drivers/driver.js';
 import type { Logger } from 'pino';
-import { computeView, idleCandidate, type ComputeRecord, type ComputeView, type IdleCandidate } from './records.js';
+import { computeView, idleCandidate, type ComputeRecord, type ComputeState, type ComputeView, type IdleCandidate } from './records.js';
 import { withDeadline } from '../util/deadline.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
 
@@ -182,9 +182,11 @@ export class ComputeLifecycle {
       return true;
     });
     if (failed) {
-      await this.wake(id, this.opts.wakeTimeoutMs).catch((err: unknown) =>
-        this.opts.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'),
-      );
+      // Started again only if still failed as left here: a stop asked meanwhile (here or on another
+      // control plane) stays a stop, and a client's wake has already brought it up.
+      await this.queue(id)
+        .run('restart', () => this.resumeNow(id, undefined, 'failed'))
+        .catch((err: unknown) => this.opts.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'));
     }
     return failed;
   }
@@ -262,7 +264,8 @@ export class ComputeLifecycle {
     }
   }
 
-  private async resumeNow(id: string, beforeStart?: () => Promise<void>): Promise<ComputeView> {
+  /** With `onlyFrom`, a compute found in another state is answered as it is, not started. */
+  private async resumeNow(id: string, beforeStart?: () => Promise<void>, onlyFrom?: ComputeState): Promise<ComputeView> {
     // The fast path, one statement: active with no operation in flight (here or anywhere).
     const awake = await this.opts.store.wakeIfActive(id, Date.now());
     if (awake) return computeView(awake);
@@ -275,6 +278,7 @@ export class ComputeLifecycle {
         if (woken) return computeView(woken);
         continue;
       }
+      if (onlyFrom && c.state !== onlyFrom) return computeView(c);
       ensureReachable(this.ctx, c);
       await beforeStart?.();
       // A frozen compute thaws at the size it has; a stopped one starts at its project's minimum.

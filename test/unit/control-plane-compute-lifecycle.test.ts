@@ -246,3 +246,38 @@ test('close cancels a start in flight', async () => {
   await assert.rejects(wake, /shutting down/);
   assert.equal((await record()).state, 'failed');
 });
+
+test('the restart of an unresponsive compute does not undo a stop asked while its process was being stopped', async () => {
+  const store = await newStore({ state: 'active', endpoint: ENDPOINT, owner: 'cp-a' });
+  const fence = { name: 'scheduler', epoch: (await store.leaderLock('scheduler', 'cp-a', 10_000).acquireOrRenew())! };
+  const a = scriptedDriver();
+  // The hung process takes a while to go: the user's stop arrives on the other control plane meanwhile.
+  let gone!: () => void;
+  const stopping = new Promise<void>((r) => (gone = r));
+  const suspend = a.driver.suspend;
+  a.driver.suspend = async (id, tier) => {
+    await suspend(id, tier);
+    await stopping;
+  };
+  const leader = lifecycle(store, a.driver, { me: 'cp-a', wakeTimeoutMs: 300 });
+  const other = lifecycle(store, scriptedDriver().driver, { me: 'cp-b' });
+  const restart = leader.restartUnresponsive('shop-c1', 'did not answer', (await store.getCompute('shop-c1'))!.updatedAt, fence);
+  await until(() => a.calls.includes('suspend shop-c1 stop'));
+  assert.equal((await other.suspend('shop-c1', 'stop')).state, 'stopped');
+  gone();
+  assert.equal(await restart, true, 'reported failed and its process stopped');
+  assert.equal((await store.getCompute('shop-c1'))!.state, 'stopped', 'the stop stands');
+  assert.deepEqual(a.calls, ['suspend shop-c1 stop'], 'not started again');
+});
+
+test('the restart of an unresponsive compute starts it again when nothing else happened', async () => {
+  const store = await newStore({ state: 'active', endpoint: ENDPOINT, owner: 'cp-a' });
+  const fence = { name: 'scheduler', epoch: (await store.leaderLock('scheduler', 'cp-a', 10_000).acquireOrRenew())! };
+  const a = scriptedDriver();
+  const restart = lifecycle(store, a.driver).restartUnresponsive('shop-c1', 'did not answer', (await store.getCompute('shop-c1'))!.updatedAt, fence);
+  await until(() => a.starts.length === 1);
+  a.starts[0]!.resolve(ENDPOINT);
+  assert.equal(await restart, true);
+  assert.equal((await store.getCompute('shop-c1'))!.state, 'active');
+  assert.deepEqual(a.calls, ['suspend shop-c1 stop', 'resume shop-c1']);
+});
