@@ -101,10 +101,18 @@ async function proxyFor(urls: string[]): Promise<ProxyServer> {
   return proxy;
 }
 
-/** How many times mariadbd started on the compute's datadir, from its own log. */
+const STARTING = /\] Starting MariaDB .* as process \d+/g;
+/** mariadbd's words when its port was taken between the driver choosing it and binding it. */
+const PORT_TAKEN = /Bind on TCP\/IP port|Address already in use/;
+
+/**
+ * How many times mariadbd started on the compute's datadir, from its own log. An attempt that found
+ * its port taken is not one: it exits without serving, and the driver tries again on another port.
+ */
 async function starts(dir: string, computeId: string): Promise<number> {
   const log = await readFile(computePaths(dir, computeId).log, 'utf8').catch(() => '');
-  return (log.match(/\] Starting MariaDB .* as process \d+/g) ?? []).length;
+  const at = [...log.matchAll(STARTING)].map((m) => m.index);
+  return at.filter((from, i) => !PORT_TAKEN.test(log.slice(from, at[i + 1]))).length;
 }
 
 /** Each control plane's log lines about one compute, for a failure message. */
