@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { computePaths } from '../../control-plane/drivers/compute-files.js';
+import { computePaths, type ComputePaths } from '../../control-plane/drivers/compute-files.js';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { launchMariadbd } from '../../control-plane/drivers/mariadbd-launch.js';
 import { serverArgs } from '../../control-plane/drivers/mariadbd-args.js';
@@ -70,6 +70,15 @@ async function serversOn(datadir: string): Promise<number[]> {
   return pids;
 }
 
+/** mariadbd spawned a moment ago by a control plane that died at once: not serving yet, maybe no pid file yet. */
+async function justSpawned(p: ComputePaths): Promise<{ pid: number; port: number }> {
+  const port = await findFreePort(HOST);
+  const child = spawn(MARIADBD, serverArgs(p, HOST, port, true, []), { detached: true, stdio: 'ignore' });
+  child.unref();
+  strays.push(child.pid!);
+  return { pid: child.pid!, port };
+}
+
 async function startsIn(log: string): Promise<number> {
   return ((await readFile(log, 'utf8')).match(/\] Starting MariaDB .* as process \d+/g) ?? []).length;
 }
@@ -100,25 +109,18 @@ test('a resume adopts a server a dead control plane started and never recorded',
 
 test('a resume waits for a server still starting on the data directory instead of starting another beside it', async () => {
   const p = await provisioned('starting');
-  // Spawned a moment ago by a control plane that died at once: not serving yet, maybe no pid file yet.
-  const port = await findFreePort(HOST);
-  const stray = spawn(MARIADBD, serverArgs(p, HOST, port, true, []), { detached: true, stdio: 'ignore' });
-  stray.unref();
-  strays.push(stray.pid!);
+  const stray = await justSpawned(p);
 
   const endpoint = await controlPlane().resume('starting', AbortSignal.timeout(60_000));
-  assert.equal(endpoint.port, port);
+  assert.equal(endpoint.port, stray.port);
   assert.deepEqual(await serversOn(p.data), [stray.pid], 'exactly one mariadbd on the data directory');
-  const rows = await queryCompute({ host: HOST, port, user: 'owner', password: PASSWORD }, 'SELECT 1 AS one');
+  const rows = await queryCompute({ host: HOST, port: stray.port, user: 'owner', password: PASSWORD }, 'SELECT 1 AS one');
   assert.equal(rows[0].one, 1);
 });
 
 test('a resume whose wait for such a server is cancelled leaves it running and starts nothing', async () => {
   const p = await provisioned('cancelled');
-  const port = await findFreePort(HOST);
-  const stray = spawn(MARIADBD, serverArgs(p, HOST, port, true, []), { detached: true, stdio: 'ignore' });
-  stray.unref();
-  strays.push(stray.pid!);
+  const stray = await justSpawned(p);
 
   await assert.rejects(controlPlane().resume('cancelled', AbortSignal.abort()));
   assert.deepEqual(await serversOn(p.data), [stray.pid], 'the server found is neither killed nor doubled');
