@@ -203,7 +203,11 @@ test('failover: the leader killed during a storm of 200 clients on 20 sleeping p
     async () => Number((await db.query("SELECT COUNT(*) AS n FROM computes WHERE state = 'frozen'")).rows[0].n) === names.length,
     20_000,
     'every idle compute frozen',
-  );
+  ).catch(async (err: Error) => {
+    const left = (await db.query("SELECT id, state, op, op_holder, owner, last_error FROM computes WHERE state <> 'frozen' ORDER BY id")).rows;
+    for (const c of left) t.diagnostic(`not frozen: ${JSON.stringify(c)}; what the control planes logged of it:\n${story([a, b], c.id)}`);
+    throw err;
+  });
   await sleep(1_500); // several more scheduler passes: nothing more may happen
   const epochB = Number((await db.query("SELECT epoch FROM leadership WHERE name = 'scheduler'")).rows[0].epoch);
   // Counted from the storm on, not from now: a compute whose clients left early turns idle 2 s later, and
