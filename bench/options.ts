@@ -14,7 +14,8 @@ export interface BenchProfile {
   pointSelect: { threads: number[]; seconds: number; warmupSeconds: number; tableSize: number };
   coldWake: { runs: number };
   storm: { clients: number; workers: number };
-  churn: { threads: number; seconds: number; warmupSeconds: number; workers: number };
+  /** threads[0] is the loaded machine the goals are judged on; 1 thread is what one client connecting per request waits. */
+  churn: { threads: number[]; seconds: number; warmupSeconds: number; workers: number };
   /** Client TLS vs plain through one proxy: connect loops and point selects (table size from pointSelect). */
   tls: { connectThreads: number[]; selectThreads: number[]; seconds: number; warmupSeconds: number; workers: number };
   idle: { clients: number; workers: number };
@@ -59,7 +60,7 @@ const QUICK: BenchProfile = {
   coldWake: { runs: 5 },
   storm: { clients: 200, workers: 2 },
   // Connect paths need longer than a second before the proxy's JIT settles.
-  churn: { threads: 8, seconds: 3, warmupSeconds: 2, workers: 2 },
+  churn: { threads: [8, 1], seconds: 3, warmupSeconds: 2, workers: 2 },
   tls: { connectThreads: [1], selectThreads: [8], seconds: 2, warmupSeconds: 2, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
   // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.
@@ -75,7 +76,7 @@ const FULL: BenchProfile = {
   pointSelect: { threads: [1, 8, 32], seconds: 10, warmupSeconds: 2, tableSize: 10_000 },
   coldWake: { runs: 7 },
   storm: { clients: 500, workers: 4 },
-  churn: { threads: 8, seconds: 10, warmupSeconds: 3, workers: 2 },
+  churn: { threads: [8, 1], seconds: 10, warmupSeconds: 3, workers: 2 },
   tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 3, workers: 2 },
   idle: { clients: 10_000, workers: 4 },
   autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
