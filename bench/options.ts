@@ -48,6 +48,8 @@ export interface BenchOptions {
   baseline: string | undefined;
   /** Which pool modes the baseline build runs in. */
   baselineModes: BaselineMode[];
+  /** Extra Node/V8 flags for this build's proxies only: with --baseline of the same dist/, an A/B of the flags. */
+  nodeFlags: string[];
 }
 
 export const BASELINE_MODES = ['pipe', 'session', 'transaction'] as const;
@@ -100,6 +102,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                         before and after alternate in one run
   --baseline-modes <m>  pipe, session, transaction, comma-separated (default all three):
                         the pooled modes need a baseline that speaks this build's control API
+  --node-flags <f>      extra Node/V8 flags for this build's proxy processes, space-separated
+                        (e.g. "--max-semi-space-size=64"); the baseline's run without them, so
+                        --baseline <this dist/> compares the flags alone
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -115,6 +120,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       out: { type: 'string' },
       baseline: { type: 'string' },
       'baseline-modes': { type: 'string' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -140,6 +146,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     outDir: values.out,
     baseline: baselineHost(values.baseline),
     baselineModes: baselineModes(values['baseline-modes']),
+    nodeFlags: values['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
   };
 }
 
