@@ -102,9 +102,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                         before and after alternate in one run
   --baseline-modes <m>  pipe, session, transaction, comma-separated (default all three):
                         the pooled modes need a baseline that speaks this build's control API
-  --node-flags <f>      extra Node/V8 flags for this build's proxy processes, space-separated
-                        (e.g. "--max-semi-space-size=64"); the baseline's run without them, so
-                        --baseline <this dist/> compares the flags alone
+  --node-flags=<f>      extra Node/V8 flags for this build's proxy processes, space-separated
+                        (e.g. --node-flags="--max-semi-space-size=64": with '=', as they start
+                        with dashes); the baseline's run without them, so --baseline <this
+                        dist/> compares the flags alone
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
