@@ -16,17 +16,22 @@ let older = new Set<Socket>();
 let newer = new Set<Socket>();
 let sweeper: NodeJS.Timeout | null = null;
 
-/** Destroy `socket` one to two seconds from now if it has not closed by then (a stuck peer). */
+/**
+ * Destroy `socket` one to two seconds from now if it has not closed by then (a
+ * stuck peer). One that closes is let go at once: kept for the seconds, every
+ * session's socket (and all it holds) outlived the young generation and was
+ * promoted, which made each scavenge copy thousands of them.
+ */
 export function destroyLater(socket: Socket): void {
   if (socket.destroyed) return;
   newer.add(socket);
+  socket.on('close', forgetClosed);
   sweeper ??= setInterval(sweep, GRACE_MS).unref();
 }
 
-/** The socket closed on its own: nothing left to destroy, and it need not be kept. */
-export function closed(socket: Socket): void {
-  older.delete(socket);
-  newer.delete(socket);
+function forgetClosed(this: Socket): void {
+  older.delete(this);
+  newer.delete(this);
 }
 
 function sweep(): void {
