@@ -33,7 +33,7 @@ export function isPretty(format: LogFormat): boolean {
 }
 
 async function destinationFor(format: LogFormat): Promise<DestinationStream> {
-  if (!isPretty(format)) return new BatchedLines(destination({ dest: 1, sync: true, minLength: BatchedLines.BYTES }));
+  if (!isPretty(format)) return new BatchedLines(destination({ dest: 1, sync: true }));
   const { default: pretty } = await import('pino-pretty');
   return pretty({
     destination: 1,
