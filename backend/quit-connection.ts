@@ -6,7 +6,7 @@
 // that does not close within a second or two is cut off.
 import type { Socket } from 'node:net';
 import { framePacket, writeComQuit } from '../protocol/index.js';
-import { closed, destroyLater } from '../socket/socket-ends.js';
+import { destroyLater } from '../socket/socket-ends.js';
 
 const QUIT = framePacket(writeComQuit(), 0);
 
@@ -15,6 +15,5 @@ export function quitConnection(socket: Socket): void {
   // A TLS socket sends its close alert after the COM_QUIT: the compute has read its goodbye first.
   if (!socket.writableEnded) socket.end(QUIT);
   socket.resume();
-  socket.once('close', () => closed(socket));
   destroyLater(socket);
 }

@@ -178,6 +178,7 @@ export async function startPooledProxy(
     label,
     logPath: join(ctx.outDir, 'logs', `${label}.log`),
     cpuProfDir: ctx.cpuProfDir,
+    nodeFlags: hostScript ? [] : ctx.nodeFlags,
   });
 }
 
@@ -197,5 +198,6 @@ export async function startPipeProxy(
     label,
     logPath: join(ctx.outDir, 'logs', `${label}.log`),
     cpuProfDir: ctx.cpuProfDir,
+    nodeFlags: hostScript ? [] : ctx.nodeFlags,
   });
 }

@@ -14,7 +14,8 @@ export interface BenchProfile {
   pointSelect: { threads: number[]; seconds: number; warmupSeconds: number; tableSize: number };
   coldWake: { runs: number };
   storm: { clients: number; workers: number };
-  churn: { threads: number; seconds: number; warmupSeconds: number; workers: number };
+  /** threads[0] is the loaded machine the goals are judged on; 1 thread is what one client connecting per request waits. */
+  churn: { threads: number[]; seconds: number; warmupSeconds: number; workers: number };
   /** Client TLS vs plain through one proxy: connect loops and point selects (table size from pointSelect). */
   tls: { connectThreads: number[]; selectThreads: number[]; seconds: number; warmupSeconds: number; workers: number };
   idle: { clients: number; workers: number };
@@ -47,6 +48,8 @@ export interface BenchOptions {
   baseline: string | undefined;
   /** Which pool modes the baseline build runs in. */
   baselineModes: BaselineMode[];
+  /** Extra Node/V8 flags for this build's proxies only: with --baseline of the same dist/, an A/B of the flags. */
+  nodeFlags: string[];
 }
 
 export const BASELINE_MODES = ['pipe', 'session', 'transaction'] as const;
@@ -59,7 +62,7 @@ const QUICK: BenchProfile = {
   coldWake: { runs: 5 },
   storm: { clients: 200, workers: 2 },
   // Connect paths need longer than a second before the proxy's JIT settles.
-  churn: { threads: 8, seconds: 3, warmupSeconds: 2, workers: 2 },
+  churn: { threads: [8, 1], seconds: 3, warmupSeconds: 2, workers: 2 },
   tls: { connectThreads: [1], selectThreads: [8], seconds: 2, warmupSeconds: 2, workers: 2 },
   idle: { clients: 2_000, workers: 2 },
   // Going down can take two waits (a goal from the load's last seconds may hold the first one up): idle > 2 x down.
@@ -75,7 +78,7 @@ const FULL: BenchProfile = {
   pointSelect: { threads: [1, 8, 32], seconds: 10, warmupSeconds: 2, tableSize: 10_000 },
   coldWake: { runs: 7 },
   storm: { clients: 500, workers: 4 },
-  churn: { threads: 8, seconds: 10, warmupSeconds: 3, workers: 2 },
+  churn: { threads: [8, 1], seconds: 10, warmupSeconds: 3, workers: 2 },
   tls: { connectThreads: [1, 8], selectThreads: [1, 8], seconds: 10, warmupSeconds: 3, workers: 2 },
   idle: { clients: 10_000, workers: 4 },
   autoscale: { threads: [1, 4, 16], stepSeconds: 30, leadSeconds: 6, downAfterSeconds: 60, idleTimeoutSeconds: 180, maxIdleSeconds: 300, tableSize: 10_000 },
@@ -99,6 +102,10 @@ export const USAGE = `Usage: npm run bench -- [options]
                         before and after alternate in one run
   --baseline-modes <m>  pipe, session, transaction, comma-separated (default all three):
                         the pooled modes need a baseline that speaks this build's control API
+  --node-flags=<f>      extra Node/V8 flags for this build's proxy processes, space-separated
+                        (e.g. --node-flags="--max-semi-space-size=64": with '=', as they start
+                        with dashes); the baseline's run without them, so --baseline <this
+                        dist/> compares the flags alone
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -114,6 +121,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       out: { type: 'string' },
       baseline: { type: 'string' },
       'baseline-modes': { type: 'string' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -139,6 +147,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     outDir: values.out,
     baseline: baselineHost(values.baseline),
     baselineModes: baselineModes(values['baseline-modes']),
+    nodeFlags: values['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
   };
 }
 

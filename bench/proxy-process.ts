@@ -35,6 +35,8 @@ export interface ProxyStart {
   /** The proxy's own log (warnings and errors) goes here rather than into the tables. */
   logPath: string;
   cpuProfDir?: string | undefined;
+  /** Extra Node/V8 flags (--node-flags). */
+  nodeFlags?: readonly string[];
   timeoutMs?: number;
   /** Grace period on stop: `dev` stops its computes too. */
   stopGraceMs?: number;
@@ -45,7 +47,7 @@ export interface ProxyStart {
 }
 
 export async function startProxyProcess(s: ProxyStart): Promise<StartOutcome> {
-  const execArgv = ['--expose-gc'];
+  const execArgv = ['--expose-gc', ...(s.nodeFlags ?? [])];
   if (s.cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${s.cpuProfDir}`, `--cpu-prof-name=${s.label}.cpuprofile`);
   // Admin HTTP on a free port (several proxies run at once); a short drain so a stop is quick.
   // The log level is the default (info), as shipped: its line per session is part of a connection's cost.

@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const workDir = await mkdtemp(join(tmpdir(), 'wake-proxy-bench-'));
   trackDir(workDir);
-  const ctx: BenchContext = { profile: parsed.profile, workDir, outDir, cpuProfDir, baselineHost: parsed.baseline, baselineModes: parsed.baselineModes };
+  const ctx: BenchContext = { profile: parsed.profile, workDir, outDir, cpuProfDir, baselineHost: parsed.baseline, baselineModes: parsed.baselineModes, nodeFlags: parsed.nodeFlags };
   say(`bench ${parsed.profile.name}: ${parsed.scenarios.join(', ')}; results in ${outDir}`);
 
   const results: ScenarioResult[] = [];
@@ -100,7 +100,7 @@ async function main(): Promise<number> {
     startedAt: started.toISOString(),
     profile: parsed.profile.name,
     durationSeconds: (Date.now() - started.getTime()) / 1000,
-    machine: await describeMachine(),
+    machine: { ...(await describeMachine()), ...(ctx.nodeFlags.length > 0 ? { 'proxy Node flags (not the baseline)': ctx.nodeFlags.join(' ') } : {}) },
   };
   await writeResults(outDir, meta, results);
   const targets = results.flatMap((r) => r.targets);

@@ -43,6 +43,8 @@ export interface BenchContext {
   /** With --baseline: the other build's proxy host script, and the modes it runs in. */
   baselineHost: string | undefined;
   baselineModes: readonly BaselineMode[];
+  /** With --node-flags: extra Node/V8 flags for this build's proxy processes (not the baseline's). */
+  nodeFlags: readonly string[];
 }
 
 /** A number for a table cell: 3 significant digits, thousands kept whole. */

@@ -156,7 +156,7 @@ function clientGone(): Error {
 
 export function createSession(id: number, socket: Socket, cfg: SessionConfig): SessionContext {
   const clientAddress = socket.remoteAddress ?? 'unknown';
-  const log = new SessionLog(cfg.logger, { conn: id, client: `${clientAddress}:${socket.remotePort ?? 0}` });
+  const log = new SessionLog(cfg.logger, id, `${clientAddress}:${socket.remotePort ?? 0}`);
   socket.setNoDelay(true);
   const now = performance.now();
   return {

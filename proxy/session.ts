@@ -72,9 +72,12 @@ export async function runSession(ctx: SessionContext): Promise<void> {
     const why =
       ready.kind === 'pooled' && ready.pooling.mode === 'transaction' ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
     countBytes(ctx);
+    const { ready: r } = ctx;
     ctx.log.info(
       {
-        ...ctx.ready,
+        readyMs: r?.readyMs,
+        compute: r?.compute,
+        auth: r?.auth,
         reason: ctx.killed ? 'killed' : why,
         durationMs: round(performance.now() - ctx.startedAt),
         bytesIn: ctx.socket.bytesRead,

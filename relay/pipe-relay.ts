@@ -20,7 +20,7 @@
 // notices within 5 s).
 import type { Socket } from 'node:net';
 import { divert, undivert, type ReadSink } from '../backend/backend-socket.js';
-import { closed, destroyLater, endOnce } from '../socket/socket-ends.js';
+import { destroyLater, endOnce } from '../socket/socket-ends.js';
 import { CommandGate, type GateSide } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
 import { finStep } from './client-fin.js';
@@ -195,12 +195,10 @@ function passBackendEnd(this: Socket): void {
 }
 
 function onClientClose(this: Socket): void {
-  closed(this);
   relays.get(this)!.finish('client_closed');
 }
 
 function onBackendClose(this: Socket): void {
-  closed(this);
   relays.get(this)!.finish('backend_closed');
 }
 

@@ -30,7 +30,7 @@
 import type { Socket } from 'node:net';
 import { COM_CHANGE_USER, COM_INIT_DB, COM_PING, COM_PROCESS_KILL, COM_QUERY, COM_RESET_CONNECTION, ReplyTracker } from '../protocol/index.js';
 import { divert, undivert } from '../backend/backend-socket.js';
-import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { endAfterSession } from '../socket/socket-ends.js';
 import { CommandGate } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
 import { ReplyFence } from './reply-fence.js';
@@ -121,12 +121,8 @@ export function relaySession(
       // The client keeps an error listener: its socket may still fail while closing.
       client.on('error', ignore);
       const gone = why === 'client_closed' || why === 'client_error';
-      if (gone) {
-        client.destroy();
-      } else {
-        endOnce(client);
-        destroyLater(client);
-      }
+      if (gone) client.destroy();
+      else endAfterSession(client, why === 'client_quit');
       const statementRunning = gone && (replies ? replies.pending > 0 : gate.statementRunning);
       resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands, statementRunning });
     };

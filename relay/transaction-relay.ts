@@ -33,7 +33,7 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { SessionEnd } from './session-relay.js';
 import { TrackedSession } from './tracked-session.js';
 import { copySettings, parseContext } from '../backend/session-settings.js';
-import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { endAfterSession } from '../socket/socket-ends.js';
 import type { ClientStatement } from './client-statements.js';
 import { DEFAULT_STATEMENTS_PER_CONNECTION } from './statement-router.js';
 import { StatementRelay, type StatementHost } from './statement-relay.js';
@@ -139,10 +139,7 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
     client.on('error', ignore);
     exchange.finish(why, this.framer.buffered > 0 || this.statements?.reading === true);
     if (why === 'client_closed' || why === 'client_error') client.destroy();
-    else {
-      endOnce(client);
-      destroyLater(client);
-    }
+    else endAfterSession(client, why === 'client_quit');
     this.resolve({ end: why, borrows: exchange.lease.borrows, pinned: exchange.pins.pinned });
   }
 

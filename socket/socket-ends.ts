@@ -2,7 +2,8 @@
 // finished socket builds an error, stack trace and all, only to drop it), and
 // one timer for every socket that must be gone a second after its end instead
 // of a timer each.
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 const GRACE_MS = 1_000;
 
@@ -11,22 +12,43 @@ export function endOnce(socket: Socket): void {
   if (!socket.writableEnded && !socket.destroyed) socket.end();
 }
 
+/**
+ * Our side's end once a session is over. A client that said goodbye (COM_QUIT)
+ * and has every reply is closed at once, as MariaDB closes on COM_QUIT: one
+ * close() sends the FIN, where end() then the close cost a shutdown, an epoll
+ * change and a turn of the loop more. A TLS client still gets its close alert,
+ * and replies still being written drain first (then a stuck peer is cut off).
+ */
+export function endAfterSession(socket: Socket, goodbye: boolean): void {
+  if (goodbye && socket.writableLength === 0 && socket instanceof Socket && !(socket as TLSSocket).encrypted) {
+    socket.destroy();
+    return;
+  }
+  endOnce(socket);
+  destroyLater(socket);
+}
+
 // Two generations: a socket waits one to two sweeps, then is destroyed.
 let older = new Set<Socket>();
 let newer = new Set<Socket>();
 let sweeper: NodeJS.Timeout | null = null;
 
-/** Destroy `socket` one to two seconds from now if it has not closed by then (a stuck peer). */
+/**
+ * Destroy `socket` one to two seconds from now if it has not closed by then (a
+ * stuck peer). One that closes is let go at once: kept for the seconds, every
+ * session's socket (and all it holds) outlived the young generation and was
+ * promoted, which made each scavenge copy thousands of them.
+ */
 export function destroyLater(socket: Socket): void {
   if (socket.destroyed) return;
   newer.add(socket);
+  socket.on('close', forgetClosed);
   sweeper ??= setInterval(sweep, GRACE_MS).unref();
 }
 
-/** The socket closed on its own: nothing left to destroy, and it need not be kept. */
-export function closed(socket: Socket): void {
-  older.delete(socket);
-  newer.delete(socket);
+function forgetClosed(this: Socket): void {
+  older.delete(this);
+  newer.delete(this);
 }
 
 function sweep(): void {

@@ -43,7 +43,7 @@ test('a wrong password never wakes the compute; the right one does, and quits re
   const [[second]] = (await b.query(COMPUTE_THREAD)) as any;
   await b.end();
   assert.equal(second.id, first.id, 'the second client borrowed the first one’s compute connection');
-  assert.ok(!proxy.lines.some((l) => l.includes(shop.password)), 'no password in the log');
+  assert.ok(!(await proxy.settledLines()).some((l) => l.includes(shop.password)), 'no password in the log');
 });
 
 test('proxy --pool-mode transaction: two connected clients take turns on one compute connection', async () => {

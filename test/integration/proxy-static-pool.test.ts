@@ -59,7 +59,7 @@ test('connected clients take turns on one pooled backend connection', async () =
   }
   assert.equal(ids.size, 1);
   await Promise.all([a.end(), b.end()]);
-  assert.ok(!proxy.lines.some((l) => l.includes('reader-secret') || l.includes('app-secret')), 'no password in the log');
+  assert.ok(!(await proxy.settledLines()).some((l) => l.includes('reader-secret') || l.includes('app-secret')), 'no password in the log');
 });
 
 test('a user made with SQL, or a changed password, works within a quarter second', async () => {
@@ -156,8 +156,9 @@ test("a reader that may not list the backend's stored code: every transaction-po
     for (const c of clients) ids.add(Number(((await c.query(COMPUTE_THREAD))[0] as any[])[0].id));
     assert.equal(ids.size, 3);
     await Promise.all(clients.map((c) => c.end()));
-    const records = old.lines.map((l) => JSON.parse(l) as { msg: string; reason?: string });
-    assert.equal(records.filter((r) => r.msg === 'session pinned to its backend' && r.reason === 'stored_code_unknown').length, 3);
+    const pinned = await old.records((r) => r.msg === 'session pinned to its backend' && r.reason === 'stored_code_unknown', 3);
+    assert.equal(pinned.length, 3);
+    const records = old.lines.map((l) => JSON.parse(l) as { msg: string });
     assert.equal(records.filter((r) => /stored code is not known/.test(r.msg)).length, 1, 'said once');
   } finally {
     await old.kill('SIGTERM');
