@@ -249,10 +249,11 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,
     hook: kill,
-    ...(ready.pooling.statementsPerConnection ? { statementsPerConnection: ready.pooling.statementsPerConnection } : {}),
-    ...(code ? { storedCode: code.names } : {}),
+    // Options left undefined rather than spread in: one object shape for every session.
+    statementsPerConnection: ready.pooling.statementsPerConnection || undefined,
+    storedCode: code?.names,
     borrow,
-    ...(ready.borrowAtOnce ? { borrowAtOnce: ready.borrowAtOnce } : {}),
+    borrowAtOnce: ready.borrowAtOnce ?? undefined,
     giveBack: (backend, opts) => void pools.release(backend, opts),
     abandon: (backend) => void kill.stopStatement(backend.key.addr, backend.threadId).then(() => pools.release(backend, { dirty: true })),
     errorFor: (err) => {
