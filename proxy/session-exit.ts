@@ -7,7 +7,7 @@ import { BackendRefusedError } from '../backend/connect.js';
 import { ChannelClosedError, ChannelTimeoutError } from '../socket/packet-channel.js';
 import { TlsHandshakeError } from './tls-upgrade.js';
 import { round, type SessionContext } from './session-context.js';
-import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { closeSoon, destroyLater } from '../socket/socket-ends.js';
 
 export function failSession(ctx: SessionContext, err: unknown): void {
   const { metrics } = ctx.cfg;
@@ -113,8 +113,3 @@ export function countBytes(ctx: SessionContext): void {
   ctx.counted.out = bytesWritten;
 }
 
-/** Let a final packet drain, then make sure the socket is gone. */
-export function closeSoon(socket: Socket): void {
-  endOnce(socket);
-  destroyLater(socket);
-}

@@ -20,7 +20,7 @@
 // notices within 5 s).
 import type { Socket } from 'node:net';
 import { divert, undivert, type ReadSink } from '../backend/backend-socket.js';
-import { destroyLater, endOnce } from '../socket/socket-ends.js';
+import { closeSoon, endOnce } from '../socket/socket-ends.js';
 import { CommandGate, type GateSide } from './command-gate.js';
 import type { KillHook } from './intercepted-command.js';
 import { finStep } from './client-fin.js';
@@ -103,13 +103,11 @@ class PipeRelay implements ReadSink, GateSide {
     const gone = why === 'client_error' || (why === 'client_closed' && !this.finPassed);
     const running = gone && this.gate.statementRunning;
     // end() lets a final packet (an ERR, a QUIT) drain; destroy stops a stuck peer.
-    endOnce(this.client);
-    destroyLater(this.client);
+    closeSoon(this.client);
     if (running) {
       leave(this.backend);
     } else {
-      endOnce(this.backend);
-      destroyLater(this.backend);
+      closeSoon(this.backend);
     }
     this.resolve({ end: why, statementRunning: running });
   }

@@ -20,10 +20,12 @@ export function endOnce(socket: Socket): void {
  * and replies still being written drain first (then a stuck peer is cut off).
  */
 export function endAfterSession(socket: Socket, goodbye: boolean): void {
-  if (goodbye && socket.writableLength === 0 && socket instanceof Socket && !(socket as TLSSocket).encrypted) {
-    socket.destroy();
-    return;
-  }
+  if (goodbye && socket.writableLength === 0 && socket instanceof Socket && !(socket as TLSSocket).encrypted) socket.destroy();
+  else closeSoon(socket);
+}
+
+/** Let a final packet drain, then make sure the socket is gone. */
+export function closeSoon(socket: Socket): void {
   endOnce(socket);
   destroyLater(socket);
 }
@@ -40,7 +42,7 @@ let sweeper: NodeJS.Timeout | null = null;
  * promoted, which made each scavenge copy thousands of them.
  */
 export function destroyLater(socket: Socket): void {
-  if (socket.destroyed) return;
+  if (socket.destroyed || newer.has(socket) || older.has(socket)) return;
   newer.add(socket);
   socket.on('close', forgetClosed);
   sweeper ??= setInterval(sweep, GRACE_MS).unref();

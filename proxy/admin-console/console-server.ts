@@ -18,7 +18,7 @@ import {
   writeErrPacket,
 } from '../../protocol/index.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../../socket/packet-channel.js';
-import { destroyLater, endOnce } from '../../socket/socket-ends.js';
+import { closeSoon, destroyLater } from '../../socket/socket-ends.js';
 import type { ProxyServer } from '../server.js';
 import { runStatement, type ConsoleContext } from './console-commands.js';
 import { logIn, type ConsoleAccount } from './console-login.js';
@@ -103,8 +103,7 @@ async function serve(socket: Socket, id: number, account: ConsoleAccount, stats:
   const login = await logIn(channel, id, account, clientHost, o.loginTimeoutMs ?? 10_000);
   if (!login.ok) {
     o.logger.warn({ client, user: login.user, reason: login.reason }, 'admin console login refused');
-    endOnce(socket);
-    destroyLater(socket);
+    closeSoon(socket);
     return;
   }
   o.logger.info({ client, user: login.user }, 'admin console login');
@@ -126,8 +125,7 @@ async function serve(socket: Socket, id: number, account: ConsoleAccount, stats:
     let seq = packet.sequenceId;
     for (const payload of replyPayloads(reply, login.capabilities)) channel.write(payload, (seq = (seq + 1) & 0xff));
   }
-  endOnce(socket);
-  destroyLater(socket);
+  closeSoon(socket);
 }
 
 async function answer(payload: Buffer, command: number | undefined, c: ConsoleContext): Promise<ConsoleReply> {
