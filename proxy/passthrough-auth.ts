@@ -101,13 +101,20 @@ function relayUntilVerdict(
       resolve(verdict);
     };
     const timer = setTimeout(() => fail(new Error(`authentication did not finish within ${timeoutMs} ms`)), timeoutMs);
-    // A client that half-closes after its last auth packet still gets the compute's verdict, as from MariaDB.
+    /** The compute asked the client for more, and the client has not sent it yet. */
+    let awaitingClient = false;
+    // A client that half-closes after its last auth packet still gets the compute's verdict, as from
+    // MariaDB; one that half-closes when asked for more cannot answer, so the login ends (MariaDB closes too),
+    // whether its FIN came before the compute's question or after it.
     client.onFailure((err) => {
-      if (!(err instanceof ChannelClosedError && err.halfClosed)) fail(err);
+      if (!(err instanceof ChannelClosedError && err.halfClosed) || awaitingClient) fail(err);
     });
     // The client's packets go on only once the compute has asked for more: what it sent
     // after its answer (a statement pipelined behind its login) waits for the relay.
-    const forward = (p: Packet) => backend.write(p.payload, (p.sequenceId - shift) & 0xff);
+    const forward = (p: Packet) => {
+      awaitingClient = false;
+      backend.write(p.payload, (p.sequenceId - shift) & 0xff);
+    };
     let asked = false;
     const next = (): void => {
       backend.read(0, 'auth reply').then((p) => {
@@ -116,11 +123,11 @@ function relayUntilVerdict(
         if (p.payload[0] === OK_HEADER) return finish({ final: renumbered, ok: true });
         if (p.payload[0] === ERR_HEADER) return finish({ final: renumbered, ok: false });
         client.write(renumbered.payload, renumbered.sequenceId);
+        awaitingClient = true;
         if (!asked) {
           asked = true;
           client.listen(forward);
         }
-        // The compute asks for more of a client that half-closed: it cannot answer, so the login ends (MariaDB closes too).
         if (client.ended) return fail(new ChannelClosedError('client', undefined, true));
         next();
       }, fail);

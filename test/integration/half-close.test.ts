@@ -197,10 +197,15 @@ function withoutScramble(bytes: Buffer): Buffer {
 test('a FIN at each step of the login: every mode gets what MariaDB sends (OK, ERR, auth switch, nothing), then the close', async () => {
   const differences: string[] = [];
   for (const [step, then] of Object.entries(LOGIN_STEPS)) {
-    const direct = withoutScramble(await finDuringLogin(db.port, then));
+    // A failure names the step and the side it happened on.
+    const run = (side: string, port: number) =>
+      finDuringLogin(port, then).catch((err: Error) => {
+        throw new Error(`${step}, ${side}: ${err.message}`);
+      });
+    const direct = withoutScramble(await run('directly', db.port));
     // Passthrough too: greeted with the compute's scramble (connected at accept), its login is whole as directly.
     for (const mode of Object.keys(MODES)) {
-      const got = withoutScramble(await finDuringLogin(proxies.get(mode)!.port, then));
+      const got = withoutScramble(await run(mode, proxies.get(mode)!.port));
       if (!got.equals(direct)) differences.push(`${step}, ${mode}: ${got.length} bytes, directly ${direct.length}`);
     }
   }
