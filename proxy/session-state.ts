@@ -3,7 +3,7 @@
 // connection is borrowed or given back, the session pins): no timer, no closure
 // and nothing on the relays' per-packet path, so thousands of held clients pay a
 // few fields each.
-import type { PinReason } from '../relay/pin-rules.js';
+import type { PinReason } from '../relay/query-verdict.js';
 
 export type SessionState =
   /** Greeting to OK: TLS, credentials, connecting or logging in to the compute. */

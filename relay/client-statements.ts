@@ -7,7 +7,7 @@
 // Long data sent for a statement, and a cursor open on it, live on one compute
 // connection: while any statement has either, the session holds that connection.
 import type { ConnectionStatement } from './connection-statements.js';
-import type { QueryVerdict } from './pin-rules.js';
+import type { QueryVerdict } from './query-verdict.js';
 
 export interface ClientStatement {
   readonly id: number;

@@ -30,7 +30,7 @@ import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
 import { errorStandIn } from './intercepted-command.js';
 import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
-import type { PinReason, QueryVerdict } from './pin-rules.js';
+import type { PinReason, QueryVerdict } from './query-verdict.js';
 import { PreviousStatement } from './previous-statement.js';
 import { ReplyFence } from './reply-fence.js';
 import type { SessionEnd } from './session-relay.js';

@@ -25,7 +25,8 @@ import {
   type ReplyTracker,
 } from '../protocol/index.js';
 import type { ClientStatement } from './client-statements.js';
-import { judgeQuery, type PinReason, type QueryVerdict } from './pin-rules.js';
+import { judgeQuery } from './pin-rules.js';
+import type { PinReason, QueryVerdict } from './query-verdict.js';
 import type { TrackedSession } from './tracked-session.js';
 import type { StoredCodeNames } from './stored-code-names.js';
 

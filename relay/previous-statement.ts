@@ -22,7 +22,7 @@
 import { framePacket, writeComQuery, type ErrPacket, type ReplyTracker } from '../protocol/index.js';
 import { LAST_INSERT_ID_READ, lastInsertIdSql } from '../backend/session-settings.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from './pin-rules.js';
+import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from './query-verdict.js';
 import type { TrackedSession } from './tracked-session.js';
 
 export const ROW_COUNTS_ELSEWHERE: ErrPacket = {
@@ -53,7 +53,7 @@ export class PreviousStatement {
   }
 
   /**
-   * A client statement that does `previous` (pin-rules.ts bits) goes to `b` next, its
+   * A client statement that does `previous` (query-verdict.ts bits) goes to `b` next, its
    * reply followed by `tracker`: the error that must answer it instead, or null (and
    * the client's LAST_INSERT_ID() is written ahead of it when it needs it). `autocommit`:
    * no transaction is open, so the connection goes back after the statement.

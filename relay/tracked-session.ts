@@ -32,7 +32,7 @@ import {
   type SessionStateSink,
   type SessionStateWatcher,
 } from '../protocol/index.js';
-import type { QueryVerdict } from './pin-rules.js';
+import type { QueryVerdict } from './query-verdict.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 
 /** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */

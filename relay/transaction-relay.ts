@@ -40,7 +40,7 @@ import { StatementRelay, type StatementHost } from './statement-relay.js';
 import { idleOkPayload } from './command-answers.js';
 import { ComputeExchange, type ExchangeHost, type ExchangeOptions } from './compute-exchange.js';
 import { InterceptRelay, type InterceptHost, type InterceptOptions } from './intercept-relay.js';
-import type { PinReason } from './pin-rules.js';
+import type { PinReason } from './query-verdict.js';
 import { queueFin } from './client-fin.js';
 
 export interface TransactionRelayOptions extends ExchangeOptions, InterceptOptions {

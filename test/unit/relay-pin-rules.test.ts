@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS, judgeQuery } from '../../relay/pin-rules.js';
+import { judgeQuery } from '../../relay/pin-rules.js';
+import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from '../../relay/query-verdict.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
 
