@@ -8,97 +8,32 @@
 // proxy does not follow pins the session, its replies go untouched. After COM_QUIT the
 // session ends once the replies before it are relayed: counted by the tracker or,
 // untracked, up to a fence the compute answers (reply-fence.ts).
-import type { Socket } from 'node:net';
+//
+// Here: that traffic, as the relay (transaction-relay.ts) calls it. What the exchange
+// holds, and the callbacks through which the lease and the pin judge change it, is the
+// base class in exchange-state.ts.
 import {
   COM_QUIT,
   COM_STMT_BULK_EXECUTE,
   COM_STMT_EXECUTE,
-  ReplyTracker,
   SERVER_STATUS_AUTOCOMMIT,
   SERVER_STATUS_IN_TRANS,
   firstSequenceId,
   framePacket,
-  writeComQuery,
   type ErrPacket,
   type Packet,
-  type ReplyEnd,
 } from '../protocol/index.js';
-import type { PooledBackend } from '../pool/pooled-backend.js';
-import { TRACKING_OFF } from '../backend/session-settings.js';
-import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
+import { ExchangeState } from './exchange-state.js';
 import { errorStandIn } from './intercepted-command.js';
-import { NOTHING_PINNED, PinJudge, type PinHost } from './pin-judge.js';
-import type { PinReason, QueryVerdict } from './query-verdict.js';
-import { PreviousStatement } from './previous-statement.js';
-import { ReplyFence } from './reply-fence.js';
+import { NOTHING_PINNED } from './pin-judge.js';
 import type { SessionEnd } from './session-relay.js';
-import type { StatementRelay } from './statement-relay.js';
-import type { TrackedSession } from './tracked-session.js';
-import type { StoredCodeNames } from './stored-code-names.js';
 
-export interface ExchangeOptions extends LeaseOptions {
-  /** Called once, when the session gets pinned. */
-  onPin?(reason: PinReason, detail: string): void;
-  /** The client left while `backend` may run its statement: stop it, then release it dirty (without this: dirty at once). */
-  abandon?(backend: PooledBackend): void;
-  /** The compute's stored code that pins (stored-code-names.ts), shared by its sessions; absent: not followed. */
-  storedCode?: StoredCodeNames;
-}
-
-/** What the exchange needs of its relay (the client's side); borrowed() and serverDrained() are passed on from the lease. */
-export interface ExchangeHost extends Pick<LeaseHost, 'ended' | 'borrowed' | 'serverDrained'> {
-  /** Made at the first prepared-statement command. */
-  readonly statements: StatementRelay | null;
-  end(why: SessionEnd): void;
-  /** Go on with the client's queue. */
-  pump(): void;
-}
-
-export class ComputeExchange implements LeaseHost, PinHost {
-  readonly lease: BackendLease;
-  readonly pins: PinJudge;
-  /** The client's settings and the trackers' reader; null for untracked backends. */
-  tracked: TrackedSession | null = null;
-  /** Present while a backend is held and its replies are followed (not once a command pinned): `replyTracker` then. */
-  private tracker: ReplyTracker | null = null;
-  private replyTracker: ReplyTracker | null = null;
-  lastStatus = SERVER_STATUS_AUTOCOMMIT;
+export class ComputeExchange extends ExchangeState {
   /** Untracked (pinned by a command): a command went and nothing came back since. */
   private awaiting = false;
   private lastCommand = -1;
-  /** Pinned with the tracker still reading: the queue waits until the proxy's own replies are in. */
-  draining = false;
-  /** The client said COM_QUIT while replies were pending: it ends once they are relayed. */
-  private quitting = false;
-  /** Untracked, the same: the fence marks where the client's replies end. */
-  private fence: ReplyFence | null = null;
-  /** What the client's previous statement left: LAST_INSERT_ID() put back, ROW_COUNT() read where it is. */
-  private readonly previous = new PreviousStatement();
-
-  private readonly onReply = (reply: ReplyEnd) => {
-    this.lastStatus = reply.statusFlags;
-    this.pins.replied(reply);
-  };
-
-  constructor(
-    private readonly host: ExchangeHost,
-    private readonly client: Socket,
-    private readonly opts: ExchangeOptions,
-  ) {
-    this.lease = new BackendLease(this, opts);
-    this.pins = new PinJudge(this, opts.onPin, opts.storedCode ?? null);
-  }
-
-  get ended(): boolean {
-    return this.host.ended;
-  }
-
-  /** Null while nothing is held, or once a command the proxy does not follow pinned the session. */
-  get replies(): ReplyTracker | null {
-    return this.tracker;
-  }
 
   /** The client said COM_QUIT and waits for its last replies: its socket closing does not end the session. */
   get leaving(): boolean {
@@ -170,7 +105,7 @@ export class ComputeExchange implements LeaseHost, PinHost {
   }
 
   /** Bytes from the held backend, in order; false: the client cannot take more now (stop reading the backend). */
-  fromServer(chunk: Buffer): boolean {
+  override fromServer(chunk: Buffer): boolean {
     this.awaiting = false;
     const { fence, client } = this;
     if (fence) {
@@ -231,11 +166,6 @@ export class ComputeExchange implements LeaseHost, PinHost {
     else this.raiseFence(b);
   }
 
-  private raiseFence(b: PooledBackend): void {
-    this.fence = new ReplyFence();
-    b.socket.write(this.fence.command);
-  }
-
   /** Nothing pending: the backend may go back unless a transaction, the session's pin or a statement keeps it. */
   mayLetGo(): boolean {
     const s = this.lastStatus;
@@ -265,86 +195,6 @@ export class ComputeExchange implements LeaseHost, PinHost {
     return this.tracker ? this.tracker.pending > 0 : this.awaiting && this.lastCommand !== COM_QUIT;
   }
 
-  // LeaseHost: the backend-lease.ts side.
-
-  leased(b: PooledBackend, replay: boolean): void {
-    this.lastStatus = SERVER_STATUS_AUTOCOMMIT;
-    this.previous.leased(this.tracked);
-    const { tracked } = this;
-    if (tracked) tracked.backend = b;
-    if (this.pins.pinned) return;
-    // One tracker for every borrow (a borrow per statement in autocommit), made afresh for each.
-    let t = this.replyTracker;
-    if (t) t.reset(b.capabilities, b.mariadbCapabilities, this.lastStatus);
-    else t = this.replyTracker = new ReplyTracker(b.capabilities, b.mariadbCapabilities, this.lastStatus, this.onReply, tracked);
-    this.tracker = t;
-    if (replay && tracked) tracked.replayOnto(b, t);
-  }
-
-  unleased(): void {
-    this.tracker = null;
-    this.pins.verdicts.length = 0;
-    if (this.tracked) this.tracked.backend = null;
-  }
-
-  borrowed(got: PooledBackend | null, failure: unknown): void {
-    this.host.borrowed(got, failure);
-  }
-
-  serverDrained(): void {
-    this.host.serverDrained();
-  }
-
-  serverClosed(): void {
-    // Whatever a fence held back was the client's.
-    if (this.fence && !this.host.ended && !this.client.destroyed) this.client.write(this.fence.rest());
-    this.host.end('backend_closed');
-  }
-
-  serverFailed(): void {
-    this.host.end('backend_error');
-  }
-
-  // PinHost: the pin-judge.ts side.
-
-  /** Stop following replies once the proxy's own are in (the queue waits), for a client that does not track once the
-   * trackers are off (nothing it cannot read may reach it). Quitting with replies still to come, a fence marks their end. */
-  unfollow(): void {
-    const t = this.tracker;
-    this.pins.verdicts.length = 0;
-    if (t) {
-      if (this.tracked) this.previous.settle(this.tracked, this.lease.held!, t);
-      if (this.tracked?.strip) {
-        t.expect(true);
-        this.lease.held!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
-      }
-      if (t.pending > 0) this.draining = true;
-      else this.tracker = null;
-    }
-    if (this.quitting && !this.tracker) {
-      this.quitting = false;
-      this.raiseFence(this.lease.held!);
-    }
-  }
-
-  statementsDropped(): void {
-    this.host.statements?.table.clear();
-    forgetStatements(this.lease.held!);
-  }
-
-  statementReplied(s: ClientStatement, reply: ReplyEnd): void {
-    this.host.statements!.replied(s, reply);
-  }
-
-  beforeStatement(verdict: QueryVerdict): ErrPacket | null {
-    const { tracked, tracker } = this;
-    if (!tracked || !tracker) return null;
-    const s = this.lastStatus;
-    // A pinned session keeps its connection: nothing is read back from it (it would come between statements).
-    const autocommit = (s & SERVER_STATUS_IN_TRANS) === 0 && (s & SERVER_STATUS_AUTOCOMMIT) !== 0 && !this.pins.pinned;
-    return this.previous.before(verdict.previous ?? 0, tracked, this.lease.held!, tracker, autocommit);
-  }
-
   /** A client statement was written to the held backend. */
   private afterStatement(): void {
     const { tracked, tracker } = this;
@@ -356,4 +206,3 @@ export class ComputeExchange implements LeaseHost, PinHost {
     this.previous.interrupted();
   }
 }
-
