@@ -59,7 +59,7 @@ export async function alternate(
   for (let round = 0; round < rounds; round++) {
     for (const group of groups) {
       for (const c of rotate(contenders, round)) {
-        const { result, cpu: backendCpu } = await withCpu(backendPid, () => withCpu(c.pid, () => measure(c, group)));
+        const { result, cpu: backendCpu } = await withCpu(backendPid, () => withCpu(c.pid, () => measure(c, group), c.cpuOfTree));
         const { result: s, cpu } = result;
         samples.push({ round, group, contender: c.spec.id, ...s, cpuUsPerOp: perOp(cpu, s.ops), backendCpuUsPerOp: perOp(backendCpu, s.ops) });
         progress(`round ${round + 1}/${rounds} ${group} ${c.spec.label}: ${fmt(s.rate)}/s${s.errors ? `, ${s.errors} errors` : ''}`);

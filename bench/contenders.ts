@@ -31,6 +31,8 @@ export interface ContenderSpec {
   poolMode?: PoolMode;
   /** Run the --baseline build's proxy instead of this one. */
   baseline?: boolean;
+  /** Run the proxy with --workers n (n processes on one port, sharing the bench's Redis). */
+  workers?: number;
 }
 
 export const CONTENDERS: ContenderSpec[] = [
@@ -55,10 +57,18 @@ const BASELINE_CONTENDERS: ContenderSpec[] = BASELINE_MODES.map((m) => ({
   baseline: true,
 }));
 
-/** Every contender of this run: the baseline build's too with --baseline. */
+/** This build's proxy as n processes on one port, in each pool mode. */
+function workerContenders(n: number): ContenderSpec[] {
+  return POOL_MODES.map((m) => ({ id: `proxy-${m}-workers`, label: `proxy ${m} (${n} workers)`, kind: 'proxy', poolMode: m, workers: n }));
+}
+
+/** Every contender of this run: the baseline build's too with --baseline, several workers' with --workers. */
 export function contendersFor(ctx: BenchContext): ContenderSpec[] {
-  if (!ctx.baselineHost) return CONTENDERS;
-  return [...CONTENDERS, ...BASELINE_CONTENDERS.filter((c) => ctx.baselineModes.includes(c.poolMode as BaselineMode))];
+  return [
+    ...CONTENDERS,
+    ...(ctx.proxyWorkers ? workerContenders(ctx.proxyWorkers) : []),
+    ...(ctx.baselineHost ? BASELINE_CONTENDERS.filter((c) => ctx.baselineModes.includes(c.poolMode as BaselineMode)) : []),
+  ];
 }
 
 /** Where a load generator connects to reach the backend through one contender. */
@@ -76,6 +86,8 @@ export interface Contender {
   endpoint: Endpoint;
   /** The process between client and backend (HAProxy, the proxy), whose CPU use is measured. */
   pid?: number;
+  /** Count the CPU of pid's descendants too (a proxy's workers). */
+  cpuOfTree?: boolean;
   /** A transaction-mode proxy's admin HTTP port (its /metrics). */
   adminPort?: number;
 }
@@ -107,6 +119,8 @@ export async function startContenders(
     for (const spec of specs) {
       const mode = spec.poolMode ?? 'pipe';
       const hostScript = spec.baseline ? ctx.baselineHost : undefined;
+      const workerArgs = spec.workers ? ['--workers', String(spec.workers), '--redis', await ctx.redisUrl()] : [];
+      const cpuOfTree = spec.workers !== undefined;
       if (spec.kind === 'direct') {
         running.push({ spec, endpoint: { ...backend, ...creds } });
       } else if (spec.kind === 'haproxy') {
@@ -129,22 +143,22 @@ export async function startContenders(
       } else if (!modes.includes(mode)) {
         skipped.push({ spec, reason: `--pool-mode takes ${modes.join(', ')}` });
       } else if (mode === 'pipe') {
-        const outcome = await startPipeProxy(ctx, `${scenario}-${spec.id}`, backend, [], hostScript);
+        const outcome = await startPipeProxy(ctx, `${scenario}-${spec.id}`, backend, workerArgs, hostScript);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
         stops.push(outcome.proxy.stop);
-        running.push({ spec, endpoint: at(outcome.proxy.port), pid: outcome.proxy.pid });
+        running.push({ spec, endpoint: at(outcome.proxy.port), pid: outcome.proxy.pid, cpuOfTree });
       } else {
         const adminPort = await findFreePort();
-        const outcome = await startPooledProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, mode, hostScript, adminPort);
+        const outcome = await startPooledProxy(ctx, `${scenario}-${spec.id}`, target.controlUrl, mode, hostScript, adminPort, workerArgs);
         if (!outcome.ok) {
           skipped.push({ spec, reason: `the proxy refused to start: ${outcome.reason}` });
           continue;
         }
         stops.push(outcome.proxy.stop);
-        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, ...target.login }, pid: outcome.proxy.pid, adminPort });
+        running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, ...target.login }, pid: outcome.proxy.pid, cpuOfTree, adminPort });
       }
     }
   } catch (err) {
@@ -168,12 +182,13 @@ export async function startPooledProxy(
   mode: 'session' | 'transaction',
   hostScript?: string,
   adminPort?: number,
+  extraArgs: string[] = [],
 ): Promise<StartOutcome> {
   return startProxyProcess({
     hostScript,
     adminPort,
     command: 'proxy',
-    args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', mode],
+    args: ['--control-url', controlUrl, '--auth', 'verify', '--pool-mode', mode, ...extraArgs],
     port: await findFreePort(),
     label,
     logPath: join(ctx.outDir, 'logs', `${label}.log`),

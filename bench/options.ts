@@ -50,6 +50,8 @@ export interface BenchOptions {
   baselineModes: BaselineMode[];
   /** Extra Node/V8 flags for this build's proxies only: with --baseline of the same dist/, an A/B of the flags. */
   nodeFlags: string[];
+  /** With --workers n: this build's proxy also runs as n processes on one port, in every pool mode. */
+  proxyWorkers: number | undefined;
 }
 
 export const BASELINE_MODES = ['pipe', 'session', 'transaction'] as const;
@@ -106,6 +108,9 @@ export const USAGE = `Usage: npm run bench -- [options]
                         (e.g. --node-flags="--max-semi-space-size=64": with '=', as they start
                         with dashes); the baseline's run without them, so --baseline <this
                         dist/> compares the flags alone
+  --workers <n>         this build's proxy also runs with --workers <n> (n processes on one
+                        port, sharing a redis-server the bench starts) in each pool mode, as
+                        extra "(n workers)" contenders; their CPU is all n processes'
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -122,6 +127,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       baseline: { type: 'string' },
       'baseline-modes': { type: 'string' },
       'node-flags': { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -148,6 +154,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     baseline: baselineHost(values.baseline),
     baselineModes: baselineModes(values['baseline-modes']),
     nodeFlags: values['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
+    proxyWorkers: values.workers === undefined ? undefined : workerCount(values.workers),
   };
 }
 
@@ -165,6 +172,12 @@ function baselineModes(raw: string | undefined): BaselineMode[] {
   const unknown = wanted.filter((w) => !(BASELINE_MODES as readonly string[]).includes(w));
   if (unknown.length > 0) throw new Error(`--baseline-modes: unknown mode(s) ${unknown.join(', ')}; known: ${BASELINE_MODES.join(', ')}`);
   return BASELINE_MODES.filter((m) => wanted.includes(m));
+}
+
+function workerCount(raw: string): number {
+  const n = positive('--workers', raw);
+  if (n < 2 || n > 64) throw new Error(`--workers: expected 2-64 processes, got ${n}`);
+  return n;
 }
 
 function positive(flag: string, raw: string): number {

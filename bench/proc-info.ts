@@ -25,11 +25,29 @@ export async function cpuSeconds(pid: number): Promise<number> {
   }
 }
 
-/** Runs fn and reports the CPU seconds pid used meanwhile (NaN without a pid). */
-export async function withCpu<T>(pid: number | undefined, fn: () => Promise<T>): Promise<{ result: T; cpu: number }> {
-  const before = pid === undefined ? NaN : await cpuSeconds(pid);
+/** CPU seconds of pid and every live descendant (a proxy's workers), the same way. */
+export async function treeCpuSeconds(pid: number): Promise<number> {
+  let total = await cpuSeconds(pid);
+  for (const child of await childrenOf(pid)) total += await treeCpuSeconds(child);
+  return total;
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  const out: number[] = [];
+  for (const tid of tasks) {
+    const text = await readFile(`/proc/${pid}/task/${tid}/children`, 'utf8').catch(() => '');
+    for (const c of text.split(' ')) if (c !== '' && c !== '\n') out.push(Number(c));
+  }
+  return out.filter((c) => Number.isInteger(c) && c > 0);
+}
+
+/** Runs fn and reports the CPU seconds pid (with tree: and its descendants) used meanwhile (NaN without a pid). */
+export async function withCpu<T>(pid: number | undefined, fn: () => Promise<T>, tree = false): Promise<{ result: T; cpu: number }> {
+  const read = tree ? treeCpuSeconds : cpuSeconds;
+  const before = pid === undefined ? NaN : await read(pid);
   const result = await fn();
-  const after = pid === undefined ? NaN : await cpuSeconds(pid);
+  const after = pid === undefined ? NaN : await read(pid);
   return { result, cpu: after - before };
 }
 

@@ -16,6 +16,7 @@ import { MARIADBD } from './mariadb.js';
 import { parseBenchOptions, USAGE, type ScenarioId } from './options.js';
 import { runCommand } from './processes.js';
 import { renderScenario, writeResults, markdownTable, type RunMeta } from './report/write-results.js';
+import { startRedis } from './redis.js';
 import { say, type BenchContext, type ScenarioResult } from './scenario.js';
 import { findSysbench } from './sysbench.js';
 import { runPointSelect } from './scenarios/point-select.js';
@@ -51,7 +52,18 @@ async function main(): Promise<number> {
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
   const workDir = await mkdtemp(join(tmpdir(), 'wake-proxy-bench-'));
   trackDir(workDir);
-  const ctx: BenchContext = { profile: parsed.profile, workDir, outDir, cpuProfDir, baselineHost: parsed.baseline, baselineModes: parsed.baselineModes, nodeFlags: parsed.nodeFlags };
+  let redis: Promise<{ url: string }> | undefined;
+  const ctx: BenchContext = {
+    profile: parsed.profile,
+    workDir,
+    outDir,
+    cpuProfDir,
+    baselineHost: parsed.baseline,
+    baselineModes: parsed.baselineModes,
+    nodeFlags: parsed.nodeFlags,
+    proxyWorkers: parsed.proxyWorkers,
+    redisUrl: async () => (await (redis ??= startRedis())).url,
+  };
   say(`bench ${parsed.profile.name}: ${parsed.scenarios.join(', ')}; results in ${outDir}`);
 
   const results: ScenarioResult[] = [];

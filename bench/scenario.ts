@@ -45,6 +45,10 @@ export interface BenchContext {
   baselineModes: readonly BaselineMode[];
   /** With --node-flags: extra Node/V8 flags for this build's proxy processes (not the baseline's). */
   nodeFlags: readonly string[];
+  /** With --workers: how many processes the "(n workers)" contenders run. */
+  proxyWorkers: number | undefined;
+  /** The bench's redis-server (started on first use), for proxies with several workers. */
+  redisUrl(): Promise<string>;
 }
 
 /** A number for a table cell: 3 significant digits, thousands kept whole. */
