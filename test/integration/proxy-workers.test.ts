@@ -152,6 +152,44 @@ describe('two workers sharing Redis', () => {
     assert.equal(((await victim.query('SELECT 1 AS ok')) as any)[0][0].ok, 1, 'the victim session goes on');
   });
 
+  test('a worker that does not answer within 2 s: /metrics is a 503 naming it, not a partial sum', async () => {
+    const [stuck] = w.workerPids();
+    process.kill(stuck!, 'SIGSTOP');
+    try {
+      const t0 = performance.now();
+      const { status, text } = await get(w.adminPort, '/metrics');
+      assert.equal(status, 503);
+      assert.match(text, new RegExp(`worker ${stuck} did not answer within 2000 ms`));
+      assert.ok(performance.now() - t0 < 4_000);
+    } finally {
+      process.kill(stuck!, 'SIGCONT');
+    }
+    assert.equal((await get(w.adminPort, '/metrics')).status, 200);
+  });
+
+  test('a worker that dies is logged with its pid and signal and replaced; readiness comes back', async () => {
+    const [victim] = w.workerPids();
+    process.kill(victim!, 'SIGKILL');
+    const records = () => w.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const until = performance.now() + 15_000;
+    while (!records().some((r) => r.msg === 'worker replaced' && r.replaces === victim) && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const died = records().find((r) => r.msg === 'worker died' && r.pid === victim);
+    assert.ok(died, 'the death is logged');
+    assert.equal(died.level, 50);
+    assert.equal(died.signal, 'SIGKILL');
+    const replacement = records().find((r) => r.msg === 'worker replaced' && r.replaces === victim);
+    assert.ok(replacement, 'a replacement is forked');
+    while ((await get(w.adminPort, '/readyz')).status !== 200 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await get(w.adminPort, '/readyz')).status, 200);
+    assert.deepEqual(JSON.parse((await get(w.adminPort, '/healthz')).text).workers, { alive: 2, expected: 2 });
+    // The victim's sessions are gone with it; the replacement serves new ones.
+    const fresh = await connect(w.port);
+    assert.equal(((await fresh.query('SELECT 1 AS ok')) as any)[0][0].ok, 1);
+    fresh.destroy();
+  });
+
   test('SIGTERM drains every worker within the drain timeout; the primary exits 0 and no worker is left', async () => {
     const pids = w.workerPids();
     const t0 = performance.now();
