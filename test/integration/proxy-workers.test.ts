@@ -210,6 +210,30 @@ test('Ctrl-C to the whole process group: each worker drains once, the primary ex
   assert.ok(!records.some((r) => r.msg === 'second signal: exiting now'));
 });
 
+test('workers that keep dying: after the sixth death within a minute the primary stops the rest and exits 1', async () => {
+  const w = await startWorkers();
+  const records = () => w.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (let death = 1; death <= 6; death++) {
+    // The newest worker that is listening (a replacement logs 'proxy listening' once it serves).
+    const until = performance.now() + 15_000;
+    let pid: number | undefined;
+    while (performance.now() < until && pid === undefined) {
+      const dead = new Set(records().filter((r) => r.msg === 'worker died').map((r) => r.pid));
+      pid = records().filter((r) => r.msg === 'proxy listening' && !dead.has(r.pid)).at(-1)?.pid as number | undefined;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(pid, `a listening worker to kill (death ${death})`);
+    process.kill(pid, 'SIGKILL');
+    while (!records().some((r) => r.msg === 'worker died' && r.pid === pid) && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  assert.equal(await w.exitCode(), 1);
+  assert.ok(records().some((r) => r.msg === 'more than 5 workers died within a minute: stopping the rest'));
+  assert.equal(records().filter((r) => r.msg === 'worker replaced').length, 5);
+  for (const pid of w.workerPids()) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+});
+
 describe('refused', () => {
   let blocker: Server;
   before(async () => {
