@@ -7,6 +7,13 @@
 // Lines wait here as separate strings and are joined once per write: appended
 // one by one to the writer's own buffer, each line was copied again (and its
 // byte length counted) as it arrived.
+//
+// Several processes writing to one pipe (proxy workers sharing stdout): a write of
+// at most PIPE_BUF (4096 bytes on Linux) reaches the pipe whole, a longer one may
+// interleave with another process's. `maxWriteBytes` then keeps every write under
+// it (a batch leaves before a line that would take it over), so lines of different
+// workers never cut into each other; only a single line longer than that cannot be
+// kept whole.
 import type { DestinationStream, destination } from 'pino';
 
 type Writer = ReturnType<typeof destination>;
@@ -15,24 +22,44 @@ type Writer = ReturnType<typeof destination>;
 const LEVEL_DIGIT = '{"level":'.length;
 const WARN_DIGIT = 0x34;
 
+/** What a write to a pipe is guaranteed atomic up to (POSIX PIPE_BUF on Linux). */
+export const PIPE_BUF = 4096;
+
+export interface BatchOptions {
+  /** Bytes that make a batch leave at once. */
+  flushBytes?: number;
+  /** Bytes a single write may never exceed (but for one line longer than it); unbounded when unset. */
+  maxWriteBytes?: number;
+}
+
 export class BatchedLines implements DestinationStream {
-  /** Characters that make a batch leave at once. */
-  static readonly CHARS = 4096;
+  /** Bytes that make a batch leave at once, unless the constructor says otherwise. */
+  static readonly BYTES = 4096;
   static readonly FLUSH_MS = 100;
 
   private lines: string[] = [];
-  private chars = 0;
+  private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly flushBytes: number;
+  private readonly maxWriteBytes: number;
 
   /** `out` writes synchronously (a sonic-boom with `sync: true`). */
-  constructor(private readonly out: Writer) {
+  constructor(
+    private readonly out: Writer,
+    o: BatchOptions = {},
+  ) {
+    this.maxWriteBytes = o.maxWriteBytes ?? Infinity;
+    this.flushBytes = Math.min(o.flushBytes ?? BatchedLines.BYTES, this.maxWriteBytes);
     process.on('exit', this.flush);
   }
 
   write(line: string): void {
+    // Bytes, not UTF-16 units: pino writes non-ASCII text as UTF-8 (up to 3 bytes a unit).
+    const bytes = Buffer.byteLength(line);
+    if (this.bytes + bytes > this.maxWriteBytes) this.flush();
     this.lines.push(line);
-    this.chars += line.length;
-    if (this.chars >= BatchedLines.CHARS || !(line.charCodeAt(LEVEL_DIGIT) < WARN_DIGIT)) this.flush();
+    this.bytes += bytes;
+    if (this.bytes >= this.flushBytes || !(line.charCodeAt(LEVEL_DIGIT) < WARN_DIGIT)) this.flush();
     else this.timer ??= setTimeout(this.flush, BatchedLines.FLUSH_MS).unref();
   }
 
@@ -43,7 +70,7 @@ export class BatchedLines implements DestinationStream {
     if (this.lines.length === 0) return;
     const batch = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
     this.lines = [];
-    this.chars = 0;
+    this.bytes = 0;
     this.out.write(batch);
   };
 }

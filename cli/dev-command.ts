@@ -89,7 +89,7 @@ export async function runDevCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
     const verifiers = verifiersFromValues(values, [cp.url], undefined, logger);
     // The in-process control plane stops the statements passthrough clients leave behind.
     const proxyValues = { ...values, 'control-url': [cp.url] };
-    running = await startProxyFromValues(proxyValues, resolver, routing, logger, metrics, activity, verifiers);
+    running = await startProxyFromValues(proxyValues, resolver, routing, logger, metrics, { activity, verifiers });
     printWelcome(running, cp.url, demo);
   } catch (err) {
     await resolver.close();
@@ -152,7 +152,7 @@ function printWelcome(running: RunningProxy, controlUrl: string, demo: DemoCrede
       'wake-proxy is running.',
       `  proxy:       127.0.0.1:${port}`,
       `  control API: ${controlUrl}`,
-      `  metrics:     http://127.0.0.1:${running.admin.port}/metrics`,
+      ...(running.admin ? [`  metrics:     http://127.0.0.1:${running.admin.port}/metrics`] : []),
       ...(admin ? [`  console:     mariadb -h ${admin.host} -P ${admin.port} -u ${admin.user} -p   (SHOW HELP)`] : []),
       '',
       'Connect to the demo project:',

@@ -8,12 +8,14 @@ import type { Logger } from 'pino';
  */
 const REPEAT_WINDOW_MS = 1_000;
 
-export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>): void {
+/** `force` runs before the exit a second signal makes (a primary kills its workers there). */
+export function onShutdown(log: Logger, stop: (signal: string) => Promise<void>, force?: () => void): void {
   let stoppingSince = 0;
   const handler = (signal: NodeJS.Signals) => {
     if (stoppingSince > 0) {
       if (Date.now() - stoppingSince < REPEAT_WINDOW_MS) return;
       log.warn({ signal }, 'second signal: exiting now');
+      force?.();
       process.exit(1);
     }
     stoppingSince = Date.now();

@@ -6,7 +6,7 @@
 // parent's without merging them, so each logger binds `component` at most once
 // (below a root logger named for its part: `wake-proxy`, `wake-proxy-control-plane`).
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
-import { BatchedLines } from './batched-lines.js';
+import { BatchedLines, PIPE_BUF } from './batched-lines.js';
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
@@ -18,28 +18,39 @@ export type LogFormat = 'auto' | 'json' | 'pretty';
 const SECRETS = ['password', 'token', 'authResponse'];
 const REDACT = { paths: [...SECRETS, ...SECRETS.map((k) => `err.${k}`)], censor: '[redacted]' };
 
+export interface LoggerOptions {
+  /**
+   * Other processes write to the same stdout (proxy workers): every write stays
+   * within PIPE_BUF, so lines of different processes never cut into each other.
+   */
+  sharedStdout?: boolean;
+}
+
 /** Root loggers, one per part of the system (their `name`), writing to one destination. */
-export async function createLoggers(level: string, format: LogFormat): Promise<(name: string) => Logger> {
-  const out = await destinationFor(format);
+export async function createLoggers(level: string, format: LogFormat, o: LoggerOptions = {}): Promise<(name: string) => Logger> {
+  const out = await destinationFor(format, o);
   return (name) => pino({ name, level, redact: REDACT }, out);
 }
 
-export async function createLogger(level: string, name: string, format: LogFormat): Promise<Logger> {
-  return (await createLoggers(level, format))(name);
+export async function createLogger(level: string, name: string, format: LogFormat, o: LoggerOptions = {}): Promise<Logger> {
+  return (await createLoggers(level, format, o))(name);
 }
 
 export function isPretty(format: LogFormat): boolean {
   return format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true);
 }
 
-async function destinationFor(format: LogFormat): Promise<DestinationStream> {
-  if (!isPretty(format)) return new BatchedLines(destination({ dest: 1, sync: true }));
+async function destinationFor(format: LogFormat, o: LoggerOptions): Promise<DestinationStream> {
+  if (!isPretty(format)) {
+    return new BatchedLines(destination({ dest: 1, sync: true }), o.sharedStdout ? { maxWriteBytes: PIPE_BUF } : {});
+  }
   const { default: pretty } = await import('pino-pretty');
   return pretty({
     destination: 1,
     sync: true,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,component',
+    // Workers tell their lines apart by pid.
+    ignore: o.sharedStdout ? 'hostname,component' : 'pid,hostname,component',
     messageFormat: '{if component}{component}: {end}{msg}',
     singleLine: true,
   });

@@ -13,19 +13,28 @@ import { createLogger } from './logger.js';
 import { onShutdown } from './lifecycle.js';
 import { backendVerifiersFromValues, startProxyFromValues, verifiersFromValues } from './start-proxy.js';
 import { createProxyMetrics, type ProxyMetrics } from '../proxy/metrics.js';
+import cluster from 'node:cluster';
+import { checkWorkers, workerShares } from './worker-options.js';
+import { runProxyWorkers } from './proxy-workers.js';
+import { openWorkerChannel } from './worker-channel.js';
 
 const TABLE = { ...PROXY_OPTIONS, ...PROXY_ONLY_OPTIONS, ...VERIFY_OPTIONS, ...ACTIVITY_OPTIONS, ...LOG_OPTIONS };
 
 type Values = OptionValues<typeof TABLE>;
 
 export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { values, help } = parseOptions(TABLE, argv, env);
+  const { values: given, help } = parseOptions(TABLE, argv, env);
   if (help) {
     console.log(formatHelp('proxy', 'Run the MySQL proxy in front of a control API or a static backend.', TABLE));
     return;
   }
-  const upstream = upstreamOf(values);
-  const logger = await createLogger(values['log-level'], 'wake-proxy', values['log-format']);
+  checkWorkers(given);
+  const upstream = upstreamOf(given);
+  const workers = given.workers > 1;
+  const logger = await createLogger(given['log-level'], 'wake-proxy', given['log-format'], { sharedStdout: workers });
+  // Several workers: the primary forks them (node:cluster runs this same command in each) and serves no client.
+  if (workers && cluster.isPrimary) return runProxyWorkers(given, logger);
+  const values = workerShares(given);
   const metrics = createProxyMetrics();
   const resolver = await resolverFor(upstream, values, logger, metrics);
   // Without --redis a lone proxy reports nowhere; the control plane then suspends nothing for idleness.
@@ -44,14 +53,20 @@ export async function runProxyCommand(argv: string[], env: NodeJS.ProcessEnv): P
         },
     logger,
     metrics,
-    activity,
-    upstream.kind === 'control-api'
-      ? verifiersFromValues(values, upstream.urls, values['control-token'], logger)
-      : upstream.kind === 'backend'
-        ? backendVerifiersFromValues(values, upstream.address, logger)
-        : undefined,
+    {
+      activity,
+      verifiers:
+        upstream.kind === 'control-api'
+          ? verifiersFromValues(values, upstream.urls, values['control-token'], logger)
+          : upstream.kind === 'backend'
+            ? backendVerifiersFromValues(values, upstream.address, logger)
+            : undefined,
+      adminHttp: !workers,
+    },
   );
+  const channel = workers ? openWorkerChannel(running, logger) : undefined;
   onShutdown(logger, async () => {
+    channel?.draining();
     await running.stop();
     await store?.close();
   });

@@ -206,6 +206,12 @@ export const VERIFY_OPTIONS = defineOptions({
 });
 
 export const PROXY_ONLY_OPTIONS = defineOptions({
+  workers: {
+    kind: 'count',
+    env: 'WAKE_PROXY_WORKERS',
+    default: '1',
+    help: 'Proxy processes accepting on the same port, to use more than one core (1-64); more than 1 needs --redis, each worker takes its share of the connection limits, rates and pool sizes (README: Using every core)',
+  },
   'kube-statefulset': {
     kind: 'string',
     env: 'WAKE_PROXY_KUBE_STATEFULSET',

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
-import { startAdminServer, type AdminServer } from '../proxy/admin-http.js';
+import { registryScrape, startAdminServer, type AdminServer } from '../proxy/admin-http.js';
 import type { RoutingConfig } from '../proxy/routing.js';
 import type { ProxyMetrics } from '../proxy/metrics.js';
 import { createControlApiVerifiers } from '../control-client/control-api-verifiers.js';
@@ -31,11 +31,20 @@ type ProxyValues = OptionValues<typeof PROXY_OPTIONS> &
   OptionValues<typeof VERIFY_OPTIONS> &
   Partial<Pick<OptionValues<typeof PROXY_ONLY_OPTIONS>, 'backend' | 'control-url' | 'control-token' | 'accounts-user' | 'accounts-password' | 'connect-at-accept'>> &
   Partial<Pick<OptionValues<typeof ACTIVITY_OPTIONS>, 'redis'>>;
+export interface StartExtras {
+  /** Closed by stop() after the drain, so its last report has the clients gone. */
+  activity?: ActivityReporter | undefined;
+  verifiers?: RoleVerifierClient | undefined;
+  /** Serve admin HTTP (default true); a worker does not, its primary does. */
+  adminHttp?: boolean;
+}
+
 type BackendAccountValues = OptionValues<typeof PROXY_ONLY_OPTIONS> & OptionValues<typeof VERIFY_OPTIONS>;
 
 export interface RunningProxy {
   proxy: ProxyServer;
-  admin: AdminServer;
+  /** Admin HTTP; none in a worker (its primary serves it for all of them). */
+  admin: AdminServer | undefined;
   /** The MySQL-protocol admin console, with --admin-mysql-port. */
   console: AdminConsole | undefined;
   /** Drain within --drain-timeout, then release everything. */
@@ -48,10 +57,9 @@ export async function startProxyFromValues(
   routing: RoutingConfig,
   logger: Logger,
   metrics: ProxyMetrics,
-  /** Closed by stop() after the drain, so its last report has the clients gone. */
-  activity?: ActivityReporter,
-  verifiers?: RoleVerifierClient,
+  extras: StartExtras = {},
 ): Promise<RunningProxy> {
+  const { activity, verifiers } = extras;
   const tls = loadTls(values, logger);
   checkConsoleValues(values);
   const pooling = poolingFromValues(values, verifiers, logger);
@@ -105,28 +113,29 @@ export async function startProxyFromValues(
     await kill.close();
     throw err;
   });
-  let admin: AdminServer;
+  let admin: AdminServer | undefined;
   try {
-    admin = await startAdminServer({
-      host: values['admin-host'],
-      port: values['admin-port'],
-      registry: proxy.metrics.registry,
-      ready: () => proxy.ready,
-      beforeScrape: () => proxy.refreshMetrics(),
-      logger,
-    });
+    if (extras.adminHttp ?? true) {
+      admin = await startAdminServer({
+        host: values['admin-host'],
+        port: values['admin-port'],
+        scrape: registryScrape(proxy.metrics.registry, () => proxy.refreshMetrics()),
+        ready: () => proxy.ready,
+        logger,
+      });
+      logger.info({ port: admin.port }, 'admin HTTP listening');
+    }
   } catch (err) {
     await proxy.close();
     await passwordErrors.close();
     await kill.close();
     throw err;
   }
-  logger.info({ port: admin.port }, 'admin HTTP listening');
   let adminConsole: AdminConsole | undefined;
   try {
     adminConsole = await startConsoleFromValues(values, proxy, logger);
   } catch (err) {
-    await admin.close();
+    await admin?.close();
     await proxy.close();
     await passwordErrors.close();
     await kill.close();
@@ -151,7 +160,7 @@ export async function startProxyFromValues(
       await resolver.close();
       await verifiers?.close();
       await passwordErrors.close();
-      await admin.close();
+      await admin?.close();
     },
   };
 }

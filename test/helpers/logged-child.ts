@@ -19,6 +19,8 @@ export interface StartOptions<T> {
   /** Options for node itself, before the script (e.g. `--import` of module hooks). */
   nodeArgs?: string[];
   env?: Record<string, string>;
+  /** Its own process group (as a shell job is), so a signal to the group reaches only it and its children. */
+  detached?: boolean;
   /** What it is, for messages: "proxy process", "control plane". */
   what: string;
   timeoutMs: number;
@@ -31,6 +33,7 @@ export async function startLoggedChild<T>(o: StartOptions<T>): Promise<LoggedChi
   const child = spawn(process.execPath, [...(o.nodeArgs ?? []), MAIN, ...o.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...o.env },
+    detached: o.detached ?? false,
   });
   const lines: string[] = [];
   let stderr = '';

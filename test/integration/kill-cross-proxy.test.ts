@@ -9,6 +9,7 @@ import { startStack, type ProjectCredentials, type Stack } from '../helpers/stac
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { instanceOf } from '../../proxy/kill/session-ids.js';
+import { killAcross } from '../helpers/kill-across.js';
 
 let redis: RedisServer;
 let stack: Stack;
@@ -36,19 +37,6 @@ async function proxy(mode: string, withRedis = true): Promise<ProxyProcess> {
 
 function connect(port: number): Promise<mysql.Connection> {
   return mysql.createConnection({ host: '127.0.0.1', port, user: `shop.${shop.user}`, password: shop.password });
-}
-
-/** A SELECT SLEEP(30) on `victim`, killed from `killer` with the victim's id; how it ended and when. */
-async function killAcross(victim: mysql.Connection, killer: mysql.Connection): Promise<{ outcome: string; ms: number }> {
-  const started = performance.now();
-  const sleeping = victim.query('SELECT SLEEP(30)').then(
-    () => 'finished',
-    (err: any) => `error ${err.errno}`,
-  );
-  await new Promise((r) => setTimeout(r, 300));
-  await killer.query(`KILL QUERY ${victim.threadId}`);
-  const outcome = await sleeping;
-  return { outcome, ms: Math.round(performance.now() - started) };
 }
 
 for (const mode of ['pipe', 'session', 'transaction']) {

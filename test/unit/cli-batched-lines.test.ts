@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { BatchedLines, PIPE_BUF } from '../../cli/batched-lines.js';
 
 const LOGGER = fileURLToPath(new URL('../../cli/logger.js', import.meta.url));
 
@@ -58,4 +59,51 @@ test('secrets are redacted at the top of a line and in a logged error', async ()
   const text = chunks.map((c) => c.text).join('');
   for (const secret of ['p1', 't1', 'a1']) assert.ok(!text.includes(secret), `${secret} not in ${text}`);
   assert.ok(text.includes('[redacted]'));
+});
+
+/** A writer that keeps each write, as the pipe would get it. */
+function recorder(): { writes: string[]; out: ConstructorParameters<typeof BatchedLines>[0] } {
+  const writes: string[] = [];
+  return { writes, out: { write: (s: string) => writes.push(s) } as unknown as ConstructorParameters<typeof BatchedLines>[0] };
+}
+
+const infoLine = (text: string) => `{"level":30,"msg":"${text}"}\n`;
+
+test('with a write limit, no write is longer than it in bytes: a batch leaves before a line that would take it over', () => {
+  const { writes, out } = recorder();
+  const batched = new BatchedLines(out, { maxWriteBytes: PIPE_BUF });
+  // 3-byte characters: 1,000 UTF-16 units, 3,000 bytes a line, so counting units would let two share a write.
+  const wide = infoLine('\u20ac'.repeat(1_000));
+  const narrow = infoLine('x'.repeat(900));
+  for (const line of [narrow, wide, narrow, wide, wide, narrow]) batched.write(line);
+  batched.flush();
+  process.off('exit', batched.flush);
+  assert.deepEqual(writes.join(''), [narrow, wide, narrow, wide, wide, narrow].join(''), 'every line, in order');
+  for (const w of writes) assert.ok(Buffer.byteLength(w) <= PIPE_BUF, `a write of ${Buffer.byteLength(w)} bytes`);
+  assert.ok(writes.some((w) => w.length < PIPE_BUF && Buffer.byteLength(w) > PIPE_BUF / 2), 'lines still share writes');
+  // A batch just under the limit: the next line leaves with the following batch, not with it.
+  assert.equal(writes[0], narrow + wide);
+});
+
+test('a line longer than the write limit leaves alone, after what waited before it', () => {
+  const { writes, out } = recorder();
+  const batched = new BatchedLines(out, { maxWriteBytes: PIPE_BUF });
+  const small = infoLine('a');
+  const huge = infoLine('y'.repeat(PIPE_BUF * 2));
+  batched.write(small);
+  batched.write(huge);
+  batched.write(small);
+  batched.flush();
+  process.off('exit', batched.flush);
+  assert.deepEqual(writes, [small, huge, small]);
+});
+
+test('without a write limit a batch leaves once it reaches the flush size, as one write', () => {
+  const { writes, out } = recorder();
+  const batched = new BatchedLines(out);
+  const line = infoLine('z'.repeat(1_500));
+  for (let i = 0; i < 3; i++) batched.write(line);
+  process.off('exit', batched.flush);
+  assert.equal(writes.length, 1);
+  assert.ok(Buffer.byteLength(writes[0]!) >= BatchedLines.BYTES);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createProxyMetrics } from '../../proxy/metrics.js';
-import { startAdminServer } from '../../proxy/admin-http.js';
+import { registryScrape, startAdminServer } from '../../proxy/admin-http.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -40,9 +40,8 @@ async function servedMetrics(): Promise<Map<string, Set<string>>> {
   const admin = await startAdminServer({
     host: '127.0.0.1',
     port: 0,
-    registry: metrics.registry,
+    scrape: registryScrape(metrics.registry),
     ready: () => true,
-    beforeScrape: () => {},
     logger: pino({ level: 'silent' }),
   });
   try {
