@@ -202,13 +202,27 @@ test('mariadb connector (extended metadata, no EOF, session tracking): column me
   });
 });
 
-test('mariadb connector with its default collation: the session collation it ends up with, as directly', { todo: 'transaction mode: the login OK reports character_set_client, so the connector skips its SET NAMES utf8mb4 and keeps the handshake collation utf8mb4_unicode_ci (224) where directly it gets utf8mb4_general_ci (45)' }, async () => {
+test('the mariadb connector with default options and mysql2: the collation each ends up with, as directly, also where clients of one connection want different ones', async () => {
+  // The connector sends SET NAMES utf8mb4 at connect unless the login OK reports its
+  // charset (utf8mb4_general_ci after, against the handshake's utf8mb4_unicode_ci); mysql2
+  // sends nothing. Then clients of one connection take turns wanting either collation.
+  const probe = "SELECT @@collation_connection AS co, @@character_set_client AS cc, 'ß' = 'ss' AS same, 'a' = 'A' AS ci";
   await t.sameAsDirect(async (port) => {
-    const conn = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret' });
+    const connector = () => mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret', database: 'fid' });
+    const a = await connector();
+    const b = await connector();
+    const m = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret', database: 'fid' });
     try {
-      return plain(await conn.query("SELECT @@collation_connection AS co, @@character_set_client AS cc, 'ß' = 'ss' AS same, 'a' = 'A' AS ci"));
+      const seen: unknown[] = [await a.query(probe), await b.query(probe), (await m.query(probe))[0]];
+      await b.query('SET collation_connection = utf8mb4_unicode_ci');
+      for (let round = 0; round < 3; round++) seen.push(await a.query(probe), await b.query(probe), (await m.query(probe))[0]);
+      // A client that logs in after the others: its own connect, not what they left.
+      const c = await connector();
+      seen.push(await c.query(probe));
+      await c.end();
+      return plain(seen);
     } finally {
-      await conn.end();
+      await Promise.all([a.end(), b.end(), m.end()]);
     }
   });
 });
