@@ -23,6 +23,8 @@ import {
   isAuthSwitchRequest,
   parseAuthSwitchRequest,
   parseErrPacket,
+  parseOkPacket,
+  readSessionState,
   tokenFromStage1,
   writeHandshakeResponse,
   type ErrPacket,
@@ -69,6 +71,12 @@ export interface LoggedInBackend {
   addr: BackendAddress;
   socket: Socket;
   greeting: Greeting;
+  /**
+   * The session-state block of the compute's login OK (its length prefix included), or
+   * null when it sent none: what its trackers report at login (10.11: the schema when
+   * the login names a database, no variables). The proxy's own login OK repeats it.
+   */
+  loginState: Buffer | null;
 }
 
 export type BackendLogin = (key: BackendKey, signal: AbortSignal) => Promise<LoggedInBackend>;
@@ -156,7 +164,7 @@ export async function loginBackend(
       const login = { capabilities: key.capabilities, mariadbCapabilities: key.mariadbCapabilities, charset: key.charset };
       conn = await secureBackend(conn, opts.tls, login, Math.max(1, deadline - Date.now()));
     }
-    await authenticate(conn, key, stage1, opts, deadline, fail);
+    const loginState = await authenticate(conn, key, stage1, opts, deadline, fail);
     const leftover = conn.channel.detach();
     // Nothing may follow the OK before the first command; reading stops until a borrower resumes.
     conn.socket.pause();
@@ -164,7 +172,7 @@ export async function loginBackend(
     conn.socket.on('error', ignore);
     if (leftover.length > 0) throw fail('failed', `${leftover.length} unexpected bytes after the login OK`);
     if (signal.aborted) throw fail('failed', 'login abandoned');
-    return { addr: key.addr, socket: conn.socket, greeting: conn.greeting };
+    return { addr: key.addr, socket: conn.socket, greeting: conn.greeting, loginState };
   } catch (err) {
     conn.socket.destroy();
     if (err instanceof BackendLoginError) throw err;
@@ -201,7 +209,7 @@ async function authenticate(
   opts: NativeLoginOptions,
   deadline: number,
   fail: Fail,
-): Promise<void> {
+): Promise<Buffer | null> {
   const { channel, greeting } = conn;
   channel.write(
     writeHandshakeResponse({
@@ -221,7 +229,7 @@ async function authenticate(
   for (let round = 0; round < 2; round++) {
     const reply = await channel.read(Math.max(1, deadline - Date.now()), 'login reply');
     const header = reply.payload[0];
-    if (header === OK_HEADER) return;
+    if (header === OK_HEADER) return sessionStateOf(reply.payload, key.capabilities);
     if (header === ERR_HEADER) {
       const e = parseErrPacket(reply.payload, key.capabilities);
       throw fail(e.code === 1045 ? 'denied' : 'refused', `${e.code} (${e.sqlState}) ${e.message}`, e);
@@ -242,6 +250,17 @@ async function authenticate(
     throw fail('failed', `unexpected login reply starting 0x${(header ?? 0).toString(16)}`);
   }
   throw fail('failed', 'the compute asked to switch auth plugins twice');
+}
+
+/**
+ * A login OK's session-state block, read through first: a malformed one fails the login
+ * rather than reach clients unread.
+ */
+function sessionStateOf(payload: Buffer, capabilities: number): Buffer | null {
+  const state = parseOkPacket(payload, capabilities).sessionState;
+  if (!state) return null;
+  readSessionState(state, 0, state.length, { variable: ignore, schema: ignore, stateChanged: ignore, other: ignore });
+  return state;
 }
 
 function ignore(): void {}

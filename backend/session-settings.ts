@@ -134,20 +134,6 @@ export function replaySql(wanted: SessionSettings, current: SessionSettings): st
   return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
 }
 
-/** What a server's trackers report by default (session_track_system_variables' default list). */
-const REPORTED_AT_LOGIN = ['character_set_client', 'character_set_connection', 'character_set_results', 'time_zone'];
-
-/**
- * The variables the proxy's own OK after a login reports to a client that negotiated
- * CLIENT_SESSION_TRACK: the default tracked list, with the login's values. Drivers read
- * their connection charset there (the npm mariadb connector then skips SET NAMES).
- */
-export function loginReport(login: SessionSettings): Array<[string, string]> {
-  const report: Array<[string, string]> = [['autocommit', 'ON']];
-  for (const name of REPORTED_AT_LOGIN) report.push([name, login.values[replayedIndex(name)]!]);
-  return report;
-}
-
 /** After replaySql() ran: `current` is what was wanted. */
 export function adoptSettings(current: SessionSettings, wanted: SessionSettings): void {
   for (let i = 0; i < wanted.values.length; i++) current.values[i] = wanted.values[i]!;

@@ -100,7 +100,7 @@ function fakeLogin(port: number): { login: BackendLogin; count: () => number } {
         socket.off('error', reject);
         socket.on('error', () => {});
         socket.pause();
-        resolve({ addr: key.addr, socket, greeting: greeting(++logins) });
+        resolve({ addr: key.addr, socket, greeting: greeting(++logins), loginState: null });
       });
     });
   return { login, count: () => logins };

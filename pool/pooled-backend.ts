@@ -26,6 +26,8 @@ export interface PooledBackend extends CommandTarget {
   retire(reason: string): void;
   /** Its session trackers are on (transaction pooling). */
   readonly tracked: boolean;
+  /** The session-state block of the compute's login OK, or null (backend/login.ts): fixed for the connection's life. */
+  readonly loginState: Buffer | null;
   /** Its replayed settings as they were right after login: a new client's own. Null when not tracked. */
   readonly loginSettings: SessionSettings | null;
   /** Its replayed settings now, kept up to date by whoever holds it. Null when not tracked. */
@@ -52,6 +54,7 @@ export class BackendEntry implements PooledBackend {
   idleSince = 0;
   baseline: SessionBaseline = { database: null, role: null };
   readonly tracked: boolean;
+  readonly loginState: Buffer | null;
   settings: SessionSettings | null = null;
   restoring: Set<string> | null = null;
   private deadReason: string | null = null;
@@ -71,6 +74,7 @@ export class BackendEntry implements PooledBackend {
     this.tracked = home.key.tracked === true;
     this.socket = conn.socket;
     this.greeting = conn.greeting;
+    this.loginState = conn.loginState;
     conn.socket.on('close', this.onClose);
     if (conn.socket.destroyed) this.markDead('connection closed');
   }

@@ -11,7 +11,6 @@
 // https://mariadb.com/kb/en/ok_packet/#session-change-type
 import { EOF_HEADER, OK_HEADER, SERVER_SESSION_STATE_CHANGED } from './constants.js';
 import { ProtocolError } from './protocol-error.js';
-import { PacketWriter } from './packet-writer.js';
 
 export const SESSION_TRACK_SYSTEM_VARIABLES = 0;
 export const SESSION_TRACK_SCHEMA = 1;
@@ -116,20 +115,6 @@ export function withoutSessionState(buf: Buffer, start: number, end: number): Bu
   const status = out.readUInt16LE(statusAt - start);
   out.writeUInt16LE(status & ~SERVER_SESSION_STATE_CHANGED, statusAt - start);
   return out;
-}
-
-/**
- * A session-state block (its length prefix included, as OkPacket.sessionState holds it)
- * reporting system variables: what the proxy's own OK after a login tells a client that
- * negotiated CLIENT_SESSION_TRACK, as a compute reporting its login's values would.
- */
-export function writeSessionVariables(variables: ReadonlyArray<readonly [string, string]>): Buffer {
-  const entries = new PacketWriter(64);
-  for (const [name, value] of variables) {
-    const entry = new PacketWriter(32).lenencString(Buffer.from(name, 'latin1')).lenencString(Buffer.from(value, 'latin1')).payload();
-    entries.u8(SESSION_TRACK_SYSTEM_VARIABLES).lenencString(entry);
-  }
-  return new PacketWriter(64).lenencString(entries.payload()).payload();
 }
 
 /** A length-encoded integer at buf[at] that must end by `end`; its size goes to lenencSize. */

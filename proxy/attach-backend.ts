@@ -7,7 +7,6 @@ import {
   SERVER_SESSION_STATE_CHANGED,
   SERVER_STATUS_AUTOCOMMIT,
   writeOkPacket,
-  writeSessionVariables,
   type OkPacket,
   type Greeting,
   type HandshakeResponse,
@@ -23,7 +22,6 @@ import { limitKey, type Route } from './routing.js';
 import type { PoolsInUse, SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import { pickAccount } from '../accounts/account-order.js';
-import { loginReport } from '../backend/session-settings.js';
 import { serverUserName } from '../accounts/user-accounts.js';
 
 interface Attached {
@@ -157,29 +155,31 @@ async function initConnect(ctx: SessionContext, route: Route, pools: BackendPool
 }
 
 /**
- * The OK that ends a verified login. A tracked connection's login values go to a client
- * that negotiated CLIENT_SESSION_TRACK as session-state data, as a compute reporting them
- * would: what the client's driver would otherwise ask for with a statement.
+ * The OK that ends a verified login. To a client that negotiated CLIENT_SESSION_TRACK it
+ * repeats the session-state block of the pooled connection's own login OK, as a direct
+ * login would get it: a driver reads its connection charset there and otherwise sets it
+ * with a statement (the npm mariadb connector's `SET NAMES utf8mb4`, which changes the
+ * collation), so reporting what the compute does not would give the client another
+ * session than a direct login.
  */
 function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
-  const login = attached.pooled?.loginSettings;
-  const reports = login && negotiated & CLIENT_SESSION_TRACK ? login : null;
-  // The same few bytes for every client of a connection: made once per connection (its login settings) and capability set.
-  const made = loginOks.get(reports ?? NO_REPORT);
+  const state = negotiated & CLIENT_SESSION_TRACK ? (attached.pooled?.loginState ?? null) : null;
+  // The same few bytes for every client of a connection: made once per connection (its login state) and capability set.
+  const made = loginOks.get(state ?? NO_REPORT);
   let ok = made?.get(negotiated);
   if (ok) return ok;
   const packet: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
-  if (reports) {
+  if (state) {
     packet.statusFlags |= SERVER_SESSION_STATE_CHANGED;
-    packet.sessionState = writeSessionVariables(loginReport(reports));
+    packet.sessionState = state;
   }
   ok = writeOkPacket(packet, negotiated);
   if (made) made.set(negotiated, ok);
-  else loginOks.set(reports ?? NO_REPORT, new Map([[negotiated, ok]]));
+  else loginOks.set(state ?? NO_REPORT, new Map([[negotiated, ok]]));
   return ok;
 }
 
-/** Login OKs by the settings they report (NO_REPORT: none) and the client's capabilities; written, never changed. */
+/** Login OKs by the login state they repeat (NO_REPORT: none) and the client's capabilities; written, never changed. */
 const loginOks = new WeakMap<object, Map<number, Buffer>>();
 const NO_REPORT = {};
 

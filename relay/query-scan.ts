@@ -28,6 +28,8 @@ const WORDS: Record<string, WordMeaning> = {
   TEMPORARY: { anywhere: 'temporary_table' },
   GET_LOCK: { anywhere: 'lock' },
   LOCK: { anywhere: 'lock' },
+  // BACKUP STAGE holds the session's backup lock from START to END, and the trackers say nothing of it.
+  BACKUP: { first: 'lock' },
   SQL_CALC_FOUND_ROWS: { anywhere: 'found_rows' },
   NEXTVAL: { anywhere: 'sequence' },
   SETVAL: { anywhere: 'sequence' },

@@ -66,7 +66,7 @@ export class FakeCompute {
       await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
       socket.pause();
       while (!this.ends.has(socket.localPort!)) await new Promise((r) => setImmediate(r));
-      return { addr: key.addr, socket, greeting: greeting(this.logins) };
+      return { addr: key.addr, socket, greeting: greeting(this.logins), loginState: null };
     }) as BackendLogin & { calls: number };
     fn.calls = 0;
     return fn;

@@ -3,8 +3,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { nativePasswordStage1 } from '../../protocol/auth/native-password.js';
-import { CLIENT_OPTIONAL_RESULTSET_METADATA } from '../../protocol/constants.js';
-import { BackendLoginError, loginBackend, type LoggedInBackend } from '../../backend/login.js';
+import { CLIENT_OPTIONAL_RESULTSET_METADATA, CLIENT_SESSION_TRACK } from '../../protocol/constants.js';
+import { readSessionState } from '../../protocol/session-state.js';
+import { BackendLoginError, loginBackend, poolCapabilities, type LoggedInBackend } from '../../backend/login.js';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { CLIENT_CAPS, exec, keyFor, scalar } from './pool-support.js';
 
@@ -42,6 +43,35 @@ test('logs in with stage1 and the chosen database, leaving the socket paused and
     assert.equal(await scalar(target(b), '-- charset from the key\nSELECT @@character_set_client'), 'utf8mb4');
   } finally {
     b.socket.destroy();
+  }
+});
+
+test("the compute's login OK session state is kept as it sent it: the schema a login names (10.11 reports no variables), nothing without one or without CLIENT_SESSION_TRACK", async () => {
+  const stage1 = nativePasswordStage1('app-secret');
+  const reported = (state: Buffer | null) => {
+    if (!state) return null;
+    const seen: string[] = [];
+    readSessionState(state, 0, state.length, {
+      variable: (name, value) => seen.push(`${name}=${value}`),
+      schema: (name) => seen.push(`schema ${name}`),
+      stateChanged: () => seen.push('state'),
+      other: (type) => seen.push(`type ${type}`),
+    });
+    return seen;
+  };
+  const untracked = poolCapabilities(CLIENT_CAPS & ~CLIENT_SESSION_TRACK, 'shop');
+  const logins = [
+    loginBackend(keyFor(db, { database: 'shop' }), stage1, { timeoutMs: 5_000 }),
+    loginBackend(keyFor(db), stage1, { timeoutMs: 5_000 }),
+    loginBackend(keyFor(db, { database: 'shop', capabilities: untracked }), stage1, { timeoutMs: 5_000 }),
+  ];
+  const [named, none, notTracked] = await Promise.all(logins);
+  try {
+    assert.deepEqual(reported(named!.loginState), ['schema shop']);
+    assert.equal(none!.loginState, null);
+    assert.equal(notTracked!.loginState, null);
+  } finally {
+    for (const b of [named, none, notTracked]) b!.socket.destroy();
   }
 });
 

@@ -220,16 +220,26 @@ async function setStatements(): Promise<number> {
   return Number((rows as any[])[0].Value);
 }
 
-test('the mariadb connector sends no SET NAMES: the login OK reports its charset, as session-state data', async () => {
-  // Warm: the pool's own logins (which turn the trackers on) are done before counting.
+test("the mariadb connector's SET NAMES at connect: the login OK reports nothing, as the compute's does not; replayed, not pinned, the collation as directly", async () => {
+  // This compute's login OK carries no session state, so the proxy's does not either: the
+  // connector sets its charset itself, as it does directly (utf8mb4_general_ci, where the
+  // handshake asked for utf8mb4_unicode_ci).
+  const probe = "SELECT @@collation_connection AS co, @@character_set_client AS cs, 'ß' = 'ss' AS same";
+  const ref = await mariadb.createConnection({ ...direct, user: shop.user, password: shop.password, database: 'app' });
+  const wanted = ((await ref.query(probe)) as any[])[0];
+  await ref.end();
+  assert.equal(wanted.co, 'utf8mb4_general_ci');
+  const pinsBefore = await pins();
   for (let round = 0; round < 2; round++) {
     const before = await setStatements();
+    // More clients than the pool's two connections: each connection serves several.
     const clients = await Promise.all(Array.from({ length: 5 }, () => connectMariadb()));
-    for (const c of clients) assert.equal(((await c.query('SELECT @@character_set_client AS cs')) as any[])[0].cs, 'utf8mb4');
+    // Each client's SET NAMES reached the compute (the reference connection's SHOW is no SET).
+    assert.ok((await setStatements()) - before >= clients.length, 'every client sent SET NAMES');
+    for (const c of clients) assert.deepEqual({ ...((await c.query(probe)) as any[])[0] }, wanted);
     await Promise.all(clients.map((c) => c.end()));
-    // The reference connection's own SHOW counts as no SET; nothing else ran.
-    if (round === 1) assert.equal((await setStatements()) - before, 0);
   }
+  assert.equal((await pins()) - pinsBefore, 0, 'no pins');
 });
 
 const JAVA_SESSIONS = `

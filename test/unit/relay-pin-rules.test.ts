@@ -21,6 +21,8 @@ test('statements that leave session state pin, whatever the case and spacing', (
     ["DO GET_LOCK('job', 10)", 'lock'],
     ['LOCK TABLES t READ', 'lock'],
     ['FLUSH TABLES WITH READ LOCK', 'lock'],
+    ['BACKUP STAGE START', 'lock'],
+    ['backup stage end', 'lock'],
     ['SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 1', 'found_rows'],
     ['HANDLER t OPEN', 'handler'],
     ['CALL shop.refresh()', 'stored_procedure'],
