@@ -30,9 +30,12 @@ export interface FidelityTargets {
   stop(): Promise<void>;
 }
 
-/** The server (user `app`, databases `fid` and `secret`, user `other` on fid only) and a proxy per pooled mode. */
-export async function startFidelityTargets(): Promise<FidelityTargets> {
-  const db = await startStandaloneMariadb('app', 'app-secret', SETUP);
+/**
+ * The server (user `app`, databases `fid` and `secret`, user `other` on fid only) and a
+ * proxy per pooled mode. `mariadbArgs`: more server options (`--character-set-server`).
+ */
+export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<FidelityTargets> {
+  const db = await startStandaloneMariadb('app', 'app-secret', SETUP, mariadbArgs);
   const proxies = new Map<string, ProxyProcess>();
   const stop = async () => {
     await Promise.all([...proxies.values()].map((p) => p.kill('SIGTERM')));
@@ -42,14 +45,7 @@ export async function startFidelityTargets(): Promise<FidelityTargets> {
     const admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
     await admin.query(PROCEDURE);
     await admin.end();
-    for (const mode of ['session', 'transaction']) {
-      proxies.set(mode, await startProxyProcess([
-        '--backend', `${db.host}:${db.port}`,
-        '--accounts-user', READER.user,
-        '--accounts-password', READER.password,
-        '--pool-mode', mode,
-      ]));
-    }
+    for (const mode of ['session', 'transaction']) proxies.set(mode, await startPooledProxy(db, mode));
   } catch (err) {
     await stop();
     throw err;
@@ -70,6 +66,11 @@ export async function startFidelityTargets(): Promise<FidelityTargets> {
     },
     stop,
   };
+}
+
+/** A proxy pooling in `mode` in front of `db`, checking logins with its accounts reader. */
+export function startPooledProxy(db: StandaloneMariadb, mode: string): Promise<ProxyProcess> {
+  return startProxyProcess(['--backend', `${db.host}:${db.port}`, '--accounts-user', READER.user, '--accounts-password', READER.password, '--pool-mode', mode]);
 }
 
 /** A driver's answer as plain data (BigInt as text), for deepEqual. */
