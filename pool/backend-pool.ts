@@ -12,32 +12,21 @@
 // frozen or wedged, and its other connections would only wait the same bound each.
 import type { BackendAddress } from '../backend/address.js';
 import { describeCompute, type BackendKey, type BackendLogin } from '../backend/login.js';
-import { ComputePool, type PoolCounts } from './compute-pool.js';
+import { ComputePool } from './compute-pool.js';
 import { keyPoolId, type KeyPool } from './key-pool.js';
 import { startJanitor } from './janitor.js';
 import { poolSettings, type BackendPoolOptions, type PoolSettings, type ReleaseOptions } from './pool-options.js';
 import { BackendEntry, type PooledBackend } from './pooled-backend.js';
+import { PoolClosedError, computeDropped, computeUnresponsive, poolTimeout } from './pool-errors.js';
+import { keyPoolStats, poolStats, type BackendPoolStats, type KeyPoolStats } from './pool-stats.js';
 import { copySettings } from '../backend/session-settings.js';
 
+// The pool's face: callers import the pool, its options, errors and stats from here.
 export type { BackendPoolOptions, PoolChecks, ReleaseOptions } from './pool-options.js';
 export { TRANSACTION_GROW_DELAY_MS, defaultGrowDelayMs } from './pool-options.js';
 export type { PoolCounts } from './compute-pool.js';
-
-export interface BackendPoolStats {
-  total: PoolCounts;
-  /** Keyed by "host:port". Computes being dropped are not listed. */
-  computes: Record<string, PoolCounts>;
-}
-
-/** One pool key's connections (the admin console's SHOW POOLS). */
-export interface KeyPoolStats {
-  addr: BackendAddress;
-  user: string;
-  database: string | null;
-  counts: PoolCounts;
-  /** The compute's connection limit, over all its keys. */
-  max: number;
-}
+export { PoolTimeoutError, ComputeDroppedError, ComputeUnresponsiveError, PoolClosedError } from './pool-errors.js';
+export type { BackendPoolStats, KeyPoolStats } from './pool-stats.js';
 
 export interface BackendPools {
   /**
@@ -69,42 +58,6 @@ export interface BackendPools {
   /** Per key, for a person asking (it walks every key and waiter). */
   keyStats(): KeyPoolStats[];
   close(): Promise<void>;
-}
-
-// What acquire() rejects with when the pool, not the login, says no. Each message names
-// the compute and the user (never a credential).
-
-/** acquire() waited acquireTimeoutMs: names the compute, the user and the limit. */
-export class PoolTimeoutError extends Error {
-  override readonly name = 'PoolTimeoutError';
-}
-
-/** The compute was dropped (suspended) while a borrower waited for it. */
-export class ComputeDroppedError extends Error {
-  override readonly name = 'ComputeDroppedError';
-}
-
-/** An idle connection's ping got no answer within pingTimeoutMs: the compute is frozen or wedged. */
-export class ComputeUnresponsiveError extends Error {
-  override readonly name = 'ComputeUnresponsiveError';
-}
-
-export class PoolClosedError extends Error {
-  override readonly name = 'PoolClosedError';
-  constructor() {
-    super('backend pool is closed');
-  }
-}
-
-function poolTimeout(key: BackendKey, compute: string, waitedMs: number, open: number, max: number): PoolTimeoutError {
-  return new PoolTimeoutError(
-    `no backend connection for user '${key.user}' on compute ${compute} ` +
-      `within ${waitedMs} ms: ${open} of ${max} allowed connections open`,
-  );
-}
-
-function computeDropped(key: BackendKey, compute: string): ComputeDroppedError {
-  return new ComputeDroppedError(`compute ${compute} was suspended while user '${key.user}' waited for it`);
 }
 
 const NEVER = new AbortController().signal;
@@ -233,7 +186,7 @@ class KeyedBackendPools implements BackendPools {
     if (ping.ok) return true;
     this.discard(entry, `failed its ping: ${ping.reason}`);
     if (ping.timedOut) {
-      throw new ComputeUnresponsiveError(`compute ${kp.compute.name} did not answer a ping within ${pingTimeoutMs} ms (user '${kp.key.user}')`);
+      throw computeUnresponsive(kp.key, kp.compute.name, pingTimeoutMs);
     }
     return false;
   }
@@ -295,28 +248,11 @@ class KeyedBackendPools implements BackendPools {
   }
 
   stats(): BackendPoolStats {
-    const total: PoolCounts = { inUse: 0, idle: 0, waiting: 0, open: 0 };
-    const computes: Record<string, PoolCounts> = {};
-    for (const compute of this.computes.values()) {
-      const c = compute.counts();
-      computes[compute.id] = c;
-      total.inUse += c.inUse;
-      total.idle += c.idle;
-      total.waiting += c.waiting;
-      total.open += c.open;
-    }
-    return { total, computes };
+    return poolStats(this.computes);
   }
 
   keyStats(): KeyPoolStats[] {
-    const out: KeyPoolStats[] = [];
-    for (const compute of this.computes.values()) {
-      for (const kp of compute.keys.values()) {
-        const { addr, user, database } = kp.key;
-        out.push({ addr, user, database, counts: compute.keyCounts(kp), max: compute.max });
-      }
-    }
-    return out;
+    return keyPoolStats(this.computes);
   }
 
   async close(): Promise<void> {

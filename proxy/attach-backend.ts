@@ -1,74 +1,25 @@
-// The two ways a session gets a logged-in compute connection: passthrough (the
-// compute judges the client's answer: attach-passthrough.ts) and verified (the
-// proxy logs in itself with the stage1 it recovered).
-import type { Socket } from 'node:net';
-import {
-  CLIENT_SESSION_TRACK,
-  SERVER_SESSION_STATE_CHANGED,
-  SERVER_STATUS_AUTOCOMMIT,
-  writeOkPacket,
-  type OkPacket,
-  type Greeting,
-  type HandshakeResponse,
-} from '../protocol/index.js';
+// Verified: the session's compute connection when the proxy judged the client's password
+// itself and logs in with the stage1 it recovered (the other way, passthrough, where the
+// compute judges the client's answer, is attach-passthrough.ts). Here: borrowing from the
+// pools or opening a connection of the session's own, the borrowers transaction mode
+// keeps for later statements, and what a failed login tells the client. The checks
+// before the client's OK are verified-login-checks.ts; the OK itself, login-ok.ts.
+import { CLIENT_SESSION_TRACK, type HandshakeResponse } from '../protocol/index.js';
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
-import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
-import { ClientError, ER_CON_COUNT_ERROR, accessDenied, computeUnavailable } from './client-error.js';
-import { runInitConnect } from '../backend/health.js';
+import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
-import type { PoolsInUse, SessionContext } from './session-context.js';
+import type { SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
-import { pickAccount } from '../accounts/account-order.js';
-import { serverUserName } from '../accounts/user-accounts.js';
-
-interface Attached {
-  addr: BackendAddress;
-  greeting: Greeting;
-  /** Bytes the client sent before the relay takes over. */
-  clientLeftover: Buffer;
-}
-
-/** A compute connection of the session's own (passthrough, or verified in pipe mode). */
-export interface OwnBackend extends Attached {
-  kind: 'own';
-  socket: Socket;
-  /** Bytes the compute sent before the relay takes over. */
-  backendLeftover: Buffer;
-}
-
-/** Borrows a pooled connection like the session's first, waking its compute if need be. */
-export type Borrow = (signal?: AbortSignal) => Promise<PooledBackend>;
-
-/**
- * A pooled connection like the session's first at once, without a promise: when the
- * compute's address is cached and an idle connection is ready (see BackendPools.tryAcquire).
- * Null: use Borrow.
- */
-export type BorrowAtOnce = () => PooledBackend | null;
-
-/** A pooled connection (verified, session or transaction mode): it goes back to `pooling.pools` at the end. */
-export interface BorrowedBackend extends Attached {
-  kind: 'pooled';
-  pooling: PoolsInUse;
-  pooled: PooledBackend;
-  /** Another connection like `pooled`: transaction mode's later statements (null in session mode). */
-  borrow: Borrow | null;
-  /** Transaction mode only. */
-  borrowAtOnce: BorrowAtOnce | null;
-  /** What the client negotiated (pool-normalised): a tracked connection has CLIENT_SESSION_TRACK whatever the client did. */
-  clientCapabilities: number;
-}
-
-export type AttachedBackend = OwnBackend | BorrowedBackend;
+import type { AttachedBackend, Borrow, BorrowAtOnce, BorrowedBackend, OwnBackend } from './attached-backend.js';
+import { checkSourceAddress, initConnect, sourceAddressChanged } from './verified-login-checks.js';
+import { loginOk } from './login-ok.js';
 
 const EMPTY = Buffer.alloc(0);
 const WAKE_PHASE = { phase: 'wake' } as const;
 const CONNECT_PHASE = { phase: 'backend_connect' } as const;
-/** What the server answers a login whose init_connect failed. */
-const ER_NEW_ABORTING_CONNECTION = 1184;
 
 /**
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
@@ -137,85 +88,6 @@ export async function attachVerified(
   const clientLeftover = ctx.client.detach();
   ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return { ...attached, clientLeftover };
-}
-
-/**
- * A reused connection missed the init_connect the server runs at each login for users
- * without CONNECTION ADMIN or SUPER: run for this client, as its login would have. A
- * failure refuses the login, as the server does (1184), and the connection goes.
- */
-async function initConnect(ctx: SessionContext, route: Route, pools: BackendPools, pooled: PooledBackend, sql: string): Promise<void> {
-  try {
-    await runInitConnect(pooled, sql, ctx.cfg.connectTimeoutMs);
-  } catch (err) {
-    await pools.release(pooled, { dirty: true });
-    const message = `Aborted connection ${ctx.id} to db: '${route.database ?? 'unconnected'}' user: '${route.backendUser}' host: '${ctx.clientAddress}' (init_connect command failed)`;
-    throw new ClientError(ER_NEW_ABORTING_CONNECTION, '08S01', message, 'init_connect_failed', { cause: err });
-  }
-}
-
-/**
- * The OK that ends a verified login. To a client that negotiated CLIENT_SESSION_TRACK it
- * repeats the session-state block of the pooled connection's own login OK, as a direct
- * login would get it: a driver reads its connection charset there and otherwise sets it
- * with a statement (the npm mariadb connector's `SET NAMES utf8mb4`, which changes the
- * collation), so reporting what the compute does not would give the client another
- * session than a direct login.
- */
-function loginOk(attached: { kind: string; pooled?: PooledBackend }, negotiated: number): Buffer {
-  const state = negotiated & CLIENT_SESSION_TRACK ? (attached.pooled?.loginState ?? null) : null;
-  // The same few bytes for every client of a connection: made once per connection (its login state) and capability set.
-  const made = loginOks.get(state ?? NO_REPORT);
-  let ok = made?.get(negotiated);
-  if (ok) return ok;
-  const packet: OkPacket = { affectedRows: 0, lastInsertId: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT, warnings: 0, info: '' };
-  if (state) {
-    packet.statusFlags |= SERVER_SESSION_STATE_CHANGED;
-    packet.sessionState = state;
-  }
-  ok = writeOkPacket(packet, negotiated);
-  if (made) made.set(negotiated, ok);
-  else loginOks.set(state ?? NO_REPORT, new Map([[negotiated, ok]]));
-  return ok;
-}
-
-/** Login OKs by the login state they repeat (NO_REPORT: none) and the client's capabilities; written, never changed. */
-const loginOks = new WeakMap<object, Map<number, Buffer>>();
-const NO_REPORT = {};
-
-/**
- * The account was matched for the address the proxy expected to connect from: learn
- * the address the connection came from, and return it if it is another (else null).
- */
-function sourceAddressChanged(
-  ctx: SessionContext,
-  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-  attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>,
-): string | null {
-  const socket = attached.kind === 'pooled' ? attached.pooled.socket : attached.socket;
-  const actual = ctx.cfg.sourceAddress.learn(socket.localAddress);
-  return actual && actual !== creds.sourceIp ? actual : null;
-}
-
-/**
- * The connection came from another address than the account was matched for, so the
- * compute may have picked another account: if the match differs, end the connection
- * and refuse rather than run the client as an account it was not judged for.
- */
-async function checkSourceAddress(
-  ctx: SessionContext,
-  route: Route,
-  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-  attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>,
-  actual: string,
-): Promise<void> {
-  const accounts = await ctx.cfg.verifiers?.get(limitKey(route), route.backendUser, ctx.abort.signal).catch(() => undefined);
-  const again = accounts && pickAccount(accounts.candidates, serverUserName(route.backendUser), actual);
-  if (again && again.user === creds.account.user && again.host === creds.account.host) return;
-  ctx.log.warn({ expected: creds.sourceIp, actual }, 'compute saw another source address than the login was judged for; refused');
-  if (attached.kind === 'pooled') await attached.pooling.pools.release(attached.pooled, { dirty: true });
-  else attached.socket.destroy();
-  throw accessDenied(route.backendUser, actual, true);
 }
 
 /**

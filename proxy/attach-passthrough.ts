@@ -11,7 +11,7 @@ import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 import type { ComputeAtAccept } from './compute-at-accept.js';
-import type { OwnBackend } from './attach-backend.js';
+import type { OwnBackend } from './attached-backend.js';
 
 const AUTH_PHASE = { phase: 'auth' } as const;
 

@@ -6,14 +6,14 @@ import { limitKey, resolveRoute } from './routing.js';
 import type { StoredCode } from '../accounts/stored-code.js';
 import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
-import { attachVerified, type AttachedBackend, type Borrow, type BorrowAtOnce } from './attach-backend.js';
+import { attachVerified } from './attach-backend.js';
+import type { AttachedBackend, BorrowedBackend } from './attached-backend.js';
 import { attachPassthrough } from './attach-passthrough.js';
 import { relaySession } from '../relay/session-relay.js';
-import type { PooledBackend } from '../pool/pooled-backend.js';
 import { relayTransactions } from '../relay/transaction-relay.js';
 import { countBytes, failSession, statementFailure } from './session-exit.js';
 import { closeSoon } from '../socket/socket-ends.js';
-import { SessionAbort, round, type PoolsInUse, type SessionContext } from './session-context.js';
+import { SessionAbort, round, type SessionContext } from './session-context.js';
 import type { BackendAddress } from '../backend/address.js';
 import { SessionKill, type SessionIdentity } from './kill/session-kill.js';
 import { CLIENT_COMPRESS } from '../protocol/index.js';
@@ -47,15 +47,8 @@ interface PipedReady extends ReadyBase {
   thread: number;
 }
 
-/** A verified client on a pooled connection, for its session or per transaction. */
-interface PooledReady extends ReadyBase {
-  kind: 'pooled';
-  pooling: PoolsInUse;
-  pooled: PooledBackend;
-  /** Transaction mode only, like borrowAtOnce. */
-  borrow: Borrow | null;
-  borrowAtOnce: BorrowAtOnce | null;
-  clientCapabilities: number;
+/** A verified client on a pooled connection, for its session or per transaction: the borrowed one as attached, less the handshake's greeting. */
+interface PooledReady extends ReadyBase, Pick<BorrowedBackend, 'kind' | 'pooling' | 'pooled' | 'borrow' | 'borrowAtOnce' | 'clientCapabilities'> {
   /** What the login's role answer said of the compute's stored code, and the project it is kept under. */
   storedCode: { key: string; said: StoredCode | undefined };
 }
