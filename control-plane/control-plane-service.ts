@@ -5,7 +5,8 @@
 // accident.
 import type { Logger } from 'pino';
 import { ApiError, badRequest, conflict, notFound } from './api-error.js';
-import { ComputeLifecycle, type Resized } from './compute-lifecycle.js';
+import { ComputeLifecycle } from './compute-lifecycle.js';
+import type { Resized } from './compute-resize.js';
 import { clamp } from './compute-size.js';
 import { creationSettings, settingsChange } from './project-settings.js';
 import { ensureWithinQuota, type QuotaSources } from './quota-check.js';
