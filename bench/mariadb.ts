@@ -77,7 +77,7 @@ export async function startMariadb(dd: Datadir, opts: StartOptions): Promise<Run
     `--tmpdir=${dd.dir}`,
     '--skip-log-bin',
     `--innodb-log-file-size=${INNODB_LOG_FILE_SIZE}`,
-    // The same server options the process driver gives a compute (serverArgs in process-driver.ts).
+    // The same server options the process driver gives a compute (serverArgs in control-plane/drivers/mariadbd-args.ts).
     '--skip-name-resolve',
     '--max-allowed-packet=64M',
     ...(opts.init ? [`--init-file=${dd.initFile}`] : []),

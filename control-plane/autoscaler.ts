@@ -15,7 +15,7 @@ import { decide, demandOf, goalOf, type AutoscaleRules, type AutoscaleSample, ty
 import { readServerStatus } from './compute-server.js';
 import { NotResizableError } from './compute-resize.js';
 import { cuOf } from './compute-size.js';
-import type { Resized } from './compute-lifecycle.js';
+import type { Resized } from './compute-resize.js';
 import type { ComputeDriver } from './drivers/driver.js';
 import type { ControlPlaneMetrics } from './metrics.js';
 import type { ComputeRecord, ProjectRecord } from './records.js';

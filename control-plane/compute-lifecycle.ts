@@ -20,15 +20,22 @@
 // suspend never interleaves with one; they need no claim, since the compute
 // serves throughout, and are recorded only if the same run of the compute is
 // still active when they finish.
-import { notFound, ApiError } from './api-error.js';
+//
+// This class owns the queues and the order of the steps; each step's body lives
+// with its kind: compute-resume.ts, compute-suspend.ts, compute-resize.ts,
+// compute-failures.ts (a crash, an unresponsive compute), and the driver-touching
+// steps they share in compute-operations.ts.
+import { ApiError } from './api-error.js';
 import { CoalescingQueue } from './coalescing-queue.js';
-import { ensureReachable, settle, type ClaimContext } from './compute-claims.js';
-import { bringUp, change, ensureSteady, observeInto, putDown, tearDown, type ComputeTransition } from './compute-operations.js';
-import { resizeRunning } from './compute-resize.js';
-import { MIN_CU_MILLI } from './compute-size.js';
-import type { ComputeDriver, LimitsOutcome, SuspendTier } from './drivers/driver.js';
+import { ensureReachable, settle } from './compute-claims.js';
+import { failUnresponsive, recordCrash } from './compute-failures.js';
+import { change, ensureSteady, observeInto, tearDown, type ComputeTransition } from './compute-operations.js';
+import { resizeRecorded, type Resized } from './compute-resize.js';
+import { resumeNow, withinWakeTimeout, type ResumeContext } from './compute-resume.js';
+import { suspendIfStill, suspendSettled, type SuspendContext } from './compute-suspend.js';
+import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
 import type { Logger } from 'pino';
-import { computeView, idleCandidate, type ComputeRecord, type ComputeState, type ComputeView, type IdleCandidate } from './records.js';
+import { computeView, type ComputeRecord, type ComputeView, type IdleCandidate } from './records.js';
 import { withDeadline } from '../util/deadline.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
 
@@ -52,21 +59,13 @@ export interface ComputeLifecycleOptions {
   resizeTimeoutMs?: number;
 }
 
-/** A resize that was applied and recorded. */
-export interface Resized {
-  fromMilli: number;
-  toMilli: number;
-  limits: LimitsOutcome;
-  ms: number;
-}
-
 /** States in which a compute has a process someone must watch. */
 const WATCHED = new Set(['active', 'frozen', 'starting', 'stopping']);
 
 export class ComputeLifecycle {
   private readonly queues = new Map<string, CoalescingQueue>();
   private readonly closing = new AbortController();
-  private readonly ctx: ClaimContext;
+  private readonly ctx: ResumeContext & SuspendContext;
 
   constructor(private readonly opts: ComputeLifecycleOptions) {
     this.ctx = {
@@ -79,9 +78,11 @@ export class ComputeLifecycle {
       wakeTimeoutMs: opts.wakeTimeoutMs,
       closing: this.closing.signal,
       ...(opts.onTransition ? { onTransition: opts.onTransition } : {}),
+      ...(opts.beforeSuspend ? { beforeSuspend: opts.beforeSuspend } : {}),
+      ...(opts.startSize ? { startSize: opts.startSize } : {}),
     };
     opts.driver.onUnexpectedExit((id, reason) =>
-      void this.crashed(id, reason).catch((err: unknown) => opts.logger.error({ err, computeId: id }, 'could not record a compute crash')),
+      void recordCrash(this.ctx, id, reason).catch((err: unknown) => opts.logger.error({ err, computeId: id }, 'could not record a compute crash')),
     );
   }
 
@@ -95,22 +96,8 @@ export class ComputeLifecycle {
       const awake = await this.opts.store.wakeIfActive(id, Date.now());
       if (awake) return computeView(awake);
     }
-    const resumed = this.queue(id).run('resume', () => this.resumeNow(id, beforeStart));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Named for the project the caller knows; the read happens only on this slow path.
-        void this.opts.store.getCompute(id).then(
-          (c) => reject(new ApiError(504, 'wake_timeout', `project '${c?.projectId ?? '?'}': compute ${id} was not active within ${timeoutMs} ms`)),
-          (err: unknown) => reject(err),
-        );
-      }, timeoutMs);
-    });
-    try {
-      return await Promise.race([resumed, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const resumed = this.queue(id).run('resume', () => resumeNow(this.ctx, id, beforeStart));
+    return withinWakeTimeout(this.opts.store, id, resumed, timeoutMs);
   }
 
   /**
@@ -120,23 +107,12 @@ export class ComputeLifecycle {
    */
   suspendIf(id: string, tier: SuspendTier, stillIdle: (c: IdleCandidate) => Promise<boolean>, fence: LeaderFence): Promise<ComputeView | undefined> {
     const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
-    return this.queue(id).run(`suspend-if-idle:${effective}`, async () => {
-      const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
-      if (!c || !(await stillIdle(idleCandidate(c)))) return undefined;
-      return this.suspendNow(c, effective, fence);
-    });
+    return this.queue(id).run(`suspend-if-idle:${effective}`, () => suspendIfStill(this.ctx, id, effective, stillIdle, fence));
   }
 
   suspend(id: string, tier: SuspendTier): Promise<ComputeView> {
     const effective: SuspendTier = this.opts.driver.supportsFreeze ? tier : 'stop';
-    return this.queue(id).run(`suspend:${effective}`, async () => {
-      for (;;) {
-        const c = await settle(this.ctx, id, Date.now() + this.opts.wakeTimeoutMs);
-        if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
-        const view = await this.suspendNow(c, effective);
-        if (view) return view;
-      }
-    });
+    return this.queue(id).run(`suspend:${effective}`, () => suspendSettled(this.ctx, id, effective));
   }
 
   /**
@@ -145,22 +121,7 @@ export class ComputeLifecycle {
    * rejects when the resize failed, the compute left at its old size.
    */
   resize(id: string, toMilli: number, fence?: LeaderFence): Promise<Resized | undefined> {
-    return this.queue(id).run(`resize:${toMilli}`, async () => {
-      const c = await this.opts.store.getCompute(id);
-      if (!c || c.state !== 'active' || c.claim || !c.endpoint || !this.opts.selfAlive()) return undefined;
-      ensureReachable(this.ctx, c);
-      const began = performance.now();
-      const signal = AbortSignal.any([AbortSignal.timeout(this.opts.resizeTimeoutMs ?? 30_000), this.closing.signal]);
-      const result = await resizeRunning(this.opts.driver, c, toMilli, { timeoutMs: this.opts.resizeTimeoutMs ?? 30_000, signal });
-      // Recorded against the same run of the compute: a wake may have moved the version meanwhile, a restart not.
-      for (;;) {
-        const now = await this.opts.store.getCompute(id);
-        if (!now || now.state !== 'active' || now.claim || now.resumeCount !== c.resumeCount) return undefined;
-        if (now.sizeMilli === toMilli && c.sizeMilli === toMilli) break;
-        if (await change(this.ctx, now, { sizeMilli: toMilli }, fence)) break;
-      }
-      return { fromMilli: c.sizeMilli, toMilli, limits: result.limits, ms: Math.round(performance.now() - began) };
-    });
+    return this.queue(id).run(`resize:${toMilli}`, () => resizeRecorded(this.ctx, id, toMilli, this.opts.resizeTimeoutMs ?? 30_000, fence));
   }
 
   /**
@@ -170,22 +131,12 @@ export class ComputeLifecycle {
    * process stopped, in its queue; then woken again. False when it had changed.
    */
   async restartUnresponsive(id: string, reason: string, seenUpdatedAt: string, fence: LeaderFence): Promise<boolean> {
-    const failed = await this.queue(id).run(`unresponsive:${seenUpdatedAt}`, async () => {
-      const c = await this.opts.store.getCompute(id);
-      if (!c || c.claim || c.state !== 'active' || c.updatedAt !== seenUpdatedAt) return false;
-      const marked = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null }, fence);
-      if (!marked) return false;
-      this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute does not answer: failed, restarting it');
-      await this.opts.driver.suspend(id, 'stop').catch((err: unknown) =>
-        this.opts.logger.error({ err, computeId: id }, 'could not stop an unresponsive compute'),
-      );
-      return true;
-    });
+    const failed = await this.queue(id).run(`unresponsive:${seenUpdatedAt}`, () => failUnresponsive(this.ctx, id, reason, seenUpdatedAt, fence));
     if (failed) {
       // Started again only if still failed as left here: a stop asked meanwhile (here or on another
       // control plane) stays a stop, and a client's wake has already brought it up.
       await this.queue(id)
-        .run('restart', () => this.resumeNow(id, undefined, 'failed'))
+        .run('restart', () => resumeNow(this.ctx, id, undefined, 'failed'))
         .catch((err: unknown) => this.opts.logger.warn({ err, computeId: id }, 'restart of an unresponsive compute failed'));
     }
     return failed;
@@ -262,52 +213,6 @@ export class ComputeLifecycle {
         this.opts.logger.warn({ err, computeId: c.id }, 'could not record a compute stopped at close'),
       );
     }
-  }
-
-  /** With `onlyFrom`, a compute found in another state is answered as it is, not started. */
-  private async resumeNow(id: string, beforeStart?: () => Promise<void>, onlyFrom?: ComputeState): Promise<ComputeView> {
-    // The fast path, one statement: active with no operation in flight (here or anywhere).
-    const awake = await this.opts.store.wakeIfActive(id, Date.now());
-    if (awake) return computeView(awake);
-    const deadline = Date.now() + this.opts.wakeTimeoutMs;
-    for (;;) {
-      const c = await settle(this.ctx, id, deadline);
-      if (!c) throw notFound('compute_not_found', `compute ${id} does not exist`);
-      if (c.state === 'active') {
-        const woken = await this.opts.store.wakeIfActive(id, Date.now());
-        if (woken) return computeView(woken);
-        continue;
-      }
-      if (onlyFrom && c.state !== onlyFrom) return computeView(c);
-      ensureReachable(this.ctx, c);
-      await beforeStart?.();
-      // A frozen compute thaws at the size it has; a stopped one starts at its project's minimum.
-      const sizeMilli = c.state === 'frozen' ? c.sizeMilli : ((await this.opts.startSize?.(c)) ?? MIN_CU_MILLI);
-      const claimed = await change(this.ctx, c, { state: 'starting', claim: { op: 'resume', holder: this.opts.me }, resumed: true, sizeMilli });
-      if (!claimed) continue;
-      const view = await bringUp(this.ctx, claimed, false, c.state);
-      if (view) return view;
-    }
-  }
-
-  /** Undefined when the compute changed before it could be claimed (or the claim was taken over). */
-  private async suspendNow(c: ComputeRecord, requested: SuspendTier, fence?: LeaderFence): Promise<ComputeView | undefined> {
-    if (c.state === 'stopped' || (requested === 'freeze' && c.state === 'frozen')) return computeView(c);
-    ensureReachable(this.ctx, c);
-    // Only a serving process can be frozen; anything else (failed) is cleaned up by a stop.
-    const tier: SuspendTier = requested === 'freeze' && c.state !== 'active' ? 'stop' : requested;
-    if (c.state === 'active') await this.opts.beforeSuspend?.(c);
-    const claimed = await change(this.ctx, c, { state: tier === 'stop' ? 'stopping' : c.state, claim: { op: tier, holder: this.opts.me } }, fence);
-    if (!claimed) return undefined;
-    return putDown(this.ctx, claimed, tier, c.state, fence?.epoch);
-  }
-
-  private async crashed(id: string, reason: string): Promise<void> {
-    const c = await this.opts.store.getCompute(id);
-    // An operation in flight (someone's stop) sees the exit itself.
-    if (!c || c.claim || (c.state !== 'active' && c.state !== 'frozen')) return;
-    const failed = await change(this.ctx, c, { state: 'failed', lastError: reason, endpoint: null, owner: null });
-    if (failed) this.opts.logger.warn({ computeId: id, projectId: c.projectId, reason }, 'compute exited unexpectedly');
   }
 
   private async undoCreation(c: ComputeRecord): Promise<void> {

@@ -7,12 +7,25 @@
 //
 // A step that fails leaves the compute where it was: a grow whose SQL fails
 // lowers the limits back; a shrink that does not finish in time leaves the
-// limits up. The caller records the new size only once every step is done.
+// limits up. The new size is recorded only once every step is done, and only
+// against the same run of the compute (resizeRecorded, the lifecycle's resize
+// step): a wake may have moved the record meanwhile, a restart not.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureReachable } from './compute-claims.js';
+import { change, type OperationContext } from './compute-operations.js';
 import { resourcesOf } from './compute-size.js';
 import { ComputeSqlError, setServerSize, type ServerStatus } from './compute-server.js';
 import type { ComputeDriver, LimitsOutcome } from './drivers/driver.js';
 import type { ComputeRecord } from './records.js';
+import type { LeaderFence } from './store/state-store.js';
+
+/** A resize that was applied and recorded. */
+export interface Resized {
+  fromMilli: number;
+  toMilli: number;
+  limits: LimitsOutcome;
+  ms: number;
+}
 
 export interface ResizeResult {
   limits: LimitsOutcome;
@@ -59,4 +72,26 @@ export async function resizeRunning(
   // The pool says it has shrunk; give the allocator a moment to hand pages back before the limit comes down.
   await sleep(50, undefined, { signal: o.signal });
   return { limits: await driver.applyLimits(c.id, to, o.signal), server: status };
+}
+
+/**
+ * Resizes an active compute to `toMilli` and records it. Undefined when it is
+ * not active (or another run of it is by the end); rejects when the resize
+ * failed, the compute left at its old size.
+ */
+export async function resizeRecorded(ctx: OperationContext, id: string, toMilli: number, timeoutMs: number, fence?: LeaderFence): Promise<Resized | undefined> {
+  const c = await ctx.store.getCompute(id);
+  if (!c || c.state !== 'active' || c.claim || !c.endpoint || !ctx.selfAlive()) return undefined;
+  ensureReachable(ctx, c);
+  const began = performance.now();
+  const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), ctx.closing]);
+  const result = await resizeRunning(ctx.driver, c, toMilli, { timeoutMs, signal });
+  // Recorded against the same run of the compute: a wake may have moved the version meanwhile, a restart not.
+  for (;;) {
+    const now = await ctx.store.getCompute(id);
+    if (!now || now.state !== 'active' || now.claim || now.resumeCount !== c.resumeCount) return undefined;
+    if (now.sizeMilli === toMilli && c.sizeMilli === toMilli) break;
+    if (await change(ctx, now, { sizeMilli: toMilli }, fence)) break;
+  }
+  return { fromMilli: c.sizeMilli, toMilli, limits: result.limits, ms: Math.round(performance.now() - began) };
 }

@@ -2,30 +2,17 @@
 // calls. The records live in the state store, shared by every control plane
 // on it; compute transitions are ComputeLifecycle's. Every method answers with
 // views, never with records, so a verifier cannot leak into a response by
-// accident.
+// accident. The project writes themselves (create, change, add a compute,
+// remove) are project-operations.ts's; this class answers for them.
 import type { Logger } from 'pino';
-import { ApiError, badRequest, conflict, notFound } from './api-error.js';
-import { ComputeLifecycle, type Resized } from './compute-lifecycle.js';
-import { clamp } from './compute-size.js';
-import { creationSettings, settingsChange } from './project-settings.js';
+import { ApiError, notFound } from './api-error.js';
+import { ComputeLifecycle } from './compute-lifecycle.js';
+import type { Resized } from './compute-resize.js';
 import { ensureWithinQuota, type QuotaSources } from './quota-check.js';
 import type { ComputeDriver, SuspendTier } from './drivers/driver.js';
-import { generateControlLogin, type ControlLogin } from './control-account.js';
-import { newComputeRecord, provisionStorage } from './compute-provisioning.js';
 import { adoptOrphans } from './orphan-adoption.js';
-import { generateOwnerPassword, OWNER_USER, ownerVerifier } from './owner-credentials.js';
-import {
-  computeView,
-  idleCandidate,
-  projectNameProblem,
-  projectView,
-  type ComputeOp,
-  type ComputeRecord,
-  type ComputeView,
-  type IdleCandidate,
-  type ProjectRecord,
-  type ProjectView,
-} from './records.js';
+import { createCompute, createProject, forgetProject, updateProject, type ProjectContext } from './project-operations.js';
+import { computeView, idleCandidate, projectView, type ComputeRecord, type ComputeView, type IdleCandidate, type ProjectRecord, type ProjectView } from './records.js';
 import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './compute-roles.js';
 import type { InstanceRegistry } from './instance-registry.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
@@ -66,6 +53,7 @@ export interface WakeAnswer {
 
 export class ControlPlaneService {
   private readonly lifecycle: ComputeLifecycle;
+  private readonly projects: ProjectContext;
   private readonly roles: ComputeRoles;
   private readonly kills = new ComputeKills();
   private readonly store: StateStore;
@@ -85,6 +73,8 @@ export class ControlPlaneService {
       beforeSuspend: (c) => this.roles.beforeSuspend(c),
       startSize: async (c) => (await this.store.getProject(c.projectId))?.range.minMilli ?? c.sizeMilli,
     });
+    const { store, driver, logger, wakeTimeoutMs, provisionTimeoutMs } = opts;
+    this.projects = { store, driver, lifecycle: this.lifecycle, me: opts.instances.id, logger, wakeTimeoutMs, provisionTimeoutMs };
     this.roles.start();
   }
 
@@ -104,72 +94,26 @@ export class ControlPlaneService {
 
   /** Provisions storage and the owner, starts the compute, and answers once it is active. */
   async createProject(body: Record<string, unknown> | undefined): Promise<CreatedProject> {
-    const name = body?.name;
-    const problem = projectNameProblem(name);
-    if (problem) throw badRequest('invalid_project_name', problem);
-    const settings = creationSettings(body);
-    const id = name as string;
-    const password = generateOwnerPassword();
-    const project: ProjectRecord = {
-      id,
-      name: id,
-      createdAt: new Date().toISOString(),
-      ownerUser: OWNER_USER,
-      ownerVerifier: ownerVerifier(password),
-      computeId: `${id}-c1`,
-      computeSeq: 1,
-      ...settings,
-    };
-    const control = generateControlLogin();
-    const compute = this.newCompute(project, project.computeId!, control, 'provision-project');
-    // The insert is the reservation: of two creations of one name, on any control planes, one gets a conflict.
-    if (!(await this.store.createProject(project, compute))) throw conflict('project_exists', `project '${id}' already exists`);
-    await this.lifecycle.provision(compute, () => this.provisionStorage(project, compute.id, control));
-    try {
-      await this.lifecycle.wake(compute.id, this.opts.wakeTimeoutMs);
-    } catch (err) {
-      // Nobody has the password yet, so a project that failed to come up is useless: undo it.
-      await this.forget(project).catch((undoErr: unknown) => this.opts.logger.error({ err: undoErr, projectId: id }, 'could not undo a failed project creation'));
-      throw err;
-    }
+    const { project, password } = await createProject(this.projects, body);
+    const id = project.id;
     const view = await this.getProject(id);
-    this.opts.logger.info({ projectId: id, computeId: compute.id }, 'project created');
+    this.opts.logger.info({ projectId: id, computeId: project.computeId }, 'project created');
     return { id, name: id, createdAt: view.createdAt, user: view.user, password, compute: view.compute };
   }
 
-  /**
-   * Changes a project's range or quota. A compute running outside a new range
-   * is resized into it at once (if that fails, the autoscaler tries again).
-   */
+  /** Changes a project's range or quota (see project-operations.ts). */
   async updateProject(id: string, body: Record<string, unknown> | undefined): Promise<ProjectView> {
-    const current = await this.project(id);
-    const updated = await this.store.updateProject(id, settingsChange(body, current));
-    if (!updated) throw notFound('project_not_found', `project '${id}' does not exist`);
-    const c = updated.computeId ? await this.store.getCompute(updated.computeId) : undefined;
-    if (c?.state === 'active' && clamp(c.sizeMilli, updated.range) !== c.sizeMilli) {
-      await this.lifecycle.resize(c.id, clamp(c.sizeMilli, updated.range)).catch((err: unknown) =>
-        this.opts.logger.warn({ err, projectId: id, computeId: c.id }, 'could not resize a compute into its new range now; the autoscaler will'),
-      );
-    }
-    this.opts.logger.info({ projectId: id, range: updated.range, quota: updated.quota }, 'project settings changed');
-    return this.view(updated);
+    return this.view(await updateProject(this.projects, await this.project(id), body));
   }
 
   async deleteProject(id: string): Promise<void> {
-    await this.forget(await this.project(id));
+    await forgetProject(this.projects, await this.project(id));
     this.opts.logger.info({ projectId: id }, 'project deleted');
   }
 
   /** Gives a project without a compute a new one (provisioned, stopped: the next wake starts it). */
   async createCompute(projectId: string): Promise<ComputeView> {
-    const project = await this.project(projectId);
-    const exists = () => conflict('compute_exists', `project '${projectId}' already has a compute (${project.computeId ?? 'being created'})`);
-    if (project.computeId) throw exists();
-    const seq = project.computeSeq + 1;
-    const control = generateControlLogin();
-    const compute = this.newCompute(project, `${projectId}-c${seq}`, control, 'provision');
-    if (!(await this.store.addCompute(projectId, compute, seq))) throw exists();
-    return computeView(await this.lifecycle.provision(compute, () => this.provisionStorage(project, compute.id, control)));
+    return computeView(await createCompute(this.projects, await this.project(projectId)));
   }
 
   async getCompute(id: string): Promise<ComputeView> {
@@ -277,20 +221,6 @@ export class ControlPlaneService {
     // Computes about to be stopped are read once more, as a suspend would.
     await this.roles.close({ readFirst: opts.stopComputes ?? false });
     await this.lifecycle.close(opts.stopComputes ?? false);
-  }
-
-  private newCompute(project: ProjectRecord, id: string, control: ControlLogin, op: ComputeOp): ComputeRecord {
-    return newComputeRecord(project, id, control, op, this.opts.instances.id, this.opts.driver.placement);
-  }
-
-  private provisionStorage(project: ProjectRecord, computeId: string, control: ControlLogin): Promise<void> {
-    return provisionStorage(this.opts.driver, project, computeId, control, this.opts.provisionTimeoutMs);
-  }
-
-  /** Removes the project's compute (process and storage), then the project. */
-  private async forget(project: ProjectRecord): Promise<void> {
-    if (project.computeId) await this.lifecycle.destroy(project.computeId);
-    await this.store.removeProject(project.id);
   }
 
   private async project(id: string): Promise<ProjectRecord> {

@@ -3,7 +3,9 @@
 // recorded in run.json beside the datadir, so a restarted control plane, or
 // another one on the same host and data directory, finds (adopts) the computes
 // left running. Computes live on this host: control planes elsewhere cannot
-// operate them (placement).
+// operate them (placement). The processes it runs, their exits and their
+// stops are tracked-processes.ts's; what runs is read from the kernel
+// (process-table.ts) and run.json (run-file.ts).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -17,9 +19,10 @@ import { serverArgs } from './mariadbd-args.js';
 import { findFreePort } from './free-port.js';
 import { launchMariadbd, LaunchError } from './mariadbd-launch.js';
 import { processUsage, ProcessLimits } from './process-limits.js';
-import { cmdlineIncludes, isProcessAlive, pollUntil, processState, reaped, signalGroup, waitForExit } from './process-table.js';
+import { cmdlineIncludes, isProcessAlive, pollUntil, processState, signalGroup } from './process-table.js';
 import { readRunFile, removeRunFileOf, writeRunFile, type RunInfo } from './run-file.js';
 import { killStrayServer, recordStrayServer } from './stray-server.js';
+import { TrackedProcesses } from './tracked-processes.js';
 
 export interface ProcessDriverOptions {
   dataDir: string;
@@ -36,16 +39,8 @@ export interface ProcessDriverOptions {
   cgroups?: 'auto' | 'off';
 }
 
-/** A mariadbd this driver knows of; `child` is absent for one adopted after a restart. */
-interface Tracked {
-  pid: number;
-  child?: ChildProcess;
-  stopping: boolean;
-}
-
 const HOST = '127.0.0.1';
 const PORT_ATTEMPTS = 3;
-const ADOPTED_POLL_MS = 1_000;
 
 function defaultPath(debianPath: string, name: string): string {
   return existsSync(debianPath) ? debianPath : name;
@@ -58,13 +53,10 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
   const startTimeoutMs = opts.startTimeoutMs ?? 60_000;
   const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
   const log = opts.logger;
-  const tracked = new Map<string, Tracked>();
   const starting = new Map<string, Promise<ComputeEndpoint>>();
-  const listeners: Array<(computeId: string, reason: string) => void> = [];
   let template: Promise<string> | undefined;
-  let adoptedWatch: NodeJS.Timeout | undefined;
-  let closed = false;
   const limits = new ProcessLimits(dataDir, opts.cgroups ?? 'auto', log);
+  const procs = new TrackedProcesses({ dataDir, limits, stopTimeoutMs, log });
 
   async function inspect(id: string): Promise<{ state: ObservedState; run?: RunInfo }> {
     const p = computePaths(dataDir, id);
@@ -75,37 +67,6 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       return { state: 'stopped' };
     }
     return { state: (await processState(run.pid)) === 'T' ? 'frozen' : 'running', run };
-  }
-
-  function track(id: string, pid: number, child?: ChildProcess): Tracked {
-    const known = tracked.get(id);
-    if (known && known.pid === pid) return known;
-    const entry: Tracked = { pid, stopping: false, ...(child ? { child } : {}) };
-    tracked.set(id, entry);
-    if (child) {
-      child.once('exit', (code, sig) => exited(id, entry, code !== null ? `code ${code}` : `signal ${sig}`));
-    } else if (!closed) {
-      adoptedWatch ??= setInterval(() => void checkAdopted(), ADOPTED_POLL_MS).unref();
-    }
-    return entry;
-  }
-
-  function exited(id: string, entry: Tracked, how: string) {
-    if (tracked.get(id) !== entry) return;
-    tracked.delete(id);
-    if (entry.stopping || closed) return;
-    void removeRunFileOf(computePaths(dataDir, id).runFile, entry.pid);
-    void limits.released(id);
-    const reason = `mariadbd (pid ${entry.pid}) exited unexpectedly with ${how}`;
-    log?.warn({ computeId: id, computePid: entry.pid }, reason);
-    for (const l of listeners) l(id, reason);
-  }
-
-  /** Adopted processes are not our children: no exit event, so look now and then. */
-  async function checkAdopted() {
-    for (const [id, entry] of tracked) {
-      if (!entry.child && !entry.stopping && !(await isProcessAlive(entry.pid))) exited(id, entry, 'an unknown status');
-    }
   }
 
   async function start(id: string, signal: AbortSignal, size: SizeResources): Promise<ComputeEndpoint> {
@@ -137,7 +98,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
         await limits.released(id);
         throw err;
       }
-      track(id, child.pid!, child);
+      procs.track(id, child.pid!, child);
       // Serving now: its CPU ceiling applies from here (the start ran without one).
       await limits.apply(id, child.pid!, size);
       const run: RunInfo = { pid: child.pid!, port, datadir: p.data, startedAt: new Date().toISOString() };
@@ -159,7 +120,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
       signal.throwIfAborted();
       return start(id, signal, size);
     }
-    track(id, seen.run.pid);
+    procs.track(id, seen.run.pid);
     if (seen.state === 'frozen') {
       signalGroup(seen.run.pid, 'SIGCONT');
       await pollUntil(async () => (await processState(seen.run!.pid)) !== 'T', 1_000);
@@ -168,36 +129,12 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     return { host: HOST, port: seen.run.port };
   }
 
-  async function stopProcess(id: string, pid: number): Promise<void> {
-    const entry = track(id, pid);
-    entry.stopping = true;
-    try {
-      // A frozen process would hold SIGTERM pending forever.
-      signalGroup(pid, 'SIGCONT');
-      signalGroup(pid, 'SIGTERM');
-      if (!(await waitForExit(pid, stopTimeoutMs))) {
-        log?.warn({ computeId: id, computePid: pid }, `mariadbd ignored SIGTERM for ${stopTimeoutMs} ms; sending SIGKILL`);
-        signalGroup(pid, 'SIGKILL');
-        if (!(await waitForExit(pid, 5_000))) throw new Error(`compute ${id}: mariadbd (pid ${pid}) survived SIGKILL`);
-      }
-      // Our own child is a zombie until Node reaps it; wait for that so its pid is really free.
-      if (entry.child) await reaped(entry.child);
-    } catch (err) {
-      entry.stopping = false;
-      throw err;
-    }
-    if (tracked.get(id) === entry) tracked.delete(id);
-    await removeRunFileOf(computePaths(dataDir, id).runFile, pid);
-    await limits.released(id);
-    log?.info({ computeId: id, computePid: pid }, 'compute stopped');
-  }
-
   async function suspend(id: string, tier: SuspendTier): Promise<void> {
     const seen = await inspect(id);
     if (!seen.run) return;
-    if (tier === 'stop') return stopProcess(id, seen.run.pid);
+    if (tier === 'stop') return procs.stop(id, seen.run.pid);
     if (seen.state === 'frozen') return;
-    track(id, seen.run.pid);
+    procs.track(id, seen.run.pid);
     signalGroup(seen.run.pid, 'SIGSTOP');
     // Answer only once the kernel has really stopped it.
     const pid = seen.run.pid;
@@ -211,7 +148,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
   async function adopt(id: string, signal: AbortSignal): Promise<ObservedCompute> {
     const seen = await inspect(id);
     if (seen.run) {
-      if (!closed) track(id, seen.run.pid);
+      if (!procs.closed) procs.track(id, seen.run.pid);
       return { state: seen.state, endpoint: { host: HOST, port: seen.run.port } };
     }
     const stray = await adoptStray(id, signal);
@@ -222,7 +159,7 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
   async function adoptStray(id: string, signal: AbortSignal): Promise<ComputeEndpoint | undefined> {
     const stray = await recordStrayServer(computePaths(dataDir, id), HOST, signal, log?.child({ computeId: id }));
     if (!stray) return undefined;
-    if (!closed) track(id, stray.pid);
+    if (!procs.closed) procs.track(id, stray.pid);
     return { host: HOST, port: stray.port };
   }
 
@@ -275,26 +212,24 @@ export function createProcessDriver(opts: ProcessDriverOptions): ComputeDriver {
     async observe(id): Promise<ObservedCompute> {
       const seen = await inspect(id);
       if (!seen.run) return { state: 'stopped' };
-      if (!closed) track(id, seen.run.pid);
+      if (!procs.closed) procs.track(id, seen.run.pid);
       return { state: seen.state, endpoint: { host: HOST, port: seen.run.port } };
     },
 
     onUnexpectedExit(listener) {
-      listeners.push(listener);
+      procs.onUnexpectedExit(listener);
     },
 
     async close(closeOpts) {
-      closed = true;
-      if (adoptedWatch) clearInterval(adoptedWatch);
+      procs.close();
       if (closeOpts?.stopComputes) {
         const results = await Promise.allSettled((await listComputes(dataDir)).map((id) => suspend(id, 'stop')));
         const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         for (const f of failed) log?.error({ err: f.reason }, 'could not stop a compute while closing');
       } else {
-        // Leave them running, but let this process exit without waiting for them.
-        for (const entry of tracked.values()) entry.child?.unref();
+        procs.unrefAll();
       }
-      tracked.clear();
+      procs.clear();
       await limits.close();
     },
   };
