@@ -24,6 +24,7 @@ import { SourceAddress } from '../proxy/source-address.js';
 import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/password-errors.js';
 import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
 import { setUpKill } from './kill-setup.js';
+import { backendGreeting } from './backend-greeting.js';
 import { startAdminConsole, type AdminConsole } from '../proxy/admin-console/console-server.js';
 
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
@@ -71,16 +72,31 @@ export async function startProxyFromValues(
   const controlUrl = values['control-url'];
   const controlToken = values['control-token'];
   const accountsUser = values.backend ? values['accounts-user'] : undefined;
-  const kill = await setUpKill({
-    ...(redisUrl ? { redisUrl } : {}),
-    ...(controlUrl ? { controlUrl } : {}),
-    ...(controlToken ? { controlToken } : {}),
-    ...(accountsUser ? { accounts: { user: accountsUser, password: values['accounts-password'] ?? '' } } : {}),
-    connectTimeoutMs: values['connect-timeout'],
-    ...(backendTls ? { backendTls } : {}),
-    logger,
-  });
+  const accounts = accountsUser ? { user: accountsUser, password: values['accounts-password'] ?? '' } : undefined;
+  // Both before the proxy listens, side by side: each may wait up to a few seconds for a server that is down.
+  const [kill, greeting] = await Promise.all([
+    setUpKill({
+      ...(redisUrl ? { redisUrl } : {}),
+      ...(controlUrl ? { controlUrl } : {}),
+      ...(controlToken ? { controlToken } : {}),
+      ...(accounts ? { accounts } : {}),
+      connectTimeoutMs: values['connect-timeout'],
+      ...(backendTls ? { backendTls } : {}),
+      logger,
+    }),
+    values.backend
+      ? backendGreeting({
+          backend: values.backend,
+          ...(accounts ? { accounts } : {}),
+          connectAtAccept: values['connect-at-accept'] ?? true,
+          connectTimeoutMs: values['connect-timeout'],
+          ...(backendTls ? { backendTls } : {}),
+          logger,
+        })
+      : undefined,
+  ]);
   const proxy = await startProxy({
+    ...(greeting ? { greeting } : {}),
     kill: kill.options,
     sourceAddress,
     passwordErrors,

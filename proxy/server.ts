@@ -22,6 +22,7 @@ import { SessionRegistry } from './kill/session-registry.js';
 import { randomInstance } from './kill/instance-claim.js';
 import type { KillPeers } from './kill/kill-peers.js';
 import type { BackendAddress } from '../backend/address.js';
+import type { Greeting } from '../protocol/index.js';
 
 /** Session ids and KILL between proxies (proxy/kill/). */
 export interface KillOptions {
@@ -72,6 +73,8 @@ export interface ProxyOptions {
   /** Failed-password counters (default: in memory); the caller closes it. */
   passwordErrors?: PasswordErrorStore;
   kill?: KillOptions;
+  /** A compute's greeting read before the start (a static backend's): even the first clients are greeted as it greets. */
+  greeting?: Greeting;
   logger: Logger;
 }
 
@@ -148,6 +151,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
       ...(stopPassthrough ? { stopPassthrough } : {}),
     },
   };
+  if (opts.greeting) cfg.profile.learn(opts.greeting);
   // Keyed by the accepted socket (a TLS upgrade replaces ctx.socket, not this one), so
   // one listener serves every connection's close instead of a closure each.
   const live = new Map<Socket, SessionContext>();

@@ -24,6 +24,8 @@ export async function startStandaloneMariadb(
   initSql = '',
   /** More mariadbd options, e.g. TLS certificates. */
   extraArgs: string[] = [],
+  /** The port to listen on (default: a free one). */
+  port?: number,
 ): Promise<StandaloneMariadb> {
   const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-mariadb-'));
   const dataDir = join(dir, 'data');
@@ -40,7 +42,7 @@ export async function startStandaloneMariadb(
     init,
     `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';\nGRANT ALL ON *.* TO '${user}'@'%';\n${initSql}\n`,
   );
-  const port = await findFreePort();
+  port ??= await findFreePort();
   const child = spawn(
     '/usr/sbin/mariadbd',
     [
