@@ -18,7 +18,7 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { frameCommands, runCommands, type CommandTarget, type FramedCommands } from './query.js';
-import { SETTINGS_SELECT, TRACKING_ON, replayedIndex, settingsFromRow, type SessionSettings } from './session-settings.js';
+import { SETTINGS_SELECT, TRACKING_ON, UNKNOWN_COLLATION, replayedIndex, reportBit, settleReport, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
@@ -147,10 +147,13 @@ export async function runInitConnect(target: CommandTarget & { settings: Session
   const state = reply!.kind === 'ok' ? reply!.ok.sessionState : undefined;
   const current = target.settings;
   if (!state || !current) return;
+  let reported = 0;
   readSessionState(state, 0, state.length, {
     variable(name, value) {
       const i = replayedIndex(name);
-      if (i >= 0) current.values[i] = value;
+      if (i < 0) return;
+      current.values[i] = value;
+      reported |= reportBit(i);
     },
     schema(name) {
       current.database = name;
@@ -158,6 +161,8 @@ export async function runInitConnect(target: CommandTarget & { settings: Session
     stateChanged() {},
     other() {},
   });
+  // A charset set alone: its collation the default, unreported, or after SET NAMES ... COLLATE (text not read here) unknown.
+  settleReport(current.values, reported, UNKNOWN_COLLATION);
 }
 
 export async function pingBackend(target: CommandTarget, timeoutMs: number): Promise<HealthCheck> {

@@ -13,6 +13,8 @@ export const REPLAYED_VARIABLES = [
   'character_set_results',
   'character_set_connection',
   'collation_connection',
+  'character_set_server',
+  'collation_server',
   'time_zone',
   'sql_mode',
   'tx_isolation',
@@ -22,16 +24,25 @@ export const REPLAYED_VARIABLES = [
 const COLLATION = REPLAYED_VARIABLES.indexOf('collation_connection');
 const CHARSET_CONNECTION = REPLAYED_VARIABLES.indexOf('character_set_connection');
 const CHARSET_RESULTS = REPLAYED_VARIABLES.indexOf('character_set_results');
+const CHARSET_SERVER = REPLAYED_VARIABLES.indexOf('character_set_server');
+const COLLATION_SERVER = REPLAYED_VARIABLES.indexOf('collation_server');
 
 /** Names a newer server reports for the same variables. */
 const ALIASES: Record<string, string> = { transaction_isolation: 'tx_isolation', transaction_read_only: 'tx_read_only' };
 
 /**
- * collation_connection as "whatever character_set_connection defaults to": what SET
- * NAMES without COLLATE leaves, which the tracker does not report. Setting
- * character_set_connection restores it.
+ * A collation as "whatever its charset defaults to": what setting the charset alone
+ * leaves, which the tracker does not report (MariaDB 10.11: SET NAMES without COLLATE,
+ * SET character_set_connection, SET character_set_server, and the restore after SET
+ * STATEMENT character_set_server, name the charset only). Setting the charset restores it.
  */
 export const DEFAULT_COLLATION = '';
+
+/**
+ * A collation the proxy cannot know (init_connect's SET NAMES ... COLLATE, whose text it
+ * does not read): equal to no client's, so the next borrower sets its own.
+ */
+export const UNKNOWN_COLLATION = '\0';
 
 /** One session's replayed settings and current database. */
 export interface SessionSettings {
@@ -51,12 +62,32 @@ export function replayedIndex(name: string): number {
   return (REPLAYED_VARIABLES as readonly string[]).indexOf(ALIASES[name] ?? name);
 }
 
-export function isCollationIndex(i: number): boolean {
-  return i === COLLATION;
+/**
+ * The pairs where setting the charset sets the collation too, by bits of one report:
+ * which charset and which collation it named. Setting a collation sets its charset as
+ * well (unreported); the collation alone then says the pair's state, so a charset left
+ * stale beside it is never replayed (replaySql).
+ */
+const REPORT_BITS = REPLAYED_VARIABLES.map((_, i) => (i === CHARSET_CONNECTION ? 1 : i === COLLATION ? 2 : i === CHARSET_SERVER ? 4 : i === COLLATION_SERVER ? 8 : 0));
+
+/** What naming replayed variable `i` adds to a report's bits (0: it leads or follows no other). */
+export function reportBit(i: number): number {
+  return REPORT_BITS[i]!;
 }
 
-export function isCharsetConnectionIndex(i: number): boolean {
-  return i === CHARSET_CONNECTION;
+/**
+ * After one report of `reported` bits: a charset named without its collation left the
+ * collation its default, or `afterNames` for collation_connection (SET NAMES ...
+ * COLLATE, which the tracker reports as the charset only).
+ */
+export function settleReport(values: string[], reported: number, afterNames: string = DEFAULT_COLLATION): void {
+  if ((reported & 3) === 1) values[COLLATION] = afterNames;
+  if ((reported & 12) === 4) values[COLLATION_SERVER] = DEFAULT_COLLATION;
+}
+
+/** After SET STATEMENT character_set_server ... FOR: its restore reset collation_server, before any report says so. */
+export function collationServerUnknown(s: SessionSettings): void {
+  s.values[COLLATION_SERVER] = UNKNOWN_COLLATION;
 }
 
 export function copySettings(s: SessionSettings): SessionSettings {
@@ -121,7 +152,7 @@ export function replaySql(wanted: SessionSettings, current: SessionSettings): st
   const w = wanted.values;
   const c = current.values;
   for (let i = 0; i < w.length; i++) {
-    if (i === COLLATION) continue;
+    if (i === COLLATION || i === CHARSET_SERVER || i === COLLATION_SERVER) continue;
     const collationOff = i === CHARSET_CONNECTION && w[COLLATION] === DEFAULT_COLLATION && c[COLLATION] !== DEFAULT_COLLATION;
     if (w[i] === c[i] && !collationOff) continue;
     parts.push(`${REPLAYED_VARIABLES[i]}=${i === CHARSET_RESULTS && w[i] === '' ? 'NULL' : quote(w[i]!)}`);
@@ -131,7 +162,20 @@ export function replaySql(wanted: SessionSettings, current: SessionSettings): st
   if (w[COLLATION] !== c[COLLATION] && w[COLLATION] !== DEFAULT_COLLATION && !parts.some((p) => p.startsWith('collation_'))) {
     parts.push(`collation_connection=${quote(w[COLLATION]!)}`);
   }
+  const server = serverPart(w, c);
+  if (server !== null) parts.push(server);
   return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
+}
+
+/**
+ * character_set_server and collation_server: the collation, when known, says both (the
+ * server keeps the charset its collation's); else the charset, whose default it is.
+ */
+function serverPart(w: string[], c: string[]): string | null {
+  const collation = w[COLLATION_SERVER]!;
+  if (collation !== DEFAULT_COLLATION) return collation === c[COLLATION_SERVER] ? null : `collation_server=${quote(collation)}`;
+  if (c[COLLATION_SERVER] === DEFAULT_COLLATION && c[CHARSET_SERVER] === w[CHARSET_SERVER]) return null;
+  return `character_set_server=${quote(w[CHARSET_SERVER]!)}`;
 }
 
 /** After replaySql() ran: `current` is what was wanted. */

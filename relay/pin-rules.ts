@@ -75,7 +75,7 @@ export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames |
 
 /** What SET may assign without a pin: the replayed settings, autocommit, the trackers (the compute's report decides). */
 const SET_REPLAYED =
-  /^(character_set_(client|results|connection)|collation_connection|time_zone|sql_mode|tx_isolation|tx_read_only|transaction_isolation|transaction_read_only|autocommit|session_track_\w+)$/;
+  /^(character_set_(client|results|connection|server)|collation_(connection|server)|time_zone|sql_mode|tx_isolation|tx_read_only|transaction_isolation|transaction_read_only|autocommit|session_track_\w+)$/;
 
 const SET_PINNED: QueryVerdict = { pin: 'set_statement', autocommitOnly: false };
 

@@ -15,12 +15,12 @@
 // The client's settings go onto each backend it borrows when they differ (replayOnto).
 import {
   adoptSettings,
+  collationServerUnknown,
   copySettings,
-  isCharsetConnectionIndex,
-  isCollationIndex,
   replayedIndex,
   replaySql,
-  DEFAULT_COLLATION,
+  reportBit,
+  settleReport,
   type SessionSettings,
 } from '../backend/session-settings.js';
 import {
@@ -57,8 +57,9 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   private swallowed = false;
   private changes = 0;
   private stateChange = false;
-  private charsetConnection = false;
-  private collation = false;
+  /** Which coupled charsets and collations the report named (reportBit): the client's own changes, and all for the connection. */
+  private reportedOwn = 0;
+  private reportedAll = 0;
 
   /**
    * `settings`: the client's own, starting as a fresh login's. `verdicts` is the relay's
@@ -104,7 +105,11 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     if (wanted.database !== null && wanted.database !== current.database) commands.push(writeComInitDb(wanted.database));
     const sql = replaySql(wanted, current);
     if (sql) commands.push(writeComQuery(sql));
-    if (commands.length === 0) return;
+    if (commands.length === 0) {
+      // Equal in effect (a charset left stale beside the collation that says it): the next compare finds that at once.
+      for (let i = 0; i < w.length; i++) c[i] = w[i]!;
+      return;
+    }
     adoptSettings(current, wanted);
     for (const c of commands) {
       tracker.expect(true);
@@ -119,17 +124,15 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     this.swallowed = swallowed;
     this.changes = 0;
     this.stateChange = false;
-    this.charsetConnection = false;
-    this.collation = false;
+    this.reportedOwn = 0;
+    this.reportedAll = 0;
     readSessionState(buf, stateAt, end, this);
+    // A charset set alone left its collation the default (or SET NAMES ... COLLATE's), unreported.
+    const names = this.verdict?.collation;
+    if (this.reportedAll !== 0 && this.backend?.settings) settleReport(this.backend.settings.values, this.reportedAll, names);
     if (swallowed) return;
     this.sawState = true;
-    if (this.charsetConnection && !this.collation) {
-      // SET NAMES and SET character_set_connection leave the charset's default collation, unreported.
-      const c = this.verdict?.collation ?? DEFAULT_COLLATION;
-      this.settings.values[COLLATION] = c;
-      if (this.backend?.settings) this.backend.settings.values[COLLATION] = c;
-    }
+    if (this.reportedOwn !== 0) settleReport(this.settings.values, this.reportedOwn, names);
     if (this.stateChange && this.changes === 0) this.pinWhy ??= 'the compute reported a session state change';
   }
 
@@ -140,7 +143,11 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   replyEnded(flagged: boolean, verdict: QueryVerdict): string | null {
     const temporary = verdict.temporary;
     // SET STATEMENT's variables come back with a later statement's report (or were in this one's).
-    if (temporary && this.backend) for (const name of temporary) (this.backend.restoring ??= new Set()).add(name);
+    if (temporary && this.backend) {
+      for (const name of temporary) (this.backend.restoring ??= new Set()).add(name);
+      // Its restore has already reset collation_server to the charset's default (MariaDB 10.11), reported later.
+      if (temporary.includes('character_set_server') && this.backend.settings) collationServerUnknown(this.backend.settings);
+    }
     const undescribed = flagged && !this.sawState && !temporary;
     const why = this.pinWhy ?? (undescribed ? 'the compute flagged a state change it did not describe' : null);
     this.pinWhy = null;
@@ -170,9 +177,12 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     const i = replayedIndex(name);
     if (i >= 0) {
       if (b?.settings) b.settings.values[i] = value;
-      if (!restored && !this.swallowed) this.settings.values[i] = value;
-      if (isCollationIndex(i)) this.collation = true;
-      if (isCharsetConnectionIndex(i)) this.charsetConnection = true;
+      const bit = reportBit(i);
+      this.reportedAll |= bit;
+      if (!restored && !this.swallowed) {
+        this.settings.values[i] = value;
+        this.reportedOwn |= bit;
+      }
       return;
     }
     if (FOLLOWERS.has(name) || TRACKING[name] === value || restored || this.swallowed) return;
@@ -195,5 +205,3 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     this.changes++;
   }
 }
-
-const COLLATION = replayedIndex('collation_connection');

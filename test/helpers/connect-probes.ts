@@ -15,7 +15,7 @@ import { makeTempDir, type TempDir } from './temp-dir.js';
 
 /** What a client reads back about its session (the values as the driver prints them). */
 export const CONNECT_PROBE =
-  "SELECT @@collation_connection, @@character_set_client, @@character_set_results, @@character_set_connection, @@autocommit, @@sql_mode, @@time_zone, @@tx_isolation, @@session_track_schema, @@session_track_state_change, DATABASE(), CURRENT_USER(), 'ß' = 'ss', 'a' = 'A'";
+  "SELECT @@collation_connection, @@character_set_client, @@character_set_results, @@character_set_connection, @@autocommit, @@sql_mode, @@time_zone, @@tx_isolation, @@session_track_schema, @@session_track_state_change, DATABASE(), CURRENT_USER(), 'ß' = 'ss', 'a' = 'A', @@character_set_server, @@collation_server";
 
 /** Client B's own settings: replayed ones only (nothing that pins), so in transaction pooling A and B share a connection. */
 export const OTHER_SETTINGS = ["SET NAMES latin1", "SET time_zone = '+05:00'", "SET sql_mode = 'ANSI_QUOTES'", "SET tx_isolation = 'SERIALIZABLE'", 'USE secret'];

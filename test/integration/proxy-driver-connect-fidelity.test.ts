@@ -63,14 +63,8 @@ const DRIVERS: Driver[] = [
   // mysqlnd takes the greeting's charset: latin1 instead of utf8mb4.
   { name: 'PHP mysqli (mysqlnd)', probe: (p) => phpProbe(p, 'mysqli'), readsGreeting: true },
   { name: 'PHP PDO_MYSQL (mysqlnd)', probe: (p) => phpProbe(p, 'pdo'), readsGreeting: true },
-  {
-    name: 'Perl DBD::MariaDB',
-    probe: perlProbe,
-    todo: {
-      sharing:
-        "DBD::MariaDB 1.22 sends SET character_set_server = 'utf8mb4' and SET collation_server = 'utf8mb4_unicode_ci' at connect; neither is replayed, so every session pins (set_statement)",
-    },
-  },
+  // DBD::MariaDB 1.22 sends SET character_set_server = 'utf8mb4' and SET collation_server = 'utf8mb4_unicode_ci' at connect: replayed, not pinned.
+  { name: 'Perl DBD::MariaDB', probe: perlProbe },
   // Connector/J 2.7 asks for utf8mb4_unicode_ci in its handshake unless the greeting's charset is a utf8mb4 one, which it then takes.
   { name: 'Connector/J', probe: javaProbe, readsGreeting: true },
 ];

@@ -49,7 +49,7 @@ function connectDirect(extra: Partial<mysql.ConnectionOptions> = {}) {
 /** What a session shows of its state: every replayed setting, the database, and a few that must never travel. */
 const STATE_SQL =
   'SELECT @@character_set_client AS cs_client, @@character_set_connection AS cs_conn, @@character_set_results AS cs_results, ' +
-  '@@collation_connection AS coll, @@time_zone AS tz, @@sql_mode AS mode, @@tx_isolation AS iso, @@tx_read_only AS ro, ' +
+  '@@collation_connection AS coll, @@character_set_server AS cs_server, @@collation_server AS coll_server, @@time_zone AS tz, @@sql_mode AS mode, @@tx_isolation AS iso, @@tx_read_only AS ro, ' +
   'DATABASE() AS db, @@unique_checks AS uc, @@max_statement_time AS mst, @@autocommit AS ac';
 
 async function state(conn: mysql.Connection): Promise<Record<string, unknown>> {
@@ -121,6 +121,9 @@ test('every replayed setting: A keeps its own, B sees the server defaults, nothi
     'SET character_set_results = NULL',
     'SET character_set_connection = utf8mb3',
     'SET collation_connection = utf8mb4_unicode_ci',
+    'SET character_set_server = utf8mb4',
+    'SET collation_server = utf8mb4_unicode_ci',
+    'SET NAMES latin1, character_set_server = utf8mb3',
     "SET time_zone = '-03:00'",
     "SET sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES'",
     'SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE',
@@ -141,6 +144,30 @@ test('every replayed setting: A keeps its own, B sees the server defaults, nothi
       assert.deepEqual(await state(b), defaults, `B after A's ${sql}`);
     }
     await Promise.all([a.end(), b.end(), ref.end()]);
+  }
+  assert.equal((await pins()) - before, 0, 'replayed, not pinned');
+});
+
+test("character_set_server and collation_server, alone and with SET NAMES: each of two clients sharing connections keeps its own", async () => {
+  const pairs: Array<[string[], string[]]> = [
+    [['SET character_set_server = utf8mb4'], ['SET collation_server = utf8mb4_bin']],
+    [['SET collation_server = latin1_bin'], ['SET character_set_server = latin1']],
+    [['SET NAMES latin1', 'SET character_set_server = utf8mb4'], ['SET NAMES utf8mb4 COLLATE utf8mb4_bin', 'SET collation_server = utf8mb4_unicode_ci']],
+    [['SET collation_server = utf8mb4_bin', 'SET character_set_server = utf8mb4'], ['SET collation_server = utf8mb4_unicode_ci', 'SET NAMES utf8mb4']],
+  ];
+  const before = await pins();
+  for (const [forA, forB] of pairs) {
+    const [refA, refB, a, b] = await Promise.all([connectDirect(), connectDirect(), connect(), connect()]);
+    for (const sql of forA) await Promise.all([a.query(sql), refA.query(sql)]);
+    for (const sql of forB) await Promise.all([b.query(sql), refB.query(sql)]);
+    const [wantA, wantB] = await Promise.all([state(refA), state(refB)]);
+    assert.notDeepEqual([wantA.cs_server, wantA.coll_server], [wantB.cs_server, wantB.coll_server]);
+    // Each round, each borrow may land on the connection the other just used.
+    for (let round = 0; round < 4; round++) {
+      assert.deepEqual(await state(a), wantA, `A after ${forA.join('; ')}`);
+      assert.deepEqual(await state(b), wantB, `B after ${forB.join('; ')}`);
+    }
+    await Promise.all([a.end(), b.end(), refA.end(), refB.end()]);
   }
   assert.equal((await pins()) - before, 0, 'replayed, not pinned');
 });
