@@ -5,7 +5,7 @@
 // backend, --accounts-user if it holds CONNECTION ADMIN).
 import type { Logger } from 'pino';
 import { DEFAULT_KEY_PREFIX } from '../activity/redis-activity-store.js';
-import { openRedis } from '../util/redis.js';
+import { openRedis, redisReady } from '../util/redis.js';
 import { claimInstance, randomInstance, type InstanceClaim } from '../proxy/kill/instance-claim.js';
 import { RedisKillPeers } from '../proxy/kill/redis-kill-peers.js';
 import { stopperWithAccount } from '../proxy/kill/session-kill.js';
@@ -40,7 +40,7 @@ export async function setUpKill(o: KillSetupOptions): Promise<KillSetup> {
   let claim: InstanceClaim = randomInstance();
   if (redis) {
     try {
-      await ready(redis, REDIS_READY_MS);
+      await redisReady(redis, REDIS_READY_MS);
       claim = await claimInstance(redis, { keyPrefix: DEFAULT_KEY_PREFIX, logger: o.logger });
     } catch (err) {
       o.logger.warn(
@@ -69,19 +69,4 @@ export async function setUpKill(o: KillSetupOptions): Promise<KillSetup> {
       redis?.disconnect();
     },
   };
-}
-
-function ready(redis: ReturnType<typeof openRedis>, timeoutMs: number): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`Redis not ready within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once('ready', onReady);
-  });
 }

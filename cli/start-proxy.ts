@@ -25,6 +25,7 @@ import { MemoryPasswordErrors, type PasswordErrorStore } from '../accounts/passw
 import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
 import { setUpKill } from './kill-setup.js';
 import { backendGreeting } from './backend-greeting.js';
+import { SharedGreeting } from '../proxy/shared-greeting.js';
 import { startAdminConsole, type AdminConsole } from '../proxy/admin-console/console-server.js';
 
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
@@ -73,8 +74,10 @@ export async function startProxyFromValues(
   const controlToken = values['control-token'];
   const accountsUser = values.backend ? values['accounts-user'] : undefined;
   const accounts = accountsUser ? { user: accountsUser, password: values['accounts-password'] ?? '' } : undefined;
-  // Both before the proxy listens, side by side: each may wait up to a few seconds for a server that is down.
-  const [kill, greeting] = await Promise.all([
+  // What proxies sharing Redis learned of the computes' greeting, and what this one learns for them.
+  const shared = redisUrl ? new SharedGreeting({ url: redisUrl, logger }) : undefined;
+  // All before the proxy listens, side by side: each may wait up to a few seconds for a server that is down.
+  const [kill, backendRead, sharedRead] = await Promise.all([
     setUpKill({
       ...(redisUrl ? { redisUrl } : {}),
       ...(controlUrl ? { controlUrl } : {}),
@@ -94,9 +97,16 @@ export async function startProxyFromValues(
           logger,
         })
       : undefined,
+    shared?.read(),
   ]);
+  // A static backend's own greeting is the one its clients would get directly.
+  const greeting = backendRead ?? sharedRead;
+  if (greeting && !backendRead) {
+    logger.info({ serverVersion: greeting.serverVersion, charset: greeting.charset }, 'greeting clients as proxies sharing Redis last saw a compute greet');
+  }
   const proxy = await startProxy({
     ...(greeting ? { greeting } : {}),
+    ...(shared ? { greetingChanged: shared.offer } : {}),
     kill: kill.options,
     sourceAddress,
     passwordErrors,
@@ -127,6 +137,7 @@ export async function startProxyFromValues(
     ...(activity ? { activity } : {}),
   }).catch(async (err: unknown) => {
     await kill.close();
+    await shared?.close();
     throw err;
   });
   let admin: AdminServer | undefined;
@@ -145,6 +156,7 @@ export async function startProxyFromValues(
     await proxy.close();
     await passwordErrors.close();
     await kill.close();
+    await shared?.close();
     throw err;
   }
   let adminConsole: AdminConsole | undefined;
@@ -155,6 +167,7 @@ export async function startProxyFromValues(
     await proxy.close();
     await passwordErrors.close();
     await kill.close();
+    await shared?.close();
     throw err;
   }
   const onHangup = () => tls?.reload();
@@ -172,6 +185,7 @@ export async function startProxyFromValues(
       await proxy.drain(values['drain-timeout']);
       await adminConsole?.close();
       await kill.close();
+      await shared?.close();
       await activity?.close();
       await resolver.close();
       await verifiers?.close();

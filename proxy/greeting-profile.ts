@@ -3,6 +3,10 @@
 // MariaDB 10.11 greeting and then mirrors the computes it actually meets.
 import { GreetingTemplate, MARIADB_CLIENT_CACHE_METADATA, SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
 import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
+import { greetingFacts, type GreetingFacts } from './greeting-facts.js';
+
+/** Told when the profile learns a greeting that differs from what it had (not at every login). */
+export type GreetingChange = (facts: GreetingFacts) => void;
 
 // Read off MariaDB 10.11's own greeting.
 const MARIADB_10_11_CAPABILITIES = 0x81fff7fe;
@@ -22,7 +26,10 @@ export class GreetingProfile {
    * share was last executed for someone else, and the client would decode its rows
    * with the metadata of its own prepare.
    */
-  constructor(private readonly withheldMariadb = 0) {
+  constructor(
+    private readonly withheldMariadb = 0,
+    private readonly changed?: GreetingChange,
+  ) {
     this.mariadbCapabilities = (MARIADB_10_11_EXTENDED & ~withheldMariadb) >>> 0;
   }
 
@@ -30,7 +37,7 @@ export class GreetingProfile {
   private templates = new Map<number, GreetingTemplate>();
 
   /** Mirror a compute's greeting so the next clients are offered exactly what computes support. */
-  learn(backend: Greeting): void {
+  learn(backend: GreetingFacts): void {
     const capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
     const mariadbCapabilities = (backend.mariadbCapabilities & ~this.withheldMariadb) >>> 0;
     if (
@@ -46,11 +53,13 @@ export class GreetingProfile {
     this.mariadbCapabilities = mariadbCapabilities;
     this.charset = backend.charset;
     this.templates.clear();
+    // Whole, before this profile withholds anything: another proxy may withhold less.
+    this.changed?.(greetingFacts(backend));
   }
 
   /** The profile for a proxy in `poolMode`. */
-  static forPoolMode(poolMode: string): GreetingProfile {
-    return new GreetingProfile(poolMode === 'transaction' ? MARIADB_CLIENT_CACHE_METADATA : 0);
+  static forPoolMode(poolMode: string, changed?: GreetingChange): GreetingProfile {
+    return new GreetingProfile(poolMode === 'transaction' ? MARIADB_CLIENT_CACHE_METADATA : 0, changed);
   }
 
   /** The greeting payload for one client: greeting(), written from a template. */

@@ -3,7 +3,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
-import { GreetingProfile } from './greeting-profile.js';
+import { GreetingProfile, type GreetingChange } from './greeting-profile.js';
+import type { GreetingFacts } from './greeting-facts.js';
 import { runSession } from './session.js';
 import { createSession, type Pooling, type SessionConfig, type SessionContext } from './session-context.js';
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
@@ -22,7 +23,6 @@ import { SessionRegistry } from './kill/session-registry.js';
 import { randomInstance } from './kill/instance-claim.js';
 import type { KillPeers } from './kill/kill-peers.js';
 import type { BackendAddress } from '../backend/address.js';
-import type { Greeting } from '../protocol/index.js';
 
 /** Session ids and KILL between proxies (proxy/kill/). */
 export interface KillOptions {
@@ -73,8 +73,10 @@ export interface ProxyOptions {
   /** Failed-password counters (default: in memory); the caller closes it. */
   passwordErrors?: PasswordErrorStore;
   kill?: KillOptions;
-  /** A compute's greeting read before the start (a static backend's): even the first clients are greeted as it greets. */
-  greeting?: Greeting;
+  /** A compute's greeting known before the start (a static backend's, or what proxies sharing Redis learned): even the first clients are greeted as it greets. */
+  greeting?: GreetingFacts;
+  /** Told when the greeting profile learns one that differs from what it had (SharedGreeting.offer). */
+  greetingChanged?: GreetingChange;
   logger: Logger;
 }
 
@@ -122,7 +124,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
   const cfg: SessionConfig = {
     resolver: opts.resolver,
     routing: opts.routing ?? {},
-    profile: GreetingProfile.forPoolMode(opts.pooling?.mode ?? 'pipe'),
+    profile: GreetingProfile.forPoolMode(opts.pooling?.mode ?? 'pipe', opts.greetingChanged),
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? PROXY_DEFAULTS.handshakeTimeoutMs,
     wakeTimeoutMs: opts.wakeTimeoutMs ?? PROXY_DEFAULTS.wakeTimeoutMs,
     halfClosedWriteTimeoutMs: opts.halfClosedWriteTimeoutMs ?? PROXY_DEFAULTS.halfClosedWriteTimeoutMs,

@@ -23,3 +23,19 @@ export function openRedis(url: string, o: RedisOptions): Redis {
   redis.on('error', () => {});
   return redis;
 }
+
+/** Resolves once `redis` can take commands (with the offline queue off, a command before that fails at once). */
+export function redisReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -5,16 +5,21 @@
 // as nothing; without it, in passthrough, from the connection it opens when the client
 // connects, or, with --connect-at-accept off, from a connection closed after the
 // greeting, one aborted connect. A backend that is down at the start does not keep the
-// proxy from starting: it warns once, and serves once the backend is up.
+// proxy from starting: it warns once, and serves once the backend is up. Its own read
+// comes before the greeting proxies sharing Redis stored, which it then replaces.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
+import { Redis } from 'ioredis';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { READER, READER_SQL } from '../helpers/mode-proxies.js';
 import { connectBackend } from '../../backend/connect.js';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { UTF8MB4_GENERAL_CI, type Greeting } from '../../protocol/index.js';
+import { startRedis } from '../helpers/redis-server.js';
+import { SHARED_GREETING_KEY } from '../../proxy/shared-greeting.js';
+import { formatGreetingFacts, parseGreetingFacts } from '../../proxy/greeting-facts.js';
 
 const UTF8MB4_SERVER = ['--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci'];
 const READER_FLAGS = ['--accounts-user', READER.user, '--accounts-password', READER.password];
@@ -130,5 +135,30 @@ test('a proxy started while its backend is down starts, warns once, and serves o
   } finally {
     await proxy.kill('SIGTERM');
     await late?.stop();
+  }
+});
+
+test('with --redis, the backend read at the start comes before the greeting stored in Redis, and replaces it there', async () => {
+  const redis = await startRedis();
+  const store = new Redis(redis.url);
+  try {
+    const other = { serverVersion: '5.5.5-10.6.1-MariaDB-other', capabilities: 0x81fff7de, mariadbCapabilities: 0x1d, charset: 8 };
+    await store.set(SHARED_GREETING_KEY, formatGreetingFacts(other, 1));
+    await withProxy(['--pool-mode', 'session', ...READER_FLAGS, '--redis', redis.url], async (proxy) => {
+      const g = await greetingOf(proxy.port);
+      assert.equal(g.charset, UTF8MB4_GENERAL_CI);
+      assert.equal(g.serverVersion, version);
+      const until = performance.now() + 5_000;
+      let stored = parseGreetingFacts((await store.get(SHARED_GREETING_KEY))!);
+      while (stored.charset !== UTF8MB4_GENERAL_CI && performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+        stored = parseGreetingFacts((await store.get(SHARED_GREETING_KEY))!);
+      }
+      assert.equal(stored.serverVersion, version);
+      assert.equal(stored.charset, UTF8MB4_GENERAL_CI);
+    });
+  } finally {
+    store.disconnect();
+    await redis.close();
   }
 });
