@@ -136,6 +136,7 @@ export async function startProxyFromValues(
     logger,
     ...(activity ? { activity } : {}),
   }).catch(async (err: unknown) => {
+    await passwordErrors.close();
     await kill.close();
     await shared?.close();
     throw err;
