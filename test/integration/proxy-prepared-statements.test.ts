@@ -39,7 +39,7 @@ function connect(extra: Partial<mysql.ConnectionOptions> = {}) {
 }
 
 function connectMariadb(extra: Partial<mariadb.ConnectionConfig> = {}) {
-  // A collation in the handshake: without it the connector sends SET NAMES, which pins.
+  // A collation in the handshake: without it the connector also sends SET NAMES at connect (transaction pooling replays it, no pin).
   return mariadb.createConnection({
     host: '127.0.0.1',
     port: stack.proxy.port,
