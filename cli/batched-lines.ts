@@ -26,21 +26,18 @@ const WARN_DIGIT = 0x34;
 export const PIPE_BUF = 4096;
 
 export interface BatchOptions {
-  /** Bytes that make a batch leave at once. */
-  flushBytes?: number;
   /** Bytes a single write may never exceed (but for one line longer than it); unbounded when unset. */
   maxWriteBytes?: number;
 }
 
 export class BatchedLines implements DestinationStream {
-  /** Bytes that make a batch leave at once, unless the constructor says otherwise. */
+  /** Bytes that make a batch leave at once (at most PIPE_BUF, so a batch bounded by maxWriteBytes still fills). */
   static readonly BYTES = 4096;
   static readonly FLUSH_MS = 100;
 
   private lines: string[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly flushBytes: number;
   private readonly maxWriteBytes: number;
 
   /** `out` writes synchronously (a sonic-boom with `sync: true`). */
@@ -49,7 +46,6 @@ export class BatchedLines implements DestinationStream {
     o: BatchOptions = {},
   ) {
     this.maxWriteBytes = o.maxWriteBytes ?? Infinity;
-    this.flushBytes = Math.min(o.flushBytes ?? BatchedLines.BYTES, this.maxWriteBytes);
     process.on('exit', this.flush);
   }
 
@@ -59,7 +55,7 @@ export class BatchedLines implements DestinationStream {
     if (this.bytes + bytes > this.maxWriteBytes) this.flush();
     this.lines.push(line);
     this.bytes += bytes;
-    if (this.bytes >= this.flushBytes || !(line.charCodeAt(LEVEL_DIGIT) < WARN_DIGIT)) this.flush();
+    if (this.bytes >= BatchedLines.BYTES || !(line.charCodeAt(LEVEL_DIGIT) < WARN_DIGIT)) this.flush();
     else this.timer ??= setTimeout(this.flush, BatchedLines.FLUSH_MS).unref();
   }
 

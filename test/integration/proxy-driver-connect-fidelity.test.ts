@@ -45,7 +45,6 @@ interface Driver {
   computeConnections?: number;
   /** It takes its connection collation from the greeting's: checked on the first client of a fresh proxy too. */
   readsGreeting?: boolean;
-  todo?: { sharing?: string };
 }
 
 const DRIVERS: Driver[] = [
@@ -134,7 +133,7 @@ for (const d of DRIVERS) {
     opened.set(d.name, await computeConnectionsSince(t, since));
   });
 
-  test(`${d.name}, transaction pooling: its clients share compute connections`, { todo: d.todo?.sharing }, () => {
+  test(`${d.name}, transaction pooling: its clients share compute connections`, () => {
     assert.equal(opened.get(d.name), d.computeConnections ?? 1, 'compute connections its three clients opened');
   });
 }
