@@ -17,6 +17,8 @@ import type { BenchTarget } from './bench-target.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
 import { startNodeRelay } from './node-relay.js';
 import { startWireFloor } from './node-wire-floor.js';
+import { startPooledFloor } from './node-pooled-floor.js';
+import { BENCH_DATABASE } from './mariadb.js';
 import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
 import { BASELINE_MODES, type BaselineMode } from './options.js';
@@ -27,7 +29,7 @@ export type PoolMode = (typeof POOL_MODES)[number];
 export interface ContenderSpec {
   id: string;
   label: string;
-  kind: 'direct' | 'haproxy' | 'node-relay' | 'wire-floor' | 'proxy';
+  kind: 'direct' | 'haproxy' | 'node-relay' | 'wire-floor' | 'pooled-floor' | 'proxy';
   poolMode?: PoolMode;
   /** Run the --baseline build's proxy instead of this one. */
   baseline?: boolean;
@@ -47,6 +49,13 @@ export const CONTENDERS: ContenderSpec[] = [
  * least a pooled proxy in Node spends per connection. Churn only: it has no data.
  */
 export const WIRE_FLOOR: ContenderSpec = { id: 'node-wire-floor', label: 'Node wire floor (no backend)', kind: 'wire-floor' };
+
+/**
+ * The wire floor plus a compute connection kept logged in between clients, to which
+ * every query goes (node-pooled-floor.ts): the least a pooled proxy in Node spends per
+ * connection while still reaching the compute. Churn only.
+ */
+export const POOLED_FLOOR: ContenderSpec = { id: 'node-pooled-floor', label: 'Node pooled floor', kind: 'pooled-floor' };
 
 /** The baseline build's proxies, in the modes that run as processes of their own. */
 const BASELINE_CONTENDERS: ContenderSpec[] = BASELINE_MODES.map((m) => ({
@@ -138,6 +147,10 @@ export async function startContenders(
         running.push({ spec, endpoint: at(r.port), pid: r.pid });
       } else if (spec.kind === 'wire-floor') {
         const f = await startWireFloor();
+        stops.push(f.stop);
+        running.push({ spec, endpoint: at(f.port), pid: f.pid });
+      } else if (spec.kind === 'pooled-floor') {
+        const f = await startPooledFloor({ ...backend, ...creds, database: BENCH_DATABASE });
         stops.push(f.stop);
         running.push({ spec, endpoint: at(f.port), pid: f.pid });
       } else if (!modes.includes(mode)) {

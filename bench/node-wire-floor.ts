@@ -35,26 +35,26 @@ export function startWireFloor(): Promise<ForkedServer> {
 }
 
 /** No CLIENT_DEPRECATE_EOF and no MariaDB extensions: one layout of every reply fits every client. */
-const CAPABILITIES =
+export const FLOOR_CAPABILITIES =
   CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
 const STATUS = SERVER_STATUS_AUTOCOMMIT;
 
-function cannedReplies(): { greeting: Buffer; loginOk: Buffer; commandOk: Buffer; selectOne: Buffer } {
+export function cannedReplies(): { greeting: Buffer; loginOk: Buffer; commandOk: Buffer; selectOne: Buffer } {
   const greeting = writeGreeting({
     protocolVersion: 10,
     serverVersion: '10.11.0-wire-floor',
     connectionId: 1,
     scramble: Buffer.alloc(20, 0x41),
-    capabilities: CAPABILITIES,
+    capabilities: FLOOR_CAPABILITIES,
     mariadbCapabilities: 0,
     charset: 45,
     statusFlags: STATUS,
     authPluginName: 'mysql_native_password',
   });
-  const ok = writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: STATUS, warnings: 0, info: '' }, CAPABILITIES);
+  const ok = writeOkPacket({ affectedRows: 0, lastInsertId: 0, statusFlags: STATUS, warnings: 0, info: '' }, FLOOR_CAPABILITIES);
   const rows = writeTextResultSet(
     { columns: [{ name: '1', charset: 63, length: 1, type: 8, flags: 0x81, decimals: 0 }], rows: [['1']], statusFlags: STATUS, warnings: 0 },
-    CAPABILITIES,
+    FLOOR_CAPABILITIES,
     0,
   );
   return {

@@ -9,7 +9,7 @@
 // connect clients at least as fast as HAProxy, and pipe mode not far behind.
 import { alternate, comparisonTable, histogramsOf, roundRatios, summarize, type Measure, type Sample, type Summary } from '../compare.js';
 import type { BenchTarget } from '../bench-target.js';
-import { WIRE_FLOOR, contendersFor, startContenders } from '../contenders.js';
+import { POOLED_FLOOR, WIRE_FLOOR, contendersFor, startContenders } from '../contenders.js';
 import { runMysql2Load } from '../mysql2-load.js';
 import { barChart, cdfChart } from '../report/svg-charts.js';
 import { fmtRatio, say, type BenchContext, type ScenarioResult, type TargetCheck } from '../scenario.js';
@@ -20,8 +20,9 @@ const ID = 'churn';
 
 export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<ScenarioResult> {
   const p = ctx.profile.churn;
-  // The wire floor right after the Node relay: what Node costs with one socket, then with two.
-  const specs = contendersFor(ctx).flatMap((c) => (c.kind === 'node-relay' ? [c, WIRE_FLOOR] : [c]));
+  // The floors right after the Node relay: what Node costs relaying two sockets, answering
+  // one socket itself, and answering it with a query on a kept compute connection.
+  const specs = contendersFor(ctx).flatMap((c) => (c.kind === 'node-relay' ? [c, WIRE_FLOOR, POOLED_FLOOR] : [c]));
   const set = await startContenders(ctx, ID, target, specs);
   const sysbench = await findSysbench();
   let workers: WorkerGroup | undefined;
@@ -75,7 +76,8 @@ export async function runChurn(ctx: BenchContext, target: BenchTarget): Promise<
         'Latency is one whole cycle (TCP connect, handshake, auth, query, COM_QUIT); the load generator itself is a large part of it on 2 cores, equally for every contender.',
         `${group} load the machine: connections/s there is what its 2 cores carry, so CPU per connection decides it. At 1 thread nothing waits for a core: connections/s is one over the time a client connecting per request waits for its answer, which the pooled modes shorten by skipping the compute's login.`,
         'Node pipe() relay is a bare `net` relay (accept, connect, pipe both ways) in its own process: what Node\'s sockets alone cost, against which the proxy\'s own work shows.',
-        'Node wire floor answers the login (any password) and SELECT 1 itself from canned packets, with no backend: one socket per client, the least a pooled proxy in Node can spend per connection on this machine (a pooled proxy adds the password check, the borrow and its bookkeeping).',
+        'Node wire floor answers the login (any password) and SELECT 1 itself from canned packets, with no backend: one socket per client, the least a Node server ending the protocol spends per connection on this machine.',
+        'Node pooled floor is the wire floor that sends each query on to the compute over a connection kept logged in between clients, and relays its reply: the least a pooled proxy in Node can spend per connection here (a pooled proxy adds the password check, routing, the borrow and its bookkeeping, the session state and its log line).',
         'All contenders reach the same compute. proxy pipe is `proxy --backend` (passthrough auth: connected to the compute at accept, the client greeted with its scramble, so the compute checks the answer of the client with no auth switch; a baseline from before that change switches); proxy session and proxy transaction are each `proxy --control-url --pool-mode <mode>` in a process of its own in front of the control plane: they check the password themselves and lend a pooled, logged-in backend (session mode resets it with COM_RESET_CONNECTION on quit).',
         '"compute CPU" is the mariadbd\'s own user+system CPU per connection (from /proc, same run): what pooling saves the compute (a reset instead of a connect and login).',
         ...set.skipped.map((s) => `Skipped ${s.spec.label}: ${s.reason}.`),

@@ -1,0 +1,142 @@
+// The floor of any pooled proxy written in Node: the wire floor (node-wire-floor.ts:
+// canned greeting, any login taken, one socket per client) plus what pooling cannot
+// skip: every query goes to a compute connection kept logged in between clients, and
+// its reply comes back through. No password check, no routing, no session state, no
+// metrics, no log: churn through this contender is the best a pooled proxy in Node
+// could do on the same machine, so the pooled modes' gap to it is the proxy's own work
+// and its gap to HAProxy is Node's. Runs in its own process (forked by
+// startPooledFloor) so its CPU time is measured like the other contenders'.
+//
+// argv: <listen port> <backend host> <backend port> <user> <password> <database>
+import { createServer, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { COM_QUERY, COM_QUIT } from '../protocol/index.js';
+import { loginBackend } from '../backend/login.js';
+import { nativePasswordStage1 } from '../protocol/index.js';
+import { startForkedServer, type ForkedServer } from './processes.js';
+import { FLOOR_CAPABILITIES, cannedReplies } from './node-wire-floor.js';
+
+const SELF = fileURLToPath(import.meta.url);
+
+export interface FloorBackend {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export function startPooledFloor(b: FloorBackend): Promise<ForkedServer> {
+  return startForkedServer(SELF, 'node pooled floor', [b.host, String(b.port), b.user, b.password, b.database]);
+}
+
+const EOF_HEADER = 0xfe;
+const ERR_HEADER = 0xff;
+const OK_HEADER = 0x00;
+
+/**
+ * A logged-in compute connection and the reply it is carrying: bytes go to the
+ * client as they come, and the packets are counted until the reply ends (an OK or
+ * ERR first, else the EOF after the rows: no CLIENT_DEPRECATE_EOF on either hop).
+ */
+class Lent {
+  client: Socket | null = null;
+  private pending: Buffer = Buffer.alloc(0);
+  private first = true;
+  private eofs = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly done: (lent: Lent) => void,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.resume();
+  }
+
+  lend(client: Socket, query: Buffer): void {
+    this.client = client;
+    this.first = true;
+    this.eofs = 0;
+    this.socket.write(query);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.client?.write(chunk);
+    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    let at = 0;
+    while (at + 4 <= buf.length) {
+      const length = buf.readUIntLE(at, 3);
+      if (at + 4 + length > buf.length) break;
+      const header = buf[at + 4];
+      at += 4 + length;
+      if (this.first && (header === OK_HEADER || header === ERR_HEADER)) return this.end(buf, at);
+      this.first = false;
+      if (header === EOF_HEADER && length < 9 && ++this.eofs === 2) return this.end(buf, at);
+    }
+    this.pending = buf.subarray(at);
+  }
+
+  private end(buf: Buffer, at: number): void {
+    if (at !== buf.length) throw new Error('the compute sent more than one reply');
+    this.pending = Buffer.alloc(0);
+    this.client = null;
+    this.done(this);
+  }
+}
+
+function serve(port: number, b: FloorBackend): void {
+  const { greeting, loginOk, commandOk } = cannedReplies();
+  const stage1 = nativePasswordStage1(b.password);
+  const idle: Lent[] = [];
+  const giveBack = (lent: Lent) => void idle.push(lent);
+  const key = {
+    addr: { host: b.host, port: b.port },
+    user: b.user,
+    database: b.database,
+    capabilities: FLOOR_CAPABILITIES,
+    mariadbCapabilities: 0,
+    charset: 45,
+  };
+  const borrow = async (): Promise<Lent> => {
+    const ready = idle.pop();
+    if (ready) return ready;
+    const logged = await loginBackend(key, stage1, { timeoutMs: 5_000 });
+    return new Lent(logged.socket, giveBack);
+  };
+  const server = createServer({ noDelay: true }, (client: Socket) => {
+    let loggedIn = false;
+    client.write(greeting);
+    client.on('data', (chunk: Buffer) => {
+      // The load sends one packet and waits for its answer, so a chunk holds whole packets.
+      for (let at = 0; at + 4 <= chunk.length; at += 4 + chunk.readUIntLE(at, 3)) {
+        if (!loggedIn) {
+          loggedIn = true;
+          client.write(loginOk);
+          continue;
+        }
+        const command = chunk[at + 4];
+        if (command === COM_QUIT) {
+          client.end();
+          return;
+        }
+        if (command !== COM_QUERY) {
+          client.write(commandOk);
+          continue;
+        }
+        const query = chunk.subarray(at, at + 4 + chunk.readUIntLE(at, 3));
+        borrow().then(
+          (lent) => lent.lend(client, query),
+          () => client.destroy(),
+        );
+      }
+    });
+    client.on('error', () => client.destroy());
+  });
+  server.listen(port, '127.0.0.1');
+  process.on('disconnect', () => process.exit(0));
+}
+
+if (process.argv[1] === SELF) {
+  const [port, host, backendPort, user, password, database] = process.argv.slice(2);
+  serve(Number(port), { host: host!, port: Number(backendPort), user: user!, password: password!, database: database! });
+}
