@@ -30,6 +30,7 @@ import {
   type ConnectionIdQuery,
   type KillAction,
 } from './intercepted-command.js';
+import type { Refusal } from './refused-commands.js';
 
 /** What a held command becomes. */
 export type Disposal =
@@ -60,6 +61,12 @@ export function settleKill(a: KillAction, reply: ReplyContext | null): Disposal 
   // The session's own id: what the server answers a session that kills its own query, or itself.
   if (a.scope === 'query') return { kind: 'reply', bytes: errReply(QUERY_INTERRUPTED, reply.sequenceId), end: false };
   return { kind: 'reply', bytes: errReply(CONNECTION_KILLED, reply.sequenceId), end: true };
+}
+
+/** A refused command (refused-commands.ts): its error, written here or as a statement for the compute; or the statement that stands in for it. */
+export function settleRefusal(r: Refusal, reply: ReplyContext | null): Disposal {
+  if (r.kind === 'statement') return replace(r.sql);
+  return settleKill({ kind: 'error', error: r.error }, reply);
 }
 
 /** A bare SELECT CONNECTION_ID(): the session's id, written here or as a statement for the compute. */

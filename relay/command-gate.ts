@@ -18,7 +18,7 @@ import {
   type HeldCommand,
 } from './command-tracker.js';
 import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
-import { settleConnectionId, settleKill, type Disposal } from './command-answers.js';
+import { settleConnectionId, settleKill, settleRefusal, type Disposal } from './command-answers.js';
 
 /** What the gate needs of its relay. */
 export interface GateSide {
@@ -167,6 +167,7 @@ export class CommandGate implements CommandListener {
     const what = interceptCommand(held.payload, this.pooled);
     if (!what) return held.raw;
     if (what.kind === 'connection_id') return bytesFor(settleConnectionId(what.query, this.sessionId, null), held);
+    if (what.kind !== 'kill') return bytesFor(settleRefusal(what, null), held);
     if (!this.hook) return held.raw;
     let action: KillAction | Promise<KillAction>;
     try {

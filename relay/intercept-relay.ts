@@ -7,7 +7,7 @@
 // the proxy decides asynchronously holds the queue meanwhile.
 import type { Packet } from '../protocol/index.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { idleStatus, settleConnectionId, settleKill, type Disposal, type ReplyContext } from './command-answers.js';
+import { idleStatus, settleConnectionId, settleKill, settleRefusal, type Disposal, type ReplyContext } from './command-answers.js';
 import { interceptCommand, mayIntercept, type KillAction, type KillHook } from './intercepted-command.js';
 
 export interface InterceptOptions {
@@ -69,6 +69,7 @@ export class InterceptRelay {
       return;
     }
     if (what.kind === 'connection_id') return this.dispose(p, settleConnectionId(what.query, this.opts.sessionId, this.replyContext(p)));
+    if (what.kind !== 'kill') return this.dispose(p, settleRefusal(what, this.replyContext(p)));
     let action: KillAction | Promise<KillAction>;
     try {
       action = this.opts.hook ? this.opts.hook.kill(what.kill) : { kind: 'pass' };

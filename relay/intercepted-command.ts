@@ -1,18 +1,20 @@
 // Client -> Server: the few commands a relay does not pass on as they are, because
 // the ids in them are the proxy's: KILL (as text, or COM_PROCESS_KILL) and, in the
-// pooled modes, a bare SELECT CONNECTION_ID(). Relays look at every command's first
-// two bytes (mayIntercept, cheap: most commands are not a COM_QUERY starting with K),
-// hold the few that might be one whole, and classify them here. What to do with a
-// KILL is the proxy's to decide (KillHook); relays deliver the answer.
+// pooled modes, a bare SELECT CONNECTION_ID(); and the commands the proxy refuses
+// (refused-commands.ts). Relays look at every command's first two bytes (mayIntercept,
+// cheap: most commands are not a COM_QUERY starting with K), hold the few that might be
+// one whole, and classify them here. What to do with a KILL is the proxy's to decide
+// (KillHook); relays deliver the answer.
 import { COM_PROCESS_KILL, COM_QUERY, type ErrPacket } from '../protocol/index.js';
 import { parseConnectionIdQuery, type ConnectionIdQuery } from './connection-id-query.js';
 import { parseKill, type KillScope, type KillStatement } from './kill-statement.js';
 import { firstWord } from './sql-lexer.js';
+import { mayRefuse, refusalOf, type Refusal } from './refused-commands.js';
 
 export type { KillScope, KillStatement } from './kill-statement.js';
 export type { ConnectionIdQuery } from './connection-id-query.js';
 
-export type Intercepted = { kind: 'kill'; kill: KillStatement } | { kind: 'connection_id'; query: ConnectionIdQuery };
+export type Intercepted = { kind: 'kill'; kill: KillStatement } | { kind: 'connection_id'; query: ConnectionIdQuery } | Refusal;
 
 /** What a session answers a KILL with. */
 export type KillAction =
@@ -42,7 +44,7 @@ const MAX_LEADING_LENGTH = 64 * 1024;
  */
 export function mayIntercept(command: number, first: number, length: number, pooled: boolean): boolean {
   if (command === COM_PROCESS_KILL) return true;
-  if (command !== COM_QUERY) return false;
+  if (command !== COM_QUERY) return mayRefuse(command, pooled);
   switch (first) {
     case 0x4b: // K
     case 0x6b: // k
@@ -66,10 +68,13 @@ export function mayIntercept(command: number, first: number, length: number, poo
 /** A whole command (command byte first): what it is, if the proxy answers it; null to pass it on. */
 export function interceptCommand(payload: Buffer, pooled: boolean): Intercepted | null {
   const command = payload[0];
+  if (command !== COM_QUERY) {
+    const refused = refusalOf(payload, pooled);
+    if (refused) return refused;
+  }
   if (command === COM_PROCESS_KILL) {
-    // COM_PROCESS_KILL: a 4-byte connection id, KILL CONNECTION's old form.
-    const target = payload.length === 5 ? String(payload.readUInt32LE(1)) : null;
-    return { kind: 'kill', kill: target ? { kind: 'thread', scope: 'connection', hardness: null, target } : { kind: 'expression', scope: 'connection' } };
+    // COM_PROCESS_KILL: a 4-byte connection id, KILL CONNECTION's old form; the server reads those 4 and ignores what follows.
+    return { kind: 'kill', kill: { kind: 'thread', scope: 'connection', hardness: null, target: String(payload.readUInt32LE(1)) } };
   }
   if (command !== COM_QUERY || payload.length < 2) return null;
   const first = payload[1]!;

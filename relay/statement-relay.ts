@@ -91,8 +91,10 @@ export class StatementRelay {
     perConnection: number,
     /** The compute's stored code that pins (null: not followed). */
     code: StoredCodeNames | null,
+    /** The client negotiated MARIADB_CLIENT_STMT_BULK_OPERATIONS. */
+    bulk: boolean,
   ) {
-    this.router = new StatementRouter(perConnection, () => host.statementContext(), code);
+    this.router = new StatementRouter(perConnection, () => host.statementContext(), code, bulk);
   }
 
   get table(): ClientStatements {

@@ -18,6 +18,7 @@
 //   reply is read by the proxy); `preparing` is the client statement being prepared
 //   again there, or null for the client's own COM_STMT_PREPARE.
 import {
+  BULK_SEND_TYPES,
   COM_STMT_BULK_EXECUTE,
   COM_STMT_CLOSE,
   COM_STMT_EXECUTE,
@@ -27,6 +28,7 @@ import {
   COM_STMT_SEND_LONG_DATA,
   CURSOR_TYPE_READ_ONLY,
   LAST_PREPARED_STATEMENT,
+  ProtocolError,
   SERVER_STATUS_CURSOR_EXISTS,
   parameterTypesOf,
   setStatementId,
@@ -55,7 +57,15 @@ export const EXPECT_ROWS = 2;
 /** Statements kept per compute connection unless told otherwise. */
 export const DEFAULT_STATEMENTS_PER_CONNECTION = 256;
 
-const MALFORMED: ErrPacket = { code: 1835, sqlState: '08S01', message: 'Malformed communication packet' };
+const MALFORMED: ErrPacket = { code: 1835, sqlState: 'HY000', message: 'Malformed communication packet' };
+/** What the server answers COM_STMT_BULK_EXECUTE from a client that did not negotiate it. */
+const UNSUPPORTED: ErrPacket = { code: 1295, sqlState: 'HY000', message: 'This command is not supported in the prepared statement protocol yet' };
+/** COM_STMT_SEND_LONG_DATA's statement id and parameter number: the server ignores a packet without them. */
+const LONG_DATA_HEADER = 1 + 4 + 2;
+/** COM_STMT_BULK_EXECUTE's statement id and flags. */
+const BULK_HEADER = 1 + 4 + 2;
+/** COM_STMT_EXECUTE's statement id, flags and iteration count: the server refuses a shorter one as malformed. */
+const EXECUTE_HEADER = 1 + 4 + 1 + 4;
 
 export class StatementRouter {
   readonly table = new ClientStatements();
@@ -73,6 +83,8 @@ export class StatementRouter {
     private readonly context: () => string,
     /** The compute's stored code that pins, which statements are judged by. */
     private readonly code: StoredCodeNames | null = null,
+    /** The client negotiated MARIADB_CLIENT_STMT_BULK_OPERATIONS. */
+    private readonly bulk = true,
   ) {}
 
   /** What to do with the statement command `payload` (command byte first), holding `held`. */
@@ -83,6 +95,15 @@ export class StatementRouter {
       this.preparing = null;
       return STEP_PREPARE;
     }
+    // Malformed commands are answered as the server answers them: those that get no reply, none.
+    if (command === COM_STMT_CLOSE && payload.length < 5) return STEP_DROP;
+    if (command === COM_STMT_SEND_LONG_DATA && payload.length < LONG_DATA_HEADER) return STEP_DROP;
+    if (command === COM_STMT_BULK_EXECUTE) {
+      if (payload.length < BULK_HEADER) return this.fail(MALFORMED);
+      // The server refuses flags it does not know before it looks the statement up (10.11 takes only SEND_TYPES).
+      if (!this.bulk || (payload.readUInt16LE(5) & ~BULK_SEND_TYPES) !== 0) return this.fail(UNSUPPORTED);
+    }
+    if (command === COM_STMT_EXECUTE && payload.length < EXECUTE_HEADER) return this.fail(MALFORMED);
     if (payload.length < 5) return this.fail(MALFORMED);
     const id = payload.readUInt32LE(1);
     const s = id === LAST_PREPARED_STATEMENT ? this.table.last : this.table.get(id);
@@ -198,7 +219,13 @@ export class StatementRouter {
         break;
       case COM_STMT_EXECUTE:
       case COM_STMT_BULK_EXECUTE:
-        this.payload = this.typed(payload, s, on);
+        try {
+          this.payload = this.typed(payload, s, on);
+        } catch (err) {
+          // Too short for its parameter types: the server refuses it and the session goes on.
+          if (err instanceof ProtocolError) return this.fail(MALFORMED);
+          throw err;
+        }
         // An execute consumes the long data; whether it opens a cursor its reply says.
         if (s.longData) this.table.setLongData(s, false, null);
         if (s.cursor && command === COM_STMT_EXECUTE && payload.length > 5 && (payload[5]! & CURSOR_TYPE_READ_ONLY) === 0) {
@@ -254,9 +281,7 @@ function unknownStatement(id: number, command: number): ErrPacket {
       ? 'mysqld_stmt_fetch'
       : command === COM_STMT_RESET
         ? 'mysqld_stmt_reset'
-        : command === COM_STMT_BULK_EXECUTE
-          ? 'mysqld_stmt_bulk_execute'
-          : 'mysqld_stmt_execute';
+        : 'mysqld_stmt_execute'; // COM_STMT_BULK_EXECUTE's too (MariaDB 10.11)
   return { code: 1243, sqlState: 'HY000', message: `Unknown prepared statement handler (${id}) given to ${where}` };
 }
 

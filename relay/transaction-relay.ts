@@ -20,6 +20,7 @@ import {
   COM_QUIT,
   COM_RESET_CONNECTION,
   COM_STMT_SEND_LONG_DATA,
+  MARIADB_CLIENT_STMT_BULK_OPERATIONS,
   PacketFramer,
   ProtocolError,
   framePacket,
@@ -166,7 +167,12 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
       const command = exchange.commandOf(p);
       if (command === COM_QUIT) return exchange.quit();
       if (command >= 0 && isStatementCommand(command)) {
-        this.statements ??= new StatementRelay(this, this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION, this.opts.storedCode ?? null);
+        this.statements ??= new StatementRelay(
+          this,
+          this.opts.statementsPerConnection ?? DEFAULT_STATEMENTS_PER_CONNECTION,
+          this.opts.storedCode ?? null,
+          (this.opts.mariadbCapabilities & MARIADB_CLIENT_STMT_BULK_OPERATIONS) !== 0,
+        );
         if (this.statements.step(p, command)) continue;
         return;
       }

@@ -32,10 +32,11 @@ export interface FidelityTargets {
 
 /**
  * The server (user `app`, databases `fid` and `secret`, user `other` on fid only) and a
- * proxy per pooled mode. `mariadbArgs`: more server options (`--character-set-server`).
+ * proxy per mode of `modes` (default the pooled ones; `pipe` checks logins too).
+ * `mariadbArgs`: more server options (`--character-set-server`); `initSql`: more setup, run as root.
  */
-export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<FidelityTargets> {
-  const db = await startStandaloneMariadb('app', 'app-secret', SETUP, mariadbArgs);
+export async function startFidelityTargets(mariadbArgs: string[] = [], modes = ['session', 'transaction'], initSql = ''): Promise<FidelityTargets> {
+  const db = await startStandaloneMariadb('app', 'app-secret', `${SETUP}\n${initSql}`, mariadbArgs);
   const proxies = new Map<string, ProxyProcess>();
   const stop = async () => {
     await Promise.all([...proxies.values()].map((p) => p.kill('SIGTERM')));
@@ -45,7 +46,7 @@ export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<
     const admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
     await admin.query(PROCEDURE);
     await admin.end();
-    for (const mode of ['session', 'transaction']) proxies.set(mode, await startPooledProxy(db, mode));
+    for (const mode of modes) proxies.set(mode, await startPooledProxy(db, mode));
   } catch (err) {
     await stop();
     throw err;
@@ -68,7 +69,7 @@ export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<
   };
 }
 
-/** A proxy pooling in `mode` in front of `db`, checking logins with its accounts reader. */
+/** A proxy in `mode` in front of `db`, checking logins with its accounts reader. */
 export function startPooledProxy(db: StandaloneMariadb, mode: string): Promise<ProxyProcess> {
   return startProxyProcess(['--backend', `${db.host}:${db.port}`, '--accounts-user', READER.user, '--accounts-password', READER.password, '--pool-mode', mode]);
 }

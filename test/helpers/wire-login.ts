@@ -48,6 +48,8 @@ export interface WireLogin {
   tls?: boolean;
   /** Ask for CLIENT_COMPRESS: what follows the login's OK is compressed both ways. */
   compress?: boolean;
+  /** MariaDB's extended capabilities to ask for (MARIADB_CLIENT_STMT_BULK_OPERATIONS, ...): the login then drops CLIENT_MYSQL. */
+  mariadbCapabilities?: number;
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
@@ -106,7 +108,9 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
     if (!greetingPacket) return done({ kind: 'closed' });
     if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
-    const caps = (CAPS | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0)) >>> 0;
+    // CLIENT_LONG_PASSWORD is CLIENT_MYSQL to MariaDB: a client that asks for extended capabilities leaves it out.
+    const base = o.mariadbCapabilities ? CAPS & ~CLIENT_LONG_PASSWORD : CAPS;
+    const caps = (base | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0)) >>> 0;
     let sequenceId = 1;
     if (o.tls) {
       raw.write(framePacket(writeSslRequest({ capabilities: caps, maxPacketSize: 1 << 24, charset: UTF8MB4_GENERAL_CI, mariadbCapabilities: 0 }), sequenceId++));
@@ -152,7 +156,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
 }
 
 /** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
-export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin'>, caps = CAPS): Buffer {
+export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities'>, caps = CAPS): Buffer {
   const plugin = o.plugin ?? 'mysql_native_password';
   const token =
     plugin === 'mysql_native_password' && o.password
@@ -163,7 +167,7 @@ export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' 
     capabilities: caps,
     maxPacketSize: 1 << 24,
     charset: UTF8MB4_GENERAL_CI,
-    mariadbCapabilities: 0,
+    mariadbCapabilities: (o.mariadbCapabilities ?? 0) & greeting.mariadbCapabilities,
     user: PLACEHOLDER,
     authResponse: token,
     database: null,

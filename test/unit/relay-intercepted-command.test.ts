@@ -81,7 +81,9 @@ test('only commands that might be intercepted are held, from two bytes and a len
 test('classifying a held command', () => {
   const kill = Buffer.from([COM_PROCESS_KILL, 0x01, 0x00, 0x00, 0x40]);
   assert.deepEqual(interceptCommand(kill, true), { kind: 'kill', kill: { kind: 'thread', scope: 'connection', hardness: null, target: '1073741825' } });
-  assert.deepEqual(interceptCommand(Buffer.from([COM_PROCESS_KILL, 1]), false), { kind: 'kill', kill: { kind: 'expression', scope: 'connection' } });
+  // The server reads the first 4 bytes and ignores the rest; without 4 it would read past the packet: refused.
+  assert.deepEqual(interceptCommand(Buffer.concat([kill, Buffer.from([9, 9])]), false), { kind: 'kill', kill: { kind: 'thread', scope: 'connection', hardness: null, target: '1073741825' } });
+  assert.equal(interceptCommand(Buffer.from([COM_PROCESS_KILL, 1]), false)?.kind, 'refuse');
   assert.equal(interceptCommand(writeComQuery('SELECT CONNECTION_ID()'), false), null);
   assert.equal(interceptCommand(writeComQuery('Select Connection_Id()'), true)?.kind, 'connection_id');
   assert.equal(interceptCommand(writeComQuery('\n  select connection_id() x'), true)?.kind, 'connection_id');
