@@ -32,9 +32,10 @@ export interface FidelityTargets {
 
 /**
  * The server (user `app`, databases `fid` and `secret`, user `other` on fid only) and a
- * proxy per pooled mode. `mariadbArgs`: more server options (`--character-set-server`).
+ * proxy per mode of `modes` (by default the pooled ones). `mariadbArgs`: more server
+ * options (`--character-set-server`).
  */
-export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<FidelityTargets> {
+export async function startFidelityTargets(mariadbArgs: string[] = [], modes = ['session', 'transaction']): Promise<FidelityTargets> {
   const db = await startStandaloneMariadb('app', 'app-secret', SETUP, mariadbArgs);
   const proxies = new Map<string, ProxyProcess>();
   const stop = async () => {
@@ -45,7 +46,7 @@ export async function startFidelityTargets(mariadbArgs: string[] = []): Promise<
     const admin = await mysql.createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
     await admin.query(PROCEDURE);
     await admin.end();
-    for (const mode of ['session', 'transaction']) proxies.set(mode, await startPooledProxy(db, mode));
+    for (const mode of modes) proxies.set(mode, await startPooledProxy(db, mode));
   } catch (err) {
     await stop();
     throw err;

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import {
   CLIENT_COMPRESS,
+  CLIENT_CONNECT_WITH_DB,
   CLIENT_LONG_PASSWORD,
   CLIENT_SSL,
   CLIENT_PLUGIN_AUTH,
@@ -51,6 +52,16 @@ export interface WireLogin {
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
+  /** The client's capability flags (default: protocol 4.1, secure connection, plugin auth, transactions); TLS and compression are added by their options. */
+  capabilities?: number;
+  /** MariaDB's extended capabilities (the filler's last 4 bytes); default none. */
+  mariadbCapabilities?: number;
+  /** The database named at login (sets CLIENT_CONNECT_WITH_DB). */
+  database?: string;
+  /** Connection attributes, sent when `capabilities` has CLIENT_CONNECT_ATTRS. */
+  connectAttributes?: Array<[string, string]>;
+  /** The handshake response's payload as written (for layouts the writer refuses, such as HandshakeResponse320). */
+  rawResponse?: (greeting: Greeting) => Buffer;
 }
 
 const CAPS = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_TRANSACTIONS;
@@ -106,7 +117,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
     if (!greetingPacket) return done({ kind: 'closed' });
     if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
-    const caps = (CAPS | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0)) >>> 0;
+    const caps = ((o.capabilities ?? CAPS) | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0) | (o.database !== undefined ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0;
     let sequenceId = 1;
     if (o.tls) {
       raw.write(framePacket(writeSslRequest({ capabilities: caps, maxPacketSize: 1 << 24, charset: UTF8MB4_GENERAL_CI, mariadbCapabilities: 0 }), sequenceId++));
@@ -121,7 +132,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
         socket.once('close', () => reject(new Error('wireLogin: TLS handshake failed')));
       });
     }
-    const payload = handshakeResponse(greeting, o, caps);
+    const payload = o.rawResponse ? o.rawResponse(greeting) : handshakeResponse(greeting, o, caps);
     socket.write(framePacket(payload, sequenceId));
     for (;;) {
       const reply = await next();
@@ -152,7 +163,11 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
 }
 
 /** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
-export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin'>, caps = CAPS): Buffer {
+export function handshakeResponse(
+  greeting: Greeting,
+  o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities' | 'database' | 'connectAttributes'>,
+  caps = CAPS,
+): Buffer {
   const plugin = o.plugin ?? 'mysql_native_password';
   const token =
     plugin === 'mysql_native_password' && o.password
@@ -163,12 +178,12 @@ export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' 
     capabilities: caps,
     maxPacketSize: 1 << 24,
     charset: UTF8MB4_GENERAL_CI,
-    mariadbCapabilities: 0,
+    mariadbCapabilities: o.mariadbCapabilities ?? 0,
     user: PLACEHOLDER,
     authResponse: token,
-    database: null,
+    database: o.database ?? null,
     authPluginName: plugin,
-    connectAttributes: null,
+    connectAttributes: o.connectAttributes ?? null,
   });
   const at = 32;
   return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
