@@ -31,6 +31,7 @@ import {
   type ReplyTracker,
   type SessionStateSink,
   type SessionStateWatcher,
+  type TrackerView,
 } from '../protocol/index.js';
 import type { QueryVerdict } from './query-verdict.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
@@ -72,6 +73,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     /** A fresh login's settings (COM_RESET_CONNECTION brings the client back to them). */
     private readonly login: SessionSettings,
     readonly strip: boolean,
+    /** For a client that tracks, what its own trackers report (null for one that does not). */
+    readonly view: TrackerView | null,
     /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
     private readonly noDatabase: boolean,
     private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
