@@ -2,7 +2,6 @@
 // and its HandshakeResponse41.
 import {
   CLIENT_COMPRESS,
-  CLIENT_PLUGIN_AUTH,
   CLIENT_SSL,
   generateScramble,
   isSslRequest,
@@ -39,10 +38,9 @@ export async function readHandshakeResponse(ctx: SessionContext): Promise<Handsh
   } catch (err) {
     throw badHandshake((err as Error).message, err);
   }
-  // Checked before any wake: every way of authenticating here needs an auth switch.
-  if ((hello.capabilities & CLIENT_PLUGIN_AUTH) === 0) {
-    throw badHandshake('client does not support pluggable authentication (CLIENT_PLUGIN_AUTH)');
-  }
+  // A client without CLIENT_PLUGIN_AUTH answered with mysql_native_password, as MariaDB
+  // takes it; it is refused (authModeUnsupported) only where the proxy would have to
+  // switch it to another plugin or scramble, which it cannot read.
   return hello;
 }
 
