@@ -132,8 +132,9 @@ export function projectRequired(user: string, databaseRouting = false): ClientEr
   );
 }
 
-export function badHandshake(detail: string, cause?: unknown): ClientError {
-  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', `Bad handshake: ${detail}`, 'bad_handshake', { cause });
+/** `detail`: what was wrong, for the client and the log; none for MariaDB's own bare "Bad handshake". */
+export function badHandshake(detail?: string, cause?: unknown): ClientError {
+  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', detail ? `Bad handshake: ${detail}` : 'Bad handshake', 'bad_handshake', { cause });
 }
 
 export function packetTooLarge(): ClientError {
