@@ -60,6 +60,8 @@ export interface WireLogin {
   database?: string;
   /** Connection attributes, sent when `capabilities` has CLIENT_CONNECT_ATTRS. */
   connectAttributes?: Array<[string, string]>;
+  /** Keep only the flags (and extended capabilities) the greeting offers, as a driver does. */
+  negotiate?: boolean;
   /** The handshake response's payload as written (for layouts the writer refuses, such as HandshakeResponse320). */
   rawResponse?: (greeting: Greeting) => Buffer;
 }
@@ -117,7 +119,11 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
     if (!greetingPacket) return done({ kind: 'closed' });
     if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
-    const caps = ((o.capabilities ?? CAPS) | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0) | (o.database !== undefined ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0;
+    let caps = ((o.capabilities ?? CAPS) | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0) | (o.database !== undefined ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0;
+    if (o.negotiate) {
+      caps = (caps & greeting.capabilities) >>> 0;
+      o = { ...o, mariadbCapabilities: (o.mariadbCapabilities ?? 0) & greeting.mariadbCapabilities };
+    }
     let sequenceId = 1;
     if (o.tls) {
       raw.write(framePacket(writeSslRequest({ capabilities: caps, maxPacketSize: 1 << 24, charset: UTF8MB4_GENERAL_CI, mariadbCapabilities: 0 }), sequenceId++));
