@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startFidelityTargets, type FidelityTargets } from '../helpers/pooled-fidelity.js';
+import { CLIENT_CAPS } from './pool-support.js';
 import { command, packets, sql, wire } from '../helpers/wire-packets.js';
 import { wireSession } from '../helpers/wire-login.js';
 import { answerGreeting } from '../helpers/wire-exchange.js';
@@ -19,14 +20,12 @@ import {
   CLIENT_IGNORE_SPACE,
   CLIENT_INTERACTIVE,
   CLIENT_LOCAL_FILES,
-  CLIENT_LONG_FLAG,
   CLIENT_LONG_PASSWORD,
   CLIENT_MULTI_RESULTS,
   CLIENT_MULTI_STATEMENTS,
   CLIENT_NO_SCHEMA,
   CLIENT_PLUGIN_AUTH,
   CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
-  CLIENT_PROTOCOL_41,
   CLIENT_PS_MULTI_RESULTS,
   CLIENT_SECURE_CONNECTION,
   CLIENT_SESSION_TRACK,
@@ -51,12 +50,10 @@ import {
   type Packet,
 } from '../../protocol/index.js';
 
-// What a current libmariadb asks for of a MariaDB server, less what each set takes away or
-// adds. No CLIENT_LONG_PASSWORD: that bit is CLIENT_MYSQL, a MySQL client, whose extended
-// capabilities the server does not read.
-const BASE = (CLIENT_LONG_FLAG | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION |
-  CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS | CLIENT_PLUGIN_AUTH | CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  CLIENT_CONNECT_ATTRS | CLIENT_LOCAL_FILES) >>> 0;
+// A modern client (pool-support.ts) less what each set adds, with CLIENT_LOCAL_FILES, which
+// a set takes away. No CLIENT_LONG_PASSWORD: that bit is CLIENT_MYSQL, a MySQL client, whose
+// extended capabilities the server does not read.
+const BASE = ((CLIENT_CAPS & ~(CLIENT_MULTI_STATEMENTS | CLIENT_SESSION_TRACK | CLIENT_DEPRECATE_EOF)) | CLIENT_LOCAL_FILES) >>> 0;
 const ATTRIBUTES: Array<[string, string]> = [['_client_name', 'capabilities-sweep'], ['program_name', 'wire']];
 
 interface CapabilitySet {
