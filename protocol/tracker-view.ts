@@ -32,6 +32,18 @@ export function trackerView(systemVariables: string, schema: string, stateChange
   return { variables: names.includes('*') ? null : names, schema: onOff(schema, 'session_track_schema'), stateChange: onOff(stateChange, 'session_track_state_change') };
 }
 
+/**
+ * `view` after the client set one of its trackers (`name` as the compute reports it, the
+ * value as it reports it): a new view, or `view` itself for a variable that is no
+ * tracker `view` describes.
+ */
+export function withTracker(view: TrackerView, name: string, value: string): TrackerView {
+  if (name === 'session_track_system_variables') return { ...view, variables: trackerView(value, '0', '0').variables };
+  if (name === 'session_track_schema') return { ...view, schema: onOff(value, name) };
+  if (name === 'session_track_state_change') return { ...view, stateChange: onOff(value, name) };
+  return view;
+}
+
 function onOff(value: string, name: string): boolean {
   if (value === '1' || value === 'ON') return true;
   if (value === '0' || value === 'OFF') return false;

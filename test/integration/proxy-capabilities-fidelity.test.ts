@@ -303,6 +303,19 @@ const TURNS: Array<[0 | 1, string]> = [
   [1, 'USE fid'],
   [0, 'SELECT * FROM fid.kinds'],
   [1, 'SELECT * FROM fid.kinds'],
+  // The clients' own trackers: as the proxy runs them (no pin), then otherwise (a pin).
+  [0, 'SET session_track_state_change = ON'],
+  [1, 'SET session_track_state_change = ON'],
+  [0, "SET time_zone = '+04:00'"],
+  [1, "SET time_zone = '+04:00'"],
+  [0, "SET session_track_system_variables = 'sql_mode,time_zone'"],
+  [1, "SET session_track_system_variables = 'sql_mode,time_zone'"],
+  [0, "SET sql_mode = '', time_zone = '+05:00', character_set_results = NULL"],
+  [1, "SET sql_mode = '', time_zone = '+05:00', character_set_results = NULL"],
+  [0, 'SET session_track_schema = OFF'],
+  [1, 'SET session_track_schema = OFF'],
+  [0, 'USE fid'],
+  [1, 'USE fid'],
 ];
 
 // Pairs that share a pooled connection in transaction mode (session tracking is the proxy's

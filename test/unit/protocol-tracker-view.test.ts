@@ -10,6 +10,7 @@ import {
   okLayout,
   sessionStateAs,
   trackerView,
+  withTracker,
   writeOkPacket,
   type TrackerView,
 } from '../../protocol/index.js';
@@ -46,6 +47,16 @@ test('trackerView: the list lowercased, * for every variable, the switches as SE
   assert.deepEqual(trackerView('', '1', '1').variables, []);
   assert.throws(() => trackerView('*', 'yes', '0'), ProtocolError);
   assert.throws(() => trackerView('*', '1', ''), ProtocolError);
+});
+
+test('withTracker: a tracker the client set, as the compute reports it; any other variable leaves the view as it is', () => {
+  assert.deepEqual(withTracker(DEFAULTS, 'session_track_state_change', 'ON'), { ...DEFAULTS, stateChange: true });
+  assert.deepEqual(withTracker(DEFAULTS, 'session_track_schema', 'OFF'), { ...DEFAULTS, schema: false });
+  assert.deepEqual(withTracker(DEFAULTS, 'session_track_system_variables', 'sql_mode,Time_Zone'), { ...DEFAULTS, variables: ['sql_mode', 'time_zone'] });
+  assert.equal(withTracker(DEFAULTS, 'time_zone', '+01:00'), DEFAULTS);
+  assert.throws(() => withTracker(DEFAULTS, 'session_track_schema', 'maybe'), ProtocolError);
+  // The login's view is never changed.
+  assert.equal(DEFAULTS.stateChange, false);
 });
 
 test('the variables the client tracks and the schema are kept, in the order they came; the state change and other variables go', () => {
