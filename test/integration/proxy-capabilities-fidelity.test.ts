@@ -88,7 +88,7 @@ const SETS: Record<string, CapabilitySet> = {
 let t: FidelityTargets;
 before(async () => {
   // interactive_timeout apart from wait_timeout: CLIENT_INTERACTIVE shows in @@wait_timeout.
-  t = await startFidelityTargets(['--interactive-timeout=1111', '--wait-timeout=2222'], ['pipe', 'session', 'transaction']);
+  t = await startFidelityTargets(['--interactive-timeout=1111', '--wait-timeout=2222'], ['passthrough', 'pipe', 'session', 'transaction']);
   const admin = await mysql.createConnection({ host: t.db.host, port: t.db.port, user: t.db.user, password: t.db.password });
   await admin.query("CREATE PROCEDURE fid.one_row() SELECT 1 AS one, 'x' AS label");
   await admin.end();
