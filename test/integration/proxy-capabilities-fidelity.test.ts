@@ -11,7 +11,7 @@ import mysql from 'mysql2/promise';
 import { startFidelityTargets, type FidelityTargets } from '../helpers/pooled-fidelity.js';
 import { CLIENT_CAPS } from './pool-support.js';
 import { command, packets, sql, wire } from '../helpers/wire-packets.js';
-import { wireSession } from '../helpers/wire-login.js';
+import { TurnClient } from '../helpers/wire-turns.js';
 import { answerGreeting } from '../helpers/wire-exchange.js';
 import {
   CLIENT_CONNECT_ATTRS,
@@ -38,16 +38,8 @@ import {
   MARIADB_CLIENT_EXTENDED_TYPE_INFO,
   MARIADB_CLIENT_PROGRESS,
   MARIADB_CLIENT_STMT_BULK_OPERATIONS,
-  COM_QUIT,
-  EOF_HEADER,
-  ERR_HEADER,
-  OK_HEADER,
-  PacketFramer,
-  SERVER_MORE_RESULTS_EXISTS,
   framePacket,
-  okLayout,
   scrambleNativePassword,
-  type Packet,
 } from '../../protocol/index.js';
 
 // A modern client (pool-support.ts) less what each set adds, with CLIENT_LOCAL_FILES, which
@@ -212,72 +204,9 @@ test('each capability set: the same reply bytes through every mode as directly',
   assert.deepEqual(differences, []);
 });
 
-/** A logged-in bare client that sends one COM_QUERY at a time and reads its whole reply. */
-class TurnClient {
-  private readonly framer = new PacketFramer(1 << 24);
-  private readonly queue: Packet[] = [];
-  private wake: (() => void) | null = null;
-  /** Every reply byte, in order. */
-  readonly received: Buffer[] = [];
-
-  private constructor(private readonly socket: import('node:net').Socket, private readonly deprecateEof: boolean) {
-    socket.on('data', (chunk: Buffer) => {
-      this.received.push(chunk);
-      this.queue.push(...this.framer.push(chunk));
-      this.wake?.();
-    });
-    socket.resume();
-  }
-
-  static async connect(port: number, s: CapabilitySet): Promise<TurnClient> {
-    const { outcome, socket } = await wireSession({ port, user: Buffer.from('app'), password: 'app-secret', ...loginOf(s) });
-    assert.equal(outcome.kind, 'ok', JSON.stringify(outcome));
-    return new TurnClient(socket, (s.capabilities & CLIENT_DEPRECATE_EOF) !== 0);
-  }
-
-  private async next(): Promise<Buffer> {
-    const deadline = Date.now() + 10_000;
-    while (this.queue.length === 0) {
-      if (Date.now() > deadline || this.socket.destroyed) throw new Error('TurnClient: no reply in time');
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 50);
-      });
-      this.wake = null;
-    }
-    return this.queue.shift()!.payload;
-  }
-
-  /** Sends `text` and reads its reply (OK, ERR, or result sets) to its end. */
-  async query(text: string): Promise<void> {
-    this.socket.write(sql(text));
-    for (;;) {
-      let end = await this.next();
-      if (end[0] === ERR_HEADER) return;
-      if (end[0] !== OK_HEADER) {
-        // A result set: column count, definitions, an EOF unless deprecated, rows to an EOF or OK (0xfe).
-        const columns = end[0]!;
-        for (let i = 0; i < columns; i++) await this.next();
-        if (!this.deprecateEof) await this.next();
-        do end = await this.next();
-        while (end[0] !== EOF_HEADER || end.length >= 0xffffff);
-      }
-      const status = end[0] === EOF_HEADER && end.length === 5 ? end.readUInt16LE(3) : end.readUInt16LE(okLayout(end, 0, end.length).statusAt);
-      if (!(status & SERVER_MORE_RESULTS_EXISTS)) return;
-    }
-  }
-
-  async quit(): Promise<Buffer> {
-    const closed = new Promise((r) => this.socket.once('close', r));
-    this.socket.write(command(COM_QUIT));
-    await closed;
-    return Buffer.concat(this.received);
-  }
-}
-
 /** Two clients of one user, each with its own capability set, taking turns: every reply byte each got. */
 async function takeTurns(port: number, sets: [CapabilitySet, CapabilitySet], turns: Array<[0 | 1, string]>): Promise<string[][]> {
-  const clients = [await TurnClient.connect(port, sets[0]), await TurnClient.connect(port, sets[1])];
+  const clients = [await TurnClient.connect(port, loginOf(sets[0])), await TurnClient.connect(port, loginOf(sets[1]))];
   for (const [who, text] of turns) await clients[who]!.query(text);
   return Promise.all(clients.map(async (c) => packets(await c.quit(), IDS)));
 }
