@@ -1,6 +1,7 @@
 // Capabilities per hop: what the proxy may carry from a client to a compute.
 import {
   CLIENT_COMPRESS,
+  CLIENT_NO_SCHEMA,
   CLIENT_QUERY_ATTRIBUTES,
   CLIENT_SSL,
   CLIENT_SSL_VERIFY_SERVER_CERT,
@@ -16,3 +17,15 @@ export const PER_HOP_CAPABILITIES = (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_ZSTD_
 export function negotiateBackendCapabilities(client: number, backend: number): number {
   return (client & backend & ~PER_HOP_CAPABILITIES) >>> 0;
 }
+
+/**
+ * Client flags no pooled connection can serve, so such a client gets a compute
+ * connection of its own in session and transaction mode (as in pipe mode), logged in
+ * with its flags and closed with it. CLIENT_NO_SCHEMA makes the server drop the
+ * database part of every name (`information_schema.x` reads `x` in the current
+ * database), which the statements the proxy runs on a pooled connection (its check
+ * after login, its resets) cannot work under. Every other flag that changes what the
+ * server does is part of the pool key (backend/login.ts: a pooled connection is lent
+ * only to clients that negotiated the same flags), so it never meets another's.
+ */
+export const OWN_CONNECTION_CAPABILITIES = CLIENT_NO_SCHEMA;

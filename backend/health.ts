@@ -9,6 +9,8 @@
 // mid-command shift the expected pattern and fail the check.
 import {
   readSessionState,
+  trackerView,
+  type TrackerView,
   CLIENT_IGNORE_SPACE,
   CLIENT_INTERACTIVE,
   writeComInitDb,
@@ -18,7 +20,7 @@ import {
   type CommandReply,
 } from '../protocol/index.js';
 import { frameCommands, runCommands, type CommandTarget, type FramedCommands } from './query.js';
-import { SETTINGS_SELECT, TRACKING_ON, UNKNOWN_COLLATION, replayedIndex, reportBit, settleReport, settingsFromRow, type SessionSettings } from './session-settings.js';
+import { SETTINGS_SELECT, TRACKERS_SELECT, TRACKING_ON, UNKNOWN_COLLATION, replayedIndex, reportBit, settleReport, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
 /** Session state a fresh login has and COM_RESET_CONNECTION does not restore. */
@@ -27,6 +29,11 @@ export interface SessionBaseline {
   role: string | null;
   /** A tracked connection's replayed settings (transaction pooling): its login values. */
   settings?: SessionSettings;
+  /**
+   * A tracked connection's: the trackers a login gets (the compute's globals, read at
+   * login), what a client that negotiated CLIENT_SESSION_TRACK is told of its statements.
+   */
+  trackers?: TrackerView;
   /**
    * The compute's init_connect as it stood at login, when the server ran it for this
    * user (no CONNECTION ADMIN or SUPER); null otherwise. A new client on a reused
@@ -55,7 +62,7 @@ const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
  */
 const PROFILES_SQL = 'SHOW PROFILES';
 /** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
-const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${SETTINGS_SELECT}`;
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${TRACKERS_SELECT}, ${SETTINGS_SELECT}`;
 /**
  * After a reset: what must be as it was at login. Not init_connect, which is kept from
  * login (a borrower runs it again from there): its information_schema lookup was most
@@ -188,12 +195,14 @@ export function clientFlagSettings(capabilities: number): string | null {
 
 /** The row of the baseline query (`withInitConnect`) or of the state check after a reset. */
 function stateRow(reply: CommandReply, tracked: boolean, withInitConnect: boolean): SessionBaseline | null {
-  const fixed = withInitConnect ? 3 : 2;
+  // A tracked connection's baseline reads the login's trackers too.
+  const fixed = withInitConnect ? (tracked ? 6 : 3) : 2;
   const columns = tracked ? fixed + SETTINGS_COLUMNS : fixed;
   if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
   const values = reply.rows[0]!;
   const row: SessionBaseline = { database: values[0] ?? null, role: values[1] ?? null };
   if (withInitConnect) row.initConnect = values[2] ?? null;
+  if (withInitConnect && tracked) row.trackers = trackerView(values[3] ?? '', values[4] ?? '', values[5] ?? '');
   if (tracked) row.settings = settingsFromRow(values.slice(fixed), row.database);
   return row;
 }

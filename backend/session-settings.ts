@@ -6,6 +6,7 @@
 //
 // Values are kept as the server reports them, as latin1 strings (one character per
 // byte), and written back the same way.
+import type { TrackerView } from '../protocol/index.js';
 
 /** By the names the compute's tracker reports (10.11 calls the transaction ones tx_*). */
 export const REPLAYED_VARIABLES = [
@@ -97,6 +98,12 @@ export function copySettings(s: SessionSettings): SessionSettings {
 /** The select list that reads them (after DATABASE() and CURRENT_ROLE() in the pool's baseline query). */
 export const SETTINGS_SELECT = REPLAYED_VARIABLES.map((v) => `@@SESSION.${v}`).join(', ');
 
+/**
+ * The trackers a login gets (before TRACKING_ON changes them): what a client that
+ * negotiated CLIENT_SESSION_TRACK is told directly (protocol/tracker-view.ts).
+ */
+export const TRACKERS_SELECT = '@@GLOBAL.session_track_system_variables, @@GLOBAL.session_track_schema, @@GLOBAL.session_track_state_change';
+
 /** What turns the session trackers on for a pooled connection (transaction pooling reads them). */
 export const TRACKING_ON =
   "SET SESSION session_track_state_change=ON, session_track_schema=ON, session_track_system_variables='*'";
@@ -104,6 +111,12 @@ export const TRACKING_ON =
 /** What turns them off again: a pinned session of a client that does not track is relayed untouched. */
 export const TRACKING_OFF =
   "SET SESSION session_track_state_change=OFF, session_track_schema=OFF, session_track_system_variables=''";
+
+/** The statement that sets a session's trackers to `view` (a pinned client's, relayed untouched from then on, that tracks). */
+export function trackingSql(view: TrackerView): string {
+  const list = view.variables === null ? '*' : view.variables.join(',');
+  return `SET SESSION session_track_state_change=${view.stateChange ? 'ON' : 'OFF'}, session_track_schema=${view.schema ? 'ON' : 'OFF'}, session_track_system_variables='${list}'`;
+}
 
 /** The settings from a row of SETTINGS_SELECT (NULL character_set_results as the tracker reports it: ''). */
 export function settingsFromRow(row: Array<string | null>, database: string | null): SessionSettings {

@@ -2,7 +2,7 @@
 // watched: a close (compute restarted, `KILL`, wait_timeout) or any unexpected byte
 // marks it dead, so the next borrow throws it away instead of handing it out.
 import type { Socket } from 'node:net';
-import type { Greeting } from '../protocol/index.js';
+import type { Greeting, TrackerView } from '../protocol/index.js';
 import type { BackendKey, LoggedInBackend } from '../backend/login.js';
 import type { CommandTarget } from '../backend/query.js';
 import type { SessionBaseline } from '../backend/health.js';
@@ -32,6 +32,8 @@ export interface PooledBackend extends CommandTarget {
   readonly loginSettings: SessionSettings | null;
   /** Its replayed settings now, kept up to date by whoever holds it. Null when not tracked. */
   settings: SessionSettings | null;
+  /** The trackers a fresh login runs (the compute's globals when this one logged in): what a client that tracks is owed. Null when not tracked. */
+  readonly loginTrackers: TrackerView | null;
   /**
    * Variables a `SET STATEMENT ... FOR` changed for one statement: the server reports
    * their restored values with a later statement, which is not a change of that one's.
@@ -85,6 +87,10 @@ export class BackendEntry implements PooledBackend {
 
   get loginSettings(): SessionSettings | null {
     return this.baseline.settings ?? null;
+  }
+
+  get loginTrackers(): TrackerView | null {
+    return this.baseline.trackers ?? null;
   }
 
   get threadId(): number {

@@ -28,3 +28,4 @@ export * from './text-result-writer.js';
 export * from './reply-tracker.js';
 export * from './reply-filter.js';
 export * from './session-state.js';
+export * from './tracker-view.js';

@@ -3,14 +3,17 @@
 // whatever the client did, so a reply tracker with a SessionStateWatcher reads every OK
 // whole and hands a flagged one's session-state block to the watcher; this filter then
 // says what to send the client (`output`): the chunk as it came (the usual case, nothing
-// copied), or pieces without the replies the proxy sent for itself (`expect(true)`) and,
-// for a client without CLIENT_SESSION_TRACK, with flagged OKs rewritten as it expects
-// them. A packet that may need rewriting or dropping is held back until it ends.
+// copied), or pieces without the replies the proxy sent for itself (`expect(true)`) and
+// with flagged OKs rewritten as the client expects them: without session state for a
+// client without CLIENT_SESSION_TRACK, with what its own trackers report for one with
+// it (tracker-view.ts). A packet that may need rewriting or dropping is held back until
+// it ends.
 import type { FrameScanner } from './frame-scanner.js';
 import { framePacket } from './framing.js';
 import type { PacketHead } from './packet-head.js';
 import { ProtocolError } from './protocol-error.js';
 import { okLayout, withoutSessionState } from './session-state.js';
+import { sessionStateAs, type TrackerView } from './tracker-view.js';
 
 /** Who reads the session state of the OKs a tracker sees. */
 export interface SessionStateWatcher {
@@ -18,6 +21,8 @@ export interface SessionStateWatcher {
   onSessionState(buf: Buffer, start: number, end: number, stateAt: number, swallowed: boolean): void;
   /** The client did not negotiate CLIENT_SESSION_TRACK: flagged OKs are rewritten without their session state. */
   readonly strip: boolean;
+  /** The client negotiated it: flagged OKs are rewritten to what its own trackers report (null: as they come). */
+  readonly view: TrackerView | null;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -130,8 +135,8 @@ export class ReplyFilter {
   }
 
   /**
-   * The OK read whole (readingOk) ended: its session state to the watcher, and for a
-   * client that does not track, the OK it should get instead (else null).
+   * The OK read whole (readingOk) ended: its session state to the watcher, and the OK
+   * the client should get instead (else null).
    */
   readOk(swallowed: boolean): Buffer | null {
     this.okWhole = false;
@@ -143,7 +148,10 @@ export class ReplyFilter {
     const { stateAt } = okLayout(buf, start, end);
     if (stateAt < 0) return null;
     this.watcher.onSessionState(buf, start, end, stateAt, swallowed);
-    return this.watcher.strip && !swallowed ? withoutSessionState(buf, start, end) : null;
+    if (swallowed) return null;
+    const { strip, view } = this.watcher;
+    if (strip) return withoutSessionState(buf, start, end);
+    return view ? sessionStateAs(buf, start, end, stateAt, view) : null;
   }
 
   /** The packet in chunk[packetAt or earlier, end) is whole: it goes on, is replaced, or is dropped. */
@@ -167,7 +175,7 @@ export class ReplyFilter {
   chunkEnds(chunk: Buffer): void {
     if (this.okWhole && this.okBuf === chunk) this.copyOk(this.okAt, this.okFill);
     let keepFrom = chunk.length;
-    if (this.swallowing > 0 || this.watcher.strip) {
+    if (this.swallowing > 0 || this.watcher.strip || this.watcher.view !== null) {
       // Held: a packet that may yet be dropped or rewritten (its first byte unseen, an OK, the proxy's own), or a header cut short.
       if (this.inPacket && (this.head.fill === 0 || this.okWhole || this.swallow[0] === true)) {
         keepFrom = this.packetAt >= 0 ? this.packetAt : this.sentTo;

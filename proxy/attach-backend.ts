@@ -6,6 +6,7 @@
 // before the client's OK are verified-login-checks.ts; the OK itself, login-ok.ts.
 import { CLIENT_SESSION_TRACK, type HandshakeResponse } from '../protocol/index.js';
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
+import { OWN_CONNECTION_CAPABILITIES } from '../backend/capabilities.js';
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
 import type { BackendAddress } from '../backend/address.js';
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
@@ -36,18 +37,16 @@ export async function attachVerified(
   const { profile, pooling } = ctx.cfg;
   const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
-  const key = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities, creds.account);
-  const clientCapabilities = key.capabilities;
-  if (pooling.mode === 'transaction') {
-    // The proxy reads what each statement leaves in the session (relay/tracked-session.ts).
-    key.tracked = true;
-    key.capabilities = (key.capabilities | CLIENT_SESSION_TRACK) >>> 0;
-  }
+  const ownKey = keyTemplate(hello, route, negotiated, profile.mariadbCapabilities, creds.account);
+  const clientCapabilities = ownKey.capabilities;
   let attached: Omit<OwnBackend, 'clientLeftover'> | Omit<BorrowedBackend, 'clientLeftover'>;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
-  if (pooling.mode !== 'pipe' && !creds.sandboxed) {
+  // So does a client whose flags no pooled connection can serve (backend/capabilities.ts).
+  if (pooling.mode !== 'pipe' && !creds.sandboxed && (negotiated & OWN_CONNECTION_CAPABILITIES) === 0) {
     const { pools } = pooling;
     const transactions = pooling.mode === 'transaction';
+    // The proxy reads what each statement leaves in the session (relay/tracked-session.ts).
+    const key = transactions ? { ...ownKey, tracked: true, capabilities: (ownKey.capabilities | CLIENT_SESSION_TRACK) >>> 0 } : ownKey;
     const borrowAtOnce = idleBorrower(ctx, route, pools, key);
     // The compute's address cached and an idle connection ready (used within the ping interval):
     // taken at once, with no wake step, abort signal or promise in between.
@@ -76,7 +75,7 @@ export async function attachVerified(
     };
   } else {
     const login = await wakeAndConnect(ctx, route, {
-      open: (addr, signal) => loginBackend({ ...key, addr }, stage1, loginOptions(ctx, hello), signal),
+      open: (addr, signal) => loginBackend({ ...ownKey, addr }, stage1, loginOptions(ctx, hello), signal),
       isFinal: isFinalLoginError,
     }).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);

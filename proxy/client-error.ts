@@ -26,6 +26,7 @@ export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
 export const ER_SERVER_SHUTDOWN = 1053;
 export const ER_USER_LIMIT_REACHED = 1226;
 export const ER_HOST_IS_BLOCKED = 1129;
+export const ER_NOT_SUPPORTED_AUTH_MODE = 1251;
 export const ER_SERVER_IS_IN_SECURE_AUTH_MODE = 1275;
 export const ER_ACCESS_DENIED_NO_PASSWORD_ERROR = 1698;
 export const ER_MUST_CHANGE_PASSWORD_LOGIN = 1862;
@@ -48,6 +49,19 @@ export function accessDenied(user: string, host: string, usingPassword: boolean)
 /** MariaDB's answer when the account's method failed without a password being at issue (unix_socket). */
 export function accessDeniedNoPassword(user: string, host: string): ClientError {
   return new ClientError(ER_ACCESS_DENIED_NO_PASSWORD_ERROR, '28000', `Access denied for user '${user}'@'${host}'`, 'access_denied');
+}
+
+/**
+ * MariaDB's answer to a client without CLIENT_PLUGIN_AUTH that it would have to switch
+ * to another plugin or scramble: such a client cannot read an auth switch request.
+ */
+export function authModeUnsupported(): ClientError {
+  return new ClientError(
+    ER_NOT_SUPPORTED_AUTH_MODE,
+    '08004',
+    'Client does not support authentication protocol requested by server; consider upgrading MariaDB client',
+    'auth_mode_unsupported',
+  );
 }
 
 export function oldPasswordRefused(user: string, host: string): ClientError {
@@ -118,8 +132,9 @@ export function projectRequired(user: string, databaseRouting = false): ClientEr
   );
 }
 
-export function badHandshake(detail: string, cause?: unknown): ClientError {
-  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', `Bad handshake: ${detail}`, 'bad_handshake', { cause });
+/** `detail`: what was wrong, for the client and the log; none for MariaDB's own bare "Bad handshake". */
+export function badHandshake(detail?: string, cause?: unknown): ClientError {
+  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', detail ? `Bad handshake: ${detail}` : 'Bad handshake', 'bad_handshake', { cause });
 }
 
 export function packetTooLarge(): ClientError {

@@ -2,14 +2,15 @@
 // and its HandshakeResponse41.
 import {
   CLIENT_COMPRESS,
-  CLIENT_PLUGIN_AUTH,
+  CLIENT_PROTOCOL_41,
+  CLIENT_SECURE_CONNECTION,
   CLIENT_SSL,
   generateScramble,
   isSslRequest,
   parseHandshakeResponse,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
+import { authModeUnsupported, badHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { projectFromSni } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -33,17 +34,31 @@ export async function readHandshakeResponse(ctx: SessionContext): Promise<Handsh
   } else if (ctx.cfg.requireTls) {
     throw tlsRequired();
   }
+  const refusal = belowProtocol41(ctx, packet.payload);
+  if (refusal) throw refusal;
   let hello: HandshakeResponse;
   try {
     hello = parseHandshakeResponse(packet.payload);
   } catch (err) {
     throw badHandshake((err as Error).message, err);
   }
-  // Checked before any wake: every way of authenticating here needs an auth switch.
-  if ((hello.capabilities & CLIENT_PLUGIN_AUTH) === 0) {
-    throw badHandshake('client does not support pluggable authentication (CLIENT_PLUGIN_AUTH)');
-  }
+  // A client without CLIENT_PLUGIN_AUTH answered with mysql_native_password, as MariaDB
+  // takes it; it is refused (authModeUnsupported) only where the proxy would have to
+  // switch it to another plugin or scramble, which it cannot read.
   return hello;
+}
+
+/**
+ * A client below protocol 4.1 (HandshakeResponse320), refused as MariaDB 10.11 refuses
+ * it: 1251 when its answer is an old-password scramble (no CLIENT_SECURE_CONNECTION),
+ * else 1043; its ERR goes without SQLSTATE, which such a client does not read.
+ */
+function belowProtocol41(ctx: SessionContext, payload: Buffer): ClientError | null {
+  if (payload.length < 2) return null;
+  const capabilities = payload.readUInt16LE(0);
+  if (capabilities & CLIENT_PROTOCOL_41) return null;
+  ctx.preProtocol41 = true;
+  return capabilities & CLIENT_SECURE_CONNECTION ? badHandshake() : authModeUnsupported();
 }
 
 async function upgradeClient(ctx: SessionContext): Promise<void> {

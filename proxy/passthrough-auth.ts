@@ -7,6 +7,7 @@
 // until the compute says OK or ERR.
 import {
   CLIENT_CONNECT_WITH_DB,
+  CLIENT_PLUGIN_AUTH,
   CLIENT_SSL,
   ERR_HEADER,
   OK_HEADER,
@@ -18,6 +19,7 @@ import {
 import { negotiateBackendCapabilities } from '../backend/capabilities.js';
 import { secureBackend, type BackendConnection, type BackendTlsOptions } from '../backend/connect.js';
 import { ChannelClosedError, type PacketChannel } from '../socket/packet-channel.js';
+import { authModeUnsupported } from './client-error.js';
 import type { Route } from './routing.js';
 
 export interface AuthOutcome {
@@ -54,6 +56,9 @@ export async function authenticatePassthrough(
   let answer: Packet;
   if (answered) {
     answer = { payload: hello.authResponse, sequenceId: (client.nextSequenceId - 1) & 0xff };
+  } else if ((hello.capabilities & CLIENT_PLUGIN_AUTH) === 0) {
+    // Its answer was to another scramble, and it cannot be given this one.
+    throw authModeUnsupported();
   } else {
     client.write(
       writeAuthSwitchRequest({ pluginName: bg.authPluginName, pluginData: Buffer.concat([bg.scramble, NUL]) }),

@@ -91,6 +91,8 @@ export interface SessionContext extends StateFields {
   startedAt: number;
   /** TLS server name the client asked for, if it upgraded. */
   servername: string | undefined;
+  /** The client's handshake says it speaks below protocol 4.1: its ERR has no SQLSTATE, as MariaDB writes it. */
+  preProtocol41: boolean;
   /** Bytes already added to the metrics, so scrapes and the end count each byte once. */
   counted: { in: number; out: number };
   /** Set once bytes flow: from then on a failure closes the connection, it never injects packets. */
@@ -170,6 +172,7 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     clientAddress,
     startedAt: now,
     servername: undefined,
+    preProtocol41: false,
     counted: { in: 0, out: 0 },
     relaying: false,
     target: undefined,

@@ -80,7 +80,7 @@ export function refuseBeforeGreeting(socket: Socket, e: ClientError): void {
 
 function sendError(ctx: SessionContext, e: ClientError): void {
   ctx.client.write(
-    writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, CLIENT_PROTOCOL_41),
+    writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, ctx.preProtocol41 ? 0 : CLIENT_PROTOCOL_41),
     ctx.client.nextSequenceId,
   );
 }

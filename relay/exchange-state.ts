@@ -20,7 +20,7 @@ import {
   type ReplyEnd,
 } from '../protocol/index.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
-import { TRACKING_OFF } from '../backend/session-settings.js';
+import { TRACKING_OFF, trackingSql } from '../backend/session-settings.js';
 import { BackendLease, type LeaseHost, type LeaseOptions } from './backend-lease.js';
 import type { ClientStatement } from './client-statements.js';
 import { forgetStatements } from './connection-statements.js';
@@ -149,9 +149,11 @@ export abstract class ExchangeState implements LeaseHost, PinHost {
     this.pins.verdicts.length = 0;
     if (t) {
       if (this.tracked) this.previous.settle(this.tracked, this.lease.held!, t);
-      if (this.tracked?.strip) {
+      // The trackers back to what the client would have: none, or its login's.
+      const tracking = this.tracked?.strip ? TRACKING_OFF : this.tracked?.view ? trackingSql(this.tracked.view) : null;
+      if (tracking) {
         t.expect(true);
-        this.lease.held!.socket.write(framePacket(writeComQuery(TRACKING_OFF), 0));
+        this.lease.held!.socket.write(framePacket(writeComQuery(tracking), 0));
       }
       if (t.pending > 0) this.draining = true;
       else this.tracker = null;

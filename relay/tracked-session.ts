@@ -31,6 +31,8 @@ import {
   type ReplyTracker,
   type SessionStateSink,
   type SessionStateWatcher,
+  withTracker,
+  type TrackerView,
 } from '../protocol/index.js';
 import type { QueryVerdict } from './query-verdict.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
@@ -67,21 +69,27 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
    */
   /** The client's own settings, starting as its login's. */
   readonly settings: SessionSettings;
+  /** For a client that tracks, what its own trackers report (its login's, then as it sets them); null for one that does not. */
+  view: TrackerView | null;
 
   constructor(
     /** A fresh login's settings (COM_RESET_CONNECTION brings the client back to them). */
     private readonly login: SessionSettings,
     readonly strip: boolean,
+    /** For a client that tracks, what its login's trackers report (null for one that does not). */
+    private readonly loginView: TrackerView | null,
     /** The client logged in without a database: a USE cannot be undone on a shared connection, so it pins. */
     private readonly noDatabase: boolean,
     private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
   ) {
     this.settings = copySettings(login);
+    this.view = loginView;
   }
 
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
   backToLogin(): void {
     adoptSettings(this.settings, this.login);
+    this.view = this.loginView;
     // COM_RESET_CONNECTION sets LAST_INSERT_ID() to 0, on the held connection too.
     this.settings.lastInsertId = '0';
     if (this.backend?.settings) this.backend.settings.lastInsertId = '0';
@@ -133,7 +141,12 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     if (swallowed) return;
     this.sawState = true;
     if (this.reportedOwn !== 0) settleReport(this.settings.values, this.reportedOwn, names);
-    if (this.stateChange && this.changes === 0) this.pinWhy ??= 'the compute reported a session state change';
+    if (this.stateChange && this.changes === 0) {
+      this.pinWhy ??= 'the compute reported a session state change';
+      // A new list that leaves itself out is reported as a bare state change (MariaDB 10.11):
+      // the connection's list is now the client's own, so every variable it reports is the client's.
+      if (this.view && this.verdict?.setsVariables?.includes('session_track_system_variables')) this.view = { ...this.view, variables: null };
+    }
   }
 
   /**
@@ -185,6 +198,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       }
       return;
     }
+    // The client's own trackers (what it is told from now on); one set other than the proxy's pins below.
+    if (this.view && !this.swallowed && !restored) this.view = withTracker(this.view, name, value);
     if (FOLLOWERS.has(name) || TRACKING[name] === value || restored || this.swallowed) return;
     this.pinWhy ??= `the compute reported a change of ${name}`;
   }

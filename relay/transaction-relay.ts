@@ -114,7 +114,12 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
   start(first: PooledBackend, clientLeftover: Buffer): void {
     const { client, exchange } = this;
     const login = first.tracked ? first.loginSettings : null;
-    if (login) exchange.tracked = new TrackedSession(copySettings(login), !this.opts.clientTracks, login.database === null, exchange.pins.verdicts);
+    if (login) {
+      const { clientTracks } = this.opts;
+      // A tracked connection always read its login's trackers (backend/health.ts).
+      const view = clientTracks ? first.loginTrackers! : null;
+      exchange.tracked = new TrackedSession(copySettings(login), !clientTracks, view, login.database === null, exchange.pins.verdicts);
+    }
     client.on('close', this.onClientClose);
     client.on('error', this.onClientError);
     client.on('drain', this.onClientDrain);

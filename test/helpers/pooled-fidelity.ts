@@ -69,8 +69,9 @@ export async function startFidelityTargets(mariadbArgs: string[] = [], modes = [
   };
 }
 
-/** A proxy in `mode` in front of `db`, checking logins with its accounts reader. */
+/** A proxy pooling in `mode` in front of `db`, checking logins with its accounts reader (`passthrough`: a pipe whose compute judges them). */
 export function startPooledProxy(db: StandaloneMariadb, mode: string): Promise<ProxyProcess> {
+  if (mode === 'passthrough') return startProxyProcess(['--backend', `${db.host}:${db.port}`]);
   return startProxyProcess(['--backend', `${db.host}:${db.port}`, '--accounts-user', READER.user, '--accounts-password', READER.password, '--pool-mode', mode]);
 }
 

@@ -117,11 +117,7 @@ async function finInOneSegment(port: number, then: (g: Greeting) => Buffer, time
  */
 export async function finDuringLogin(port: number, then: (g: Greeting) => Buffer, o: FinDuringLogin = {}): Promise<Buffer> {
   if (o.oneSegment) return finInOneSegment(port, then, o.timeoutMs ?? 5_000);
-  const socket = connect({ host: '127.0.0.1', port });
-  socket.on('error', () => {});
-  const greeting = await new Promise<Greeting>((resolve) =>
-    socket.once('data', (chunk: Buffer) => resolve(parseGreeting(new PacketFramer(1 << 24).push(chunk)[0]!.payload))),
-  );
+  const { socket, greeting } = await greeted(port);
   const received = readToClose(socket, o.timeoutMs);
   if (o.finAfterMs === undefined) {
     socket.end(then(greeting));
@@ -130,5 +126,23 @@ export async function finDuringLogin(port: number, then: (g: Greeting) => Buffer
     await new Promise((r) => setTimeout(r, o.finAfterMs));
     socket.end();
   }
+  return received;
+}
+
+/** Connects and reads the greeting (in the first chunk: the server sends nothing else first). */
+async function greeted(port: number): Promise<{ socket: Socket; greeting: Greeting }> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const greeting = await new Promise<Greeting>((resolve) =>
+    socket.once('data', (chunk: Buffer) => resolve(parseGreeting(new PacketFramer(1 << 24).push(chunk)[0]!.payload))),
+  );
+  return { socket, greeting };
+}
+
+/** Connects, answers the greeting with `then(greeting)` and reads to the close: what a client gets after the greeting for that answer (a refusal, say). */
+export async function answerGreeting(port: number, then: (g: Greeting) => Buffer, timeoutMs = 5_000): Promise<Buffer> {
+  const { socket, greeting } = await greeted(port);
+  const received = readToClose(socket, timeoutMs);
+  socket.write(then(greeting));
   return received;
 }

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import {
   CLIENT_COMPRESS,
+  CLIENT_CONNECT_WITH_DB,
   CLIENT_LONG_PASSWORD,
   CLIENT_SSL,
   CLIENT_PLUGIN_AUTH,
@@ -53,6 +54,18 @@ export interface WireLogin {
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
+  /** The client's capability flags (default: protocol 4.1, secure connection, plugin auth, transactions); TLS and compression are added by their options. */
+  capabilities?: number;
+  /** MariaDB's extended capabilities (the filler's last 4 bytes); default none. */
+  mariadbCapabilities?: number;
+  /** The database named at login (sets CLIENT_CONNECT_WITH_DB). */
+  database?: string;
+  /** Connection attributes, sent when `capabilities` has CLIENT_CONNECT_ATTRS. */
+  connectAttributes?: Array<[string, string]>;
+  /** Keep only the flags (and extended capabilities) the greeting offers, as a driver does. */
+  negotiate?: boolean;
+  /** The handshake response's payload as written (for layouts the writer refuses, such as HandshakeResponse320). */
+  rawResponse?: (greeting: Greeting) => Buffer;
 }
 
 const CAPS = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_TRANSACTIONS;
@@ -109,8 +122,11 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
     if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
     const greeting = parseGreeting(greetingPacket.payload);
     // CLIENT_LONG_PASSWORD is CLIENT_MYSQL to MariaDB: a client that asks for extended capabilities leaves it out.
-    const base = o.mariadbCapabilities ? CAPS & ~CLIENT_LONG_PASSWORD : CAPS;
-    const caps = (base | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0)) >>> 0;
+    const base = o.capabilities ?? (o.mariadbCapabilities ? CAPS & ~CLIENT_LONG_PASSWORD : CAPS);
+    let caps = (base | (o.tls ? CLIENT_SSL : 0) | (o.compress ? CLIENT_COMPRESS : 0) | (o.database !== undefined ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0;
+    // Negotiated as a driver does: only what the greeting offers (extended capabilities always).
+    if (o.negotiate) caps = (caps & greeting.capabilities) >>> 0;
+    o = { ...o, mariadbCapabilities: (o.mariadbCapabilities ?? 0) & greeting.mariadbCapabilities };
     let sequenceId = 1;
     if (o.tls) {
       raw.write(framePacket(writeSslRequest({ capabilities: caps, maxPacketSize: 1 << 24, charset: UTF8MB4_GENERAL_CI, mariadbCapabilities: 0 }), sequenceId++));
@@ -125,7 +141,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
         socket.once('close', () => reject(new Error('wireLogin: TLS handshake failed')));
       });
     }
-    const payload = handshakeResponse(greeting, o, caps);
+    const payload = o.rawResponse ? o.rawResponse(greeting) : handshakeResponse(greeting, o, caps);
     socket.write(framePacket(payload, sequenceId));
     for (;;) {
       const reply = await next();
@@ -156,7 +172,11 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
 }
 
 /** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
-export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities'>, caps = CAPS): Buffer {
+export function handshakeResponse(
+  greeting: Greeting,
+  o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities' | 'database' | 'connectAttributes'>,
+  caps = CAPS,
+): Buffer {
   const plugin = o.plugin ?? 'mysql_native_password';
   const token =
     plugin === 'mysql_native_password' && o.password
@@ -167,12 +187,12 @@ export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' 
     capabilities: caps,
     maxPacketSize: 1 << 24,
     charset: UTF8MB4_GENERAL_CI,
-    mariadbCapabilities: (o.mariadbCapabilities ?? 0) & greeting.mariadbCapabilities,
+    mariadbCapabilities: o.mariadbCapabilities ?? 0,
     user: PLACEHOLDER,
     authResponse: token,
-    database: null,
+    database: o.database ?? null,
     authPluginName: plugin,
-    connectAttributes: null,
+    connectAttributes: o.connectAttributes ?? null,
   });
   const at = 32;
   return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import { mysql2Steps, plain, startFidelityTargets, type FidelityTargets } from '../helpers/pooled-fidelity.js';
-import { command, packets, sql, wire } from '../helpers/wire-commands.js';
+import { command, packets, sql, wire as wireAs } from '../helpers/wire-packets.js';
 import { wireSession } from '../helpers/wire-login.js';
 import { READER } from '../helpers/mode-proxies.js';
 import { startProxyProcess } from '../helpers/proxy-process.js';
@@ -42,6 +42,10 @@ import {
   COM_TIME,
   MARIADB_CLIENT_STMT_BULK_OPERATIONS,
 } from '../../protocol/index.js';
+
+/** A bare session as `user` (its password next), pipelining `commands`. */
+const wire = (port: number, commands: Buffer[], user = 'app', password = 'app-secret', o: { mariadbCapabilities?: number } = {}) =>
+  wireAs(port, commands, { user: Buffer.from(user), password, ...o });
 
 const MODES = ['pipe', 'session', 'transaction'];
 // `other` (SELECT, INSERT, CREATE, DROP on fid.*) holds no global privilege: RELOAD, SHUTDOWN, SUPER, REPLICATION.

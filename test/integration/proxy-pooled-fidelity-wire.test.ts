@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mariadb from 'mariadb';
 import { mysql2Steps, startFidelityTargets, type FidelityTargets } from '../helpers/pooled-fidelity.js';
-import { command, packets, sql, wire } from '../helpers/wire-commands.js';
+import { command, packets, sql, wire } from '../helpers/wire-packets.js';
 import { COM_FIELD_LIST, COM_INIT_DB, COM_PING, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STATISTICS } from '../../protocol/index.js';
 
 let t: FidelityTargets;
@@ -63,7 +63,7 @@ test('bare client: COM_INIT_DB to an unknown database (1049) and to one without 
       sql('SELECT DATABASE()'),
       command(COM_INIT_DB, ''),
       sql('SELECT DATABASE()'),
-    ], 'other', 'other-secret')),
+    ], { user: Buffer.from('other'), password: 'other-secret' })),
   );
 });
 

@@ -70,6 +70,7 @@ function feed(pieces: Buffer[], stripping: boolean): { out: Buffer; states: stri
   const states: string[] = [];
   const watcher: SessionStateWatcher = {
     strip: stripping,
+    view: null,
     onSessionState(buf, start, end, stateAt, own) {
       states.push(`${own ? 'own' : 'client'}:${buf.subarray(stateAt, end).toString('latin1')}`);
       assert.ok(start < stateAt && stateAt < end);
@@ -107,7 +108,7 @@ for (const stripping of [false, true]) {
 }
 
 test('a tracking client with nothing of the proxy\u2019s pending gets each chunk as it came', () => {
-  const t = new ReplyTracker(CAPS, 0, AC, () => {}, { strip: false, onSessionState() {} });
+  const t = new ReplyTracker(CAPS, 0, AC, () => {}, { strip: false, view: null, onSessionState() {} });
   t.expect();
   t.expect();
   const chunk = Buffer.concat([frame(...client1), frame(...client3)]);
@@ -116,7 +117,7 @@ test('a tracking client with nothing of the proxy\u2019s pending gets each chunk
 });
 
 test('a failing reply to the proxy\u2019s own command is an error, not the client\u2019s', () => {
-  const t = new ReplyTracker(CAPS, 0, AC, () => {}, { strip: true, onSessionState() {} });
+  const t = new ReplyTracker(CAPS, 0, AC, () => {}, { strip: true, view: null, onSessionState() {} });
   t.expect(true);
   assert.throws(() => t.push(frame(...client4)), /proxy sent for itself failed/);
 });
@@ -130,6 +131,7 @@ test('reset: a tracker left anywhere in a stream (mid-packet, a reply of its own
     let ends = 0;
     const watcher: SessionStateWatcher = {
       strip: true,
+      view: null,
       onSessionState(buf, _start, end, stateAt, own) {
         states.push(`${own ? 'own' : 'client'}:${buf.subarray(stateAt, end).toString('latin1')}`);
       },
