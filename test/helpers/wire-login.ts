@@ -49,15 +49,16 @@ export interface WireLogin {
   tls?: boolean;
   /** Ask for CLIENT_COMPRESS: what follows the login's OK is compressed both ways. */
   compress?: boolean;
-  /** MariaDB's extended capabilities to ask for (MARIADB_CLIENT_STMT_BULK_OPERATIONS, ...): the login then drops CLIENT_MYSQL. */
+  /**
+   * MariaDB's extended capabilities to ask for (the filler's last 4 bytes; default none), less what the
+   * greeting lacks. Without `capabilities`, the login then drops CLIENT_LONG_PASSWORD (CLIENT_MYSQL to MariaDB).
+   */
   mariadbCapabilities?: number;
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
   /** The client's capability flags (default: protocol 4.1, secure connection, plugin auth, transactions); TLS and compression are added by their options. */
   capabilities?: number;
-  /** MariaDB's extended capabilities (the filler's last 4 bytes); default none. */
-  mariadbCapabilities?: number;
   /** The database named at login (sets CLIENT_CONNECT_WITH_DB). */
   database?: string;
   /** Connection attributes, sent when `capabilities` has CLIENT_CONNECT_ATTRS. */
