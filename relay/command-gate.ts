@@ -167,6 +167,7 @@ export class CommandGate implements CommandListener {
     const what = interceptCommand(held.payload, this.pooled);
     if (!what) return held.raw;
     if (what.kind === 'connection_id') return bytesFor(settleConnectionId(what.query, this.sessionId, null), held);
+    if (what.kind === 'refuse') return bytesFor(settleKill({ kind: 'error', error: what.error }, null), held);
     if (!this.hook) return held.raw;
     let action: KillAction | Promise<KillAction>;
     try {

@@ -55,7 +55,7 @@ export class InterceptRelay {
 
   /** Whether command `p` at the queue's head must be looked at before it goes. */
   wants(p: Packet, command: number): boolean {
-    return p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true);
+    return p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true, true);
   }
 
   /**
@@ -69,6 +69,7 @@ export class InterceptRelay {
       return;
     }
     if (what.kind === 'connection_id') return this.dispose(p, settleConnectionId(what.query, this.opts.sessionId, this.replyContext(p)));
+    if (what.kind === 'refuse') return this.dispose(p, settleKill({ kind: 'error', error: what.error }, this.replyContext(p)));
     let action: KillAction | Promise<KillAction>;
     try {
       action = this.opts.hook ? this.opts.hook.kill(what.kill) : { kind: 'pass' };
