@@ -16,11 +16,11 @@
 // The proxy cannot see inside stored code or SQL built at run time from pieces: those
 // see the compute's id (README, "Connection ids and KILL").
 //
-// mentionsIds() is the cheap test every pooled COM_QUERY goes through: one pass over
-// the bytes looking for a few letters; only a statement that has one of the words is
+// mentionsIds() is the cheap test every pooled COM_QUERY goes through (the first word's
+// first letters, native searches for `_` and `;`); only a statement it lets through is
 // lexed (idUseIn). Read as latin1 (see sql-lexer.ts).
 import type { ErrPacket } from '../protocol/index.js';
-import { isWord, isWordChar, tokenize, type Token } from './sql-lexer.js';
+import { isSpace, isWord, isWordChar, tokenize, type Token } from './sql-lexer.js';
 
 function notSupported(message: string): ErrPacket {
   return { code: 1235, sqlState: '42000', message };
@@ -33,33 +33,77 @@ export const HIDDEN_KILL_REFUSED = notSupported('wake-proxy: pooled, KILL must b
 export const EXPLAIN_FOR_REFUSED = notSupported('wake-proxy: pooled, SHOW EXPLAIN/ANALYZE FOR and EXPLAIN FOR CONNECTION name compute threads: not supported');
 export const UNREADABLE_REFUSED = notSupported('wake-proxy: pooled, a statement that names connection ids must be lexically whole');
 
-const LOWER_K = 0x6b;
-const LOWER_X = 0x78;
-const LOWER_Z = 0x7a;
-// `_` | 0x20: 0x7f, which only `_` and DEL give.
-const FOLDED_UNDERSCORE = 0x7f;
+const UNDERSCORE = 0x5f;
+const SEMICOLON = 0x3b;
 
 /**
- * Whether bytes [from, end) may hold one of the words: CONNECTION_ID, PSEUDO_THREAD_ID,
- * KILL, EXPLAIN or ANALYZE, in any case. A byte test, one pass with a compare or four
- * per byte; false for most statements, and a true is only a reason to lex.
+ * Whether the statement in bytes [from, end) may name an id the way idUseIn() refuses,
+ * by what such a statement must hold: CONNECTION_ID and PSEUDO_THREAD_ID have a `_`;
+ * a KILL after another statement, or inside BEGIN ... END, follows a `;`; SHOW EXPLAIN,
+ * EXPLAIN|ANALYZE ... FOR CONNECTION, PREPARE and EXECUTE (whose strings are statements)
+ * start the text. So: the first word's first letters, the `_`s, and a `;` that is not
+ * the last thing in the text. A byte test (native searches, a few compares) that is
+ * false for most statements of any length; a true is only a reason to lex.
  */
 export function mentionsIds(b: Buffer, from: number): boolean {
   const end = b.length;
-  for (let i = from; i < end; i++) {
-    const l = b[i]! | 0x20;
-    if (l < LOWER_K) continue;
-    if (l === FOLDED_UNDERSCORE) {
-      if (lettersAt(b, i + 1, 'id', from) && (lettersAt(b, i - 10, 'connection', from) || lettersAt(b, i - 6, 'thread', from))) return true;
-    } else if (l === LOWER_K) {
-      if (lettersAt(b, i, 'kill', from) && !wordCharAt(b, i - 1, from) && !wordCharAt(b, i + 4, from)) return true;
-    } else if (l === LOWER_X) {
-      if (lettersAt(b, i - 1, 'explain', from)) return true;
-    } else if (l === LOWER_Z) {
-      if (lettersAt(b, i - 5, 'analyze', from)) return true;
+  if (from >= end) return false;
+  const first = firstWordAt(b, from);
+  if (first < 0 || startsLikeIdUse(b, first)) return true;
+  for (let i = b.indexOf(UNDERSCORE, from); i >= 0; i = b.indexOf(UNDERSCORE, i + 1)) {
+    if (lettersAt(b, i + 1, 'id', from) && (lettersAt(b, i - 10, 'connection', from) || lettersAt(b, i - 6, 'thread', from))) return true;
+  }
+  const semicolon = b.indexOf(SEMICOLON, from);
+  if (semicolon < 0) return false;
+  for (let i = semicolon + 1; i < end; i++) if (!isSpace(b[i]!)) return true;
+  return false;
+}
+
+/**
+ * Where the text's first word starts, past spaces and comments; -1 when that is not
+ * plain to see (an executable comment, an unterminated comment, no word at all).
+ */
+function firstWordAt(b: Buffer, from: number): number {
+  const end = b.length;
+  let i = from;
+  while (i < end) {
+    const c = b[i]!;
+    if (isSpace(c)) {
+      i++;
+    } else if (c === 0x23 || (c === 0x2d && b[i + 1] === 0x2d && (i + 2 >= end || b[i + 2]! <= 0x20))) {
+      const eol = b.indexOf(0x0a, i);
+      if (eol < 0) return -1;
+      i = eol + 1;
+    } else if (c === 0x2f && b[i + 1] === 0x2a) {
+      if (b[i + 2] === 0x21 || b[i + 2] === 0x4d) return -1; // /*! and /*M! run
+      const close = b.indexOf('*/', i + 2, 'latin1');
+      if (close < 0) return -1;
+      i = close + 2;
+    } else {
+      return i;
     }
   }
-  return false;
+  return -1;
+}
+
+/** A first word of KILL, PREPARE, EXECUTE, EXPLAIN, SHOW, ANALYZE or DESC[RIBE] (by its first letters), or none at all. */
+function startsLikeIdUse(b: Buffer, at: number): boolean {
+  const c = b[at]! | 0x20;
+  const next = (b[at + 1] ?? 0) | 0x20;
+  switch (c) {
+    case 0x6b: // k
+    case 0x70: // p
+    case 0x65: // e
+      return true;
+    case 0x73: // s: SHOW, not SELECT or SET
+      return next === 0x68;
+    case 0x61: // a: ANALYZE, not ALTER
+      return next === 0x6e;
+    case 0x64: // d: DESC, not DELETE or DROP
+      return next === 0x65 && ((b[at + 2] ?? 0) | 0x20) === 0x73;
+    default:
+      return !isWordChar(b[at]!);
+  }
 }
 
 /** Whether b[at..] holds `lower` (ASCII letters, lower case) in any case, within [from, b.length). */
@@ -67,10 +111,6 @@ function lettersAt(b: Buffer, at: number, lower: string, from: number): boolean 
   if (at < from || at + lower.length > b.length) return false;
   for (let j = 0; j < lower.length; j++) if ((b[at + j]! | 0x20) !== lower.charCodeAt(j)) return false;
   return true;
-}
-
-function wordCharAt(b: Buffer, at: number, from: number): boolean {
-  return at >= from && at < b.length && isWordChar(b[at]!);
 }
 
 /** A COM_STMT_PREPARE's payload (command byte first): what refuses it, or null. */

@@ -17,6 +17,7 @@ import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { wireSession } from '../helpers/wire-login.js';
 import { COM_PROCESS_KILL, PacketFramer, framePacket } from '../../protocol/index.js';
 import { instanceOf } from '../../proxy/kill/session-ids.js';
+import { COMPUTE_THREAD, COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
 const SESSION_ID_BASE = 2 ** 30;
 const POOLED = new Set(['session', 'transaction']);
@@ -119,6 +120,19 @@ describe('reading one’s own id', () => {
       for (const mode of POOLED) assert.deepEqual(seen.get(mode), expected, mode);
     });
   }
+
+  test('the probe other tests read the compute thread with (compute-thread.ts): the id directly, a live compute thread through every mode', async () => {
+    for (const [mode, port] of targets) {
+      const c = await my(port);
+      const text = Number(firstValue((await c.query(COMPUTE_THREAD))[0]));
+      const prepared = Number(firstValue((await c.execute(`SELECT ${COMPUTE_THREAD_EXPR} AS id, ? AS v`, [1]))[0]));
+      const [list] = (await c.query('SHOW PROCESSLIST')) as any;
+      if (mode === 'direct') assert.equal(text, c.threadId);
+      assert.ok(list.some((r: any) => Number(r.Id) === text), `${mode}: ${text} is a compute thread`);
+      if (mode !== 'transaction') assert.equal(prepared, text, mode);
+      await c.end();
+    }
+  });
 
   test('a refusal is 1235 with SQLSTATE 42000 and says what to use instead, in every pooled mode', async () => {
     for (const mode of POOLED) {

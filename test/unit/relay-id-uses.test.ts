@@ -6,7 +6,7 @@ import { EXPLAIN_FOR_REFUSED, HIDDEN_KILL_REFUSED, ID_REFUSED, PSEUDO_THREAD_ID_
 
 const bytes = (s: string) => Buffer.from(`\x03${s}`, 'latin1');
 
-test('the byte test: true for the words in any case, false for the statements an application sends', () => {
+test('the byte test: true for what may name an id, false for the statements an application sends', () => {
   for (const s of [
     'SELECT CONNECTION_ID()',
     'select Connection_Id ()',
@@ -17,6 +17,11 @@ test('the byte test: true for the words in any case, false for the statements an
     'SHOW EXPLAIN FOR 5',
     'ANALYZE FORMAT=JSON FOR CONNECTION 5',
     'x;kill',
+    'SELECT 1; SHOW EXPLAIN FOR 5',
+    '  /* c */ kill 5',
+    '/*!KILL 5*/',
+    'desc for connection 5',
+    "PREPARE s FROM 'KILL 5'",
   ]) {
     assert.equal(mentionsIds(bytes(s), 1), true, s);
   }
@@ -25,13 +30,17 @@ test('the byte test: true for the words in any case, false for the statements an
     'SELECT o.id, c.customer_id FROM orders o JOIN customers c ON c.id = o.customer_id',
     "UPDATE skills SET killer_app = 1, skill = 'x' WHERE skill_id = 3",
     'INSERT INTO t (thread_name, connection_name) VALUES (1, 2)',
+    'SELECT explained, analyzed FROM notes',
+    'DELETE FROM t WHERE a = 1;  ',
+    '\n  -- the report\n  SELECT a FROM t',
+    "INSERT INTO t VALUES (1, 'kill -9'), (2, 'explain')",
     '',
   ]) {
     assert.equal(mentionsIds(bytes(s), 1), false, s);
   }
   // A true is only a reason to lex.
-  assert.equal(mentionsIds(bytes('SELECT explained, analyzed FROM notes'), 1), true);
-  assert.equal(idUseIn('SELECT explained, analyzed FROM notes', false), null);
+  assert.equal(mentionsIds(bytes("SHOW COLUMNS FROM t; SELECT 'a;b'"), 1), true);
+  assert.equal(idUseIn("SHOW COLUMNS FROM t; SELECT 'a;b'", false), null);
   // Only from `from` on: the command byte is not text.
   assert.equal(mentionsIds(Buffer.from('kill'), 1), false);
 });
