@@ -38,7 +38,6 @@ import {
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import { ClientStatements, type ClientStatement } from './client-statements.js';
 import { judgeQuery } from './pin-rules.js';
-import { prepareRefusal } from './id-uses.js';
 import type { StoredCodeNames } from './stored-code-names.js';
 import { statementsOn, type ConnectionStatement, type ConnectionStatements } from './connection-statements.js';
 
@@ -79,12 +78,6 @@ export class StatementRouter {
   /** What to do with the statement command `payload` (command byte first), holding `held`. */
   step(payload: Buffer, command: number, held: PooledBackend | null): number {
     if (command === COM_STMT_PREPARE) {
-      // One that names a connection id would run on whichever compute connection: refused (id-uses.ts).
-      const refused = prepareRefusal(payload);
-      if (refused) {
-        this.table.last = null;
-        return this.fail(refused);
-      }
       if (!held) return STEP_BORROW;
       this.sql = payload.subarray(1);
       this.preparing = null;
