@@ -14,7 +14,9 @@
 // - SHOW EXPLAIN|ANALYZE FOR and EXPLAIN|ANALYZE FOR CONNECTION, which name a thread.
 //
 // The proxy cannot see inside stored code or SQL built at run time from pieces: those
-// see the compute's id (README, "Connection ids and KILL").
+// see the compute's id (README, "Connection ids and KILL"). So defining stored code here
+// (CREATE or ALTER of a procedure, function, trigger, event, view or package) may read
+// the id in its body, as a definition made elsewhere does; a KILL in it is refused.
 //
 // mentionsIds() is the cheap test every pooled COM_QUERY goes through (the first word's
 // first letters, native searches for `_` and `;`); only a statement it lets through is
@@ -40,8 +42,8 @@ const SEMICOLON = 0x3b;
  * Whether the statement in bytes [from, end) may name an id the way idUseIn() refuses,
  * by what such a statement must hold: CONNECTION_ID and PSEUDO_THREAD_ID have a `_`;
  * a KILL after another statement, or inside BEGIN ... END, follows a `;`; SHOW EXPLAIN,
- * EXPLAIN|ANALYZE ... FOR CONNECTION, PREPARE and EXECUTE (whose strings are statements)
- * start the text. So: the first word's first letters, the `_`s, and a `;` that is not
+ * EXPLAIN|ANALYZE ... FOR CONNECTION, PREPARE and EXECUTE (whose strings are statements),
+ * CREATE and ALTER (a body with one KILL has no `;`) start the text. So: the first word's first letters, the `_`s, and a `;` that is not
  * the last thing in the text. A byte test (native searches, a few compares) that is
  * false for most statements of any length; a true is only a reason to lex.
  */
@@ -86,7 +88,7 @@ function firstWordAt(b: Buffer, from: number): number {
   return -1;
 }
 
-/** A first word of KILL, PREPARE, EXECUTE, EXPLAIN, SHOW, ANALYZE or DESC[RIBE] (by its first letters), or none at all. */
+/** A first word of KILL, PREPARE, EXECUTE, EXPLAIN, SHOW, ANALYZE, DESC[RIBE], CREATE or ALTER (by its first letters), or none at all. */
 function startsLikeIdUse(b: Buffer, at: number): boolean {
   const c = b[at]! | 0x20;
   const next = (b[at + 1] ?? 0) | 0x20;
@@ -97,8 +99,10 @@ function startsLikeIdUse(b: Buffer, at: number): boolean {
       return true;
     case 0x73: // s: SHOW, not SELECT or SET
       return next === 0x68;
-    case 0x61: // a: ANALYZE, not ALTER
-      return next === 0x6e;
+    case 0x61: // a: ANALYZE and ALTER (a body may hold a KILL), not AND
+      return next === 0x6e ? ((b[at + 2] ?? 0) | 0x20) === 0x61 : next === 0x6c;
+    case 0x63: // c: CREATE (a body may hold a KILL), not CALL or COMMIT
+      return next === 0x72;
     case 0x64: // d: DESC, not DELETE or DROP
       return next === 0x65 && ((b[at + 2] ?? 0) | 0x20) === 0x73;
     default:
@@ -124,8 +128,15 @@ export function prepareRefusal(payload: Buffer): ErrPacket | null {
  * caller's to answer before it asks.
  */
 export function idUseIn(sql: string, prepared: boolean): ErrPacket | null {
+  return check(sql, prepared, false);
+}
+
+/** `inBody`: the text is (in) the body of stored code defined here, which runs later as the compute's. */
+function check(sql: string, prepared: boolean, inBody: boolean): ErrPacket | null {
   const tokens = tokenize(sql, Number.MAX_SAFE_INTEGER);
   if (!tokens) return UNREADABLE_REFUSED;
+  // Defining stored code reads no id: what its body reads later is the compute's (README).
+  const reads = !inBody && !definesStoredCode(tokens);
   let dynamic = false;
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
@@ -133,11 +144,13 @@ export function idUseIn(sql: string, prepared: boolean): ErrPacket | null {
     const word = t.text.toUpperCase();
     switch (word) {
       case 'CONNECTION_ID':
-        if (tokens[i + 1]?.text === '(') return ID_REFUSED;
+        if (reads && tokens[i + 1]?.text === '(') return ID_REFUSED;
         break;
       case 'PSEUDO_THREAD_ID':
-        return PSEUDO_THREAD_ID_REFUSED;
+        if (reads) return PSEUDO_THREAD_ID_REFUSED;
+        break;
       case 'KILL':
+        // Never past the proxy, not even in a body: it would run on a shared connection.
         if (i > 0 || prepared) return HIDDEN_KILL_REFUSED;
         break;
       case 'SHOW':
@@ -156,11 +169,30 @@ export function idUseIn(sql: string, prepared: boolean): ErrPacket | null {
   if (dynamic) {
     for (const t of tokens) {
       if (t.kind !== 'string' || !mentionsIds(Buffer.from(t.text, 'latin1'), 0)) continue;
-      const inner = idUseIn(unquote(t), true);
+      const inner = check(unquote(t), true, !reads);
       if (inner) return inner;
     }
   }
   return null;
+}
+
+/** What CREATE and ALTER define whose body runs later: its reads of the id are the compute's (as a body defined elsewhere). */
+const STORED_KINDS = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT', 'VIEW', 'PACKAGE']);
+/** How far in the kind may come: OR REPLACE, DEFINER = `u`@`h`, ALGORITHM = ..., SQL SECURITY .... */
+const MAX_PREAMBLE = 16;
+
+function definesStoredCode(tokens: Token[]): boolean {
+  if (!isWord(tokens[0], 'CREATE') && !isWord(tokens[0], 'ALTER')) return false;
+  const end = Math.min(tokens.length, MAX_PREAMBLE);
+  for (let i = 1; i < end; i++) {
+    const t = tokens[i]!;
+    if (t.kind === 'punct' && t.text === '(') return false;
+    if (t.kind !== 'word') continue;
+    const word = t.text.toUpperCase();
+    if (STORED_KINDS.has(word)) return true;
+    if (word === 'TABLE' || word === 'AS' || word === 'SELECT') return false;
+  }
+  return false;
 }
 
 /** A string literal's text: quotes off, doubled quotes and backslash escapes undone (enough to read words). */

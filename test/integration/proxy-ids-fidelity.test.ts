@@ -141,6 +141,9 @@ describe('reading one’s own id', () => {
       await assert.rejects(c.query('SELECT @@pseudo_thread_id'), (e: any) => e.errno === 1235 && /pseudo_thread_id/.test(e.message));
       // Not a use of the id: a column or a string of that name, in a comment.
       assert.equal(firstValue((await c.query("SELECT 'connection_id()' AS s /* CONNECTION_ID() */"))[0]), 'connection_id()');
+      // Defining stored code reads no id (its body's reads are the compute's, as when defined directly); a KILL in it is refused.
+      await c.query(`CREATE OR REPLACE VIEW ids.me_${mode} AS SELECT CONNECTION_ID() AS id`);
+      await assert.rejects(c.query(`CREATE PROCEDURE ids.kill_${mode}() KILL 5`), (e: any) => e.errno === 1235);
       await c.end();
     }
   });

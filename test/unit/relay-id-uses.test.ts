@@ -22,6 +22,8 @@ test('the byte test: true for what may name an id, false for the statements an a
     '/*!KILL 5*/',
     'desc for connection 5',
     "PREPARE s FROM 'KILL 5'",
+    'CREATE PROCEDURE k() KILL 5',
+    'alter event e do kill 5',
   ]) {
     assert.equal(mentionsIds(bytes(s), 1), true, s);
   }
@@ -32,6 +34,9 @@ test('the byte test: true for what may name an id, false for the statements an a
     'INSERT INTO t (thread_name, connection_name) VALUES (1, 2)',
     'SELECT explained, analyzed FROM notes',
     'DELETE FROM t WHERE a = 1;  ',
+    'COMMIT',
+    'CALL p(1)',
+    'AND',
     '\n  -- the report\n  SELECT a FROM t',
     "INSERT INTO t VALUES (1, 'kill -9'), (2, 'explain')",
     '',
@@ -65,6 +70,11 @@ test('what is refused, and why', () => {
     ['show analyze format=json for 5', EXPLAIN_FOR_REFUSED],
     ['EXPLAIN FOR CONNECTION 5', EXPLAIN_FOR_REFUSED],
     ["SELECT CONNECTION_ID() + '1", UNREADABLE_REFUSED],
+    // What runs now is refused, and a KILL in a body too.
+    ['CREATE TABLE t AS SELECT CONNECTION_ID() AS id', ID_REFUSED],
+    ['CREATE TABLE t (c INT DEFAULT (CONNECTION_ID()))', ID_REFUSED],
+    ['CREATE PROCEDURE k() KILL 5', HIDDEN_KILL_REFUSED],
+    ["CREATE EVENT e ON SCHEDULE EVERY 1 HOUR DO EXECUTE IMMEDIATE 'KILL 5'", HIDDEN_KILL_REFUSED],
   ];
   for (const [sql, want] of cases) assert.deepEqual(idUseIn(sql, false), want, sql);
   for (const sql of [
@@ -75,6 +85,10 @@ test('what is refused, and why', () => {
     "INSERT INTO notes VALUES ('kill', 'explain for connection')",
     'EXPLAIN SELECT * FROM t',
     'ANALYZE TABLE t',
+    // Defining stored code: its body runs later, as the compute's (as one defined elsewhere).
+    'CREATE DEFINER = `app`@`%` TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.conn = CONNECTION_ID()',
+    'CREATE OR REPLACE SQL SECURITY INVOKER VIEW me AS SELECT CONNECTION_ID() AS id',
+    "CREATE PROCEDURE p() BEGIN SELECT @@pseudo_thread_id; EXECUTE IMMEDIATE 'SELECT CONNECTION_ID()'; END",
   ]) {
     assert.equal(idUseIn(sql, false), null, sql);
   }
