@@ -55,7 +55,7 @@ export class InterceptRelay {
 
   /** Whether command `p` at the queue's head must be looked at before it goes. */
   wants(p: Packet, command: number): boolean {
-    return p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true);
+    return p !== this.vetted && mayIntercept(command, p.payload[1] ?? -1, p.payload.length, true, true);
   }
 
   /**

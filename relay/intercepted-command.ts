@@ -1,12 +1,15 @@
 // Client -> Server: the few commands a relay does not pass on as they are, because
 // the ids in them are the proxy's: KILL (as text, or COM_PROCESS_KILL) and, in the
-// pooled modes, a bare SELECT CONNECTION_ID(); and the commands the proxy refuses
-// (refused-commands.ts). Relays look at every command's first two bytes (mayIntercept,
-// cheap: most commands are not a COM_QUERY starting with K), hold the few that might be
-// one whole, and classify them here. What to do with a KILL is the proxy's to decide
-// (KillHook); relays deliver the answer.
-import { COM_PROCESS_KILL, COM_QUERY, type ErrPacket } from '../protocol/index.js';
+// pooled modes, a bare SELECT CONNECTION_ID() and the statements that would see a
+// compute connection's id (id-uses.ts, refused); and the commands the proxy refuses
+// (refused-commands.ts). Relays look at every command's first two bytes and length
+// (mayIntercept), hold the ones that might be one whole, and classify them here: in
+// pipe mode only what may start with KILL; pooled, every COM_QUERY and
+// COM_STMT_PREPARE, of which a byte test (mentionsIds) lets most go on unparsed. What
+// to do with a KILL is the proxy's to decide (KillHook); relays deliver the answer.
+import { COM_PROCESS_KILL, COM_QUERY, COM_STMT_PREPARE, type ErrPacket } from '../protocol/index.js';
 import { parseConnectionIdQuery, type ConnectionIdQuery } from './connection-id-query.js';
+import { idUseIn, mentionsIds, prepareRefusal } from './id-uses.js';
 import { parseKill, type KillScope, type KillStatement } from './kill-statement.js';
 import { firstWord } from './sql-lexer.js';
 import { mayRefuse, refusalOf, type Refusal } from './refused-commands.js';
@@ -33,25 +36,31 @@ export interface KillHook {
   kill(statement: KillStatement): KillAction | Promise<KillAction>;
 }
 
-/** A SELECT this long or longer is not a bare SELECT CONNECTION_ID(). */
-const MAX_SELECT_LENGTH = 512;
-/** A statement that starts with a space or a comment is looked at up to this length. */
-const MAX_LEADING_LENGTH = 64 * 1024;
+/**
+ * A pooled streaming relay (session mode) holds a COM_QUERY or COM_STMT_PREPARE this
+ * long whole to read it; a longer one only when it may start with KILL (a K, or
+ * spaces and comments first). A relay that has every command whole anyway
+ * (transaction mode) reads them all.
+ */
+const MAX_HELD_LENGTH = 64 * 1024;
 
 /**
- * Whether a command might be intercepted, from its command byte, the first byte
- * after it (-1 if none) and its length: such a command is held whole and classified.
+ * Whether a command might be intercepted, from its command byte, the first byte after
+ * it (-1 if none) and its length: such a command is held whole and classified.
+ * `whole`: the relay has the command whole anyway, so length does not matter.
  */
-export function mayIntercept(command: number, first: number, length: number, pooled: boolean): boolean {
+export function mayIntercept(command: number, first: number, length: number, pooled: boolean, whole = false): boolean {
   if (command === COM_PROCESS_KILL) return true;
+  if (command === COM_STMT_PREPARE) return pooled && (whole || length <= MAX_HELD_LENGTH);
   if (command !== COM_QUERY) return mayRefuse(command, pooled);
+  if (pooled && (whole || length <= MAX_HELD_LENGTH)) return true;
+  if (first === 0x4b || first === 0x6b) return true; // K, k
+  return spaceOrComment(first) && (pooled || length <= MAX_HELD_LENGTH);
+}
+
+/** Whether a statement's first byte is a space or starts a comment: its first word is further on. */
+function spaceOrComment(first: number): boolean {
   switch (first) {
-    case 0x4b: // K
-    case 0x6b: // k
-      return true;
-    case 0x53: // S
-    case 0x73: // s
-      return pooled && length <= MAX_SELECT_LENGTH;
     case 0x20: // space, tab, newline, carriage return
     case 0x09:
     case 0x0a:
@@ -59,7 +68,7 @@ export function mayIntercept(command: number, first: number, length: number, poo
     case 0x2f: // /* comment */
     case 0x23: // # comment
     case 0x2d: // -- comment
-      return length <= MAX_LEADING_LENGTH;
+      return true;
     default:
       return false;
   }
@@ -76,38 +85,28 @@ export function interceptCommand(payload: Buffer, pooled: boolean): Intercepted 
     // COM_PROCESS_KILL: a 4-byte connection id, KILL CONNECTION's old form; the server reads those 4 and ignores what follows.
     return { kind: 'kill', kill: { kind: 'thread', scope: 'connection', hardness: null, target: String(payload.readUInt32LE(1)) } };
   }
+  if (command === COM_STMT_PREPARE) return pooled ? refusal(prepareRefusal(payload)) : null;
   if (command !== COM_QUERY || payload.length < 2) return null;
   const first = payload[1]!;
-  const select = first === 0x53 || first === 0x73;
-  // Most SELECTs a session mode sees are not about its id: decided without a string.
-  if (select && !(pooled && mentionsConnectionId(payload))) return null;
+  const k = first === 0x4b || first === 0x6b;
+  // Pooled, most statements name no id: decided by a byte test, without a string.
+  if (pooled ? !mentionsIds(payload, 1) : !k && !spaceOrComment(first)) return null;
   const sql = payload.toString('latin1', 1);
-  const word = first === 0x4b || first === 0x6b ? 'KILL' : select ? 'SELECT' : firstWord(sql);
+  const word = k ? 'KILL' : firstWord(sql);
   if (word === 'KILL') {
     const kill = parseKill(sql);
-    return kill ? { kind: 'kill', kill } : null;
+    if (kill) return { kind: 'kill', kill };
   }
-  if (word !== 'SELECT' || !pooled || !mentionsConnectionId(payload)) return null;
-  const query = parseConnectionIdQuery(sql);
-  return query ? { kind: 'connection_id', query } : null;
+  if (!pooled) return null;
+  if (word === 'SELECT') {
+    const query = parseConnectionIdQuery(sql);
+    if (query) return { kind: 'connection_id', query };
+  }
+  return refusal(idUseIn(sql, false));
 }
 
-const NEEDLE = 'connection_id';
-
-/** Whether the bytes hold "connection_id" in any case. */
-function mentionsConnectionId(b: Buffer): boolean {
-  const last = b.length - NEEDLE.length;
-  outer: for (let i = 1; i <= last; i++) {
-    if ((b[i]! | 0x20) !== 0x63) continue; // c or C
-    for (let j = 1; j < NEEDLE.length; j++) {
-      // `| 0x20` folds letters to lower case and leaves '_' (0x5f) as 0x7f: compare it apart.
-      const c = b[i + j]!;
-      const want = NEEDLE.charCodeAt(j);
-      if (want === 0x5f ? c !== 0x5f : (c | 0x20) !== want) continue outer;
-    }
-    return true;
-  }
-  return false;
+function refusal(error: ErrPacket | null): Intercepted | null {
+  return error ? { kind: 'refuse', error } : null;
 }
 
 /**

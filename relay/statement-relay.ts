@@ -32,6 +32,7 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { ClientStatement, ClientStatements } from './client-statements.js';
 import type { StoredCodeNames } from './stored-code-names.js';
 import { errorStandIn } from './intercepted-command.js';
+import { prepareRefusal } from './id-uses.js';
 import { EXPECT_NONE, EXPECT_ROWS, STEP_BORROW, STEP_DROP, STEP_ERROR, STEP_OK, STEP_PREPARE, StatementRouter } from './statement-router.js';
 
 /** What the statement side needs of its transaction relay. */
@@ -114,6 +115,16 @@ export class StatementRelay {
   /** The statement command `p` at the queue's head: true when dealt with and the queue goes on, false when it waits. */
   step(p: Packet, command: number): boolean {
     const { host, router } = this;
+    // One that names a connection id would run on whichever compute connection: refused
+    // (id-uses.ts), untracked connections too. As after a failed prepare, "the statement
+    // just prepared" names none.
+    const refused = command === COM_STMT_PREPARE ? prepareRefusal(p.payload) : null;
+    if (refused) {
+      host.queue.shift();
+      router.table.last = null;
+      this.answer(p, refused);
+      return true;
+    }
     if (this.untouched || (host.held !== null && host.replies === null && router.table.size === 0)) {
       this.untouched = true;
       host.queue.shift();

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import type { StandaloneMariadb } from './standalone-mariadb.js';
 import { exchange, type ExchangeOptions } from './wire-exchange.js';
+import { COMPUTE_THREAD } from './compute-thread.js';
 
 /**
  * For each mode, `writes(marker)` through its proxy and directly, with the same marker
@@ -44,11 +45,11 @@ export function appliedOnceEachWay(db: StandaloneMariadb): (mode: string, marker
   return async (mode, marker) => assert.equal(await rowsWith(db, marker), 2, `${mode}: applied once each way`);
 }
 
-/** The compute thread a new pooled client gets (a bare CONNECTION_ID() would answer the session's id). */
+/** The compute thread a new pooled client gets (compute-thread.ts). */
 export async function pooledThread(port: number): Promise<number> {
   const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret' });
   try {
-    const [rows] = await c.query('SELECT CONNECTION_ID() + 0 AS id');
+    const [rows] = await c.query(COMPUTE_THREAD);
     return Number((rows as any[])[0].id);
   } finally {
     await c.end();

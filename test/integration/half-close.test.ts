@@ -30,6 +30,7 @@ import { exchange, finDuringLogin, query, type ExchangeOptions } from '../helper
 import { handshakeResponse } from '../helpers/wire-login.js';
 import { pymysqlHalfClose } from '../helpers/clients.js';
 import { appliedOnceEachWay, differencesFromDirect, pooledThread } from '../helpers/mode-comparison.js';
+import { COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
 let db: StandaloneMariadb;
 let proxies: Map<string, ProxyProcess>;
@@ -159,7 +160,7 @@ async function threadAlive(id: number): Promise<boolean> {
 for (const mode of ['session', 'transaction']) {
   test(`${mode} pooling: a connection whose client half-closed mid-statement is not lent while its reply is in flight, then kept`, async () => {
     const { port } = proxies.get(mode)!;
-    const first = exchange(port, [query('SELECT CONNECTION_ID() + 0 AS id, SLEEP(0.5) AS s')], { fin: true });
+    const first = exchange(port, [query(`SELECT ${COMPUTE_THREAD_EXPR} AS id, SLEEP(0.5) AS s`)], { fin: true });
     await new Promise((r) => setTimeout(r, 100));
     // Other clients while the statement runs: none may get its connection.
     const others = await Promise.all([pooledThread(port), pooledThread(port), pooledThread(port)]);

@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import { COMPUTE_THREAD } from '../helpers/compute-thread.js';
 
-// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
-// session's id in the pooled modes (README, "Connection ids and KILL").
-const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
 
 let stack: Stack;
 let shop: ProjectCredentials;

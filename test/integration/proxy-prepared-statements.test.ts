@@ -9,10 +9,11 @@ import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { pinsByReason, pooledInUse } from './pool-support.js';
+import { COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
 const run = promisify(execFile);
-/** The compute connection's own thread id (a bare CONNECTION_ID() answers the session's). */
-const THREAD = 'SELECT CONNECTION_ID() + 0 AS thread, ? AS v';
+/** The compute connection's own thread id (compute-thread.ts). */
+const THREAD = `SELECT ${COMPUTE_THREAD_EXPR} AS thread, ? AS v`;
 const MAX_STATEMENTS = 4;
 
 let stack: Stack;
@@ -267,7 +268,7 @@ test('PHP mysqli: long data, a cursor fetched a row at a time, types sent once t
     echo "cursor ", implode(',', $ids), "\\n";
     $sel->close();
     // Types go with the first execute only; the blocker then holds that connection.
-    $q = $a->prepare('SELECT CONNECTION_ID() + 0, ? + 1');
+    $q = $a->prepare("SELECT ${COMPUTE_THREAD_EXPR}, ? + 1");
     $v = 1; $q->bind_param('i', $v);
     $q->execute(); $q->bind_result($t1, $r1); $q->fetch(); $q->free_result();
     $blocker->begin_transaction();

@@ -5,10 +5,8 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
+import { COMPUTE_THREAD, COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
-// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
-// session's id in the pooled modes (README, "Connection ids and KILL").
-const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
 
 let stack: Stack;
 let shop: ProjectCredentials;
@@ -40,7 +38,7 @@ test('a client that quits gives its compute connection back, reset, to the next 
   await new Promise((r) => setTimeout(r, 100));
 
   const b = await connect();
-  const row = await one(b, 'SELECT CONNECTION_ID() AS id, @secret AS secret, @@SESSION.sql_mode AS mode');
+  const row = await one(b, `SELECT ${COMPUTE_THREAD_EXPR} AS id, @secret AS secret, @@SESSION.sql_mode AS mode`);
   assert.equal(row.id, threadA, 'same compute connection reused');
   assert.equal(row.secret, null);
   assert.notEqual(row.mode, 'ANSI_QUOTES');
@@ -63,7 +61,7 @@ test('a client that vanishes inside a transaction never hands its connection on'
   await new Promise((r) => setTimeout(r, 300));
 
   const b = await connect();
-  const row = await one(b, 'SELECT CONNECTION_ID() AS id, (SELECT COUNT(*) FROM t.items) AS n, @@in_transaction AS tx');
+  const row = await one(b, `SELECT ${COMPUTE_THREAD_EXPR} AS id, (SELECT COUNT(*) FROM t.items) AS n, @@in_transaction AS tx`);
   assert.notEqual(row.id, threadA, 'a dirty connection is not reused');
   assert.equal(Number(row.n), 0, 'the vanished client’s insert was rolled back');
   assert.equal(Number(row.tx), 0);

@@ -7,10 +7,8 @@ import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/stand
 import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { pymysql } from '../helpers/clients.js';
+import { COMPUTE_THREAD } from '../helpers/compute-thread.js';
 
-// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
-// session's id in the pooled modes (README, "Connection ids and KILL").
-const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
 
 let db: StandaloneMariadb;
 let proxy: ProxyProcess;

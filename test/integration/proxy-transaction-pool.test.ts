@@ -8,10 +8,8 @@ import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
 import { pinsByReason, pooledInUse } from './pool-support.js';
+import { COMPUTE_THREAD, COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
-// The compute connection's own thread id: a bare SELECT CONNECTION_ID() answers the
-// session's id in the pooled modes (README, "Connection ids and KILL").
-const COMPUTE_THREAD = 'SELECT CONNECTION_ID() + 0 AS id';
 
 let stack: Stack;
 let shop: ProjectCredentials;
@@ -67,7 +65,7 @@ test('idle clients hold no compute connection: six clients take turns on one', a
   }
   assert.equal(threads.size, 1, `one compute connection served every statement (saw ${[...threads].join(', ')})`);
   // At once: never more than the pool's 3 per compute, and all served.
-  const rows = await Promise.all(clients.map((c) => one(c, 'SELECT SLEEP(0.05) AS s, CONNECTION_ID() AS id')));
+  const rows = await Promise.all(clients.map((c) => one(c, `SELECT SLEEP(0.05) AS s, ${COMPUTE_THREAD_EXPR} AS id`)));
   assert.ok(new Set(rows.map((r) => r.id)).size <= 3);
   await settle();
   assert.equal(await inUse(), 0);
@@ -104,7 +102,7 @@ test('state pins the connection to its client and never reaches another client',
   const b = await connect();
   for (let i = 0; i < 3; i++) {
     assert.equal((await one(a, 'SELECT @secret AS s')).s, 'from-a');
-    const row = await one(b, 'SELECT @secret AS s, CONNECTION_ID() AS id');
+    const row = await one(b, `SELECT @secret AS s, ${COMPUTE_THREAD_EXPR} AS id`);
     assert.equal(row.s, null);
     assert.notEqual(row.id, pinnedThread);
   }

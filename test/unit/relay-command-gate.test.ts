@@ -8,7 +8,8 @@ import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { writeComPing } from '../../protocol/commands/simple-commands.js';
 import { relayPipe } from '../../relay/pipe-relay.js';
 import { relaySession } from '../../relay/session-relay.js';
-import type { KillAction, KillHook, KillStatement } from '../../relay/intercepted-command.js';
+import { answerStatement, type KillAction, type KillHook, type KillStatement } from '../../relay/intercepted-command.js';
+import { ID_REFUSED } from '../../relay/id-uses.js';
 import { socketPair, collect } from '../helpers/socket-pair.js';
 
 const q = (sql: string) => framePacket(writeComQuery(sql), 0);
@@ -99,7 +100,7 @@ test('pipe relay: a client that leaves while its statement runs leaves the compu
   compute2.destroy();
 });
 
-test('session relay: a bare SELECT CONNECTION_ID() becomes the session id, named as the server would name it', async () => {
+test('session relay: a bare SELECT CONNECTION_ID() becomes the session id, named as the server would name it; any other use is refused', async () => {
   const [client, clientApp] = await socketPair();
   const [backend, compute] = await socketPair();
   const atCompute = collect(compute);
@@ -109,7 +110,7 @@ test('session relay: a bare SELECT CONNECTION_ID() becomes the session id, named
   const expected = Buffer.concat([
     q('select CAST(1073741999 AS UNSIGNED) AS `connection_id()`'),
     q('SELECT CAST(1073741999 AS UNSIGNED) AS id'),
-    q('SELECT CONNECTION_ID() + 1'),
+    q(answerStatement({ kind: 'error', error: ID_REFUSED })),
   ]);
   assert.ok(atCompute().equals(expected), atCompute().toString('latin1'));
   clientApp.resetAndDestroy();

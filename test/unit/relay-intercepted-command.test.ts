@@ -2,7 +2,7 @@
 // CONNECTION_ID(), and the statements that answer in the proxy's stead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COM_PING, COM_PROCESS_KILL, COM_QUERY, COM_STMT_EXECUTE } from '../../protocol/constants.js';
+import { COM_PING, COM_PROCESS_KILL, COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE } from '../../protocol/constants.js';
 import { writeComQuery } from '../../protocol/commands/com-query.js';
 import { parseKill } from '../../relay/kill-statement.js';
 import { parseConnectionIdQuery } from '../../relay/connection-id-query.js';
@@ -71,8 +71,14 @@ test('only commands that might be intercepted are held, from two bytes and a len
   assert.equal(mayIntercept(COM_QUERY, s, 30, false), false, 'pipe mode leaves CONNECTION_ID() to the compute');
   assert.equal(mayIntercept(COM_QUERY, s, 30, true), true);
   assert.equal(mayIntercept(COM_QUERY, s, 100_000, true), false);
+  assert.equal(mayIntercept(COM_QUERY, s, 100_000, true, true), true, 'a relay that has it whole reads every statement');
   assert.equal(mayIntercept(COM_QUERY, ' '.charCodeAt(0), 100, false), true);
-  assert.equal(mayIntercept(COM_QUERY, 'I'.charCodeAt(0), 100, true), false);
+  assert.equal(mayIntercept(COM_QUERY, ' '.charCodeAt(0), 100_000, false), false);
+  assert.equal(mayIntercept(COM_QUERY, ' '.charCodeAt(0), 100_000, true), true, 'pooled, a KILL behind long comments is found');
+  assert.equal(mayIntercept(COM_QUERY, 'I'.charCodeAt(0), 100, false), false);
+  assert.equal(mayIntercept(COM_QUERY, 'I'.charCodeAt(0), 100, true), true, 'pooled, any statement may name an id');
+  assert.equal(mayIntercept(COM_STMT_PREPARE, 'S'.charCodeAt(0), 100, true), true);
+  assert.equal(mayIntercept(COM_STMT_PREPARE, 'S'.charCodeAt(0), 100, false), false);
   assert.equal(mayIntercept(COM_PROCESS_KILL, 0, 5, false), true);
   assert.equal(mayIntercept(COM_STMT_EXECUTE, k, 10, true), false);
   assert.equal(mayIntercept(COM_PING, -1, 1, true), false);
@@ -90,6 +96,15 @@ test('classifying a held command', () => {
   assert.equal(interceptCommand(writeComQuery('SELECT c FROM sbtest1 WHERE id = 5'), true), null);
   assert.equal(interceptCommand(writeComQuery('  KILL QUERY 5'), false)?.kind, 'kill');
   assert.equal(interceptCommand(writeComQuery('  UPDATE t SET a = 1'), true), null);
+  // Pooled, other uses of the id are refused, in a COM_QUERY or a COM_STMT_PREPARE (whose bare form is refused too).
+  assert.equal(interceptCommand(writeComQuery('SELECT CONNECTION_ID() + 1'), true)?.kind, 'refuse');
+  assert.equal(interceptCommand(writeComQuery('SELECT CONNECTION_ID() + 1'), false), null, 'pipe mode leaves it to the compute');
+  const prepare = (sql: string) => Buffer.concat([Buffer.from([COM_STMT_PREPARE]), Buffer.from(sql, 'latin1')]);
+  assert.equal(interceptCommand(prepare('SELECT CONNECTION_ID()'), true)?.kind, 'refuse');
+  assert.equal(interceptCommand(prepare('KILL QUERY 5'), true)?.kind, 'refuse');
+  assert.equal(interceptCommand(prepare('SELECT user_id FROM t WHERE id = ?'), true), null);
+  assert.equal(interceptCommand(prepare('KILL QUERY 5'), false), null);
+  assert.equal(interceptCommand(writeComQuery(`/* ${'x'.repeat(70_000)} */ KILL 5`), true)?.kind, 'kill');
 });
 
 test('answers as statements, and statements keep the client bytes', () => {
