@@ -14,6 +14,7 @@ import { mysql2Steps, plain, startFidelityTargets, type FidelityTargets } from '
 import { command, packets, sql, wire as wireAs } from '../helpers/wire-packets.js';
 import { wireSession } from '../helpers/wire-login.js';
 import { READER } from '../helpers/mode-proxies.js';
+import { COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 import { startProxyProcess } from '../helpers/proxy-process.js';
 import {
   COM_BINLOG_DUMP,
@@ -308,7 +309,7 @@ test('the mariadb connector\'s batch() (COM_STMT_BULK_EXECUTE): rows inserted, a
 /** Two clients of `app` on `port`: the victim's id as the client sees it (the greeting's) and as its compute sees it. */
 async function victim(port: number): Promise<{ c: mysql.Connection; id: number; computeId: number }> {
   const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'app', password: 'app-secret' });
-  const [rows] = await c.query('SELECT CONNECTION_ID() + 0 AS raw');
+  const [rows] = await c.query(`SELECT ${COMPUTE_THREAD_EXPR} AS raw`);
   return { c, id: c.threadId, computeId: Number((rows as Array<{ raw: number }>)[0]!.raw) };
 }
 
@@ -392,7 +393,7 @@ test('transaction mode: another client on the same compute connection (the only 
         return packets(Buffer.concat(received));
       };
     });
-    const STATE = sql('SELECT CONNECTION_ID() + 0 AS c, @@in_transaction AS t, DATABASE() AS d');
+    const STATE = sql(`SELECT ${COMPUTE_THREAD_EXPR} AS c, @@in_transaction AS t, DATABASE() AS d`);
     b.socket.write(STATE);
     const before = await fromB!(7);
     a.socket.write(Buffer.concat([
