@@ -6,10 +6,12 @@ import {
   CLIENT_SSL,
   generateScramble,
   isSslRequest,
+  InvalidDatabaseNameError,
+  UnreadableNameError,
   parseHandshakeResponse,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { badHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
+import { badHandshake, invalidCharacterString, malformedHandshake, tlsRequired, tlsUnavailable } from './client-error.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { projectFromSni } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -37,7 +39,10 @@ export async function readHandshakeResponse(ctx: SessionContext): Promise<Handsh
   try {
     hello = parseHandshakeResponse(packet.payload);
   } catch (err) {
-    throw badHandshake((err as Error).message, err);
+    if (err instanceof InvalidDatabaseNameError) throw invalidCharacterString(err.charset, err.bytes, err);
+    // A name the proxy cannot read says why; a malformed packet gets the server's own words (the log has the detail).
+    if (err instanceof UnreadableNameError) throw badHandshake(err.message, err);
+    throw malformedHandshake(err);
   }
   // Checked before any wake: every way of authenticating here needs an auth switch.
   if ((hello.capabilities & CLIENT_PLUGIN_AUTH) === 0) {

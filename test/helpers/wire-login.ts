@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import {
   CLIENT_COMPRESS,
+  CLIENT_CONNECT_WITH_DB,
   CLIENT_LONG_PASSWORD,
   CLIENT_SSL,
   CLIENT_PLUGIN_AUTH,
@@ -48,6 +49,10 @@ export interface WireLogin {
   tls?: boolean;
   /** Ask for CLIENT_COMPRESS: what follows the login's OK is compressed both ways. */
   compress?: boolean;
+  /** The handshake's collation id (default utf8mb4_general_ci). */
+  charset?: number;
+  /** Raw database bytes: sets CLIENT_CONNECT_WITH_DB. */
+  database?: Buffer;
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
@@ -152,26 +157,28 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
 }
 
 /** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
-export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin'>, caps = CAPS): Buffer {
+export function handshakeResponse(greeting: Greeting, o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'charset' | 'database'>, caps = CAPS): Buffer {
   const plugin = o.plugin ?? 'mysql_native_password';
   const token =
     plugin === 'mysql_native_password' && o.password
       ? scrambleNativePassword(o.password, greeting.scramble.subarray(0, SCRAMBLE_LENGTH))
       : Buffer.from('x');
-  // Written with a one-byte stand-in, then the user's own bytes put in its place.
+  // Written with one-byte stand-ins, then the user's own bytes (and the database's) put in their places.
   const built = writeHandshakeResponse({
-    capabilities: caps,
+    capabilities: (caps | (o.database ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0,
     maxPacketSize: 1 << 24,
-    charset: UTF8MB4_GENERAL_CI,
+    charset: o.charset ?? UTF8MB4_GENERAL_CI,
     mariadbCapabilities: 0,
     user: PLACEHOLDER,
     authResponse: token,
-    database: null,
+    database: o.database ? PLACEHOLDER : null,
     authPluginName: plugin,
     connectAttributes: null,
   });
   const at = 32;
-  return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
+  if (!o.database) return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
+  const db = at + 1 + 1 + 1 + token.length; // the user's stand-in and NUL, the token's length byte, the token
+  return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1, db), o.database, built.subarray(db + 1)]);
 }
 
 function errorOf(p: Packet): WireOutcome {
