@@ -43,15 +43,10 @@ const LATIN1_BYTE = new Map(LATIN1_HIGH.map((cp, i) => [cp, 0x80 + i]));
  * is one '?' (a utf8mb4 client's 'a😀' logs in as the account 'a?').
  */
 export function readHandshakeName(buf: Buffer, start: number, end: number, collation: number, what: string, systemCharset = false): string {
-  let ascii = true;
-  for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  // Nearly every name: the same in every character set a client may use.
-  if (ascii) return buf.toString('latin1', start, end);
+  // Nearly every name is ASCII, the same in every character set a client may use: one
+  // native decode tells (a string as long as its bytes, no U+FFFD, had no byte over 0x7F).
+  const fast = buf.toString('utf8', start, end);
+  if (fast.length === end - start && !fast.includes('\ufffd')) return fast;
   const charset = CHARSETS[collation]!;
   switch (charset) {
     case 'binary':
@@ -78,7 +73,9 @@ export function readHandshakeName(buf: Buffer, start: number, end: number, colla
 export function hasUnreadableUtf8(buf: Buffer, start: number, end: number, collation: number): boolean {
   const charset = CHARSETS[collation];
   if (charset !== 'utf8mb4' && charset !== 'utf8mb3') return false;
-  for (let i = start; i < end; ) {
+  let i = start;
+  while (i < end && buf[i]! < 0x80) i++;
+  while (i < end) {
     const n = utf8Length(buf, i, end, charset === 'utf8mb4');
     if (n <= 0) return true;
     i += n;

@@ -80,8 +80,8 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   const prefix = readHandshakeResponsePrefix(r);
   let caps = prefix.capabilities;
   // Names are in the handshake's character set, read as the server reads them (handshake-names.ts).
-  const userBytes = r.nulBytes('user');
-  const user = readHandshakeName(userBytes, 0, userBytes.length, prefix.charset, 'user name', true);
+  const userStart = r.offset;
+  const user = readHandshakeName(payload, userStart, r.nulField('user'), prefix.charset, 'user name', true);
 
   // Copied: the session keeps it, and the payload may be a view of a larger read.
   let authResponse: Buffer;
@@ -95,10 +95,11 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
 
   let database: string | null = null;
   if (caps & CLIENT_CONNECT_WITH_DB) {
-    const bytes = r.nulBytes('database');
+    const start = r.offset;
+    const end = r.nulField('database');
     // The server refuses a database name its conversion cannot read (1300), where a user name gets '?'.
-    if (hasUnreadableUtf8(bytes, 0, bytes.length, prefix.charset)) throw new InvalidDatabaseNameError(prefix.charset, bytes);
-    database = readHandshakeName(bytes, 0, bytes.length, prefix.charset, 'database name');
+    if (hasUnreadableUtf8(payload, start, end, prefix.charset)) throw new InvalidDatabaseNameError(prefix.charset, Buffer.from(payload.subarray(start, end)));
+    database = readHandshakeName(payload, start, end, prefix.charset, 'database name');
   }
 
   let authPluginName: string | null = null;
