@@ -169,6 +169,13 @@ test('bytes no driver sends: names in latin1 and utf8mb3, invalid UTF-8, a NUL i
     { user: hex('c3bc'), password: 'pw', charset: LATIN1 },
     { user: hex('f09f9880'), password: 'pw', charset: UTF8MB3 },
     { user: hex('fc'), password: 'pw', charset: 63 },
+    // Refusals naming a non-ASCII user, in the client's character set: the message's bytes compared.
+    { user: hex('fc'), password: 'wrong', charset: LATIN1 },
+    { user: hex('fc'), password: 'wrong', charset: 63 },
+    { user: hex('80'), password: 'wrong', charset: LATIN1 },
+    { user: Buffer.from('用户'), password: 'wrong' },
+    // A collation the server does not know: its default character set; ASCII reads the same in any.
+    { user: Buffer.from('app'), password: 'app-secret', charset: 0 },
     { user: Buffer.from('app'), password: 'app-secret', database: Buffer.from('dü') },
     { user: Buffer.from('app'), password: 'app-secret', database: hex('64fc'), charset: LATIN1 },
     { user: Buffer.from('app'), password: 'app-secret', database: hex('64c3bcfc') },
