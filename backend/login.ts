@@ -231,7 +231,8 @@ async function authenticate(
     const header = reply.payload[0];
     if (header === OK_HEADER) return sessionStateOf(reply.payload, key.capabilities);
     if (header === ERR_HEADER) {
-      const e = parseErrPacket(reply.payload, key.capabilities);
+      // In the login's character set, as the compute converts its messages: read so, the client gets it back so.
+      const e = parseErrPacket(reply.payload, key.capabilities, key.charset);
       throw fail(e.code === 1045 ? 'denied' : 'refused', `${e.code} (${e.sqlState}) ${e.message}`, e);
     }
     if (round === 0 && isAuthSwitchRequest(reply.payload)) {

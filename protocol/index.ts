@@ -8,6 +8,7 @@ export * from './compressed-packets.js';
 export * from './constants.js';
 export * from './packets/greeting.js';
 export * from './packets/handshake-response.js';
+export * from './handshake-names.js';
 export * from './packets/ssl-request.js';
 export * from './packets/auth-switch-request.js';
 export * from './packets/auth-more-data.js';

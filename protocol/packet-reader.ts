@@ -118,6 +118,13 @@ export class PacketReader {
     return out;
   }
 
+  /** Skips a NUL-terminated field and returns where it ends (the NUL's index); it starts at the offset before. */
+  nulField(what: string): number {
+    const end = this.nulEnd(what);
+    this.offset = end + 1;
+    return end;
+  }
+
   nulString(what: string): string {
     // Decoded in place: a view of the bytes first would cost about as much as the decoding.
     const end = this.nulEnd(what);

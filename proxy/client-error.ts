@@ -21,6 +21,7 @@ export const ER_CON_COUNT_ERROR = 1040;
 export const ER_HANDSHAKE_ERROR = 1043;
 export const ER_ACCESS_DENIED_ERROR = 1045;
 export const ER_NET_PACKET_TOO_LARGE = 1153;
+export const ER_INVALID_CHARACTER_STRING = 1300;
 export const ER_UNKNOWN_ERROR = 1105;
 export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
 export const ER_SERVER_SHUTDOWN = 1053;
@@ -135,6 +136,23 @@ export function projectRequired(user: string, databaseRouting = false): ClientEr
 /** `detail`: what was wrong, for the client and the log; none for MariaDB's own bare "Bad handshake". */
 export function badHandshake(detail?: string, cause?: unknown): ClientError {
   return new ClientError(ER_HANDSHAKE_ERROR, '08S01', detail ? `Bad handshake: ${detail}` : 'Bad handshake', 'bad_handshake', { cause });
+}
+
+/** A HandshakeResponse the server too would not read: its own answer, word for word. */
+export function malformedHandshake(cause: unknown): ClientError {
+  return new ClientError(ER_HANDSHAKE_ERROR, '08S01', 'Bad handshake', 'bad_handshake', { cause });
+}
+
+/**
+ * A database name at login with bytes its character set cannot read: the server's
+ * 1300, before the login is judged, with the name printed as it prints it (printable
+ * ASCII as is, other bytes as \xHH, cut at 64 characters).
+ */
+export function invalidCharacterString(charset: string, bytes: Buffer, cause: unknown): ClientError {
+  let printable = '';
+  for (const b of bytes) printable += b >= 0x20 && b <= 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  if (printable.length > 64) printable = `${printable.slice(0, 61)}...`;
+  return new ClientError(ER_INVALID_CHARACTER_STRING, 'HY000', `Invalid ${charset} character string: '${printable}'`, 'bad_handshake', { cause });
 }
 
 export function packetTooLarge(): ClientError {

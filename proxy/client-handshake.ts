@@ -7,10 +7,12 @@ import {
   CLIENT_SSL,
   generateScramble,
   isSslRequest,
+  InvalidDatabaseNameError,
+  UnreadableNameError,
   parseHandshakeResponse,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { authModeUnsupported, badHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
+import { authModeUnsupported, badHandshake, invalidCharacterString, malformedHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { projectFromSni } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -40,7 +42,10 @@ export async function readHandshakeResponse(ctx: SessionContext): Promise<Handsh
   try {
     hello = parseHandshakeResponse(packet.payload);
   } catch (err) {
-    throw badHandshake((err as Error).message, err);
+    if (err instanceof InvalidDatabaseNameError) throw invalidCharacterString(err.charset, err.bytes, err);
+    // A name the proxy cannot read says why; a malformed packet gets the server's own words (the log has the detail).
+    if (err instanceof UnreadableNameError) throw badHandshake(err.message, err);
+    throw malformedHandshake(err);
   }
   // A client without CLIENT_PLUGIN_AUTH answered with mysql_native_password, as MariaDB
   // takes it; it is refused (authModeUnsupported) only where the proxy would have to

@@ -22,6 +22,7 @@ import {
   CLIENT_CAN_HANDLE_EXPIRED_PASSWORDS,
   NATIVE_PASSWORD_PLUGIN,
   OLD_PASSWORD_PLUGIN,
+  SCRAMBLE_LENGTH,
   localSocketOnly,
   parseNativeVerifier,
   type HandshakeResponse,
@@ -38,6 +39,7 @@ import {
   accountLocked,
   cannotCount,
   cannotVerify,
+  malformedHandshake,
   mustChangePasswordLogin,
   oldPasswordRefused,
   userBlocked,
@@ -168,7 +170,11 @@ async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
 /** Blocked, then the methods in order; no account admits the address: 1045. */
 async function judge(login: Login, accounts: UserAccounts, account: Account | undefined): Promise<Attempt> {
   const usingPassword = (login.token ?? login.hello.authResponse).length > 0;
-  if (!account) return { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
+  if (!account) {
+    // The server fails an unknown user against a stand-in password account, which reads the answer first.
+    const error = login.token && !nativeAnswerLength(login.token) ? malformedHandshake(undefined) : accessDenied(login.user, login.ip, usingPassword);
+    return { ok: false, error, countsAsPasswordError: false };
+  }
   if (countsPasswordErrors(account, accounts.policy)) {
     let failures: number;
     try {
@@ -185,6 +191,11 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
     const { plugin } = method;
     if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
       const token = login.token ?? (await nativeAnswer(login));
+      if (!nativeAnswerLength(token)) {
+        // Neither no password nor a scramble: the server's plugin answers 1043 (CR_AUTH_HANDSHAKE), no password error.
+        last = { ok: false, error: malformedHandshake(undefined), countsAsPasswordError: false };
+        continue;
+      }
       const stage1 = verifyNativePassword(token, login.ctx.scramble, verifierOf(method as { verifier: string }));
       if (stage1) return { ok: true, stage1 };
       // The server counts a failure only when a password was sent (handle_password_errors).
@@ -204,6 +215,11 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
   }
   // With no method at all (an unreadable row, a reserved name), no password passes.
   return last ?? { ok: false, error: accessDenied(login.user, login.ip, usingPassword), countsAsPasswordError: false };
+}
+
+/** mysql_native_password answers are empty (no password) or a 20-byte scramble; the server reads nothing else. */
+function nativeAnswerLength(token: Buffer): boolean {
+  return token.length === 0 || token.length === SCRAMBLE_LENGTH;
 }
 
 /** The client's mysql_native_password answer, switching it to that plugin (it answered with another). */

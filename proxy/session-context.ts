@@ -104,6 +104,8 @@ export interface SessionContext extends StateFields {
   /** Once the handshake names them: the project (undefined with a static backend and no --project) and the user the compute knows. */
   project: string | undefined;
   user: string | undefined;
+  /** Once the handshake says it: the client's collation, in whose character set its login's errors are written. */
+  collation: number | undefined;
   /** Once bytes flow: how the login went, logged with the session's end (one line a session). */
   ready: { readyMs: number; compute: string | undefined; auth: string } | undefined;
 }
@@ -179,6 +181,7 @@ export function createSession(id: number, socket: Socket, cfg: SessionConfig): S
     killed: false,
     project: undefined,
     user: undefined,
+    collation: undefined,
     ready: undefined,
     state: 'handshake',
     stateSince: now,

@@ -1,7 +1,7 @@
 // The one way out of a failed session: an ERR packet where the protocol
 // still allows one, one log line that says why, a close.
 import type { Socket } from 'node:net';
-import { CLIENT_PROTOCOL_41, ProtocolError, framePacket, writeErrPacket } from '../protocol/index.js';
+import { CLIENT_PROTOCOL_41, ProtocolError, framePacket, messageBytes, writeErrPacket } from '../protocol/index.js';
 import { ClientError, badHandshake, internalError, packetTooLarge, shuttingDown } from './client-error.js';
 import { BackendRefusedError } from '../backend/connect.js';
 import { ChannelClosedError, ChannelTimeoutError } from '../socket/packet-channel.js';
@@ -80,7 +80,12 @@ export function refuseBeforeGreeting(socket: Socket, e: ClientError): void {
 
 function sendError(ctx: SessionContext, e: ClientError): void {
   ctx.client.write(
-    writeErrPacket({ code: e.code, sqlState: e.sqlState, message: e.message }, ctx.preProtocol41 ? 0 : CLIENT_PROTOCOL_41),
+    // After the handshake, in the client's character set, as the server converts its own messages.
+    writeErrPacket(
+      { code: e.code, sqlState: e.sqlState, message: e.message },
+      ctx.preProtocol41 ? 0 : CLIENT_PROTOCOL_41,
+      ctx.collation === undefined ? undefined : messageBytes(e.message, ctx.collation),
+    ),
     ctx.client.nextSequenceId,
   );
 }

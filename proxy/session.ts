@@ -115,6 +115,7 @@ async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promis
   const { metrics, limits } = ctx.cfg;
   sendGreeting(ctx, early?.scramble);
   const hello = await readHandshakeResponse(ctx);
+  ctx.collation = hello.charset;
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
   ctx.log.bindLogin(route.project, route.backendUser, ctx.servername !== undefined);
   ctx.project = route.project;

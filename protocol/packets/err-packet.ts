@@ -3,6 +3,7 @@
 import { CLIENT_PROTOCOL_41, ERR_HEADER } from '../constants.js';
 import { PacketReader } from '../packet-reader.js';
 import { PacketWriter } from '../packet-writer.js';
+import { readMessage } from '../handshake-names.js';
 import { ProtocolError } from '../protocol-error.js';
 
 export interface ErrPacket {
@@ -28,7 +29,8 @@ export function isErrPacket(payload: Buffer): boolean {
  * The SQLSTATE marker is optional on the wire even with CLIENT_PROTOCOL_41: servers omit
  * it for errors raised before the handshake completes (e.g. "Too many connections").
  */
-export function parseErrPacket(payload: Buffer, capabilities: number): ErrPacket {
+/** `collation`: the client's, when the message is in its character set (a login's refusal); else UTF-8. */
+export function parseErrPacket(payload: Buffer, capabilities: number, collation?: number): ErrPacket {
   const r = new PacketReader(payload, 0, LABEL);
   const header = r.u8('header');
   if (header !== ERR_HEADER) throw r.error(`unexpected header 0x${header.toString(16)}`);
@@ -38,16 +40,18 @@ export function parseErrPacket(payload: Buffer, capabilities: number): ErrPacket
     r.skip(1, 'SQLSTATE marker');
     sqlState = r.bytes(SQL_STATE_LENGTH, 'SQLSTATE').toString('latin1');
   }
-  return { code, sqlState, message: r.restString() };
+  if (collation === undefined) return { code, sqlState, message: r.restString() };
+  return { code, sqlState, message: readMessage(payload, r.offset, payload.length, collation) };
 }
 
-export function writeErrPacket(p: ErrPacket, capabilities: number): Buffer {
-  const w = new PacketWriter(16 + Buffer.byteLength(p.message)).u8(ERR_HEADER).u16(p.code);
+/** `message`, when given, is p.message already in the client's character set (see messageBytes). */
+export function writeErrPacket(p: ErrPacket, capabilities: number, message?: Buffer): Buffer {
+  const w = new PacketWriter(16 + (message?.length ?? Buffer.byteLength(p.message))).u8(ERR_HEADER).u16(p.code);
   if (capabilities & CLIENT_PROTOCOL_41) {
     if (!/^[0-9A-Z]{5}$/.test(p.sqlState)) {
       throw new ProtocolError(`${LABEL}: SQLSTATE ${JSON.stringify(p.sqlState)} is not 5 characters of [0-9A-Z]`);
     }
     w.u8(SQL_STATE_MARKER).string(p.sqlState);
   }
-  return w.string(p.message).payload();
+  return (message ? w.bytes(message) : w.string(p.message)).payload();
 }

@@ -12,6 +12,7 @@ import {
 import { PacketReader } from '../packet-reader.js';
 import { PacketWriter } from '../packet-writer.js';
 import { ProtocolError } from '../protocol-error.js';
+import { InvalidDatabaseNameError, hasUnreadableUtf8, handshakeNameBytes, readHandshakeName } from '../handshake-names.js';
 
 export interface HandshakeResponse {
   capabilities: number;
@@ -78,7 +79,9 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   const r = new PacketReader(payload, 0, LABEL);
   const prefix = readHandshakeResponsePrefix(r);
   let caps = prefix.capabilities;
-  const user = r.nulString('user');
+  // Names are in the handshake's character set, read as the server reads them (handshake-names.ts).
+  const userStart = r.offset;
+  const user = readHandshakeName(payload, userStart, r.nulField('user'), prefix.charset, 'user name', true);
 
   // Copied: the session keeps it, and the payload may be a view of a larger read.
   let authResponse: Buffer;
@@ -90,7 +93,14 @@ export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
     authResponse = Buffer.from(r.nulBytes('auth response'));
   }
 
-  const database = caps & CLIENT_CONNECT_WITH_DB ? r.nulString('database') : null;
+  let database: string | null = null;
+  if (caps & CLIENT_CONNECT_WITH_DB) {
+    const start = r.offset;
+    const end = r.nulField('database');
+    // The server refuses a database name its conversion cannot read (1300), where a user name gets '?'.
+    if (hasUnreadableUtf8(payload, start, end, prefix.charset)) throw new InvalidDatabaseNameError(prefix.charset, Buffer.from(payload.subarray(start, end)));
+    database = readHandshakeName(payload, start, end, prefix.charset, 'database name');
+  }
 
   let authPluginName: string | null = null;
   if (caps & CLIENT_PLUGIN_AUTH) {
@@ -210,7 +220,7 @@ export function writeHandshakeResponse(r: HandshakeResponse, attributeBlock?: Bu
   if (!(caps & CLIENT_PROTOCOL_41)) throw new ProtocolError(`${LABEL}: CLIENT_PROTOCOL_41 must be set`);
   const w = new PacketWriter(128 + r.authResponse.length);
   writeHandshakeResponsePrefix(w, r);
-  w.nulString(r.user);
+  w.nulString(handshakeNameBytes(r.user, r.charset));
 
   if (caps & CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA) {
     w.lenencString(r.authResponse);
@@ -225,7 +235,7 @@ export function writeHandshakeResponse(r: HandshakeResponse, attributeBlock?: Bu
     w.nulString(r.authResponse);
   }
 
-  if (caps & CLIENT_CONNECT_WITH_DB) w.nulString(r.database ?? '');
+  if (caps & CLIENT_CONNECT_WITH_DB) w.nulString(handshakeNameBytes(r.database ?? '', r.charset));
   if (caps & CLIENT_PLUGIN_AUTH) w.nulString(r.authPluginName ?? '');
   if (caps & CLIENT_CONNECT_ATTRS) {
     if (attributeBlock) {

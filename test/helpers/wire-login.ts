@@ -54,13 +54,15 @@ export interface WireLogin {
    * greeting lacks. Without `capabilities`, the login then drops CLIENT_LONG_PASSWORD (CLIENT_MYSQL to MariaDB).
    */
   mariadbCapabilities?: number;
+  /** The handshake's collation id (default utf8mb4_general_ci). */
+  charset?: number;
   /** Collects the plugin of every auth switch the server sends. */
   switches?: string[];
   timeoutMs?: number;
   /** The client's capability flags (default: protocol 4.1, secure connection, plugin auth, transactions); TLS and compression are added by their options. */
   capabilities?: number;
-  /** The database named at login (sets CLIENT_CONNECT_WITH_DB). */
-  database?: string;
+  /** The database named at login, as text or raw bytes (sets CLIENT_CONNECT_WITH_DB). */
+  database?: string | Buffer;
   /** Connection attributes, sent when `capabilities` has CLIENT_CONNECT_ATTRS. */
   connectAttributes?: Array<[string, string]>;
   /** Keep only the flags (and extended capabilities) the greeting offers, as a driver does. */
@@ -175,7 +177,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
 /** The HandshakeResponse41 payload a raw client answers `greeting` with (`caps`: default a plain, uncompressed login). */
 export function handshakeResponse(
   greeting: Greeting,
-  o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities' | 'database' | 'connectAttributes'>,
+  o: Pick<WireLogin, 'user' | 'password' | 'plugin' | 'mariadbCapabilities' | 'charset' | 'database' | 'connectAttributes'>,
   caps = CAPS,
 ): Buffer {
   const plugin = o.plugin ?? 'mysql_native_password';
@@ -183,20 +185,23 @@ export function handshakeResponse(
     plugin === 'mysql_native_password' && o.password
       ? scrambleNativePassword(o.password, greeting.scramble.subarray(0, SCRAMBLE_LENGTH))
       : Buffer.from('x');
-  // Written with a one-byte stand-in, then the user's own bytes put in its place.
+  const database = o.database === undefined ? null : Buffer.from(o.database);
+  // Written with one-byte stand-ins, then the user's own bytes (and the database's) put in their places.
   const built = writeHandshakeResponse({
-    capabilities: caps,
+    capabilities: (caps | (database ? CLIENT_CONNECT_WITH_DB : 0)) >>> 0,
     maxPacketSize: 1 << 24,
-    charset: UTF8MB4_GENERAL_CI,
+    charset: o.charset ?? UTF8MB4_GENERAL_CI,
     mariadbCapabilities: o.mariadbCapabilities ?? 0,
     user: PLACEHOLDER,
     authResponse: token,
-    database: o.database ?? null,
+    database: database ? PLACEHOLDER : null,
     authPluginName: plugin,
     connectAttributes: o.connectAttributes ?? null,
   });
   const at = 32;
-  return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
+  if (!database) return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1)]);
+  const db = at + 1 + 1 + 1 + token.length; // the user's stand-in and NUL, the token's length byte, the token
+  return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1, db), database, built.subarray(db + 1)]);
 }
 
 function errorOf(p: Packet): WireOutcome {
