@@ -8,13 +8,12 @@
 // startPooledFloor) so its CPU time is measured like the other contenders'.
 //
 // argv: <listen port> <backend host> <backend port> <user> <password> <database>
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { COM_QUERY, COM_QUIT } from '../protocol/index.js';
 import { loginBackend } from '../backend/login.js';
 import { nativePasswordStage1 } from '../protocol/index.js';
 import { startForkedServer, type ForkedServer } from './processes.js';
-import { FLOOR_CAPABILITIES, cannedReplies } from './node-wire-floor.js';
+import { FLOOR_CAPABILITIES, serveFloor } from './node-wire-floor.js';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -85,7 +84,6 @@ class Lent {
 }
 
 function serve(port: number, b: FloorBackend): void {
-  const { greeting, loginOk, commandOk } = cannedReplies();
   const stage1 = nativePasswordStage1(b.password);
   const idle: Lent[] = [];
   const giveBack = (lent: Lent) => void idle.push(lent);
@@ -103,37 +101,12 @@ function serve(port: number, b: FloorBackend): void {
     const logged = await loginBackend(key, stage1, { timeoutMs: 5_000 });
     return new Lent(logged.socket, giveBack);
   };
-  const server = createServer({ noDelay: true }, (client: Socket) => {
-    let loggedIn = false;
-    client.write(greeting);
-    client.on('data', (chunk: Buffer) => {
-      // The load sends one packet and waits for its answer, so a chunk holds whole packets.
-      for (let at = 0; at + 4 <= chunk.length; at += 4 + chunk.readUIntLE(at, 3)) {
-        if (!loggedIn) {
-          loggedIn = true;
-          client.write(loginOk);
-          continue;
-        }
-        const command = chunk[at + 4];
-        if (command === COM_QUIT) {
-          client.end();
-          return;
-        }
-        if (command !== COM_QUERY) {
-          client.write(commandOk);
-          continue;
-        }
-        const query = chunk.subarray(at, at + 4 + chunk.readUIntLE(at, 3));
-        borrow().then(
-          (lent) => lent.lend(client, query),
-          () => client.destroy(),
-        );
-      }
-    });
-    client.on('error', () => client.destroy());
-  });
-  server.listen(port, '127.0.0.1');
-  process.on('disconnect', () => process.exit(0));
+  serveFloor(port, (client, query) =>
+    borrow().then(
+      (lent) => lent.lend(client, query),
+      () => client.destroy(),
+    ),
+  );
 }
 
 if (process.argv[1] === SELF) {

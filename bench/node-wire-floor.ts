@@ -39,7 +39,7 @@ export const FLOOR_CAPABILITIES =
   CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB | CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH;
 const STATUS = SERVER_STATUS_AUTOCOMMIT;
 
-export function cannedReplies(): { greeting: Buffer; loginOk: Buffer; commandOk: Buffer; selectOne: Buffer } {
+function cannedReplies(): { greeting: Buffer; loginOk: Buffer; commandOk: Buffer; selectOne: Buffer } {
   const greeting = writeGreeting({
     protocolVersion: 10,
     serverVersion: '10.11.0-wire-floor',
@@ -65,8 +65,13 @@ export function cannedReplies(): { greeting: Buffer; loginOk: Buffer; commandOk:
   };
 }
 
-function serve(port: number): void {
-  const { greeting, loginOk, commandOk, selectOne } = cannedReplies();
+/**
+ * A floor server on `port`: greets, takes any login, answers COM_QUIT with a close and
+ * every other command but COM_QUERY with an OK; `answerQuery` answers a COM_QUERY (its
+ * whole packet, header included).
+ */
+export function serveFloor(port: number, answerQuery: (client: Socket, query: Buffer) => void): void {
+  const { greeting, loginOk, commandOk } = cannedReplies();
   const server = createServer({ noDelay: true }, (client: Socket) => {
     let loggedIn = false;
     client.write(greeting);
@@ -85,7 +90,8 @@ function serve(port: number): void {
           return;
         }
         // COM_INIT_DB, COM_PING and the like: an OK.
-        client.write(command === COM_QUERY ? selectOne : commandOk);
+        if (command === COM_QUERY) answerQuery(client, chunk.subarray(at, at + 4 + chunk.readUIntLE(at, 3)));
+        else client.write(commandOk);
       }
     });
     client.on('error', () => client.destroy());
@@ -94,4 +100,7 @@ function serve(port: number): void {
   process.on('disconnect', () => process.exit(0));
 }
 
-if (process.argv[1] === SELF) serve(Number(process.argv[2]));
+if (process.argv[1] === SELF) {
+  const { selectOne } = cannedReplies();
+  serveFloor(Number(process.argv[2]), (client) => client.write(selectOne));
+}
