@@ -83,7 +83,9 @@ const found: QueryScan = { pin: null, sets: false, defines: false, previous: 0 }
  * session trackers are read, so a statement's first SET or USE is left to them; `code`: the
  * compute's stored code that pins (its names), null when not followed.
  */
-export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | null): QueryScan {
+export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | null, noBackslashEscapes = false): QueryScan {
+  // Under NO_BACKSLASH_ESCAPES a backslash ends nothing: 'a\' is a whole string, and what follows it is statement text.
+  const escapes = !noBackslashEscapes;
   found.pin = null;
   found.sets = false;
   found.defines = false;
@@ -153,11 +155,11 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
     }
     switch (c) {
       case 0x27: // '
-        i = skipQuoted(s, i, c);
+        i = skipQuoted(s, i, c, escapes);
         continue;
       case 0x22: // " (an identifier under ANSI_QUOTES)
       case 0x60: /* ` */ {
-        const end = skipQuoted(s, i, c);
+        const end = skipQuoted(s, i, c, escapes);
         if (names !== null && (code!.mayMatch(end - i - 2) || holds(s, i + 1, end - 1, c)) && code!.matches(quotedName(s, i, end, c))) {
           found.pin = 'stored_code';
           return found;

@@ -94,12 +94,12 @@ export function executableMarker(s: string, i: number): number {
   return s.startsWith('M!', i + 2) ? 4 : 0;
 }
 
-/** Past the closing quote; a doubled quote or a backslash escape does not close. */
-export function skipQuoted(s: string, start: number, quote: number): number {
+/** Past the closing quote; a doubled quote, or a backslash escape unless `escapes` is off (NO_BACKSLASH_ESCAPES), does not close. */
+export function skipQuoted(s: string, start: number, quote: number, escapes = true): number {
   let i = start + 1;
   while (i < s.length) {
     const c = s.charCodeAt(i);
-    if (c === 0x5c && quote !== 0x60) {
+    if (c === 0x5c && escapes && quote !== 0x60) {
       i += 2;
       continue;
     }

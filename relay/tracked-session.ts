@@ -38,6 +38,8 @@ import type { PooledBackend } from '../pool/pooled-backend.js';
 /** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */
 const TRACKING: Record<string, string> = { session_track_schema: 'ON', session_track_state_change: 'ON', session_track_system_variables: '*' };
 
+const SQL_MODE = replayedIndex('sql_mode');
+
 /** Variables that change with another and need no replay of their own. */
 const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'autocommit']);
 
@@ -77,6 +79,11 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
   ) {
     this.settings = copySettings(login);
+  }
+
+  /** The client's sql_mode has NO_BACKSLASH_ESCAPES: its statements' strings are read without escapes (asked only of a text with a backslash). */
+  noBackslashEscapes(): boolean {
+    return this.settings.values[SQL_MODE]!.includes('NO_BACKSLASH_ESCAPES');
   }
 
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
