@@ -65,7 +65,7 @@ export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames |
   // also after another assignment, or inside BEGIN ... END): the trackers cannot follow it.
   if (text.includes('@@') && BARE_ASSIGNMENT.test(text)) return pinned;
   // The SET read without its comments and name quotes (`SET /* c */ \`x\` = 1`).
-  const set = text.includes('/*') || text.includes('`') ? withoutComments(text).replaceAll('`', '') : text;
+  const set = /[`#]|\/\*|--/.test(text) ? withoutComments(text).replaceAll('`', '') : text;
   // A plain SET of a variable the proxy does not replay pins before it runs: the backend
   // is the client's from then on, and nothing the proxy sends to it afterwards (turning
   // the trackers off) lands in what the setting records (SET profiling=1, SHOW PROFILES).
