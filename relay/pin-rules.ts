@@ -47,13 +47,13 @@ function previousOfPinned(text: string): number {
  * `sql` is a COM_QUERY's text (the payload after the command byte); `tracked`: the
  * compute's session trackers are read (transaction pooling on a tracked connection);
  * `code`: the compute's stored code that pins, which a CREATE or ALTER of stored code
- * here adds to (stored-code-ddl.ts); `noBackslashEscapes`: the session's sql_mode has
- * NO_BACKSLASH_ESCAPES, so a backslash in a string escapes nothing.
+ * here adds to (stored-code-ddl.ts); `modes`: what the session's sql_mode says of its
+ * quotes (sql-lexer.ts stringModes: NO_BACKSLASH_ESCAPES, ANSI_QUOTES).
  */
-export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames | null = null, noBackslashEscapes = false): QueryVerdict {
+export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames | null = null, modes = 0): QueryVerdict {
   const text = sql.toString('latin1');
   if (AUTOCOMMIT_ONLY.test(text)) return AUTOCOMMIT;
-  const found = scanQuery(text, tracked, code, noBackslashEscapes);
+  const found = scanQuery(text, tracked, code, modes);
   if (found.defines) learnDefinition(text, code!);
   if (found.pin) return { pin: found.pin, autocommitOnly: false, previous: previousOfPinned(text) };
   const previous = found.previous;

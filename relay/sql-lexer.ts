@@ -94,6 +94,22 @@ export function executableMarker(s: string, i: number): number {
   return s.startsWith('M!', i + 2) ? 4 : 0;
 }
 
+// The sql_mode flags that change how quotes read (stringModes), as bits.
+/** A backslash in a string escapes nothing. */
+export const NO_BACKSLASH_ESCAPES = 1;
+/** `"` quotes an identifier, in which a backslash escapes nothing. */
+export const ANSI_QUOTES = 2;
+
+/** The bits of a session's `sql_mode` (as the server reports it) that change how its quotes read. */
+export function stringModes(sqlMode: string): number {
+  return (sqlMode.includes('NO_BACKSLASH_ESCAPES') ? NO_BACKSLASH_ESCAPES : 0) | (sqlMode.includes('ANSI_QUOTES') ? ANSI_QUOTES : 0);
+}
+
+/** Whether a backslash escapes inside `quote` under stringModes() `modes`. */
+export function backslashEscapes(quote: number, modes: number): boolean {
+  return quote !== 0x60 && (modes & (quote === 0x22 ? NO_BACKSLASH_ESCAPES | ANSI_QUOTES : NO_BACKSLASH_ESCAPES)) === 0;
+}
+
 /** Past the closing quote; a doubled quote, or a backslash escape unless `escapes` is off (NO_BACKSLASH_ESCAPES), does not close. */
 export function skipQuoted(s: string, start: number, quote: number, escapes = true): number {
   let i = start + 1;

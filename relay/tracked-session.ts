@@ -33,6 +33,7 @@ import {
   type SessionStateWatcher,
 } from '../protocol/index.js';
 import type { QueryVerdict } from './query-verdict.js';
+import { stringModes } from './sql-lexer.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 
 /** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */
@@ -50,8 +51,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   readingInsertId = false;
   /** Reports of last_insert_id to come before that read's that say nothing of the client's (the proxy's SETs, reads overtaken). */
   insertIdReportsToSkip = 0;
-  /** The client's sql_mode has NO_BACKSLASH_ESCAPES: its statements' strings are read without escapes (kept with sql_mode, read per statement). */
-  noBackslashEscapes: boolean;
+  /** What the client's sql_mode says of its quotes (sql-lexer.ts stringModes): kept with sql_mode, read per statement. */
+  stringModes: number;
   /** Why the reply being read pins, if it does. */
   private pinWhy: string | null = null;
   /** The reply being read had a session-state block. */
@@ -81,13 +82,13 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
     private readonly verdicts: ReadonlyArray<QueryVerdict | { verdict: QueryVerdict }>,
   ) {
     this.settings = copySettings(login);
-    this.noBackslashEscapes = hasNoBackslashEscapes(this.settings);
+    this.stringModes = stringModes(this.settings.values[SQL_MODE]!);
   }
 
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
   backToLogin(): void {
     adoptSettings(this.settings, this.login);
-    this.noBackslashEscapes = hasNoBackslashEscapes(this.settings);
+    this.stringModes = stringModes(this.settings.values[SQL_MODE]!);
     // COM_RESET_CONNECTION sets LAST_INSERT_ID() to 0, on the held connection too.
     this.settings.lastInsertId = '0';
     if (this.backend?.settings) this.backend.settings.lastInsertId = '0';
@@ -187,7 +188,7 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       this.reportedAll |= bit;
       if (!restored && !this.swallowed) {
         this.settings.values[i] = value;
-        if (i === SQL_MODE) this.noBackslashEscapes = hasNoBackslashEscapes(this.settings);
+        if (i === SQL_MODE) this.stringModes = stringModes(value);
         this.reportedOwn |= bit;
       }
       return;
@@ -211,8 +212,4 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   other(): void {
     this.changes++;
   }
-}
-
-function hasNoBackslashEscapes(s: SessionSettings): boolean {
-  return s.values[SQL_MODE]!.includes('NO_BACKSLASH_ESCAPES');
 }

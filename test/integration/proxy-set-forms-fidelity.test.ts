@@ -11,6 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import * as mariadb from 'mariadb';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mariadbCli } from '../helpers/clients.js';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { READER_SQL, startModeProxy } from '../helpers/mode-proxies.js';
 import { plain } from '../helpers/pooled-fidelity.js';
@@ -128,6 +131,11 @@ const FORMS: SetForm[] = [
   {
     name: 'NO_BACKSLASH_ESCAPES, then a string ending in a backslash',
     steps: ["SET @@session.sql_mode = 'NO_BACKSLASH_ESCAPES'", "SELECT 'a\\', @x := 5 AS x -- '"],
+    pins: ['user_variable'],
+  },
+  {
+    name: 'ANSI_QUOTES, then an identifier ending in a backslash',
+    steps: ["SET sql_mode = 'ANSI_QUOTES'", 'SELECT 1 AS "a\\", @x := 5 AS x -- "'],
     pins: ['user_variable'],
   },
   { name: 'max_statement_time', steps: ['SET max_statement_time = 5'], pins: ['set_statement'] },
@@ -288,3 +296,47 @@ for (const [driver, connect] of Object.entries(DRIVERS).filter(([d]) => !process
     }
   });
 }
+
+const execFileAsync = promisify(execFile);
+
+/** PHP's mysqli: multi_query on a connection without multi-statements turns them on for the call (COM_SET_OPTION) and off after. */
+const PHP_MULTI = `
+$m = new mysqli('127.0.0.1', 'app', 'app-secret', 'fid', (int) $argv[1]);
+$m->multi_query("SET time_zone = '+01:00'; SET sql_mode = 'ANSI'");
+do { if ($r = $m->store_result()) $r->free(); } while ($m->more_results() && $m->next_result());
+echo implode("|", $m->query("SELECT @@time_zone, @@sql_mode, 'a' || 'b'")->fetch_row()), "\\n";
+$m->close();
+`;
+
+/** The CLI sends what it reads, comments too (--comments): the text as typed. */
+const CLI_SCRIPT = [
+  "SET /* c */ time_zone = '+01:00';",
+  'SET NAMES latin1 /* c */ COLLATE latin1_bin;',
+  "SET @@time_zone = '+02:00';",
+  "SET @@session.sql_mode = 'NO_BACKSLASH_ESCAPES';",
+  "SELECT @@time_zone, @@collation_connection, 'a' = 'A', @@sql_mode, LENGTH('a\\\\b');",
+].join('\n');
+
+describe('the forms of SET from bare clients', () => {
+  test('PHP mysqli multi_query (COM_SET_OPTION around a multi-statement): pins, and reads back as directly', async () => {
+    const run = async (port: number) => (await execFileAsync('php', ['-r', PHP_MULTI, String(port)])).stdout;
+    const before = await pinsByReason(transaction.proxy);
+    const direct = await run(db.port);
+    assert.equal(await run(transaction.proxy.port), direct);
+    assert.deepEqual(pinsSince(before, await pinsByReason(transaction.proxy)), ['command']);
+    assert.equal(await run(session.proxy.port), direct);
+  });
+
+  test('the mariadb CLI with comments kept: reads back as directly', async () => {
+    const run = async (port: number) => {
+      const r = await mariadbCli(port, 'app', 'app-secret', CLI_SCRIPT, ['--comments', '-D', 'fid']);
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    };
+    const before = await pinsByReason(transaction.proxy);
+    const direct = await run(db.port);
+    assert.equal(direct.code, 0, direct.stderr);
+    assert.deepEqual(await run(transaction.proxy.port), direct);
+    assert.deepEqual(pinsSince(before, await pinsByReason(transaction.proxy)), ['set_statement']);
+    assert.deepEqual(await run(session.proxy.port), direct);
+  });
+});

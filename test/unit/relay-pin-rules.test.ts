@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeQuery } from '../../relay/pin-rules.js';
+import { stringModes } from '../../relay/sql-lexer.js';
 import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from '../../relay/query-verdict.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
@@ -117,7 +118,7 @@ test("what a statement does with the previous statement's values: LAST_INSERT_ID
 });
 
 test('tracked, the forms of SET the trackers miss pin before they run', () => {
-  const judge = (sql: string, noBackslashEscapes = false) => judgeQuery(Buffer.from(sql), true, null, noBackslashEscapes);
+  const judge = (sql: string) => judgeQuery(Buffer.from(sql), true);
   const pins = [
     // MariaDB 10.11 reports no assignment to @@name without a scope.
     "SET @@time_zone = '+01:00'",
@@ -152,9 +153,14 @@ test('tracked, the forms of SET the trackers miss pin before they run', () => {
   assert.deepEqual(judge("SET /* c */ STATEMENT time_zone = '+05:00' FOR SELECT 1").temporary, ['time_zone']);
 });
 
-test('under NO_BACKSLASH_ESCAPES a backslash ends no string: what follows it is read', () => {
-  const sql = Buffer.from("SELECT 'a\\', @x := 5 -- '");
-  assert.equal(judgeQuery(sql, true).pin, null);
-  assert.equal(judgeQuery(sql, true, null, true).pin, 'user_variable');
-  assert.equal(judgeQuery(Buffer.from("SELECT 'it''s \\n'"), true, null, true).pin, null);
+test('under NO_BACKSLASH_ESCAPES, and in an ANSI_QUOTES identifier, a backslash ends nothing: what follows is read', () => {
+  const single = Buffer.from("SELECT 'a\\', @x := 5 -- '");
+  assert.equal(judgeQuery(single, true).pin, null);
+  assert.equal(judgeQuery(single, true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, 'user_variable');
+  assert.equal(judgeQuery(single, true, null, stringModes('ANSI_QUOTES')).pin, null);
+  const double = Buffer.from('SELECT 1 AS "a\\", @x := 5 -- "');
+  assert.equal(judgeQuery(double, true).pin, null);
+  assert.equal(judgeQuery(double, true, null, stringModes('REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ANSI')).pin, 'user_variable');
+  assert.equal(judgeQuery(double, true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, 'user_variable');
+  assert.equal(judgeQuery(Buffer.from("SELECT 'it''s \\n'"), true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, null);
 });
