@@ -76,7 +76,7 @@ export function judgeQuery(sql: Buffer, tracked = false, code: StoredCodeNames |
   // The trackers report SET NAMES ... COLLATE as the charset alone: the collation comes from
   // the text, and a text whose collation cannot be read pins rather than replay the charset's default.
   if (/\bNAMES\b/i.test(set) && /\bCOLLATE\b/i.test(set)) {
-    const names = /\bNAMES\s+\S+\s+COLLATE\s+['"]?(\w+)['"]?(?=\s*(?:$|[,;]))/i.exec(set);
+    const names = /\bNAMES\s+\S+\s+COLLATE\s+['"]?(\w+)['"]?(?=\s*(?:$|[,;]|\*\/))/i.exec(set);
     if (!names) return pinned;
     const collation = names[1]!.toLowerCase();
     // COLLATE DEFAULT: the charset's default, as SET NAMES alone leaves it.

@@ -162,7 +162,7 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
         continue;
       case 0x22: // " (an identifier under ANSI_QUOTES)
       case 0x60: /* ` */ {
-        const end = skipQuoted(s, i, c, c === 0x22 && escapesDouble);
+        const end = skipQuoted(s, i, c, c === 0x60 || escapesDouble); // (a backquote never escapes: the common path)
         if (names !== null && (code!.mayMatch(end - i - 2) || holds(s, i + 1, end - 1, c)) && code!.matches(quotedName(s, i, end, c))) {
           found.pin = 'stored_code';
           return found;

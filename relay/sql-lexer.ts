@@ -110,12 +110,19 @@ export function backslashEscapes(quote: number, modes: number): boolean {
   return quote !== 0x60 && (modes & (quote === 0x22 ? NO_BACKSLASH_ESCAPES | ANSI_QUOTES : NO_BACKSLASH_ESCAPES)) === 0;
 }
 
-/** Past the closing quote; a doubled quote, or a backslash escape unless `escapes` is off (NO_BACKSLASH_ESCAPES), does not close. */
+/**
+ * Past the closing quote; a doubled quote or a backslash escape does not close.
+ * `escapes` false (backslashEscapes()): a backslash is a plain character.
+ */
 export function skipQuoted(s: string, start: number, quote: number, escapes = true): number {
+  return escapes ? skipEscaped(s, start, quote) : skipUnescaped(s, start, quote);
+}
+
+function skipEscaped(s: string, start: number, quote: number): number {
   let i = start + 1;
   while (i < s.length) {
     const c = s.charCodeAt(i);
-    if (c === 0x5c && escapes && quote !== 0x60) {
+    if (c === 0x5c && quote !== 0x60) {
       i += 2;
       continue;
     }
@@ -129,6 +136,16 @@ export function skipQuoted(s: string, start: number, quote: number, escapes = tr
     i++;
   }
   return i;
+}
+
+function skipUnescaped(s: string, start: number, quote: number): number {
+  let i = start + 1;
+  for (;;) {
+    const end = s.indexOf(String.fromCharCode(quote), i);
+    if (end < 0) return s.length;
+    if (s.charCodeAt(end + 1) !== quote) return end + 1;
+    i = end + 2;
+  }
 }
 
 /** Past the end of a `#` or `-- ` comment. */

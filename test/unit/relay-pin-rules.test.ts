@@ -150,6 +150,7 @@ test('tracked, the forms of SET the trackers miss pin before they run', () => {
   assert.equal(collation('SET NAMES latin1 /* c */ COLLATE latin1_bin'), 'latin1_bin');
   assert.equal(collation("SET time_zone = '+01:00', NAMES 'latin1' COLLATE 'latin1_bin'"), 'latin1_bin');
   assert.equal(collation('SET NAMES latin1 COLLATE DEFAULT'), undefined);
+  assert.equal(collation('/*!50503 SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci */'), 'utf8mb4_unicode_ci');
   assert.deepEqual(judge("SET /* c */ STATEMENT time_zone = '+05:00' FOR SELECT 1").temporary, ['time_zone']);
 });
 
