@@ -4,7 +4,8 @@
 // system variables (replayed, or a pin), the database, and a bare "state changed" for
 // user variables, temporary tables, PREPARE, SET ROLE. Checked against MariaDB 10.11,
 // they report nothing for GET_LOCK, `SELECT ... INTO @v`, `DO (SELECT @v := ...)`,
-// XA START or SET TRANSACTION (the next transaction's, possibly another client's); and
+// XA START, SET TRANSACTION (the next transaction's, possibly another client's) or an
+// assignment to `@@name` without a scope (`SET @@time_zone=...`, not even flagged); and
 // a user variable set in the same statement as a reported variable hides behind it.
 // So the statement text is read too, all of it (SET inside IF ... END IF and BEGIN NOT
 // ATOMIC ... END as well as first), conservatively: a false pin costs a little pooling,
