@@ -88,7 +88,7 @@ export class PinJudge {
     let verdict: QueryVerdict;
     if (command === COM_QUERY) {
       this.statementRuns();
-      verdict = judgeQuery(p.payload.subarray(1), tracked, this.code);
+      verdict = judgeQuery(p.payload.subarray(1), tracked, this.code, tracked ? host.tracked!.stringModes : 0);
     }
     else if (command === COM_PING) verdict = NOTHING_PINNED;
     else if (command === COM_RESET_CONNECTION) verdict = CLIENT_RESET;

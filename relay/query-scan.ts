@@ -9,7 +9,7 @@
 // word short enough to be a keyword, and one result object reused by every call.
 //
 // Read as latin1 (see sql-lexer.ts).
-import { executableMarker, isDigit, isWordChar, skipLine, skipQuoted } from './sql-lexer.js';
+import { backslashEscapes, executableMarker, isDigit, isWordChar, skipLine, skipQuoted } from './sql-lexer.js';
 import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS, type PinReason } from './query-verdict.js';
 import type { StoredCodeNames } from './stored-code-names.js';
 
@@ -81,9 +81,14 @@ const found: QueryScan = { pin: null, sets: false, defines: false, previous: 0 }
 /**
  * Reads `s` (a COM_QUERY's text) up to its first pin, or whole. `tracked`: the compute's
  * session trackers are read, so a statement's first SET or USE is left to them; `code`: the
- * compute's stored code that pins (its names), null when not followed.
+ * compute's stored code that pins (its names), null when not followed; `modes`: the
+ * session's stringModes() (sql-lexer.ts).
  */
-export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | null): QueryScan {
+export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | null, modes = 0): QueryScan {
+  // Under NO_BACKSLASH_ESCAPES (or ANSI_QUOTES, for "...") a backslash escapes nothing:
+  // 'a\' is a whole string, and what follows it is statement text.
+  const escapes = backslashEscapes(0x27, modes);
+  const escapesDouble = backslashEscapes(0x22, modes);
   found.pin = null;
   found.sets = false;
   found.defines = false;
@@ -153,11 +158,11 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
     }
     switch (c) {
       case 0x27: // '
-        i = skipQuoted(s, i, c);
+        i = skipQuoted(s, i, c, escapes);
         continue;
       case 0x22: // " (an identifier under ANSI_QUOTES)
       case 0x60: /* ` */ {
-        const end = skipQuoted(s, i, c);
+        const end = skipQuoted(s, i, c, c === 0x60 || escapesDouble); // (a backquote never escapes: the common path)
         if (names !== null && (code!.mayMatch(end - i - 2) || holds(s, i + 1, end - 1, c)) && code!.matches(quotedName(s, i, end, c))) {
           found.pin = 'stored_code';
           return found;

@@ -94,8 +94,31 @@ export function executableMarker(s: string, i: number): number {
   return s.startsWith('M!', i + 2) ? 4 : 0;
 }
 
-/** Past the closing quote; a doubled quote or a backslash escape does not close. */
-export function skipQuoted(s: string, start: number, quote: number): number {
+// The sql_mode flags that change how quotes read (stringModes), as bits.
+/** A backslash in a string escapes nothing. */
+export const NO_BACKSLASH_ESCAPES = 1;
+/** `"` quotes an identifier, in which a backslash escapes nothing. */
+export const ANSI_QUOTES = 2;
+
+/** The bits of a session's `sql_mode` (as the server reports it) that change how its quotes read. */
+export function stringModes(sqlMode: string): number {
+  return (sqlMode.includes('NO_BACKSLASH_ESCAPES') ? NO_BACKSLASH_ESCAPES : 0) | (sqlMode.includes('ANSI_QUOTES') ? ANSI_QUOTES : 0);
+}
+
+/** Whether a backslash escapes inside `quote` under stringModes() `modes`. */
+export function backslashEscapes(quote: number, modes: number): boolean {
+  return quote !== 0x60 && (modes & (quote === 0x22 ? NO_BACKSLASH_ESCAPES | ANSI_QUOTES : NO_BACKSLASH_ESCAPES)) === 0;
+}
+
+/**
+ * Past the closing quote; a doubled quote or a backslash escape does not close.
+ * `escapes` false (backslashEscapes()): a backslash is a plain character.
+ */
+export function skipQuoted(s: string, start: number, quote: number, escapes = true): number {
+  return escapes ? skipEscaped(s, start, quote) : skipUnescaped(s, start, quote);
+}
+
+function skipEscaped(s: string, start: number, quote: number): number {
   let i = start + 1;
   while (i < s.length) {
     const c = s.charCodeAt(i);
@@ -113,6 +136,16 @@ export function skipQuoted(s: string, start: number, quote: number): number {
     i++;
   }
   return i;
+}
+
+function skipUnescaped(s: string, start: number, quote: number): number {
+  let i = start + 1;
+  for (;;) {
+    const end = s.indexOf(String.fromCharCode(quote), i);
+    if (end < 0) return s.length;
+    if (s.charCodeAt(end + 1) !== quote) return end + 1;
+    i = end + 2;
+  }
 }
 
 /** Past the end of a `#` or `-- ` comment. */

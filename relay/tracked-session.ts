@@ -35,10 +35,13 @@ import {
   type TrackerView,
 } from '../protocol/index.js';
 import type { QueryVerdict } from './query-verdict.js';
+import { stringModes } from './sql-lexer.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 
 /** The trackers as the proxy turned them on (backend/session-settings.ts): a client setting them so changes nothing. */
 const TRACKING: Record<string, string> = { session_track_schema: 'ON', session_track_state_change: 'ON', session_track_system_variables: '*' };
+
+const SQL_MODE = replayedIndex('sql_mode');
 
 /** Variables that change with another and need no replay of their own. */
 const FOLLOWERS = new Set(['character_set_database', 'collation_database', 'autocommit']);
@@ -50,6 +53,8 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   readingInsertId = false;
   /** Reports of last_insert_id to come before that read's that say nothing of the client's (the proxy's SETs, reads overtaken). */
   insertIdReportsToSkip = 0;
+  /** What the client's sql_mode says of its quotes (sql-lexer.ts stringModes): kept with sql_mode, read per statement. */
+  stringModes: number;
   /** Why the reply being read pins, if it does. */
   private pinWhy: string | null = null;
   /** The reply being read had a session-state block. */
@@ -84,12 +89,14 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
   ) {
     this.settings = copySettings(login);
     this.view = loginView;
+    this.stringModes = stringModes(this.settings.values[SQL_MODE]!);
   }
 
   /** The client reset its session (COM_RESET_CONNECTION): its settings are its login's again. */
   backToLogin(): void {
     adoptSettings(this.settings, this.login);
     this.view = this.loginView;
+    this.stringModes = stringModes(this.settings.values[SQL_MODE]!);
     // COM_RESET_CONNECTION sets LAST_INSERT_ID() to 0, on the held connection too.
     this.settings.lastInsertId = '0';
     if (this.backend?.settings) this.backend.settings.lastInsertId = '0';
@@ -194,6 +201,7 @@ export class TrackedSession implements SessionStateWatcher, SessionStateSink {
       this.reportedAll |= bit;
       if (!restored && !this.swallowed) {
         this.settings.values[i] = value;
+        if (i === SQL_MODE) this.stringModes = stringModes(value);
         this.reportedOwn |= bit;
       }
       return;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { judgeQuery } from '../../relay/pin-rules.js';
+import { stringModes } from '../../relay/sql-lexer.js';
 import { CHANGES_INSERT_ID, MAY_READ_FILE, READS_INSERT_ID, READS_ROW_COUNTS } from '../../relay/query-verdict.js';
 
 const pin = (sql: string) => judgeQuery(Buffer.from(sql)).pin;
@@ -114,4 +115,53 @@ test("what a statement does with the previous statement's values: LAST_INSERT_ID
       assert.equal(judgeQuery(Buffer.from(sql), tracked).previous ?? 0, previous, `${sql} (tracked: ${tracked})`);
     }
   }
+});
+
+test('tracked, the forms of SET the trackers miss pin before they run', () => {
+  const judge = (sql: string) => judgeQuery(Buffer.from(sql), true);
+  const pins = [
+    // MariaDB 10.11 reports no assignment to @@name without a scope.
+    "SET @@time_zone = '+01:00'",
+    "SET @@time_zone:='+01:00'",
+    "SET time_zone = '+01:00', @@sql_mode = 'ANSI'",
+    "SET @@global.max_statement_time = 0, @@time_zone = '+04:00'",
+    "SET @@`time_zone` = '+01:00'",
+    "BEGIN NOT ATOMIC SET @@time_zone = '+01:00'; END",
+    // Names not replayed, behind comments or quotes.
+    'SET `max_statement_time` = 5',
+    'SET /* c */ max_statement_time = 5',
+    'SET SESSION /* c */ max_statement_time = 5',
+    'SET # c\n max_statement_time = 5',
+    // A collation the text does not give plainly.
+    'SET NAMES latin1 COLLATE latin1_bin + 1',
+    "SET NAMES latin1 COLLATE CONCAT('latin1', '_bin')",
+  ];
+  for (const sql of pins) assert.equal(judge(sql).pin, 'set_statement', sql);
+  const replayed = [
+    "SET @@session.time_zone = '+01:00'",
+    "SET @@LOCAL . time_zone = '+01:00'",
+    "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')",
+    "SET /* c */ time_zone='+01:00'",
+    "SET `time_zone` = '+01:00'",
+    "SET GLOBAL max_statement_time = 11, SESSION time_zone = '+04:00'",
+  ];
+  for (const sql of replayed) assert.equal(judge(sql).pin, null, sql);
+  const collation = (sql: string) => judge(sql).collation;
+  assert.equal(collation('SET NAMES latin1 /* c */ COLLATE latin1_bin'), 'latin1_bin');
+  assert.equal(collation("SET time_zone = '+01:00', NAMES 'latin1' COLLATE 'latin1_bin'"), 'latin1_bin');
+  assert.equal(collation('SET NAMES latin1 COLLATE DEFAULT'), undefined);
+  assert.equal(collation('/*!50503 SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci */'), 'utf8mb4_unicode_ci');
+  assert.deepEqual(judge("SET /* c */ STATEMENT time_zone = '+05:00' FOR SELECT 1").temporary, ['time_zone']);
+});
+
+test('under NO_BACKSLASH_ESCAPES, and in an ANSI_QUOTES identifier, a backslash ends nothing: what follows is read', () => {
+  const single = Buffer.from("SELECT 'a\\', @x := 5 -- '");
+  assert.equal(judgeQuery(single, true).pin, null);
+  assert.equal(judgeQuery(single, true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, 'user_variable');
+  assert.equal(judgeQuery(single, true, null, stringModes('ANSI_QUOTES')).pin, null);
+  const double = Buffer.from('SELECT 1 AS "a\\", @x := 5 -- "');
+  assert.equal(judgeQuery(double, true).pin, null);
+  assert.equal(judgeQuery(double, true, null, stringModes('REAL_AS_FLOAT,PIPES_AS_CONCAT,ANSI_QUOTES,IGNORE_SPACE,ANSI')).pin, 'user_variable');
+  assert.equal(judgeQuery(double, true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, 'user_variable');
+  assert.equal(judgeQuery(Buffer.from("SELECT 'it''s \\n'"), true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, null);
 });
