@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loginBackend } from '../backend/login.js';
-import { nativePasswordStage1 } from '../protocol/index.js';
+import { EOF_HEADER, ERR_HEADER, OK_HEADER, nativePasswordStage1 } from '../protocol/index.js';
 import { startForkedServer, type ForkedServer } from './processes.js';
 import { FLOOR_CAPABILITIES, serveFloor } from './node-wire-floor.js';
 
@@ -28,10 +28,6 @@ export interface FloorBackend {
 export function startPooledFloor(b: FloorBackend): Promise<ForkedServer> {
   return startForkedServer(SELF, 'node pooled floor', [b.host, String(b.port), b.user, b.password, b.database]);
 }
-
-const EOF_HEADER = 0xfe;
-const ERR_HEADER = 0xff;
-const OK_HEADER = 0x00;
 
 /**
  * A logged-in compute connection and the reply it is carrying: bytes go to the
@@ -61,7 +57,7 @@ class Lent {
 
   private onData(chunk: Buffer): void {
     this.client?.write(chunk);
-    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    const buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     let at = 0;
     while (at + 4 <= buf.length) {
       const length = buf.readUIntLE(at, 3);
@@ -70,6 +66,7 @@ class Lent {
       at += 4 + length;
       if (this.first && (header === OK_HEADER || header === ERR_HEADER)) return this.end(buf, at);
       this.first = false;
+      // An EOF, not a row starting with 0xfe (as isEofPacket tells them apart), without a view per packet.
       if (header === EOF_HEADER && length < 9 && ++this.eofs === 2) return this.end(buf, at);
     }
     this.pending = buf.subarray(at);
