@@ -86,7 +86,8 @@ export class ProjectLimits {
   /** Refuse a (project, client address) that failed to log in too often lately. */
   checkAuthFailures(project: string, clientAddress: string): void {
     const max = this.cfg.maxAuthFailuresPerMinute;
-    if (!max) return;
+    // No failed login anywhere lately (the usual case): no key to build.
+    if (!max || this.authFailures.size === 0) return;
     const bucket = this.authFailures.get(`${project}\u0000${clientAddress}`);
     if (bucket && !bucket.peek()) {
       throw new ClientError(

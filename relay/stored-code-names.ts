@@ -51,9 +51,10 @@ export class StoredCodeNames {
 
   /** A read's answer; an older read than the one in use changes nothing. Returns whether the set changed. */
   update(read: StoredCodeRead): boolean {
+    // The same answer again (a cached role answer, every login's case): nothing to do, not even a date to parse.
+    if (read === this.last) return false;
     const at = Date.parse(read.readAt);
-    // The same answer again (a cached role answer): nothing to do.
-    if (read === this.last || !(at >= this.readAt)) return false;
+    if (!(at >= this.readAt)) return false;
     this.last = read;
     this.readAt = at;
     const knownBefore = this.known;
