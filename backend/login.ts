@@ -105,8 +105,12 @@ export interface NativeLoginOptions {
   /** Bound on connect + greeting + login together. */
   timeoutMs: number;
   maxPacketSize?: number;
-  /** Sent to the compute as the connection's attributes (shown in performance_schema). */
-  connectAttributes?: Array<[string, string]> | null;
+  /**
+   * Sent to the compute as the connection's attributes (shown in performance_schema):
+   * pairs, or a block as a client sent it (connectAttributeBlock()), passed on without
+   * being decoded and encoded again.
+   */
+  connectAttributes?: Array<[string, string]> | Buffer | null;
   /** TLS to the compute. */
   tls?: BackendTlsOptions;
 }
@@ -211,18 +215,24 @@ async function authenticate(
   fail: Fail,
 ): Promise<Buffer | null> {
   const { channel, greeting } = conn;
+  const attributes = opts.connectAttributes ?? null;
+  const block = Buffer.isBuffer(attributes) ? attributes : undefined;
+  const pairs = Buffer.isBuffer(attributes) || attributes === null ? [] : attributes;
   channel.write(
-    writeHandshakeResponse({
-      capabilities: (key.capabilities | (conn.tls ? CLIENT_SSL : 0)) >>> 0,
-      maxPacketSize: opts.maxPacketSize ?? DEFAULT_MAX_PACKET,
-      charset: key.charset,
-      mariadbCapabilities: key.mariadbCapabilities,
-      user: key.user,
-      authResponse: tokenFromStage1(stage1, greeting.scramble.subarray(0, SCRAMBLE_LENGTH)),
-      database: key.database,
-      authPluginName: NATIVE_PASSWORD_PLUGIN,
-      connectAttributes: opts.connectAttributes ?? [],
-    }),
+    writeHandshakeResponse(
+      {
+        capabilities: (key.capabilities | (conn.tls ? CLIENT_SSL : 0)) >>> 0,
+        maxPacketSize: opts.maxPacketSize ?? DEFAULT_MAX_PACKET,
+        charset: key.charset,
+        mariadbCapabilities: key.mariadbCapabilities,
+        user: key.user,
+        authResponse: tokenFromStage1(stage1, greeting.scramble.subarray(0, SCRAMBLE_LENGTH)),
+        database: key.database,
+        authPluginName: NATIVE_PASSWORD_PLUGIN,
+        connectAttributes: pairs,
+      },
+      block,
+    ),
     channel.nextSequenceId,
   );
   // At most one auth switch: to mysql_native_password with a fresh scramble.

@@ -160,6 +160,14 @@ class ParsedHandshakeResponse implements HandshakeResponse {
 }
 
 /**
+ * The connection-attribute block of a parsed response as its client sent it (framing
+ * checked), or null: none sent, replaced since, or not a parsed response.
+ */
+export function connectAttributeBlock(r: HandshakeResponse): Buffer | null {
+  return ParsedHandshakeResponse.blockOf(r);
+}
+
+/**
  * `hello` (a parsed response) as the proxy passes it on with `changes`: its connection
  * attributes go as the client sent them, never decoded and encoded again (a
  * passthrough login's attributes were 4% of its JavaScript time).

@@ -13,6 +13,7 @@ import {
   UTF8MB4_GENERAL_CI,
 } from '../../protocol/constants.js';
 import {
+  connectAttributeBlock,
   parseHandshakeResponse,
   writeHandshakeResponse,
   writeHandshakeResponseAs,
@@ -243,4 +244,17 @@ test('a parsed response passed on with changes keeps its attributes as sent, or 
     replaced.connectAttributes = [['_client_name', 'someone else']];
     assert.deepEqual(parseHandshakeResponse(writeHandshakeResponseAs(replaced, {})).connectAttributes, [['_client_name', 'someone else']]);
   }
+});
+
+test("a parsed response's attribute block, written as given, is the same bytes as its decoded pairs; none once replaced", () => {
+  for (const golden of [MARIADB_CLI, MYSQL2, MARIADB_CLI_ED25519]) {
+    const hello = parseHandshakeResponse(golden);
+    const block = connectAttributeBlock(hello);
+    assert.ok(block, 'a block as sent');
+    const login = { ...fields(parseHandshakeResponse(golden)), user: 'app', database: 'orders', capabilities: hello.capabilities | CLIENT_CONNECT_WITH_DB };
+    assert.ok(writeHandshakeResponse({ ...login, connectAttributes: [] }, block).equals(writeHandshakeResponse(login)));
+    hello.connectAttributes = [['_client_name', 'someone else']];
+    assert.equal(connectAttributeBlock(hello), null);
+  }
+  assert.equal(connectAttributeBlock(fields(parseHandshakeResponse(MYSQL2))), null, 'not a parsed response');
 });
