@@ -47,7 +47,7 @@ import {
 } from './client-error.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { nativeAuthSwitchRequest } from './verified-auth.js';
-import { verifyNativePassword } from '../protocol/index.js';
+import { NativeVerifier } from '../protocol/index.js';
 import { countsPasswordErrors, passwordExpiry, transportAccepted } from './account-rules.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -196,7 +196,7 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
         last = { ok: false, error: malformedHandshake(undefined), countsAsPasswordError: false };
         continue;
       }
-      const stage1 = verifyNativePassword(token, login.ctx.scramble, verifierOf(method as { verifier: string }));
+      const stage1 = verifierOf(method as { verifier: string }).verify(token, login.ctx.scramble);
       if (stage1) return { ok: true, stage1 };
       // The server counts a failure only when a password was sent (handle_password_errors).
       last = { ok: false, error: accessDenied(login.user, login.ip, token.length > 0), countsAsPasswordError: token.length > 0 };
@@ -238,19 +238,19 @@ async function nativeAnswer(login: Login): Promise<Buffer> {
 }
 
 /**
- * A method's verifier as bytes, parsed once per account answer (the verifier cache
- * hands the same objects to every login until it reads the accounts again).
+ * A method's verifier, parsed once per account answer (the verifier cache hands the
+ * same objects to every login until it reads the accounts again).
  */
-function verifierOf(method: { verifier: string }): Buffer {
+function verifierOf(method: { verifier: string }): NativeVerifier {
   let v = parsedVerifiers.get(method);
   if (!v) {
-    v = parseNativeVerifier(method.verifier);
+    v = new NativeVerifier(parseNativeVerifier(method.verifier));
     parsedVerifiers.set(method, v);
   }
   return v;
 }
 
-const parsedVerifiers = new WeakMap<object, Buffer>();
+const parsedVerifiers = new WeakMap<object, NativeVerifier>();
 
 function denied(login: Login, refusal: ClientError): ClientError {
   login.ctx.cfg.limits.recordAuthFailure(login.project, login.ctx.clientAddress);

@@ -70,18 +70,41 @@ export function scrambleNativePassword(password: string | Buffer, scramble: Buff
   return tokenFromStage1(nativePasswordStage1(password), scramble);
 }
 
-/**
- * Checks a client's token against the stored verifier. Returns the recovered stage1
- * (empty for a passwordless account answered with an empty token), or null when the
- * token is wrong or has the wrong length. Comparisons are constant-time.
- */
+/** A client's token checked against a stored verifier once (NativeVerifier.verify). */
 export function verifyNativePassword(token: Buffer, scramble: Buffer, verifier: Buffer): Buffer | null {
-  if (verifier.length === 0) return token.length === 0 ? EMPTY : null;
-  if (verifier.length !== NATIVE_PASSWORD_HASH_LENGTH || token.length !== NATIVE_PASSWORD_HASH_LENGTH) {
-    return null;
+  return new NativeVerifier(verifier).verify(token, scramble);
+}
+
+/**
+ * A verifier that remembers the last stage1 it accepted. Every login answers a fresh
+ * scramble, so recovering the candidate stage1 takes a hash each time; but a candidate
+ * equal to one whose SHA1 already matched needs no second hash (the same user logging
+ * in again and again, a pooled proxy's common case). Comparisons stay constant-time.
+ */
+export class NativeVerifier {
+  /** Its own 20 bytes, not a view of a shared pool slab: it lives as long as the verifier. */
+  private accepted: Buffer | null = null;
+
+  constructor(readonly hash: Buffer) {}
+
+  /**
+   * Checks a client's token to `scramble`. Returns the recovered stage1 (empty for a
+   * passwordless account answered with an empty token), or null when the token is wrong
+   * or has the wrong length.
+   */
+  verify(token: Buffer, scramble: Buffer): Buffer | null {
+    const { hash } = this;
+    if (hash.length === 0) return token.length === 0 ? EMPTY : null;
+    if (hash.length !== NATIVE_PASSWORD_HASH_LENGTH || token.length !== NATIVE_PASSWORD_HASH_LENGTH) return null;
+    const stage1 = xor(token, sha1(scramble, hash));
+    const known = this.accepted;
+    if (known !== null && timingSafeEqual(stage1, known)) return stage1;
+    if (!timingSafeEqual(sha1(stage1), hash)) return null;
+    const own = Buffer.allocUnsafeSlow(NATIVE_PASSWORD_HASH_LENGTH);
+    stage1.copy(own);
+    this.accepted = own;
+    return stage1;
   }
-  const stage1 = xor(token, sha1(scramble, verifier));
-  return timingSafeEqual(sha1(stage1), verifier) ? stage1 : null;
 }
 
 /** '*' + 40 uppercase hex digits, as mysql.user and mysql.global_priv show it; '' for no password. */

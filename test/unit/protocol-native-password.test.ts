@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
+  NativeVerifier,
   formatNativeVerifier,
   generateScramble,
   nativePasswordStage1,
@@ -78,6 +79,18 @@ test('wrong passwords, scrambles and lengths do not verify', () => {
   assert.equal(verifyNativePassword(Buffer.concat([token, Buffer.from([0])]), scramble, verifier), null);
   assert.equal(verifyNativePassword(token, scramble, verifier.subarray(0, 19)), null);
   assert.equal(verifyNativePassword(Buffer.alloc(0), scramble, verifier), null);
+});
+
+test('a verifier that accepted a password before judges every later answer as a fresh one would', () => {
+  const v = new NativeVerifier(nativePasswordVerifier('right'));
+  for (let round = 0; round < 3; round++) {
+    const scramble = generateScramble();
+    const stage1 = v.verify(scrambleNativePassword('right', scramble), scramble);
+    assert.ok(stage1?.equals(nativePasswordStage1('right')), `round ${round}: the right password`);
+    assert.equal(v.verify(scrambleNativePassword('wrong', scramble), scramble), null, `round ${round}: a wrong one`);
+    assert.equal(v.verify(scrambleNativePassword('right', generateScramble()), scramble), null, `round ${round}: another scramble's answer`);
+    assert.equal(v.verify(Buffer.alloc(0), scramble), null, `round ${round}: no password`);
+  }
 });
 
 test('an empty password is no password: empty token, stage1 and verifier', () => {
