@@ -13,6 +13,7 @@ import {
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { connectBackendSocket } from './backend-socket.js';
 import type { BackendAddress } from './address.js';
+import type { AbortWatch } from '../util/abort.js';
 
 export interface BackendConnection {
   addr: BackendAddress;
@@ -53,7 +54,7 @@ const GREETING_TIMEOUT_MS = 2_000;
 export async function connectBackend(
   addr: BackendAddress,
   timeoutMs: number,
-  signal?: AbortSignal,
+  signal?: AbortWatch,
 ): Promise<BackendConnection> {
   const socket = await openSocket(addr, timeoutMs, signal);
   const channel = new PacketChannel(socket, 'backend', HANDSHAKE_MAX_PACKET);
@@ -124,7 +125,7 @@ export async function secureBackend(
   return { ...conn, socket: secure, channel: new PacketChannel(secure, 'backend', HANDSHAKE_MAX_PACKET, 1), tls: true };
 }
 
-async function openSocket(addr: BackendAddress, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
+async function openSocket(addr: BackendAddress, timeoutMs: number, signal?: AbortWatch): Promise<Socket> {
   const socket = connectBackendSocket(addr.host, addr.port);
   try {
     await settle(socket, 'connect', timeoutMs, signal);
@@ -141,7 +142,7 @@ async function openSocket(addr: BackendAddress, timeoutMs: number, signal?: Abor
  * Listeners and one timer, rather than events.once() under a deadline(): this runs for
  * every backend connection, and an AbortController and two abort listeners more apiece add up.
  */
-function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+function settle(emitter: Socket, event: string, timeoutMs: number, signal?: AbortWatch): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const finish = (err: Error | null) => {
       clearTimeout(timer);

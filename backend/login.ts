@@ -39,6 +39,7 @@ import {
   type BackendTlsOptions,
 } from './connect.js';
 import type { BackendAddress } from './address.js';
+import type { AbortWatch } from '../util/abort.js';
 import { PER_HOP_CAPABILITIES } from './capabilities.js';
 
 /** What makes two backend connections interchangeable. */
@@ -143,7 +144,7 @@ export async function loginBackend(
   key: BackendKey,
   stage1: Buffer,
   opts: NativeLoginOptions,
-  signal: AbortSignal = new AbortController().signal,
+  signal?: AbortWatch,
 ): Promise<LoggedInBackend> {
   const compute = describeCompute(key.addr);
   const fail = (kind: BackendLoginFailure, detail: string, serverError?: ErrPacket, cause?: unknown) =>
@@ -161,7 +162,7 @@ export async function loginBackend(
     throw fail('failed', (err as Error).message, undefined, err);
   }
   const onAbort = () => conn.socket.destroy();
-  signal.addEventListener('abort', onAbort, { once: true });
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     checkCapabilities(key, conn.greeting, fail);
     if (opts.tls) {
@@ -175,16 +176,16 @@ export async function loginBackend(
     // Errors always end in 'close', which the pool watches; this keeps one from being thrown.
     conn.socket.on('error', ignore);
     if (leftover.length > 0) throw fail('failed', `${leftover.length} unexpected bytes after the login OK`);
-    if (signal.aborted) throw fail('failed', 'login abandoned');
+    if (signal?.aborted) throw fail('failed', 'login abandoned');
     return { addr: key.addr, socket: conn.socket, greeting: conn.greeting, loginState };
   } catch (err) {
     conn.socket.destroy();
     if (err instanceof BackendLoginError) throw err;
     if (err instanceof BackendTlsError) throw fail('unsupported', err.message, undefined, err);
-    const detail = signal.aborted ? 'login abandoned' : (err as Error).message;
+    const detail = signal?.aborted ? 'login abandoned' : (err as Error).message;
     throw fail('failed', detail, undefined, err);
   } finally {
-    signal.removeEventListener('abort', onAbort);
+    signal?.removeEventListener('abort', onAbort);
   }
 }
 

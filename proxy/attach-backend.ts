@@ -9,6 +9,7 @@ import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, typ
 import { OWN_CONNECTION_CAPABILITIES } from '../backend/capabilities.js';
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
 import type { BackendAddress } from '../backend/address.js';
+import type { AbortWatch } from '../util/abort.js';
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
@@ -103,7 +104,8 @@ function pooledBorrower(
   login: BackendLogin,
 ): Borrow {
   const opener = {
-    open: (addr: BackendAddress, signal: AbortSignal) => pools.acquire(keyAt(key, addr), login, signal),
+    // The pool's waits take a real signal: the borrow's own, or the session's made now.
+    open: (addr: BackendAddress, abort: AbortWatch) => pools.acquire(keyAt(key, addr), login, abort instanceof AbortSignal ? abort : ctx.abort.signal),
     connectingState: 'waiting_for_connection' as const,
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
     isFinal: isFinalLoginError,

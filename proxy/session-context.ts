@@ -20,6 +20,7 @@ import type { KillSupport } from './kill/session-kill.js';
 import type { KillTarget } from './kill/session-registry.js';
 import type { StateFields } from './session-state.js';
 import type { StoredCodeRegistry } from './stored-code-registry.js';
+import type { AbortWatch } from '../util/abort.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -114,15 +115,18 @@ export interface SessionContext extends StateFields {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * What stops the waits made on a session's behalf (a wake, an account read) when its
- * client leaves or the proxy shuts down. Its AbortController is made when something
- * first waits: a pooled login served from caches never needs one.
+ * What stops the waits made on a session's behalf (a wake, an account read, a connect)
+ * when its client leaves or the proxy shuts down. It is an AbortWatch itself, for the
+ * waits that take one (a connect to a known compute); its AbortController is made only
+ * when something needs a real AbortSignal: a login served from caches never does.
  */
-export class SessionAbort {
+export class SessionAbort implements AbortWatch {
   private controller: AbortController | null = null;
-  /** Why it was aborted; undefined for a client that left (its error is made when a signal needs it). */
-  private reason: unknown = undefined;
+  /** Why it was aborted; for a client that left, made when first asked for. */
+  private why: unknown = undefined;
   private done = false;
+  /** Told once, at the abort. */
+  private listeners: Array<() => void> | null = null;
 
   /** `inert`: a stand-in that never aborts (a relaying session has nothing waiting). */
   constructor(private readonly inert = false) {}
@@ -130,7 +134,7 @@ export class SessionAbort {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
-      if (this.done) this.controller.abort(this.reason ?? clientGone());
+      if (this.done) this.controller.abort(this.reason);
     }
     return this.controller.signal;
   }
@@ -139,18 +143,40 @@ export class SessionAbort {
     return this.done;
   }
 
+  get reason(): unknown {
+    if (!this.done) return undefined;
+    return (this.why ??= clientGone());
+  }
+
+  /** Every listener is called once: `once` is how it behaves anyway. */
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
+    if (!this.done) (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const at = this.listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) this.listeners!.splice(at, 1);
+  }
+
   abort(reason: unknown): void {
     if (this.done || this.inert) return;
     this.done = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
+    this.why = reason;
+    this.tell();
   }
 
   /** The client's socket closed. */
   clientGone(): void {
     if (this.done || this.inert) return;
     this.done = true;
-    this.controller?.abort(clientGone());
+    this.tell();
+  }
+
+  private tell(): void {
+    this.controller?.abort(this.reason);
+    const listeners = this.listeners;
+    this.listeners = null;
+    if (listeners) for (const listener of listeners) listener();
   }
 }
 

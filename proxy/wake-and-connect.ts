@@ -8,10 +8,12 @@ import type { SessionLog } from './session-log.js';
 import type { ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
 import { enterStateAt, type SessionState, type StateFields } from './session-state.js';
+import type { AbortWatch } from '../util/abort.js';
 
 /** How to open a connection once the address is known, and which failures are final. */
 export interface Opener<T> {
-  open(addr: BackendAddress, signal: AbortSignal): Promise<T>;
+  /** `abort` is the caller's signal, or else the session's own abort (an AbortWatch, not an AbortSignal). */
+  open(addr: BackendAddress, abort: AbortWatch): Promise<T>;
   /** The compute answered (refused, denied): waking again would not help. */
   isFinal(err: unknown): boolean;
   /** Told the address that failed, before waking again. */
@@ -29,8 +31,8 @@ export interface WakeContext extends Pick<StateFields, 'state' | 'stateSince'> {
     metrics: Pick<ProxyMetrics, 'wakeRequests' | 'connectPhase' | 'clientsWaiting'>;
   };
   log: Pick<SessionLog, 'warn'>;
-  /** Aborted when the client leaves: the default for `signal`. */
-  abort: { readonly signal: AbortSignal };
+  /** Aborted when the client leaves: the default for `signal`; its `signal` is made only for a wait that needs one. */
+  abort: AbortWatch & { readonly signal: AbortSignal };
   clientAddress: string;
 }
 
@@ -39,22 +41,18 @@ export interface WakeContext extends Pick<StateFields, 'state' | 'stateSince'> {
  * have been suspended since the address was cached. `signal` stops the wait
  * (the client left); by default the session's own.
  */
-export async function wakeAndConnect<T>(
-  ctx: WakeContext,
-  route: Route,
-  opener: Opener<T>,
-  signal: AbortSignal = ctx.abort.signal,
-): Promise<T> {
+export async function wakeAndConnect<T>(ctx: WakeContext, route: Route, opener: Opener<T>, signal?: AbortSignal): Promise<T> {
   const project = limitKey(route);
   const { resolver, metrics } = ctx.cfg;
+  const abort: AbortWatch = signal ?? ctx.abort;
   for (let attempt = 1; ; attempt++) {
     // A client gone already: no wake starts for it (a shared one runs on regardless once asked for).
-    signal.throwIfAborted();
+    if (abort.aborted) throw abort.reason;
     const addr = await waitForCompute(ctx, project, route, signal);
     const connectStarted = performance.now();
     if (opener.connectingState) enterStateAt(ctx, opener.connectingState, connectStarted);
     try {
-      const conn = await opener.open(addr, signal);
+      const conn = await opener.open(addr, abort);
       metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
       return conn;
     } catch (err) {
@@ -62,7 +60,7 @@ export async function wakeAndConnect<T>(
       const failure = computeUnavailable(project, (err as Error).message, 'backend_connect_failed', err);
       // A client that left says nothing about the compute: its address (and its
       // pooled connections, which onRetry drops) stay for the other clients.
-      if (signal.aborted) throw failure;
+      if (abort.aborted) throw failure;
       resolver.invalidate(project, addr);
       opener.onRetry?.(addr);
       if (attempt >= 2) throw failure;
@@ -72,7 +70,7 @@ export async function wakeAndConnect<T>(
 }
 
 /** Hold the client while its compute wakes, within the wake bound and the per-project waiting limit. */
-async function waitForCompute(ctx: WakeContext, project: string, route: Route, signal: AbortSignal): Promise<BackendAddress> {
+async function waitForCompute(ctx: WakeContext, project: string, route: Route, callers: AbortSignal | undefined): Promise<BackendAddress> {
   const { resolver, wakeTimeoutMs, metrics, limits } = ctx.cfg;
   // Known and fresh: the client does not wait, so no waiting slot, timer or signal.
   const known = resolver.cached?.(project);
@@ -81,6 +79,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, s
     metrics.connectPhase.observe({ phase: 'wake' }, 0);
     return known;
   }
+  const signal = callers ?? ctx.abort.signal;
   const endWait = limits.admitWaiter(project);
   const bound = deadline(wakeTimeoutMs, signal);
   const started = performance.now();

@@ -1,4 +1,16 @@
-// Waiting on something shared without being bound to it.
+// Waiting on something shared without being bound to it, and what a wait needs of an abort.
+
+/**
+ * What a wait needs of an abort: AbortSignal has it, and so does a session's own
+ * (proxy/session-context.ts), which makes no AbortSignal until something needs a
+ * real one: at thousands of logins a second, one a login cost about 2 % of the CPU.
+ */
+export interface AbortWatch {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
 
 /**
  * `promise`, or the signal's reason if it aborts first. The promise runs on

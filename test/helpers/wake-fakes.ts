@@ -12,6 +12,8 @@ import { ProjectLimits, type LimitsConfig } from '../../proxy/limits.js';
 import { createProxyMetrics, type ProxyMetrics } from '../../proxy/metrics.js';
 import type { Route } from '../../proxy/routing.js';
 import type { Opener, WakeContext } from '../../proxy/wake-and-connect.js';
+import { SessionAbort } from '../../proxy/session-context.js';
+import type { AbortWatch } from '../../util/abort.js';
 
 export { later, type Later } from './later.js';
 
@@ -98,7 +100,7 @@ export class ScriptedOpener implements Opener<FakeConnection> {
     this.script = script;
   }
 
-  open(addr: BackendAddress, signal: AbortSignal): Promise<FakeConnection> {
+  open(addr: BackendAddress, signal: AbortWatch): Promise<FakeConnection> {
     this.opened.push(addr);
     const outcome = this.script.shift();
     switch (outcome) {
@@ -137,7 +139,7 @@ export interface LogLine {
 /** A session's side of the wake step, with real limits and metrics and a log that keeps its lines. */
 export interface FakeWakeContext extends WakeContext {
   cfg: WakeContext['cfg'] & { resolver: FakeResolver; limits: ProjectLimits; metrics: ProxyMetrics };
-  abort: AbortController;
+  abort: SessionAbort;
   lines: LogLine[];
 }
 
@@ -158,7 +160,7 @@ export function fakeWakeContext(resolver: FakeResolver, opts: FakeWakeOptions = 
       metrics: opts.shared?.metrics ?? createProxyMetrics(new Registry()),
     },
     log: { warn: (obj, msg) => void lines.push({ level: 'warn', obj, msg }) },
-    abort: new AbortController(),
+    abort: new SessionAbort(),
     clientAddress: '192.0.2.7',
     state: 'handshake',
     stateSince: performance.now(),

@@ -32,3 +32,30 @@ test('the first reason stands; an inert abort (a relaying session) never aborts'
   assert.equal(inert.aborted, false);
   assert.equal(inert.signal.aborted, false);
 });
+
+test('as an AbortWatch, with no signal made: listeners hear the abort once, with the same reason a signal gets', () => {
+  const a = new SessionAbort();
+  const heard: unknown[] = [];
+  const first = () => heard.push(['first', a.reason]);
+  const removed = () => heard.push('removed');
+  a.addEventListener('abort', first, { once: true });
+  a.addEventListener('abort', removed);
+  a.removeEventListener('abort', removed);
+  assert.equal(a.reason, undefined);
+  a.clientGone();
+  a.clientGone();
+  assert.equal(heard.length, 1);
+  const [, reason] = heard[0] as [string, Error];
+  assert.match(reason.message, /client went away/);
+  assert.equal(a.signal.reason, reason, 'a signal made afterwards carries the same reason');
+  a.addEventListener('abort', () => heard.push('late'));
+  assert.equal(heard.length, 1, 'a listener added after the abort is not called (check aborted first, as with AbortSignal)');
+
+  const b = new SessionAbort();
+  const signal = b.signal;
+  const shutdown = new Error('shutting down');
+  b.addEventListener('abort', () => heard.push(b.reason));
+  b.abort(shutdown);
+  assert.equal(signal.reason, shutdown);
+  assert.equal(heard[1], shutdown, 'a signal made before and a listener both hear it');
+});
