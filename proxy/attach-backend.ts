@@ -74,9 +74,9 @@ export async function attachVerified(
       clientLeftover: EMPTY,
     };
   } else {
+    const ownKey = keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, false);
     const login = await wakeAndConnect(ctx, route, {
-      open: (addr, signal) =>
-        loginBackend(keyAt(keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, false), addr), stage1, loginOptions(ctx, hello), signal),
+      open: (addr, abort) => loginBackend(keyAt(ownKey, addr), stage1, loginOptions(ctx, hello), abort),
       isFinal: isFinalLoginError,
     }).catch((err: unknown) => {
       throw loginFailure(ctx, route, err);
