@@ -7,7 +7,8 @@
 // client meant it.
 //
 // Read: utf8mb4 and utf8mb3 (invalid bytes become '?'), latin1 (MariaDB's, which is
-// cp1252 with its five holes kept), binary (a byte is its code point). Any other
+// cp1252 with its five holes kept), binary (a byte is its code point). ucs2, utf16,
+// utf16le and utf32: no client may use them (refusedClientCharset). Any other
 // character set: ASCII names only; the proxy does not guess what other bytes mean.
 import { ProtocolError } from './protocol-error.js';
 
@@ -16,7 +17,8 @@ export class UnreadableNameError extends ProtocolError {
   override readonly name = 'UnreadableNameError';
 }
 
-type NameCharset = 'utf8mb4' | 'utf8mb3' | 'latin1' | 'binary' | 'other';
+type NameCharset = 'utf8mb4' | 'utf8mb3' | 'latin1' | 'binary' | ParserRefused | 'other';
+type ParserRefused = 'ucs2' | 'utf16' | 'utf16le' | 'utf32';
 
 // Collation ids below 256 (a handshake has one byte), as MariaDB 10.11 numbers them.
 const CHARSETS: NameCharset[] = new Array<NameCharset>(256).fill('other');
@@ -24,9 +26,34 @@ for (const id of [45, 46, ...range(224, 247)]) CHARSETS[id] = 'utf8mb4';
 for (const id of [33, 83, ...range(192, 215), 223]) CHARSETS[id] = 'utf8mb3';
 for (const id of [5, 8, 15, 31, 47, 48, 49, 94]) CHARSETS[id] = 'latin1';
 CHARSETS[63] = 'binary';
+for (const id of [35, 90, ...range(128, 151), 159]) CHARSETS[id] = 'ucs2';
+for (const id of [54, 55, ...range(101, 124)]) CHARSETS[id] = 'utf16';
+for (const id of [56, 62]) CHARSETS[id] = 'utf16le';
+for (const id of [60, 61, ...range(160, 183)]) CHARSETS[id] = 'utf32';
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/**
+ * A handshake in a character set MariaDB's parser cannot read (ucs2, utf16, utf16le,
+ * utf32) is refused before anything else in it is read: the server's 1231 naming the
+ * character set, whatever the user, password and database (sql_connect.cc,
+ * thd_init_client_charset). A server started with --skip-character-set-client-handshake
+ * would take it in its own character set instead; the proxy assumes the default, as it
+ * does for the names it reads.
+ */
+export class RefusedClientCharsetError extends ProtocolError {
+  override readonly name = 'RefusedClientCharsetError';
+  constructor(readonly charset: ParserRefused) {
+    super(`a client may not use character set ${charset}`);
+  }
+}
+
+/** The character set of `collation` when the server refuses it to a client (RefusedClientCharsetError), else null. */
+export function refusedClientCharset(collation: number): ParserRefused | null {
+  const charset = CHARSETS[collation];
+  return charset === 'ucs2' || charset === 'utf16' || charset === 'utf16le' || charset === 'utf32' ? charset : null;
 }
 
 /** MariaDB's latin1 from 0x80 to 0x9F (cp1252; 0x81, 0x8D, 0x8F, 0x90, 0x9D map to themselves). */

@@ -21,6 +21,7 @@ export const ER_CON_COUNT_ERROR = 1040;
 export const ER_HANDSHAKE_ERROR = 1043;
 export const ER_ACCESS_DENIED_ERROR = 1045;
 export const ER_NET_PACKET_TOO_LARGE = 1153;
+export const ER_WRONG_VALUE_FOR_VAR = 1231;
 export const ER_INVALID_CHARACTER_STRING = 1300;
 export const ER_UNKNOWN_ERROR = 1105;
 export const ER_CONNECT_TO_FOREIGN_DATA_SOURCE = 1429;
@@ -153,6 +154,11 @@ export function invalidCharacterString(charset: string, bytes: Buffer, cause: un
   for (const b of bytes) printable += b >= 0x20 && b <= 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).toUpperCase().padStart(2, '0')}`;
   if (printable.length > 64) printable = `${printable.slice(0, 61)}...`;
   return new ClientError(ER_INVALID_CHARACTER_STRING, 'HY000', `Invalid ${charset} character string: '${printable}'`, 'bad_handshake', { cause });
+}
+
+/** A handshake in a character set no client may use (ucs2, utf16, utf16le, utf32): the server's words, before the login is judged. */
+export function clientCharsetRefused(charset: string, cause: unknown): ClientError {
+  return new ClientError(ER_WRONG_VALUE_FOR_VAR, '42000', `Variable 'character_set_client' can't be set to the value of '${charset}'`, 'bad_handshake', { cause });
 }
 
 export function packetTooLarge(): ClientError {

@@ -8,11 +8,12 @@ import {
   generateScramble,
   isSslRequest,
   InvalidDatabaseNameError,
+  RefusedClientCharsetError,
   UnreadableNameError,
   parseHandshakeResponse,
   type HandshakeResponse,
 } from '../protocol/index.js';
-import { authModeUnsupported, badHandshake, invalidCharacterString, malformedHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
+import { authModeUnsupported, badHandshake, clientCharsetRefused, invalidCharacterString, malformedHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
 import { projectFromSni } from './routing.js';
 import type { SessionContext } from './session-context.js';
@@ -42,6 +43,7 @@ export async function readHandshakeResponse(ctx: SessionContext): Promise<Handsh
   try {
     hello = parseHandshakeResponse(packet.payload);
   } catch (err) {
+    if (err instanceof RefusedClientCharsetError) throw clientCharsetRefused(err.charset, err);
     if (err instanceof InvalidDatabaseNameError) throw invalidCharacterString(err.charset, err.bytes, err);
     // A name the proxy cannot read says why; a malformed packet gets the server's own words (the log has the detail).
     if (err instanceof UnreadableNameError) throw badHandshake(err.message, err);

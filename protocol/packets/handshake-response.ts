@@ -12,7 +12,7 @@ import {
 import { PacketReader } from '../packet-reader.js';
 import { PacketWriter } from '../packet-writer.js';
 import { ProtocolError } from '../protocol-error.js';
-import { InvalidDatabaseNameError, hasUnreadableUtf8, handshakeNameBytes, readHandshakeName } from '../handshake-names.js';
+import { InvalidDatabaseNameError, RefusedClientCharsetError, hasUnreadableUtf8, handshakeNameBytes, readHandshakeName, refusedClientCharset } from '../handshake-names.js';
 
 export interface HandshakeResponse {
   capabilities: number;
@@ -78,6 +78,9 @@ export function writeHandshakeResponsePrefix(w: PacketWriter, p: HandshakeRespon
 export function parseHandshakeResponse(payload: Buffer): HandshakeResponse {
   const r = new PacketReader(payload, 0, LABEL);
   const prefix = readHandshakeResponsePrefix(r);
+  // The server judges the character set once it has the 32-byte prefix, before the names.
+  const refused = refusedClientCharset(prefix.charset);
+  if (refused) throw new RefusedClientCharsetError(refused);
   let caps = prefix.capabilities;
   // Names are in the handshake's character set, read as the server reads them (handshake-names.ts).
   const userStart = r.offset;

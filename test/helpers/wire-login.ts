@@ -31,7 +31,8 @@ import {
 
 export type WireOutcome =
   | { kind: 'ok' }
-  | { kind: 'error'; code: number; message: string }
+  /** `packet`, with `exact`: the ERR as sent, `<sequence id>:<payload in hex>` (its SQLSTATE and message bytes too). */
+  | { kind: 'error'; code: number; message: string; packet?: string }
   /** The server asked to switch plugins and the client hung up, as asked. */
   | { kind: 'hung_up'; plugin: string }
   | { kind: 'closed' };
@@ -69,6 +70,8 @@ export interface WireLogin {
   negotiate?: boolean;
   /** The handshake response's payload as written (for layouts the writer refuses, such as HandshakeResponse320). */
   rawResponse?: (greeting: Greeting) => Buffer;
+  /** An ERR's outcome carries its packet as sent (`packet`), for byte-exact comparisons. */
+  exact?: boolean;
 }
 
 const CAPS = CLIENT_LONG_PASSWORD | CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_TRANSACTIONS;
@@ -122,7 +125,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
   try {
     const greetingPacket = await next();
     if (!greetingPacket) return done({ kind: 'closed' });
-    if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket));
+    if (greetingPacket.payload[0] === ERR_HEADER) return done(errorOf(greetingPacket, o.exact));
     const greeting = parseGreeting(greetingPacket.payload);
     // CLIENT_LONG_PASSWORD is CLIENT_MYSQL to MariaDB: a client that asks for extended capabilities leaves it out.
     const base = o.capabilities ?? (o.mariadbCapabilities ? CAPS & ~CLIENT_LONG_PASSWORD : CAPS);
@@ -150,7 +153,7 @@ async function loginOn(raw: Socket, o: WireLogin): Promise<{ outcome: WireOutcom
       const reply = await next();
       if (!reply) return done({ kind: 'closed' });
       if (reply.payload[0] === OK_HEADER) return done({ kind: 'ok' });
-      if (reply.payload[0] === ERR_HEADER) return done(errorOf(reply));
+      if (reply.payload[0] === ERR_HEADER) return done(errorOf(reply, o.exact));
       if (isAuthSwitchRequest(reply.payload)) {
         const sw = parseAuthSwitchRequest(reply.payload);
         o.switches?.push(sw.pluginName);
@@ -204,7 +207,7 @@ export function handshakeResponse(
   return Buffer.concat([built.subarray(0, at), o.user, built.subarray(at + 1, db), database, built.subarray(db + 1)]);
 }
 
-function errorOf(p: Packet): WireOutcome {
+function errorOf(p: Packet, exact = false): WireOutcome {
   const e = parseErrPacket(p.payload, CLIENT_PROTOCOL_41);
-  return { kind: 'error', code: e.code, message: e.message };
+  return { kind: 'error', code: e.code, message: e.message, ...(exact ? { packet: `${p.sequenceId}:${p.payload.toString('hex')}` } : {}) };
 }

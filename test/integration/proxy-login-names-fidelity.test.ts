@@ -7,13 +7,17 @@
 // with the proxy's own checks), with mysql2, the npm mariadb connector, the mariadb
 // command line and a bare client (the bytes no driver sends); what the client ends with
 // must be the same: USER(), CURRENT_USER(), DATABASE(), or the error's code, SQLSTATE and
-// text. Every client connects from 127.0.0.1, which is also where mariadbd sees the
+// text. A handshake in a character set no client may use (ucs2, utf16, utf16le, utf32)
+// is refused by the server before it reads the rest (1231): through the proxy too, with
+// the same bytes, whatever the user, password and database. Every client connects from 127.0.0.1, which is also where mariadbd sees the
 // proxy, so the error's 'user'@'host' names the same host both ways.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import mysql from 'mysql2/promise';
 import { MODES, startModeProxies, type ModeProxies } from '../helpers/mode-proxies.js';
 import { CLIENTS, describeLogin, type Login } from '../helpers/login-names.js';
 import { wireLogin, type WireLogin } from '../helpers/wire-login.js';
+import { CLIENT_PLUGIN_AUTH, CLIENT_PROTOCOL_41, CLIENT_SECURE_CONNECTION, refusedClientCharset } from '../../protocol/index.js';
 
 let t: ModeProxies;
 
@@ -198,4 +202,65 @@ test('a name in a character set the proxy does not read: refused, saying so', as
     const out = await wireLogin({ port: t.proxies.get(mode)!.port, user: hex('fc'), password: 'pw', charset: GBK });
     assert.deepEqual(out, { kind: 'error', code: 1043, message: 'Bad handshake: the user name is not ASCII in character set #28, which wake-proxy does not read' }, mode);
   }
+});
+
+/** Collation ids below 256 (what a handshake can name) whose character set no client may use, by the server's own table. */
+async function serverRefusedCollations(): Promise<Map<number, string>> {
+  const conn = await mysql.createConnection({ host: '127.0.0.1', port: t.db.port, user: 'app', password: 'app-secret' });
+  try {
+    const [rows] = await conn.query("SELECT ID, CHARACTER_SET_NAME FROM information_schema.COLLATIONS WHERE ID < 256 AND CHARACTER_SET_NAME IN ('ucs2', 'utf16', 'utf16le', 'utf32')");
+    return new Map((rows as Array<{ ID: number; CHARACTER_SET_NAME: string }>).map((r) => [Number(r.ID), r.CHARACTER_SET_NAME]));
+  } finally {
+    await conn.end();
+  }
+}
+
+test("the proxy's list of character sets no client may use is the server's", async () => {
+  const server = await serverRefusedCollations();
+  assert.ok(server.size > 50, `${server.size} collations`);
+  for (let id = 0; id < 256; id++) assert.equal(refusedClientCharset(id), server.get(id) ?? null, `collation #${id}`);
+});
+
+/** A HandshakeResponse41 of `length` bytes: the 32-byte prefix naming `charset` (or less of it), nothing after. */
+function prefixOnly(charset: number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  b.writeUInt32LE(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH, 0);
+  b.writeUInt32LE(1 << 24, 4);
+  b[8] = charset;
+  return b;
+}
+
+test("ucs2, utf16, utf16le, utf32 handshakes: the server's 1231 whatever the login, byte for byte, by drivers and bare", async () => {
+  // A few of each character set: its first and last ids below 256.
+  const ids = [35, 159, 54, 124, 56, 62, 60, 183];
+  const logins: Array<Omit<WireLogin, 'port' | 'charset'> & { prefix?: number }> = [
+    { user: Buffer.from('app'), password: 'app-secret' },
+    { user: Buffer.from('app'), password: 'app-secret', database: Buffer.from('visible') },
+    { user: Buffer.from('app'), password: 'wrong' },
+    { user: Buffer.from('nosuch'), password: 'x' },
+    // What is refused otherwise (a one-byte answer, a name not ASCII, a database no character set reads): the character set first.
+    { user: Buffer.from('app'), password: '' },
+    { user: hex('fc'), password: 'pw' },
+    { user: Buffer.from('app'), password: 'app-secret', database: hex('64fc') },
+    // The 32-byte prefix alone, and one byte short of it (the server's bare Bad handshake).
+    { user: Buffer.from('app'), password: 'app-secret', prefix: 32 },
+    { user: Buffer.from('app'), password: 'app-secret', prefix: 31 },
+  ];
+  await sameAsDirect(
+    ids.flatMap((charset) =>
+      logins.map(({ prefix, ...l }) => ({
+        name: `bare #${charset} ${l.user.toString('hex')} ${l.password} ${l.database?.toString('hex') ?? ''} ${prefix ?? ''}`,
+        run: async (port: number) =>
+          JSON.stringify(await wireLogin({ port, ...l, charset, exact: true, ...(prefix ? { rawResponse: () => prefixOnly(charset, prefix) } : {}) })),
+      })),
+    ),
+  );
+  // Not vacuous: the server refused each with its 1231 (SQLSTATE 42000) at sequence id 2.
+  for (const charset of ids) {
+    const out = await wireLogin({ port: t.db.port, user: Buffer.from('app'), password: 'app-secret', charset, exact: true });
+    const name = refusedClientCharset(charset)!;
+    const expected = Buffer.concat([hex('ffcf0423'), Buffer.from(`42000Variable 'character_set_client' can't be set to the value of '${name}'`)]);
+    assert.deepEqual(out, { kind: 'error', code: 1231, message: expected.subarray(9).toString(), packet: `2:${expected.toString('hex')}` }, `#${charset}`);
+  }
+  await sameEverywhere(['ucs2_general_ci', 'utf16_general_ci', 'utf16le_general_ci', 'utf32_general_ci'].map((charset) => ({ user: 'app', password: 'app-secret', charset })));
 });

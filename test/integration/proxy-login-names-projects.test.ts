@@ -3,7 +3,8 @@
 // `shop.a.b` is user `a.b`) or, with database routing, the database `shop/<database>`.
 // Each login runs directly against the compute and through the proxy with the project
 // added; the outcomes must be equal. Refusals run with the compute frozen and must leave
-// it so: a login that could not succeed directly wakes nothing.
+// it so: a login that could not succeed directly wakes nothing (a handshake in ucs2,
+// utf16, utf16le or utf32, which the server refuses whatever the password, included).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
@@ -77,7 +78,7 @@ const login = (client: string, l: Login, viaDatabase = false, wakes = false): Ca
 });
 
 const wire = (w: Omit<WireLogin, 'port'>): Case => ({
-  name: `bare ${w.user.toString('hex')} ${w.database?.toString('hex') ?? ''}`,
+  name: `bare ${w.user.toString('hex')} ${w.password} ${w.database?.toString('hex') ?? ''} ${w.charset ?? ''}`,
   run: async (port, proxied) => JSON.stringify(await wireLogin({ ...w, port, user: proxied ? Buffer.concat([Buffer.from('shop.'), w.user]) : w.user })),
 });
 
@@ -144,5 +145,18 @@ test('databases at login, named directly or as shop/<database>: UTF-8, hidden (1
   }
   cases.push(wire({ user: Buffer.from('lim'), password: 'pw', database: Buffer.from([0x64, 0xfc]) }));
   cases.push(wire({ user: Buffer.from('lim'), password: '' })); // a one-byte answer: 1043
+  await compare(cases);
+});
+
+test("ucs2, utf16, utf16le, utf32 handshakes: the server's 1231 with the right password too, and nothing woken", async () => {
+  const cases: Case[] = [];
+  for (const charset of [35, 54, 56, 60, 183]) {
+    for (const [user, password] of [['a.b', 'pw'], ['a.b', 'wrong'], ['nosuch', 'pw']] as const) {
+      cases.push(wire({ user: Buffer.from(user), password, charset, exact: true }));
+    }
+    cases.push(wire({ user: Buffer.from('lim'), password: 'pw', database: Buffer.from('inventory'), charset, exact: true }));
+  }
+  for (const client of ['mysql2', 'mariadb', 'cli']) cases.push(login(client, { user: 'a.b', password: 'pw', charset: 'utf16_general_ci' }));
+  cases.push(login('mysql2', { user: 'lim', password: 'pw', database: 'inventory', charset: 'ucs2_general_ci' }, true));
   await compare(cases);
 });

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   InvalidDatabaseNameError,
+  ProtocolError,
+  RefusedClientCharsetError,
   UnreadableNameError,
   handshakeNameBytes,
   hasUnreadableUtf8,
@@ -12,6 +14,7 @@ import {
   parseHandshakeResponse,
   readHandshakeName,
   readMessage,
+  refusedClientCharset,
   writeHandshakeResponse,
   CLIENT_CONNECT_WITH_DB,
   CLIENT_PLUGIN_AUTH,
@@ -83,4 +86,22 @@ test('HandshakeResponse41: names read in its collation; a database the server ca
   bad[bad.indexOf(Buffer.from('dX')) + 1] = 0xfc;
   assert.throws(() => parseHandshakeResponse(bad), (err: unknown) => err instanceof InvalidDatabaseNameError && err.charset === 'utf8mb4' && err.bytes.equals(hex('64fc')));
   assert.equal(hasUnreadableUtf8(hex('64fc'), 0, 2, LATIN1), false);
+});
+
+test("ucs2, utf16, utf16le, utf32: refused once the 32-byte prefix is read, whatever follows (the server's 1231)", () => {
+  const caps = CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH | CLIENT_CONNECT_WITH_DB;
+  const hello = (charset: number) =>
+    writeHandshakeResponse({ capabilities: caps, maxPacketSize: 1 << 24, charset, mariadbCapabilities: 0, user: 'app', authResponse: Buffer.alloc(0), database: 'd', authPluginName: 'mysql_native_password', connectAttributes: null });
+  const refused = (charset: string) => (err: unknown) => err instanceof RefusedClientCharsetError && err.charset === charset;
+  for (const [id, charset] of [[35, 'ucs2'], [159, 'ucs2'], [54, 'utf16'], [124, 'utf16'], [56, 'utf16le'], [62, 'utf16le'], [60, 'utf32'], [183, 'utf32']] as const) {
+    assert.equal(refusedClientCharset(id), charset);
+    assert.throws(() => parseHandshakeResponse(hello(id)), refused(charset), `#${id}`);
+    // The names and the rest are never read: 32 bytes are enough, and garbage after them changes nothing.
+    assert.throws(() => parseHandshakeResponse(hello(id).subarray(0, 32)), refused(charset), `#${id}, the prefix alone`);
+    assert.throws(() => parseHandshakeResponse(Buffer.concat([hello(id).subarray(0, 32), hex('fcfc')])), refused(charset), `#${id}, no NUL`);
+    // Shorter than the prefix: malformed (the server's bare Bad handshake), not this.
+    assert.throws(() => parseHandshakeResponse(hello(id).subarray(0, 31)), (err: unknown) => err instanceof ProtocolError && !(err instanceof RefusedClientCharsetError));
+  }
+  for (const id of [0, 8, 28, 33, 45, 63, 125, 184, 255]) assert.equal(refusedClientCharset(id), null, `#${id}`);
+  assert.equal(parseHandshakeResponse(hello(UTF8MB4)).user, 'app');
 });
