@@ -17,7 +17,8 @@ import { INNODB_LOG_FILE_SIZE, ensureTemplate, exists } from '../../control-plan
 const run = promisify(execFile);
 const INSTALL_DB = '/usr/bin/mariadb-install-db';
 const MARIADBD = '/usr/sbin/mariadbd';
-const ROOT = join(tmpdir(), 'wake-proxy-test-templates');
+/** One per user: another user's would not be writable (and its files not readable by mariadbd as this one). */
+const ROOT = join(tmpdir(), `wake-proxy-test-templates-${process.getuid?.() ?? 'any'}`);
 
 /** Made (or found) once per process: later calls wait on the same promise. */
 const made = new Map<string, Promise<string>>();
@@ -28,7 +29,7 @@ async function keyOf(what: unknown): Promise<string> {
     const s = await stat(p);
     return [p, s.size, s.mtimeMs];
   }));
-  return createHash('sha256').update(JSON.stringify({ what, bins, uid: process.getuid?.() })).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify({ what, bins })).digest('hex').slice(0, 16);
 }
 
 function once(key: string, make: () => Promise<string>): Promise<string> {
