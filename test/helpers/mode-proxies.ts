@@ -57,14 +57,21 @@ export async function startModeProxies(initSql = '', o: ModeProxiesOptions = {})
     await Promise.all([...proxies.values()].map((p) => p.kill('SIGTERM')));
     await db.stop();
   };
-  try {
-    for (const [name, flags] of Object.entries(MODES)) {
+  // Started together (each is a node process that takes a while to load), kept in MODES' order.
+  const started = await Promise.allSettled(
+    Object.entries(MODES).map(([name, flags]) => {
       const reader = name === 'pipe (passthrough)' ? [] : READER_FLAGS;
-      proxies.set(name, await startProxyProcess(['--backend', `${db.host}:${db.port}`, ...reader, ...flags, ...(o.proxyFlags ?? [])]));
-    }
-  } catch (err) {
+      return startProxyProcess(['--backend', `${db.host}:${db.port}`, ...reader, ...flags, ...(o.proxyFlags ?? [])]);
+    }),
+  );
+  Object.keys(MODES).forEach((name, i) => {
+    const s = started[i]!;
+    if (s.status === 'fulfilled') proxies.set(name, s.value);
+  });
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
     await stop();
-    throw err;
+    throw failed.reason;
   }
   return { db, proxies, stop };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { testLogger } from './logger.js';
+import { seedComputeTemplate } from './datadir-template.js';
 import { request } from 'undici';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../control-plane/server.js';
 import { createControlApiResolver } from '../../control-client/control-api-resolver.js';
@@ -87,6 +88,7 @@ export interface StackOptions {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'wake-proxy-test-'));
+  await seedComputeTemplate(dataDir);
   const logger = opts.logger ?? testLogger();
   const wakeTimeoutMs = opts.wakeTimeoutMs ?? 20_000;
   const a = opts.activity;

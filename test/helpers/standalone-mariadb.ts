@@ -1,13 +1,11 @@
 // A bare mariadbd on a free loopback port in a temporary directory, for tests
 // that need "any MariaDB" (the static-backend mode) without a control plane.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
-
-const run = promisify(execFile);
+import { copyInstalledDatadir } from './datadir-template.js';
 
 export interface StandaloneMariadb {
   host: string;
@@ -29,14 +27,8 @@ export async function startStandaloneMariadb(
 ): Promise<StandaloneMariadb> {
   const dir = await mkdtemp(join(tmpdir(), 'wake-proxy-mariadb-'));
   const dataDir = join(dir, 'data');
-  await run('mariadb-install-db', [
-    '--no-defaults',
-    '--user=root',
-    `--datadir=${dataDir}`,
-    '--auth-root-authentication-method=normal',
-    '--skip-test-db',
-    // Its own temporary directory, like the process driver's computes: not the shared /tmp.
-  ], { env: { ...process.env, TMPDIR: dir } });
+  // As mariadb-install-db makes it, copied from the one installed with these options.
+  await copyInstalledDatadir(['--no-defaults', '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], dataDir);
   const init = join(dir, 'init.sql');
   await writeFile(
     init,

@@ -9,6 +9,7 @@ import { startControlPlane, type ControlPlane } from '../../control-plane/server
 import { controlApi, type ApiCall } from '../helpers/control-plane-api.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 let dir: TempDir;
 let cp: ControlPlane;
@@ -16,6 +17,7 @@ let api: ApiCall;
 
 before(async () => {
   dir = await makeTempDir('wake-proxy-autoscaler-');
+  await seedComputeTemplate(dir.path);
   cp = await startControlPlane({
     dataDir: dir.path,
     logger: testLogger(),

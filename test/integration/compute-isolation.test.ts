@@ -14,6 +14,7 @@ import { computePid } from '../helpers/control-plane-compute.js';
 import { cgroupsUnavailable, limitsOf } from '../helpers/compute-cgroups.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 const noCgroups = await cgroupsUnavailable();
 let dir: TempDir;
@@ -23,6 +24,7 @@ let api: ApiCall;
 before(async () => {
   if (noCgroups) return;
   dir = await makeTempDir('wake-proxy-isolation-');
+  await seedComputeTemplate(dir.path);
   cp = await startControlPlane({ dataDir: dir.path, logger: testLogger(), wakeTimeoutMs: 20_000 });
   api = controlApi(cp.url);
 });

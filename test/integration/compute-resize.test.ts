@@ -11,6 +11,7 @@ import { computePid } from '../helpers/control-plane-compute.js';
 import { cgroupsUnavailable, limitsOf } from '../helpers/compute-cgroups.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 const GiB = 1024 ** 3;
 
@@ -22,6 +23,7 @@ let noCgroups: string | undefined;
 before(async () => {
   noCgroups = await cgroupsUnavailable();
   dir = await makeTempDir('wake-proxy-resize-');
+  await seedComputeTemplate(dir.path);
   cp = await startControlPlane({ dataDir: dir.path, logger: testLogger(), wakeTimeoutMs: 20_000 });
   api = controlApi(cp.url);
 });

@@ -24,6 +24,7 @@ import { testLogger } from '../helpers/logger.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 const REPORT_MS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -63,6 +64,7 @@ interface Cluster {
 /** A leads (started first and waited for), B follows; both on one database and one data directory. */
 async function cluster(name: string, flags: string[]): Promise<Cluster> {
   const dir = await makeTempDir(`wake-proxy-${name}-`);
+  await seedComputeTemplate(dir.path);
   dirs.push(dir);
   const url = await postgres.createDatabase(name);
   const common = ['--state', url, '--data-dir', dir.path, '--redis', redis.url, '--report-interval', `${REPORT_MS}ms`, '--log-level', 'info', ...flags];

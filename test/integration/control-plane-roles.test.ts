@@ -27,6 +27,7 @@ import {
 import { controlApi, type ApiCall } from '../helpers/control-plane-api.js';
 import { portIsClosed, queryCompute, type Login } from '../helpers/control-plane-compute.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 const TOKEN = 'roles-test-token';
 const verifierOf = (password: string) => formatNativeVerifier(nativePasswordVerifier(password));
@@ -91,6 +92,7 @@ async function proxyAccepts(user: string, password: string): Promise<boolean> {
 
 before(async () => {
   dir = await makeTempDir('wake-proxy-cp-roles-');
+  await seedComputeTemplate(dir.path);
   // The sweep is out of the way here (60 s): these tests see on-demand and before-suspend reads.
   await start({ refreshIntervalMs: 60_000, onDemandIntervalMs: 1_000 });
 });

@@ -10,6 +10,7 @@ import { controlApi, type ApiCall } from '../helpers/control-plane-api.js';
 import { computePid, kernelState, queryCompute } from '../helpers/control-plane-compute.js';
 import { testLogger } from '../helpers/logger.js';
 import { makeTempDir, type TempDir } from '../helpers/temp-dir.js';
+import { seedComputeTemplate } from '../helpers/datadir-template.js';
 
 let dir: TempDir;
 let cp: ControlPlane;
@@ -19,6 +20,7 @@ let computeId: string;
 
 before(async () => {
   dir = await makeTempDir('wake-proxy-cp-wake-');
+  await seedComputeTemplate(dir.path);
   cp = await startControlPlane({ dataDir: dir.path, logger: testLogger(), wakeTimeoutMs: 20_000 });
   api = controlApi(cp.url);
   const res = await api('POST', '/api/v1/projects', { name: 'shop' });

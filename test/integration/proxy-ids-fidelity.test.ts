@@ -69,6 +69,41 @@ async function stopDirectly(info: string): Promise<void> {
     await k.end();
   }
 }
+/** Waits until the statement `info` runs on the server (seen in its processlist): from then a KILL finds it. */
+async function runningNow(info: string): Promise<void> {
+  const k = await direct();
+  try {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const [rows] = (await k.query('SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = ?', [info])) as any;
+      if (rows.length > 0) return;
+      if (Date.now() > deadline) throw new Error(`'${info}' not running after 10 s`);
+      await delay(10);
+    }
+  } finally {
+    await k.end();
+  }
+}
+/** A statement that runs until it is killed, named by `tag` so that no other statement is taken for it. */
+function endless(tag: string): string {
+  return `SELECT SLEEP(30) AS \`${tag}\``;
+}
+/** After a KILL's answer: a KILL carried out ends `sleeping` at once; one that was not leaves it running, and it is then ended directly. */
+async function ranOn(sleeping: Promise<string>, info: string): Promise<string> {
+  const early = await Promise.race([sleeping, delay(1_000).then(() => null)]);
+  if (early !== null) return early;
+  await stopDirectly(info);
+  return `ran on, then ${await sleeping}`;
+}
+/**
+ * `run` against every target at once, the outcomes by target: for the checks that wait to
+ * see a statement run on. Each target has its own sessions and statements, and no KILL
+ * names another target's session.
+ */
+async function everyTargetAtOnce<T>(run: (mode: string, port: number) => Promise<T>): Promise<Map<string, T>> {
+  const outcomes = await Promise.all(targets.map(([mode, port]) => run(mode, port)));
+  return new Map(targets.map(([mode], i) => [mode, outcomes[i]!]));
+}
 function failure(err: any): string {
   return `error ${err.errno}`;
 }
@@ -182,8 +217,9 @@ describe('the processlist and KILL of the ids it shows', () => {
     for (const [mode, port] of targets) {
       const bystander = await direct();
       const thread = bystander.threadId!;
-      const sleeping = bystander.query('SELECT SLEEP(5)').then(() => 'finished', failure);
-      await delay(200);
+      const info = endless(`bystander ${mode}`);
+      const sleeping = bystander.query(info).then(() => 'finished', failure);
+      await runningNow(info);
       const c = await my(port);
       const killed = await c.query(`KILL QUERY ${thread}`).then(() => 'ok', failure);
       if (killed !== 'ok') {
@@ -205,9 +241,10 @@ describe('the processlist and KILL of the ids it shows', () => {
     const port = setup.proxies.get('transaction')!.port;
     const victim = await my(port);
     const spy = await my(port);
-    const sleeping = victim.query('SELECT SLEEP(3) AS s').then(() => 'finished', failure);
-    await delay(300);
-    const [rows] = (await spy.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3) AS s'")) as any;
+    const info = endless('held');
+    const sleeping = victim.query(info).then(() => 'finished', failure);
+    await runningNow(info);
+    const [rows] = (await spy.query('SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = ?', [info])) as any;
     const thread = Number(rows[0].ID);
     assert.ok(thread < SESSION_ID_BASE);
     const forms = [
@@ -224,32 +261,29 @@ describe('the processlist and KILL of the ids it shows', () => {
     got.push(await spy.execute(`KILL QUERY ${thread}`).then(() => 'ok', failure));
     got.push(await spy.query(`/* ${'x'.repeat(70_000)} */ KILL QUERY ${thread}`).then(() => 'ok', failure));
     assert.deepEqual(got, ['error 1094', 'error 1094', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1094']);
-    assert.equal(await sleeping, 'finished', 'the victim statement ran to its end');
+    assert.equal(await ranOn(sleeping, info), 'ran on, then error 1317', 'the victim statement ran on');
     await victim.end();
     await spy.end();
   });
 
   test('KILL hidden in a multi-statement, dynamic SQL or a prepare: pooled modes refuse it (1235); directly it kills', async () => {
-    const seen = new Map<string, string[]>();
-    for (const [mode, port] of targets) {
+    const seen = await everyTargetAtOnce(async (mode, port) => {
       const got: string[] = [];
       for (const sql of ['SELECT 1; KILL QUERY %', "EXECUTE IMMEDIATE 'KILL QUERY %'", 'PREPARE' /* binary */]) {
         const victim = await my(port);
         const c = await my(port);
-        const sleeping = victim.query('SELECT SLEEP(30)').then(() => 'finished', failure);
-        await delay(300);
+        const info = endless(`hidden ${mode}`);
+        const sleeping = victim.query(info).then(() => 'finished', failure);
+        await runningNow(info);
         const id = victim.threadId!;
         const ran = sql === 'PREPARE' ? c.execute(`KILL QUERY ${id}`) : c.query(sql.replace('%', String(id)));
         const answer = await ran.then(() => 'ok', failure);
-        // A KILL that was carried out ends the statement at once; one that was not leaves it running, and the test then ends it directly.
-        const early = await Promise.race([sleeping, delay(1_000).then(() => null)]);
-        if (early === null) await stopDirectly('SELECT SLEEP(30)');
-        got.push(`${answer}/${early ?? `ran on, then ${await sleeping}`}`);
+        got.push(`${answer}/${await ranOn(sleeping, info)}`);
         await victim.end();
         await c.end();
       }
-      seen.set(mode, got);
-    }
+      return got;
+    });
     dump('hidden KILL', seen);
     assert.deepEqual(seen.get('direct'), ['ok/error 1317', 'ok/error 1317', 'ok/error 1317']);
     const refused = 'error 1235/ran on, then error 1317';
@@ -264,14 +298,18 @@ describe('the processlist and KILL of the ids it shows', () => {
         const victim = await maria(port);
         victim.on('error', () => undefined);
         const c = await my(port);
-        const sleeping = victim.query('SELECT SLEEP(3)').then(() => 'finished', failure);
-        await delay(300);
+        const info = endless(`${form} ${mode}`);
+        const sleeping = victim.query(info).then(() => 'finished', failure);
+        await runningNow(info);
         let sql = form.replace('%', String(victim.threadId));
         if (form.endsWith('%q')) {
-          const [[row]] = (await (await direct()).query("SELECT QUERY_ID AS q FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3)'")) as any;
+          const k = await direct();
+          const [[row]] = (await k.query('SELECT QUERY_ID AS q FROM information_schema.PROCESSLIST WHERE INFO = ?', [info])) as any;
+          await k.end();
           sql = `KILL QUERY ID ${row.q}`;
         }
-        got.push(`${await c.query(sql).then(() => 'ok', failure)}/${await sleeping}`);
+        const answer = await c.query(sql).then(() => 'ok', failure);
+        got.push(`${answer}/${await ranOn(sleeping, info)}`);
         await victim.end().catch(() => undefined);
         await c.end();
       }
@@ -285,25 +323,25 @@ describe('the processlist and KILL of the ids it shows', () => {
     const same = ['ok/error 1317', 'ok/error 1317', 'ok/error 1317', 'ok/error 45009', 'ok'];
     assert.deepEqual(seen.get('direct'), same);
     for (const mode of ['pipe (passthrough)', 'pipe (verified)']) assert.deepEqual(seen.get(mode), same, mode);
-    for (const mode of POOLED) assert.deepEqual(seen.get(mode), [...same.slice(0, 2), 'error 1235/finished', same[3], 'error 1235'], mode);
+    for (const mode of POOLED) assert.deepEqual(seen.get(mode), [...same.slice(0, 2), 'error 1235/ran on, then error 1317', same[3], 'error 1235'], mode);
   });
 
   test('without CONNECTION ADMIN: 1095 for another user’s session, 1094 for an unknown id, as directly', async () => {
-    const seen = new Map<string, string[]>();
-    for (const [mode, port] of targets) {
+    const seen = await everyTargetAtOnce(async (mode, port) => {
       const victim = await my(port);
       const plain = await my(port, 'plain', 'plain-secret');
-      const sleeping = victim.query('SELECT SLEEP(2)').then(() => 'finished', failure);
-      await delay(300);
+      const info = endless(`unprivileged ${mode}`);
+      const sleeping = victim.query(info).then(() => 'finished', failure);
+      await runningNow(info);
       const got: string[] = [];
       for (const sql of [`KILL QUERY ${victim.threadId}`, `KILL ${victim.threadId}`, 'KILL 987654', `KILL QUERY ${SESSION_ID_BASE + 999_999}`]) {
         got.push(await plain.query(sql).then(() => 'ok', (e: any) => `error ${e.errno} ${e.message.replace(String(victim.threadId), '<victim>')}`));
       }
-      got.push(`victim ${await sleeping}`);
-      seen.set(mode, got);
+      got.push(`victim ${await ranOn(sleeping, info)}`);
       await victim.end();
       await plain.end();
-    }
+      return got;
+    });
     dump('unprivileged', seen);
     const reference = seen.get('direct')!;
     assert.match(reference[0]!, /^error 1095 You are not owner of thread <victim>$/);
@@ -312,7 +350,7 @@ describe('the processlist and KILL of the ids it shows', () => {
       assert.equal(got[1]!.slice(0, 'error 1095'.length), 'error 1095', mode);
       assert.equal(got[2], 'error 1094 Unknown thread id: 987654', mode);
       assert.equal(got[3], `error 1094 Unknown thread id: ${SESSION_ID_BASE + 999_999}`, mode);
-      assert.equal(got[4], 'victim finished', mode);
+      assert.equal(got[4], 'victim ran on, then error 1317', mode);
     }
   });
 
@@ -333,13 +371,16 @@ describe('the processlist and KILL of the ids it shows', () => {
     for (const [mode, port] of targets) {
       const victim = await my(port);
       const c = await my(port);
-      const running = victim.query('SELECT SLEEP(0.5) FROM ids.t').then(() => 'finished', failure);
-      await delay(300);
+      // Runs until ended below, a plan to show all along; the server answers SHOW EXPLAIN between rows, so they come often.
+      const info = `SELECT SLEEP(0.05) AS \`explained ${mode}\` FROM ids.t, mysql.seq_1_to_200`;
+      const running = victim.query(info).then(() => 'finished', failure);
+      await runningNow(info);
       const got: string[] = [];
       for (const sql of [`SHOW EXPLAIN FOR ${victim.threadId}`, `SHOW ANALYZE FOR ${victim.threadId}`, `EXPLAIN FOR CONNECTION ${victim.threadId}`]) {
         got.push(await c.query(sql).then(() => 'result', failure));
       }
-      await running;
+      await stopDirectly(info);
+      assert.equal(await running, 'error 1317', mode);
       seen.set(mode, got);
       await victim.end();
       await c.end();
@@ -373,7 +414,7 @@ describe('two transaction proxies sharing Redis', () => {
     assert.equal(firstValue((await killer.query('SELECT CONNECTION_ID() AS id'))[0]), killer.threadId);
     await assert.rejects(killer.query('SELECT CONNECTION_ID() + 0'), (e: any) => e.errno === 1235);
     const sleeping = victim.query('SELECT SLEEP(3) AS s2').then(() => 'finished', failure);
-    await delay(300);
+    await runningNow('SELECT SLEEP(3) AS s2');
     const [rows] = (await killer.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO = 'SELECT SLEEP(3) AS s2'")) as any;
     await assert.rejects(killer.query(`KILL QUERY ${rows[0].ID}`), (e: any) => e.errno === 1094);
     await assert.rejects(killer.query(`SELECT 1; KILL QUERY ${rows[0].ID}`), (e: any) => e.errno === 1235);

@@ -1,7 +1,7 @@
 // A pooled compute connection never outlives a change of its account: after DROP USER
 // and CREATE USER on another host, REVOKE, or ACCOUNT LOCK, a new login through a
 // pooling proxy gets what a direct login gets (identity, privileges, refusal), once
-// the proxy has read the change (here within --verifier-ttl 300ms).
+// the proxy has read the change (here within --verifier-ttl 100ms).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
@@ -21,7 +21,7 @@ before(async () => {
       '--accounts-user', 'reader',
       '--accounts-password', 'reader-secret',
       '--pool-mode', mode,
-      '--verifier-ttl', '300ms',
+      '--verifier-ttl', '100ms',
     ]);
   }
 });
@@ -59,7 +59,8 @@ async function session(port: number, user: string, password: string, probe: stri
   }
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 700));
+/** Three verifier TTLs: the proxy has read the accounts again since the change. */
+const settle = () => new Promise((r) => setTimeout(r, 300));
 
 for (const mode of MODES) {
   test(`${mode} mode: a pooled connection does not outlive DROP USER, REVOKE or ACCOUNT LOCK`, async () => {

@@ -295,7 +295,7 @@ test('statements survive the compute being stopped and woken between executes (p
   assert.equal((await m.execute('SELECT name FROM app.items WHERE id = ?', [8]))[0].name, 'item-8');
   await settle();
   await stack.suspend(shop.computeId);
-  await stack.waitForState(shop.computeId, 'suspended', 10_000).catch(() => undefined);
+  await stack.waitForState(shop.computeId, 'stopped', 10_000);
   assert.equal((await exec(c, 'SELECT name FROM app.items WHERE id = ?', [10]))[0].name, 'item-10');
   assert.equal((await m.execute('SELECT name FROM app.items WHERE id = ?', [11]))[0].name, 'item-11');
   assert.equal(await pinCount(), pins);
