@@ -88,13 +88,20 @@ async function runningNow(info: string): Promise<void> {
 function endless(tag: string): string {
   return `SELECT SLEEP(30) AS \`${tag}\``;
 }
-/** After a KILL's answer: a KILL carried out ends `sleeping` at once; one that was not leaves it running, and it is then ended directly. */
+/**
+ * After a KILL's answer: a KILL carried out ends `sleeping` at once; one that was not leaves
+ * it running (RAN_ON), and it is then ended directly. How that direct KILL QUERY ends it is
+ * the server's business: usually 1317, but an interrupted SLEEP() may also just return 1
+ * (seen when two test files share the cores), so either counts as stopped.
+ */
 async function ranOn(sleeping: Promise<string>, info: string): Promise<string> {
   const early = await Promise.race([sleeping, delay(1_000).then(() => null)]);
   if (early !== null) return early;
   await stopDirectly(info);
-  return `ran on, then ${await sleeping}`;
+  const end = await sleeping;
+  return end === 'error 1317' || end === 'finished' ? RAN_ON : `ran on, then ${end}`;
 }
+const RAN_ON = 'ran on, then stopped directly';
 /**
  * `run` against every target at once, the outcomes by target: for the checks that wait to
  * see a statement run on. Each target has its own sessions and statements, and no KILL
@@ -261,7 +268,7 @@ describe('the processlist and KILL of the ids it shows', () => {
     got.push(await spy.execute(`KILL QUERY ${thread}`).then(() => 'ok', failure));
     got.push(await spy.query(`/* ${'x'.repeat(70_000)} */ KILL QUERY ${thread}`).then(() => 'ok', failure));
     assert.deepEqual(got, ['error 1094', 'error 1094', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1235', 'error 1094']);
-    assert.equal(await ranOn(sleeping, info), 'ran on, then error 1317', 'the victim statement ran on');
+    assert.equal(await ranOn(sleeping, info), RAN_ON, 'the victim statement ran on');
     await victim.end();
     await spy.end();
   });
@@ -286,7 +293,7 @@ describe('the processlist and KILL of the ids it shows', () => {
     });
     dump('hidden KILL', seen);
     assert.deepEqual(seen.get('direct'), ['ok/error 1317', 'ok/error 1317', 'ok/error 1317']);
-    const refused = 'error 1235/ran on, then error 1317';
+    const refused = `error 1235/${RAN_ON}`;
     for (const mode of POOLED) assert.deepEqual(seen.get(mode), [refused, refused, refused], mode);
   });
 
@@ -323,7 +330,7 @@ describe('the processlist and KILL of the ids it shows', () => {
     const same = ['ok/error 1317', 'ok/error 1317', 'ok/error 1317', 'ok/error 45009', 'ok'];
     assert.deepEqual(seen.get('direct'), same);
     for (const mode of ['pipe (passthrough)', 'pipe (verified)']) assert.deepEqual(seen.get(mode), same, mode);
-    for (const mode of POOLED) assert.deepEqual(seen.get(mode), [...same.slice(0, 2), 'error 1235/ran on, then error 1317', same[3], 'error 1235'], mode);
+    for (const mode of POOLED) assert.deepEqual(seen.get(mode), [...same.slice(0, 2), `error 1235/${RAN_ON}`, same[3], 'error 1235'], mode);
   });
 
   test('without CONNECTION ADMIN: 1095 for another user’s session, 1094 for an unknown id, as directly', async () => {
@@ -350,7 +357,7 @@ describe('the processlist and KILL of the ids it shows', () => {
       assert.equal(got[1]!.slice(0, 'error 1095'.length), 'error 1095', mode);
       assert.equal(got[2], 'error 1094 Unknown thread id: 987654', mode);
       assert.equal(got[3], `error 1094 Unknown thread id: ${SESSION_ID_BASE + 999_999}`, mode);
-      assert.equal(got[4], 'victim ran on, then error 1317', mode);
+      assert.equal(got[4], `victim ${RAN_ON}`, mode);
     }
   });
 
