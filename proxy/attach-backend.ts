@@ -193,7 +193,7 @@ function loginOptions(ctx: SessionContext, hello: HandshakeResponse | null) {
     timeoutMs: ctx.cfg.connectTimeoutMs,
     // The client's own block when unchanged: a pipe-mode login decoded and encoded it again (about 4 µs).
     connectAttributes: hello ? (connectAttributeBlock(hello) ?? hello.connectAttributes) : null,
-    ...(ctx.cfg.backendTls ? { tls: ctx.cfg.backendTls } : {}),
+    tls: ctx.cfg.backendTls,
   };
 }
 

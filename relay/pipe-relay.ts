@@ -58,7 +58,7 @@ class PipeRelay implements ReadSink, GateSide {
     opts: PipeRelayOptions,
     private readonly resolve: (outcome: PipeOutcome) => void,
   ) {
-    this.gate = new CommandGate(this, { dropQuit: false, pooled: false, sessionId: opts.sessionId, ...(opts.hook ? { hook: opts.hook } : {}) });
+    this.gate = new CommandGate(this, { dropQuit: false, pooled: false, sessionId: opts.sessionId, hook: opts.hook });
   }
 
   /** Compute -> client; false stops reading the compute until the client drains. */
