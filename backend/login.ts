@@ -80,7 +80,7 @@ export interface LoggedInBackend {
   loginState: Buffer | null;
 }
 
-export type BackendLogin = (key: BackendKey, signal: AbortSignal) => Promise<LoggedInBackend>;
+export type BackendLogin = (key: BackendKey, signal: AbortWatch) => Promise<LoggedInBackend>;
 
 export type BackendLoginFailure = 'denied' | 'refused' | 'unsupported' | 'failed';
 

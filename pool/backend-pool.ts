@@ -20,6 +20,7 @@ import { BackendEntry, type PooledBackend } from './pooled-backend.js';
 import { PoolClosedError, computeDropped, computeUnresponsive, poolTimeout } from './pool-errors.js';
 import { keyPoolStats, poolStats, type BackendPoolStats, type KeyPoolStats } from './pool-stats.js';
 import { copySettings } from '../backend/session-settings.js';
+import type { AbortWatch } from '../util/abort.js';
 
 // The pool's face: callers import the pool, its options, errors and stats from here.
 export type { BackendPoolOptions, PoolChecks, ReleaseOptions } from './pool-options.js';
@@ -35,7 +36,7 @@ export interface BackendPools {
    * Rejects with PoolTimeoutError, ComputeDroppedError, ComputeUnresponsiveError,
    * PoolClosedError, or the login's own error (BackendLoginError for nativeLogin).
    */
-  acquire(key: BackendKey, login: BackendLogin, signal?: AbortSignal): Promise<PooledBackend>;
+  acquire(key: BackendKey, login: BackendLogin, signal?: AbortWatch): Promise<PooledBackend>;
   /**
    * An idle connection for `key` at once, when one is ready without a check (alive, idle
    * less than pingAfterIdleMs), else null and nothing changes: acquire() then does the
@@ -81,7 +82,7 @@ class KeyedBackendPools implements BackendPools {
     this.stopJanitor = startJanitor(this.computes, settings);
   }
 
-  async acquire(key: BackendKey, login: BackendLogin, signal: AbortSignal = NEVER): Promise<PooledBackend> {
+  async acquire(key: BackendKey, login: BackendLogin, signal: AbortWatch = NEVER): Promise<PooledBackend> {
     if (this.closed) throw new PoolClosedError();
     if (signal.aborted) throw signal.reason;
     const kp = this.computeFor(key.addr).keyPool(key);
@@ -141,7 +142,7 @@ class KeyedBackendPools implements BackendPools {
   }
 
   /** Log in on a slot this borrower holds; a failure frees the slot and goes to this borrower. */
-  private async connect(kp: KeyPool, login: BackendLogin, signal: AbortSignal): Promise<BackendEntry> {
+  private async connect(kp: KeyPool, login: BackendLogin, signal: AbortWatch): Promise<BackendEntry> {
     const started = performance.now();
     let entry: BackendEntry;
     kp.opening++;

@@ -14,6 +14,7 @@ import { KeyPool, keyPoolId } from './key-pool.js';
 import type { BackendEntry } from './pooled-backend.js';
 import { PoolGrowth, type Growable } from './pool-growth.js';
 import { WaitQueue } from './wait-queue.js';
+import type { AbortWatch } from '../util/abort.js';
 
 export interface PoolCounts {
   /** Out of the idle lists: borrowed, being logged in, pinged or reset. */
@@ -100,7 +101,7 @@ export class ComputePool implements Growable {
    * (out of the idle list) or with null, a slot of its own to log in with. Rejects on
    * timeout, abort and drop (see WaitQueue).
    */
-  wait(kp: KeyPool, timeoutMs: number, signal: AbortSignal, timedOut: () => Error): Promise<Grant> {
+  wait(kp: KeyPool, timeoutMs: number, signal: AbortWatch, timedOut: () => Error): Promise<Grant> {
     this.growth?.waited();
     return this.waiters.wait(kp, timeoutMs, signal, timedOut);
   }

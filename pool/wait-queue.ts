@@ -5,6 +5,7 @@
 // Each waiter carries a tag (its pool key), so a connection given back can go to the
 // first waiter that can use it as it is, while a freed connection slot goes to the
 // first waiter of any key.
+import type { AbortWatch } from '../util/abort.js';
 
 export class WaitQueue<Tag, Grant> {
   /** Insertion order is arrival order; deleting one is O(1) whatever its place. */
@@ -18,7 +19,7 @@ export class WaitQueue<Tag, Grant> {
    * Resolves with what serve*() hands this waiter; rejects with `timedOut()` after
    * `timeoutMs`, with the signal's reason when it aborts, or with failAll()'s error.
    */
-  wait(tag: Tag, timeoutMs: number, signal: AbortSignal, timedOut: () => Error): Promise<Grant> {
+  wait(tag: Tag, timeoutMs: number, signal: AbortWatch, timedOut: () => Error): Promise<Grant> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<Grant>((resolve, reject) => {
       const waiter = new Waiter(this, tag, resolve, reject, signal, timedOut);
@@ -93,7 +94,7 @@ class Waiter<Tag, Grant> {
     readonly tag: Tag,
     readonly resolve: (grant: Grant) => void,
     readonly reject: (err: unknown) => void,
-    readonly signal: AbortSignal,
+    readonly signal: AbortWatch,
     readonly timedOut: () => Error,
   ) {}
 

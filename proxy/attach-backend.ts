@@ -104,8 +104,7 @@ function pooledBorrower(
   login: BackendLogin,
 ): Borrow {
   const opener = {
-    // The pool's waits take a real signal: the borrow's own, or the session's made now.
-    open: (addr: BackendAddress, abort: AbortWatch) => pools.acquire(keyAt(key, addr), login, abort instanceof AbortSignal ? abort : ctx.abort.signal),
+    open: (addr: BackendAddress, abort: AbortWatch) => pools.acquire(keyAt(key, addr), login, abort),
     connectingState: 'waiting_for_connection' as const,
     // A dropped compute (suspended under the pool) merits one more wake, like a failed connect.
     isFinal: isFinalLoginError,

@@ -20,7 +20,7 @@ import type { KillSupport } from './kill/session-kill.js';
 import type { KillTarget } from './kill/session-registry.js';
 import type { StateFields } from './session-state.js';
 import type { StoredCodeRegistry } from './stored-code-registry.js';
-import type { AbortWatch } from '../util/abort.js';
+import type { AbortListener, AbortWatch } from '../util/abort.js';
 
 /** How a verified client uses the pools: for its whole session, or per transaction. */
 export type PoolMode = 'session' | 'transaction';
@@ -126,7 +126,7 @@ export class SessionAbort implements AbortWatch {
   private why: unknown = undefined;
   private done = false;
   /** Told once, at the abort. */
-  private listeners: Array<() => void> | null = null;
+  private listeners: AbortListener[] | null = null;
 
   /** `inert`: a stand-in that never aborts (a relaying session has nothing waiting). */
   constructor(private readonly inert = false) {}
@@ -149,11 +149,11 @@ export class SessionAbort implements AbortWatch {
   }
 
   /** Every listener is called once: `once` is how it behaves anyway. */
-  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
+  addEventListener(_type: 'abort', listener: AbortListener, _options?: { once?: boolean }): void {
     if (!this.done) (this.listeners ??= []).push(listener);
   }
 
-  removeEventListener(_type: 'abort', listener: () => void): void {
+  removeEventListener(_type: 'abort', listener: AbortListener): void {
     const at = this.listeners?.indexOf(listener) ?? -1;
     if (at >= 0) this.listeners!.splice(at, 1);
   }
@@ -176,7 +176,7 @@ export class SessionAbort implements AbortWatch {
     this.controller?.abort(this.reason);
     const listeners = this.listeners;
     this.listeners = null;
-    if (listeners) for (const listener of listeners) listener();
+    if (listeners) for (const listener of listeners) typeof listener === 'function' ? listener() : listener.handleEvent();
   }
 }
 

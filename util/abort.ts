@@ -8,9 +8,12 @@
 export interface AbortWatch {
   readonly aborted: boolean;
   readonly reason: unknown;
-  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
-  removeEventListener(type: 'abort', listener: () => void): void;
+  addEventListener(type: 'abort', listener: AbortListener, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: AbortListener): void;
 }
+
+/** A function, or an object that is its own listener (a pool's waiter: no closure per wait). */
+export type AbortListener = (() => void) | { handleEvent(): void };
 
 /**
  * `promise`, or the signal's reason if it aborts first. The promise runs on

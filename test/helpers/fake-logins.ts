@@ -10,6 +10,7 @@ import type { HealthCheck } from '../../backend/health.js';
 import { UTF8MB4_GENERAL_CI } from '../../protocol/constants.js';
 import { createBackendPools, type BackendPoolOptions, type BackendPools, type PoolChecks } from '../../pool/backend-pool.js';
 import { testLogger } from './logger.js';
+import type { AbortWatch } from '../../util/abort.js';
 
 /** A loopback server standing in for a compute: it accepts and keeps its ends of the pairs. */
 export class FakeCompute {
@@ -166,7 +167,7 @@ export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-function aborted(signal: AbortSignal): Promise<never> {
+function aborted(signal: AbortWatch): Promise<never> {
   return new Promise((_, reject) => {
     if (signal.aborted) reject(new Error('login abandoned'));
     signal.addEventListener('abort', () => reject(new Error('login abandoned')), { once: true });

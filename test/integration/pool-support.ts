@@ -67,10 +67,15 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 }
 
 /** Pooled compute connections a proxy has lent out now. */
-export async function pooledInUse(proxy: ProxyServer): Promise<number> {
+export function pooledInUse(proxy: ProxyServer): Promise<number> {
+  return pooledCount(proxy, 'in_use');
+}
+
+/** A proxy's pooled connections in `state` now (in_use, idle, waiting borrowers, open). */
+export async function pooledCount(proxy: ProxyServer, state: 'in_use' | 'idle' | 'waiting' | 'open'): Promise<number> {
   proxy.refreshMetrics();
   const m = await proxy.metrics.poolConnections.get();
-  return m.values.find((v) => v.labels.state === 'in_use')?.value ?? -1;
+  return m.values.find((v) => v.labels.state === state)?.value ?? -1;
 }
 
 /** wakeproxy_pool_session_pins_total by reason. */

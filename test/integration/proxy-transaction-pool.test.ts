@@ -5,9 +5,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
+import mysqlCallbacks from 'mysql2';
+import type { Socket } from 'node:net';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli, pymysql } from '../helpers/clients.js';
-import { pinsByReason, pooledInUse } from './pool-support.js';
+import { pinsByReason, pooledCount, pooledInUse, waitFor } from './pool-support.js';
 import { COMPUTE_THREAD, COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
 
 
@@ -250,6 +252,26 @@ test('a client that leaves while its statement waits for a connection leaves the
   await settle();
   const next = await connect();
   assert.ok(held.has(Number((await one(next, COMPUTE_THREAD)).id)), 'a pooled connection was reused');
+  await next.end();
+});
+
+test('a client that leaves while its login waits for a connection stops waiting at once, and the pool is as it was', async () => {
+  const holders = await Promise.all([connect(), connect(), connect()]);
+  try {
+    for (const h of holders) await h.query('SET @hold = 1'); // pinned: the pool's 3 are taken
+    const leaver = mysqlCallbacks.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password });
+    leaver.on('error', () => {});
+    await waitFor('the login to wait for a connection', async () => (await pooledCount(stack.proxy, 'waiting')) === 1);
+    // A reset, not a FIN: a half-closed client may still read its answer (README: "Half-closed clients get their replies").
+    (leaver as unknown as { stream: Socket }).stream.resetAndDestroy();
+    // Well within the pool's 1.5 s acquire bound: the session's own abort ended the wait.
+    await waitFor('the waiter to leave', async () => (await pooledCount(stack.proxy, 'waiting')) === 0, 500);
+  } finally {
+    await Promise.all(holders.map((h) => h.end()));
+  }
+  await settle();
+  const next = await connect();
+  assert.equal((await one(next, 'SELECT 1 AS v')).v, 1);
   await next.end();
 });
 

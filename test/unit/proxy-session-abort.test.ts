@@ -52,10 +52,13 @@ test('as an AbortWatch, with no signal made: listeners hear the abort once, with
   assert.equal(heard.length, 1, 'a listener added after the abort is not called (check aborted first, as with AbortSignal)');
 
   const b = new SessionAbort();
+  const waiter = { calls: 0, handleEvent() { this.calls++; } };
+  b.addEventListener('abort', waiter);
   const signal = b.signal;
   const shutdown = new Error('shutting down');
   b.addEventListener('abort', () => heard.push(b.reason));
   b.abort(shutdown);
   assert.equal(signal.reason, shutdown);
   assert.equal(heard[1], shutdown, 'a signal made before and a listener both hear it');
+  assert.equal(waiter.calls, 1, 'an object listener (a pool waiter) is called through handleEvent');
 });
