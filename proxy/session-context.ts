@@ -148,9 +148,9 @@ export class SessionAbort implements AbortWatch {
     return (this.why ??= clientGone());
   }
 
-  /** Every listener is called once: `once` is how it behaves anyway. */
+  /** Every listener is called once: `once` is how it behaves anyway. An inert one (shared by every relaying session) keeps none. */
   addEventListener(_type: 'abort', listener: AbortListener, _options?: { once?: boolean }): void {
-    if (!this.done) (this.listeners ??= []).push(listener);
+    if (!this.done && !this.inert) (this.listeners ??= []).push(listener);
   }
 
   removeEventListener(_type: 'abort', listener: AbortListener): void {
