@@ -67,18 +67,15 @@ export async function runSession(ctx: SessionContext): Promise<void> {
       ready.kind === 'pooled' && ready.pooling.mode === 'transaction' ? await carryTransactions(ctx, ready) : await carry(ctx, ready);
     countBytes(ctx);
     const { ready: r } = ctx;
-    ctx.log.info(
-      {
-        readyMs: r?.readyMs,
-        compute: r?.compute,
-        auth: r?.auth,
-        reason: ctx.killed ? 'killed' : why,
-        durationMs: round(performance.now() - ctx.startedAt),
-        bytesIn: ctx.socket.bytesRead,
-        bytesOut: ctx.socket.bytesWritten,
-      },
-      'session closed',
-    );
+    ctx.log.closed({
+      readyMs: r?.readyMs,
+      compute: r?.compute,
+      auth: r?.auth,
+      reason: ctx.killed ? 'killed' : why,
+      durationMs: round(performance.now() - ctx.startedAt),
+      bytesIn: ctx.socket.bytesRead,
+      bytesOut: ctx.socket.bytesWritten,
+    });
   } catch (err) {
     failSession(ctx, err);
   } finally {
