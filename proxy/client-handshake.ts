@@ -12,6 +12,7 @@ import {
   UnreadableNameError,
   parseHandshakeResponse,
   type HandshakeResponse,
+  type Packet,
 } from '../protocol/index.js';
 import { authModeUnsupported, badHandshake, clientCharsetRefused, invalidCharacterString, malformedHandshake, tlsRequired, tlsUnavailable, type ClientError } from './client-error.js';
 import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js';
@@ -28,15 +29,24 @@ export function sendGreeting(ctx: SessionContext, scramble?: Buffer): void {
   ctx.client.write(ctx.cfg.profile.greetingPayload(ctx.id, ctx.scramble, extra), 0);
 }
 
-export async function readHandshakeResponse(ctx: SessionContext): Promise<HandshakeResponse> {
-  const { handshakeTimeoutMs } = ctx.cfg;
-  let packet = await ctx.client.read(handshakeTimeoutMs, 'handshake response');
-  if (isSslRequest(packet.payload)) {
-    await upgradeClient(ctx);
-    packet = await ctx.client.read(handshakeTimeoutMs, 'handshake response');
-  } else if (ctx.cfg.requireTls) {
-    throw tlsRequired();
-  }
+/**
+ * The client's HandshakeResponse41 from its first packet; null when that packet asks
+ * for TLS (helloAfterTls then upgrades and reads the real one). Split so that a login
+ * without TLS reads its first packet with no promise beyond the read's own.
+ */
+export function helloFrom(ctx: SessionContext, packet: Packet): HandshakeResponse | null {
+  if (isSslRequest(packet.payload)) return null;
+  if (ctx.cfg.requireTls) throw tlsRequired();
+  return parseHello(ctx, packet);
+}
+
+/** After an SSLRequest: TLS, then the handshake response sent over it. */
+export async function helloAfterTls(ctx: SessionContext): Promise<HandshakeResponse> {
+  await upgradeClient(ctx);
+  return parseHello(ctx, await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'handshake response'));
+}
+
+function parseHello(ctx: SessionContext, packet: Packet): HandshakeResponse {
   const refusal = belowProtocol41(ctx, packet.payload);
   if (refusal) throw refusal;
   let hello: HandshakeResponse;

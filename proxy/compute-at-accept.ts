@@ -31,15 +31,21 @@ export class ComputeAtAccept {
    * project fixed, its address known, no limit that would refuse the client); null
    * when it may not, and the login connects after the handshake as before. The client
    * waits for its greeting meanwhile: a compute that does not answer is reported after
-   * the handshake, as it would be without this (see take()).
+   * the handshake, as it would be without this (see take()). Null at once, not a
+   * promise of it: most sessions (every verified one) never connect here.
    */
-  static async open(ctx: SessionContext): Promise<ComputeAtAccept | null> {
+  static open(ctx: SessionContext): Promise<ComputeAtAccept> | null {
     const { cfg } = ctx;
     if (!cfg.connectAtAccept || cfg.verifiers) return null;
     const project = cfg.routing.fixedProject;
     const key = project ?? (cfg.routing.projectOptional ? STATIC_PROJECT : undefined);
     const addr = key === undefined ? undefined : cfg.resolver.cached?.(key);
     if (!addr || !cfg.limits.mayAdmit(key!, project, ctx.clientAddress)) return null;
+    return ComputeAtAccept.connect(ctx, addr);
+  }
+
+  private static async connect(ctx: SessionContext, addr: BackendAddress): Promise<ComputeAtAccept> {
+    const { cfg } = ctx;
     const started = performance.now();
     let early: ComputeAtAccept;
     try {

@@ -4,7 +4,7 @@ import { CLIENT_SESSION_TRACK } from '../protocol/index.js';
 import { relayPipe } from '../relay/pipe-relay.js';
 import { limitKey, resolveRoute } from './routing.js';
 import type { StoredCode } from '../accounts/stored-code.js';
-import { readHandshakeResponse, sendGreeting } from './client-handshake.js';
+import { helloAfterTls, helloFrom, sendGreeting } from './client-handshake.js';
 import { checkCredentials } from './credential-check.js';
 import { attachVerified } from './attach-backend.js';
 import type { AttachedBackend, BorrowedBackend } from './attached-backend.js';
@@ -59,7 +59,15 @@ type Ready = PipedReady | PooledReady;
 export async function runSession(ctx: SessionContext): Promise<void> {
   let ready: Ready | null = null;
   try {
-    ready = await establish(ctx);
+    // A compute connection opened at accept (passthrough), closed unless the login took it:
+    // a client that left, sent nothing or was refused.
+    const opening = ComputeAtAccept.open(ctx);
+    const early = opening && (await opening);
+    try {
+      ready = await logIn(ctx, early);
+    } finally {
+      early?.close();
+    }
     if (!ready) return;
     forgetHandshake(ctx);
     // Only a pooled (verified) session borrows per transaction; others keep one backend to the end.
@@ -98,20 +106,11 @@ function forgetHandshake(ctx: SessionContext): void {
 const EMPTY = Buffer.alloc(0);
 
 /** Greeting to OK: returns null when the compute refused the client (its ERR already sent). */
-async function establish(ctx: SessionContext): Promise<Ready | null> {
-  const early = await ComputeAtAccept.open(ctx);
-  try {
-    return await logIn(ctx, early);
-  } finally {
-    // Unless the login took it: a client that left, sent nothing or was refused.
-    early?.close();
-  }
-}
-
 async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promise<Ready | null> {
   const { metrics, limits } = ctx.cfg;
   sendGreeting(ctx, early?.scramble);
-  const hello = await readHandshakeResponse(ctx);
+  const first = await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'handshake response');
+  const hello = helloFrom(ctx, first) ?? (await helloAfterTls(ctx));
   ctx.collation = hello.charset;
   const route = resolveRoute(ctx.cfg.routing, hello.user, hello.database, ctx.servername);
   ctx.log.bindLogin(route.project, route.backendUser, ctx.servername !== undefined);
