@@ -77,8 +77,10 @@ export function divert(socket: Socket, sink: ReadSink): boolean {
   return true;
 }
 
-/** Back to 'data' events (a pooled connection returning to the pool). */
-export function undivert(socket: Socket): void {
+/** Back to 'data' events; false for a socket not made here (nothing to undo). */
+export function undivert(socket: Socket): boolean {
   const reads = readsOf.get(socket);
-  if (reads) reads.sink = null;
+  if (!reads) return false;
+  reads.sink = null;
+  return true;
 }

@@ -9,6 +9,7 @@ import type { SessionBaseline } from '../backend/health.js';
 import type { SessionSettings } from '../backend/session-settings.js';
 import type { KeyPool } from './key-pool.js';
 import { quitConnection } from '../backend/quit-connection.js';
+import { divert, undivert, type ReadSink } from '../backend/backend-socket.js';
 
 /** What a borrower sees of a pooled connection. */
 export interface PooledBackend extends CommandTarget {
@@ -43,7 +44,7 @@ export interface PooledBackend extends CommandTarget {
   readonly initConnect: string | null;
 }
 
-export class BackendEntry implements PooledBackend {
+export class BackendEntry implements PooledBackend, ReadSink {
   readonly key: BackendKey;
   readonly capabilities: number;
   readonly mariadbCapabilities: number;
@@ -114,10 +115,16 @@ export class BackendEntry implements PooledBackend {
     this.markDead(reason);
   }
 
-  /** In the idle list: read (and so notice closes and stray bytes). */
+  /**
+   * In the idle list: read (and so notice closes and stray bytes). A socket of
+   * backend-socket.ts sends its reads here (onBackendData), with no listener to add
+   * or stream to resume: a transaction-mode client gives a connection back and takes
+   * one again at every statement. Its end still comes as 'end' then 'close' (onClose).
+   */
   watchIdle(now: number): void {
     const s = this.socket;
     this.idleSince = now;
+    if (divert(s, this)) return;
     s.on('data', this.onIdleData);
     s.on('end', this.onIdleEnd);
     s.resume();
@@ -126,9 +133,16 @@ export class BackendEntry implements PooledBackend {
   /** Leaving the idle list (borrow, ping, eviction): stop reading, keep whatever arrives for the next reader. */
   unwatchIdle(): void {
     const s = this.socket;
+    if (undivert(s)) return;
     s.pause();
     s.off('data', this.onIdleData);
     s.off('end', this.onIdleEnd);
+  }
+
+  /** A byte from the compute while idle: nobody asked for it, so the stream is out of step. */
+  onBackendData(): boolean {
+    this.markDead('unexpected bytes while idle');
+    return true;
   }
 
   close(): void {
