@@ -4,7 +4,7 @@
 // pools or opening a connection of the session's own, the borrowers transaction mode
 // keeps for later statements, and what a failed login tells the client. The checks
 // before the client's OK are verified-login-checks.ts; the OK itself, login-ok.ts.
-import { CLIENT_SESSION_TRACK, connectAttributeBlock, type HandshakeResponse } from '../protocol/index.js';
+import { CLIENT_COMPRESS, CLIENT_SESSION_TRACK, connectAttributeBlock, type HandshakeResponse } from '../protocol/index.js';
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { OWN_CONNECTION_CAPABILITIES } from '../backend/capabilities.js';
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
@@ -85,7 +85,10 @@ export async function attachVerified(
   }
   const actual = sourceAddressChanged(ctx, creds, attached);
   if (actual) await checkSourceAddress(ctx, route, creds, attached, actual);
-  attached.clientLeftover = ctx.client.detach();
+  // Transaction mode's relay takes the client's socket from the channel as it is (no
+  // pause, no listener swap); a client that compresses gets a wrapper around it instead.
+  const parks = attached.kind === 'pooled' && pooling.mode === 'transaction' && (hello.capabilities & CLIENT_COMPRESS) === 0;
+  attached.clientLeftover = parks ? ctx.client.park() : ctx.client.detach();
   ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return attached;
 }

@@ -240,6 +240,7 @@ async function carryTransactions(ctx: SessionContext, ready: PooledReady): Promi
     maxPacketSize: MAX_STATEMENT_PACKET,
     sessionId: ctx.id,
     hook: kill,
+    channel: ctx.client.isParked ? ctx.client : null,
     // Options left undefined rather than spread in: one object shape for every session.
     statementsPerConnection: ready.pooling.statementsPerConnection || undefined,
     storedCode: code?.names,

@@ -44,8 +44,11 @@ import type { ExchangeHost, ExchangeOptions } from './exchange-state.js';
 import { InterceptRelay, type InterceptHost, type InterceptOptions } from './intercept-relay.js';
 import type { PinReason } from './query-verdict.js';
 import { queueFin } from './client-fin.js';
+import type { ChannelSink, PacketChannel } from '../socket/packet-channel.js';
 
 export interface TransactionRelayOptions extends ExchangeOptions, InterceptOptions {
+  /** The handshake's channel, parked (PacketChannel.park): the relay takes the client's events from it, with no listener of its own. */
+  channel?: PacketChannel | null;
   /** What the client negotiated; pooled backends have the same (see backend/login.ts), CLIENT_SESSION_TRACK aside when tracked. */
   capabilities: number;
   /** The client negotiated CLIENT_SESSION_TRACK (tracked backends: else their OKs are rewritten without session state). */
@@ -78,7 +81,7 @@ export function relayTransactions(
 }
 
 /** One session's relay: the client's side, and what ties the parts together (few fields per idle client). */
-class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
+class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost, ChannelSink {
   private readonly framer: PacketFramer;
   readonly queue: Packet[] = [];
   /** The backend held, what goes to it and what comes back. */
@@ -120,30 +123,59 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost {
       const view = clientTracks ? first.loginTrackers! : null;
       exchange.tracked = new TrackedSession(copySettings(login), !clientTracks, view, login.database === null, exchange.pins.verdicts);
     }
-    client.on('close', this.onClientClose);
-    client.on('error', this.onClientError);
+    const { channel } = this.opts;
+    if (!channel) {
+      client.on('close', this.onClientClose);
+      client.on('error', this.onClientError);
+    }
     client.on('drain', this.onClientDrain);
     exchange.lease.hold(first, false);
     if (client.destroyed) return this.end('client_closed');
     exchange.lease.release({ dirty: false, reset: false });
     if (clientLeftover.length > 0) this.fromClient(clientLeftover);
     if (this.ended) return;
-    client.on('data', this.onClientData);
-    client.on('end', this.onClientEnd);
+    // A parked channel passes on what came meanwhile, then every event; it never paused the socket.
+    if (channel) channel.handOver(this);
+    else {
+      client.on('data', this.onClientData);
+      client.on('end', this.onClientEnd);
+    }
+    if (this.ended) return;
     if (client.readableEnded) this.onClientEnd();
-    else client.resume();
+    else if (!channel) client.resume();
+  }
+
+  // The client's events from a parked channel (ChannelSink).
+  onData(chunk: Buffer): void {
+    this.fromClient(chunk);
+  }
+
+  onEnd(): void {
+    this.onClientEnd();
+  }
+
+  onClose(): void {
+    this.onClientClose();
+  }
+
+  onError(): void {
+    this.onClientError();
   }
 
   end(why: SessionEnd): void {
     if (this.ended) return;
     this.ended = true;
     const { client, exchange } = this;
-    client.off('data', this.onClientData);
-    client.off('end', this.onClientEnd);
+    const { channel } = this.opts;
     client.off('drain', this.onClientDrain);
-    client.off('close', this.onClientClose);
-    client.off('error', this.onClientError);
-    client.on('error', ignore);
+    if (channel) channel.handOver(null); // its listeners stay, as an error listener must
+    else {
+      client.off('data', this.onClientData);
+      client.off('end', this.onClientEnd);
+      client.off('close', this.onClientClose);
+      client.off('error', this.onClientError);
+      client.on('error', ignore);
+    }
     exchange.finish(why, this.framer.buffered > 0 || this.statements?.reading === true);
     if (why === 'client_closed' || why === 'client_error') client.destroy();
     else endAfterSession(client, why === 'client_quit');

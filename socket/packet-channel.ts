@@ -31,6 +31,14 @@ export class ChannelTimeoutError extends Error {
   }
 }
 
+/** Where a channel handed over (handOver) sends its socket's events from then on. */
+export interface ChannelSink {
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+  onClose(): void;
+  onError(err: Error): void;
+}
+
 type Waiter = {
   resolve: (p: Packet) => void;
   reject: (e: Error) => void;
@@ -40,6 +48,9 @@ type Waiter = {
 const EMPTY = Buffer.alloc(0);
 
 function detached(): void {}
+
+/** What a channel's sink is once its taker let go: every event dropped (the socket is being closed). */
+const DROPPED: ChannelSink = { onData: detached, onEnd: detached, onClose: detached, onError: detached };
 
 /** Handshake and authentication packets are small; anything bigger is hostile or broken. */
 export const HANDSHAKE_MAX_PACKET = 64 * 1024;
@@ -54,15 +65,32 @@ export class PacketChannel {
   private failure: Error | null = null;
   private listener: ((p: Packet) => void) | null = null;
   private failureListener: ((err: Error) => void) | null = null;
+  /**
+   * After park(): the chunks that came before handOver(), then the sink every event
+   * goes to (DROPPED once the sink let go). Null while the channel frames packets.
+   */
+  private parked: Buffer[] | null = null;
+  private sink: ChannelSink | null = null;
   // Let go of on detach (see there): a held session's context keeps its channel.
   private onData = (chunk: Buffer) => {
+    if (this.sink) return this.sink.onData(chunk);
+    if (this.parked) return void this.parked.push(chunk);
     this.buf = this.bufAt === this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.bufAt), chunk]);
     this.bufAt = 0;
     this.pump();
   };
-  private onEnd = () => this.fail(new ChannelClosedError(this.side, this.cutShort(), true));
-  private onClose = () => this.fail(new ChannelClosedError(this.side, this.cutShort()));
-  private onError = (err: Error) => this.fail(new ChannelClosedError(this.side, err));
+  private onEnd = () => {
+    if (this.sink) return this.sink.onEnd();
+    if (!this.parked) this.fail(new ChannelClosedError(this.side, this.cutShort(), true));
+  };
+  private onClose = () => {
+    if (this.sink) return this.sink.onClose();
+    if (!this.parked) this.fail(new ChannelClosedError(this.side, this.cutShort()));
+  };
+  private onError = (err: Error) => {
+    if (this.sink) return this.sink.onError(err);
+    if (!this.parked) this.fail(new ChannelClosedError(this.side, err));
+  };
 
   constructor(
     readonly socket: Socket,
@@ -155,13 +183,18 @@ export class PacketChannel {
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onClose);
     this.socket.off('error', this.onError);
+    // The session that took over may keep this channel for its whole life: the
+    // listener closures need not live that long.
+    this.onData = this.onEnd = this.onClose = this.onError = detached;
+    return this.stopFraming();
+  }
+
+  /** No reader, no timer, no framer: the bytes received but not consumed, in one Buffer (or EMPTY). */
+  private stopFraming(): Buffer {
     if (this.waiter?.timer) clearTimeout(this.waiter.timer);
     this.waiter = null;
     this.listener = null;
     this.failureListener = null;
-    // The session that took over may keep this channel for its whole life: the
-    // listener closures need not live that long.
-    this.onData = this.onEnd = this.onClose = this.onError = detached;
     const partial = this.framer?.takeRemaining() ?? EMPTY;
     this.framer = null;
     const unread = this.buf.subarray(this.bufAt);
@@ -170,6 +203,32 @@ export class PacketChannel {
     this.bufAt = 0;
     // An empty view would keep the whole last chunk alive for as long as the session holds it.
     return rest.length > 0 ? rest : EMPTY;
+  }
+
+  /**
+   * Stop reading packets, as detach() does, but keep the socket flowing and its
+   * listeners on: what arrives waits here until handOver() names who takes it. A relay
+   * that takes the socket so (the transaction relay) costs no pause, resume or
+   * listener swap; each of those costs a churned connection about a microsecond.
+   * Returns the bytes received but not consumed, as detach() does.
+   */
+  park(): Buffer {
+    const rest = this.stopFraming();
+    this.parked = [];
+    return rest;
+  }
+
+  /** After park(): `sink` gets the chunks that waited, then every event; null drops them from now on. */
+  handOver(sink: ChannelSink | null): void {
+    const waiting = this.parked;
+    this.sink = sink ?? DROPPED;
+    this.parked = null;
+    if (sink && waiting) for (const chunk of waiting) sink.onData(chunk);
+  }
+
+  /** Whether park() was called: the socket is this channel's to hand over, not to be listened to anew. */
+  get isParked(): boolean {
+    return this.parked !== null || this.sink !== null;
   }
 
   /** One whole packet, read from the front of the buffer and no further, or null if it has not all arrived. */
