@@ -1,6 +1,7 @@
 // Packet-at-a-time reading over a socket, used during the handshake and authentication
 // and for the proxy's own queries on a compute connection; afterwards the socket is
-// detached and bytes flow raw.
+// detached and bytes flow raw, or (transaction mode's client) the channel parks and
+// hands the socket's events on to the relay as they come.
 //
 // Packets are cut from the buffer only when someone asks for one, never ahead: a
 // client may send its SSLRequest and its TLS ClientHello in one chunk, and the
