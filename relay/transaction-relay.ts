@@ -91,14 +91,15 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost, Ch
   statements: StatementRelay | null = null;
   ended = false;
 
-  private readonly onClientData = (chunk: Buffer) => this.fromClient(chunk);
+  // The client's events: the socket's listeners, or a parked channel's sink (ChannelSink).
+  readonly onData = (chunk: Buffer) => this.fromClient(chunk);
   private readonly onClientDrain = () => this.exchange.lease.resume();
   // After its COM_QUIT a client that closes has said goodbye: its replies are still awaited,
   // read on (a backend paused on the client's backpressure would wait for a drain that never comes).
-  private readonly onClientClose = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_closed'));
-  private readonly onClientError = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_error'));
+  readonly onClose = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_closed'));
+  readonly onError = () => (this.exchange.leaving ? this.exchange.lease.resume() : this.end('client_error'));
   // A FIN ends the client's commands as COM_QUIT does (client-fin.ts); mid-LOAD DATA the file is cut short: gone.
-  private readonly onClientEnd = () => {
+  readonly onEnd = () => {
     if (this.exchange.replies?.awaitingInfile) return this.end('client_closed');
     queueFin(this.queue);
     this.pump();
@@ -125,8 +126,8 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost, Ch
     }
     const { channel } = this.opts;
     if (!channel) {
-      client.on('close', this.onClientClose);
-      client.on('error', this.onClientError);
+      client.on('close', this.onClose);
+      client.on('error', this.onError);
     }
     client.on('drain', this.onClientDrain);
     exchange.lease.hold(first, false);
@@ -137,29 +138,12 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost, Ch
     // A parked channel passes on what came meanwhile, then every event; it never paused the socket.
     if (channel) channel.handOver(this);
     else {
-      client.on('data', this.onClientData);
-      client.on('end', this.onClientEnd);
+      client.on('data', this.onData);
+      client.on('end', this.onEnd);
     }
     if (this.ended) return;
-    if (client.readableEnded) this.onClientEnd();
+    if (client.readableEnded) this.onEnd();
     else if (!channel) client.resume();
-  }
-
-  // The client's events from a parked channel (ChannelSink).
-  onData(chunk: Buffer): void {
-    this.fromClient(chunk);
-  }
-
-  onEnd(): void {
-    this.onClientEnd();
-  }
-
-  onClose(): void {
-    this.onClientClose();
-  }
-
-  onError(): void {
-    this.onClientError();
   }
 
   end(why: SessionEnd): void {
@@ -170,10 +154,10 @@ class TransactionRelay implements ExchangeHost, StatementHost, InterceptHost, Ch
     client.off('drain', this.onClientDrain);
     if (channel) channel.handOver(null); // its listeners stay, as an error listener must
     else {
-      client.off('data', this.onClientData);
-      client.off('end', this.onClientEnd);
-      client.off('close', this.onClientClose);
-      client.off('error', this.onClientError);
+      client.off('data', this.onData);
+      client.off('end', this.onEnd);
+      client.off('close', this.onClose);
+      client.off('error', this.onError);
       client.on('error', ignore);
     }
     exchange.finish(why, this.framer.buffered > 0 || this.statements?.reading === true);
