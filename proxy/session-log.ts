@@ -54,14 +54,14 @@ export class SessionLog {
   closed(f: ClosedLine): void {
     const root = this.root as unknown as PinoInternals;
     if (!this.root.isLevelEnabled('info')) return;
-    let line = `${root[symbols.lsCacheSym][INFO]}${root[symbols.timeSym]()}${root[symbols.chindingsSym]},"conn":${this.conn},"client":${JSON.stringify(this.client)}`;
-    if (this.project !== undefined) line += `,"project":${JSON.stringify(this.project)}`;
-    if (this.user !== undefined) line += `,"user":${JSON.stringify(this.user)}`;
+    let line = `${root[symbols.lsCacheSym][INFO]}${root[symbols.timeSym]()}${root[symbols.chindingsSym]},"conn":${this.conn},"client":${str(this.client)}`;
+    if (this.project !== undefined) line += `,"project":${str(this.project)}`;
+    if (this.user !== undefined) line += `,"user":${str(this.user)}`;
     if (this.tls) line += ',"tls":true';
     if (f.readyMs !== undefined) line += `,"readyMs":${num(f.readyMs)}`;
-    if (f.compute !== undefined) line += `,"compute":${JSON.stringify(f.compute)}`;
-    if (f.auth !== undefined) line += `,"auth":${JSON.stringify(f.auth)}`;
-    line += `,"reason":${JSON.stringify(f.reason)},"durationMs":${num(f.durationMs)},"bytesIn":${num(f.bytesIn)},"bytesOut":${num(f.bytesOut)},"msg":"session closed"${root[symbols.endSym]}`;
+    if (f.compute !== undefined) line += `,"compute":${str(f.compute)}`;
+    if (f.auth !== undefined) line += `,"auth":${str(f.auth)}`;
+    line += `,"reason":${str(f.reason)},"durationMs":${num(f.durationMs)},"bytesIn":${num(f.bytesIn)},"bytesOut":${num(f.bytesOut)},"msg":"session closed"${root[symbols.endSym]}`;
     root[symbols.streamSym].write(line);
   }
 
@@ -101,7 +101,27 @@ interface PinoInternals {
   [symbols.streamSym]: { write(line: string): void };
 }
 
-/** As pino writes a number: not finite, null. */
+/** Printable ASCII but `"` and `\\`: what JSON.stringify and pino quote as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/**
+ * A string as pino writes it. Names and reasons are almost always plain: quoted here,
+ * without JSON.stringify's call into the runtime (five of them a line).
+ */
+function str(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/**
+ * As pino writes a number: not finite, null. The proxy's times are rounded to tenths
+ * of a millisecond: such a number is spelled out from two small integers, the same
+ * text as V8's shortest form of the double, without its double-to-string.
+ */
 function num(n: number): string | number {
-  return Number.isFinite(n) ? n : 'null';
+  if (!Number.isFinite(n)) return 'null';
+  const tenths = Math.round(n * 10);
+  if (tenths / 10 !== n || tenths < 0 || tenths > 0x7fffffff) return n;
+  const whole = (tenths / 10) | 0;
+  const tenth = tenths - whole * 10;
+  return tenth === 0 ? whole : `${whole}.${tenth}`;
 }

@@ -38,6 +38,18 @@ const CASES: { name: string; login: [string | undefined, string, boolean] | null
     f: { ...FIELDS, compute: 'c"1', reason: 'killed' },
   },
   { name: 'a number that is not finite', login: ['bench', 'owner', false], f: { ...FIELDS, durationMs: Number.NaN } },
+  {
+    name: 'numbers that are not tenths, or too big or small for the short way',
+    login: ['bench', 'owner', false],
+    f: { ...FIELDS, readyMs: 0.1 + 0.2, durationMs: 123456789.7, bytesIn: 0, bytesOut: 2 ** 40 },
+  },
+  {
+    name: 'negative numbers, exponents, the biggest short tenths and negative zero',
+    login: ['bench', 'owner', false],
+    f: { ...FIELDS, readyMs: -0.5, durationMs: 1e21, bytesIn: 5e-7, bytesOut: 214748364.7 },
+  },
+  { name: 'halves of tenths and zero', login: ['bench', 'owner', false], f: { ...FIELDS, readyMs: 0.05, durationMs: 9.95, bytesIn: -0, bytesOut: 0.1 } },
+  { name: 'names with a slash, spaces and every printable sign', login: [' !#$%&()*+,-./:;<=>?@[]^_`{|}~', 'a b', false], f: { ...FIELDS, compute: '10.0.0.7:3306' } },
 ];
 
 for (const c of CASES) {
