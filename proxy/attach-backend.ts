@@ -8,12 +8,13 @@ import { CLIENT_COMPRESS, CLIENT_SESSION_TRACK, connectAttributeBlock, type Hand
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { OWN_CONNECTION_CAPABILITIES } from '../backend/capabilities.js';
 import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
+import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import type { AbortWatch } from '../util/abort.js';
 import { ClientError, ER_CON_COUNT_ERROR, computeUnavailable } from './client-error.js';
 import { wakeAndConnect } from './wake-and-connect.js';
 import { limitKey, type Route } from './routing.js';
-import type { SessionContext } from './session-context.js';
+import type { PoolsInUse, SessionContext } from './session-context.js';
 import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import type { AttachedBackend, Borrow, BorrowAtOnce } from './attached-backend.js';
 import { checkSourceAddress, initConnect, sourceAddressChanged } from './verified-login-checks.js';
@@ -28,66 +29,116 @@ const CONNECT_PHASE = { phase: 'backend_connect' } as const;
  * connection already logged in as that user), then tells the client OK itself.
  * A sandboxed session (expired password) gets a connection of its own, never
  * pooled: it is destroyed at the end, whatever the session did to its password.
+ * Sync when an idle pooled connection is taken at once and needs nothing run on it:
+ * a churned connection's usual login, with no promise on the way.
  */
-export async function attachVerified(
+export function attachVerified(
   ctx: SessionContext,
   hello: HandshakeResponse,
   route: Route,
   creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-): Promise<AttachedBackend> {
+): AttachedBackend | Promise<AttachedBackend> {
   const { profile, pooling } = ctx.cfg;
-  const { stage1 } = creds;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const clientCapabilities = poolCapabilities(negotiated, route.database);
-  let attached: AttachedBackend;
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   // So does a client whose flags no pooled connection can serve (backend/capabilities.ts).
-  if (pooling.mode !== 'pipe' && !creds.sandboxed && (negotiated & OWN_CONNECTION_CAPABILITIES) === 0) {
-    const { pools } = pooling;
-    const transactions = pooling.mode === 'transaction';
-    const key = keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
-    const borrowAtOnce = idleBorrower(ctx, route, pools, key);
-    // The compute's address cached and an idle connection ready (used within the ping interval):
-    // taken at once, with no wake step, abort signal or promise in between.
-    let pooled = borrowAtOnce();
-    let borrow: Borrow | null = null;
-    if (pooled) {
-      const { connectPhase } = ctx.cfg.metrics;
-      connectPhase.observe(WAKE_PHASE, 0);
-      connectPhase.observe(CONNECT_PHASE, 0);
-    } else {
-      borrow = pooledBorrower(ctx, route, pools, key, heldLogin(stage1, loginOptions(ctx, null)));
-      pooled = await borrow();
-    }
-    if (pooled.borrows > 1 && pooled.initConnect) await initConnect(ctx, route, pools, pooled, pooled.initConnect);
-    // Transaction mode borrows again for later statements; session mode keeps this one.
-    if (transactions) borrow ??= pooledBorrower(ctx, route, pools, key, heldLogin(stage1, loginOptions(ctx, null)));
-    attached = {
-      kind: 'pooled',
-      addr: pooled.key.addr,
-      greeting: pooled.greeting,
-      pooling,
-      pooled,
-      borrow,
-      borrowAtOnce: transactions ? borrowAtOnce : null,
-      clientCapabilities,
-      clientLeftover: EMPTY,
-    };
-  } else {
-    const ownKey = keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, false);
-    const login = await wakeAndConnect(ctx, route, {
-      open: (addr, abort) => loginBackend(keyAt(ownKey, addr), stage1, loginOptions(ctx, hello), abort),
-      isFinal: isFinalLoginError,
-    }).catch((err: unknown) => {
-      throw loginFailure(ctx, route, err);
-    });
-    attached = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY, clientLeftover: EMPTY };
+  if (pooling.mode === 'pipe' || creds.sandboxed || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) {
+    return attachOwn(ctx, hello, route, creds, negotiated, clientCapabilities);
   }
+  const { pools } = pooling;
+  const transactions = pooling.mode === 'transaction';
+  const key = keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
+  const borrowAtOnce = idleBorrower(ctx, route, pools, key);
+  // The compute's address cached and an idle connection ready (used within the ping interval):
+  // taken at once, with no wake step, abort signal or promise in between.
+  const idle = borrowAtOnce();
+  if (idle) {
+    const { connectPhase } = ctx.cfg.metrics;
+    connectPhase.observe(WAKE_PHASE, 0);
+    connectPhase.observe(CONNECT_PHASE, 0);
+  }
+  if (!idle || (idle.borrows > 1 && idle.initConnect)) return attachPooled(ctx, hello, route, creds, negotiated, clientCapabilities, pooling, key, borrowAtOnce, idle);
+  // Transaction mode borrows again for later statements; session mode keeps this one.
+  const borrow = transactions ? pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null))) : null;
+  return settle(ctx, hello, route, creds, negotiated, pooledAttached(pooling, idle, borrow, transactions ? borrowAtOnce : null, clientCapabilities));
+}
+
+/** A pooled login that waits: for a borrow (and perhaps a wake), or for init_connect on the connection taken. */
+async function attachPooled(
+  ctx: SessionContext,
+  hello: HandshakeResponse,
+  route: Route,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
+  negotiated: number,
+  clientCapabilities: number,
+  pooling: PoolsInUse,
+  key: Omit<BackendKey, 'addr'>,
+  borrowAtOnce: BorrowAtOnce,
+  idle: PooledBackend | null,
+): Promise<AttachedBackend> {
+  const { pools } = pooling;
+  const transactions = pooling.mode === 'transaction';
+  let borrow: Borrow | null = null;
+  let pooled = idle;
+  if (!pooled) {
+    borrow = pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null)));
+    pooled = await borrow();
+  }
+  if (pooled.borrows > 1 && pooled.initConnect) await initConnect(ctx, route, pools, pooled, pooled.initConnect);
+  // Transaction mode borrows again for later statements; session mode keeps this one.
+  if (transactions) borrow ??= pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null)));
+  return settle(ctx, hello, route, creds, negotiated, pooledAttached(pooling, pooled, borrow, transactions ? borrowAtOnce : null, clientCapabilities));
+}
+
+function pooledAttached(
+  pooling: PoolsInUse,
+  pooled: PooledBackend,
+  borrow: Borrow | null,
+  borrowAtOnce: BorrowAtOnce | null,
+  clientCapabilities: number,
+): AttachedBackend {
+  return { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, clientLeftover: EMPTY };
+}
+
+/** A connection of the session's own, logged in with stage1 (waking the compute if it sleeps). */
+async function attachOwn(
+  ctx: SessionContext,
+  hello: HandshakeResponse,
+  route: Route,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
+  negotiated: number,
+  clientCapabilities: number,
+): Promise<AttachedBackend> {
+  const ownKey = keyTemplate(hello, route, clientCapabilities, ctx.cfg.profile.mariadbCapabilities, creds.account, false);
+  const login = await wakeAndConnect(ctx, route, {
+    open: (addr, abort) => loginBackend(keyAt(ownKey, addr), creds.stage1, loginOptions(ctx, hello), abort),
+    isFinal: isFinalLoginError,
+  }).catch((err: unknown) => {
+    throw loginFailure(ctx, route, err);
+  });
+  const attached: AttachedBackend = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY, clientLeftover: EMPTY };
+  return settle(ctx, hello, route, creds, negotiated, attached);
+}
+
+/** The address the compute saw checked (when it is not the one the account was matched for), then the client's OK. */
+function settle(
+  ctx: SessionContext,
+  hello: HandshakeResponse,
+  route: Route,
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
+  negotiated: number,
+  attached: AttachedBackend,
+): AttachedBackend | Promise<AttachedBackend> {
   const actual = sourceAddressChanged(ctx, creds, attached);
-  if (actual) await checkSourceAddress(ctx, route, creds, attached, actual);
+  if (!actual) return answerOk(ctx, hello, negotiated, attached);
+  return checkSourceAddress(ctx, route, creds, attached, actual).then(() => answerOk(ctx, hello, negotiated, attached));
+}
+
+function answerOk(ctx: SessionContext, hello: HandshakeResponse, negotiated: number, attached: AttachedBackend): AttachedBackend {
   // Transaction mode's relay takes the client's socket from the channel as it is (no
   // pause, no listener swap); a client that compresses gets a wrapper around it instead.
-  const parks = attached.kind === 'pooled' && pooling.mode === 'transaction' && (hello.capabilities & CLIENT_COMPRESS) === 0;
+  const parks = attached.kind === 'pooled' && attached.pooling.mode === 'transaction' && (hello.capabilities & CLIENT_COMPRESS) === 0;
   attached.clientLeftover = parks ? ctx.client.park() : ctx.client.detach();
   ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
   return attached;

@@ -93,9 +93,14 @@ interface Login {
   switched: boolean;
 }
 
-export async function checkCredentials(ctx: SessionContext, hello: HandshakeResponse, route: Route): Promise<CredentialOutcome> {
+/**
+ * The verdict on a login. Sync for the usual one, a right password on accounts the cache
+ * holds (no count of failed logins to read or clear, no switch of the client's plugin),
+ * with no promise or await on the way; everything else takes the full path.
+ */
+export function checkCredentials(ctx: SessionContext, hello: HandshakeResponse, route: Route): CredentialOutcome | Promise<CredentialOutcome> {
   const { verifiers } = ctx.cfg;
-  if (!verifiers) return { kind: 'passthrough' };
+  if (!verifiers) return PASSTHROUGH;
   const login: Login = {
     ctx,
     hello,
@@ -106,15 +111,30 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
     token: hello.authPluginName === null || hello.authPluginName === NATIVE_PASSWORD_PLUGIN ? hello.authResponse : null,
     switched: false,
   };
+  const accounts = verifiers.cached?.(login.project, route.backendUser);
+  const account = accounts && pickAccount(accounts.candidates, login.user, login.ip);
+  if (account && !countsPasswordErrors(account, accounts.policy)) {
+    // Judging has no side effects until it switches the client's plugin, which it does not here:
+    // any other verdict is reached again, the same, on the full path.
+    const attempt = judgeMethods(login, account);
+    if (attempt !== NEEDS_ANSWER && attempt.ok === true) return rightPassword(login, accounts, account, attempt.stage1);
+  }
+  return checkFully(login);
+}
+
+const PASSTHROUGH: CredentialOutcome = { kind: 'passthrough' };
+
+async function checkFully(login: Login): Promise<CredentialOutcome> {
+  const { ctx, route } = login;
   // From the cache when it has them: no wait, no await.
-  let accounts = verifiers.cached?.(login.project, route.backendUser) ?? (await ask(login, false));
+  let accounts = ctx.cfg.verifiers!.cached?.(login.project, route.backendUser) ?? (await ask(login, false));
   let account = pickAccount(accounts.candidates, login.user, login.ip);
   if (!account) {
     // Perhaps created a moment ago: one read of the compute that started after we asked.
     accounts = await ask(login, true);
     account = pickAccount(accounts.candidates, login.user, login.ip);
   }
-  if (!account && ctx.cfg.unknownUsers === 'passthrough') return { kind: 'passthrough' };
+  if (!account && ctx.cfg.unknownUsers === 'passthrough') return PASSTHROUGH;
   let attempt = await judge(login, accounts, account);
   if (attempt.ok === false && account) {
     // No match: the password may have changed since the accounts were read.
@@ -126,7 +146,7 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
       attempt = await judge(login, accounts, account);
     }
   }
-  if (attempt.ok === 'passthrough') return { kind: 'passthrough' };
+  if (attempt.ok === 'passthrough') return PASSTHROUGH;
   const key = account ? passwordErrorKey(login.project, account) : undefined;
   if (attempt.ok === false) {
     if (account && key && attempt.countsAsPasswordError && countsPasswordErrors(account, accounts.policy)) {
@@ -139,6 +159,12 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
   if (key && countsPasswordErrors(account, accounts.policy) && login.token!.length > 0) {
     await ctx.cfg.passwordErrors.clear(key).catch((err: unknown) => ctx.log.warn({ err }, 'could not clear failed logins'));
   }
+  return rightPassword(login, accounts, account, attempt.stage1);
+}
+
+/** A right password for `account`: what the account itself still says (TLS, lock, expiry), or the session's verdict. */
+function rightPassword(login: Login, accounts: UserAccounts, account: Account, stage1: Buffer): CredentialOutcome {
+  const { ctx, hello } = login;
   if (!transportAccepted(account, ctx.cfg.backendTls)) throw denied(login, accessDenied(login.user, login.ip, login.token!.length > 0));
   if (account.locked) throw denied(login, accountLocked());
   const expiry = passwordExpiry(account, accounts.policy, Date.now());
@@ -146,7 +172,7 @@ export async function checkCredentials(ctx: SessionContext, hello: HandshakeResp
   if (expiry === 'expired' && accounts.policy.disconnectOnExpiredPassword && !copes) throw denied(login, mustChangePasswordLogin());
   return {
     kind: 'verified',
-    stage1: attempt.stage1,
+    stage1,
     account: { user: account.user, host: account.host, accountVersion: account.version },
     sandboxed: expiry !== 'valid',
     sourceIp: login.ip,
@@ -169,9 +195,9 @@ async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
 
 /** Blocked, then the methods in order; no account admits the address: 1045. */
 async function judge(login: Login, accounts: UserAccounts, account: Account | undefined): Promise<Attempt> {
-  const usingPassword = (login.token ?? login.hello.authResponse).length > 0;
   if (!account) {
     // The server fails an unknown user against a stand-in password account, which reads the answer first.
+    const usingPassword = (login.token ?? login.hello.authResponse).length > 0;
     const error = login.token && !nativeAnswerLength(login.token) ? malformedHandshake(undefined) : accessDenied(login.user, login.ip, usingPassword);
     return { ok: false, error, countsAsPasswordError: false };
   }
@@ -184,13 +210,27 @@ async function judge(login: Login, accounts: UserAccounts, account: Account | un
     }
     if (failures >= accounts.policy.maxPasswordErrors) return { ok: false, error: userBlocked(), countsAsPasswordError: false };
   }
+  const attempt = judgeMethods(login, account);
+  if (attempt !== NEEDS_ANSWER) return attempt;
+  // The methods before the first that needs the answer only refused: judged again, they refuse the same.
+  await nativeAnswer(login);
+  return judgeMethods(login, account) as Attempt;
+}
+
+/** judgeMethods stopped at a mysql_native_password method: the client answered with another plugin. */
+const NEEDS_ANSWER = Symbol('needs the native answer');
+
+/** The account's methods in order, on the answer the client gave; NEEDS_ANSWER when it gave none fit for a method. */
+function judgeMethods(login: Login, account: Account): Attempt | typeof NEEDS_ANSWER {
+  const usingPassword = (login.token ?? login.hello.authResponse).length > 0;
   // Filled in by a method that refused; the refusal is made only when needed (an
   // error's stack trace costs more than checking a right password).
   let last: Attempt | undefined;
   for (const method of account.methods) {
     const { plugin } = method;
     if (plugin === NATIVE_PASSWORD_PLUGIN && method.verifier !== undefined) {
-      const token = login.token ?? (await nativeAnswer(login));
+      const token = login.token;
+      if (!token) return NEEDS_ANSWER;
       if (!nativeAnswerLength(token)) {
         // Neither no password nor a scramble: the server's plugin answers 1043 (CR_AUTH_HANDSHAKE), no password error.
         last = { ok: false, error: malformedHandshake(undefined), countsAsPasswordError: false };

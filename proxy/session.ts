@@ -121,12 +121,15 @@ async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promis
   if (route.project) releaseSlot = limits.admitConnection(route.project);
   try {
     const checkStarted = performance.now();
-    const creds = await checkCredentials(ctx, hello, route); // before any wake
+    // Both sync for the usual pooled login: awaited only when they wait.
+    const checked = checkCredentials(ctx, hello, route); // before any wake
+    const creds = checked instanceof Promise ? await checked : checked;
     if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
-    const backend =
-      creds.kind === 'verified'
-        ? await attachVerified(ctx, hello, route, creds)
-        : await attachPassthrough(ctx, hello, route, early);
+    let backend: AttachedBackend | null;
+    if (creds.kind === 'verified') {
+      const attached = attachVerified(ctx, hello, route, creds);
+      backend = attached instanceof Promise ? await attached : attached;
+    } else backend = await attachPassthrough(ctx, hello, route, early);
     if (!backend) {
       if (route.project) limits.recordAuthFailure(route.project, ctx.clientAddress);
       metrics.connectionsRefused.inc({ reason: 'access_denied' });
