@@ -24,6 +24,18 @@ const EMPTY = Buffer.alloc(0);
 const WAKE_PHASE = { phase: 'wake' } as const;
 const CONNECT_PHASE = { phase: 'backend_connect' } as const;
 
+/** A verified login being attached: what each step below needs. */
+interface Attaching {
+  ctx: SessionContext;
+  hello: HandshakeResponse;
+  route: Route;
+  creds: Extract<CredentialOutcome, { kind: 'verified' }>;
+  /** The capabilities the client and the proxy agreed on. */
+  negotiated: number;
+  /** Those a pooled connection for this client logs in with (poolCapabilities). */
+  clientCapabilities: number;
+}
+
 /**
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
  * connection already logged in as that user), then tells the client OK itself.
@@ -40,16 +52,13 @@ export function attachVerified(
 ): AttachedBackend | Promise<AttachedBackend> {
   const { profile, pooling } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
-  const clientCapabilities = poolCapabilities(negotiated, route.database);
+  const a: Attaching = { ctx, hello, route, creds, negotiated, clientCapabilities: poolCapabilities(negotiated, route.database) };
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
   // So does a client whose flags no pooled connection can serve (backend/capabilities.ts).
-  if (pooling.mode === 'pipe' || creds.sandboxed || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) {
-    return attachOwn(ctx, hello, route, creds, negotiated, clientCapabilities);
-  }
-  const { pools } = pooling;
+  if (pooling.mode === 'pipe' || creds.sandboxed || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) return attachOwn(a);
   const transactions = pooling.mode === 'transaction';
-  const key = keyTemplate(hello, route, clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
-  const borrowAtOnce = idleBorrower(ctx, route, pools, key);
+  const key = keyTemplate(hello, route, a.clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
+  const borrowAtOnce = idleBorrower(ctx, route, pooling.pools, key);
   // The compute's address cached and an idle connection ready (used within the ping interval):
   // taken at once, with no wake step, abort signal or promise in between.
   const idle = borrowAtOnce();
@@ -58,89 +67,70 @@ export function attachVerified(
     connectPhase.observe(WAKE_PHASE, 0);
     connectPhase.observe(CONNECT_PHASE, 0);
   }
-  if (!idle || (idle.borrows > 1 && idle.initConnect)) return attachPooled(ctx, hello, route, creds, negotiated, clientCapabilities, pooling, key, borrowAtOnce, idle);
+  if (!idle || (idle.borrows > 1 && idle.initConnect)) return attachPooled(a, pooling, key, borrowAtOnce, idle);
   // Transaction mode borrows again for later statements; session mode keeps this one.
-  const borrow = transactions ? pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null))) : null;
-  return settle(ctx, hello, route, creds, negotiated, pooledAttached(pooling, idle, borrow, transactions ? borrowAtOnce : null, clientCapabilities));
+  const borrow = transactions ? keptBorrower(a, pooling, key) : null;
+  return settle(a, pooledAttached(a, pooling, idle, borrow, transactions ? borrowAtOnce : null));
 }
 
 /** A pooled login that waits: for a borrow (and perhaps a wake), or for init_connect on the connection taken. */
 async function attachPooled(
-  ctx: SessionContext,
-  hello: HandshakeResponse,
-  route: Route,
-  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-  negotiated: number,
-  clientCapabilities: number,
+  a: Attaching,
   pooling: PoolsInUse,
   key: Omit<BackendKey, 'addr'>,
   borrowAtOnce: BorrowAtOnce,
   idle: PooledBackend | null,
 ): Promise<AttachedBackend> {
-  const { pools } = pooling;
   const transactions = pooling.mode === 'transaction';
   let borrow: Borrow | null = null;
   let pooled = idle;
   if (!pooled) {
-    borrow = pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null)));
+    borrow = keptBorrower(a, pooling, key);
     pooled = await borrow();
   }
-  if (pooled.borrows > 1 && pooled.initConnect) await initConnect(ctx, route, pools, pooled, pooled.initConnect);
+  if (pooled.borrows > 1 && pooled.initConnect) await initConnect(a.ctx, a.route, pooling.pools, pooled, pooled.initConnect);
   // Transaction mode borrows again for later statements; session mode keeps this one.
-  if (transactions) borrow ??= pooledBorrower(ctx, route, pools, key, heldLogin(creds.stage1, loginOptions(ctx, null)));
-  return settle(ctx, hello, route, creds, negotiated, pooledAttached(pooling, pooled, borrow, transactions ? borrowAtOnce : null, clientCapabilities));
+  if (transactions) borrow ??= keptBorrower(a, pooling, key);
+  return settle(a, pooledAttached(a, pooling, pooled, borrow, transactions ? borrowAtOnce : null));
 }
 
-function pooledAttached(
-  pooling: PoolsInUse,
-  pooled: PooledBackend,
-  borrow: Borrow | null,
-  borrowAtOnce: BorrowAtOnce | null,
-  clientCapabilities: number,
-): AttachedBackend {
+/** The borrower a login keeps: stage1 held for logging in again when the pool has no connection to lend. */
+function keptBorrower(a: Attaching, pooling: PoolsInUse, key: Omit<BackendKey, 'addr'>): Borrow {
+  return pooledBorrower(a.ctx, a.route, pooling.pools, key, heldLogin(a.creds.stage1, loginOptions(a.ctx, null)));
+}
+
+function pooledAttached(a: Attaching, pooling: PoolsInUse, pooled: PooledBackend, borrow: Borrow | null, borrowAtOnce: BorrowAtOnce | null): AttachedBackend {
+  const { clientCapabilities } = a;
   return { kind: 'pooled', addr: pooled.key.addr, greeting: pooled.greeting, pooling, pooled, borrow, borrowAtOnce, clientCapabilities, clientLeftover: EMPTY };
 }
 
 /** A connection of the session's own, logged in with stage1 (waking the compute if it sleeps). */
-async function attachOwn(
-  ctx: SessionContext,
-  hello: HandshakeResponse,
-  route: Route,
-  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-  negotiated: number,
-  clientCapabilities: number,
-): Promise<AttachedBackend> {
-  const ownKey = keyTemplate(hello, route, clientCapabilities, ctx.cfg.profile.mariadbCapabilities, creds.account, false);
+async function attachOwn(a: Attaching): Promise<AttachedBackend> {
+  const { ctx, hello, route } = a;
+  const ownKey = keyTemplate(hello, route, a.clientCapabilities, ctx.cfg.profile.mariadbCapabilities, a.creds.account, false);
   const login = await wakeAndConnect(ctx, route, {
-    open: (addr, abort) => loginBackend(keyAt(ownKey, addr), creds.stage1, loginOptions(ctx, hello), abort),
+    open: (addr, abort) => loginBackend(keyAt(ownKey, addr), a.creds.stage1, loginOptions(ctx, hello), abort),
     isFinal: isFinalLoginError,
   }).catch((err: unknown) => {
     throw loginFailure(ctx, route, err);
   });
-  const attached: AttachedBackend = { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY, clientLeftover: EMPTY };
-  return settle(ctx, hello, route, creds, negotiated, attached);
+  return settle(a, { kind: 'own', addr: login.addr, socket: login.socket, greeting: login.greeting, backendLeftover: EMPTY, clientLeftover: EMPTY });
 }
 
 /** The address the compute saw checked (when it is not the one the account was matched for), then the client's OK. */
-function settle(
-  ctx: SessionContext,
-  hello: HandshakeResponse,
-  route: Route,
-  creds: Extract<CredentialOutcome, { kind: 'verified' }>,
-  negotiated: number,
-  attached: AttachedBackend,
-): AttachedBackend | Promise<AttachedBackend> {
-  const actual = sourceAddressChanged(ctx, creds, attached);
-  if (!actual) return answerOk(ctx, hello, negotiated, attached);
-  return checkSourceAddress(ctx, route, creds, attached, actual).then(() => answerOk(ctx, hello, negotiated, attached));
+function settle(a: Attaching, attached: AttachedBackend): AttachedBackend | Promise<AttachedBackend> {
+  const actual = sourceAddressChanged(a.ctx, a.creds, attached);
+  if (!actual) return answerOk(a, attached);
+  return checkSourceAddress(a.ctx, a.route, a.creds, attached, actual).then(() => answerOk(a, attached));
 }
 
-function answerOk(ctx: SessionContext, hello: HandshakeResponse, negotiated: number, attached: AttachedBackend): AttachedBackend {
+function answerOk(a: Attaching, attached: AttachedBackend): AttachedBackend {
+  const { ctx, hello } = a;
   // Transaction mode's relay takes the client's socket from the channel as it is (no
   // pause, no listener swap); a client that compresses gets a wrapper around it instead.
   const parks = attached.kind === 'pooled' && attached.pooling.mode === 'transaction' && (hello.capabilities & CLIENT_COMPRESS) === 0;
   attached.clientLeftover = parks ? ctx.client.park() : ctx.client.detach();
-  ctx.client.write(loginOk(attached, negotiated), ctx.client.nextSequenceId);
+  ctx.client.write(loginOk(attached, a.negotiated), ctx.client.nextSequenceId);
   return attached;
 }
 
