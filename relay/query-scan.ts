@@ -65,6 +65,51 @@ const SET_PINS = new Set(['ROLE', 'TRANSACTION']);
 
 const LONGEST_KEYWORD = 'SQL_CALC_FOUND_ROWS'.length;
 
+/** The other words scanQuery compares a word with; keywordAt knows every word of these lists and no other. */
+const COMPARED = ['SET', 'USE', 'NEXT', 'VALUE', 'CREATE', 'ALTER'];
+
+/**
+ * Every word the scan compares with, by a hash of its letters in upper case: a word of
+ * the statement is found, or found to be none of them, without a string made for it
+ * (a slice and toUpperCase, which V8 runs in its runtime, were most of a point
+ * select's judging).
+ */
+const KNOWN = new Map<number, string>();
+for (const word of [...Object.keys(WORDS), ...Object.values(WORDS).flatMap((m) => m.readsAfter ?? []), ...STARTS_STATEMENT, ...SET_PINS, ...COMPARED]) {
+  const h = wordHash(word, 0, word.length);
+  const held = KNOWN.get(h);
+  if (held !== undefined && held !== word) throw new Error(`query-scan: keywords ${held} and ${word} share a hash`);
+  KNOWN.set(h, word);
+}
+
+/** FNV-1a over the word's characters, ASCII letters in upper case. */
+function wordHash(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let k = from; k < to; k++) {
+    let c = s.charCodeAt(k);
+    if (c >= 0x61 && c <= 0x7a) c -= 0x20;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h;
+}
+
+/**
+ * The keyword (upper case) s[from, to) is, in any case of its ASCII letters, or '' when
+ * it is none the scan compares with. Keywords are ASCII, and no character of latin1
+ * text but an ASCII letter has an ASCII letter for its upper case ('ß' becomes 'SS',
+ * which no keyword holds): the same words toUpperCase would have matched.
+ */
+function keywordAt(s: string, from: number, to: number): string {
+  const known = KNOWN.get(wordHash(s, from, to));
+  if (known === undefined || known.length !== to - from) return '';
+  for (let k = 0; k < known.length; k++) {
+    let c = s.charCodeAt(from + k);
+    if (c >= 0x61 && c <= 0x7a) c -= 0x20;
+    if (c !== known.charCodeAt(k)) return '';
+  }
+  return known;
+}
+
 /** What scanQuery found; the same object for every call, good until the next. */
 export interface QueryScan {
   pin: PinReason | null;
@@ -103,7 +148,7 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
   let afterNext = false;
   /** Past a `;`: ROW_COUNT() and FOUND_ROWS() read a statement of the same text from here. */
   let later = false;
-  /** The current statement's first word (upper case), for SHOW WARNINGS and GET DIAGNOSTICS. */
+  /** The current statement's first word (upper case, '' for one the scan knows nothing of), for SHOW WARNINGS and GET DIAGNOSTICS. */
   let firstWord = '';
   let i = 0;
   while (i < n) {
@@ -111,8 +156,7 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
     if (isWordChar(c)) {
       let j = i + 1;
       while (j < n && isWordChar(s.charCodeAt(j))) j++;
-      let raw: string | null = null;
-      if (names !== null && code!.mayMatch(j - i) && code!.matches((raw = s.slice(i, j)))) {
+      if (names !== null && code!.mayMatch(j - i) && code!.matches(s.slice(i, j))) {
         found.pin = 'stored_code';
         return found;
       }
@@ -120,7 +164,8 @@ export function scanQuery(s: string, tracked: boolean, code: StoredCodeNames | n
       let nextWord = false;
       if (statementStart) firstWord = '';
       if (j - i <= LONGEST_KEYWORD) {
-        const word = (raw ?? s.slice(i, j)).toUpperCase();
+        // '' for a word the scan compares with nothing (most of them).
+        const word = keywordAt(s, i, j);
         if (statementStart) firstWord = word;
         if (statementStart && code !== null && (word === 'CREATE' || word === 'ALTER')) found.defines = true;
         const meaning = WORDS[word];

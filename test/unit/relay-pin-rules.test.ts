@@ -165,3 +165,20 @@ test('under NO_BACKSLASH_ESCAPES, and in an ANSI_QUOTES identifier, a backslash 
   assert.equal(judgeQuery(double, true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, 'user_variable');
   assert.equal(judgeQuery(Buffer.from("SELECT 'it''s \\n'"), true, null, stringModes('NO_BACKSLASH_ESCAPES')).pin, null);
 });
+
+test('keywords are matched in any case of their letters, and only whole and in ASCII', () => {
+  // Mixed case: the scan compares upper-case letters, however the client wrote them.
+  assert.equal(pin('sElEcT Sql_Calc_Found_Rows * FROM t'), 'found_rows');
+  assert.equal(pin('Create Temporary Table t (a INT)'), 'temporary_table');
+  assert.equal(pin('begin not atomic sEt @a = 1; end'), 'set_statement');
+  assert.equal(pin('SET rOlE admin'), 'set_statement');
+  assert.equal(pin('select NeXt VaLuE for s'), 'sequence');
+  assert.equal(judgeQuery(Buffer.from('sHoW wArNiNgS')).previous! & READS_ROW_COUNTS, READS_ROW_COUNTS);
+  assert.equal(judgeQuery(Buffer.from('SELECT lAsT_iNsErT_iD()')).previous! & READS_INSERT_ID, READS_INSERT_ID);
+  // A word that holds a keyword, is longer than any, or spells one with letters outside ASCII is none of them.
+  for (const sql of ['SELECT locks, get_locks, nextval2 FROM t', 'SELECT sql_calc_found_rows_x FROM t', 'SELECT lock_', 'SELECT ĺock', 'SELECT ßet']) {
+    assert.equal(pin(sql), null, sql);
+  }
+  // latin1 text: 'ß' (0xdf) upper-cases to 'SS' in JavaScript, which spells no keyword, and 0xc0-0xde are their own upper case.
+  assert.equal(judgeQuery(Buffer.from('SELECT \xdfet, \xc0LTER', 'latin1')).pin, null);
+});
