@@ -41,10 +41,9 @@ export interface BackendPools {
    * An idle connection for `key` at once, when one is ready without a check (alive, idle
    * less than pingAfterIdleMs), else null and nothing changes: acquire() then does the
    * rest. Transaction pooling borrows per statement; this spares it a promise chain,
-   * an abort signal and two key strings. Keep passing the same `key` object: its pool
-   * is remembered for it.
+   * an abort signal and, with a `memo` kept for this key, two key strings.
    */
-  tryAcquire(key: BackendKey): PooledBackend | null;
+  tryAcquire(key: BackendKey, memo?: KeyPoolMemo): PooledBackend | null;
   /**
    * Give a connection back: reset and kept; or destroyed when `dirty`, when the reset or
    * the state check fails, when it died, or when its compute was dropped. Never rejects.
@@ -61,6 +60,14 @@ export interface BackendPools {
   close(): Promise<void>;
 }
 
+/**
+ * A borrower's memory between tryAcquire() calls with one key: the key's pool, found
+ * once and checked still current before each use. Start a new one for another key.
+ */
+export interface KeyPoolMemo {
+  pool: KeyPool | null;
+}
+
 const NEVER = new AbortController().signal;
 const DONE = Promise.resolve();
 
@@ -75,8 +82,6 @@ class KeyedBackendPools implements BackendPools {
   /** Resets under way (connections given back by quitting sessions): close() waits for them, bounded by the reset's timeout. */
   private readonly resetting = new Set<Promise<void>>();
   private nextId = 1;
-  /** tryAcquire()'s memory: the key pool each key object found last (checked still current before use). */
-  private readonly known = new WeakMap<BackendKey, KeyPool>();
 
   constructor(private readonly settings: PoolSettings) {
     this.stopJanitor = startJanitor(this.computes, settings);
@@ -123,14 +128,14 @@ class KeyedBackendPools implements BackendPools {
     }
   }
 
-  tryAcquire(key: BackendKey): PooledBackend | null {
+  tryAcquire(key: BackendKey, memo?: KeyPoolMemo): PooledBackend | null {
     if (this.closed) return null;
-    let kp = this.known.get(key);
+    let kp = memo?.pool;
     // The janitor forgets unused key pools (and then their computes), and a drop replaces a compute: look again then.
     if (!kp || kp.forgotten || kp.compute.dropped) {
       kp = this.computes.get(addrId(key.addr))?.keys.get(keyPoolId(key));
       if (!kp) return null;
-      this.known.set(key, kp);
+      if (memo) memo.pool = kp;
     }
     const { idle } = kp;
     const entry = idle[idle.length - 1];

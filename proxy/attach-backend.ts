@@ -7,7 +7,7 @@
 import { CLIENT_COMPRESS, CLIENT_SESSION_TRACK, connectAttributeBlock, type HandshakeResponse } from '../protocol/index.js';
 import { BackendLoginError, loginBackend, poolCapabilities, type BackendKey, type BackendLogin } from '../backend/login.js';
 import { OWN_CONNECTION_CAPABILITIES } from '../backend/capabilities.js';
-import { PoolTimeoutError, type BackendPools } from '../pool/backend-pool.js';
+import { PoolTimeoutError, type BackendPools, type KeyPoolMemo } from '../pool/backend-pool.js';
 import type { PooledBackend } from '../pool/pooled-backend.js';
 import type { BackendAddress } from '../backend/address.js';
 import type { AbortWatch } from '../util/abort.js';
@@ -164,17 +164,22 @@ function pooledBorrower(
  * Borrow's shortcut, for a pooled login and transaction mode's statements: no wake to
  * wait for, no connection to check. Counted as a resolution like Borrow's; a login
  * counts its connect phases itself (a statement has none). The full key is made once
- * per compute address, so the pool finds its key pool by object.
+ * per compute address, and the memo keeps its key pool: found once, not by its strings
+ * at every borrow.
  */
 function idleBorrower(ctx: SessionContext, route: Route, pools: BackendPools, key: Omit<BackendKey, 'addr'>): BorrowAtOnce {
   const project = limitKey(route);
   const { resolver, metrics } = ctx.cfg;
   let full: BackendKey | null = null;
+  const memo: KeyPoolMemo = { pool: null };
   return () => {
     const addr = resolver.cached?.(project);
     if (!addr) return null;
-    if (full?.addr !== addr) full = keyAt(key, addr);
-    const got = pools.tryAcquire(full);
+    if (full?.addr !== addr) {
+      full = keyAt(key, addr);
+      memo.pool = null;
+    }
+    const got = pools.tryAcquire(full, memo);
     if (got) metrics.pending.wakesOk.n++;
     return got;
   };

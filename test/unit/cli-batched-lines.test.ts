@@ -102,7 +102,7 @@ test('without a write limit a batch leaves once it reaches the flush size, as on
   const { writes, out } = recorder();
   const batched = new BatchedLines(out);
   const line = infoLine('z'.repeat(1_500));
-  for (let i = 0; i < 3; i++) batched.write(line);
+  for (let bytes = 0; bytes < BatchedLines.BYTES; bytes += Buffer.byteLength(line)) batched.write(line);
   process.off('exit', batched.flush);
   assert.equal(writes.length, 1);
   assert.ok(Buffer.byteLength(writes[0]!) >= BatchedLines.BYTES);
