@@ -19,10 +19,9 @@ import type { CredentialOutcome, MatchedAccount } from './credential-check.js';
 import type { AttachedBackend, Borrow, BorrowAtOnce } from './attached-backend.js';
 import { checkSourceAddress, initConnect, sourceAddressChanged } from './verified-login-checks.js';
 import { loginOk } from './login-ok.js';
+import { PHASE } from './metrics.js';
 
 const EMPTY = Buffer.alloc(0);
-const WAKE_PHASE = { phase: 'wake' } as const;
-const CONNECT_PHASE = { phase: 'backend_connect' } as const;
 
 /** A verified login being attached: what each step below needs. */
 interface Attaching {
@@ -64,8 +63,8 @@ export function attachVerified(
   const idle = borrowAtOnce();
   if (idle) {
     const { connectPhase } = ctx.cfg.metrics;
-    connectPhase.observe(WAKE_PHASE, 0);
-    connectPhase.observe(CONNECT_PHASE, 0);
+    connectPhase.observe(PHASE.wake, 0);
+    connectPhase.observe(PHASE.backendConnect, 0);
   }
   if (!idle || (idle.borrows > 1 && idle.initConnect)) return attachPooled(a, pooling, key, borrowAtOnce, idle);
   // Transaction mode borrows again for later statements; session mode keeps this one.

@@ -12,8 +12,8 @@ import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 import type { ComputeAtAccept } from './compute-at-accept.js';
 import type { OwnBackend } from './attached-backend.js';
+import { PHASE } from './metrics.js';
 
-const AUTH_PHASE = { phase: 'auth' } as const;
 
 /** Returns null when the compute refused the client (its ERR already forwarded). */
 export async function attachPassthrough(
@@ -27,7 +27,7 @@ export async function attachPassthrough(
     const authStarted = performance.now();
     const auth = await authenticatePassthrough(ctx.client, hello, route, backend, ctx.scramble, ctx.cfg.handshakeTimeoutMs, ctx.cfg.backendTls);
     backend = auth.backend;
-    ctx.cfg.metrics.connectPhase.observe(AUTH_PHASE, (performance.now() - authStarted) / 1000);
+    ctx.cfg.metrics.connectPhase.observe(PHASE.auth, (performance.now() - authStarted) / 1000);
     if (!auth.ok) {
       ctx.client.write(auth.final.payload, auth.final.sequenceId);
       backend.socket.destroy();

@@ -9,9 +9,8 @@ import { connectBackend, type BackendConnection } from '../backend/connect.js';
 import { ChannelClosedError } from '../socket/packet-channel.js';
 import { STATIC_PROJECT } from './routing.js';
 import type { SessionContext } from './session-context.js';
+import { PHASE } from './metrics.js';
 
-const WAKE_PHASE = { phase: 'wake' } as const;
-const CONNECT_PHASE = { phase: 'backend_connect' } as const;
 
 /**
  * A compute connection opened at accept, or the failure of opening it. Until the
@@ -80,8 +79,8 @@ export class ComputeAtAccept {
     this.conn = null;
     const { metrics } = ctx.cfg;
     metrics.pending.wakesOk.n++;
-    metrics.connectPhase.observe(WAKE_PHASE, 0);
-    metrics.connectPhase.observe(CONNECT_PHASE, this.connectSeconds);
+    metrics.connectPhase.observe(PHASE.wake, 0);
+    metrics.connectPhase.observe(PHASE.backendConnect, this.connectSeconds);
     return conn;
   }
 

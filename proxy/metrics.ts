@@ -3,6 +3,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PhaseHistogram } from './phase-histogram.js';
 
+/** The connect phases' labels, one object each: observed at every login, never built per login. */
+export const PHASE = {
+  wake: { phase: 'wake' },
+  backendConnect: { phase: 'backend_connect' },
+  auth: { phase: 'auth' },
+  total: { phase: 'total' },
+} as const;
+
 export interface ProxyMetrics {
   registry: Registry;
   connectionsOpened: Counter<'mode'>;

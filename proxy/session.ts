@@ -21,6 +21,7 @@ import { compressedClient } from '../socket/compressed-socket.js';
 import { enterHolding, enterPinned, enterState } from './session-state.js';
 import { endStalledAfterFin } from '../socket/socket-ends.js';
 import { ComputeAtAccept } from './compute-at-accept.js';
+import { PHASE } from './metrics.js';
 
 /**
  * What the relay needs, and nothing more: the handshake's own state (the
@@ -124,7 +125,7 @@ async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promis
     // Both sync for the usual pooled login: awaited only when they wait.
     const checked = checkCredentials(ctx, hello, route); // before any wake
     const creds = checked instanceof Promise ? await checked : checked;
-    if (creds.kind === 'verified') metrics.connectPhase.observe({ phase: 'auth' }, (performance.now() - checkStarted) / 1000);
+    if (creds.kind === 'verified') metrics.connectPhase.observe(PHASE.auth, (performance.now() - checkStarted) / 1000);
     let backend: AttachedBackend | null;
     if (creds.kind === 'verified') {
       const attached = attachVerified(ctx, hello, route, creds);
@@ -138,7 +139,7 @@ async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promis
       releaseSlot?.();
       return null;
     }
-    metrics.connectPhase.observe({ phase: 'total' }, (performance.now() - ctx.startedAt) / 1000);
+    metrics.connectPhase.observe(PHASE.total, (performance.now() - ctx.startedAt) / 1000);
     ctx.cfg.profile.learn(backend.greeting);
     ctx.relaying = true;
     enterState(ctx, 'relaying');

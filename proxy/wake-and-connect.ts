@@ -5,7 +5,7 @@ import { ClientError, ER_USER_LIMIT_REACHED, accessDenied, computeUnavailable, q
 import { limitKey, type Route } from './routing.js';
 import type { SessionConfig } from './session-context.js';
 import type { SessionLog } from './session-log.js';
-import type { ProxyMetrics } from './metrics.js';
+import { PHASE, type ProxyMetrics } from './metrics.js';
 import { TimeoutError, deadline } from '../util/deadline.js';
 import { enterStateAt, type SessionState, type StateFields } from './session-state.js';
 import type { AbortWatch } from '../util/abort.js';
@@ -53,7 +53,7 @@ export async function wakeAndConnect<T>(ctx: WakeContext, route: Route, opener: 
     if (opener.connectingState) enterStateAt(ctx, opener.connectingState, connectStarted);
     try {
       const conn = await opener.open(addr, abort);
-      metrics.connectPhase.observe({ phase: 'backend_connect' }, (performance.now() - connectStarted) / 1000);
+      metrics.connectPhase.observe(PHASE.backendConnect, (performance.now() - connectStarted) / 1000);
       return conn;
     } catch (err) {
       if (opener.isFinal(err)) throw err;
@@ -76,7 +76,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, c
   const known = resolver.cached?.(project);
   if (known) {
     metrics.wakeRequests.inc({ outcome: 'ok' });
-    metrics.connectPhase.observe({ phase: 'wake' }, 0);
+    metrics.connectPhase.observe(PHASE.wake, 0);
     return known;
   }
   const signal = callers ?? ctx.abort.signal;
@@ -91,7 +91,7 @@ async function waitForCompute(ctx: WakeContext, project: string, route: Route, c
   try {
     const addr = await resolver.resolve(project, bound.signal);
     metrics.wakeRequests.inc({ outcome: 'ok' });
-    metrics.connectPhase.observe({ phase: 'wake' }, (performance.now() - started) / 1000);
+    metrics.connectPhase.observe(PHASE.wake, (performance.now() - started) / 1000);
     return addr;
   } catch (err) {
     const failure = explainWakeFailure(ctx, project, route, err, signal);
