@@ -36,6 +36,7 @@ export interface BackendAccountVerifierOptions {
 }
 
 const MIN_REREAD_MS = 250;
+const MAX_ANSWERS = 10_000;
 
 export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions): RoleVerifierClient {
   const timeoutMs = o.timeoutMs ?? 5_000;
@@ -43,6 +44,8 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
   // The reading account itself is served without methods: nobody logs in as it through the proxy.
   const reserved = new Set([o.login.user]);
   let known: { accounts: Account[]; policy: AccountPolicy; names: Set<string>; storedCode: StoredCode } | null = null;
+  /** Each user's answer from the current read, built once: a pooled login asks for it every time. */
+  let answers = new Map<string, UserAccounts>();
   let readAt = -Infinity;
   let lastError: RoleVerifierError | null = null;
 
@@ -51,6 +54,7 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
     try {
       const { accounts, policy, storedCode } = await readAccounts(o.backend, o.login, timeoutMs);
       known = { accounts, policy, names: new Set(accounts.map((a) => a.user)), storedCode };
+      answers = new Map();
       lastError = null;
       o.logger.debug({ backend: where, accounts: accounts.length, ms: Math.round(performance.now() - started) }, 'backend accounts read');
     } catch (err) {
@@ -68,10 +72,22 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
 
   function answer(user: string): UserAccounts {
     if (!known) throw lastError ?? new RoleVerifierError(`the accounts of ${where} have not been read`);
-    return userAccounts(known.accounts, user, known.policy, reserved, known.storedCode);
+    let a = answers.get(user);
+    if (!a) {
+      a = userAccounts(known.accounts, user, known.policy, reserved, known.storedCode);
+      // Bounded: names a client made up (each a miss that re-reads) must not grow it for a whole TTL.
+      if (answers.size >= MAX_ANSWERS) answers.clear();
+      answers.set(user, a);
+    }
+    return a;
   }
 
   return {
+    // What get() answers without a read: the last read is fresh and has the name.
+    cached(_project, user) {
+      if (!known || performance.now() - readAt > o.ttlMs || !known.names.has(serverUserName(user))) return undefined;
+      return answer(user);
+    },
     async get(_project, user, signal) {
       if (!known || performance.now() - readAt > o.ttlMs) await readSince(signal);
       // Perhaps made with SQL since the last read.

@@ -4,7 +4,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
-import { READER_SQL } from '../helpers/mode-proxies.js';
+import { READER, READER_SQL } from '../helpers/mode-proxies.js';
+import { testLogger } from '../helpers/logger.js';
+import { createBackendAccountVerifiers } from '../../control-client/backend-account-verifiers.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
 import { pymysql } from '../helpers/clients.js';
 import { COMPUTE_THREAD } from '../helpers/compute-thread.js';
@@ -160,5 +162,25 @@ test("a reader that may not list the backend's stored code: every transaction-po
     assert.equal(records.filter((r) => /stored code is not known/.test(r.msg)).length, 1, 'said once');
   } finally {
     await old.kill('SIGTERM');
+  }
+});
+
+test('the accounts read last answer a login at once while fresh; an unknown name or an old read asks again', async () => {
+  const verifiers = createBackendAccountVerifiers({ backend: { host: db.host, port: db.port }, login: READER, ttlMs: 400, logger: testLogger() });
+  try {
+    assert.equal(verifiers.cached!('', 'app'), undefined, 'nothing read yet');
+    const read = await verifiers.get('', 'app', new AbortController().signal);
+    const kept = verifiers.cached!('', 'app');
+    assert.ok(kept && kept.candidates.some((a) => a.user === 'app'));
+    assert.equal(kept, verifiers.cached!('', 'app'), 'built once per read');
+    assert.deepEqual(kept, read);
+    // A name the read did not have may have been made since: get() reads again, so cached() must not answer it.
+    assert.equal(verifiers.cached!('', 'made_later'), undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(verifiers.cached!('', 'app'), undefined, 'past its TTL');
+    await verifiers.refresh('', 'app', new AbortController().signal);
+    assert.notEqual(verifiers.cached!('', 'app'), kept, 'a new read builds new answers');
+  } finally {
+    await verifiers.close();
   }
 });
