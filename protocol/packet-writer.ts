@@ -1,5 +1,8 @@
 import { ProtocolError } from './protocol-error.js';
 
+/** One past the largest value of 0-4 bytes (a power computed per call showed in profiles). */
+const LIMITS = [1, 0x100, 0x10000, 0x1000000, 0x100000000];
+
 /**
  * Growable little-endian payload builder. Strings are measured in bytes, never with
  * `string.length`, so multi-byte UTF-8 names get correct length prefixes. Values that
@@ -39,11 +42,16 @@ export class PacketWriter {
   }
 
   private uint(n: number, bytes: number, name: string): this {
-    if (!Number.isInteger(n) || n < 0 || n >= 2 ** (8 * bytes)) {
+    if (!Number.isInteger(n) || n < 0 || n >= LIMITS[bytes]!) {
       throw new ProtocolError(`${name} value ${n} out of range`);
     }
     const at = this.reserve(bytes);
-    this.buf.writeUIntLE(n, at, bytes);
+    // By hand: every packet the proxy builds writes a few of these, and writeUIntLE's generic path showed in profiles.
+    const b = this.buf;
+    b[at] = n;
+    if (bytes > 1) b[at + 1] = n >>> 8;
+    if (bytes > 2) b[at + 2] = n >>> 16;
+    if (bytes > 3) b[at + 3] = n >>> 24;
     return this;
   }
 
