@@ -19,6 +19,8 @@ import { parseStoredCode, type StoredCode } from './stored-code.js';
 export function serverUserName(name: string): string {
   let user = name;
   if (user.length > 1 && user.startsWith("'") && user.endsWith("'")) user = user.slice(1, -1);
+  // No longer than the cut in UTF-16 units, so in characters too: every login asks, and most names are short.
+  if (user.length <= MAX_USER_LENGTH) return user;
   const chars = [...user];
   return chars.length > MAX_USER_LENGTH ? chars.slice(0, MAX_USER_LENGTH).join('') : user;
 }
