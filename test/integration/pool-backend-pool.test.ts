@@ -44,7 +44,13 @@ async function threadAlive(id: number): Promise<boolean> {
 }
 
 before(async () => {
-  db = await startStandaloneMariadb('app', 'app-secret');
+  // What app, with no GRANT OPTION, cannot do itself: roles with privileges (app may grant them).
+  const roles = [
+    "CREATE ROLE clerk WITH ADMIN app@'%';",
+    "CREATE ROLE `odd``role` WITH ADMIN app@'%';",
+    'GRANT SELECT ON shop.* TO clerk;',
+  ];
+  db = await startStandaloneMariadb('app', 'app-secret', roles.join('\n'));
   admin = await loginBackend(keyFor(db), nativePasswordStage1('app-secret'), { timeoutMs: 5_000 });
   for (const sql of [
     'CREATE DATABASE shop',
@@ -139,22 +145,57 @@ test('state a reset cannot undo gets the connection destroyed', async () => {
   const b = await p.acquire(noDb, login());
   assert.notEqual(b.threadId, used);
   assert.equal(await scalar(b, 'SELECT DATABASE()'), null);
-  // An active role survives COM_RESET_CONNECTION.
-  await exec(b, 'SET ROLE reader');
-  const roled = b.threadId;
   await p.release(b, { dirty: false });
-  const c = await p.acquire(noDb, login());
-  assert.notEqual(c.threadId, roled);
-  assert.equal(await scalar(c, 'SELECT CURRENT_ROLE()'), null);
-  await p.release(c, { dirty: false });
-  await waitFor('destroyed threads to end', async () => !(await threadAlive(used)) && !(await threadAlive(roled)));
+  await waitFor('the destroyed thread to end', async () => !(await threadAlive(used)));
+});
+
+test("an active role, which survives COM_RESET_CONNECTION, is set back to the login's and the connection kept", async () => {
+  for (const sql of [
+    "CREATE USER roled@'%' IDENTIFIED BY 'roled-secret'",
+    "GRANT clerk TO roled@'%'",
+    "GRANT `odd``role` TO roled@'%'",
+    "GRANT reader TO roled@'%'",
+    "SET DEFAULT ROLE clerk FOR roled@'%'",
+  ]) {
+    await exec(adminTarget(), sql);
+  }
+  const p = pools();
+  const roledLogin = () => nativeLogin(nativePasswordStage1('roled-secret'), { timeoutMs: 5_000 });
+  // With a database COM_INIT_DB sets, the role's OK is the reset's last reply; without, DATABASE() is read after it.
+  const cases = [
+    { label: 'no default role', key: keyFor(db, { database: 'shop' }), logIn: login, baseline: null },
+    { label: 'a default role', key: keyFor(db, { user: 'roled' }), logIn: roledLogin, baseline: 'clerk' },
+  ];
+  for (const { label, key, logIn, baseline } of cases) {
+    const a = await p.acquire(key, logIn());
+    const thread = a.threadId;
+    assert.equal(await scalar(a, 'SELECT CURRENT_ROLE()'), baseline, `${label}: the login's role`);
+    await p.release(a, { dirty: false });
+    // Each reset after the first is compared with the one before.
+    for (const role of ['reader', 'NONE', '`odd``role`']) {
+      const b = await p.acquire(key, logIn());
+      assert.equal(b.threadId, thread, `${label}: the same connection`);
+      await exec(b, `SET ROLE ${role}`);
+      await p.release(b, { dirty: false });
+      const c = await p.acquire(key, logIn());
+      assert.equal(c.threadId, thread, `${label}: kept after SET ROLE ${role}`);
+      assert.equal(await scalar(c, 'SELECT CURRENT_ROLE()'), baseline, `${label}: the login's role again after SET ROLE ${role}`);
+      assert.equal(await scalar(c, 'SELECT COUNT(*) FROM shop.orders WHERE id < 0'), '0', `${label}: the login's privileges`);
+      await p.release(c, { dirty: false });
+    }
+  }
+  // A login's role the account lost while its connection was pooled: SET ROLE fails, the connection goes.
+  const d = await p.acquire(cases[1]!.key, roledLogin());
+  const lost = d.threadId;
+  await exec(adminTarget(), "REVOKE clerk FROM roled@'%'");
+  await p.release(d, { dirty: false });
+  await waitFor('the connection whose role was revoked to be destroyed', async () => !(await threadAlive(lost)));
 });
 
 test('a connection whose resets passed before, compared rather than parsed, is still destroyed by state a reset cannot undo', async () => {
   const p = pools();
   const dirtiers: Array<[string, (b: PooledBackend) => Promise<void>]> = [
     ['USE', (b) => exec(b, 'USE shop')],
-    ['SET ROLE', (b) => exec(b, 'SET ROLE reader')],
     ['profiling', async (b) => {
       await exec(b, 'SET profiling = 1');
       await exec(b, 'DO 1');
