@@ -175,8 +175,9 @@ function resetBatch(target: CommandTarget, database: string | null, baseline: Se
   const tracked = target.tracked === true;
   // COM_INIT_DB's OK says the database is the login's only when the login's was the key's (init_connect may USE another).
   const check = tracked ? 'tracked' : database === null || baseline.database !== database ? 'database' : null;
+  // Names cannot hold NUL: no two keys' fields run together into one id.
   const role = tracked || baseline.role === null ? '' : `=${baseline.role}`;
-  const id = `${check ?? '-'}${target.capabilities >>> 0}/${database ?? ''}/${role}`;
+  const id = `${check ?? '-'}\0${target.capabilities >>> 0}\0${database ?? ''}\0${role}`;
   let batch = resetBatches.get(id);
   if (batch) return batch;
   const commands = [writeComResetConnection()];
