@@ -22,6 +22,7 @@ import { BENCH_DATABASE } from './mariadb.js';
 import { startProxyProcess, type StartOutcome } from './proxy-process.js';
 import type { BenchContext } from './scenario.js';
 import { BASELINE_MODES, type BaselineMode } from './options.js';
+import { pinProcess } from './placement.js';
 
 export const POOL_MODES = ['pipe', 'session', 'transaction'] as const;
 export type PoolMode = (typeof POOL_MODES)[number];
@@ -174,6 +175,8 @@ export async function startContenders(
         running.push({ spec, endpoint: { host: '127.0.0.1', port: outcome.proxy.port, ...target.login }, pid: outcome.proxy.pid, cpuOfTree, adminPort });
       }
     }
+    const { placement } = ctx;
+    if (placement) for (const c of running) if (c.pid !== undefined) await pinProcess(c.pid, placement.contenders);
   } catch (err) {
     for (const s of stops.reverse()) await s();
     throw err;

@@ -52,6 +52,8 @@ export interface BenchOptions {
   nodeFlags: string[];
   /** With --workers n: this build's proxy also runs as n processes on one port, in every pool mode. */
   proxyWorkers: number | undefined;
+  /** --pin: contenders on a CPU of their own, the rest on the others (placement.ts). */
+  pin: boolean;
 }
 
 export const BASELINE_MODES = ['pipe', 'session', 'transaction'] as const;
@@ -111,6 +113,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --workers <n>         this build's proxy also runs with --workers <n> (n processes on one
                         port, sharing a redis-server the bench starts) in each pool mode, as
                         extra "(n workers)" contenders; their CPU is all n processes'
+  --pin                 contenders (HAProxy, the relays, every proxy) on the last CPU, and
+                        the bench, sysbench, the compute and the control plane on the others:
+                        a proxy host apart from the computes' (needs 2 CPUs and taskset; not
+                        with --workers)
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -128,6 +134,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'baseline-modes': { type: 'string' },
       'node-flags': { type: 'string' },
       workers: { type: 'string' },
+      pin: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -155,6 +162,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     baselineModes: baselineModes(values['baseline-modes']),
     nodeFlags: values['node-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
     proxyWorkers: values.workers === undefined ? undefined : workerCount(values.workers),
+    pin: pinWithout(values.pin, values.workers),
   };
 }
 
@@ -172,6 +180,12 @@ function baselineModes(raw: string | undefined): BaselineMode[] {
   const unknown = wanted.filter((w) => !(BASELINE_MODES as readonly string[]).includes(w));
   if (unknown.length > 0) throw new Error(`--baseline-modes: unknown mode(s) ${unknown.join(', ')}; known: ${BASELINE_MODES.join(', ')}`);
   return BASELINE_MODES.filter((m) => wanted.includes(m));
+}
+
+/** A proxy's workers are forked before it listens, out of reach of the contender's placement. */
+function pinWithout(pin: boolean, workers: string | undefined): boolean {
+  if (pin && workers !== undefined) throw new Error('--pin places one process per contender: not with --workers');
+  return pin;
 }
 
 function workerCount(raw: string): number {

@@ -30,6 +30,7 @@ import { runAutoscale, startAutoscaleStack } from './scenarios/autoscale.js';
 import { runNoisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { runIdlePool } from './scenarios/idle-pool.js';
 import { runReadWrite } from './scenarios/read-write.js';
+import { describePlacement, pinProcess, planPlacement } from './placement.js';
 
 const RESULTS_ROOT = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
@@ -50,6 +51,9 @@ async function main(): Promise<number> {
   await mkdir(join(outDir, 'logs'), { recursive: true });
   const cpuProfDir = parsed.cpuProf ? join(outDir, 'profiles') : undefined;
   if (cpuProfDir) await mkdir(cpuProfDir, { recursive: true });
+  // Before anything starts: what the bench starts from here on runs where it does.
+  const placement = parsed.pin ? planPlacement() : undefined;
+  if (placement) await pinProcess(process.pid, placement.rest);
   const workDir = await mkdtemp(join(tmpdir(), 'wake-proxy-bench-'));
   trackDir(workDir);
   let redis: Promise<{ url: string }> | undefined;
@@ -62,6 +66,7 @@ async function main(): Promise<number> {
     baselineModes: parsed.baselineModes,
     nodeFlags: parsed.nodeFlags,
     proxyWorkers: parsed.proxyWorkers,
+    placement,
     redisUrl: async () => (await (redis ??= startRedis())).url,
   };
   say(`bench ${parsed.profile.name}: ${parsed.scenarios.join(', ')}; results in ${outDir}`);
@@ -112,7 +117,11 @@ async function main(): Promise<number> {
     startedAt: started.toISOString(),
     profile: parsed.profile.name,
     durationSeconds: (Date.now() - started.getTime()) / 1000,
-    machine: { ...(await describeMachine()), ...(ctx.nodeFlags.length > 0 ? { 'proxy Node flags (not the baseline)': ctx.nodeFlags.join(' ') } : {}) },
+    machine: {
+      ...(await describeMachine()),
+      ...(ctx.nodeFlags.length > 0 ? { 'proxy Node flags (not the baseline)': ctx.nodeFlags.join(' ') } : {}),
+      placement: placement ? describePlacement(placement) : 'every process on every CPU',
+    },
   };
   await writeResults(outDir, meta, results);
   const targets = results.flatMap((r) => r.targets);

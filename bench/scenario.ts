@@ -2,6 +2,7 @@
 // write, targets checked against what was measured, and the raw
 // data for results.json.
 import type { BaselineMode, BenchProfile } from './options.js';
+import type { Placement } from './placement.js';
 
 export interface Table {
   title: string;
@@ -47,6 +48,8 @@ export interface BenchContext {
   nodeFlags: readonly string[];
   /** With --workers: how many processes the "(n workers)" contenders run. */
   proxyWorkers: number | undefined;
+  /** With --pin: where contenders and everything else run. */
+  placement: Placement | undefined;
   /** The bench's redis-server (started on first use), for proxies with several workers. */
   redisUrl(): Promise<string>;
 }
