@@ -284,6 +284,9 @@ function handshake320(capabilities: number): (g: import('../../protocol/index.js
     head.writeUInt16LE(capabilities, 0);
     head.writeUIntLE((1 << 24) - 1, 2, 3);
     const answer = scrambleNativePassword('app-secret', g.scramble.subarray(0, 20));
+    // The server reads a 4.0 answer up to its first NUL: one that starts with NUL (1 in 256,
+    // each target's scramble its own) is no answer at all, 1045 "using password: NO".
+    answer[0] ||= 1;
     return framePacket(Buffer.concat([head, Buffer.from('app\0'), answer]), 1);
   };
 }
