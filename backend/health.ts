@@ -79,13 +79,14 @@ const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_
  * of what a reset cost the compute (about 65 of 110 µs of CPU per reset).
  */
 const TRACKED_CHECK_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
+/** An untracked connection's database, read where COM_INIT_DB did not set the login's. */
+const DATABASE_SQL = 'SELECT DATABASE()';
+
 /**
  * An untracked connection's role is set back, not read: an OK is all the check needs,
  * and a result set cost the compute about 4 µs more a reset (15,000 resets, 4 rounds).
  * A connection whose client set a role is kept, where a check would have destroyed it.
  */
-const DATABASE_SQL = 'SELECT DATABASE()';
-
 function roleRestore(role: string | null): string {
   return role === null ? 'SET ROLE NONE' : `SET ROLE \`${role.replaceAll('`', '``')}\``;
 }

@@ -113,10 +113,10 @@ export const USAGE = `Usage: npm run bench -- [options]
   --workers <n>         this build's proxy also runs with --workers <n> (n processes on one
                         port, sharing a redis-server the bench starts) in each pool mode, as
                         extra "(n workers)" contenders; their CPU is all n processes'
-  --pin                 contenders (HAProxy, the relays, every proxy) on the last CPU, and
-                        the bench, sysbench, the compute and the control plane on the others:
-                        a proxy host apart from the computes' (needs 2 CPUs and taskset; not
-                        with --workers)
+  --pin                 the contenders of point-select, churn and read-write (HAProxy, the
+                        relays, the proxies) on the last CPU, and the bench, sysbench, the
+                        compute and the control plane on the others: a proxy host apart from
+                        the computes' (needs 2 CPUs and taskset; not with --workers)
   --help`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {

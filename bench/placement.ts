@@ -1,5 +1,5 @@
-// `--pin`: the contenders (HAProxy, the Node relays and floors, every proxy) on a CPU
-// of their own, and everything else (the bench itself, sysbench and the other load
+// `--pin`: the contenders startContenders starts (point-select, churn, read-write:
+// HAProxy, the Node relays and floors, the proxies) on a CPU of their own, and everything else (the bench itself, sysbench and the other load
 // generators, the compute, the control plane) on the rest: a proxy host apart from
 // the computes' hosts, as deployed. Without it all share every CPU, and a contender
 // that spares the compute work (a pooled login) leaves CPU to itself as well.
