@@ -6,6 +6,7 @@ import mysql from 'mysql2/promise';
 import { startStack, type ProjectCredentials, type Stack } from '../helpers/stack.js';
 import { mariadbCli } from '../helpers/clients.js';
 import { COMPUTE_THREAD, COMPUTE_THREAD_EXPR } from '../helpers/compute-thread.js';
+import { waitFor } from './pool-support.js';
 
 
 let stack: Stack;
@@ -44,6 +45,40 @@ test('a client that quits gives its compute connection back, reset, to the next 
   assert.notEqual(row.mode, 'ANSI_QUOTES');
   await assert.rejects(b.query('SELECT * FROM scratchdb.scratch'), (err: any) => err.errno === 1146);
   await b.end();
+});
+
+test('a client that logs in and quits without a command gives its connection back with no reset; one that sent a command gets one', async () => {
+  // Every reset runs SHOW PROFILES (backend/health.ts): the compute counts them.
+  const reader = await connect();
+  const resets = async () => Number((await one(reader, "SHOW GLOBAL STATUS LIKE 'Com_show_profiles'")).Value);
+  const before = await resets();
+  for (let i = 0; i < 3; i++) await (await connect()).end();
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await resets(), before, 'no reset after a login and a quit');
+
+  const worker = await connect();
+  await worker.query('SELECT 1');
+  await worker.end();
+  await waitFor('the reset after a session with a command', async () => (await resets()) === before + 1);
+  await reader.end();
+});
+
+test('init_connect runs once for each login, as directly, whether or not the client sent a command', async () => {
+  const compute = await stack.compute(shop.computeId);
+  const admin = await mysql.createConnection({ host: compute.host, port: compute.port, user: shop.user, password: shop.password });
+  // The project's owner has SUPER and skips init_connect: an account without it.
+  await admin.query("CREATE USER IF NOT EXISTS 'plain'@'%' IDENTIFIED BY 'plain-pw'");
+  await admin.query("SET GLOBAL init_connect = 'SET @logins = IFNULL(@logins, 0) + 1'");
+  const plain = () => mysql.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: 'shop.plain', password: 'plain-pw' });
+  try {
+    for (let i = 0; i < 3; i++) await (await plain()).end();
+    const c = await plain();
+    assert.equal(Number((await one(c, 'SELECT @logins AS n')).n), 1);
+    await c.end();
+  } finally {
+    await admin.query("SET GLOBAL init_connect = ''");
+    await admin.end();
+  }
 });
 
 test('a client that vanishes inside a transaction never hands its connection on', async () => {
