@@ -26,6 +26,7 @@ import { RedisPasswordErrors } from '../accounts/redis-password-errors.js';
 import { setUpKill } from './kill-setup.js';
 import { backendGreeting } from './backend-greeting.js';
 import { SharedGreeting } from '../proxy/shared-greeting.js';
+import { createControlApiGreeting } from '../control-client/control-api-greeting.js';
 import { startAdminConsole, type AdminConsole } from '../proxy/admin-console/console-server.js';
 
 /** What a running proxy reads, in `proxy` and `dev` alike (`dev` has no upstream flags). */
@@ -107,6 +108,8 @@ export async function startProxyFromValues(
   const proxy = await startProxy({
     ...(greeting ? { greeting } : {}),
     ...(shared ? { greetingChanged: shared.offer } : {}),
+    // Before a client names its project, only the control plane knows what its computes greet with.
+    ...(controlUrl && !values.backend ? { greetingFromControl: createControlApiGreeting({ url: controlUrl, ...(controlToken ? { token: controlToken } : {}) }) } : {}),
     kill: kill.options,
     sourceAddress,
     passwordErrors,

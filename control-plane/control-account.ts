@@ -24,8 +24,8 @@ import { STORED_CODE_PROCEDURE, storedCodeProcedureSql } from '../accounts/store
 /** Reserved: never served as a role, so no client can be verified as it. */
 export const CONTROL_USER = 'wakeproxy_ctl';
 
-/** Concurrent connections the account may hold per compute: a role read, a probe, a KILL, an autoscaler sample and a resize. */
-const MAX_CONNECTIONS = 5;
+/** Concurrent connections the account may hold per compute: a role read, a greeting read, a probe, a KILL, an autoscaler sample and a resize. */
+const MAX_CONNECTIONS = 6;
 
 /** What the autoscaler calls to resize a compute; a compute provisioned before them has neither. */
 export const SET_BUFFER_POOL = 'mysql.wakeproxy_set_buffer_pool';

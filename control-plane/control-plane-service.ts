@@ -17,6 +17,7 @@ import { ComputeRoles, type RoleAnswer, type ComputeRoleOptions } from './comput
 import type { InstanceRegistry } from './instance-registry.js';
 import type { LeaderFence, StateStore } from './store/state-store.js';
 import { ComputeKills } from './compute-kill.js';
+import { ComputeGreetings, type KeptGreeting } from './compute-greeting.js';
 import type { ProbeTarget } from './compute-prober.js';
 
 export interface ControlPlaneServiceOptions {
@@ -55,11 +56,13 @@ export class ControlPlaneService {
   private readonly lifecycle: ComputeLifecycle;
   private readonly projects: ProjectContext;
   private readonly roles: ComputeRoles;
+  private readonly greetings: ComputeGreetings;
   private readonly kills = new ComputeKills();
   private readonly store: StateStore;
 
   constructor(private readonly opts: ControlPlaneServiceOptions) {
     this.store = opts.store;
+    this.greetings = new ComputeGreetings({ store: opts.store, logger: opts.logger.child({ component: 'compute-greeting' }) });
     this.roles = new ComputeRoles({ store: opts.store, isLeader: opts.isLeader, logger: opts.logger.child({ component: 'compute-roles' }) }, opts.roles);
     this.lifecycle = new ComputeLifecycle({
       store: opts.store,
@@ -69,7 +72,10 @@ export class ControlPlaneService {
       selfAlive: () => opts.instances.selfAlive(),
       logger: opts.logger,
       wakeTimeoutMs: opts.wakeTimeoutMs,
-      onTransition: (t) => this.roles.computeTransition(t),
+      onTransition: (t) => {
+        this.roles.computeTransition(t);
+        this.greetings.computeTransition(t);
+      },
       beforeSuspend: (c) => this.roles.beforeSuspend(c),
       startSize: async (c) => (await this.store.getProject(c.projectId))?.range.minMilli ?? c.sizeMilli,
     });
@@ -217,10 +223,18 @@ export class ControlPlaneService {
   }
 
   /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
+  /** What GET /api/v1/greeting answers: the greeting of the compute a control plane last started (compute-greeting.ts). */
+  async computeGreeting(): Promise<KeptGreeting> {
+    const facts = await this.greetings.latest();
+    if (!facts) throw notFound('no_greeting_yet', 'no compute has been started yet');
+    return facts;
+  }
+
   async close(opts: { stopComputes?: boolean } = {}): Promise<void> {
     // Computes about to be stopped are read once more, as a suspend would.
     await this.roles.close({ readFirst: opts.stopComputes ?? false });
     await this.lifecycle.close(opts.stopComputes ?? false);
+    await this.greetings.close();
   }
 
   private async project(id: string): Promise<ProjectRecord> {

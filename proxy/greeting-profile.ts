@@ -3,7 +3,7 @@
 // MariaDB 10.11 greeting and then mirrors the computes it actually meets.
 import { GreetingTemplate, MARIADB_CLIENT_CACHE_METADATA, SERVER_STATUS_AUTOCOMMIT, NATIVE_PASSWORD_PLUGIN, type Greeting } from '../protocol/index.js';
 import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
-import { greetingFacts, type GreetingFacts } from './greeting-facts.js';
+import { greetingFacts, type GreetingFacts } from '../backend/greeting-facts.js';
 
 /** Told when the profile learns a greeting that differs from what it had (not at every login). */
 export type GreetingChange = (facts: GreetingFacts) => void;
@@ -18,6 +18,8 @@ export class GreetingProfile {
   capabilities = (MARIADB_10_11_CAPABILITIES & ~PER_HOP_CAPABILITIES) >>> 0;
   mariadbCapabilities = MARIADB_10_11_EXTENDED;
   charset = MARIADB_10_11_CHARSET;
+  /** A compute's greeting has been learned: what the profile says is no longer the built-in guess. */
+  learned = false;
 
   /**
    * `withheldMariadb`: extended capabilities never offered. Transaction pooling withholds
@@ -38,6 +40,7 @@ export class GreetingProfile {
 
   /** Mirror a compute's greeting so the next clients are offered exactly what computes support. */
   learn(backend: GreetingFacts): void {
+    this.learned = true;
     const capabilities = (backend.capabilities & ~PER_HOP_CAPABILITIES) >>> 0;
     const mariadbCapabilities = (backend.mariadbCapabilities & ~this.withheldMariadb) >>> 0;
     if (

@@ -3,8 +3,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { ComputeResolver } from '../control-client/types.js';
+import { ControlGreeting } from './control-greeting.js';
 import { GreetingProfile, type GreetingChange } from './greeting-profile.js';
-import type { GreetingFacts } from './greeting-facts.js';
+import type { GreetingFacts } from '../backend/greeting-facts.js';
 import { runSession } from './session.js';
 import { createSession, type Pooling, type SessionConfig, type SessionContext } from './session-context.js';
 import { countBytes, endSession, refuseBeforeGreeting } from './session-exit.js';
@@ -77,6 +78,8 @@ export interface ProxyOptions {
   greeting?: GreetingFacts;
   /** Told when the greeting profile learns one that differs from what it had (SharedGreeting.offer). */
   greetingChanged?: GreetingChange;
+  /** The control plane's greeting of its computes (GET /api/v1/greeting), asked until the profile learns one. */
+  greetingFromControl?: () => Promise<GreetingFacts | undefined>;
   logger: Logger;
 }
 
@@ -154,6 +157,11 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyServer> {
     },
   };
   if (opts.greeting) cfg.profile.learn(opts.greeting);
+  if (opts.greetingFromControl && !cfg.profile.learned) {
+    cfg.controlGreeting = new ControlGreeting(opts.greetingFromControl, cfg.profile, opts.logger);
+    // Asked at once, so the first client finds the answer there.
+    void cfg.controlGreeting.beforeGreeting();
+  }
   // Keyed by the accepted socket (a TLS upgrade replaces ctx.socket, not this one), so
   // one listener serves every connection's close instead of a closure each.
   const live = new Map<Socket, SessionContext>();

@@ -6,6 +6,7 @@ import { HANDSHAKE_MAX_PACKET, PacketChannel } from '../socket/packet-channel.js
 import { SessionLog } from './session-log.js';
 import type { RoutingConfig } from './routing.js';
 import type { GreetingProfile } from './greeting-profile.js';
+import type { ControlGreeting } from './control-greeting.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { ActivityTracker } from './activity.js';
 import type { TlsContextHolder } from './tls-context.js';
@@ -43,6 +44,8 @@ export interface SessionConfig {
   resolver: ComputeResolver;
   routing: RoutingConfig;
   profile: GreetingProfile;
+  /** In front of a control plane: asks it for the computes' greeting until the profile has learned one. */
+  controlGreeting?: ControlGreeting;
   handshakeTimeoutMs: number;
   wakeTimeoutMs: number;
   /** A client that half-closed and reads nothing: how long a write to it may make no progress. */

@@ -109,6 +109,8 @@ const EMPTY = Buffer.alloc(0);
 /** Greeting to OK: returns null when the compute refused the client (its ERR already sent). */
 async function logIn(ctx: SessionContext, early: ComputeAtAccept | null): Promise<Ready | null> {
   const { metrics, limits } = ctx.cfg;
+  const asking = ctx.cfg.controlGreeting?.beforeGreeting();
+  if (asking) await asking;
   sendGreeting(ctx, early?.scramble);
   const first = await ctx.client.read(ctx.cfg.handshakeTimeoutMs, 'handshake response');
   const hello = helloFrom(ctx, first) ?? (await helloAfterTls(ctx));

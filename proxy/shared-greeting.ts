@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { openRedis, redisReady } from '../util/redis.js';
-import { checkFacts, formatGreetingFacts, parseGreetingFacts, sameFacts, type GreetingFacts } from './greeting-facts.js';
+import { checkFacts, formatGreetingFacts, parseGreetingFacts, sameFacts, type GreetingFacts } from '../backend/greeting-facts.js';
 
 export const SHARED_GREETING_KEY = 'wakeproxy:v1:greeting';
 

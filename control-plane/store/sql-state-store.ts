@@ -195,6 +195,19 @@ class SqlStateStore extends StoreRecords implements StateStore {
     );
   }
 
+  getComputeGreeting(): Promise<string | undefined> {
+    return this.read('read the compute greeting', async () => {
+      const row = (await this.db.query<{ value: string }>("SELECT value FROM meta WHERE key = 'compute_greeting'")).rows[0];
+      return row?.value;
+    });
+  }
+
+  async saveComputeGreeting(json: string): Promise<void> {
+    await this.read('save the compute greeting', () =>
+      this.db.query("INSERT INTO meta (key, value) VALUES ('compute_greeting', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [json]),
+    );
+  }
+
   leaderLock(name: string, holder: string, leaseMs: number) {
     return this.db.dialect === 'postgres' ? advisoryLock(this.db, name, holder, leaseMs) : leaseRowLock(this.db, name, holder, leaseMs);
   }

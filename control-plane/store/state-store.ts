@@ -140,6 +140,10 @@ export interface StateStore {
   getAccounts(computeId: string): Promise<ComputeAccounts | undefined>;
   saveAccounts(computeId: string, accounts: ComputeAccounts): Promise<void>;
 
+  /** The greeting facts (backend/greeting-facts.ts JSON) of the compute a control plane last started, or undefined. */
+  getComputeGreeting(): Promise<string | undefined>;
+  saveComputeGreeting(json: string): Promise<void>;
+
   /** The project's events before `beforeMs`, in the order they were made. */
   projectEvents(projectId: string, beforeMs: number): Promise<ComputeEvent[]>;
   /** Every project's events before `beforeMs` (deleted projects' too), in the order they were made: the billing export. */

@@ -8,6 +8,7 @@ import { testLogger } from './logger.js';
 import { seedComputeTemplate } from './datadir-template.js';
 import { request } from 'undici';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../control-plane/server.js';
+import { createControlApiGreeting } from '../../control-client/control-api-greeting.js';
 import { createControlApiResolver } from '../../control-client/control-api-resolver.js';
 import type { ComputeResolver } from '../../control-client/types.js';
 import { startProxy, type ProxyOptions, type ProxyServer } from '../../proxy/server.js';
@@ -134,6 +135,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(verifiers ? { verifiers } : {}),
     pooling,
     ...(reporter ? { activity: reporter } : {}),
+    // As `wake-proxy proxy --control-url` does.
+    greetingFromControl: createControlApiGreeting({ url: cp.url }),
     ...opts.proxy,
   });
 

@@ -1,10 +1,10 @@
 // With a control plane the proxy greets a client before its handshake names a project,
-// so it cannot read that compute's greeting first: a proxy greets with its built-in
-// profile (latin1) until a login has shown it a compute, then mirrors the last compute it
-// met. Proxies sharing Redis (--redis) pass what they learned to the proxies that start
-// after them, so only a brand-new deployment's first proxy greets with the built-in
-// profile (README, "Pool modes", the greeting). Computes here run with
-// utf8mb4_general_ci as the server's default collation.
+// so it cannot read that compute's greeting first. It greets as the compute the control
+// plane last started greets (GET /api/v1/greeting), then as the last compute it met
+// itself; proxies sharing Redis (--redis) pass what they learned to the proxies that
+// start after them. Only before the control plane has started any compute does a proxy
+// greet with its built-in profile (latin1). README, "Pool modes", the greeting. Computes
+// here run with utf8mb4_general_ci as the server's default collation.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +29,7 @@ let computes: string;
 let redis: RedisServer;
 let admin: Redis;
 const children: ProxyProcess[] = [];
+let beforeAnyCompute: { greeting: Greeting; answer: { status: number; body: any } };
 
 before(async () => {
   computes = await mkdtemp(join(tmpdir(), 'wake-proxy-greeting-computes-'));
@@ -41,6 +42,7 @@ before(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url);
   stack = await startStack({ verify: { ttlMs: 5_000, poolMode: 'session' }, controlPlane: { driver } });
+  beforeAnyCompute = { greeting: await greetingOf(stack.proxy.port), answer: await stack.api('GET', '/api/v1/greeting') };
   shop = await stack.createProject('shop');
 });
 after(async () => {
@@ -75,15 +77,22 @@ async function computeVersion(port: number): Promise<string> {
   }
 }
 
-test(
-  'the first client of a brand-new deployment\'s first proxy is greeted with the compute default collation',
-  {
-    todo: "no proxy has met a compute yet, so Redis holds no greeting (nor has a proxy without --redis anything to read), and the greeting precedes the handshake that names the project: the proxy knows no compute to read it from, and its first clients get the built-in profile's latin1",
-  },
-  async () => {
-    assert.equal((await greetingOf(stack.proxy.port)).charset, UTF8MB4_GENERAL_CI);
-  },
-);
+test('before the control plane has started any compute, the built-in profile, and the control API says so', () => {
+  assert.equal(beforeAnyCompute.greeting.charset, LATIN1_SWEDISH_CI);
+  assert.equal(beforeAnyCompute.answer.status, 404);
+  assert.equal(beforeAnyCompute.answer.body.error.code, 'no_greeting_yet');
+});
+
+test("the first client of a brand-new deployment's first proxy is greeted with the compute default collation", async () => {
+  // The proxy started before any compute: the control plane read the project's compute's greeting when it started it.
+  const answer = await stack.api('GET', '/api/v1/greeting');
+  assert.equal(answer.status, 200);
+  assert.equal(answer.body.charset, UTF8MB4_GENERAL_CI);
+  assert.match(answer.body.serverVersion, /MariaDB/);
+  const g = await greetingOf(stack.proxy.port);
+  assert.equal(g.charset, UTF8MB4_GENERAL_CI);
+  assert.equal(g.serverVersion, answer.body.serverVersion);
+});
 
 test('after a login, clients are greeted as the compute it met greets', async () => {
   const c = await mysql.createConnection({ host: '127.0.0.1', port: stack.proxy.port, user: `shop.${shop.user}`, password: shop.password });
@@ -95,7 +104,8 @@ test('after a login, clients are greeted as the compute it met greets', async ()
 test('a proxy started after another one met a compute greets its first client with the compute collation and version', async () => {
   await admin.del(SHARED_GREETING_KEY);
   const first = await proxyProcess();
-  assert.equal((await greetingOf(first.port)).charset, LATIN1_SWEDISH_CI, 'nothing in Redis yet: the built-in profile');
+  assert.equal((await greetingOf(first.port)).charset, UTF8MB4_GENERAL_CI, "nothing in Redis yet: the control plane's");
+  assert.equal((await first.records((r) => r.msg === 'greeting clients as the control plane last saw a compute greet', 1)).length, 1);
   const version = await computeVersion(first.port);
   // Written off the login's path, once the first proxy's profile changed.
   const until = performance.now() + 5_000;
@@ -111,11 +121,11 @@ test('a proxy started after another one met a compute greets its first client wi
   assert.equal((await second.settledLines()).filter((l) => JSON.parse(l).level >= 40).length, 0);
 });
 
-test('a stored greeting that does not check is ignored whole: the built-in profile, one warning', async () => {
+test("a stored greeting that does not check is ignored whole: the control plane's instead, one warning", async () => {
   const stored = JSON.parse((await admin.get(SHARED_GREETING_KEY)) ?? '{}') as Record<string, unknown>;
   await admin.set(SHARED_GREETING_KEY, JSON.stringify({ ...stored, charset: 300 }));
   const p = await proxyProcess();
-  assert.equal((await greetingOf(p.port)).charset, LATIN1_SWEDISH_CI);
+  assert.equal((await greetingOf(p.port)).charset, UTF8MB4_GENERAL_CI);
   const warned = await p.records((r) => r.msg.startsWith('ignored the shared greeting in Redis'), 1);
   assert.equal(warned.length, 1);
   assert.equal(warned[0]!.level, 40);

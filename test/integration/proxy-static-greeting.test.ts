@@ -19,7 +19,7 @@ import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { UTF8MB4_GENERAL_CI, type Greeting } from '../../protocol/index.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { SHARED_GREETING_KEY } from '../../proxy/shared-greeting.js';
-import { formatGreetingFacts, parseGreetingFacts } from '../../proxy/greeting-facts.js';
+import { formatGreetingFacts, parseGreetingFacts } from '../../backend/greeting-facts.js';
 
 const UTF8MB4_SERVER = ['--character-set-server=utf8mb4', '--collation-server=utf8mb4_general_ci'];
 const READER_FLAGS = ['--accounts-user', READER.user, '--accounts-password', READER.password];

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { findFreePort } from '../../control-plane/drivers/free-port.js';
 import { SharedGreeting, type SharedGreetingOptions } from '../../proxy/shared-greeting.js';
-import { formatGreetingFacts, parseGreetingFacts, type GreetingFacts } from '../../proxy/greeting-facts.js';
+import { formatGreetingFacts, parseGreetingFacts, type GreetingFacts } from '../../backend/greeting-facts.js';
 
 const KEY = 'wakeproxy:v1:greeting';
 const UTF8MB4: GreetingFacts = { serverVersion: '5.5.5-10.11.19-MariaDB', capabilities: 0x81fff7de, mariadbCapabilities: 0x1d, charset: 45 };

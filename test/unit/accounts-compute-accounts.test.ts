@@ -117,7 +117,7 @@ test('the control account may read mysql.global_priv, kill statements and call t
   const verifier = controlVerifier(login);
   assert.equal(
     controlAccountSql({ user: login.user, host: '127.0.0.1', verifier }),
-    `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 5;\n` +
+    `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 6;\n` +
       `GRANT SELECT ON mysql.global_priv TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
       `GRANT CONNECTION ADMIN ON *.* TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
       "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_buffer_pool(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;\n" +

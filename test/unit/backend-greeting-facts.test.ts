@@ -9,7 +9,7 @@ import {
   GreetingFactsError,
   parseGreetingFacts,
   type GreetingFacts,
-} from '../../proxy/greeting-facts.js';
+} from '../../backend/greeting-facts.js';
 import { GreetingProfile } from '../../proxy/greeting-profile.js';
 import { CLIENT_COMPRESS, CLIENT_MYSQL, CLIENT_PLUGIN_AUTH, CLIENT_SSL, MARIADB_CLIENT_CACHE_METADATA } from '../../protocol/constants.js';
 import { PER_HOP_CAPABILITIES } from '../../backend/capabilities.js';

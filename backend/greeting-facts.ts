@@ -13,7 +13,7 @@ import {
   CLIENT_SECURE_CONNECTION,
   type Greeting,
 } from '../protocol/index.js';
-import { PER_HOP_CAPABILITIES } from '../backend/capabilities.js';
+import { PER_HOP_CAPABILITIES } from './capabilities.js';
 
 export type GreetingFacts = Pick<Greeting, 'serverVersion' | 'capabilities' | 'mariadbCapabilities' | 'charset'>;
 
