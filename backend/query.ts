@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import { TextResultReader, framePacket, moreResults, writeComQuery, type CommandReply } from '../protocol/index.js';
 import { ChannelTimeoutError, PacketChannel } from '../socket/packet-channel.js';
+import { divert, undivert } from './backend-socket.js';
 
 export interface CommandTarget {
   socket: Socket;
@@ -98,8 +99,12 @@ export function sendExpecting(target: CommandTarget, bytes: Buffer, expected: Bu
   return new Promise((resolve, reject) => {
     let got = 0;
     let chunks: Buffer[] | null = null;
+    let done = false;
     const stop = () => {
+      done = true;
+      if (diverted) undivert(socket);
       // Paused inside the 'data' event: a flowing stream would emit what it buffered next to nobody.
+      // The socket still reads (backend-socket.ts), into its buffer: an idle watch sees what comes next.
       socket.pause();
       clearTimeout(timer);
       socket.off('data', onData);
@@ -107,23 +112,29 @@ export function sendExpecting(target: CommandTarget, bytes: Buffer, expected: Bu
       socket.off('close', onGone);
       socket.off('error', onError);
     };
-    const onData = (chunk: Buffer) => {
+    const onData = (chunk: Buffer): boolean => {
       const end = got + chunk.length;
       if (end <= expected.length && expected.compare(chunk, 0, chunk.length, got, end) === 0) {
         got = end;
-        if (got < expected.length) return void (chunks ??= []).push(chunk);
+        if (got < expected.length) {
+          (chunks ??= []).push(chunk);
+          return true;
+        }
         stop();
         resolve(SAME_REPLIES);
-        return;
+        return true;
       }
       stop();
       resolve(chunks === null ? chunk : Buffer.concat([...chunks, chunk]));
+      return true;
     };
     const onGone = () => {
+      if (done) return;
       stop();
       reject(new Error('backend closed the connection during a check'));
     };
     const onError = (err: Error) => {
+      if (done) return;
       stop();
       reject(err);
     };
@@ -131,7 +142,10 @@ export function sendExpecting(target: CommandTarget, bytes: Buffer, expected: Bu
       stop();
       reject(new ChannelTimeoutError('backend', 'command reply', timeoutMs));
     }, timeoutMs);
-    socket.on('data', onData);
+    // Read straight off the shared buffer where the socket allows (backend-socket.ts): no stream events a read.
+    // Not with bytes already buffered (a quitting client's late replies): divert() would hand them over before it returns.
+    const diverted = socket.readableLength === 0 && divert(socket, { onBackendData: onData });
+    if (!diverted) socket.on('data', onData);
     socket.on('end', onGone);
     socket.on('close', onGone);
     socket.on('error', onError);
