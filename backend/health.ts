@@ -50,6 +50,8 @@ export interface SessionBaseline {
    * they are compared, not parsed; any other reply is read and judged in full.
    */
   resetReplies?: Buffer;
+  /** Its reset's commands (resetBatch), found at its first reset. */
+  resetBatch?: ResetBatch;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
@@ -115,7 +117,8 @@ export async function resetBackend(
   baseline: SessionBaseline,
   timeoutMs: number,
 ): Promise<HealthCheck> {
-  const batch = resetBatch(target, database, baseline);
+  // A connection's database, role and flags never change: its batch is looked up once.
+  const batch = (baseline.resetBatch ??= resetBatch(target, database, baseline));
   const { commands, profilesAt } = batch;
   // A tracked connection's check reads its settings out of the row: always parsed.
   const kept = target.tracked ? undefined : [];
