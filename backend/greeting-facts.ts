@@ -1,6 +1,7 @@
 // The part of a compute's greeting that describes the server rather than one
 // connection (no scramble, no thread id, no status), as proxies sharing Redis pass it
-// on to one another (shared-greeting.ts; docs/activity-keys.md, "The shared greeting").
+// on to one another (proxy/shared-greeting.ts; docs/activity-keys.md, "The shared
+// greeting") and as the control plane serves it (control-plane/compute-greeting.ts).
 //
 // What a proxy reads back was written by another process, maybe another version of
 // it, maybe by hand: it greets clients with it, so every field is checked and anything
