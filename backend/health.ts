@@ -1,9 +1,15 @@
 // Is a backend connection fit for the next client? What COM_RESET_CONNECTION does not
 // undo on MariaDB 10.11 (checked against mariadbd): the current database (after `USE`)
 // and the active role (after `SET ROLE`). So a reset is followed by COM_INIT_DB back to
-// the key's database and by SET ROLE back to the login's role (NONE, or its default
-// role), each of which either restores exactly what a login gives or fails; a database
-// that COM_INIT_DB did not set is checked. Anything else and the connection is destroyed.
+// the key's database and by a check that database and role are what they were right
+// after login; anything else and the connection is destroyed rather than repaired.
+//
+// The role is read, never set back: `SET ROLE` (NONE included) reloads the account's
+// current global privileges into the session (checked against mariadbd 10.11), while a
+// pooled connection must keep those of its login, which its key's account version
+// stands for. Set back at each reset, a grant made while the connection was lent and
+// revoked later (the account's row, and so its version, as before) would have reached
+// the next client judged by that version.
 //
 // Reset, restore and check go out pipelined in one write and are read back with
 // sequence ids and reply kinds checked, so replies left over from a client that quit
@@ -81,17 +87,8 @@ const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_
  * of what a reset cost the compute (about 65 of 110 µs of CPU per reset).
  */
 const TRACKED_CHECK_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
-/** An untracked connection's database, read where COM_INIT_DB did not set the login's. */
-const DATABASE_SQL = 'SELECT DATABASE()';
-
-/**
- * An untracked connection's role is set back, not read: an OK is all the check needs,
- * and a result set cost the compute about 4 µs more a reset (15,000 resets, 4 rounds).
- * A connection whose client set a role is kept, where a check would have destroyed it.
- */
-function roleRestore(role: string | null): string {
-  return role === null ? 'SET ROLE NONE' : `SET ROLE \`${role.replaceAll('`', '``')}\``;
-}
+/** An untracked connection's check after a reset. */
+const CHECK_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
 
 /**
  * Read right after login, before the first client sees the connection; a tracked one
@@ -117,8 +114,8 @@ export async function resetBackend(
   baseline: SessionBaseline,
   timeoutMs: number,
 ): Promise<HealthCheck> {
-  // A connection's database, role and flags never change: its batch is looked up once.
-  const batch = (baseline.resetBatch ??= resetBatch(target, database, baseline));
+  // A connection's database and flags never change: its batch is looked up once.
+  const batch = (baseline.resetBatch ??= resetBatch(target, database));
   const { commands, profilesAt } = batch;
   // A tracked connection's check reads its settings out of the row: always parsed.
   const kept = target.tracked ? undefined : [];
@@ -134,27 +131,19 @@ export async function resetBackend(
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
-  const steps = batch.check === null ? replies : replies.slice(0, -1);
-  for (const [i, reply] of steps.entries()) {
+  for (const [i, reply] of replies.slice(0, -1).entries()) {
     if (i === profilesAt) {
       if (reply.kind !== 'rows') return { ok: false, reason: `SHOW PROFILES answered ${describe(reply)}` };
       if (reply.rows.length > 0) return { ok: false, reason: 'a client turned profiling on: the history would show to the next' };
     } else if (reply.kind !== 'ok') return { ok: false, reason: `reset step answered ${describe(reply)}` };
   }
   const last = replies[replies.length - 1]!;
-  let settings: SessionSettings | undefined;
-  if (batch.check === 'database') {
-    if (last.kind !== 'rows' || last.columns.length !== 1 || last.rows.length !== 1) return { ok: false, reason: `database check answered ${describe(last)}` };
-    if ((last.rows[0]![0] ?? null) !== baseline.database) return { ok: false, reason: 'current database differs from login' };
-  } else if (batch.check === 'tracked') {
-    const row = stateRow(last, true, false);
-    if (!row) return { ok: false, reason: `state check answered ${describe(last)}` };
-    if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
-    if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
-    settings = row.settings;
-  }
+  const row = stateRow(last, target.tracked === true, false);
+  if (!row) return { ok: false, reason: `state check answered ${describe(last)}` };
+  if (row.database !== baseline.database) return { ok: false, reason: 'current database differs from login' };
+  if (row.role !== baseline.role) return { ok: false, reason: 'active role differs from login' };
   if (kept) baseline.resetReplies = Buffer.concat(kept);
-  return settings ? { ok: true, settings } : PASSED;
+  return row.settings ? { ok: true, settings: row.settings } : PASSED;
 }
 
 const PASSED: HealthCheck = { ok: true };
@@ -163,25 +152,16 @@ interface ResetBatch {
   commands: FramedCommands;
   /** Which reply is SHOW PROFILES'. */
   profilesAt: number;
-  /**
-   * What the last reply is: a tracked connection's state row, an untracked one's
-   * DATABASE() where COM_INIT_DB did not set the login's database, or null (the last
-   * is SET ROLE's OK).
-   */
-  check: 'tracked' | 'database' | null;
 }
 
-/** The same few commands for every reset of a pool key's connections: framed once per database, role, capability set and tracking. */
+/** The same few commands for every reset of a pool key's connections: framed once per database, capability set and tracking. */
 const resetBatches = new Map<string, ResetBatch>();
 const MAX_RESET_BATCHES = 1_000;
 
-function resetBatch(target: CommandTarget, database: string | null, baseline: SessionBaseline): ResetBatch {
+function resetBatch(target: CommandTarget, database: string | null): ResetBatch {
   const tracked = target.tracked === true;
-  // COM_INIT_DB's OK says the database is the login's only when the login's was the key's (init_connect may USE another).
-  const check = tracked ? 'tracked' : database === null || baseline.database !== database ? 'database' : null;
   // Names cannot hold NUL: no two keys' fields run together into one id.
-  const role = tracked || baseline.role === null ? '' : `=${baseline.role}`;
-  const id = `${check ?? '-'}\0${target.capabilities >>> 0}\0${database ?? ''}\0${role}`;
+  const id = `${tracked ? 'T' : '-'}\0${target.capabilities >>> 0}\0${database ?? ''}`;
   let batch = resetBatches.get(id);
   if (batch) return batch;
   const commands = [writeComResetConnection()];
@@ -190,11 +170,8 @@ function resetBatch(target: CommandTarget, database: string | null, baseline: Se
   if (restore) commands.push(writeComQuery(restore));
   const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
   if (tracked) commands.push(writeComQuery(TRACKING_ON), writeComQuery(TRACKED_CHECK_SQL));
-  else {
-    commands.push(writeComQuery(roleRestore(baseline.role)));
-    if (check === 'database') commands.push(writeComQuery(DATABASE_SQL));
-  }
-  batch = { commands: frameCommands(commands), profilesAt, check };
+  else commands.push(writeComQuery(CHECK_SQL));
+  batch = { commands: frameCommands(commands), profilesAt };
   if (resetBatches.size >= MAX_RESET_BATCHES) resetBatches.clear();
   resetBatches.set(id, batch);
   return batch;

@@ -96,3 +96,26 @@ for (const mode of MODES) {
     assert.deepEqual(await session(port, u, 'pw1', 'SELECT 1'), { login: 4151 });
   });
 }
+
+// SET ROLE reloads the account's current global privileges into a session: a reset that
+// set the role back would give the connection a grant made while it was lent, and a
+// REVOKE that puts the account's row back as it was (its version too) would then let it
+// go to the next client with that grant.
+for (const mode of MODES) {
+  test(`${mode} mode: a grant made while a pooled connection is lent, then revoked, does not reach the next client`, async () => {
+    const port = proxies[mode]!.port;
+    const u = `g_${mode}`;
+    await asAdmin(`CREATE USER ${u}@'%' IDENTIFIED BY 'pw'`);
+    await settle();
+    const lent = await mysql.createConnection({ host: '127.0.0.1', port, user: u, password: 'pw' });
+    await lent.query('SELECT 1');
+    await asAdmin(`GRANT SELECT ON *.* TO ${u}@'%'`);
+    await lent.end();
+    await settle();
+    await asAdmin(`REVOKE SELECT ON *.* FROM ${u}@'%'`);
+    await settle();
+    const direct = await session(db.port, u, 'pw', 'SELECT COUNT(*) FROM mysql.db');
+    assert.deepEqual(direct, { currentUser: `${u}@%`, probe: 1142 });
+    assert.deepEqual(await session(port, u, 'pw', 'SELECT COUNT(*) FROM mysql.db'), direct);
+  });
+}
