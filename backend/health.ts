@@ -4,6 +4,9 @@
 // the key's database and by a check that database and role are what they were right
 // after login; anything else and the connection is destroyed rather than repaired.
 //
+// A login's default role the account has lost since is found by the check too (the
+// session keeps it active; a fresh login would have none).
+//
 // The role is read, never set back: `SET ROLE` (NONE included) reloads the account's
 // current global privileges into the session (checked against mariadbd 10.11), while a
 // pooled connection must keep those of its login, which its key's account version
@@ -89,6 +92,11 @@ const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_
 const TRACKED_CHECK_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${SETTINGS_SELECT}`;
 /** An untracked connection's check after a reset. */
 const CHECK_SQL = 'SELECT DATABASE(), CURRENT_ROLE()';
+/**
+ * Added to the check where the login activated a default role: no row once the account
+ * lost that role, which the session keeps active (a fresh login would have none).
+ */
+const ROLE_STILL_GRANTED = ' FROM DUAL WHERE EXISTS (SELECT 1 FROM information_schema.APPLICABLE_ROLES WHERE ROLE_NAME = CURRENT_ROLE())';
 
 /**
  * Read right after login, before the first client sees the connection; a tracked one
@@ -114,8 +122,8 @@ export async function resetBackend(
   baseline: SessionBaseline,
   timeoutMs: number,
 ): Promise<HealthCheck> {
-  // A connection's database and flags never change: its batch is looked up once.
-  const batch = (baseline.resetBatch ??= resetBatch(target, database));
+  // A connection's database, flags and login role never change: its batch is looked up once.
+  const batch = (baseline.resetBatch ??= resetBatch(target, database, baseline.role !== null));
   const { commands, profilesAt } = batch;
   // A tracked connection's check reads its settings out of the row: always parsed.
   const kept = target.tracked ? undefined : [];
@@ -158,10 +166,10 @@ interface ResetBatch {
 const resetBatches = new Map<string, ResetBatch>();
 const MAX_RESET_BATCHES = 1_000;
 
-function resetBatch(target: CommandTarget, database: string | null): ResetBatch {
+function resetBatch(target: CommandTarget, database: string | null, roled: boolean): ResetBatch {
   const tracked = target.tracked === true;
   // Names cannot hold NUL: no two keys' fields run together into one id.
-  const id = `${tracked ? 'T' : '-'}\0${target.capabilities >>> 0}\0${database ?? ''}`;
+  const id = `${tracked ? 'T' : '-'}${roled ? 'R' : '-'}\0${target.capabilities >>> 0}\0${database ?? ''}`;
   let batch = resetBatches.get(id);
   if (batch) return batch;
   const commands = [writeComResetConnection()];
@@ -169,8 +177,9 @@ function resetBatch(target: CommandTarget, database: string | null): ResetBatch 
   const restore = clientFlagSettings(target.capabilities);
   if (restore) commands.push(writeComQuery(restore));
   const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
-  if (tracked) commands.push(writeComQuery(TRACKING_ON), writeComQuery(TRACKED_CHECK_SQL));
-  else commands.push(writeComQuery(CHECK_SQL));
+  const check = (tracked ? TRACKED_CHECK_SQL : CHECK_SQL) + (roled ? ROLE_STILL_GRANTED : '');
+  if (tracked) commands.push(writeComQuery(TRACKING_ON), writeComQuery(check));
+  else commands.push(writeComQuery(check));
   batch = { commands: frameCommands(commands), profilesAt };
   if (resetBatches.size >= MAX_RESET_BATCHES) resetBatches.clear();
   resetBatches.set(id, batch);

@@ -5,8 +5,9 @@
 // compute is started by a control plane: right after one becomes active here, its
 // greeting is read (logged in as the control account, then COM_QUIT, which the server
 // counts as nothing) and its facts kept in the shared state, where
-// GET /api/v1/greeting serves them to proxies. One read at a time: computes started
-// together run the same server. A read that fails keeps the facts there were.
+// GET /api/v1/greeting serves them to proxies. One read at a time (computes started
+// together run the same server), and at most one an hour. A read that fails keeps the
+// facts there were.
 import type { Logger } from 'pino';
 import { readGreeting } from '../backend/read-greeting.js';
 import { nativePasswordStage1 } from '../protocol/index.js';
@@ -16,6 +17,11 @@ import type { StateStore } from './store/state-store.js';
 
 /** The facts as proxies read them (formatGreetingFacts), with when they were read (Unix ms). */
 export type KeptGreeting = GreetingFacts & { at: number };
+
+/** How long an answer waits for a read under way. */
+const LATEST_WAIT_MS = 1_000;
+/** A compute's greeting is read again at most this often: each read is a connection of the control account, which computes provisioned before it could hold six allow five of. */
+const REREAD_MS = 3_600_000;
 
 export interface ComputeGreetingDeps {
   store: StateStore;
@@ -43,8 +49,9 @@ export class ComputeGreetings {
 
   /** The facts kept, or undefined: no compute read yet, or what is stored does not check (logged). */
   async latest(): Promise<KeptGreeting | undefined> {
-    // A read under way here (a compute just started) is waited for: it is bounded, and a client may be about to connect.
-    await this.reading;
+    // A read under way here (a compute just started) is waited for, a little: a client may be about to connect,
+    // and a proxy asks with a bound of its own (2 s).
+    if (this.reading) await Promise.race([this.reading, new Promise((r) => setTimeout(r, LATEST_WAIT_MS).unref())]);
     try {
       return await this.stored();
     } catch (err) {
@@ -71,17 +78,20 @@ export class ComputeGreetings {
       const c = await this.d.store.getCompute(computeId);
       // A compute provisioned before control accounts existed is not logged in to.
       if (!c || c.state !== 'active' || !c.endpoint || !c.control) return;
-      const account = { user: c.control.user, stage1: nativePasswordStage1(c.control.password) };
-      const facts = greetingFacts(await readGreeting(c.endpoint, { account, timeoutMs: this.readTimeoutMs }));
-      checkFacts(facts);
       // Facts that do not check are written over.
-      const kept = await this.stored().catch((err: unknown) => {
+      const before = await this.stored().catch((err: unknown) => {
         if (err instanceof GreetingFactsError) return undefined;
         throw err;
       });
-      if (kept && sameFacts(kept, facts)) return;
+      if (before && Date.now() - before.at < REREAD_MS) return;
+      const account = { user: c.control.user, stage1: nativePasswordStage1(c.control.password) };
+      const facts = greetingFacts(await readGreeting(c.endpoint, { account, timeoutMs: this.readTimeoutMs }));
+      checkFacts(facts);
+      // Written even when the same: `at` says when it was last seen.
       await this.d.store.saveComputeGreeting(formatGreetingFacts(facts, Date.now()));
-      this.d.logger.info({ computeId, serverVersion: facts.serverVersion, charset: facts.charset }, 'compute greeting kept for proxies');
+      if (!before || !sameFacts(before, facts)) {
+        this.d.logger.info({ computeId, serverVersion: facts.serverVersion, charset: facts.charset }, 'compute greeting kept for proxies');
+      }
     } catch (err) {
       // A compute suspended or gone while being read is no news.
       const still = await this.d.store.getCompute(computeId).catch(() => undefined);

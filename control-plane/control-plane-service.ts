@@ -222,7 +222,6 @@ export class ControlPlaneService {
     return adoptOrphans({ store, lifecycle: this.lifecycle, instances, placement: driver.placement, logger });
   }
 
-  /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
   /** What GET /api/v1/greeting answers: the greeting of the compute a control plane last started (compute-greeting.ts). */
   async computeGreeting(): Promise<KeptGreeting> {
     const facts = await this.greetings.latest();
@@ -230,6 +229,7 @@ export class ControlPlaneService {
     return facts;
   }
 
+  /** Leaves computes running unless stopComputes; another control plane (or a later start) adopts them. */
   async close(opts: { stopComputes?: boolean } = {}): Promise<void> {
     // Computes about to be stopped are read once more, as a suspend would.
     await this.roles.close({ readFirst: opts.stopComputes ?? false });

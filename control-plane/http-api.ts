@@ -60,9 +60,9 @@ export function createApiHandler(o: ApiHandlerOptions): (req: IncomingMessage, r
   on('POST', '/api/v1/compute/:id/suspend', async ([id], body) => ok(await s.suspendCompute(id!, tierOf(await body()))));
   on('POST', '/api/v1/compute/:id/resume', async ([id], body) => ok(await s.resumeCompute(id!, timeoutOf(await body(), s))));
   on('POST', '/api/v1/compute/:id/kill-query', async ([id], body) => ok(await s.killQuery(id!, threadOf(await body()))));
+  on('GET', '/api/v1/greeting', async () => ok(await s.computeGreeting()));
   // The user name travels in the query string, as data: a path segment of '..' or
   // '%2e%2e' is folded away by URL parsers on either side.
-  on('GET', '/api/v1/greeting', async () => ok(await s.computeGreeting()));
   on('GET', '/api/v1/projects/:id/roles', async ([id], _, query) => ok(await s.role(id!, userOf(query), query.get('fresh') === '1')));
   if (o.usage) on('GET', '/api/v1/projects/:id/usage', async ([id], _, query) => ok(await o.usage!(id!, query)));
   if (o.allUsage) on('GET', '/api/v1/usage', async (_, __, query) => ok(await o.allUsage!(query)));

@@ -202,10 +202,10 @@ async function carry(ctx: SessionContext, ready: Ready): Promise<string> {
     ctx.target = kill;
     const outcome = await relaySession(ctx.socket, ready.clientLeftover, pooled, { sessionId: ctx.id, hook: kill, follow: pooled });
     if (outcome.statementRunning) await kill.stopStatement(pooled.key.addr, pooled.threadId);
-    // A client that sent no command (a health check that logs in and quits) leaves the
-    // connection as it was lent: no reset, unless init_connect ran for it, which only a
+    // A client that sent the compute nothing (a health check that logs in and quits) leaves
+    // the connection as it was lent: no reset, unless init_connect ran for it, which only a
     // reset undoes before the next client's login runs it again.
-    const untouched = outcome.commands === 0 && pooled.initConnect === null;
+    const untouched = !outcome.forwarded && pooled.initConnect === null;
     await ready.pooling.pools.release(pooled, { dirty: !outcome.reusable, reset: !untouched });
     return outcome.end;
   } finally {

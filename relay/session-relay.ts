@@ -51,6 +51,12 @@ export interface SessionOutcome {
   changedUser: boolean;
   /** Commands the client sent, COM_QUIT not counted. */
   commands: number;
+  /**
+   * Client bytes went to the compute: a command, or a packet that counts as none (empty,
+   * or out of sequence) whose answer may still be on its way. False: the compute
+   * connection is as it was lent.
+   */
+  forwarded: boolean;
   /** The client left while the compute may be running its statement: stop it before the connection goes anywhere. */
   statementRunning: boolean;
 }
@@ -91,6 +97,7 @@ export function relaySession(
   const server = backend.socket;
   let changedUser = false;
   let commands = 0;
+  let forwarded = false;
   // Null once the client sent a command it does not follow, or replies it could not read.
   let replies: ReplyTracker | null = opts.follow
     ? new ReplyTracker(opts.follow.capabilities, opts.follow.mariadbCapabilities, 0, noReply)
@@ -124,12 +131,15 @@ export function relaySession(
       if (gone) client.destroy();
       else endAfterSession(client, why === 'client_quit');
       const statementRunning = gone && (replies ? replies.pending > 0 : gate.statementRunning);
-      resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands, statementRunning });
+      resolve({ end: why, reusable: why === 'client_quit' && !changedUser, changedUser, commands, forwarded, statementRunning });
     };
 
     const gate = new CommandGate(
       {
-        toCompute: (bytes) => server.write(bytes),
+        toCompute: (bytes) => {
+          forwarded = true;
+          return server.write(bytes);
+        },
         pauseClient: () => client.pause(),
         resumeClient: () => {
           if (finPending) onClientEnd();

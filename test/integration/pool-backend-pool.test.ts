@@ -188,6 +188,13 @@ test("an active role the client set, which survives COM_RESET_CONNECTION, gets t
       await waitFor('the destroyed thread to end', async () => !(await threadAlive(roled)));
     }
   }
+  // A login's default role the account lost while its connection was lent: the session keeps it, a fresh login has none.
+  const d = await p.acquire(cases[1]!.key, roledLogin());
+  const lost = d.threadId;
+  await exec(adminTarget(), "REVOKE clerk FROM roled@'%'");
+  assert.equal(await scalar(d, 'SELECT CURRENT_ROLE()'), 'clerk', 'still active in the session');
+  await p.release(d, { dirty: false });
+  await waitFor('the connection whose role was revoked to be destroyed', async () => !(await threadAlive(lost)));
 });
 
 test('a connection whose resets passed before, compared rather than parsed, is still destroyed by state a reset cannot undo', async () => {

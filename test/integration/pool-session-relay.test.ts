@@ -117,7 +117,7 @@ test('mysql2: a client that quits gives its backend, reset, to the next client',
   await first.query('SET @left_behind = 1');
   const ended = nextOutcome();
   await first.end();
-  assert.deepEqual(await ended, { end: 'client_quit', reusable: true, changedUser: false, commands: 2, statementRunning: false });
+  assert.deepEqual(await ended, { end: 'client_quit', reusable: true, changedUser: false, commands: 2, forwarded: true, statementRunning: false });
 
   const second = await connect();
   const [[again]] = (await second.query('SELECT CONNECTION_ID() AS id, @left_behind AS v')) as unknown as [
@@ -205,7 +205,7 @@ test("mysql2: the client's COM_RESET_CONNECTION and COM_CHANGE_USER work through
   const ended = nextOutcome();
   await c.end();
   // Logged in as someone else now: never back into the pool of 'app'.
-  assert.deepEqual(await ended, { end: 'client_quit', reusable: false, changedUser: true, commands: 5, statementRunning: false });
+  assert.deepEqual(await ended, { end: 'client_quit', reusable: false, changedUser: true, commands: 5, forwarded: true, statementRunning: false });
 
   const wrong = await connect();
   await assert.rejects(wrong.changeUser({ user: 'other', password: 'nope' }), (err: { errno?: number }) => err.errno === 1045);

@@ -81,7 +81,7 @@ test('session pooling: a FIN after a statement is a goodbye: replies up to the f
   // The compute answers in order: the statement, then the fence.
   compute.write(Buffer.from('the reply'));
   compute.write(fenceAnswer(atCompute())!);
-  assert.deepEqual(await done, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
+  assert.deepEqual(await done, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, forwarded: true, statementRunning: false });
   await ended(clientApp);
   assert.equal(atClient().toString(), 'the reply');
   assert.equal(backend.destroyed, false);

@@ -25,7 +25,7 @@ test('carries bytes both ways and stops at COM_QUIT, leaving the backend open an
   await new Promise((r) => setTimeout(r, 50));
   clientApp.write(framePacket(writeComQuit(), 0));
   const outcome = await done;
-  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
+  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, forwarded: true, statementRunning: false });
   // Then the fence that marks the end of the client's replies, never the quit.
   assert.ok(atCompute().subarray(0, query.length).equals(query));
   assert.ok(fenceAnswer(atCompute().subarray(query.length)), 'the quit never reached the compute');
@@ -63,12 +63,34 @@ test('a backend that closes ends the session and the client', async () => {
   await new Promise<void>((resolve) => clientApp.once('close', () => resolve()));
 });
 
+test('a packet that is no command (empty, or out of sequence) still counts as bytes sent to the compute; a bare COM_QUIT sends none', async () => {
+  for (const [label, bytes, forwarded] of [
+    ['an empty packet', Buffer.from([0, 0, 0, 0]), true],
+    ['a packet out of sequence', framePacket(writeComQuery('SELECT 1'), 1), true],
+    ['nothing', Buffer.alloc(0), false],
+  ] as const) {
+    const [client, clientApp] = await socketPair();
+    const [backend, compute] = await socketPair();
+    answerFences(compute);
+    const done = relaySession(client, Buffer.alloc(0), { socket: backend });
+    if (bytes.length > 0) clientApp.write(bytes);
+    await new Promise((r) => setTimeout(r, 30));
+    clientApp.write(framePacket(writeComQuit(), 0));
+    const outcome = await done;
+    assert.equal(outcome.commands, 0, label);
+    assert.equal(outcome.forwarded, forwarded, label);
+    backend.destroy();
+    compute.destroy();
+    clientApp.destroy();
+  }
+});
+
 test('a client whose connection resets without COM_QUIT is not reusable; an abort terminates', async () => {
   const [client, clientApp] = await socketPair();
   const [backend, compute] = await socketPair();
   const done = relaySession(client, Buffer.alloc(0), { socket: backend });
   clientApp.resetAndDestroy();
-  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 0, statementRunning: false });
+  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 0, forwarded: false, statementRunning: false });
   assert.equal(backend.destroyed, false, 'the pool decides what happens to the backend');
 
   const [client2, clientApp2] = await socketPair();
@@ -88,7 +110,7 @@ test('a 16 MiB client packet whose continuation is out of sequence ends the sess
   const big = framePacket(Buffer.alloc(MAX_PAYLOAD_LENGTH + 1, 0x20), 0);
   big[MAX_PAYLOAD_LENGTH + 7] = 5; // the continuation should carry sequence id 1
   clientApp.write(big);
-  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 1, statementRunning: true });
+  assert.deepEqual(await done, { end: 'client_error', reusable: false, changedUser: false, commands: 1, forwarded: true, statementRunning: true });
   for (const s of [backend, compute, clientApp]) s.destroy();
 });
 
@@ -129,7 +151,7 @@ async function quitAfterReply(command: Buffer, answer: Buffer) {
 test('following replies, a COM_QUIT after the last reply ends the session at once: no fence goes to the compute', async () => {
   const query = framePacket(writeComQuery('DO 1'), 0);
   const { outcome, atCompute, atClient } = await quitAfterReply(query, OK);
-  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, statementRunning: false });
+  assert.deepEqual(outcome, { end: 'client_quit', reusable: true, changedUser: false, commands: 1, forwarded: true, statementRunning: false });
   assert.ok(atCompute.equals(query), 'only the query reached the compute');
   assert.ok(atClient.equals(OK));
 });
