@@ -32,7 +32,8 @@ export class ControlGreeting {
     const asking = this.asking;
     if (!asking) return null;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, WAIT_MS);
+      // Unref'd: the wait at start must not hold a proxy that is closing; a client's socket holds the loop anyway.
+      const timer = setTimeout(resolve, WAIT_MS).unref();
       void asking.then(() => {
         clearTimeout(timer);
         resolve();
