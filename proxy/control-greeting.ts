@@ -32,8 +32,7 @@ export class ControlGreeting {
     const asking = this.asking;
     if (!asking) return null;
     return new Promise<void>((resolve) => {
-      // Unref'd: the wait at start must not hold a proxy that is closing; a client's socket holds the loop anyway.
-      const timer = setTimeout(resolve, WAIT_MS).unref();
+      const timer = setTimeout(resolve, WAIT_MS);
       void asking.then(() => {
         clearTimeout(timer);
         resolve();
