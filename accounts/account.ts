@@ -37,8 +37,13 @@ export interface Account {
   ssl: SslRequirement;
   /** CONNECTION ADMIN on a loopback host: max_password_errors never blocks it. */
   neverBlocked: boolean;
-  /** A digest of the row as stored: any change to the account (password, lock, expiry) changes it. */
+  /** A digest of the row as stored: any change to the account (password, lock, expiry, global privileges) changes it. */
   version: string;
+  /**
+   * For an account whose row names a default role: a digest of what its logins take from
+   * that role (default-roles.ts), which a pooled connection stands for with the version.
+   */
+  roleVersion?: string;
 }
 
 /** An account as CREATE USER makes it with these methods: unlocked, no expiry, no TLS required. */

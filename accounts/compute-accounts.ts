@@ -1,18 +1,20 @@
 // Reading a compute's accounts: every mysql.global_priv row (global-priv.ts turns
-// each into an Account) in the server's order (account-order.ts), the server
+// each into an Account) in the server's order (account-order.ts), what accounts with
+// a default role take from it (mysql.roles_mapping, default-roles.ts), the server
 // settings a login depends on, and the names of its stored code that transaction
-// pooling must pin on (stored-code.ts). One connection, three queries, closed.
+// pooling must pin on (stored-code.ts). One connection, three or four queries, closed.
 //
 // What a user name is served as (user-accounts.ts) is chosen from this list, so it
 // keeps every account, locked ones and the reader's own included: the server's
 // answer to an unknown user depends on how many accounts there are.
 import mysql from 'mysql2';
-import { accountFromRow, type GlobalPrivRow } from './global-priv.js';
+import { accountOf, defaultRoleOf, isRoleRow, parseRow, type GlobalPrivRow, type ParsedRow } from './global-priv.js';
+import { foldDefaultRoles, type DefaultRoleHolder, type RoleGrant } from './default-roles.js';
 import { sortAccounts } from './account-order.js';
 import type { Account, AccountPolicy } from './account.js';
 import { STORED_CODE_PROCEDURE, hazardsOf, storedObjectsFromRows, type StoredCode } from './stored-code.js';
 
-/** Where to read, and as whom: an account that may SELECT from mysql.global_priv (and EXECUTE the stored-code procedure). */
+/** Where to read, and as whom: an account that may SELECT from mysql.global_priv and mysql.roles_mapping (and EXECUTE the stored-code procedure). */
 export interface AccountsEndpoint {
   host: string;
   port: number;
@@ -29,14 +31,37 @@ const GLOBAL_PRIV_SQL = 'SELECT User, Host, Priv FROM mysql.global_priv';
 const POLICY_SQL =
   'SELECT @@default_password_lifetime AS l, @@disconnect_on_expired_password AS d, @@max_password_errors AS m';
 
-/** Every account of the rows but roles, in the server's order. */
-export function accountsFromRows(rows: GlobalPrivRow[]): Account[] {
+const ROLES_MAPPING_SQL = 'SELECT Host, User, Role FROM mysql.roles_mapping';
+
+/**
+ * Every account of the rows but roles, in the server's order; `grants` are
+ * mysql.roles_mapping's rows, null when they could not be read (default-roles.ts).
+ */
+export function accountsFromRows(rows: GlobalPrivRow[], grants: readonly RoleGrant[] | null = []): Account[] {
+  return accountsFromParsed(rows.map(parseRow), grants);
+}
+
+function accountsFromParsed(rows: readonly ParsedRow[], grants: readonly RoleGrant[] | null): Account[] {
   const accounts: Account[] = [];
-  for (const row of rows) {
-    const account = accountFromRow(row);
-    if (account) accounts.push(account);
+  const roleRows = new Map<string, string>();
+  const holders: DefaultRoleHolder[] = [];
+  for (const parsed of rows) {
+    if (isRoleRow(parsed)) {
+      roleRows.set(parsed.row.user, parsed.text);
+      continue;
+    }
+    const account = accountOf(parsed)!;
+    accounts.push(account);
+    const role = defaultRoleOf(parsed);
+    if (role !== undefined) holders.push({ account, storedHost: parsed.row.host, role });
   }
+  foldDefaultRoles(holders, roleRows, grants);
   return sortAccounts(accounts);
+}
+
+/** Whether any account's logins activate a role: only then is mysql.roles_mapping read. */
+export function anyDefaultRole(rows: readonly ParsedRow[]): boolean {
+  return rows.some((parsed) => !isRoleRow(parsed) && defaultRoleOf(parsed) !== undefined);
 }
 
 /** The settings row, checked: anything unexpected is an error, never a default. */
@@ -61,71 +86,86 @@ export interface AccountsRead {
   policy: AccountPolicy;
   /** Unknown (names null) when the procedure is missing or refused: the accounts are read all the same. */
   storedCode: StoredCode;
+  /** Why mysql.roles_mapping went unread though an account has a default role (default-roles.ts); absent when read or not needed. */
+  rolesUnread?: string;
 }
 
 /**
- * One connection, three queries, closed: the compute's accounts, settings and stored
- * code. Bounded by timeoutMs from connect to answer; past it the socket is destroyed
- * (a frozen compute accepts TCP but never greets).
+ * One connection, three or four queries, closed: the compute's accounts, settings and
+ * stored code. Bounded by timeoutMs from connect to answer; past it the socket is
+ * destroyed (a frozen compute accepts TCP but never greets).
  */
-export function readAccounts(endpoint: AccountsEndpoint, login: AccountsLogin, timeoutMs: number): Promise<AccountsRead> {
-  return new Promise((resolve, reject) => {
-    const where = `${endpoint.host}:${endpoint.port}`;
-    const conn = mysql.createConnection({
-      host: endpoint.host,
-      port: endpoint.port,
-      user: login.user,
-      password: login.password,
-      connectTimeout: timeoutMs,
-      charset: 'utf8mb4',
-    });
-    let settled = false;
-    const finish = (err: Error | undefined, read?: AccountsRead) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) {
-        conn.destroy();
-        reject(err);
-      } else {
-        // A polite COM_QUIT, so the server does not log an aborted connection.
-        conn.end(() => {});
-        resolve(read!);
-      }
-    };
-    const timer = setTimeout(() => finish(new AccountReadError(`no answer from ${where} within ${timeoutMs} ms`)), timeoutMs);
-    conn.on('error', (err) => finish(new AccountReadError(`connection to ${where}: ${err.message}`, { cause: err })));
-    conn.query(GLOBAL_PRIV_SQL, (err, result) => {
-      if (err) return finish(new AccountReadError(`reading mysql.global_priv on ${where}: ${err.message}`, { cause: err }));
-      const raw = result as Array<{ User: unknown; Host: unknown; Priv: unknown }>;
-      if (raw.length > MAX_ACCOUNTS) return finish(new AccountReadError(`${where} has ${raw.length} accounts, over ${MAX_ACCOUNTS}`));
-      const rows = raw.map((r) => ({
-        user: text(r.User),
-        host: text(r.Host),
-        priv: r.Priv !== null && typeof r.Priv === 'object' && !Buffer.isBuffer(r.Priv) ? r.Priv : text(r.Priv),
-      }));
-      conn.query(POLICY_SQL, (err2, settings) => {
-        if (err2) return finish(new AccountReadError(`reading login settings on ${where}: ${err2.message}`, { cause: err2 }));
-        let read: Omit<AccountsRead, 'storedCode'>;
-        try {
-          read = { accounts: accountsFromRows(rows), policy: policyFromRow((settings as Array<{ l: unknown; d: unknown; m: unknown }>)[0]) };
-        } catch (e) {
-          return finish(e as Error);
-        }
-        const readAt = new Date().toISOString();
-        conn.query(`CALL ${STORED_CODE_PROCEDURE}()`, (err3, answer) => {
-          if (err3) return finish(undefined, { ...read, storedCode: { readAt, names: null, reason: `calling ${STORED_CODE_PROCEDURE}: ${err3.message}` } });
-          try {
-            // A CALL answers its result set, then the procedure's own OK.
-            const { names, procedures } = hazardsOf(storedObjectsFromRows((answer as unknown[])[0]));
-            finish(undefined, { ...read, storedCode: { readAt, names, procedures } });
-          } catch (e) {
-            finish(undefined, { ...read, storedCode: { readAt, names: null, reason: (e as Error).message } });
-          }
-        });
-      });
-    });
+export async function readAccounts(endpoint: AccountsEndpoint, login: AccountsLogin, timeoutMs: number): Promise<AccountsRead> {
+  const where = `${endpoint.host}:${endpoint.port}`;
+  const conn = mysql.createConnection({
+    host: endpoint.host,
+    port: endpoint.port,
+    user: login.user,
+    password: login.password,
+    connectTimeout: timeoutMs,
+    charset: 'utf8mb4',
   });
+  let timer: NodeJS.Timeout | undefined;
+  const broken = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AccountReadError(`no answer from ${where} within ${timeoutMs} ms`)), timeoutMs);
+    conn.on('error', (err) => reject(new AccountReadError(`connection to ${where}: ${err.message}`, { cause: err })));
+  });
+  const query = (sql: string) =>
+    new Promise<unknown>((resolve, reject) => conn.query(sql, (err, result) => (err ? reject(err) : resolve(result))));
+  try {
+    const read = await Promise.race([readAll(query, where), broken]);
+    // A polite COM_QUIT, so the server does not log an aborted connection.
+    conn.end(() => {});
+    return read;
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    broken.catch(() => {});
+  }
+}
+
+async function readAll(query: (sql: string) => Promise<unknown>, where: string): Promise<AccountsRead> {
+  const failed = (what: string) => (err: Error) => {
+    throw new AccountReadError(`${what} on ${where}: ${err.message}`, { cause: err });
+  };
+  const raw = (await query(GLOBAL_PRIV_SQL).catch(failed('reading mysql.global_priv'))) as Array<{ User: unknown; Host: unknown; Priv: unknown }>;
+  if (raw.length > MAX_ACCOUNTS) throw new AccountReadError(`${where} has ${raw.length} accounts, over ${MAX_ACCOUNTS}`);
+  const rows = raw.map((r) =>
+    parseRow({
+      user: text(r.User),
+      host: text(r.Host),
+      priv: r.Priv !== null && typeof r.Priv === 'object' && !Buffer.isBuffer(r.Priv) ? r.Priv : text(r.Priv),
+    }),
+  );
+  let grants: RoleGrant[] | null = [];
+  let rolesUnread: string | undefined;
+  if (anyDefaultRole(rows)) {
+    try {
+      const mapping = (await query(ROLES_MAPPING_SQL)) as Array<{ Host: unknown; User: unknown; Role: unknown }>;
+      grants = mapping.map((r) => ({ host: text(r.Host), user: text(r.User), role: text(r.Role) }));
+    } catch (err) {
+      grants = null;
+      rolesUnread = `reading mysql.roles_mapping: ${(err as Error).message}`;
+    }
+  }
+  const settings = (await query(POLICY_SQL).catch(failed('reading login settings'))) as Array<{ l: unknown; d: unknown; m: unknown }>;
+  const accounts = accountsFromParsed(rows, grants);
+  const policy = policyFromRow(settings[0]);
+  const readAt = new Date().toISOString();
+  const storedCode: StoredCode = await query(`CALL ${STORED_CODE_PROCEDURE}()`).then(
+    (answer) => {
+      try {
+        // A CALL answers its result set, then the procedure's own OK.
+        return { readAt, ...hazardsOf(storedObjectsFromRows((answer as unknown[])[0])) };
+      } catch (e) {
+        return { readAt, names: null, reason: (e as Error).message };
+      }
+    },
+    (err: Error) => ({ readAt, names: null, reason: `calling ${STORED_CODE_PROCEDURE}: ${err.message}` }),
+  );
+  return rolesUnread === undefined ? { accounts, policy, storedCode } : { accounts, policy, storedCode, rolesUnread };
 }
 
 function text(v: unknown): string {

@@ -29,7 +29,7 @@ interface RawMethod {
   authentication_string?: unknown;
 }
 
-interface Priv extends RawMethod {
+export interface Priv extends RawMethod {
   is_role?: unknown;
   account_locked?: unknown;
   auth_or?: unknown;
@@ -38,6 +38,7 @@ interface Priv extends RawMethod {
   ssl_type?: unknown;
   password_last_changed?: unknown;
   password_lifetime?: unknown;
+  default_role?: unknown;
 }
 
 const VERIFIER = /^(|\*[0-9A-F]{40})$/;
@@ -46,19 +47,45 @@ const CONNECTION_ADMIN_BIT = 32;
 const SUPER_BIT = 15;
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1']);
 
-/** The account a row stands for; undefined for a role. */
-export function accountFromRow(row: GlobalPrivRow): Account | undefined {
+/** A row as read: its text (what its version digests) and its Priv, null when that is not a JSON object. */
+export interface ParsedRow {
+  row: GlobalPrivRow;
+  text: string;
+  priv: Priv | null;
+}
+
+export function parseRow(row: GlobalPrivRow): ParsedRow {
   const text = typeof row.priv === 'string' ? row.priv : JSON.stringify(row.priv);
-  const version = createHash('sha256').update(`${row.user}\u0000${row.host}\u0000${text}`).digest('base64url').slice(0, 22);
-  // The server stores '' as '%' (CREATE USER x@''); an old row with '' reads the same.
-  const host = row.host === '' ? '%' : row.host;
   let priv: Priv | null;
   try {
     priv = (typeof row.priv === 'string' ? JSON.parse(row.priv) : row.priv) as Priv;
   } catch {
     priv = null;
   }
-  if (priv === null || typeof priv !== 'object' || Array.isArray(priv)) return unreadable(row.user, host, version);
+  if (priv === null || typeof priv !== 'object' || Array.isArray(priv)) priv = null;
+  return { row, text, priv };
+}
+
+export function isRoleRow(p: ParsedRow): boolean {
+  return p.priv?.is_role === true;
+}
+
+/** The role SET DEFAULT ROLE named for the account, which its logins activate while it still has it. */
+export function defaultRoleOf(p: ParsedRow): string | undefined {
+  const role = p.priv?.default_role;
+  return typeof role === 'string' && role !== '' ? role : undefined;
+}
+
+/** The account a row stands for; undefined for a role. */
+export function accountFromRow(row: GlobalPrivRow): Account | undefined {
+  return accountOf(parseRow(row));
+}
+
+export function accountOf({ row, text, priv }: ParsedRow): Account | undefined {
+  const version = createHash('sha256').update(`${row.user}\u0000${row.host}\u0000${text}`).digest('base64url').slice(0, 22);
+  // The server stores '' as '%' (CREATE USER x@''); an old row with '' reads the same.
+  const host = row.host === '' ? '%' : row.host;
+  if (priv === null) return unreadable(row.user, host, version);
   if (priv.is_role === true) return undefined;
   const lastChanged = integer(priv.password_last_changed);
   return {

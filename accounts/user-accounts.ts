@@ -105,6 +105,7 @@ function parseAccount(v: unknown, where: string): Account {
     ssl,
     neverBlocked: bool('neverBlocked'),
     version: str('version'),
+    ...(o.roleVersion === undefined ? {} : { roleVersion: str('roleVersion') }),
   };
 }
 

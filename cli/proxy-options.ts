@@ -237,7 +237,7 @@ export const PROXY_ONLY_OPTIONS = defineOptions({
   'accounts-user': {
     kind: 'string',
     env: 'WAKE_PROXY_ACCOUNTS_USER',
-    help: 'With --backend: an account that may SELECT from mysql.global_priv (and, for transaction pooling, EXECUTE mysql.wakeproxy_stored_code: README); the proxy then checks passwords itself (--auth verify) and can pool',
+    help: 'With --backend: an account that may SELECT from mysql.global_priv and mysql.roles_mapping (and, for transaction pooling, EXECUTE mysql.wakeproxy_stored_code: README); the proxy then checks passwords itself (--auth verify) and can pool',
   },
   'accounts-password': {
     kind: 'string',

@@ -27,7 +27,7 @@ import type { BackendAddress } from '../backend/address.js';
 
 export interface BackendAccountVerifierOptions {
   backend: BackendAddress;
-  /** An account that may SELECT from mysql.global_priv (and EXECUTE the stored-code procedure). */
+  /** An account that may SELECT from mysql.global_priv and mysql.roles_mapping (and EXECUTE the stored-code procedure). */
   login: { user: string; password: string };
   ttlMs: number;
   logger: Logger;
@@ -48,11 +48,19 @@ export function createBackendAccountVerifiers(o: BackendAccountVerifierOptions):
   let answers = new Map<string, UserAccounts>();
   let readAt = -Infinity;
   let lastError: RoleVerifierError | null = null;
+  let saidRolesUnread: string | undefined;
 
   const reads = new CoalescedReads(async () => {
     const started = performance.now();
     try {
-      const { accounts, policy, storedCode } = await readAccounts(o.backend, o.login, timeoutMs);
+      const { accounts, policy, storedCode, rolesUnread } = await readAccounts(o.backend, o.login, timeoutMs);
+      if (rolesUnread !== undefined && rolesUnread !== saidRolesUnread) {
+        o.logger.warn(
+          { backend: where, reason: rolesUnread },
+          'accounts with a default role: their pooled connections serve only logins judged by the same accounts read (the accounts reader lacks SELECT on mysql.roles_mapping: README, Pool modes)',
+        );
+      }
+      saidRolesUnread = rolesUnread;
       known = { accounts, policy, names: new Set(accounts.map((a) => a.user)), storedCode };
       answers = new Map();
       lastError = null;

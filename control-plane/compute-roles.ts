@@ -81,6 +81,8 @@ export class ComputeRoles {
   private readonly reads = new Map<string, CoalescedReads>();
   /** Computes whose last read failed (warned once) or that have no control account (said once). */
   private readonly failing = new Set<string>();
+  /** Computes said once to lack SELECT on mysql.roles_mapping for their default roles. */
+  private readonly rolesUnread = new Set<string>();
   private readonly noControl = new Set<string>();
   private readonly storedCodeNotes: StoredCodeNotes;
   private readonly slotWaiters: Array<() => void> = [];
@@ -229,6 +231,14 @@ export class ComputeRoles {
     // Names and counts only: hashes stay out of logs.
     if (change) this.d.logger.info({ computeId: c.id, projectId: c.projectId, accounts: read.accounts.length, ...change }, 'compute accounts updated');
     this.storedCodeNotes.read(c, before?.storedCode, read.storedCode);
+    if (read.rolesUnread === undefined) this.rolesUnread.delete(c.id);
+    else if (!this.rolesUnread.has(c.id)) {
+      this.rolesUnread.add(c.id);
+      this.d.logger.warn(
+        { computeId: c.id, projectId: c.projectId, reason: read.rolesUnread },
+        'accounts with a default role: their pooled connections serve only logins judged by the same accounts read (the control account lacks SELECT on mysql.roles_mapping: README, Pool modes)',
+      );
+    }
   }
 
   private async sweep(): Promise<void> {

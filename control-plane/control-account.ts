@@ -2,7 +2,7 @@
 // the compute's accounts (role verifiers) while it is awake, check the compute
 // answers, stop a statement whose client left a proxy (KILL QUERY, for
 // passthrough clients the proxy cannot log in as), and resize it. It may read
-// mysql.global_priv, read the server's status (no privilege needed), kill other
+// mysql.global_priv and mysql.roles_mapping, read the server's status (no privilege needed), kill other
 // users' statements (CONNECTION ADMIN), call two procedures that set the buffer
 // pool size and max_connections, and one that lists the stored code (routines,
 // triggers, views) transaction pooling must know of (accounts/stored-code.ts), and
@@ -68,6 +68,7 @@ export function controlAccountSql(g: ControlGrant): string {
   return [
     `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY PASSWORD '${g.verifier}' WITH MAX_USER_CONNECTIONS ${MAX_CONNECTIONS};`,
     `GRANT SELECT ON mysql.global_priv TO ${account};`,
+    `GRANT SELECT ON mysql.roles_mapping TO ${account};`,
     `GRANT CONNECTION ADMIN ON *.* TO ${account};`,
     `CREATE DEFINER = ${DEFINER} PROCEDURE IF NOT EXISTS ${SET_BUFFER_POOL}(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;`,
     `CREATE DEFINER = ${DEFINER} PROCEDURE IF NOT EXISTS ${SET_MAX_CONNECTIONS}(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;`,

@@ -59,7 +59,7 @@ export type UnverifiedPolicy = 'passthrough' | 'refuse';
 export interface MatchedAccount {
   user: string;
   host: string;
-  /** A digest of the account's row (password, lock, expiry): changes with any ALTER USER. */
+  /** What a session of the account keeps from its login: its row's version, and its default role's (accounts/default-roles.ts). */
   accountVersion: string;
 }
 
@@ -173,11 +173,16 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
   return {
     kind: 'verified',
     stage1,
-    account: { user: account.user, host: account.host, accountVersion: account.version },
+    account: { user: account.user, host: account.host, accountVersion: sessionVersion(account) },
     sandboxed: expiry !== 'valid',
     sourceIp: login.ip,
     storedCode: accounts.storedCode,
   };
+}
+
+/** A pooled connection serves only logins with the same: a grant or a role change since gives another. */
+function sessionVersion(account: Account): string {
+  return account.roleVersion === undefined ? account.version : `${account.version}.${account.roleVersion}`;
 }
 
 async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {

@@ -25,11 +25,12 @@ export const READER_SQL = readerSql('reader', 'reader-secret');
 export const READER = { user: 'reader', password: 'reader-secret' };
 const READER_FLAGS = ['--accounts-user', READER.user, '--accounts-password', READER.password];
 
-/** An accounts reader: SELECT on mysql.global_priv, EXECUTE on the stored-code procedure (made here as root). */
+/** An accounts reader: SELECT on mysql.global_priv and mysql.roles_mapping, EXECUTE on the stored-code procedure (made here as root). */
 export function readerSql(user: string, password: string): string {
   return [
     `CREATE USER '${user}'@'%' IDENTIFIED BY '${password}';`,
     `GRANT SELECT ON mysql.global_priv TO '${user}'@'%';`,
+    `GRANT SELECT ON mysql.roles_mapping TO '${user}'@'%';`,
     storedCodeProcedureSql("'root'@'localhost'"),
     `GRANT EXECUTE ON PROCEDURE ${STORED_CODE_PROCEDURE} TO '${user}'@'%';`,
   ].join('\n');

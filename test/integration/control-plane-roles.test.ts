@@ -135,6 +135,25 @@ test('users created with plain SQL are served after an on-demand read: native, p
   assert.deepEqual(own((await client.get('shop', 'edu', AbortSignal.timeout(5_000))) as never)?.methods, [{ plugin: 'ed25519' }]);
 });
 
+test("an account with a default role is served with a role version that moves with the role's grants, read through the control account", async () => {
+  for (const sql of ['CREATE ROLE IF NOT EXISTS reporting', 'GRANT PROCESS ON *.* TO reporting', "CREATE USER 'analyst'@'%' IDENTIFIED BY 'a'", "GRANT reporting TO 'analyst'@'%'", "SET DEFAULT ROLE reporting FOR 'analyst'@'%'"]) {
+    await queryCompute(owner, sql);
+  }
+  const versions = async () => {
+    const body = (await api('GET', `/api/v1/projects/shop/roles?${new URLSearchParams({ user: 'analyst', fresh: '1' })}`)).body;
+    const a = own(body) as (ServedAccount & { version: string; roleVersion?: string }) | undefined;
+    return { version: a?.version, roleVersion: a?.roleVersion };
+  };
+  const before = await versions();
+  assert.ok(before.version && before.roleVersion, JSON.stringify(before));
+  assert.equal((await role('app')).body.candidates.find((c: { user: string }) => c.user === 'app').roleVersion, undefined, 'no default role, none');
+  await queryCompute(owner, 'REVOKE PROCESS ON *.* FROM reporting');
+  const after = await versions();
+  assert.equal(after.version, before.version, "the account's row did not change");
+  assert.notEqual(after.roleVersion, before.roleVersion);
+  assert.equal(logLines.filter((l) => l.includes('roles_mapping')).length, 0, 'the control account reads mysql.roles_mapping');
+});
+
 test('unknown users have no account of their own, the control account no method; projects 404; the token is required', async () => {
   const unknown = await role('nobody');
   assert.equal(unknown.status, 200);

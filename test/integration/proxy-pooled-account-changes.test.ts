@@ -119,3 +119,91 @@ for (const mode of MODES) {
     assert.deepEqual(await session(port, u, 'pw', 'SELECT COUNT(*) FROM mysql.db'), direct);
   });
 }
+
+/** CURRENT_ROLE() and the outcome of `probe`, through `port`. */
+async function roleSession(port: number, user: string, password: string, probe: string): Promise<{ role: string | null; probe: number | 'ok' }> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port, user, password });
+  try {
+    const [rows] = await c.query('SELECT CURRENT_ROLE() AS r');
+    const outcome = await c.query(probe).then(
+      () => 'ok' as const,
+      (err: { errno: number }) => err.errno,
+    );
+    return { role: (rows as Array<{ r: string | null }>)[0]!.r, probe: outcome };
+  } finally {
+    await c.end();
+  }
+}
+
+// A login's default role, and every role granted to it, give the session their global
+// privileges as they are at the login, for as long as it lasts; an account that lost the
+// role logs in without it. A pooled connection made before such a change must not serve
+// a login after it: the account's row is the same, so only its role version tells.
+for (const mode of MODES) {
+  test(`${mode} mode: a change to a default role, to a role granted to it, or to the account's grant of it reaches the next client as a direct login`, async () => {
+    const port = proxies[mode]!.port;
+    const [u, r1, r2] = [`d_${mode}`, `r1_${mode}`, `r2_${mode}`];
+    const probe = 'SELECT COUNT(*) FROM mysql.db';
+    for (const sql of [`CREATE ROLE ${r1}`, `CREATE ROLE ${r2}`, `GRANT ${r2} TO ${r1}`, `GRANT SELECT ON *.* TO ${r2}`, `CREATE USER ${u}@'%' IDENTIFIED BY 'pw'`, `GRANT ${r1} TO ${u}@'%'`, `SET DEFAULT ROLE ${r1} FOR ${u}@'%'`]) {
+      await asAdmin(sql);
+    }
+    await settle();
+    const both = async () => ({ direct: await roleSession(db.port, u, 'pw', probe), proxied: await roleSession(port, u, 'pw', probe) });
+    let seen = await both();
+    assert.deepEqual(seen.direct, { role: r1, probe: 'ok' });
+    assert.deepEqual(seen.proxied, seen.direct);
+
+    // The role granted to the default role loses its global grant.
+    await asAdmin(`REVOKE SELECT ON *.* FROM ${r2}`);
+    await settle();
+    seen = await both();
+    assert.deepEqual(seen.direct, { role: r1, probe: 1142 });
+    assert.deepEqual(seen.proxied, seen.direct);
+
+    // The default role itself gets one, is used through the pool, then the account loses the role.
+    await asAdmin(`GRANT SELECT ON *.* TO ${r1}`);
+    await settle();
+    seen = await both();
+    assert.deepEqual(seen.proxied, { role: r1, probe: 'ok' });
+    await asAdmin(`REVOKE ${r1} FROM ${u}@'%'`);
+    await settle();
+    seen = await both();
+    assert.deepEqual(seen.direct, { role: null, probe: 1142 });
+    assert.deepEqual(seen.proxied, seen.direct);
+  });
+}
+
+test('a reader without SELECT on mysql.roles_mapping: a default role change still reaches the next client, and the proxy says why once', async () => {
+  for (const sql of [
+    "CREATE USER 'reader_noroles'@'%' IDENTIFIED BY 'nr'",
+    "GRANT SELECT ON mysql.global_priv TO 'reader_noroles'@'%'",
+    'CREATE ROLE r_nr',
+    'GRANT SELECT ON *.* TO r_nr',
+    "CREATE USER nr@'%' IDENTIFIED BY 'pw'",
+    "GRANT r_nr TO nr@'%'",
+    "SET DEFAULT ROLE r_nr FOR nr@'%'",
+  ]) {
+    await asAdmin(sql);
+  }
+  const proxy = await startProxyProcess([
+    '--backend', `${db.host}:${db.port}`,
+    '--accounts-user', 'reader_noroles',
+    '--accounts-password', 'nr',
+    '--pool-mode', 'session',
+    '--verifier-ttl', '100ms',
+  ]);
+  try {
+    const probe = 'SELECT COUNT(*) FROM mysql.db';
+    assert.deepEqual(await roleSession(proxy.port, 'nr', 'pw', probe), { role: 'r_nr', probe: 'ok' });
+    await asAdmin('REVOKE SELECT ON *.* FROM r_nr');
+    await settle();
+    const direct = await roleSession(db.port, 'nr', 'pw', probe);
+    assert.deepEqual(direct, { role: 'r_nr', probe: 1142 });
+    assert.deepEqual(await roleSession(proxy.port, 'nr', 'pw', probe), direct);
+    const said = proxy.lines.filter((l) => l.includes('mysql.roles_mapping'));
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.match(said[0]!, /"level":40/);
+  } finally {
+    await proxy.kill('SIGTERM');
+  }
+});

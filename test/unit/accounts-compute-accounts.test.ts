@@ -110,7 +110,7 @@ test('the login settings are read strictly', () => {
   }
 });
 
-test('the control account may read mysql.global_priv, kill statements and call the two resize procedures and the stored-code one, nothing else', () => {
+test('the control account may read mysql.global_priv and mysql.roles_mapping, kill statements and call the two resize procedures and the stored-code one, nothing else', () => {
   const login = generateControlLogin();
   assert.equal(login.user, CONTROL_USER);
   assert.match(login.password, /^[A-Za-z0-9_-]{32}$/);
@@ -119,6 +119,7 @@ test('the control account may read mysql.global_priv, kill statements and call t
     controlAccountSql({ user: login.user, host: '127.0.0.1', verifier }),
     `CREATE USER IF NOT EXISTS 'wakeproxy_ctl'@'127.0.0.1' IDENTIFIED BY PASSWORD '${verifier}' WITH MAX_USER_CONNECTIONS 6;\n` +
       `GRANT SELECT ON mysql.global_priv TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
+      `GRANT SELECT ON mysql.roles_mapping TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
       `GRANT CONNECTION ADMIN ON *.* TO 'wakeproxy_ctl'@'127.0.0.1';\n` +
       "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_buffer_pool(IN bytes BIGINT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL innodb_buffer_pool_size = bytes;\n" +
       "CREATE DEFINER = 'root'@'localhost' PROCEDURE IF NOT EXISTS mysql.wakeproxy_set_max_connections(IN n INT UNSIGNED) SQL SECURITY DEFINER SET GLOBAL max_connections = n;\n" +
