@@ -18,7 +18,7 @@ import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/stand
 import { READER_SQL, startModeProxy } from '../helpers/mode-proxies.js';
 import { plain } from '../helpers/pooled-fidelity.js';
 import { testLogger } from '../helpers/logger.js';
-import { pinsByReason, pooledInUse } from './pool-support.js';
+import { pinsByReason, pooledInUse, waitFor } from './pool-support.js';
 import { createBackendPools, defaultGrowDelayMs } from '../../pool/backend-pool.js';
 import type { ProxyServer } from '../../proxy/server.js';
 
@@ -284,6 +284,9 @@ for (const [driver, connect] of Object.entries(DRIVERS).filter(([d]) => !process
   describe(`the forms of SET through transaction pooling (${driver})`, () => {
     for (const form of FORMS.filter((f) => !process.env.SET_FORMS_ONLY || f.name === process.env.SET_FORMS_ONLY)) {
       test(form.name, async () => {
+        // A reset the session proxy still runs for the last test's clients would copy this form's SET GLOBAL
+        // into that connection (a reset reads the globals again), and B is lent it in the session sweep below.
+        await waitFor('the session pool at rest', async () => (await pooledInUse(session.proxy)) === 0);
         const pooled = await sweep(form, connect, transaction.proxy.port, transaction.proxy, true);
         const direct = await sweep(form, connect, db.port, null, pooled.shared);
         if (process.env.FIDELITY_DUMP) console.log(form.name, JSON.stringify(direct.seen), JSON.stringify(pooled));
