@@ -5,7 +5,9 @@
 // after login; anything else and the connection is destroyed rather than repaired.
 //
 // A login's default role the account has lost since is found by the check too (the
-// session keeps it active; a fresh login would have none).
+// session keeps it active; a fresh login would have none). A login also sets the
+// account's MAX_STATEMENT_TIME, which the reset takes back to the global value: read at
+// login, it is set again after each reset, as the client flags' settings are.
 //
 // The role is read, never set back: `SET ROLE` (NONE included) reloads the account's
 // current global privileges into the session (checked against mariadbd 10.11), while a
@@ -61,6 +63,11 @@ export interface SessionBaseline {
   resetReplies?: Buffer;
   /** Its reset's commands (resetBatch), found at its first reset. */
   resetBatch?: ResetBatch;
+  /**
+   * The session's max_statement_time right after login when it is not the global value
+   * (the account's MAX_STATEMENT_TIME, or init_connect's), as the server wrote it; else null.
+   */
+  statementTime?: string | null;
 }
 
 /** `timedOut`: the compute gave no answer at all within the bound (frozen, wedged), rather than a wrong one. */
@@ -74,7 +81,9 @@ const INIT_CONNECT_SQL =
   "IF(@@GLOBAL.init_connect = '' OR EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') " +
   "AND GRANTEE = CONCAT('''', REPLACE(LEFT(CURRENT_USER(), LENGTH(CURRENT_USER()) - LOCATE('@', REVERSE(CURRENT_USER()))), '''', ''''''), " +
   "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), NULL, @@GLOBAL.init_connect)";
-const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
+/** What a login set max_statement_time to apart from the global: the account's MAX_STATEMENT_TIME. */
+const LOGIN_STATEMENT_TIME_SQL = 'IF(@@SESSION.max_statement_time = @@GLOBAL.max_statement_time, NULL, @@SESSION.max_statement_time)';
+const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${LOGIN_STATEMENT_TIME_SQL}`;
 /**
  * After COM_RESET_CONNECTION, MariaDB 10.11 reads @@profiling as 0 but goes on recording
  * statements, and keeps the history: a connection whose client turned profiling on
@@ -83,7 +92,7 @@ const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
  */
 const PROFILES_SQL = 'SHOW PROFILES';
 /** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
-const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${TRACKERS_SELECT}, ${SETTINGS_SELECT}`;
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${LOGIN_STATEMENT_TIME_SQL}, ${TRACKERS_SELECT}, ${SETTINGS_SELECT}`;
 /**
  * After a reset: what must be as it was at login. Not init_connect, which is kept from
  * login (a borrower runs it again from there): its information_schema lookup was most
@@ -123,7 +132,7 @@ export async function resetBackend(
   timeoutMs: number,
 ): Promise<HealthCheck> {
   // A connection's database, flags and login role never change: its batch is looked up once.
-  const batch = (baseline.resetBatch ??= resetBatch(target, database, baseline.role !== null));
+  const batch = (baseline.resetBatch ??= resetBatch(target, database, baseline.role !== null, baseline.statementTime ?? null));
   const { commands, profilesAt } = batch;
   // A tracked connection's check reads its settings out of the row: always parsed.
   const kept = target.tracked ? undefined : [];
@@ -166,15 +175,15 @@ interface ResetBatch {
 const resetBatches = new Map<string, ResetBatch>();
 const MAX_RESET_BATCHES = 1_000;
 
-function resetBatch(target: CommandTarget, database: string | null, roled: boolean): ResetBatch {
+function resetBatch(target: CommandTarget, database: string | null, roled: boolean, statementTime: string | null): ResetBatch {
   const tracked = target.tracked === true;
   // Names cannot hold NUL: no two keys' fields run together into one id.
-  const id = `${tracked ? 'T' : '-'}${roled ? 'R' : '-'}\0${target.capabilities >>> 0}\0${database ?? ''}`;
+  const id = `${tracked ? 'T' : '-'}${roled ? 'R' : '-'}\0${target.capabilities >>> 0}\0${statementTime ?? ''}\0${database ?? ''}`;
   let batch = resetBatches.get(id);
   if (batch) return batch;
   const commands = [writeComResetConnection()];
   if (database) commands.push(writeComInitDb(database));
-  const restore = clientFlagSettings(target.capabilities);
+  const restore = loginSettings(target.capabilities, statementTime);
   if (restore) commands.push(writeComQuery(restore));
   const profilesAt = commands.push(writeComQuery(PROFILES_SQL)) - 1;
   const check = (tracked ? TRACKED_CHECK_SQL : CHECK_SQL) + (roled ? ROLE_STILL_GRANTED : '');
@@ -226,12 +235,14 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
 }
 
 /**
- * What the login's client flags set and COM_RESET_CONNECTION takes back to the global
- * values (MariaDB 10.11): CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode, and
- * CLIENT_INTERACTIVE makes wait_timeout interactive_timeout. Null when neither.
+ * What a login set and COM_RESET_CONNECTION takes back to the global values (MariaDB
+ * 10.11): CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode, CLIENT_INTERACTIVE makes
+ * wait_timeout interactive_timeout, and the account's MAX_STATEMENT_TIME (read at
+ * login, checked to be a number there) is max_statement_time. Null when none.
  */
-export function clientFlagSettings(capabilities: number): string | null {
+export function loginSettings(capabilities: number, statementTime: string | null): string | null {
   const parts: string[] = [];
+  if (statementTime !== null) parts.push(`max_statement_time = ${statementTime}`);
   if (capabilities & CLIENT_IGNORE_SPACE) parts.push("sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'IGNORE_SPACE')");
   if (capabilities & CLIENT_INTERACTIVE) parts.push('wait_timeout = @@GLOBAL.interactive_timeout');
   return parts.length === 0 ? null : `SET SESSION ${parts.join(', ')}`;
@@ -239,14 +250,20 @@ export function clientFlagSettings(capabilities: number): string | null {
 
 /** The row of the baseline query (`withInitConnect`) or of the state check after a reset. */
 function stateRow(reply: CommandReply, tracked: boolean, withInitConnect: boolean): SessionBaseline | null {
-  // A tracked connection's baseline reads the login's trackers too.
-  const fixed = withInitConnect ? (tracked ? 6 : 3) : 2;
+  // A baseline reads init_connect and the login's max_statement_time; a tracked one its trackers too.
+  const fixed = withInitConnect ? (tracked ? 7 : 4) : 2;
   const columns = tracked ? fixed + SETTINGS_COLUMNS : fixed;
   if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
   const values = reply.rows[0]!;
   const row: SessionBaseline = { database: values[0] ?? null, role: values[1] ?? null };
-  if (withInitConnect) row.initConnect = values[2] ?? null;
-  if (withInitConnect && tracked) row.trackers = trackerView(values[3] ?? '', values[4] ?? '', values[5] ?? '');
+  if (withInitConnect) {
+    row.initConnect = values[2] ?? null;
+    // Put into the reset's SQL: a number as the server writes one, or the baseline fails.
+    const statementTime = values[3] ?? null;
+    if (statementTime !== null && !/^\d{1,12}(\.\d{1,6})?$/.test(statementTime)) return null;
+    row.statementTime = statementTime;
+  }
+  if (withInitConnect && tracked) row.trackers = trackerView(values[4] ?? '', values[5] ?? '', values[6] ?? '');
   if (tracked) row.settings = settingsFromRow(values.slice(fixed), row.database);
   return row;
 }

@@ -207,3 +207,29 @@ test('a reader without SELECT on mysql.roles_mapping: a default role change stil
     await proxy.kill('SIGTERM');
   }
 });
+
+// A login takes the account's MAX_STATEMENT_TIME into the session; MariaDB 10.11's
+// COM_RESET_CONNECTION takes it back to the global value, and a session-mode pool
+// resets each connection between clients.
+for (const mode of MODES) {
+  test(`${mode} mode: every client of an account WITH MAX_STATEMENT_TIME has it, as at a direct login`, async () => {
+    const port = proxies[mode]!.port;
+    const u = `mst_${mode}`;
+    await asAdmin(`CREATE USER ${u}@'%' IDENTIFIED BY 'pw' WITH MAX_STATEMENT_TIME 5`);
+    await settle();
+    const read = async (p: number) => {
+      const seen: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await mysql.createConnection({ host: '127.0.0.1', port: p, user: u, password: 'pw' });
+        const [rows] = await c.query('SELECT @@max_statement_time AS m');
+        seen.push((rows as Array<{ m: unknown }>)[0]!.m);
+        await c.end();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return seen;
+    };
+    const direct = await read(db.port);
+    assert.deepEqual(direct, [5, 5, 5]);
+    assert.deepEqual(await read(port), direct);
+  });
+}
