@@ -37,6 +37,13 @@ export interface Account {
   ssl: SslRequirement;
   /** CONNECTION ADMIN on a loopback host: max_password_errors never blocks it. */
   neverBlocked: boolean;
+  /**
+   * MAX_USER_CONNECTIONS, MAX_CONNECTIONS_PER_HOUR, MAX_QUERIES_PER_HOUR or
+   * MAX_UPDATES_PER_HOUR set, or the server's max_user_connections: the compute counts
+   * this account's connections, logins or statements, so each of its sessions gets a
+   * compute connection of its own, as a direct client has.
+   */
+  resourceLimited: boolean;
   /** A digest of the row as stored: any change to the account (password, lock, expiry, global privileges) changes it. */
   version: string;
   /**
@@ -58,6 +65,7 @@ export function plainAccount(user: string, host: string, methods: AuthMethod[], 
     passwordLifetime: -1,
     ssl: 'none',
     neverBlocked: false,
+    resourceLimited: false,
     version,
   };
 }

@@ -29,19 +29,24 @@ export const MAX_ACCOUNTS = 50_000;
 
 const GLOBAL_PRIV_SQL = 'SELECT User, Host, Priv FROM mysql.global_priv';
 const POLICY_SQL =
-  'SELECT @@default_password_lifetime AS l, @@disconnect_on_expired_password AS d, @@max_password_errors AS m';
+  'SELECT @@default_password_lifetime AS l, @@disconnect_on_expired_password AS d, @@max_password_errors AS m, @@max_user_connections AS u';
 
 const ROLES_MAPPING_SQL = 'SELECT Host, User, Role FROM mysql.roles_mapping';
 
-/**
- * Every account of the rows but roles, in the server's order; `grants` are
- * mysql.roles_mapping's rows, null when they could not be read (default-roles.ts).
- */
-export function accountsFromRows(rows: GlobalPrivRow[], grants: readonly RoleGrant[] | null = []): Account[] {
-  return accountsFromParsed(rows.map(parseRow), grants);
+/** What else a read knows that bears on the accounts. */
+export interface AccountsContext {
+  /** mysql.roles_mapping's rows; null when they could not be read (default-roles.ts). */
+  grants: readonly RoleGrant[] | null;
+  /** The server's max_user_connections: when set, it limits every account. */
+  serverUserConnections: number;
 }
 
-function accountsFromParsed(rows: readonly ParsedRow[], grants: readonly RoleGrant[] | null): Account[] {
+/** Every account of the rows but roles, in the server's order. */
+export function accountsFromRows(rows: GlobalPrivRow[], context: AccountsContext = { grants: [], serverUserConnections: 0 }): Account[] {
+  return accountsFromParsed(rows.map(parseRow), context);
+}
+
+function accountsFromParsed(rows: readonly ParsedRow[], { grants, serverUserConnections }: AccountsContext): Account[] {
   const accounts: Account[] = [];
   const roleRows = new Map<string, string>();
   const holders: DefaultRoleHolder[] = [];
@@ -51,6 +56,7 @@ function accountsFromParsed(rows: readonly ParsedRow[], grants: readonly RoleGra
       continue;
     }
     const account = accountOf(parsed)!;
+    if (serverUserConnections !== 0) account.resourceLimited = true;
     accounts.push(account);
     const role = defaultRoleOf(parsed);
     if (role !== undefined) holders.push({ account, storedHost: parsed.row.host, role });
@@ -74,6 +80,13 @@ export function policyFromRow(row: { l: unknown; d: unknown; m: unknown } | unde
     throw new AccountReadError(`unexpected server settings: ${JSON.stringify(row)}`);
   }
   return { defaultPasswordLifetime: lifetime, disconnectOnExpiredPassword: disconnect === 1, maxPasswordErrors: maxErrors };
+}
+
+/** The server's max_user_connections from the settings row, checked like the rest of it. */
+export function serverUserConnectionsFromRow(row: { u?: unknown } | undefined): number {
+  const u = typeof row?.u === 'number' ? row.u : typeof row?.u === 'string' && /^\d+$/.test(row.u) ? Number(row.u) : NaN;
+  if (!Number.isSafeInteger(u) || u < 0) throw new AccountReadError(`unexpected server max_user_connections: ${JSON.stringify(row?.u)}`);
+  return u;
 }
 
 export class AccountReadError extends Error {
@@ -150,8 +163,8 @@ async function readAll(query: (sql: string) => Promise<unknown>, where: string):
       rolesUnread = `reading mysql.roles_mapping: ${(err as Error).message}`;
     }
   }
-  const settings = (await query(POLICY_SQL).catch(failed('reading login settings'))) as Array<{ l: unknown; d: unknown; m: unknown }>;
-  const accounts = accountsFromParsed(rows, grants);
+  const settings = (await query(POLICY_SQL).catch(failed('reading login settings'))) as Array<{ l: unknown; d: unknown; m: unknown; u: unknown }>;
+  const accounts = accountsFromParsed(rows, { grants, serverUserConnections: serverUserConnectionsFromRow(settings[0]) });
   const policy = policyFromRow(settings[0]);
   const readAt = new Date().toISOString();
   const storedCode: StoredCode = await query(`CALL ${STORED_CODE_PROCEDURE}()`).then(

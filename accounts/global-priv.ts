@@ -12,6 +12,9 @@
 //   - CONNECTION ADMIN (bit 32 of `access`, or SUPER in a row older than 10.5.2, or
 //     the all-ones value of a fresh install) on a loopback host is never blocked by
 //     max_password_errors (ignore_max_password_errors).
+//   - MAX_USER_CONNECTIONS, MAX_CONNECTIONS_PER_HOUR, MAX_QUERIES_PER_HOUR and
+//     MAX_UPDATES_PER_HOUR are max_user_connections (-1: no connection at all),
+//     max_connections, max_questions and max_updates, 0 or missing when not set.
 // A row whose Priv is not a JSON object is kept, without methods, so the accounts
 // keep their count (the stand-in pick depends on it) and no login passes it.
 import { createHash } from 'node:crypto';
@@ -39,6 +42,10 @@ export interface Priv extends RawMethod {
   password_last_changed?: unknown;
   password_lifetime?: unknown;
   default_role?: unknown;
+  max_user_connections?: unknown;
+  max_connections?: unknown;
+  max_questions?: unknown;
+  max_updates?: unknown;
 }
 
 const VERIFIER = /^(|\*[0-9A-F]{40})$/;
@@ -98,6 +105,7 @@ export function accountOf({ row, text, priv }: ParsedRow): Account | undefined {
     passwordLifetime: integer(priv.password_lifetime) ?? -1,
     ssl: SSL[integer(priv.ssl_type) ?? 0] ?? 'specified',
     neverBlocked: LOOPBACK_HOSTS.has(host.toLowerCase()) && connectionAdmin(priv),
+    resourceLimited: resourceLimited(priv),
     version,
   };
 }
@@ -123,6 +131,11 @@ function methodOf(m: RawMethod): AuthMethod {
   if (plugin !== NATIVE_PASSWORD) return { plugin };
   const stored = typeof m.authentication_string === 'string' ? m.authentication_string.toUpperCase() : '';
   return VERIFIER.test(stored) ? { plugin, verifier: stored } : { plugin };
+}
+
+/** Any of the account's resource limits set; a value that is not a number counts as set. */
+function resourceLimited(priv: Priv): boolean {
+  return [priv.max_user_connections, priv.max_connections, priv.max_questions, priv.max_updates].some((v) => v !== undefined && v !== 0);
 }
 
 function integer(v: unknown): number | undefined {

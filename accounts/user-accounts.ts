@@ -104,6 +104,8 @@ function parseAccount(v: unknown, where: string): Account {
     passwordLifetime: int('passwordLifetime'),
     ssl,
     neverBlocked: bool('neverBlocked'),
+    // Absent (an answer from before the field): not known to be unlimited, so treated as limited.
+    resourceLimited: o.resourceLimited === undefined ? true : bool('resourceLimited'),
     version: str('version'),
     ...(o.roleVersion === undefined ? {} : { roleVersion: str('roleVersion') }),
   };

@@ -39,7 +39,10 @@ interface Attaching {
  * Verified: the proxy logs into the compute with stage1 (or borrows a pooled
  * connection already logged in as that user), then tells the client OK itself.
  * A sandboxed session (expired password) gets a connection of its own, never
- * pooled: it is destroyed at the end, whatever the session did to its password.
+ * pooled: it is destroyed at the end, whatever the session did to its password. So
+ * does a session of an account with resource limits, which the compute must count as
+ * it counts a direct client: a login per session, a connection while it lasts, and no
+ * statement of the pool's.
  * Sync when an idle pooled connection is taken at once and needs nothing run on it:
  * a churned connection's usual login, with no promise on the way.
  */
@@ -53,8 +56,8 @@ export function attachVerified(
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const a: Attaching = { ctx, hello, route, creds, negotiated, clientCapabilities: poolCapabilities(negotiated, route.database) };
   // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
-  // So does a client whose flags no pooled connection can serve (backend/capabilities.ts).
-  if (pooling.mode === 'pipe' || creds.sandboxed || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) return attachOwn(a);
+  // So do a resource-limited account's and a client whose flags no pooled connection can serve (backend/capabilities.ts).
+  if (pooling.mode === 'pipe' || creds.sandboxed || creds.resourceLimited || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) return attachOwn(a);
   const transactions = pooling.mode === 'transaction';
   const key = keyTemplate(hello, route, a.clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
   const borrowAtOnce = idleBorrower(ctx, route, pooling.pools, key);

@@ -70,6 +70,8 @@ export type CredentialOutcome =
       account: MatchedAccount;
       /** The password is (or may be) expired: the session runs in the server's sandbox, on its own connection. */
       sandboxed: boolean;
+      /** The compute counts the account's connections, logins or statements: the session gets a connection of its own. */
+      resourceLimited: boolean;
       /** The address the account was matched for (the proxy's own, as the compute sees it). */
       sourceIp: string;
       /** What the answer said of the compute's stored code (transaction pooling pins by it). */
@@ -175,6 +177,7 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
     stage1,
     account: { user: account.user, host: account.host, accountVersion: sessionVersion(account) },
     sandboxed: expiry !== 'valid',
+    resourceLimited: account.resourceLimited,
     sourceIp: login.ip,
     storedCode: accounts.storedCode,
   };

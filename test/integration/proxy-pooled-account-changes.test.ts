@@ -233,3 +233,65 @@ for (const mode of MODES) {
     assert.deepEqual(await read(port), direct);
   });
 }
+
+/** Logins of `user` through `port` held open at once, `n` of them; each runs SELECT 1. What the last one got. */
+async function concurrent(port: number, user: string, n: number): Promise<{ opened: number; refused?: { errno: number; message: string } }> {
+  const open: mysql.Connection[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port, user, password: 'pw' });
+      open.push(c);
+      await c.query('SELECT 1');
+    }
+    return { opened: open.length };
+  } catch (err) {
+    const e = err as { errno: number; sqlMessage?: string; message: string };
+    return { opened: open.length, refused: { errno: e.errno, message: e.sqlMessage ?? e.message } };
+  } finally {
+    await Promise.all(open.map((c) => c.end()));
+  }
+}
+
+/** Statements one session of `user` runs before the compute refuses one (at most 10), and the refusal. */
+async function statementsAllowed(port: number, user: string): Promise<{ ran: number; refused?: number }> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port, user, password: 'pw' });
+  try {
+    for (let ran = 0; ran < 10; ran++) {
+      const failed = await c.query('SELECT 1').then(
+        () => null,
+        (err: { errno: number }) => err.errno,
+      );
+      if (failed !== null) return { ran, refused: failed };
+    }
+    return { ran: 10 };
+  } finally {
+    c.destroy();
+  }
+}
+
+// The compute counts an account's connections, logins and statements when it has
+// resource limits: through the proxy each session is one connection and one login, as
+// directly, and no statement of the pool's counts.
+for (const mode of MODES) {
+  test(`${mode} mode: an account's MAX_USER_CONNECTIONS and MAX_QUERIES_PER_HOUR count as for direct clients`, async () => {
+    const port = proxies[mode]!.port;
+    const u = `lim_${mode}`;
+    await asAdmin(`CREATE USER ${u}@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 2`);
+    await settle();
+    const direct = await concurrent(db.port, u, 3);
+    assert.equal(direct.opened, 2);
+    assert.equal(direct.refused?.errno, 1226);
+    assert.deepEqual(await concurrent(port, u, 3), direct);
+    // Nothing of those sessions stays open on the compute to count against the next.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await concurrent(db.port, u, 2), { opened: 2 });
+
+    await asAdmin(`ALTER USER ${u}@'%' WITH MAX_USER_CONNECTIONS 0 MAX_QUERIES_PER_HOUR 4`);
+    await asAdmin('FLUSH USER_RESOURCES');
+    await settle();
+    const directRan = await statementsAllowed(db.port, u);
+    assert.deepEqual(directRan, { ran: 4, refused: 1226 });
+    await asAdmin('FLUSH USER_RESOURCES');
+    assert.deepEqual(await statementsAllowed(port, u), directRan);
+  });
+}

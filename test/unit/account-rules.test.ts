@@ -19,6 +19,7 @@ const account = (o: Partial<Account> = {}): Account => ({
   passwordLifetime: -1,
   ssl: 'none',
   neverBlocked: false,
+  resourceLimited: false,
   version: 'v',
   ...o,
 });

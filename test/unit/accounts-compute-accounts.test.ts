@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accountFromRow, type GlobalPrivRow } from '../../accounts/global-priv.js';
-import { accountsFromRows, policyFromRow } from '../../accounts/compute-accounts.js';
-import { userAccounts } from '../../accounts/user-accounts.js';
+import { accountsFromRows, policyFromRow, serverUserConnectionsFromRow } from '../../accounts/compute-accounts.js';
+import { parseUserAccounts, userAccounts } from '../../accounts/user-accounts.js';
 import { DEFAULT_POLICY } from '../../accounts/account.js';
 import { storedCodeProcedureSql } from '../../accounts/stored-code.js';
 import { CONTROL_USER, controlAccountSql, controlVerifier, generateControlLogin } from '../../control-plane/control-account.js';
@@ -143,4 +143,28 @@ test("the Kubernetes init Secret creates the control account for any host (the c
   const req = { computeId: 'c1', projectId: 'shop', ownerUser: 'owner', ownerVerifier: Y, control: { user: login.user, verifier } };
   const secret = initSecret(req, { namespace: 'db', image: 'mariadb:10.11', port: 3306, storageSize: '1Gi' });
   assert.equal(secret.stringData!['owner.sql'], ownerInitSql('owner', Y, { user: login.user, host: '%', verifier }));
+});
+
+test('an account with any resource limit, or every account under the server max_user_connections, is resource-limited', () => {
+  const limited = (extra: string, serverUserConnections = 0) =>
+    accountsFromRows([{ user: 'u', host: '%', priv: native(X, extra) }], { grants: [], serverUserConnections })[0]!.resourceLimited;
+  assert.equal(limited(''), false);
+  assert.equal(limited(',"max_user_connections":0,"max_questions":0,"max_updates":0,"max_connections":0,"max_statement_time":5.000000'), false, 'zeros, and a statement time, limit nothing counted');
+  for (const key of ['max_user_connections', 'max_connections', 'max_questions', 'max_updates']) assert.equal(limited(`,"${key}":3`), true, key);
+  assert.equal(limited(',"max_user_connections":-1'), true, '-1: no connection at all');
+  assert.equal(limited('', 10), true);
+  assert.equal(serverUserConnectionsFromRow({ u: 0 }), 0);
+  assert.equal(serverUserConnectionsFromRow({ u: '25' }), 25);
+  for (const bad of [undefined, { u: -1 }, { u: null }, { u: 'x' }]) assert.throws(() => serverUserConnectionsFromRow(bad as never), /max_user_connections/);
+});
+
+test('an answer without resourceLimited (from an older control plane) is taken as limited', () => {
+  const answer = JSON.parse(JSON.stringify(userAccounts(accountsFromRows([{ user: 'u', host: '%', priv: native(X) }]), 'u', DEFAULT_POLICY, new Set(), CODE))) as {
+    candidates: Array<Record<string, unknown>>;
+  };
+  assert.equal(parseUserAccounts(answer, 'u').candidates[0]!.resourceLimited, false);
+  delete answer.candidates[0]!.resourceLimited;
+  assert.equal(parseUserAccounts(answer, 'u').candidates[0]!.resourceLimited, true);
+  answer.candidates[0]!.resourceLimited = 'no';
+  assert.throws(() => parseUserAccounts(answer, 'u'), /resourceLimited/);
 });

@@ -27,7 +27,7 @@ function u(opts: { r1?: number; r2?: number; r3?: number; grants?: RoleGrant[] |
     { user: 'u', host: '%', priv: opts.userRow ?? U },
     { user: 'plain', host: '%', priv: '{"access":0,"plugin":"mysql_native_password","authentication_string":""}' },
   ];
-  const accounts = accountsFromRows(rows, opts.grants === undefined ? GRANTS : opts.grants);
+  const accounts = accountsFromRows(rows, { grants: opts.grants === undefined ? GRANTS : opts.grants, serverUserConnections: 0 });
   return { u: accounts.find((a) => a.user === 'u')!, plain: accounts.find((a) => a.user === 'plain')! };
 }
 
