@@ -29,7 +29,7 @@ export const MAX_ACCOUNTS = 50_000;
 
 const GLOBAL_PRIV_SQL = 'SELECT User, Host, Priv FROM mysql.global_priv';
 const POLICY_SQL =
-  'SELECT @@default_password_lifetime AS l, @@disconnect_on_expired_password AS d, @@max_password_errors AS m, @@max_user_connections AS u';
+  'SELECT @@default_password_lifetime AS l, @@disconnect_on_expired_password AS d, @@max_password_errors AS m, @@GLOBAL.max_user_connections AS u';
 
 const ROLES_MAPPING_SQL = 'SELECT Host, User, Role FROM mysql.roles_mapping';
 
@@ -37,7 +37,7 @@ const ROLES_MAPPING_SQL = 'SELECT Host, User, Role FROM mysql.roles_mapping';
 export interface AccountsContext {
   /** mysql.roles_mapping's rows; null when they could not be read (default-roles.ts). */
   grants: readonly RoleGrant[] | null;
-  /** The server's max_user_connections: when set, it limits every account. */
+  /** The server's @@GLOBAL.max_user_connections (a session reads its own account's limit there): when set, it limits every account. */
   serverUserConnections: number;
 }
 

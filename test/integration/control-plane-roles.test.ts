@@ -146,7 +146,10 @@ test("an account with a default role is served with a role version that moves wi
   };
   const before = await versions();
   assert.ok(before.version && before.roleVersion, JSON.stringify(before));
-  assert.equal((await role('app')).body.candidates.find((c: { user: string }) => c.user === 'app').roleVersion, undefined, 'no default role, none');
+  const app = (await role('app')).body.candidates.find((c: { user: string }) => c.user === 'app');
+  assert.equal(app.roleVersion, undefined, 'no default role, none');
+  // Read as the control account, whose own MAX_USER_CONNECTIONS is what a session reads as @@max_user_connections.
+  assert.equal(app.resourceLimited, false, 'no limit on the account or the server');
   await queryCompute(owner, 'REVOKE PROCESS ON *.* FROM reporting');
   const after = await versions();
   assert.equal(after.version, before.version, "the account's row did not change");

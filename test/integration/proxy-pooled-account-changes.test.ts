@@ -295,3 +295,24 @@ for (const mode of MODES) {
     assert.deepEqual(await statementsAllowed(port, u), directRan);
   });
 }
+
+test("the server's max_user_connections limits every account: each session gets a connection of its own (CONNECTION_ID() is the compute's)", async () => {
+  // Only a server started with it can have it: one started with 0 refuses SET GLOBAL max_user_connections.
+  const limited = await startStandaloneMariadb('app', 'app-secret', `${READER_SQL}\nCREATE USER gl@'%' IDENTIFIED BY 'pw';`, ['--max-user-connections=100']);
+  const started: ProxyProcess[] = [];
+  try {
+    for (const mode of MODES) {
+      const proxy = await startProxyProcess(['--backend', `${limited.host}:${limited.port}`, '--accounts-user', 'reader', '--accounts-password', 'reader-secret', '--pool-mode', mode]);
+      started.push(proxy);
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: 'gl', password: 'pw' });
+      const [rows] = await c.query('SELECT CONNECTION_ID() AS id, @@max_user_connections AS m');
+      await c.end();
+      const { id, m } = (rows as Array<{ id: unknown; m: unknown }>)[0]!;
+      assert.equal(Number(m), 100);
+      assert.ok(Number(id) < 2 ** 30, `${mode}: its own connection, so the compute's thread id, not a session id (${id})`);
+    }
+  } finally {
+    for (const p of started) await p.kill('SIGTERM');
+    await limited.stop();
+  }
+});
