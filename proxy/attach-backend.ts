@@ -55,9 +55,12 @@ export function attachVerified(
   const { profile, pooling } = ctx.cfg;
   const negotiated = (hello.capabilities & profile.capabilities) >>> 0;
   const a: Attaching = { ctx, hello, route, creds, negotiated, clientCapabilities: poolCapabilities(negotiated, route.database) };
-  // A sandboxed (expired-password) session gets a connection of its own: it must never be lent on.
-  // So do a resource-limited account's and a client whose flags no pooled connection can serve (backend/capabilities.ts).
-  if (pooling.mode === 'pipe' || creds.sandboxed || creds.resourceLimited || (negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) return attachOwn(a);
+  if (pooling.mode === 'pipe') return attachOwn(a);
+  const own = ownConnectionReason(creds, negotiated);
+  if (own) {
+    ctx.cfg.metrics.ownConnections.inc(own);
+    return attachOwn(a);
+  }
   const transactions = pooling.mode === 'transaction';
   const key = keyTemplate(hello, route, a.clientCapabilities, profile.mariadbCapabilities, creds.account, transactions);
   const borrowAtOnce = idleBorrower(ctx, route, pooling.pools, key);
@@ -73,6 +76,23 @@ export function attachVerified(
   // Transaction mode borrows again for later statements; session mode keeps this one.
   const borrow = transactions ? keptBorrower(a, pooling, key) : null;
   return settle(a, pooledAttached(a, pooling, idle, borrow, transactions ? borrowAtOnce : null));
+}
+
+const OWN = {
+  expiredPassword: { reason: 'expired_password' },
+  resourceLimits: { reason: 'resource_limits' },
+  clientFlags: { reason: 'client_flags' },
+} as const;
+
+/** Why a verified session in a pooled mode gets a connection of its own; null: it is pooled. */
+function ownConnectionReason(creds: Attaching['creds'], negotiated: number): (typeof OWN)[keyof typeof OWN] | null {
+  // A sandboxed (expired-password) session must never be lent on, whatever it did to its password.
+  if (creds.sandboxed) return OWN.expiredPassword;
+  // The compute counts the account's connections, logins or statements as a direct client's.
+  if (creds.resourceLimited) return OWN.resourceLimits;
+  // Flags no pooled connection can serve (backend/capabilities.ts).
+  if ((negotiated & OWN_CONNECTION_CAPABILITIES) !== 0) return OWN.clientFlags;
+  return null;
 }
 
 /** A pooled login that waits: for a borrow (and perhaps a wake), or for init_connect on the connection taken. */

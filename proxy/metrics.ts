@@ -27,6 +27,8 @@ export interface ProxyMetrics {
   /** Transaction pooling: backends borrowed per statement or transaction, and sessions pinned. */
   poolBorrows: Counter;
   sessionPins: Counter<'reason'>;
+  /** Session and transaction pooling: verified sessions on a connection of their own, by why. */
+  ownConnections: Counter<'reason'>;
   /**
    * Counts bumped per statement or connection, added to their counters when those are
    * read: poolBorrows, wakeRequests{outcome="ok"}, bytesRelayed by direction,
@@ -167,6 +169,12 @@ export function createProxyMetrics(registry = new Registry()): ProxyMetrics {
     sessionPins: new Counter({
       name: 'wakeproxy_pool_session_pins_total',
       help: 'Transaction pooling: sessions pinned to their backend, by what left state on it (user_variable, set_statement, use_database, temporary_table, prepared_statement, lock, found_rows, handler, stored_procedure, sequence, stored_code, stored_code_unknown, session_state, command)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    ownConnections: new Counter({
+      name: 'wakeproxy_pool_own_connections_total',
+      help: 'Session and transaction pooling: verified sessions given a compute connection of their own, not a pooled one, by why (resource_limits, expired_password, client_flags)',
       labelNames: ['reason'],
       registers: [registry],
     }),

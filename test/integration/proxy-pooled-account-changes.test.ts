@@ -310,6 +310,9 @@ test("the server's max_user_connections limits every account: each session gets 
       const { id, m } = (rows as Array<{ id: unknown; m: unknown }>)[0]!;
       assert.equal(Number(m), 100);
       assert.ok(Number(id) < 2 ** 30, `${mode}: its own connection, so the compute's thread id, not a session id (${id})`);
+      const [admin] = await proxy.records((r) => r.msg === 'admin HTTP listening', 1);
+      const metrics = await (await fetch(`http://127.0.0.1:${String(admin!.port)}/metrics`)).text();
+      assert.match(metrics, /^wakeproxy_pool_own_connections_total\{reason="resource_limits"\} 1$/m);
     }
   } finally {
     for (const p of started) await p.kill('SIGTERM');
