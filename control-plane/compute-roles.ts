@@ -223,7 +223,8 @@ export class ComputeRoles {
     }
     if (this.failing.delete(c.id)) this.d.logger.info({ computeId: c.id, projectId: c.projectId }, 'compute accounts readable again');
     const before = await this.d.store.getAccounts(c.id);
-    const change = diff(before, read.accounts, read.policy);
+    // Without mysql.roles_mapping a role version is new at every read: no change to tell.
+    const change = diff(before, read.accounts, read.policy, read.rolesUnread === undefined);
     // Saved every time: the read time tells other control planes how fresh it is.
     await this.d.store
       .saveAccounts(c.id, { readAt: new Date().toISOString(), accounts: read.accounts, policy: read.policy, storedCode: read.storedCode })
@@ -276,15 +277,17 @@ function diff(
   before: ComputeAccounts | undefined,
   after: Account[],
   policy: ComputeAccounts['policy'],
+  withRoles: boolean,
 ): { added: number; removed: number; changed: number; settingsChanged: boolean } | undefined {
   const key = (a: Account) => `${a.user}\u0000${a.host}`;
-  const old = new Map((before?.accounts ?? []).map((a) => [key(a), a.version]));
+  const version = (a: Account) => (withRoles ? `${a.version}.${a.roleVersion ?? ''}` : a.version);
+  const old = new Map((before?.accounts ?? []).map((a) => [key(a), version(a)]));
   let added = 0;
   let changed = 0;
   for (const a of after) {
     const v = old.get(key(a));
     if (v === undefined) added++;
-    else if (v !== a.version) changed++;
+    else if (v !== version(a)) changed++;
     old.delete(key(a));
   }
   const removed = old.size;

@@ -150,8 +150,11 @@ test("an account with a default role is served with a role version that moves wi
   assert.equal(app.roleVersion, undefined, 'no default role, none');
   // Read as the control account, whose own MAX_USER_CONNECTIONS is what a session reads as @@max_user_connections.
   assert.equal(app.resourceLimited, false, 'no limit on the account or the server');
+  const updates = () => logLines.filter((l) => l.includes('compute accounts updated')).map((l) => JSON.parse(l) as { changed: number });
+  const updatesBefore = updates().length;
   await queryCompute(owner, 'REVOKE PROCESS ON *.* FROM reporting');
   const after = await versions();
+  assert.deepEqual(updates().slice(updatesBefore).map((u) => u.changed), [1], 'the change to the role is logged as one changed account');
   assert.equal(after.version, before.version, "the account's row did not change");
   assert.notEqual(after.roleVersion, before.roleVersion);
   assert.equal(logLines.filter((l) => l.includes('roles_mapping')).length, 0, 'the control account reads mysql.roles_mapping');
