@@ -44,6 +44,8 @@ export interface Account {
    * compute connection of its own, as a direct client has.
    */
   resourceLimited: boolean;
+  /** MAX_STATEMENT_TIME: seconds with six decimals, which a login sets max_statement_time to; absent when not set. */
+  statementTime?: string;
   /** A digest of the row as stored: any change to the account (password, lock, expiry, global privileges) changes it. */
   version: string;
   /**

@@ -14,7 +14,8 @@
 //     max_password_errors (ignore_max_password_errors).
 //   - MAX_USER_CONNECTIONS, MAX_CONNECTIONS_PER_HOUR, MAX_QUERIES_PER_HOUR and
 //     MAX_UPDATES_PER_HOUR are max_user_connections (-1: no connection at all),
-//     max_connections, max_questions and max_updates, 0 or missing when not set.
+//     max_connections, max_questions and max_updates, 0 or missing when not set;
+//     MAX_STATEMENT_TIME is max_statement_time (seconds, a double).
 // A row whose Priv is not a JSON object is kept, without methods, so the accounts
 // keep their count (the stand-in pick depends on it) and no login passes it.
 import { createHash } from 'node:crypto';
@@ -46,6 +47,7 @@ export interface Priv extends RawMethod {
   max_connections?: unknown;
   max_questions?: unknown;
   max_updates?: unknown;
+  max_statement_time?: unknown;
 }
 
 const VERIFIER = /^(|\*[0-9A-F]{40})$/;
@@ -107,6 +109,7 @@ export function accountOf({ row, text, priv }: ParsedRow): Account | undefined {
     neverBlocked: LOOPBACK_HOSTS.has(host.toLowerCase()) && connectionAdmin(priv),
     resourceLimited: resourceLimited(priv),
     version,
+    ...statementTime(priv),
   };
 }
 
@@ -136,6 +139,12 @@ function methodOf(m: RawMethod): AuthMethod {
 /** Any of the account's resource limits set; a value that is not a number counts as set. */
 function resourceLimited(priv: Priv): boolean {
   return [priv.max_user_connections, priv.max_connections, priv.max_questions, priv.max_updates].some((v) => v !== undefined && v !== 0);
+}
+
+/** MAX_STATEMENT_TIME as SQL can take it back (a double; 0 or missing: none). */
+function statementTime(priv: Priv): { statementTime?: string } {
+  const t = priv.max_statement_time;
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 && t < 1e12 ? { statementTime: t.toFixed(6) } : {};
 }
 
 function integer(v: unknown): number | undefined {

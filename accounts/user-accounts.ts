@@ -107,8 +107,14 @@ function parseAccount(v: unknown, where: string): Account {
     // Absent (an answer from before the field): not known to be unlimited, so treated as limited.
     resourceLimited: o.resourceLimited === undefined ? true : bool('resourceLimited'),
     version: str('version'),
+    ...(o.statementTime === undefined ? {} : { statementTime: statementTime(str('statementTime'), where) }),
     ...(o.roleVersion === undefined ? {} : { roleVersion: str('roleVersion') }),
   };
+}
+
+function statementTime(v: string, where: string): string {
+  if (!/^\d{1,12}\.\d{6}$/.test(v)) throw new UserAccountsFormatError(`${where}.statementTime is not seconds with six decimals`);
+  return v;
 }
 
 function parseMethod(v: unknown, where: string): AuthMethod {

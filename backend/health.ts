@@ -6,8 +6,9 @@
 //
 // A login's default role the account has lost since is found by the check too (the
 // session keeps it active; a fresh login would have none). A login also sets the
-// account's MAX_STATEMENT_TIME, which the reset takes back to the global value: read at
-// login, it is set again after each reset, as the client flags' settings are.
+// account's MAX_STATEMENT_TIME, which the reset takes back to the global value: known
+// from the accounts read (the pool key), it is set again after each reset, as the client
+// flags' settings are.
 //
 // The role is read, never set back: `SET ROLE` (NONE included) reloads the account's
 // current global privileges into the session (checked against mariadbd 10.11), while a
@@ -63,10 +64,7 @@ export interface SessionBaseline {
   resetReplies?: Buffer;
   /** Its reset's commands (resetBatch), found at its first reset. */
   resetBatch?: ResetBatch;
-  /**
-   * The session's max_statement_time right after login when it is not the global value
-   * (the account's MAX_STATEMENT_TIME, or init_connect's), as the server wrote it; else null.
-   */
+  /** The account's MAX_STATEMENT_TIME (seconds, as accounts/global-priv.ts writes it), which a login sets; null when it has none. */
   statementTime?: string | null;
 }
 
@@ -81,9 +79,7 @@ const INIT_CONNECT_SQL =
   "IF(@@GLOBAL.init_connect = '' OR EXISTS(SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') " +
   "AND GRANTEE = CONCAT('''', REPLACE(LEFT(CURRENT_USER(), LENGTH(CURRENT_USER()) - LOCATE('@', REVERSE(CURRENT_USER()))), '''', ''''''), " +
   "'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), NULL, @@GLOBAL.init_connect)";
-/** What a login set max_statement_time to apart from the global: the account's MAX_STATEMENT_TIME. */
-const LOGIN_STATEMENT_TIME_SQL = 'IF(@@SESSION.max_statement_time = @@GLOBAL.max_statement_time, NULL, @@SESSION.max_statement_time)';
-const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${LOGIN_STATEMENT_TIME_SQL}`;
+const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}`;
 /**
  * After COM_RESET_CONNECTION, MariaDB 10.11 reads @@profiling as 0 but goes on recording
  * statements, and keeps the history: a connection whose client turned profiling on
@@ -92,7 +88,7 @@ const BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${
  */
 const PROFILES_SQL = 'SHOW PROFILES';
 /** A tracked connection's: the trackers' settings are session variables, so they go on after every login and reset. */
-const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${LOGIN_STATEMENT_TIME_SQL}, ${TRACKERS_SELECT}, ${SETTINGS_SELECT}`;
+const TRACKED_BASELINE_SQL = `SELECT DATABASE(), CURRENT_ROLE(), ${INIT_CONNECT_SQL}, ${TRACKERS_SELECT}, ${SETTINGS_SELECT}`;
 /**
  * After a reset: what must be as it was at login. Not init_connect, which is kept from
  * login (a borrower runs it again from there): its information_schema lookup was most
@@ -111,12 +107,15 @@ const ROLE_STILL_GRANTED = ' FROM DUAL WHERE EXISTS (SELECT 1 FROM information_s
  * Read right after login, before the first client sees the connection; a tracked one
  * (`target.tracked`) has its trackers turned on in the same round trip.
  */
-export async function readBaseline(target: CommandTarget, timeoutMs: number): Promise<SessionBaseline> {
+export async function readBaseline(target: CommandTarget, timeoutMs: number, statementTime: string | null = null): Promise<SessionBaseline> {
   const replies = await runCommands(target, baselineCommands(target), timeoutMs);
   if (replies.length > 1 && replies[0]!.kind !== 'ok') throw new Error(`turning the session trackers on answered ${describe(replies[0]!)}`);
   const reply = replies[replies.length - 1]!;
   const row = stateRow(reply, target.tracked === true, true);
   if (!row) throw new Error(`unexpected reply to the baseline query (${describe(reply)})`);
+  // Put into the reset's SQL: only a number as global-priv.ts writes one.
+  if (statementTime !== null && !STATEMENT_TIME.test(statementTime)) throw new Error('the account\'s max_statement_time is not a number');
+  row.statementTime = statementTime;
   return row;
 }
 
@@ -164,6 +163,7 @@ export async function resetBackend(
 }
 
 const PASSED: HealthCheck = { ok: true };
+const STATEMENT_TIME = /^\d{1,12}\.\d{6}$/;
 
 interface ResetBatch {
   commands: FramedCommands;
@@ -250,20 +250,14 @@ export function loginSettings(capabilities: number, statementTime: string | null
 
 /** The row of the baseline query (`withInitConnect`) or of the state check after a reset. */
 function stateRow(reply: CommandReply, tracked: boolean, withInitConnect: boolean): SessionBaseline | null {
-  // A baseline reads init_connect and the login's max_statement_time; a tracked one its trackers too.
-  const fixed = withInitConnect ? (tracked ? 7 : 4) : 2;
+  // A tracked connection's baseline reads the login's trackers too.
+  const fixed = withInitConnect ? (tracked ? 6 : 3) : 2;
   const columns = tracked ? fixed + SETTINGS_COLUMNS : fixed;
   if (reply.kind !== 'rows' || reply.columns.length !== columns || reply.rows.length !== 1) return null;
   const values = reply.rows[0]!;
   const row: SessionBaseline = { database: values[0] ?? null, role: values[1] ?? null };
-  if (withInitConnect) {
-    row.initConnect = values[2] ?? null;
-    // Put into the reset's SQL: a number as the server writes one, or the baseline fails.
-    const statementTime = values[3] ?? null;
-    if (statementTime !== null && !/^\d{1,12}(\.\d{1,6})?$/.test(statementTime)) return null;
-    row.statementTime = statementTime;
-  }
-  if (withInitConnect && tracked) row.trackers = trackerView(values[4] ?? '', values[5] ?? '', values[6] ?? '');
+  if (withInitConnect) row.initConnect = values[2] ?? null;
+  if (withInitConnect && tracked) row.trackers = trackerView(values[3] ?? '', values[4] ?? '', values[5] ?? '');
   if (tracked) row.settings = settingsFromRow(values.slice(fixed), row.database);
   return row;
 }

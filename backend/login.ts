@@ -61,6 +61,12 @@ export interface BackendKey {
    */
   account?: string;
   /**
+   * The account's MAX_STATEMENT_TIME, which its logins set and COM_RESET_CONNECTION
+   * takes back (set again after each reset); absent when it has none. Not part of the
+   * key's identity: the account's version already is.
+   */
+  statementTime?: string;
+  /**
    * Transaction pooling: CLIENT_SESSION_TRACK is negotiated with the compute whatever
    * the client did, and the session trackers are on (backend/session-settings.ts).
    */

@@ -163,7 +163,7 @@ class KeyedBackendPools implements BackendPools {
       kp.compute.opening--;
     }
     try {
-      entry.baseline = await this.settings.checks.readBaseline(entry, this.settings.resetTimeoutMs);
+      entry.baseline = await this.settings.checks.readBaseline(entry, this.settings.resetTimeoutMs, kp.key.statementTime ?? null);
       if (entry.baseline.settings) entry.settings = copySettings(entry.baseline.settings);
     } catch (err) {
       this.discard(entry, `baseline check failed: ${(err as Error).message}`);

@@ -64,7 +64,7 @@ export interface ReleaseOptions {
  * it came back to that state, a ping. Each is bounded by `timeoutMs`.
  */
 export interface PoolChecks {
-  readBaseline(target: CommandTarget, timeoutMs: number): Promise<SessionBaseline>;
+  readBaseline(target: CommandTarget, timeoutMs: number, statementTime?: string | null): Promise<SessionBaseline>;
   reset(target: CommandTarget, database: string | null, baseline: SessionBaseline, timeoutMs: number): Promise<HealthCheck>;
   ping(target: CommandTarget, timeoutMs: number): Promise<HealthCheck>;
 }

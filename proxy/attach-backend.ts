@@ -228,6 +228,7 @@ function keyTemplate(
     mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
     charset: hello.charset,
     account: `${account.user}@${account.host}/${account.accountVersion}`,
+    ...(account.statementTime === undefined ? {} : { statementTime: account.statementTime }),
     tracked,
   };
 }
@@ -242,6 +243,7 @@ function keyAt(key: Omit<BackendKey, 'addr'>, addr: BackendAddress): BackendKey 
     mariadbCapabilities: key.mariadbCapabilities,
     charset: key.charset,
     account: key.account,
+    ...(key.statementTime === undefined ? {} : { statementTime: key.statementTime }),
     tracked: key.tracked,
   };
 }

@@ -61,6 +61,8 @@ export interface MatchedAccount {
   host: string;
   /** What a session of the account keeps from its login: its row's version, and its default role's (accounts/default-roles.ts). */
   accountVersion: string;
+  /** The account's MAX_STATEMENT_TIME, which a login sets; absent when it has none. */
+  statementTime?: string;
 }
 
 export type CredentialOutcome =
@@ -175,7 +177,12 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
   return {
     kind: 'verified',
     stage1,
-    account: { user: account.user, host: account.host, accountVersion: sessionVersion(account) },
+    account: {
+      user: account.user,
+      host: account.host,
+      accountVersion: sessionVersion(account),
+      ...(account.statementTime === undefined ? {} : { statementTime: account.statementTime }),
+    },
     sandboxed: expiry !== 'valid',
     resourceLimited: account.resourceLimited,
     sourceIp: login.ip,

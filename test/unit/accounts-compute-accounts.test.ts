@@ -168,3 +168,18 @@ test('an answer without resourceLimited (from an older control plane) is taken a
   answer.candidates[0]!.resourceLimited = 'no';
   assert.throws(() => parseUserAccounts(answer, 'u'), /resourceLimited/);
 });
+
+test("an account's MAX_STATEMENT_TIME is carried as seconds with six decimals, and checked when it comes back", () => {
+  const time = (extra: string) => accountFromRow({ user: 'u', host: '%', priv: native(X, extra) })!.statementTime;
+  assert.equal(time(''), undefined);
+  assert.equal(time(',"max_statement_time":0.000000'), undefined);
+  assert.equal(time(',"max_statement_time":5.000000'), '5.000000');
+  assert.equal(time(',"max_statement_time":0.25'), '0.250000');
+  assert.equal(time(',"max_statement_time":"5; DROP"'), undefined, 'not a number: none');
+  const answer = JSON.parse(JSON.stringify(userAccounts(accountsFromRows([{ user: 'u', host: '%', priv: native(X, ',"max_statement_time":5.000000') }]), 'u', DEFAULT_POLICY, new Set(), CODE))) as {
+    candidates: Array<Record<string, unknown>>;
+  };
+  assert.equal(parseUserAccounts(answer, 'u').candidates[0]!.statementTime, '5.000000');
+  answer.candidates[0]!.statementTime = '5; SET GLOBAL x = 1';
+  assert.throws(() => parseUserAccounts(answer, 'u'), /statementTime/);
+});
