@@ -49,6 +49,7 @@ import { ChannelClosedError } from '../socket/packet-channel.js';
 import { nativeAuthSwitchRequest } from './verified-auth.js';
 import { NativeVerifier } from '../protocol/index.js';
 import { countsPasswordErrors, passwordExpiry, transportAccepted } from './account-rules.js';
+import { AccountEpochs } from './account-epochs.js';
 import { limitKey, type Route } from './routing.js';
 import type { SessionContext } from './session-context.js';
 
@@ -59,7 +60,7 @@ export type UnverifiedPolicy = 'passthrough' | 'refuse';
 export interface MatchedAccount {
   user: string;
   host: string;
-  /** What a session of the account keeps from its login: its row's version, and its default role's (accounts/default-roles.ts). */
+  /** What a session of the account keeps from its login: its row's version, its default role's (accounts/default-roles.ts), and their epoch here (account-epochs.ts). */
   accountVersion: string;
   /** The account's MAX_STATEMENT_TIME, which a login sets; absent when it has none. */
   statementTime?: string;
@@ -180,7 +181,7 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
     account: {
       user: account.user,
       host: account.host,
-      accountVersion: sessionVersion(account),
+      accountVersion: epochs.keyVersion(login.project, account),
       ...(account.statementTime === undefined ? {} : { statementTime: account.statementTime }),
     },
     sandboxed: expiry !== 'valid',
@@ -190,10 +191,8 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
   };
 }
 
-/** A pooled connection serves only logins with the same: a grant or a role change since gives another. */
-function sessionVersion(account: Account): string {
-  return account.roleVersion === undefined ? account.version : `${account.version}.${account.roleVersion}`;
-}
+/** Versions with epochs, for this process's pools. */
+const epochs = new AccountEpochs();
 
 async function ask(login: Login, fresh: boolean): Promise<UserAccounts> {
   const { verifiers } = login.ctx.cfg;

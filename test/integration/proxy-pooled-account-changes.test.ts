@@ -319,3 +319,54 @@ test("the server's max_user_connections limits every account: each session gets 
     await limited.stop();
   }
 });
+
+// A pool that grows while the proxy's accounts are older than a GRANT holds a connection
+// with the grant under the old version. After a REVOKE puts the row (and its version) back,
+// that connection must not serve the logins judged by it: the epoch moved when the proxy
+// saw the grant's version (proxy/account-epochs.ts).
+for (const mode of MODES) {
+  test(`${mode} mode: a connection made while the proxy's accounts were older than a GRANT does not serve logins after its REVOKE`, async () => {
+    const TTL_MS = 1_500;
+    const u = `stale_${mode}`;
+    await asAdmin(`CREATE USER ${u}@'%' IDENTIFIED BY 'pw'`);
+    const proxy = await startProxyProcess([
+      '--backend', `${db.host}:${db.port}`,
+      '--accounts-user', 'reader',
+      '--accounts-password', 'reader-secret',
+      '--pool-mode', mode,
+      '--verifier-ttl', `${TTL_MS}ms`,
+    ]);
+    const probe = 'SELECT COUNT(*) FROM mysql.db';
+    const login = () => mysql.createConnection({ host: '127.0.0.1', port: proxy.port, user: u, password: 'pw' });
+    const run = (c: mysql.Connection) => c.query(probe).then(() => 'ok' as const, (err: { errno: number }) => err.errno);
+    const past = () => new Promise((r) => setTimeout(r, TTL_MS + 300));
+    try {
+      const first = await login(); // the proxy reads the accounts: the version without the grant
+      await run(first);
+      await first.end();
+      await asAdmin(`GRANT SELECT ON *.* TO ${u}@'%'`);
+      // Judged by that read (still fresh): one takes the idle connection, one makes a new one, with the grant
+      // (each in a transaction, so transaction mode holds both at once too).
+      const pair = [await login(), await login()];
+      for (const c of pair) await c.query('BEGIN');
+      assert.deepEqual(await Promise.all(pair.map(run)), [1142, 'ok'], 'the old connection has the old privileges, the new one the grant');
+      for (const c of pair) await c.query('COMMIT');
+      await Promise.all(pair.map((c) => c.end()));
+      await past();
+      await (await login()).end(); // a new read: the grant's version
+      await asAdmin(`REVOKE SELECT ON *.* FROM ${u}@'%'`);
+      await past();
+      const direct = await session(db.port, u, 'pw', probe);
+      assert.equal(direct.probe, 1142);
+      const seen: Array<number | 'ok'> = [];
+      for (let i = 0; i < 3; i++) {
+        const two = [await login(), await login()];
+        for (const c of two) seen.push(await run(c));
+        await Promise.all(two.map((c) => c.end()));
+      }
+      assert.deepEqual(seen, seen.map(() => 1142));
+    } finally {
+      await proxy.kill('SIGTERM');
+    }
+  });
+}
