@@ -237,8 +237,9 @@ export async function pingBackend(target: CommandTarget, timeoutMs: number): Pro
 /**
  * What a login set and COM_RESET_CONNECTION takes back to the global values (MariaDB
  * 10.11): CLIENT_IGNORE_SPACE adds IGNORE_SPACE to sql_mode, CLIENT_INTERACTIVE makes
- * wait_timeout interactive_timeout, and the account's MAX_STATEMENT_TIME (read at
- * login, checked to be a number there) is max_statement_time. Null when none.
+ * wait_timeout interactive_timeout, and the account's MAX_STATEMENT_TIME (from the
+ * accounts read, checked to be a number by readBaseline) is max_statement_time. Null
+ * when none.
  */
 export function loginSettings(capabilities: number, statementTime: string | null): string | null {
   const parts: string[] = [];

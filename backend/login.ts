@@ -65,7 +65,7 @@ export interface BackendKey {
    * takes back (set again after each reset); absent when it has none. Not part of the
    * key's identity: the account's version already is.
    */
-  statementTime?: string;
+  statementTime?: string | undefined;
   /**
    * Transaction pooling: CLIENT_SESSION_TRACK is negotiated with the compute whatever
    * the client did, and the session trackers are on (backend/session-settings.ts).

@@ -228,7 +228,8 @@ function keyTemplate(
     mariadbCapabilities: hello.mariadbCapabilities & profileExtended,
     charset: hello.charset,
     account: `${account.user}@${account.host}/${account.accountVersion}`,
-    ...(account.statementTime === undefined ? {} : { statementTime: account.statementTime }),
+    // Always present, undefined when none: one object shape for every key.
+    statementTime: account.statementTime,
     tracked,
   };
 }
@@ -243,7 +244,7 @@ function keyAt(key: Omit<BackendKey, 'addr'>, addr: BackendAddress): BackendKey 
     mariadbCapabilities: key.mariadbCapabilities,
     charset: key.charset,
     account: key.account,
-    ...(key.statementTime === undefined ? {} : { statementTime: key.statementTime }),
+    statementTime: key.statementTime,
     tracked: key.tracked,
   };
 }

@@ -62,8 +62,8 @@ export interface MatchedAccount {
   host: string;
   /** What a session of the account keeps from its login: its row's version, its default role's (accounts/default-roles.ts), and their epoch here (account-epochs.ts). */
   accountVersion: string;
-  /** The account's MAX_STATEMENT_TIME, which a login sets; absent when it has none. */
-  statementTime?: string;
+  /** The account's MAX_STATEMENT_TIME, which a login sets; undefined when it has none. */
+  statementTime: string | undefined;
 }
 
 export type CredentialOutcome =
@@ -182,7 +182,7 @@ function rightPassword(login: Login, accounts: UserAccounts, account: Account, s
       user: account.user,
       host: account.host,
       accountVersion: epochs.keyVersion(login.project, account),
-      ...(account.statementTime === undefined ? {} : { statementTime: account.statementTime }),
+      statementTime: account.statementTime,
     },
     sandboxed: expiry !== 'valid',
     resourceLimited: account.resourceLimited,
