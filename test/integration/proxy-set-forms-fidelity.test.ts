@@ -247,6 +247,9 @@ async function sweep(
   withB: boolean,
 ): Promise<{ seen: Record<string, unknown>; pins: string[]; shared: boolean }> {
   const multi = form.multi ?? false;
+  // A reset either proxy still runs for an earlier sweep's clients (a pinned session's, at its end) would copy
+  // this sweep's SET GLOBAL into that connection (a reset reads the globals again), which a later sweep is lent.
+  await waitFor('both pools at rest', async () => (await pooledInUse(transaction.proxy)) === 0 && (await pooledInUse(session.proxy)) === 0);
   const a = await connect(port, multi);
   let aOpen = true;
   const seen: Record<string, unknown> = {};
@@ -284,9 +287,6 @@ for (const [driver, connect] of Object.entries(DRIVERS).filter(([d]) => !process
   describe(`the forms of SET through transaction pooling (${driver})`, () => {
     for (const form of FORMS.filter((f) => !process.env.SET_FORMS_ONLY || f.name === process.env.SET_FORMS_ONLY)) {
       test(form.name, async () => {
-        // A reset the session proxy still runs for the last test's clients would copy this form's SET GLOBAL
-        // into that connection (a reset reads the globals again), and B is lent it in the session sweep below.
-        await waitFor('the session pool at rest', async () => (await pooledInUse(session.proxy)) === 0);
         const pooled = await sweep(form, connect, transaction.proxy.port, transaction.proxy, true);
         const direct = await sweep(form, connect, db.port, null, pooled.shared);
         if (process.env.FIDELITY_DUMP) console.log(form.name, JSON.stringify(direct.seen), JSON.stringify(pooled));
