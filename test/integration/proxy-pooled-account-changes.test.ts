@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { startStandaloneMariadb, type StandaloneMariadb } from '../helpers/standalone-mariadb.js';
 import { READER_SQL } from '../helpers/mode-proxies.js';
 import { startProxyProcess, type ProxyProcess } from '../helpers/proxy-process.js';
+import { mariadbCli } from '../helpers/clients.js';
 
 let db: StandaloneMariadb;
 const proxies: Record<string, ProxyProcess> = {};
@@ -231,6 +232,19 @@ for (const mode of MODES) {
     const direct = await read(db.port);
     assert.deepEqual(direct, [5, 5, 5]);
     assert.deepEqual(await read(port), direct);
+    // The mariadb CLI, which runs its own query at connect.
+    const cli = async (p: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await mariadbCli(p, u, 'pw', 'SELECT @@max_statement_time', ['-N']);
+        assert.equal(r.code, 0, r.stderr);
+        seen.push(r.stdout.trim());
+      }
+      return seen;
+    };
+    const directCli = await cli(db.port);
+    assert.deepEqual(directCli, ['5.000000', '5.000000', '5.000000']);
+    assert.deepEqual(await cli(port), directCli);
   });
 }
 
