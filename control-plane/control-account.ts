@@ -2,17 +2,17 @@
 // the compute's accounts (role verifiers) while it is awake, check the compute
 // answers, stop a statement whose client left a proxy (KILL QUERY, for
 // passthrough clients the proxy cannot log in as), and resize it. It may read
-// mysql.global_priv and mysql.roles_mapping, read the server's status (no privilege needed), kill other
-// users' statements (CONNECTION ADMIN), call two procedures that set the buffer
-// pool size and max_connections, and one that lists the stored code (routines,
-// triggers, views) transaction pooling must know of (accounts/stored-code.ts), and
-// nothing else: no data, no writes, no other SET GLOBAL, at most a few
-// connections. Those two settings need SUPER, which would also let whoever has
-// the login set any other global (general_log_file, say), and seeing every
-// trigger needs TRIGGER, which can also make and drop them; the procedures run as
-// root@localhost (SQL SECURITY DEFINER) and do only what their names say. Its password is random, kept in
-// the state file (0600) and never shown; the compute's init SQL holds only its
-// verifier, like the owner's.
+// mysql.global_priv and mysql.roles_mapping, read the server's status (no
+// privilege needed), kill other users' statements (CONNECTION ADMIN), call two
+// procedures that set the buffer pool size and max_connections, and one that
+// lists the stored code (routines, triggers, views) transaction pooling must know
+// of (accounts/stored-code.ts), and nothing else: no data, no writes, no other SET
+// GLOBAL, at most a few connections. Those two settings need SUPER, which would
+// also let whoever has the login set any other global (general_log_file, say),
+// and seeing every trigger needs TRIGGER, which can also make and drop them; the
+// procedures run as root@localhost (SQL SECURITY DEFINER) and do only what their
+// names say. Its password is random, kept in the state file (0600) and never
+// shown; the compute's init SQL holds only its verifier, like the owner's.
 //
 // Where it may connect from is the driver's call: the process driver's computes
 // listen on 127.0.0.1 next to the control plane ('127.0.0.1'); a Kubernetes pod is
