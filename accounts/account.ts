@@ -55,6 +55,11 @@ export interface Account {
   roleVersion?: string;
 }
 
+/** What a session of the account keeps from its login: its row's version, joined with its default role's. */
+export function privilegeVersion(a: Account): string {
+  return a.roleVersion === undefined ? a.version : `${a.version}.${a.roleVersion}`;
+}
+
 /** An account as CREATE USER makes it with these methods: unlocked, no expiry, no TLS required. */
 export function plainAccount(user: string, host: string, methods: AuthMethod[], version: string): Account {
   return {

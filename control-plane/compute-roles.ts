@@ -38,7 +38,7 @@ import type { Logger } from 'pino';
 import { notFound } from './api-error.js';
 import { withDeadline } from '../util/deadline.js';
 import { readAccounts } from '../accounts/compute-accounts.js';
-import { DEFAULT_POLICY, NATIVE_PASSWORD, plainAccount, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
+import { DEFAULT_POLICY, NATIVE_PASSWORD, plainAccount, privilegeVersion, type Account, type ComputeAccounts, type UserAccounts } from '../accounts/account.js';
 import { serverUserName, userAccounts } from '../accounts/user-accounts.js';
 import { CONTROL_USER } from './control-account.js';
 import { StoredCodeNotes, storedCodeOf } from './compute-stored-code.js';
@@ -280,7 +280,7 @@ function diff(
   withRoles: boolean,
 ): { added: number; removed: number; changed: number; settingsChanged: boolean } | undefined {
   const key = (a: Account) => `${a.user}\u0000${a.host}`;
-  const version = (a: Account) => (withRoles ? `${a.version}.${a.roleVersion ?? ''}` : a.version);
+  const version = (a: Account) => (withRoles ? privilegeVersion(a) : a.version);
   const old = new Map((before?.accounts ?? []).map((a) => [key(a), version(a)]));
   let added = 0;
   let changed = 0;

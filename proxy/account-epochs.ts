@@ -11,7 +11,7 @@
 // to every login judged after it. With it, connections made under a version serve only
 // logins judged before the account's version next changed here. Left: a GRANT and its
 // REVOKE both between two reads of this proxy, with the pool growing in between.
-import type { Account } from '../accounts/account.js';
+import { privilegeVersion, type Account } from '../accounts/account.js';
 
 /** Accounts followed at most; past it the map starts again, with epochs never used before. */
 const MAX_ACCOUNTS = 100_000;
@@ -26,7 +26,7 @@ export class AccountEpochs {
   keyVersion(project: string, account: Account): string {
     const known = this.memo.get(account);
     if (known !== undefined) return known;
-    const version = account.roleVersion === undefined ? account.version : `${account.version}.${account.roleVersion}`;
+    const version = privilegeVersion(account);
     const name = `${project}\u0000${account.user}\u0000${account.host}`;
     let entry = this.current.get(name);
     if (entry?.version !== version) {
